@@ -1,0 +1,57 @@
+# The one entry point: `make run`, `make test`, `make bench`. CI calls `make test` only.
+SHELL := /bin/bash
+PYTHON310 ?= $(shell for c in $$(ls -d $$(pyenv root 2>/dev/null)/versions/3.10*/bin/python 2>/dev/null) python3.10 /usr/bin/python3.10; do $$c -c "import sys; assert sys.version_info[:2] == (3, 10)" 2>/dev/null && { echo $$c; break; }; done)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export PYTHONPATH := $(CURDIR)
+export TF_CPP_MIN_LOG_LEVEL := 2
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export RASA_TELEMETRY_ENABLED := false
+
+.PHONY: run test model lint typecheck validate chat bench nlu-report lock clean
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found (python3.10 or pyenv versions/3.10*)"; exit 1; }
+	test -x $(PY) || $(PYTHON310) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip==24.0"
+	$(PY) -m pip install --quiet -r requirements.lock
+	touch $(STAMP)
+
+## Train the model only when config, domain or training data changed (cached by content hash).
+model: $(STAMP)
+	$(PY) -m bot.runtime.model
+
+## Start the whole stack: action server, Rasa server (REST + configured channels), agent desk.
+run: model
+	$(PY) -m bot.runtime.stack
+
+## Talk to the running bot from this terminal, through the redacting REST channel.
+chat: $(STAMP)
+	$(PY) -m connectors.rest.chat
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check bot connectors tests bench
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy bot connectors
+
+validate: $(STAMP)
+	$(VENV)/bin/rasa data validate --domain bot/domain.yml --data nlu stories --config config.yml --fail-on-warnings
+
+test: model lint typecheck validate
+	bash tests/setup_machine.sh
+	$(PY) -m pytest -p no:cacheprovider
+
+bench: model
+	$(PY) -m bench.run_all
+
+## Compare NLU pipelines on the held-out set (slow; kept out of `make test`).
+nlu-report: $(STAMP)
+	$(PY) -m bench.nlu_report
+
+lock: $(STAMP)
+	$(PY) -m pip freeze --exclude-editable > requirements.lock.new && mv requirements.lock.new requirements.lock
+
+clean:
+	rm -rf models var results .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Crypto-exchange support assistant: domain, actions, case store and agent desk."""

@@ -1,0 +1,342 @@
+"""The case store: open and update cases, keep their transcript, queue and ownership.
+
+Every change an agent must hear about writes an outbox row in the same transaction, so an
+alert can be delayed by a failure but never lost.
+"""
+
+from __future__ import annotations
+
+import secrets
+import statistics
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.exc import IntegrityError
+
+from bot.cases.schema import attachments, case_messages, cases, outbox
+
+OPEN, CLAIMED, RESOLVED, CANCELLED = "open", "claimed", "resolved", "cancelled"
+ACTIVE_STATUSES = (OPEN, CLAIMED)
+_ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U to misread
+
+
+def new_case_id() -> str:
+    """A short id a customer can read out or type: ``CX-7K3M9Q``."""
+    return "CX-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(6))
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class TranscriptLine:
+    """One message of a conversation as the case keeps it (already redacted)."""
+
+    role: str  # customer, bot, agent, note, system
+    text: str
+    author: str | None = None
+    at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    intent: str
+    priority: int
+    status: str
+    channel: str
+    sender_id: str
+    summary: str
+    details: dict[str, Any]
+    assignee: str | None
+    rating: int | None
+    created_at: datetime
+    updated_at: datetime
+    claimed_at: datetime | None
+    resolved_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Row) -> Case:
+        return cls(**dict(row._mapping))
+
+
+@dataclass(frozen=True)
+class QueueInfo:
+    """Where a waiting case stands: what the customer is told."""
+
+    place: int
+    estimated_wait_minutes: int
+    agents_on_duty: int | None = None
+
+
+class CaseNotFound(LookupError):
+    """No case with that id."""
+
+
+class CaseStore:
+    """All reads and writes of cases, through one engine."""
+
+    def __init__(self, engine: Engine, *, default_wait_minutes: int = 15) -> None:
+        self._engine = engine
+        self._default_wait = default_wait_minutes
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def open_case(
+        self,
+        *,
+        intent: str,
+        priority: int,
+        channel: str,
+        sender_id: str,
+        summary: str,
+        details: Mapping[str, Any],
+        transcript: Iterable[TranscriptLine] = (),
+    ) -> Case:
+        """Create a case with its transcript and enqueue the ``case_opened`` alert."""
+        lines = list(transcript)
+        for _ in range(5):
+            case_id = new_case_id()
+            now = utcnow()
+            try:
+                with self._engine.begin() as conn:
+                    conn.execute(
+                        insert(cases).values(
+                            id=case_id,
+                            intent=intent,
+                            priority=priority,
+                            status=OPEN,
+                            channel=channel,
+                            sender_id=sender_id,
+                            summary=summary,
+                            details=dict(details),
+                            created_at=now,
+                            updated_at=now,
+                        )
+                    )
+                    if lines:
+                        conn.execute(insert(case_messages), [_message_row(case_id, line) for line in lines])
+                    _enqueue(conn, "case_opened", case_id, {"priority": priority, "intent": intent})
+            except IntegrityError:
+                continue  # id collision: draw another
+            return self.get(case_id)
+        raise RuntimeError("could not allocate a case id")
+
+    def get(self, case_id: str) -> Case:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(cases).where(cases.c.id == case_id.upper())).first()
+        if row is None:
+            raise CaseNotFound(case_id)
+        return Case.from_row(row)
+
+    def find(self, case_id: str) -> Case | None:
+        try:
+            return self.get(case_id)
+        except CaseNotFound:
+            return None
+
+    def active_case(self, channel: str, sender_id: str) -> Case | None:
+        """The customer's open or claimed case on this channel, newest first."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(cases)
+                .where(cases.c.channel == channel, cases.c.sender_id == sender_id, cases.c.status.in_(ACTIVE_STATUSES))
+                .order_by(cases.c.created_at.desc())
+                .limit(1)
+            ).first()
+        return Case.from_row(row) if row else None
+
+    def latest_case(self, channel: str, sender_id: str) -> Case | None:
+        """The customer's newest case in any status (for ``/status`` after resolution)."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(cases)
+                .where(cases.c.channel == channel, cases.c.sender_id == sender_id)
+                .order_by(cases.c.created_at.desc())
+                .limit(1)
+            ).first()
+        return Case.from_row(row) if row else None
+
+    def human_owns(self, channel: str, sender_id: str) -> Case | None:
+        """The claimed case if an agent owns this conversation, so the bot stays quiet."""
+        case = self.active_case(channel, sender_id)
+        return case if case is not None and case.status == CLAIMED else None
+
+    def add_details(self, case_id: str, details: Mapping[str, Any]) -> Case:
+        """Merge details collected after the case was opened and tell the agents."""
+        fresh = {k: v for k, v in details.items() if v not in (None, "")}
+        with self._engine.begin() as conn:
+            row = conn.execute(select(cases.c.details).where(cases.c.id == case_id)).first()
+            if row is None:
+                raise CaseNotFound(case_id)
+            merged = {**(row.details or {}), **fresh}
+            conn.execute(update(cases).where(cases.c.id == case_id).values(details=merged, updated_at=utcnow()))
+            if fresh:
+                _enqueue(conn, "case_updated", case_id, {"details": fresh})
+        return self.get(case_id)
+
+    def record_message(self, case_id: str, line: TranscriptLine) -> None:
+        """Append to the transcript; a customer message to a claimed case is forwarded."""
+        with self._engine.begin() as conn:
+            status = conn.execute(select(cases.c.status).where(cases.c.id == case_id)).scalar()
+            if status is None:
+                raise CaseNotFound(case_id)
+            conn.execute(insert(case_messages).values(**_message_row(case_id, line)))
+            if line.role == "customer" and status == CLAIMED:
+                _enqueue(conn, "customer_message", case_id, {"text": line.text})
+
+    def transcript(self, case_id: str) -> list[TranscriptLine]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(case_messages).where(case_messages.c.case_id == case_id).order_by(case_messages.c.id)
+            ).all()
+        return [TranscriptLine(role=r.role, text=r.text, author=r.author, at=r.at) for r in rows]
+
+    def add_attachment(
+        self,
+        case_id: str,
+        *,
+        kind: str,
+        name: str,
+        mime_type: str,
+        size: int,
+        platform_file_id: str | None = None,
+        stored_path: str | None = None,
+    ) -> int:
+        """Attach a file's metadata to the case and tell the agents."""
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                insert(attachments).values(
+                    case_id=case_id,
+                    at=utcnow(),
+                    kind=kind,
+                    name=name,
+                    mime_type=mime_type,
+                    size=size,
+                    platform_file_id=platform_file_id,
+                    stored_path=stored_path,
+                )
+            )
+            attachment_id = int(result.inserted_primary_key[0])
+            _enqueue(conn, "attachment_added", case_id, {"attachment_id": attachment_id, "name": name})
+        return attachment_id
+
+    def attachments(self, case_id: str) -> list[dict[str, Any]]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(attachments).where(attachments.c.case_id == case_id).order_by(attachments.c.id)
+            ).all()
+        return [dict(r._mapping) for r in rows]
+
+    def claim(self, case_id: str, agent: str) -> bool:
+        """Give the case to ``agent``; False if someone else already holds it or it is closed."""
+        now = utcnow()
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                update(cases)
+                .where(cases.c.id == case_id, cases.c.status == OPEN)
+                .values(status=CLAIMED, assignee=agent, claimed_at=func.coalesce(cases.c.claimed_at, now), updated_at=now)
+            )
+            if result.rowcount != 1:
+                return False
+            _enqueue(conn, "case_claimed", case_id, {"agent": agent})
+        return True
+
+    def release(self, case_id: str) -> bool:
+        """Hand the conversation back to the bot; the case stays open for another agent."""
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                update(cases)
+                .where(cases.c.id == case_id, cases.c.status == CLAIMED)
+                .values(status=OPEN, assignee=None, updated_at=utcnow())
+            )
+            if result.rowcount != 1:
+                return False
+            _enqueue(conn, "case_released", case_id, {})
+        return True
+
+    def resolve(self, case_id: str, agent: str) -> bool:
+        """Close the case; the bot resumes the conversation."""
+        return self._close(case_id, RESOLVED, "case_resolved", {"agent": agent})
+
+    def cancel(self, case_id: str) -> bool:
+        """The customer withdrew the request before an agent took it."""
+        return self._close(case_id, CANCELLED, "case_cancelled", {}, only_from=(OPEN,))
+
+    def set_priority(self, case_id: str, priority: int) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(update(cases).where(cases.c.id == case_id).values(priority=priority, updated_at=utcnow()))
+            _enqueue(conn, "case_updated", case_id, {"priority": priority})
+
+    def rate(self, case_id: str, rating: int) -> None:
+        if not 1 <= rating <= 5:
+            raise ValueError("rating must be 1 to 5")
+        with self._engine.begin() as conn:
+            conn.execute(update(cases).where(cases.c.id == case_id).values(rating=rating, updated_at=utcnow()))
+
+    def queue_info(self, case_id: str) -> QueueInfo:
+        """Place = open cases of the same or higher priority ahead of it, plus itself.
+
+        Wait = place x the median time-to-claim of the last 50 claimed cases, or the
+        configured default while there is no history.
+        """
+        case = self.get(case_id)
+        if case.status != OPEN:
+            return QueueInfo(place=0, estimated_wait_minutes=0)
+        with self._engine.connect() as conn:
+            ahead = conn.execute(
+                select(func.count())
+                .select_from(cases)
+                .where(
+                    cases.c.status == OPEN,
+                    cases.c.id != case.id,
+                    or_(
+                        cases.c.priority < case.priority,
+                        and_(cases.c.priority == case.priority, cases.c.created_at <= case.created_at),
+                    ),
+                )
+            ).scalar_one()
+            recent = conn.execute(
+                select(cases.c.created_at, cases.c.claimed_at)
+                .where(cases.c.claimed_at.is_not(None))
+                .order_by(cases.c.claimed_at.desc())
+                .limit(50)
+            ).all()
+        place = int(ahead) + 1
+        if recent:
+            median = statistics.median((r.claimed_at - r.created_at).total_seconds() for r in recent)
+            minutes_each = max(1, round(median / 60))
+        else:
+            minutes_each = self._default_wait
+        return QueueInfo(place=place, estimated_wait_minutes=place * minutes_each)
+
+    def _close(
+        self, case_id: str, status: str, event_name: str, payload: dict[str, Any], only_from: tuple[str, ...] = ACTIVE_STATUSES
+    ) -> bool:
+        now = utcnow()
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                update(cases)
+                .where(cases.c.id == case_id, cases.c.status.in_(only_from))
+                .values(status=status, resolved_at=now, updated_at=now)
+            )
+            if result.rowcount != 1:
+                return False
+            _enqueue(conn, event_name, case_id, payload)
+        return True
+
+
+def _message_row(case_id: str, line: TranscriptLine) -> dict[str, Any]:
+    return {"case_id": case_id, "at": line.at, "role": line.role, "author": line.author, "text": line.text}
+
+
+def _enqueue(conn: Connection, event_name: str, case_id: str, payload: dict[str, Any]) -> None:
+    conn.execute(insert(outbox).values(event=event_name, case_id=case_id, payload=payload, created_at=utcnow()))
+

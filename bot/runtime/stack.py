@@ -1,0 +1,113 @@
+"""``make run``: start the action server, the Rasa server and the agent desk; stop them together.
+
+Writes ``var/endpoints.yml`` (Redis lock store only when ``REDIS_URL`` is set) and fills
+the environment defaults the YAML files refer to, so a fresh checkout needs no settings.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from bot.runtime.model import ensure_model
+from bot.settings import PROJECT_ROOT, Settings
+
+
+@dataclass(frozen=True)
+class Ports:
+    rasa: int
+    actions: int
+    desk: int
+
+    @classmethod
+    def from_env(cls) -> Ports:
+        return cls(
+            rasa=int(os.environ.get("RASA_PORT", "5005")),
+            actions=int(os.environ.get("ACTIONS_PORT", "5055")),
+            desk=int(os.environ.get("DESK_PORT", "8080")),
+        )
+
+
+def write_endpoints(settings: Settings, var_dir: Path) -> Path:
+    """Copy ``endpoints.yml`` to ``var/`` and add the Redis lock store when configured."""
+    endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text())
+    if settings.redis_url:
+        endpoints["lock_store"] = {"type": "redis", "url": settings.redis_url}
+    var_dir.mkdir(parents=True, exist_ok=True)
+    target = var_dir / "endpoints.yml"
+    target.write_text(yaml.safe_dump(endpoints, sort_keys=False))
+    return target
+
+
+def process_environment(settings: Settings, ports: Ports) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("DATABASE_URL", settings.database_url)
+    env.setdefault("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{ports.actions}/webhook")
+    env.setdefault("PYTHONPATH", str(PROJECT_ROOT))
+    return env
+
+
+def commands(model: Path, endpoints: Path, ports: Ports) -> dict[str, list[str]]:
+    bin_dir = Path(sys.executable).parent
+    return {
+        "actions": [str(bin_dir / "rasa"), "run", "actions", "--actions", "bot.actions", "--port", str(ports.actions)],
+        "rasa": [
+            str(bin_dir / "rasa"), "run",
+            "--model", str(model),
+            "--credentials", str(PROJECT_ROOT / "credentials.yml"),
+            "--endpoints", str(endpoints),
+            "--port", str(ports.rasa),
+            "--cors", "*",
+        ],
+        "desk": [sys.executable, "-m", "bot.desk", "--port", str(ports.desk)],
+    }  # fmt: skip
+
+
+def main() -> None:
+    settings = Settings.from_env()
+    ports = Ports.from_env()
+    model = ensure_model()
+    endpoints = write_endpoints(settings, PROJECT_ROOT / "var")
+    env = process_environment(settings, ports)
+    children = {
+        name: subprocess.Popen(command, cwd=PROJECT_ROOT, env=env)
+        for name, command in commands(model, endpoints, ports).items()
+    }
+    print(
+        f"\nSupport bot starting (model {model.name}).\n"
+        f"  Chat locally:   make chat   (or POST http://127.0.0.1:{ports.rasa}/webhooks/rest/webhook)\n"
+        f"  Agent desk:     http://127.0.0.1:{ports.desk}/\n"
+        "  Stop:           Ctrl+C\n",
+        flush=True,
+    )
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    while not stopping and all(child.poll() is None for child in children.values()):
+        time.sleep(0.5)
+    for name, child in children.items():
+        if child.poll() is not None and not stopping:
+            print(f"{name} exited with {child.returncode}; stopping the stack", file=sys.stderr)
+        child.terminate()
+    for child in children.values():
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    sys.exit(0 if stopping else 1)
+
+
+if __name__ == "__main__":
+    main()

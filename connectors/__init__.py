@@ -1,0 +1,1 @@
+"""Rasa channels for each platform, and the gate every customer message passes first."""

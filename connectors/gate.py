@@ -1,0 +1,75 @@
+"""The gate every customer message passes before Rasa sees it, on every channel.
+
+It redacts secrets (so the tracker, logs and cases never hold them), decides whether the
+bot or a human owns the conversation, and keeps the open case's transcript.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from bot.cases.redaction import Redaction, redact
+from bot.cases.store import Case, CaseStore, TranscriptLine
+
+logger = logging.getLogger(__name__)
+
+SECRET_NOTICE = "utter_secret_redacted"
+AMBIGUOUS_HASH_NOTICE = "utter_ambiguous_hash"
+TXID_SLOT = "txid"
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What to do with one customer message.
+
+    ``text`` is the redacted text, the only form anything may store or forward.
+    ``notices`` are domain response names to send the customer first (rotate a secret,
+    resend a hash). ``human_case`` is set when an agent owns the conversation: the bot
+    stays silent and the message has already been forwarded to the case.
+    """
+
+    text: str
+    redaction: Redaction
+    notices: tuple[str, ...]
+    human_case: Case | None
+
+    @property
+    def for_bot(self) -> bool:
+        return self.human_case is None
+
+
+class ConversationGate:
+    """Redaction, handoff check and transcript, in one place shared by all channels."""
+
+    def __init__(self, store: CaseStore) -> None:
+        self._store = store
+
+    @property
+    def store(self) -> CaseStore:
+        return self._store
+
+    async def admit(self, *, channel: str, sender_id: str, text: str, txid_expected: bool = False) -> Admission:
+        """Redact ``text`` and record it on the customer's active case, if any."""
+        redaction = redact(text, txid_expected=txid_expected)
+        notices: list[str] = []
+        if redaction.found_secret:
+            notices.append(SECRET_NOTICE)
+        if redaction.ambiguous_hash:
+            notices.append(AMBIGUOUS_HASH_NOTICE)
+        case = await asyncio.to_thread(self._store.active_case, channel, sender_id)
+        if case is not None:
+            await asyncio.to_thread(
+                self._store.record_message, case.id, TranscriptLine(role="customer", text=redaction.text, author=sender_id)
+            )
+        human_case = case if case is not None and case.status == "claimed" else None
+        if redaction.kinds:
+            logger.info("redacted %s from %s message of %s", ",".join(redaction.kinds), channel, sender_id)
+        return Admission(text=redaction.text, redaction=redaction, notices=tuple(notices), human_case=human_case)
+
+    async def record_bot_reply(self, *, channel: str, sender_id: str, text: str) -> None:
+        """Keep what the bot said on the customer's active case, so agents see both sides."""
+        case = await asyncio.to_thread(self._store.active_case, channel, sender_id)
+        if case is not None:
+            await asyncio.to_thread(self._store.record_message, case.id, TranscriptLine(role="bot", text=text))

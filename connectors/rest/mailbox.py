@@ -1,0 +1,57 @@
+"""Messages waiting for a REST customer: REST has no push, so agents' replies wait here.
+
+No Rasa imports: the agent desk posts through this module.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, insert, select, update
+from sqlalchemy.engine import Engine
+
+metadata = MetaData()
+
+rest_mailbox = Table(
+    "rest_mailbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sender_id", String(128), nullable=False, index=True),
+    Column("text", Text, nullable=False),
+    Column("author", String(64)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True)),
+)
+
+
+class RestMailbox:
+    """Post a message for a REST customer; hand each message out exactly once on their poll."""
+
+    def __init__(self, engine: Engine) -> None:
+        metadata.create_all(engine)
+        self._engine = engine
+
+    def post(self, sender_id: str, text: str, author: str | None = None) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                insert(rest_mailbox).values(
+                    sender_id=sender_id, text=text, author=author, created_at=datetime.now(timezone.utc)
+                )
+            )
+
+    def collect(self, sender_id: str) -> list[dict[str, str]]:
+        """Messages not yet delivered, oldest first, marked delivered in the same transaction."""
+        with self._engine.begin() as conn:
+            rows = conn.execute(
+                select(rest_mailbox.c.id, rest_mailbox.c.text, rest_mailbox.c.author)
+                .where(rest_mailbox.c.sender_id == sender_id, rest_mailbox.c.delivered_at.is_(None))
+                .order_by(rest_mailbox.c.id)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if rows:
+                conn.execute(
+                    update(rest_mailbox)
+                    .where(rest_mailbox.c.id.in_([r.id for r in rows]))
+                    .values(delivered_at=datetime.now(timezone.utc))
+                )
+        return [{"recipient_id": sender_id, "text": r.text, "author": r.author or "agent"} for r in rows]
