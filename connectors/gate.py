@@ -60,9 +60,8 @@ class ConversationGate:
             notices.append(AMBIGUOUS_HASH_NOTICE)
         case = await asyncio.to_thread(self._store.active_case, channel, sender_id)
         if case is not None:
-            await asyncio.to_thread(
-                self._store.record_message, case.id, TranscriptLine(role="customer", text=redaction.text, author=sender_id)
-            )
+            line = TranscriptLine(role="customer", text=redaction.text, author=sender_id)
+            await asyncio.to_thread(self._store.record_message, case.id, line)
         human_case = case if case is not None and case.status == "claimed" else None
         if redaction.kinds:
             logger.info("redacted %s from %s message of %s", ",".join(redaction.kinds), channel, sender_id)

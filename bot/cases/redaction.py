@@ -52,6 +52,9 @@ _OTP_WORDS = re.compile(
 _NOT_OTP_CONTEXT = re.compile(
     r"\b(error|err|order|uid|id|account|acct|phone|tel|amount|usdt|btc|eth|krw|usd|fee|block|height|ticket)\b", re.I
 )
+_AMOUNT_UNIT = re.compile(
+    r"^(usdt|usdc|btc|eth|krw|usd|eur|xrp|sol|trx|bnb|doge|ada|ltc|coins?|dollars?|won|sats?|satoshis?)\b", re.I
+)
 _CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
 _WORD = re.compile(r"[A-Za-z]+")
 _SEED_GAP = re.compile(r"^[\s,;.:\-\d)(\]\[\"']*$")
@@ -167,7 +170,7 @@ def _otp_codes(text: str) -> list[tuple[int, int, str]]:
         after = " ".join(text[match.end() :].split()[:3])
         if not (_OTP_WORDS.search(before) or _OTP_WORDS.search(after)):
             continue
-        if _NOT_OTP_CONTEXT.search(" ".join(before.split()[-2:])):
+        if _NOT_OTP_CONTEXT.search(" ".join(before.split()[-2:])) or _AMOUNT_UNIT.match(after):
             continue
         spans.append((match.start(), match.end(), OTP_CODE))
     return spans

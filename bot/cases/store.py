@@ -242,7 +242,12 @@ class CaseStore:
             result = conn.execute(
                 update(cases)
                 .where(cases.c.id == case_id, cases.c.status == OPEN)
-                .values(status=CLAIMED, assignee=agent, claimed_at=func.coalesce(cases.c.claimed_at, now), updated_at=now)
+                .values(
+                    status=CLAIMED,
+                    assignee=agent,
+                    claimed_at=func.coalesce(cases.c.claimed_at, now),
+                    updated_at=now,
+                )
             )
             if result.rowcount != 1:
                 return False
@@ -318,7 +323,12 @@ class CaseStore:
         return QueueInfo(place=place, estimated_wait_minutes=place * minutes_each)
 
     def _close(
-        self, case_id: str, status: str, event_name: str, payload: dict[str, Any], only_from: tuple[str, ...] = ACTIVE_STATUSES
+        self,
+        case_id: str,
+        status: str,
+        event_name: str,
+        payload: dict[str, Any],
+        only_from: tuple[str, ...] = ACTIVE_STATUSES,
     ) -> bool:
         now = utcnow()
         with self._engine.begin() as conn:

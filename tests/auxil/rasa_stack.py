@@ -1,0 +1,118 @@
+"""Start the trained bot for end-to-end tests: an action server and one or more Rasa servers.
+
+They are the real processes `make run` starts (same commands, same endpoints file), on
+free ports, with the database given by the test.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from bot.runtime.model import ensure_model
+from bot.runtime.stack import Ports, commands, process_environment, write_endpoints
+from bot.settings import PROJECT_ROOT, Settings
+
+START_TIMEOUT = 240.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningStack:
+    rasa_urls: list[str]
+    env: dict[str, str]
+
+    def say(self, sender: str, text: str, instance: int = 0) -> list[dict]:
+        response = requests.post(
+            f"{self.rasa_urls[instance]}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=60
+        )
+        response.raise_for_status()
+        return list(response.json())
+
+
+def _wait_ready(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} not ready after {START_TIMEOUT}s:\n{log.read_text()[-4000:]}")
+
+
+@contextmanager
+def rasa_stack(
+    tmp_path: Path,
+    database_url: str,
+    *,
+    instances: int = 1,
+    redis_url: str | None = None,
+    extra_env: dict | None = None,
+) -> Iterator[RunningStack]:
+    """Run the action server and ``instances`` Rasa servers until the block ends."""
+    model = ensure_model()
+    env_overrides = {"DATABASE_URL": database_url, "REDIS_URL": redis_url or "", **(extra_env or {})}
+    saved = {k: os.environ.get(k) for k in env_overrides}
+    os.environ.update(env_overrides)
+    try:
+        settings = Settings.from_env()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    action_port = free_port()
+    ports = [Ports(rasa=free_port(), actions=action_port, desk=0) for _ in range(instances)]
+    endpoints = write_endpoints(settings, tmp_path / "var")
+    env = process_environment(settings, ports[0])
+    env.update(env_overrides)
+    env.update({"PYTHONPATH": str(PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "RASA_TELEMETRY_ENABLED": "false"})
+    processes: list[tuple[subprocess.Popen, Path]] = []
+    try:
+        log = tmp_path / "actions.log"
+        action = subprocess.Popen(
+            commands(model, endpoints, ports[0])["actions"], cwd=PROJECT_ROOT, env=env,
+            stdout=log.open("w"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        processes.append((action, log))
+        for index, port in enumerate(ports):
+            log = tmp_path / f"rasa-{index}.log"
+            rasa = subprocess.Popen(
+                commands(model, endpoints, port)["rasa"], cwd=PROJECT_ROOT, env=env,
+                stdout=log.open("w"), stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            processes.append((rasa, log))
+        _wait_ready(f"http://127.0.0.1:{action_port}/health", action, processes[0][1])
+        urls = [f"http://127.0.0.1:{port.rasa}" for port in ports]
+        for url, (process, log) in zip(urls, processes[1:], strict=True):
+            _wait_ready(f"{url}/webhooks/rest/", process, log)
+        yield RunningStack(rasa_urls=urls, env=env)
+    finally:
+        for process, _log in processes:
+            process.terminate()
+        for process, _log in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+__all__ = ["RunningStack", "free_port", "rasa_stack"]

@@ -1,0 +1,97 @@
+"""The case store on SQLite and PostgreSQL: cases, outbox in the same transaction, queue, ownership."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import select
+
+from bot.cases.database import make_engine
+from bot.cases.schema import outbox
+from bot.cases.store import CLAIMED, OPEN, CaseStore, TranscriptLine
+
+
+@pytest.fixture
+def store(database_url):
+    engine = make_engine(database_url)
+    yield CaseStore(engine, default_wait_minutes=7)
+    engine.dispose()
+
+
+def _open(store, priority=2, intent="withdrawal_stuck", sender="alice"):
+    return store.open_case(
+        intent=intent,
+        priority=priority,
+        channel="rest",
+        sender_id=sender,
+        summary="withdrawal pending",
+        details={"coin": "BTC"},
+        transcript=[TranscriptLine(role="customer", text="my btc withdrawal is stuck")],
+    )
+
+
+def _events(store, case_id):
+    with store.engine.connect() as conn:
+        return [r.event for r in conn.execute(select(outbox).where(outbox.c.case_id == case_id).order_by(outbox.c.id))]
+
+
+def test_open_case_writes_case_transcript_and_alert(store):
+    case = _open(store)
+    assert case.id.startswith("CX-") and len(case.id) == 9
+    assert case.status == OPEN and case.details == {"coin": "BTC"}
+    assert [line.text for line in store.transcript(case.id)] == ["my btc withdrawal is stuck"]
+    assert _events(store, case.id) == ["case_opened"]
+    assert store.active_case("rest", "alice") == case
+
+
+def test_details_merge_and_each_update_alerts(store):
+    case = _open(store)
+    store.add_details(case.id, {"amount": "0.5", "txid": None})
+    store.add_details(case.id, {"network": "BTC"})
+    assert store.get(case.id).details == {"coin": "BTC", "amount": "0.5", "network": "BTC"}
+    assert _events(store, case.id) == ["case_opened", "case_updated", "case_updated"]
+
+
+def test_queue_place_counts_higher_or_equal_priority_ahead(store):
+    first = _open(store, priority=2, sender="a")
+    urgent = _open(store, priority=1, sender="b")
+    later = _open(store, priority=2, sender="c")
+    low = _open(store, priority=4, sender="d")
+    assert store.queue_info(urgent.id).place == 1
+    assert store.queue_info(first.id).place == 2
+    assert store.queue_info(later.id).place == 3
+    assert store.queue_info(low.id).place == 4
+    assert store.queue_info(later.id).estimated_wait_minutes == 3 * 7  # default while no history
+
+
+def test_one_claim_wins_and_customer_messages_are_forwarded(store):
+    case = _open(store)
+    results: list[bool] = []
+    barrier = threading.Barrier(2)
+
+    def claim(agent):
+        barrier.wait()
+        results.append(store.claim(case.id, agent))
+
+    threads = [threading.Thread(target=claim, args=(name,)) for name in ("ann", "bob")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False, True]
+    assert store.human_owns("rest", "alice").status == CLAIMED
+    store.record_message(case.id, TranscriptLine(role="customer", text="any news?"))
+    assert _events(store, case.id)[-1] == "customer_message"
+    assert store.resolve(case.id, "ann")
+    assert store.human_owns("rest", "alice") is None
+    assert store.active_case("rest", "alice") is None
+
+
+def test_cancel_only_before_an_agent_claims(store):
+    case = _open(store)
+    assert store.claim(case.id, "ann")
+    assert not store.cancel(case.id)
+    other = _open(store, sender="zed")
+    assert store.cancel(other.id)
+    assert store.get(other.id).status == "cancelled"
