@@ -1,0 +1,155 @@
+"""Keep within Telegram's flood limits without one busy chat holding up the others.
+
+PTB's ``AIORateLimiter`` pauses *every* request after a ``RetryAfter``; a support bot talks
+to many customers at once, so here a 429 pauses only the chat it was about.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+
+logger = logging.getLogger(__name__)
+
+# Requests that put a message into a chat; chat actions, callback answers and file look-ups
+# only count towards the overall limit.
+_UNTHROTTLED_PER_CHAT = frozenset({"sendChatAction", "answerCallbackQuery", "getFile", "getMe"})
+
+
+class SlidingWindow:
+    """At most ``limit`` acquisitions in any ``period`` seconds; waiters go first come, first served."""
+
+    def __init__(self, limit: int, period: float) -> None:
+        self._limit = limit
+        self._period = period
+        self._times: deque[float] = deque()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                while self._times and self._times[0] <= now - self._period:
+                    self._times.popleft()
+                if len(self._times) < self._limit:
+                    self._times.append(now)
+                    return
+                await asyncio.sleep(self._times[0] + self._period - now)
+
+
+class _ChatState:
+    """One chat's send window and the moment a 429 lets it send again."""
+
+    def __init__(self, interval: float) -> None:
+        self.window = SlidingWindow(1, interval)
+        self.paused_until = 0.0
+        self.lock = asyncio.Lock()
+
+
+class PerChatRateLimiter(BaseRateLimiter[int]):
+    """About 1 message/s per chat, 20/min per group, 30/s overall; ``RetryAfter`` pauses one chat.
+
+    ``rate_limit_args`` is the number of ``RetryAfter`` retries for that request (default
+    ``max_retries``). Only ``RetryAfter`` is retried: a timeout may have been delivered, so it
+    is raised to the caller, who must not resend blindly.
+    """
+
+    def __init__(
+        self,
+        *,
+        per_chat_interval: float = 1.0,
+        group_limit: int = 20,
+        group_period: float = 60.0,
+        overall_limit: int = 30,
+        overall_period: float = 1.0,
+        max_retries: int = 3,
+    ) -> None:
+        self._per_chat_interval = per_chat_interval
+        self._group_limit = group_limit
+        self._group_period = group_period
+        self._overall = SlidingWindow(overall_limit, overall_period)
+        self._max_retries = max_retries
+        self._chats: dict[str, _ChatState] = {}
+        self._groups: dict[str, SlidingWindow] = {}
+
+    async def initialize(self) -> None:
+        """Nothing to open: the limiter is plain in-memory state."""
+
+    async def shutdown(self) -> None:
+        """Forget per-chat state, so a restarted bot starts clean."""
+        self._chats.clear()
+        self._groups.clear()
+
+    def paused_for(self, chat_id: int | str) -> float:
+        """Seconds until a chat may send again after a 429 (0 when it is not paused)."""
+        state = self._chats.get(str(chat_id))
+        return max(0.0, state.paused_until - time.monotonic()) if state else 0.0
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        """Wait for the chat, its group and the overall budget, then call; retry only on 429."""
+        retries = self._max_retries if rate_limit_args is None else rate_limit_args
+        chat_id = data.get("chat_id")
+        if chat_id is None or endpoint in _UNTHROTTLED_PER_CHAT:
+            return await self._with_retries(callback, args, kwargs, None, retries, endpoint)
+        key = str(chat_id)
+        state = self._chats.setdefault(key, _ChatState(self._per_chat_interval))
+        async with state.lock:  # one request at a time per chat keeps the chat's order
+            return await self._with_retries(callback, args, kwargs, state, retries, endpoint, group=_is_group(chat_id))
+
+    async def _with_retries(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        state: _ChatState | None,
+        retries: int,
+        endpoint: str,
+        group: str | None = None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        for attempt in range(retries + 1):
+            if state is not None:
+                await asyncio.sleep(max(0.0, state.paused_until - time.monotonic()))
+                await state.window.acquire()
+                if group is not None:
+                    await self._groups.setdefault(group, SlidingWindow(self._group_limit, self._group_period)).acquire()
+            await self._overall.acquire()
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                delay = _seconds(exc)
+                if attempt == retries:
+                    raise
+                logger.info("Telegram asked to wait %.1fs before %s (attempt %d)", delay, endpoint, attempt + 1)
+                if state is not None:
+                    state.paused_until = time.monotonic() + delay
+                else:
+                    await asyncio.sleep(delay)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _is_group(chat_id: Any) -> str | None:
+    """Group and channel ids are negative (or ``@username`` strings)."""
+    with contextlib.suppress(TypeError, ValueError):
+        return str(chat_id) if int(chat_id) < 0 else None
+    return str(chat_id) if isinstance(chat_id, str) else None
+
+
+def _seconds(exc: RetryAfter) -> float:
+    value = exc.retry_after
+    return float(value if isinstance(value, int | float) else value.total_seconds())

@@ -1,0 +1,58 @@
+"""Telegram connector settings, read once from the environment (see ``.env.example``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.settings import PROJECT_ROOT
+
+DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
+DEFAULT_MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024  # the Bot API's own getFile limit
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    """Everything the customer-facing Telegram bot needs; no token means the channel stays idle.
+
+    ``api_base_url`` ends in ``/bot`` like PTB's ``base_url``; the file URL is derived from it
+    (``.../bot`` -> ``.../file/bot``), so tests point both at the fake server with one value.
+    """
+
+    bot_token: str | None
+    webhook_url: str | None
+    webhook_secret: str | None
+    api_base_url: str
+    bot_username: str | None
+    attachment_dir: Path
+    max_attachment_bytes: int
+    poll_timeout_seconds: int
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.bot_token)
+
+    @property
+    def file_base_url(self) -> str:
+        root, _, _ = self.api_base_url.rstrip("/").rpartition("/")
+        return f"{root}/file/bot"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> TelegramSettings:
+        """Read ``TELEGRAM_*`` variables from ``env`` (the process environment by default)."""
+        env = dict(os.environ if env is None else env)
+        attachment_dir = Path(env.get("TELEGRAM_ATTACHMENT_DIR") or PROJECT_ROOT / "var" / "attachments")
+        if not attachment_dir.is_absolute():
+            attachment_dir = PROJECT_ROOT / attachment_dir
+        return cls(
+            bot_token=env.get("TELEGRAM_BOT_TOKEN") or None,
+            webhook_url=env.get("TELEGRAM_WEBHOOK_URL") or None,
+            webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
+            api_base_url=env.get("TELEGRAM_API_BASE_URL") or DEFAULT_API_BASE_URL,
+            bot_username=(env.get("TELEGRAM_BOT_USERNAME") or "").lstrip("@") or None,
+            attachment_dir=attachment_dir,
+            max_attachment_bytes=int(env.get("TELEGRAM_MAX_ATTACHMENT_BYTES") or DEFAULT_MAX_ATTACHMENT_BYTES),
+            poll_timeout_seconds=int(env.get("TELEGRAM_POLL_TIMEOUT_SECONDS") or 25),
+        )

@@ -1,0 +1,179 @@
+"""TelegramSender and the per-chat rate limiter, with real PTB against the fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from telegram.error import TimedOut
+
+from connectors.telegram.ratelimit import PerChatRateLimiter
+from connectors.telegram.sender import Button, FileTooLarge, TelegramSender, split_text
+from tests.auxil.fake_telegram import BOT_USER, FakeTelegram
+
+TOKEN = "123:TEST"
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as server:
+        yield server
+
+
+def make_sender(fake: FakeTelegram, **limits: float) -> TelegramSender:
+    limiter = PerChatRateLimiter(**{"per_chat_interval": 0.0, **limits})  # type: ignore[arg-type]
+    return TelegramSender.create(TOKEN, base_url=fake.base_url, rate_limiter=limiter, timeout=2.0)
+
+
+async def test_start_learns_the_bot_once(fake: FakeTelegram) -> None:
+    async with make_sender(fake) as sender:
+        me = await sender.start()
+        assert me.username == BOT_USER["username"]
+    assert len(fake.calls_to("getMe")) == 1
+    assert fake.calls[0].token == TOKEN
+
+
+async def test_text_is_html_escaped(fake: FakeTelegram) -> None:
+    async with make_sender(fake) as sender:
+        await sender.send_text(42, "1 < 2 & <b>not bold</b>")
+    call = fake.calls_to("sendMessage")[0]
+    assert call.params["text"] == "1 &lt; 2 &amp; &lt;b&gt;not bold&lt;/b&gt;"
+    assert call.params["parse_mode"] == "HTML"
+
+
+async def test_buttons_become_an_inline_keyboard(fake: FakeTelegram) -> None:
+    buttons = [Button("Yes", "/affirm"), Button("No", "/deny"), Button("Help centre", url="https://example.com/help")]
+    async with make_sender(fake) as sender:
+        await sender.send_text(42, "Is that right?", buttons)
+    markup = fake.calls_to("sendMessage")[0].params["reply_markup"]
+    assert markup == {
+        "inline_keyboard": [
+            [{"text": "Yes", "callback_data": "/affirm"}, {"text": "No", "callback_data": "/deny"}],
+            [{"text": "Help centre", "url": "https://example.com/help"}],
+        ]
+    }
+
+
+def test_callback_data_over_64_bytes_is_refused() -> None:
+    from connectors.telegram.sender import keyboard
+
+    with pytest.raises(ValueError, match="64 bytes"):
+        keyboard([Button("x", "/inform" + "x" * 60)])
+
+
+def test_split_prefers_paragraphs_then_lines_then_words() -> None:
+    paragraph = "word " * 300  # 1500 chars
+    text = "\n\n".join([paragraph.strip()] * 4)
+    parts = split_text(text)
+    assert all(len(p) <= 4096 for p in parts)
+    assert parts == ["\n\n".join([paragraph.strip()] * 2), "\n\n".join([paragraph.strip()] * 2)]
+    lines = "\n".join(["line of text"] * 700)
+    parts = split_text(lines)
+    assert all(len(p) <= 4096 for p in parts) and all(not p.startswith("\n") for p in parts)
+    assert "\n".join(parts) == lines
+    words = " ".join(["token"] * 1500)
+    assert " ".join(split_text(words)) == words
+    assert split_text("x" * 5000) == ["x" * 4096, "x" * 904]
+    assert split_text("short") == ["short"]
+
+
+async def test_long_text_is_sent_in_parts_with_buttons_on_the_last(fake: FakeTelegram) -> None:
+    text = "\n\n".join(["paragraph " * 200] * 5)
+    async with make_sender(fake) as sender:
+        sent = await sender.send_text(42, text, [Button("OK", "/affirm")])
+    calls = fake.calls_to("sendMessage")
+    assert len(sent) == len(calls) >= 2
+    assert all(len(c.params["text"]) <= 4096 for c in calls)
+    assert "reply_markup" in calls[-1].params and all("reply_markup" not in c.params for c in calls[:-1])
+
+
+async def test_retry_after_on_one_chat_does_not_stall_another(fake: FakeTelegram) -> None:
+    fake.rate_limit(chat_id=1, retry_after=1)
+    async with make_sender(fake) as sender:
+        started = time.monotonic()
+        slow = asyncio.create_task(sender.send_text(1, "to the limited chat"))
+        await asyncio.sleep(0.05)
+        await sender.send_text(2, "to another chat")
+        other_done = time.monotonic() - started
+        await slow
+        slow_done = time.monotonic() - started
+    assert other_done < 0.5
+    assert slow_done >= 1.0
+    assert len(fake.calls_to("sendMessage", 1)) == 2  # the 429, then the retry
+    assert fake.sent_texts(1) == ["to the limited chat", "to the limited chat"]
+
+
+async def test_retry_after_is_obeyed_for_that_chat(fake: FakeTelegram) -> None:
+    fake.rate_limit(chat_id=5, retry_after=1)
+    async with make_sender(fake) as sender:
+        await sender.send_text(5, "first")
+        await sender.send_text(5, "second")
+    first_try, retry, second = fake.calls_to("sendMessage", 5)
+    assert retry.at - first_try.at >= 1.0
+    assert second.params["text"] == "second"
+
+
+async def test_per_chat_interval_spaces_messages_to_one_chat(fake: FakeTelegram) -> None:
+    async with make_sender(fake, per_chat_interval=0.2) as sender:
+        await asyncio.gather(sender.send_text(9, "a"), sender.send_text(9, "b"), sender.send_text(10, "c"))
+    to_nine = fake.calls_to("sendMessage", 9)
+    assert to_nine[1].at - to_nine[0].at >= 0.18
+    assert abs(fake.calls_to("sendMessage", 10)[0].at - to_nine[0].at) < 0.15
+
+
+async def test_group_and_overall_windows(fake: FakeTelegram) -> None:
+    async with make_sender(fake, group_limit=2, group_period=0.4, overall_limit=3, overall_period=0.3) as sender:
+        await asyncio.gather(*(sender.send_text(-100, f"g{i}") for i in range(3)))
+        group = fake.calls_to("sendMessage", -100)
+        assert group[2].at - group[0].at >= 0.38
+        started = time.monotonic()
+        await asyncio.gather(*(sender.send_text(100 + i, "x") for i in range(4)))
+        assert time.monotonic() - started >= 0.2
+
+
+async def test_timed_out_send_is_not_resent(fake: FakeTelegram) -> None:
+    fake.stall("sendMessage", 1.5)
+    sender = TelegramSender.create(TOKEN, base_url=fake.base_url, timeout=0.5)
+    async with sender:
+        with pytest.raises(TimedOut):
+            await sender.send_text(3, "maybe delivered")
+    await asyncio.sleep(1.2)
+    assert len(fake.calls_to("sendMessage", 3)) == 1
+
+
+async def test_typing_callback_answer_and_keyboard_removal(fake: FakeTelegram) -> None:
+    async with make_sender(fake) as sender:
+        await sender.typing(4)
+        await sender.answer_callback("cbq-1")
+        await sender.clear_buttons(4, 17)
+    assert fake.calls_to("sendChatAction")[0].params["action"] == "typing"
+    assert fake.calls_to("answerCallbackQuery")[0].params["callback_query_id"] == "cbq-1"
+    edit = fake.calls_to("editMessageReplyMarkup")[0].params
+    assert edit["message_id"] == "17" and "reply_markup" not in edit
+
+
+async def test_photo_and_document_upload(fake: FakeTelegram, tmp_path: Path) -> None:
+    report = tmp_path / "report.pdf"
+    report.write_bytes(b"%PDF-1.4 report")
+    async with make_sender(fake) as sender:
+        await sender.send_document(4, report, caption="Your <export>")
+        await sender.send_photo(4, b"\x89PNG fake", caption="chart")
+    document = fake.calls_to("sendDocument")[0].params
+    assert document["document"] == b"%PDF-1.4 report" and document["document_name"] == "report.pdf"
+    assert document["caption"] == "Your &lt;export&gt;"
+    assert fake.calls_to("sendPhoto")[0].params["photo"] == b"\x89PNG fake"
+
+
+async def test_download_through_get_file_with_size_limit(fake: FakeTelegram, tmp_path: Path) -> None:
+    small = fake.add_file(b"x" * 10, "documents/file_1.pdf")
+    large = fake.add_file(b"x" * 100, "documents/file_2.pdf")
+    async with make_sender(fake) as sender:
+        size = await sender.download(small, tmp_path / "a.pdf", max_bytes=50)
+        with pytest.raises(FileTooLarge):
+            await sender.download(large, tmp_path / "b.pdf", max_bytes=50)
+    assert size == 10 and (tmp_path / "a.pdf").read_bytes() == b"x" * 10
+    assert not (tmp_path / "b.pdf").exists()
+    assert [c.params["file_path"] for c in fake.calls_to("download")] == ["documents/file_1.pdf"]
