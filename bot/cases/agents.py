@@ -1,0 +1,130 @@
+"""Who is on duty, and the desk's sign-in sessions.
+
+An agent is on duty while signed in on the desk or after ``/onduty`` in the agents'
+group, until they sign out, send ``/offduty`` or stay idle longer than the configured
+time. Cases are only ever announced to, and assigned by, agents on duty.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import BigInteger, Column, MetaData, String, Table, delete, insert, select, update
+from sqlalchemy.engine import Engine
+
+from bot.cases.schema import UtcDateTime
+from bot.cases.store import utcnow
+
+metadata = MetaData()
+
+duty = Table(
+    "agent_duty",
+    metadata,
+    Column("agent", String(64), primary_key=True),
+    Column("via", String(16), nullable=False),
+    Column("telegram_user_id", BigInteger),
+    Column("on_since", UtcDateTime, nullable=False),
+    Column("last_seen", UtcDateTime, nullable=False),
+)
+
+desk_sessions = Table(
+    "desk_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("agent", String(64), nullable=False, index=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen", UtcDateTime, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class OnDuty:
+    agent: str
+    via: str
+    telegram_user_id: int | None
+    last_seen: datetime
+
+
+class DutyRoster:
+    """On/off duty with an idle timeout, shared by the desk page and the agents' group."""
+
+    def __init__(self, engine: Engine, *, idle_minutes: float) -> None:
+        metadata.create_all(engine)
+        self._engine = engine
+        self._idle = timedelta(minutes=idle_minutes)
+
+    def on_duty(self, agent: str, *, via: str, telegram_user_id: int | None = None) -> None:
+        now = utcnow()
+        with self._engine.begin() as conn:
+            row = conn.execute(select(duty.c.agent).where(duty.c.agent == agent)).first()
+            if row is None:
+                conn.execute(
+                    insert(duty).values(
+                        agent=agent, via=via, telegram_user_id=telegram_user_id, on_since=now, last_seen=now
+                    )
+                )
+            else:
+                values = {"via": via, "last_seen": now}
+                if telegram_user_id is not None:
+                    values["telegram_user_id"] = telegram_user_id
+                conn.execute(update(duty).where(duty.c.agent == agent).values(**values))
+
+    def touch(self, agent: str) -> None:
+        """Any action keeps an on-duty agent from going idle."""
+        with self._engine.begin() as conn:
+            conn.execute(update(duty).where(duty.c.agent == agent).values(last_seen=utcnow()))
+
+    def off_duty(self, agent: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(delete(duty).where(duty.c.agent == agent))
+
+    def current(self) -> list[OnDuty]:
+        """Agents on duty now (idle ones are not)."""
+        since = utcnow() - self._idle
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(duty).where(duty.c.last_seen >= since).order_by(duty.c.agent)).all()
+        return [OnDuty(r.agent, r.via, r.telegram_user_id, r.last_seen) for r in rows]
+
+
+class DeskSessions:
+    """Opaque session tokens; only their SHA-256 is stored, so a database leak signs nobody in."""
+
+    def __init__(self, engine: Engine, *, idle_minutes: float) -> None:
+        metadata.create_all(engine)
+        self._engine = engine
+        self._idle = timedelta(minutes=idle_minutes)
+
+    def start(self, agent: str) -> str:
+        token = secrets.token_urlsafe(32)
+        now = utcnow()
+        with self._engine.begin() as conn:
+            conn.execute(
+                insert(desk_sessions).values(token_hash=_digest(token), agent=agent, created_at=now, last_seen=now)
+            )
+        return token
+
+    def agent_for(self, token: str) -> str | None:
+        """The signed-in agent, refreshing the session; None when unknown or idle too long."""
+        now = utcnow()
+        with self._engine.begin() as conn:
+            row = conn.execute(select(desk_sessions).where(desk_sessions.c.token_hash == _digest(token))).first()
+            if row is None:
+                return None
+            if row.last_seen < now - self._idle:
+                conn.execute(delete(desk_sessions).where(desk_sessions.c.token_hash == row.token_hash))
+                return None
+            conn.execute(
+                update(desk_sessions).where(desk_sessions.c.token_hash == row.token_hash).values(last_seen=now)
+            )
+            return str(row.agent)
+
+    def end(self, token: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(delete(desk_sessions).where(desk_sessions.c.token_hash == _digest(token)))
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

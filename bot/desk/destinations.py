@@ -1,0 +1,206 @@
+"""Where outbox rows go: agents' group, desk live feed, signed webhook, customer notices.
+
+The customer destination carries only the honest "nobody is on duty" notice.
+
+Each destination raises on failure; the dispatcher then retries it later with back-off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any, Protocol
+
+import aiohttp
+from telegram import Bot, ReplyParameters
+from telegram.constants import ParseMode
+
+from bot.cases.agents import DutyRoster
+from bot.cases.deliveries import Delivery, DeliveryLedger
+from bot.cases.priorities import P1
+from bot.cases.store import Case, CaseStore
+from bot.desk.alerts import alert_buttons, alert_text, mention, on_duty_mentions
+from bot.desk.live import LiveHub
+from bot.desk.relay import CustomerRelay
+from bot.desk.signing import signed_headers
+from bot.desk.texts import NO_AGENT, CustomerTexts
+
+FULL_ALERTS = ("case_opened", "p1_realert")
+
+
+class Destination(Protocol):
+    name: str
+
+    async def deliver(self, delivery: Delivery) -> None: ...
+
+
+def case_json(case: Case, attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A case as JSON for the desk page and the webhook."""
+    data: dict[str, Any] = {
+        "id": case.id,
+        "intent": case.intent,
+        "priority": case.priority,
+        "status": case.status,
+        "channel": case.channel,
+        "summary": case.summary,
+        "details": case.details,
+        "assignee": case.assignee,
+        "rating": case.rating,
+        "created_at": case.created_at.isoformat(),
+        "claimed_at": case.claimed_at.isoformat() if case.claimed_at else None,
+        "resolved_at": case.resolved_at.isoformat() if case.resolved_at else None,
+    }
+    if attachments is not None:
+        data["attachments"] = [
+            {"id": a["id"], "name": a["name"], "kind": a["kind"], "mime_type": a["mime_type"], "size": a["size"]}
+            for a in attachments
+        ]
+    return data
+
+
+class TelegramGroup:
+    """Alerts in the agents' group via the agents' own bot; later events reply to the alert."""
+
+    name = "telegram_group"
+
+    def __init__(
+        self,
+        bot: Bot,
+        chat_id: int,
+        store: CaseStore,
+        ledger: DeliveryLedger,
+        roster: DutyRoster,
+        *,
+        all_agent_ids: tuple[int, ...] = (),
+        desk_origin: str | None = None,
+    ) -> None:
+        self._bot = bot
+        self._chat_id = chat_id
+        self._store = store
+        self._ledger = ledger
+        self._roster = roster
+        self._all_agent_ids = all_agent_ids
+        self._desk_origin = desk_origin
+
+    async def deliver(self, delivery: Delivery) -> None:
+        case = await asyncio.to_thread(self._store.get, delivery.case_id)
+        if delivery.event in FULL_ALERTS:
+            text = await self._full_alert(case, delivery)
+            message = await self._bot.send_message(
+                self._chat_id, text, parse_mode=ParseMode.HTML, reply_markup=alert_buttons(case.id)
+            )
+        else:
+            line = update_line(case, delivery.event, delivery.payload)
+            if line is None:
+                return
+            first = await asyncio.to_thread(self._ledger.first_alert_message, case.id, self._chat_id)
+            reply = ReplyParameters(message_id=first, allow_sending_without_reply=True) if first else None
+            message = await self._bot.send_message(self._chat_id, line, reply_parameters=reply)
+        await asyncio.to_thread(self._ledger.remember_alert_message, case.id, self._chat_id, message.message_id)
+
+    async def _full_alert(self, case: Case, delivery: Delivery) -> str:
+        attachments = await asyncio.to_thread(self._store.attachments, case.id)
+        on_duty = await asyncio.to_thread(self._roster.current)
+        mentions: list[str] = []
+        headline = None
+        if delivery.event == "p1_realert":
+            seconds = int(delivery.payload.get("waited_seconds", 0))
+            headline = f"Still unclaimed after {seconds} s: everyone please look"
+            named = {a.telegram_user_id: a.agent for a in on_duty if a.telegram_user_id is not None}
+            mentions = [mention(named.get(uid, f"agent {uid}"), uid) for uid in self._all_agent_ids]
+            mentions += [mention(a.agent, None) for a in on_duty if a.telegram_user_id is None]
+        elif case.priority == P1:
+            mentions = on_duty_mentions(on_duty) or ["nobody is on duty"]
+        url = f"{self._desk_origin}/#case={case.id}" if self._desk_origin else None
+        return alert_text(case, attachments, mentions=mentions, headline=headline, case_url=url)
+
+
+def update_line(case: Case, event: str, payload: dict[str, Any]) -> str | None:
+    """One line about a later event of a case, or None for events agents need not see."""
+    if event == "customer_message":
+        return f"Customer on {case.id}: {payload.get('text', '')}"
+    if event == "case_updated":
+        if "priority" in payload:
+            return f"{case.id} priority is now P{payload['priority']}"
+        details = ", ".join(f"{k}: {v}" for k, v in (payload.get("details") or {}).items())
+        return f"New details on {case.id}: {details}"
+    if event == "attachment_added":
+        return f"Attachment on {case.id}: {payload.get('name', '')}"
+    if event == "case_claimed":
+        return f"{case.id} claimed by {payload.get('agent', '?')}"
+    if event == "case_released":
+        return f"{case.id} handed back to the bot; open for another agent"
+    if event == "case_resolved":
+        return f"{case.id} resolved by {payload.get('agent', '?')}"
+    if event == "case_cancelled":
+        return f"{case.id} cancelled by the customer"
+    if event == "no_agent_notice":
+        return f"Nobody was on duty: the customer of {case.id} was told an agent will answer in their chat"
+    return None
+
+
+class LiveFeed:
+    """Push every event to the open desk pages; they reload what changed."""
+
+    name = "desk_live"
+
+    def __init__(self, hub: LiveHub, store: CaseStore) -> None:
+        self._hub = hub
+        self._store = store
+
+    async def deliver(self, delivery: Delivery) -> None:
+        case = await asyncio.to_thread(self._store.get, delivery.case_id)
+        await self._hub.broadcast(
+            {"type": "case_event", "event": delivery.event, "payload": delivery.payload, "case": case_json(case)}
+        )
+
+
+class Webhook:
+    """JSON POST signed with HMAC-SHA256 over ``"<timestamp>.<body>"``."""
+
+    name = "webhook"
+
+    def __init__(self, session: aiohttp.ClientSession, url: str, secret: str, store: CaseStore) -> None:
+        self._session = session
+        self._url = url
+        self._secret = secret
+        self._store = store
+
+    async def deliver(self, delivery: Delivery) -> None:
+        case = await asyncio.to_thread(self._store.get, delivery.case_id)
+        attachments = await asyncio.to_thread(self._store.attachments, case.id)
+        body = json.dumps(
+            {
+                "delivery_id": delivery.outbox_id,
+                "event": delivery.event,
+                "occurred_at": delivery.created_at.isoformat(),
+                "payload": delivery.payload,
+                "case": case_json(case, attachments),
+            },
+            sort_keys=True,
+        ).encode()
+        headers = {"Content-Type": "application/json", **signed_headers(self._secret, body)}
+        async with self._session.post(self._url, data=body, headers=headers) as response:
+            if response.status >= 300:
+                raise RuntimeError(f"webhook answered HTTP {response.status}")
+
+
+class CustomerNotices:
+    """Tell a waiting customer, once, that nobody is on duty and how they will be reached."""
+
+    name = "customer_notice"
+
+    def __init__(self, relay: CustomerRelay, store: CaseStore, texts: CustomerTexts) -> None:
+        self._relay = relay
+        self._store = store
+        self._texts = texts
+
+    async def deliver(self, delivery: Delivery) -> None:
+        if delivery.event != "no_agent_notice":
+            return
+        case = await asyncio.to_thread(self._store.get, delivery.case_id)
+        if case.status != "open":
+            return
+        info = await asyncio.to_thread(self._store.queue_info, case.id)
+        text = self._texts.render(NO_AGENT, case_id=case.id, place=info.place, wait=info.estimated_wait_minutes)
+        await self._relay.send(case, text, author="desk", role="bot")

@@ -1,0 +1,64 @@
+"""The outbox dispatcher: every outbox row to every destination, at least once.
+
+One loop per destination, so a destination that is down (and backing off) never slows
+the others. A row is marked delivered only after its destination accepted it; if the
+process dies in between, the row is sent again after its lease expires (the one case of
+a duplicate the design accepts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from bot.cases.deliveries import DeliveryLedger
+from bot.desk.destinations import Destination
+
+logger = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    def __init__(self, ledger: DeliveryLedger, destinations: Sequence[Destination], *, poll_seconds: float) -> None:
+        self._ledger = ledger
+        self._destinations = list(destinations)
+        self._poll = poll_seconds
+
+    @property
+    def destination_names(self) -> list[str]:
+        return [d.name for d in self._destinations]
+
+    async def run(self) -> None:
+        """Run until cancelled."""
+        await asyncio.gather(*(self._serve(d) for d in self._destinations))
+
+    async def _serve(self, destination: Destination) -> None:
+        while True:
+            try:
+                busy = await self.pass_once(destination)
+            except Exception:
+                logger.exception("dispatcher pass for %s failed; retrying", destination.name)
+                busy = False
+            if not busy:
+                await asyncio.sleep(self._poll)
+
+    async def pass_once(self, destination: Destination) -> bool:
+        """Plan and deliver what is due now; True if anything was attempted."""
+        await asyncio.to_thread(self._ledger.plan, [destination.name])
+        due = await asyncio.to_thread(self._ledger.claim_due, destination.name)
+        for delivery in due:
+            try:
+                await destination.deliver(delivery)
+            except Exception as error:
+                delay = await asyncio.to_thread(self._ledger.failed, delivery, f"{type(error).__name__}: {error}")
+                logger.warning(
+                    "delivery of outbox row %s to %s failed (attempt %s), retry in %.1f s",
+                    delivery.outbox_id,
+                    destination.name,
+                    delivery.attempts + 1,
+                    delay,
+                    exc_info=error,
+                )
+            else:
+                await asyncio.to_thread(self._ledger.delivered, delivery)
+        return bool(due)
