@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import asyncio
 
-from telegram import Bot
-
 from bot.cases.store import Case, CaseStore, TranscriptLine
 from connectors.rest.mailbox import RestMailbox
+from connectors.telegram.sender import TelegramSender
 
 
 class RelayUnavailable(RuntimeError):
@@ -29,7 +28,7 @@ def telegram_chat_id(sender_id: str) -> int:
 class CustomerRelay:
     """One ``send`` for every channel; the line is kept on the case transcript too."""
 
-    def __init__(self, store: CaseStore, mailbox: RestMailbox, customer_bot: Bot | None) -> None:
+    def __init__(self, store: CaseStore, mailbox: RestMailbox, customer_bot: TelegramSender | None) -> None:
         self._store = store
         self._mailbox = mailbox
         self._bot = customer_bot
@@ -41,7 +40,7 @@ class CustomerRelay:
         elif case.channel == "telegram":
             if self._bot is None:
                 raise RelayUnavailable("TELEGRAM_BOT_TOKEN is not set: cannot write to Telegram customers")
-            await self._bot.send_message(chat_id=telegram_chat_id(case.sender_id), text=text)
+            await self._bot.send_text(telegram_chat_id(case.sender_id), text)
         else:
             raise RelayUnavailable(f"the desk cannot write to {case.channel} customers yet")
         await asyncio.to_thread(

@@ -1,0 +1,27 @@
+"""The desk's aiohttp application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from bot.desk.auth import guard
+from bot.desk.context import DESK, open_desk
+from bot.desk.routes import setup_routes
+from bot.desk.settings import DeskSettings
+from bot.desk.views import errors
+
+
+def create_app(settings: DeskSettings) -> web.Application:
+    """Build the app; the database, bots and background loops open on startup."""
+    app = web.Application(middlewares=[errors, guard])
+
+    async def desk_context(app: web.Application) -> AsyncIterator[None]:
+        async with open_desk(settings) as context:
+            app[DESK] = context
+            yield
+
+    app.cleanup_ctx.append(desk_context)
+    setup_routes(app)
+    return app

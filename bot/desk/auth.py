@@ -1,0 +1,70 @@
+"""Sign-in sessions and request guards: session cookie, same-origin POSTs and websockets."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from bot.desk.context import DESK
+from bot.desk.passwords import check_password
+
+COOKIE = "desk_session"
+PUBLIC_PREFIXES = ("/login", "/static/", "/healthz")
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_DUMMY_HASH = "pbkdf2_sha256$1000$dummy-salt$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def expected_origin(request: web.Request) -> str:
+    configured = request.app[DESK].settings.public_origin
+    return configured or f"{request.scheme}://{request.host}"
+
+
+def same_origin(request: web.Request) -> bool:
+    """The browser says where the request comes from; only our own page may act."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        referer = request.headers.get("Referer", "")
+        origin = "/".join(referer.split("/", 3)[:3]) if referer else None
+    return origin == expected_origin(request)
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse cross-origin writes and websockets, and anything unsigned-in outside the public pages."""
+    is_ws = request.headers.get("Upgrade", "").lower() == "websocket"
+    if (request.method in UNSAFE_METHODS or is_ws) and not same_origin(request):
+        raise web.HTTPForbidden(text="cross-origin request refused")
+    if request.path.startswith(PUBLIC_PREFIXES):
+        return await handler(request)
+    context = request.app[DESK]
+    token = request.cookies.get(COOKIE)
+    agent = await asyncio.to_thread(context.sessions.agent_for, token) if token else None
+    if agent is None or agent not in context.settings.agents:
+        if request.path.startswith("/api/") or is_ws:
+            raise web.HTTPUnauthorized(text="sign in first")
+        raise web.HTTPFound("/login")
+    request["agent"] = agent
+    await asyncio.to_thread(context.desk.roster.on_duty, agent, via="desk")
+    return await handler(request)
+
+
+async def authenticate(request: web.Request, name: str, password: str) -> bool:
+    """Check a password in constant time whether or not the name exists."""
+    stored = request.app[DESK].settings.agents.get(name)
+    ok = await asyncio.to_thread(check_password, password, stored or _DUMMY_HASH)
+    return ok and stored is not None
+
+
+def set_session_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        secure=request.app[DESK].settings.cookie_secure,
+        path="/",
+    )

@@ -1,0 +1,116 @@
+"""Everything the desk process holds open, built and closed in one place."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy.engine import Engine
+
+from bot.cases.agents import DeskSessions, DutyRoster
+from bot.cases.audit import AuditLog
+from bot.cases.database import make_engine
+from bot.cases.deliveries import Backoff, DeliveryLedger
+from bot.cases.escalations import Escalations
+from bot.cases.store import CaseStore
+from bot.desk.destinations import CustomerNotices, Destination, LiveFeed, TelegramGroup, Webhook
+from bot.desk.dispatcher import Dispatcher
+from bot.desk.escalation import EscalationWatcher
+from bot.desk.group_bot import AgentGroupBot
+from bot.desk.live import LiveHub
+from bot.desk.relay import CustomerRelay
+from bot.desk.service import AgentDesk
+from bot.desk.settings import DeskSettings
+from bot.desk.texts import CustomerTexts
+from connectors.rest.mailbox import RestMailbox
+from connectors.telegram.sender import TelegramSender
+
+
+@dataclass
+class DeskContext:
+    settings: DeskSettings
+    engine: Engine
+    store: CaseStore
+    ledger: DeliveryLedger
+    sessions: DeskSessions
+    desk: AgentDesk
+    hub: LiveHub
+    dispatcher: Dispatcher
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+DESK = web.AppKey("desk", DeskContext)
+
+
+@contextlib.asynccontextmanager
+async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
+    """Open the database, the bots and the HTTP client; start dispatcher, watcher and group bot."""
+    engine = make_engine(settings.core.database_url)
+    store = CaseStore(engine, default_wait_minutes=settings.core.default_wait_minutes)
+    ledger = DeliveryLedger(engine, backoff=Backoff(settings.retry_base_seconds, settings.retry_max_seconds))
+    roster = DutyRoster(engine, idle_minutes=settings.idle_minutes)
+    async with contextlib.AsyncExitStack() as stack:
+        stack.callback(engine.dispose)
+        customer_bot = None
+        if settings.customer_bot_token:
+            customer_bot = TelegramSender.create(settings.customer_bot_token, base_url=settings.telegram_api_base_url)
+            await stack.enter_async_context(customer_bot)
+        relay = CustomerRelay(store, RestMailbox(engine), customer_bot)
+        texts = CustomerTexts.load()
+        desk = AgentDesk(store, AuditLog(engine), roster, relay, texts)
+        hub = LiveHub()
+        stack.push_async_callback(hub.close_all)
+        destinations: list[Destination] = [LiveFeed(hub, store), CustomerNotices(relay, store, texts)]
+        group_bot = None
+        if settings.telegram_group_enabled:
+            assert settings.agent_bot_token is not None and settings.agent_chat_id is not None
+            agents_bot = TelegramSender.create(settings.agent_bot_token, base_url=settings.telegram_api_base_url)
+            await stack.enter_async_context(agents_bot)
+            destinations.append(
+                TelegramGroup(
+                    agents_bot.bot,
+                    settings.agent_chat_id,
+                    store,
+                    ledger,
+                    roster,
+                    all_agent_ids=settings.agent_telegram_ids,
+                    desk_origin=settings.public_origin,
+                )
+            )
+            group_bot = AgentGroupBot(agents_bot.bot, settings.agent_chat_id, settings.agent_telegram_ids, desk, ledger)
+        if settings.webhook_url and settings.webhook_secret:
+            session = await stack.enter_async_context(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)))
+            destinations.append(Webhook(session, settings.webhook_url, settings.webhook_secret, store))
+        dispatcher = Dispatcher(ledger, destinations, poll_seconds=settings.poll_seconds)
+        watcher = EscalationWatcher(
+            engine,
+            roster,
+            Escalations(engine),
+            p1_realert_seconds=settings.p1_realert_seconds,
+            no_agent_notice_seconds=settings.no_agent_notice_seconds,
+            check_seconds=min(1.0, settings.p1_realert_seconds / 4),
+        )
+        context = DeskContext(
+            settings=settings,
+            engine=engine,
+            store=store,
+            ledger=ledger,
+            sessions=DeskSessions(engine, idle_minutes=settings.idle_minutes),
+            desk=desk,
+            hub=hub,
+            dispatcher=dispatcher,
+        )
+        context.tasks.append(asyncio.create_task(dispatcher.run(), name="outbox-dispatcher"))
+        context.tasks.append(asyncio.create_task(watcher.run(), name="escalation-watcher"))
+        if group_bot is not None:
+            context.tasks.append(asyncio.create_task(group_bot.run(), name="agents-group-bot"))
+        try:
+            yield context
+        finally:
+            for task in context.tasks:
+                task.cancel()
+            await asyncio.gather(*context.tasks, return_exceptions=True)

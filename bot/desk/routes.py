@@ -1,0 +1,23 @@
+"""URL map of the desk."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.desk import views
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/", views.index)
+    app.router.add_get("/login", views.login_page)
+    app.router.add_post("/login", views.login)
+    app.router.add_post("/logout", views.logout)
+    app.router.add_get("/healthz", views.healthz)
+    app.router.add_get("/api/me", views.me)
+    app.router.add_get("/api/queue", views.queue)
+    app.router.add_get("/api/cases/{case_id}", views.case_view)
+    app.router.add_post("/api/cases/{case_id}/{action}", views.act)
+    app.router.add_get("/api/cases/{case_id}/export", views.export)
+    app.router.add_get("/api/cases/{case_id}/attachments/{attachment_id:\\d+}", views.attachment)
+    app.router.add_get("/ws", views.live)
+    app.router.add_static("/static/", views.STATIC)

@@ -1,0 +1,155 @@
+"""Agent actions, the same for the desk page and the agents' Telegram group; each one audited.
+
+One owner per case: replying needs the claim (an unclaimed case is claimed by the first
+reply), and another agent's case cannot be answered, resolved or handed back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from bot.cases.agents import DutyRoster
+from bot.cases.audit import AuditLog
+from bot.cases.priorities import P1, P4
+from bot.cases.store import CLAIMED, OPEN, Case, CaseNotFound, CaseStore, TranscriptLine
+from bot.desk.relay import CustomerRelay
+from bot.desk.texts import RESOLVED, CustomerTexts
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A configured agent, and the door they came through (``desk`` or ``telegram``)."""
+
+    name: str
+    via: str
+
+
+class Refused(Exception):
+    """The action is not allowed now; the message says why, for the agent."""
+
+
+class AgentDesk:
+    def __init__(
+        self, store: CaseStore, audit: AuditLog, roster: DutyRoster, relay: CustomerRelay, texts: CustomerTexts
+    ) -> None:
+        self.store = store
+        self.audit = audit
+        self.roster = roster
+        self.relay = relay
+        self.texts = texts
+
+    async def claim(self, actor: Actor, case_id: str) -> Case:
+        case = await self._case(actor, "claim", case_id)
+        if not await asyncio.to_thread(self.store.claim, case.id, actor.name):
+            current = await asyncio.to_thread(self.store.get, case.id)
+            reason = (
+                f"already claimed by {current.assignee}" if current.status == CLAIMED else f"case is {current.status}"
+            )
+            raise await self._refusal(actor, "claim", case.id, reason)
+        await self._done(actor, "claim", case.id)
+        return await asyncio.to_thread(self.store.get, case.id)
+
+    async def reply(self, actor: Actor, case_id: str, text: str) -> Case:
+        text = text.strip()
+        if not text:
+            raise Refused("empty reply")
+        case = await self._case(actor, "reply", case_id)
+        if case.status == OPEN:
+            case = await self.claim(actor, case.id)
+        await self._owned(actor, "reply", case)
+        await self.relay.send(case, text, author=actor.name)
+        await self._done(actor, "reply", case.id, {"chars": len(text)})
+        return case
+
+    async def note(self, actor: Actor, case_id: str, text: str) -> None:
+        text = text.strip()
+        if not text:
+            raise Refused("empty note")
+        case = await self._case(actor, "note", case_id)
+        await asyncio.to_thread(
+            self.store.record_message, case.id, TranscriptLine(role="note", text=text, author=actor.name)
+        )
+        await self._done(actor, "note", case.id)
+
+    async def set_priority(self, actor: Actor, case_id: str, priority: int) -> None:
+        case = await self._case(actor, "priority", case_id)
+        if not P1 <= priority <= P4:
+            raise await self._refusal(actor, "priority", case.id, "priority must be 1 to 4")
+        await asyncio.to_thread(self.store.set_priority, case.id, priority)
+        await self._done(actor, "priority", case.id, {"from": case.priority, "to": priority})
+
+    async def resolve(self, actor: Actor, case_id: str) -> Case:
+        """Close the case, tell the customer and ask for a rating; the bot then resumes."""
+        case = await self._case(actor, "resolve", case_id)
+        if case.status == CLAIMED:
+            await self._owned(actor, "resolve", case)
+        if not await asyncio.to_thread(self.store.resolve, case.id, actor.name):
+            raise await self._refusal(actor, "resolve", case.id, f"case is {case.status}")
+        notified = True
+        try:
+            await self.relay.send(case, self.texts.render(RESOLVED, case_id=case.id), author=actor.name, role="bot")
+        except Exception:
+            logger.exception("case %s resolved but the customer could not be told", case.id)
+            notified = False
+        await self._done(actor, "resolve", case.id, {"customer_notified": notified})
+        return await asyncio.to_thread(self.store.get, case.id)
+
+    async def hand_back(self, actor: Actor, case_id: str) -> None:
+        """The bot takes the conversation back; the case waits for another agent."""
+        case = await self._case(actor, "hand_back", case_id)
+        await self._owned(actor, "hand_back", case)
+        await asyncio.to_thread(self.store.release, case.id)
+        await self._done(actor, "hand_back", case.id)
+
+    async def refuse_stranger(self, who: str, via: str, action: str, case_id: str | None = None) -> None:
+        """Audit an attempt by someone who is not a configured agent."""
+        await asyncio.to_thread(
+            self.audit.record,
+            actor=who,
+            via=via,
+            action=action,
+            case_id=case_id,
+            allowed=False,
+            detail={"reason": "not an agent"},
+        )
+
+    async def _case(self, actor: Actor, action: str, case_id: str) -> Case:
+        case = await asyncio.to_thread(self.store.find, case_id.strip().upper())
+        if case is None:
+            await self._refusal(actor, action, None, f"no case {case_id}")
+            raise CaseNotFound(case_id)
+        return case
+
+    async def _owned(self, actor: Actor, action: str, case: Case) -> None:
+        if case.status != CLAIMED:
+            raise await self._refusal(actor, action, case.id, f"case is {case.status}")
+        if case.assignee != actor.name:
+            raise await self._refusal(actor, action, case.id, f"case belongs to {case.assignee}")
+
+    async def _refusal(self, actor: Actor, action: str, case_id: str | None, reason: str) -> Refused:
+        """Audit the refused attempt and return the error for the caller to raise."""
+        await asyncio.to_thread(
+            self.audit.record,
+            actor=actor.name,
+            via=actor.via,
+            action=action,
+            case_id=case_id,
+            allowed=False,
+            detail={"reason": reason},
+        )
+        return Refused(reason)
+
+    async def _done(self, actor: Actor, action: str, case_id: str, detail: dict[str, object] | None = None) -> None:
+        await asyncio.to_thread(
+            self.audit.record,
+            actor=actor.name,
+            via=actor.via,
+            action=action,
+            case_id=case_id,
+            detail=dict(detail or {}),
+        )
+        await asyncio.to_thread(self.roster.touch, actor.name)

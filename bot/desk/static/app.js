@@ -1,0 +1,159 @@
+// The agent desk page: queue with SLA timers, case view, actions, live updates. No build step.
+"use strict";
+
+const state = { cases: [], current: null, sla: {} };
+const $ = (id) => document.getElementById(id);
+
+async function api(path, options = {}) {
+  const response = await fetch(path, { credentials: "same-origin", ...options });
+  if (response.status === 401) { location.href = "/login"; throw new Error("signed out"); }
+  const body = await response.json();
+  if (!response.ok) throw new Error(body.error || response.statusText);
+  return body;
+}
+
+function post(path, body) {
+  return api(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body || {}) });
+}
+
+function duration(ms) {
+  const sign = ms < 0 ? "-" : "";
+  const s = Math.floor(Math.abs(ms) / 1000);
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  return sign + (h ? h + "h " : "") + m + "m " + String(r).padStart(2, "0") + "s";
+}
+
+function cell(row, text, cls) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (cls) td.className = cls;
+  row.appendChild(td);
+  return td;
+}
+
+function renderQueue() {
+  const body = $("queue").querySelector("tbody");
+  body.textContent = "";
+  $("queue-empty").hidden = state.cases.length > 0;
+  for (const c of state.cases) {
+    const row = document.createElement("tr");
+    row.className = "case-row";
+    row.dataset.caseId = c.id;
+    cell(row, "P" + c.priority, "p" + c.priority);
+    cell(row, c.id);
+    cell(row, c.intent);
+    cell(row, c.status + (c.assignee ? " (" + c.assignee + ")" : ""));
+    cell(row, "", "waiting").dataset.since = Date.parse(c.created_at);
+    cell(row, "", "sla").dataset.due = c.sla_due_at;
+    row.addEventListener("click", () => openCase(c.id));
+    body.appendChild(row);
+  }
+  tick();
+}
+
+function tick() {
+  const now = Date.now();
+  for (const td of document.querySelectorAll("td.waiting")) td.textContent = duration(now - Number(td.dataset.since));
+  for (const td of document.querySelectorAll("td.sla")) {
+    const left = Number(td.dataset.due) - now;
+    td.textContent = left >= 0 ? duration(left) + " left" : "overdue " + duration(-left);
+    td.classList.toggle("overdue", left < 0);
+  }
+}
+
+async function loadQueue() {
+  state.cases = (await api("/api/queue")).cases;
+  renderQueue();
+}
+
+function list(id, items, render) {
+  const el = $(id);
+  el.textContent = "";
+  for (const item of items) { const li = document.createElement("li"); render(li, item); el.appendChild(li); }
+}
+
+async function openCase(caseId) {
+  const c = await api("/api/cases/" + encodeURIComponent(caseId));
+  state.current = c.id;
+  location.hash = "case=" + c.id;
+  $("case-pane").hidden = false;
+  $("case-title").textContent = "P" + c.priority + " " + c.id + " · " + c.intent;
+  $("case-summary").textContent = c.summary;
+  $("case-meta").textContent = "Status: " + c.status + (c.assignee ? " by " + c.assignee : "") + " · channel " + c.channel;
+  $("case-pane").dataset.status = c.status;
+  $("priority").value = String(c.priority);
+  const dl = $("details"); dl.textContent = "";
+  for (const [k, v] of Object.entries(c.details || {})) {
+    const dt = document.createElement("dt"); dt.textContent = k.replace(/_/g, " ");
+    const dd = document.createElement("dd"); dd.textContent = String(v);
+    dl.append(dt, dd);
+  }
+  list("attachments", c.attachments, (li, a) => {
+    const link = document.createElement("a");
+    link.href = "/api/cases/" + c.id + "/attachments/" + a.id;
+    link.textContent = a.name + " (" + a.mime_type + ", " + a.size + " bytes)";
+    li.appendChild(link);
+  });
+  list("transcript", c.transcript, (li, t) => {
+    li.className = "role-" + t.role;
+    li.textContent = t.role + (t.author ? " " + t.author : "") + ": " + t.text;
+  });
+  list("audit", c.audit, (li, a) => {
+    li.textContent = a.at.slice(11, 19) + " " + a.actor + " " + a.action + (a.allowed ? "" : " (refused: " + (a.detail.reason || "") + ")");
+  });
+  $("export-txt").href = "/api/cases/" + c.id + "/export?format=txt";
+  $("export-json").href = "/api/cases/" + c.id + "/export?format=json";
+}
+
+async function act(action, body) {
+  $("message").textContent = "";
+  try {
+    await post("/api/cases/" + state.current + "/" + action, body);
+  } catch (error) {
+    $("message").textContent = error.message;
+  }
+  await Promise.all([openCase(state.current), loadQueue()]);
+}
+
+function connectLive() {
+  const socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
+  socket.onopen = () => { $("live").textContent = "live"; $("live").className = "online"; };
+  socket.onclose = () => {
+    $("live").textContent = "offline"; $("live").className = "offline";
+    setTimeout(connectLive, 2000);
+  };
+  socket.onmessage = async (message) => {
+    const event = JSON.parse(message.data);
+    await loadQueue();
+    if (state.current && event.case && event.case.id === state.current) await openCase(state.current);
+  };
+}
+
+async function start() {
+  const me = await api("/api/me");
+  $("agent").textContent = "Signed in as " + me.agent;
+  $("on-duty").textContent = "On duty: " + me.on_duty.join(", ");
+  $("claim").addEventListener("click", () => act("claim"));
+  $("resolve").addEventListener("click", () => act("resolve"));
+  $("hand-back").addEventListener("click", () => act("hand_back"));
+  $("priority").addEventListener("change", () => act("priority", { priority: Number($("priority").value) }));
+  $("reply-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = $("reply-text").value;
+    $("reply-text").value = "";
+    await act("reply", { text });
+  });
+  $("add-note").addEventListener("click", async () => {
+    const text = $("reply-text").value;
+    $("reply-text").value = "";
+    await act("note", { text });
+  });
+  await loadQueue();
+  const wanted = new URLSearchParams(location.hash.slice(1)).get("case");
+  if (wanted) await openCase(wanted);
+  connectLive();
+  setInterval(tick, 1000);
+  setInterval(loadQueue, 30000);  // also keeps the agent on duty while the page is open
+}
+
+start();

@@ -1,0 +1,201 @@
+"""HTTP views of the desk: pages, the JSON API the page uses, exports and the live socket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bot.cases.audit import AuditEntry
+from bot.cases.queue import active_cases
+from bot.cases.store import Case, CaseNotFound, TranscriptLine, utcnow
+from bot.desk.auth import COOKIE, authenticate, set_session_cookie
+from bot.desk.context import DESK
+from bot.desk.destinations import case_json
+from bot.desk.service import Actor, Refused
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Domain errors to HTTP: unknown case 404, refused action 409 with the reason."""
+    try:
+        return await handler(request)
+    except CaseNotFound as error:
+        raise web.HTTPNotFound(
+            text=json.dumps({"error": f"no case {error}"}), content_type="application/json"
+        ) from None
+    except Refused as error:
+        raise web.HTTPConflict(text=json.dumps({"error": str(error)}), content_type="application/json") from None
+
+
+def _actor(request: web.Request) -> Actor:
+    return Actor(name=request["agent"], via="desk")
+
+
+async def login_page(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC / "login.html")
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    name, password = str(form.get("name", "")).strip(), str(form.get("password", ""))
+    context = request.app[DESK]
+    if not await authenticate(request, name, password):
+        await context.desk.refuse_stranger(name[:64] or "(empty)", "desk", "sign_in")
+        raise web.HTTPFound("/login?failed=1")
+    token = await asyncio.to_thread(context.sessions.start, name)
+    await asyncio.to_thread(context.desk.roster.on_duty, name, via="desk")
+    await asyncio.to_thread(context.desk.audit.record, actor=name, via="desk", action="sign_in")
+    response = web.HTTPFound("/")
+    set_session_cookie(request, response, token)
+    raise response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    context = request.app[DESK]
+    await asyncio.to_thread(context.sessions.end, request.cookies[COOKIE])
+    await asyncio.to_thread(context.desk.roster.off_duty, request["agent"])
+    await asyncio.to_thread(context.desk.audit.record, actor=request["agent"], via="desk", action="sign_out")
+    response = web.HTTPFound("/login")
+    response.del_cookie(COOKIE, path="/")
+    raise response
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC / "index.html")
+
+
+async def healthz(request: web.Request) -> web.StreamResponse:
+    return web.json_response({"ok": True})
+
+
+async def me(request: web.Request) -> web.StreamResponse:
+    context = request.app[DESK]
+    on_duty = await asyncio.to_thread(context.desk.roster.current)
+    return web.json_response(
+        {
+            "agent": request["agent"],
+            "on_duty": [a.agent for a in on_duty],
+            "sla_minutes": {str(k): v for k, v in context.settings.sla_minutes.items()},
+            "now": utcnow().isoformat(),
+        }
+    )
+
+
+async def queue(request: web.Request) -> web.StreamResponse:
+    context = request.app[DESK]
+    cases = await asyncio.to_thread(active_cases, context.engine)
+    return web.json_response({"cases": [_with_sla(request, c) for c in cases], "now": utcnow().isoformat()})
+
+
+def _with_sla(request: web.Request, case: Case) -> dict[str, Any]:
+    data = case_json(case)
+    minutes = request.app[DESK].settings.sla_minutes.get(case.priority, 240)
+    data["sla_due_at"] = (case.created_at.timestamp() + minutes * 60) * 1000  # ms, for the page's timers
+    return data
+
+
+async def case_view(request: web.Request) -> web.StreamResponse:
+    context = request.app[DESK]
+    case_id = request.match_info["case_id"].upper()
+    case = await asyncio.to_thread(context.store.get, case_id)
+    attachments = await asyncio.to_thread(context.store.attachments, case_id)
+    transcript = await asyncio.to_thread(context.store.transcript, case_id)
+    audit = await asyncio.to_thread(context.desk.audit.entries, case_id)
+    data = _with_sla(request, case)
+    data.update(case_json(case, attachments))
+    data["transcript"] = [_line(t) for t in transcript]
+    data["audit"] = [_audit(a) for a in audit]
+    return web.json_response(data)
+
+
+def _line(line: TranscriptLine) -> dict[str, Any]:
+    return {"role": line.role, "author": line.author, "text": line.text, "at": line.at.isoformat()}
+
+
+def _audit(entry: AuditEntry) -> dict[str, Any]:
+    data = asdict(entry)
+    data["at"] = entry.at.isoformat()
+    return data
+
+
+async def act(request: web.Request) -> web.StreamResponse:
+    """POST /api/cases/{id}/{action} with a JSON body: the page's buttons."""
+    context = request.app[DESK]
+    case_id, action = request.match_info["case_id"], request.match_info["action"]
+    body = await request.json() if request.can_read_body else {}
+    actor = _actor(request)
+    desk = context.desk
+    if action == "claim":
+        await desk.claim(actor, case_id)
+    elif action == "reply":
+        await desk.reply(actor, case_id, str(body.get("text", "")))
+    elif action == "note":
+        await desk.note(actor, case_id, str(body.get("text", "")))
+    elif action == "priority":
+        await desk.set_priority(actor, case_id, int(body.get("priority", 0)))
+    elif action == "resolve":
+        await desk.resolve(actor, case_id)
+    elif action == "hand_back":
+        await desk.hand_back(actor, case_id)
+    else:
+        raise web.HTTPNotFound(text="unknown action")
+    case = await asyncio.to_thread(context.store.get, case_id.upper())
+    return web.json_response(case_json(case))
+
+
+async def export(request: web.Request) -> web.StreamResponse:
+    """The transcript as a download: ``?format=txt`` (default) or ``json``."""
+    context = request.app[DESK]
+    case = await asyncio.to_thread(context.store.get, request.match_info["case_id"].upper())
+    transcript = await asyncio.to_thread(context.store.transcript, case.id)
+    await asyncio.to_thread(
+        context.desk.audit.record, actor=request["agent"], via="desk", action="export", case_id=case.id
+    )
+    if request.query.get("format") == "json":
+        body = json.dumps({"case": case_json(case), "transcript": [_line(t) for t in transcript]}, indent=2)
+        filename, content_type = f"{case.id}.json", "application/json"
+    else:
+        lines = [f"Case {case.id} ({case.intent}, P{case.priority}, {case.status})", case.summary, ""]
+        lines += [
+            f"[{t.at:%Y-%m-%d %H:%M:%S}] {t.role}{' ' + t.author if t.author else ''}: {t.text}" for t in transcript
+        ]
+        body, filename, content_type = "\n".join(lines) + "\n", f"{case.id}.txt", "text/plain"
+    return web.Response(
+        text=body,
+        content_type=content_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+async def attachment(request: web.Request) -> web.StreamResponse:
+    context = request.app[DESK]
+    case_id = request.match_info["case_id"].upper()
+    wanted = int(request.match_info["attachment_id"])
+    for item in await asyncio.to_thread(context.store.attachments, case_id):
+        if item["id"] == wanted and item["stored_path"] and Path(item["stored_path"]).is_file():
+            return web.FileResponse(
+                item["stored_path"],
+                headers={"Content-Disposition": f'attachment; filename="{Path(item["name"]).name}"'},
+            )
+    raise web.HTTPNotFound(text="attachment not stored")
+
+
+async def live(request: web.Request) -> web.StreamResponse:
+    """The page's live feed; the origin check in the guard refuses other sites' pages."""
+    hub = request.app[DESK].hub
+    ws = web.WebSocketResponse(heartbeat=30)
+    await ws.prepare(request)
+    hub.add(ws)
+    try:
+        async for _message in ws:
+            pass  # the page only listens
+    finally:
+        hub.discard(ws)
+    return ws

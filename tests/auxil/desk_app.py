@@ -1,0 +1,60 @@
+"""Run the real desk app on 127.0.0.1 for tests, with agents whose passwords are known."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.desk.app import create_app
+from bot.desk.context import DESK, DeskContext
+from bot.desk.passwords import hash_password
+from bot.desk.settings import DeskSettings
+
+PASSWORDS = {"alice": "alice-pass-1", "bob": "bob-pass-2"}
+
+
+def desk_env(database_url: str, **extra: str) -> dict[str, str]:
+    agents = ",".join(f"{name}:{hash_password(pw, iterations=1000)}" for name, pw in PASSWORDS.items())
+    return {"DATABASE_URL": database_url, "DESK_AGENTS": agents, "DESK_POLL_SECONDS": "0.05", **extra}
+
+
+@contextlib.asynccontextmanager
+async def running_desk(database_url: str, **extra: str) -> AsyncIterator[TestServer]:
+    server = TestServer(create_app(DeskSettings.from_env(desk_env(database_url, **extra))), host="127.0.0.1", port=0)
+    await server.start_server()
+    try:
+        yield server
+    finally:
+        await server.close()
+
+
+def context_of(server: TestServer) -> DeskContext:
+    return server.app[DESK]
+
+
+def origin(server: TestServer) -> str:
+    return str(server.make_url("/")).rstrip("/")
+
+
+@contextlib.asynccontextmanager
+async def signed_in(server: TestServer, name: str) -> AsyncIterator[TestClient]:
+    client = TestClient(server)
+    await client.start_server()
+    try:
+        response = await client.post(
+            "/login",
+            data={"name": name, "password": PASSWORDS[name]},
+            headers={"Origin": origin(server)},
+            allow_redirects=False,
+        )
+        assert response.status == 302 and response.headers["Location"] == "/", await response.text()
+        yield client
+    finally:
+        await client.close()
+
+
+async def act(client: TestClient, server: TestServer, case_id: str, action: str, **body: Any) -> Any:
+    return await client.post(f"/api/cases/{case_id}/{action}", json=body, headers={"Origin": origin(server)})

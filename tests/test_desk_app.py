@@ -1,0 +1,134 @@
+import asyncio
+
+import aiohttp
+from aiohttp.test_utils import TestClient
+
+from bot.cases.store import TranscriptLine
+from connectors.rest.mailbox import RestMailbox
+from tests.auxil.desk_app import PASSWORDS, act, context_of, origin, running_desk, signed_in
+
+
+def _open_case(server, priority=1, channel="rest", sender_id="web-ada"):
+    return context_of(server).store.open_case(
+        intent="suspected_theft",
+        priority=priority,
+        channel=channel,
+        sender_id=sender_id,
+        summary="Withdrawals I did not make",
+        details={"coin": "BTC", "amount": "0.5"},
+        transcript=[TranscriptLine(role="customer", text="someone took my BTC")],
+    )
+
+
+async def test_sign_in_sets_a_strict_http_only_cookie_and_refuses_wrong_passwords(sqlite_url):
+    async with running_desk(sqlite_url) as server:
+        client = TestClient(server)
+        await client.start_server()
+        try:
+            assert (await client.get("/api/queue")).status == 401
+            page = await client.get("/", allow_redirects=False)
+            assert page.status == 302 and page.headers["Location"] == "/login"
+            wrong = await client.post(
+                "/login",
+                data={"name": "alice", "password": "nope"},
+                headers={"Origin": origin(server)},
+                allow_redirects=False,
+            )
+            assert wrong.headers["Location"] == "/login?failed=1"
+            stranger = await client.post(
+                "/login",
+                data={"name": "mallory", "password": "x"},
+                headers={"Origin": origin(server)},
+                allow_redirects=False,
+            )
+            assert stranger.headers["Location"] == "/login?failed=1"
+            assert (await client.get("/api/queue")).status == 401
+            good = await client.post(
+                "/login",
+                data={"name": "alice", "password": PASSWORDS["alice"]},
+                headers={"Origin": origin(server)},
+                allow_redirects=False,
+            )
+            cookie = good.headers["Set-Cookie"]
+            assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+            me = await (await client.get("/api/me")).json()
+            assert me["agent"] == "alice" and "alice" in me["on_duty"]
+        finally:
+            await client.close()
+        refused = [(e.actor, e.action) for e in context_of(server).desk.audit.entries() if not e.allowed]
+        assert refused == [("alice", "sign_in"), ("mallory", "sign_in")]
+
+
+async def test_cross_origin_posts_and_websockets_are_refused(sqlite_url):
+    async with running_desk(sqlite_url) as server, signed_in(server, "alice") as client:
+        case = _open_case(server)
+        evil = await client.post(f"/api/cases/{case.id}/claim", json={}, headers={"Origin": "http://evil.example"})
+        assert evil.status == 403
+        missing = await client.post(f"/api/cases/{case.id}/claim", json={})
+        assert missing.status == 403
+        assert context_of(server).store.get(case.id).status == "open"
+        try:
+            await client.ws_connect("/ws", headers={"Origin": "http://evil.example"})
+            raise AssertionError("cross-origin websocket accepted")
+        except aiohttp.WSServerHandshakeError as error:
+            assert error.status == 403
+
+
+async def test_two_agents_claim_at_once_exactly_one_wins(database_url):
+    async with running_desk(database_url) as server:
+        case = _open_case(server)
+        async with signed_in(server, "alice") as alice, signed_in(server, "bob") as bob:
+            results = await asyncio.gather(act(alice, server, case.id, "claim"), act(bob, server, case.id, "claim"))
+            statuses = sorted(r.status for r in results)
+            assert statuses == [200, 409]
+            winner = "alice" if results[0].status == 200 else "bob"
+            assert context_of(server).store.get(case.id).assignee == winner
+            loser = bob if winner == "alice" else alice
+            refused = await act(loser, server, case.id, "reply", text="I am here too")
+            assert refused.status == 409
+            assert "belongs to" in (await refused.json())["error"]
+
+
+async def test_reply_reaches_rest_customer_then_resolve_asks_for_rating(database_url):
+    async with running_desk(database_url) as server, signed_in(server, "alice") as alice:
+        context = context_of(server)
+        case = _open_case(server)
+        assert (await act(alice, server, case.id, "claim")).status == 200
+        assert context.store.human_owns("rest", "web-ada") is not None
+        reply = await act(alice, server, case.id, "reply", text="Please change your password now.")
+        assert reply.status == 200
+        assert (await act(alice, server, case.id, "note", text="customer seems legit")).status == 200
+        assert (await act(alice, server, case.id, "priority", priority=2)).status == 200
+        mailbox = RestMailbox(context.engine)
+        assert [m["text"] for m in mailbox.collect("web-ada")] == ["Please change your password now."]
+        resolved = await act(alice, server, case.id, "resolve")
+        assert resolved.status == 200 and (await resolved.json())["status"] == "resolved"
+        rating = mailbox.collect("web-ada")
+        assert (
+            len(rating) == 1 and case.id in rating[0]["text"] and "1" in rating[0]["text"] and "5" in rating[0]["text"]
+        )
+        assert context.store.human_owns("rest", "web-ada") is None  # the bot answers again
+        view = await (await alice.get(f"/api/cases/{case.id}")).json()
+        assert [t["role"] for t in view["transcript"]] == ["customer", "agent", "note", "bot"]
+        assert [a["action"] for a in view["audit"]] == ["claim", "reply", "note", "priority", "resolve"]
+        assert view["priority"] == 2
+        again = await act(alice, server, case.id, "resolve")
+        assert again.status == 409
+
+
+async def test_transcript_export_and_live_feed(sqlite_url):
+    async with running_desk(sqlite_url) as server, signed_in(server, "alice") as alice:
+        ws = await alice.ws_connect("/ws", headers={"Origin": origin(server)})
+        case = _open_case(server)
+        event = await asyncio.wait_for(ws.receive_json(), 5)
+        assert event["event"] == "case_opened" and event["case"]["id"] == case.id
+        await ws.close()
+        text = await alice.get(f"/api/cases/{case.id}/export?format=txt")
+        assert text.content_type == "text/plain"
+        assert f'filename="{case.id}.txt"' in text.headers["Content-Disposition"]
+        assert "customer: someone took my BTC" in await text.text()
+        data = await (await alice.get(f"/api/cases/{case.id}/export?format=json")).json(content_type=None)
+        assert data["case"]["id"] == case.id and data["transcript"][0]["text"] == "someone took my BTC"
+        queue = await (await alice.get("/api/queue")).json()
+        assert [c["id"] for c in queue["cases"]] == [case.id]
+        assert (await alice.get("/api/cases/CX-NOPE00")).status == 404
