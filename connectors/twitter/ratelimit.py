@@ -1,7 +1,7 @@
 """Pace requests per X endpoint from the plan's limits and the ``x-rate-limit-*`` headers.
 
 X answers every request with how many calls are left in the window and when it resets;
-spending them evenly (and stopping one short) keeps the poller clear of 429s.
+spreading the last few evenly (and stopping one short) keeps the poller clear of 429s.
 """
 
 from __future__ import annotations
@@ -24,15 +24,26 @@ class _Window:
 
 
 class RateLimiter:
-    """One window per endpoint; ``wait`` before a request, ``observe`` its response headers."""
+    """One window per endpoint; ``wait`` before a request, ``observe`` its response headers.
+
+    With ``slow_below`` or fewer calls left, the rest are spread over the window; the last
+    ``reserve`` calls are kept back until it resets.
+    """
 
     def __init__(
-        self, *, sleep: Sleep, clock: Clock, min_intervals: Mapping[str, float] | None = None, reserve: int = 1
+        self,
+        *,
+        sleep: Sleep,
+        clock: Clock,
+        min_intervals: Mapping[str, float] | None = None,
+        reserve: int = 1,
+        slow_below: int = 5,
     ) -> None:
         self._sleep = sleep
         self._clock = clock
         self._min_intervals = dict(min_intervals or {})
         self._reserve = reserve
+        self._slow_below = slow_below
         self._windows: dict[str, _Window] = {}
 
     def delay(self, endpoint: str) -> float:
@@ -46,7 +57,7 @@ class RateLimiter:
             left = window.reset_at - now
             if window.remaining <= self._reserve:
                 delay = max(delay, left)
-            elif window.last_request is not None:
+            elif window.remaining <= self._slow_below and window.last_request is not None:
                 delay = max(delay, window.last_request + left / window.remaining - now)
         return max(delay, 0.0)
 

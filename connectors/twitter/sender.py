@@ -13,7 +13,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -32,10 +31,14 @@ _PLAN_LACKS = ("client-not-enrolled", "unsupported-authentication")
 
 
 class XUnavailable(Exception):
-    """The request did not succeed: the feature is off for this plan, or X kept failing."""
+    """The request did not succeed: X kept failing (5xx, network, rate limit) or refused it."""
 
 
-class XFeatureDisabled(XUnavailable):
+class XRejected(XUnavailable):
+    """X refused this request itself (4xx): retrying the same request will not help."""
+
+
+class XFeatureDisabled(XRejected):
     """The X plan lacks this endpoint; the feature stays off until restart."""
 
 
@@ -133,7 +136,6 @@ class XSender:
         *,
         since_id: str | None = None,
         pagination_token: str | None = None,
-        start_time: datetime | None = None,
     ) -> MentionsPage:
         """One page of mentions, newest first (``GET /2/users/:id/mentions``)."""
         body = await self._call(
@@ -142,7 +144,6 @@ class XSender:
                 account_id,
                 since_id=since_id,
                 pagination_token=pagination_token,
-                start_time=start_time if since_id is None else None,
                 max_results=min(max(self._settings.page_size, 5), 100),
                 expansions=["author_id"],
                 tweet_fields=TWEET_FIELDS,
@@ -227,7 +228,7 @@ class XSender:
                 logger.warning("X %s failed (%s); retrying in %.0fs", feature, _describe(exc), delay)
             except HTTPException as exc:
                 logger.error("X rejected %s: %s", feature, _describe(exc))
-                raise XUnavailable(f"{feature}: {_describe(exc)}") from exc
+                raise XRejected(f"{feature}: {_describe(exc)}") from exc
             else:
                 self._limiter.observe(feature, response.headers)
                 body: dict[str, Any] = await response.json()
@@ -236,7 +237,7 @@ class XSender:
                 raise XUnavailable(f"{feature}: gave up after {failures} attempts")
             await self._sleep(delay)
 
-    async def _forbidden(self, feature: str, exc: Forbidden) -> XUnavailable:
+    async def _forbidden(self, feature: str, exc: Forbidden) -> XRejected:
         """A plan that lacks the endpoint turns the feature off; any other 403 fails this call only."""
         body = await _json(exc.response)
         if body.get("reason") in _PLAN_LACKS or str(body.get("type", "")).endswith("/client-forbidden"):
@@ -250,7 +251,7 @@ class XSender:
             )
             return XFeatureDisabled(feature)
         logger.error("X refused %s: %s", feature, _describe(exc))
-        return XUnavailable(f"{feature}: {_describe(exc)}")
+        return XRejected(f"{feature}: {_describe(exc)}")
 
 
 async def _json(response: aiohttp.ClientResponse) -> Mapping[str, Any]:

@@ -22,6 +22,7 @@ from aiohttp.abc import AbstractResolver
 HOSTS = ("api.twitter.com", "api.x.com")
 MENTIONS, TWEETS, DM_EVENTS, DM_SEND = "mentions", "tweets", "dm_events", "dm_send"
 RATE_LIMIT = 75
+X_EPOCH_MS = 1288834974657
 
 
 @dataclass
@@ -80,14 +81,15 @@ class FakeX:
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     disabled: set[str] = field(default_factory=set)
     remaining: dict[str, int] = field(default_factory=dict)
-    _next_id: int = 1_800_000_000_000_000_000
+    _sequence: int = 0
     _runner: web.AppRunner | None = None
     port: int = 0
     ca: trustme.CA = field(default_factory=trustme.CA)
 
     def _id(self) -> str:
-        self._next_id += 1
-        return str(self._next_id)
+        """A snowflake id like X's: milliseconds since the X epoch, then a sequence."""
+        self._sequence += 1
+        return str(((int(time.time() * 1000) - X_EPOCH_MS) << 22) + self._sequence)
 
     # -- scripting -------------------------------------------------------------------------
 

@@ -1,0 +1,155 @@
+"""The X channel inside Rasa's server: a mentions/DM poller (or Account Activity webhook).
+
+Without credentials it stays idle: the webhook answers 503 and no poller starts. With
+them, one process (holding the database lease) polls; every process can take webhooks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+from rasa.core.channels.channel import InputChannel
+from sanic import Blueprint, Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from connectors.rasa_bridge import conversation_gate
+from connectors.twitter.conversations import OnNewMessage, XConversations
+from connectors.twitter.lease import PollerLease
+from connectors.twitter.output import CHANNEL
+from connectors.twitter.poller import XPoller
+from connectors.twitter.sender import XSender, XUnavailable
+from connectors.twitter.settings import XSettings
+from connectors.twitter.state import XState
+from connectors.twitter.webhook import SIGNATURE_HEADER, crc_response, parse_delivery, signature_valid
+
+logger = logging.getLogger(__name__)
+
+LEASE_NAME = "x_poller"
+
+
+class XRuntime:
+    """The channel's working parts for one server process, built once credentials exist."""
+
+    def __init__(
+        self, app: Sanic, on_new_message: OnNewMessage, settings: XSettings, session: aiohttp.ClientSession | None
+    ) -> None:
+        engine = conversation_gate(app).store.engine
+        self.settings = settings
+        self.state = XState(engine)
+        self.sender = XSender(settings, session=session)
+        self.conversations = XConversations(app, on_new_message, self.sender, self.state, settings)
+        lease = PollerLease(engine, LEASE_NAME, max(settings.lease_seconds, 3 * settings.poll_seconds))
+        self.poller = XPoller(settings, self.sender, self.state, lease, self.conversations)
+        self._task: asyncio.Task[None] | None = None
+
+    def start_polling(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self.poller.run(), name="x-poller")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        await self.sender.close()
+
+
+class TwitterInput(InputChannel):
+    """Customers on X: public mentions get a safe invitation, DMs get the full assistant.
+
+    ``session_factory`` gives the aiohttp session tweepy sends through (tests point it at a
+    fake X); by default the sender opens its own.
+    """
+
+    def __init__(
+        self,
+        settings: XSettings | None = None,
+        *,
+        session_factory: Callable[[], aiohttp.ClientSession] | None = None,
+    ) -> None:
+        self.settings = settings or XSettings.from_env()
+        self._session_factory = session_factory
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        return cls()
+
+    def runtime(self, app: Sanic, on_new_message: OnNewMessage) -> XRuntime:
+        """This process's runtime, built on first use."""
+        runtime: XRuntime | None = getattr(app.ctx, "x_runtime", None)
+        if runtime is None:
+            session = self._session_factory() if self._session_factory else None
+            runtime = XRuntime(app, on_new_message, self.settings, session)
+            app.ctx.x_runtime = runtime
+        return runtime
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        hook = Blueprint("twitter_webhook", __name__)
+        settings = self.settings
+
+        @hook.listener("after_server_start")
+        async def start(app: Sanic, _loop: Any) -> None:
+            if not settings.configured:
+                logger.info("X channel idle: set X_BEARER_TOKEN, X_CONSUMER_*, X_ACCESS_TOKEN* and X_ACCOUNT_ID")
+                return
+            runtime = self.runtime(app, on_new_message)
+            if not settings.webhook_mode:
+                runtime.start_polling()
+
+        @hook.listener("before_server_stop")
+        async def stop(app: Sanic, _loop: Any) -> None:
+            runtime: XRuntime | None = getattr(app.ctx, "x_runtime", None)
+            if runtime is not None:
+                await runtime.close()
+
+        @hook.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok" if settings.configured else "idle"})
+
+        @hook.route("/webhook", methods=["GET"])
+        async def crc(request: Request) -> HTTPResponse:
+            if not settings.configured:
+                return response.json({"error": "X channel is not configured"}, status=503)
+            token = request.args.get("crc_token", "")
+            if not token:
+                return response.json({"error": "query parameter 'crc_token' is required"}, status=400)
+            return response.json(crc_response(settings.credentials.consumer_secret, token))
+
+        @hook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            if not settings.configured:
+                return response.json({"error": "X channel is not configured"}, status=503)
+            body = request.body or b""
+            if not signature_valid(settings.credentials.consumer_secret, body, request.headers.get(SIGNATURE_HEADER)):
+                return response.json({"error": "missing or wrong webhook signature"}, status=403)
+            try:
+                payload = json.loads(body)
+                if not isinstance(payload, dict):
+                    raise ValueError("body must be a JSON object")
+                delivery = parse_delivery(payload, settings.account_id)
+            except ValueError as exc:
+                return response.json({"error": f"malformed delivery: {exc}"}, status=400)
+            conversations = self.runtime(request.app, on_new_message).conversations
+            try:
+                for mention in sorted(delivery.mentions, key=lambda m: int(m.id)):
+                    await conversations.mention(mention)
+                for event in sorted(delivery.dm_events, key=lambda e: int(e.id)):
+                    await conversations.dm(event)
+            except XUnavailable:
+                logger.exception("X unavailable while answering a webhook delivery; X will redeliver")
+                return response.json({"error": "X API unavailable, retry later"}, status=503)
+            except Exception:
+                logger.exception("X webhook delivery failed")
+            return response.json({"status": "ok"})
+
+        return hook

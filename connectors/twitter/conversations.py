@@ -1,0 +1,168 @@
+"""What the support account does with each mention and each direct message.
+
+Mentions are classified (never run through the dialogue in public) and answered once with
+a short invitation to DM; a P1 opens a case at once. DMs pass the gate and run the full
+Rasa flow, with numbered choices standing in for buttons.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import UserMessage
+from sanic import Sanic
+
+from bot.cases.priorities import P1, priority_for
+from bot.cases.redaction import Redaction, redact
+from bot.cases.store import TranscriptLine
+from connectors.rasa_bridge import TranscribingOutputChannel, conversation_gate, response_text, txid_expected
+from connectors.twitter.output import CHANNEL, XOutput, conversation_key
+from connectors.twitter.public import fit, personal_data, without_handles
+from connectors.twitter.sender import DmEvent, Mention, XRejected, XSender
+from connectors.twitter.settings import XSettings
+from connectors.twitter.state import DM, MENTION, THREAD, XState
+
+logger = logging.getLogger(__name__)
+
+PUBLIC_REPLY = "utter_x_public_reply"
+PUBLIC_REPLY_P1 = "utter_x_public_reply_p1"
+LEAK_WARNING = "utter_x_public_leak_warning"
+LEAK_WARNING_P1 = "utter_x_public_leak_warning_p1"
+CHOICE_HINT = "utter_x_reply_with_number"
+_NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
+
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+class XConversations:
+    """Handles mentions and DM events once each; ``XUnavailable`` means retry the event later."""
+
+    def __init__(
+        self, app: Sanic, on_new_message: OnNewMessage, sender: XSender, state: XState, settings: XSettings
+    ) -> None:
+        self._app = app
+        self._on_new_message = on_new_message
+        self._sender = sender
+        self._state = state
+        self._settings = settings
+
+    async def mention(self, mention: Mention, *, cursor: tuple[str, str] | None = None) -> None:
+        """Answer ``mention`` in public unless it is ours, a retweet or already answered."""
+        if await asyncio.to_thread(self._state.processed, MENTION, mention.id):
+            if cursor is not None:
+                await asyncio.to_thread(self._state.set_cursor, *cursor)
+            return
+        done = [(MENTION, mention.id)]
+        if mention.author_id != self._settings.account_id and not mention.is_retweet:
+            done += await self._answer(mention)
+        await asyncio.to_thread(self._state.finish, *done, cursor=cursor)
+
+    async def _answer(self, mention: Mention) -> list[tuple[str, str]]:
+        redaction = redact(mention.text)
+        leaked = redaction.found_secret or bool(personal_data(redaction.text))
+        intent = await self._intent(without_handles(redaction.text))
+        urgent = intent is not None and priority_for(intent, credentials_exposed=redaction.found_secret) == P1
+        if urgent and intent is not None:
+            await self._alert_agents(mention, intent, redaction)
+        thread = (THREAD, f"{mention.conversation_id}:{mention.author_id}")
+        if not (leaked or urgent) and await asyncio.to_thread(self._state.processed, *thread):
+            return []  # already invited in this thread: one invitation is enough
+        name = {
+            (False, False): PUBLIC_REPLY,
+            (False, True): PUBLIC_REPLY_P1,
+            (True, False): LEAK_WARNING,
+            (True, True): LEAK_WARNING_P1,
+        }[(leaked, urgent)]
+        text = fit(response_text(self._app, name, dm_link=self._settings.dm_link))
+        try:
+            await self._sender.reply(mention.id, text)
+        except XRejected:
+            logger.error("X refused our reply to mention %s; it stays unanswered", mention.id)
+        return [thread]
+
+    async def _intent(self, text: str) -> str | None:
+        """The trained model's intent for ``text``, without running the dialogue."""
+        agent = getattr(self._app.ctx, "agent", None)
+        if agent is None or not agent.is_ready() or not text:
+            return None
+        parsed = await agent.parse_message(text)
+        name = (parsed.get("intent") or {}).get("name")
+        return str(name) if name and name != "nlu_fallback" else None
+
+    async def _alert_agents(self, mention: Mention, intent: str, redaction: Redaction) -> None:
+        """Open the P1 case now (its outbox row alerts agents); a second post joins the open case."""
+        store = conversation_gate(self._app).store
+        sender_id = conversation_key(mention.author_id)
+        line = TranscriptLine(role="customer", text=redaction.text, author=sender_id)
+        case = await asyncio.to_thread(store.active_case, CHANNEL, sender_id)
+        if case is not None:
+            await asyncio.to_thread(store.record_message, case.id, line)
+            return
+        case = await asyncio.to_thread(
+            lambda: store.open_case(
+                intent=intent,
+                priority=P1,
+                channel=CHANNEL,
+                sender_id=sender_id,
+                summary=f"Public post on X: {redaction.text[:200]}",
+                details={
+                    "source": "x_mention",
+                    "tweet_id": mention.id,
+                    "x_username": mention.author_username,
+                    "redacted": list(redaction.kinds),
+                },
+                transcript=[line],
+            )
+        )
+        logger.info("opened P1 case %s from X mention %s", case.id, mention.id)
+
+    async def dm(self, event: DmEvent) -> None:
+        """Run one direct message through the gate and Rasa, once."""
+        if await asyncio.to_thread(self._state.processed, DM, event.id):
+            return
+        if event.sender_id != self._settings.account_id:
+            try:
+                await self._converse(event)
+            except XRejected:
+                logger.error("X refused a reply in DM event %s", event.id)
+        await asyncio.to_thread(self._state.finish, (DM, event.id))
+
+    async def _converse(self, event: DmEvent) -> None:
+        sender_id = conversation_key(event.sender_id)
+        choice = _chosen(event.text, await asyncio.to_thread(self._state.take_choices, sender_id))
+        gate = conversation_gate(self._app)
+        admission = await gate.admit(
+            channel=CHANNEL,
+            sender_id=sender_id,
+            text=choice[0] if choice else event.text,
+            txid_expected=await txid_expected(self._app, sender_id),
+        )
+        output = TranscribingOutputChannel(XOutput(self._sender, self._state, self._choice_hint), gate, CHANNEL)
+        for notice in admission.notices:
+            await output.send_response(sender_id, {"text": response_text(self._app, notice)})
+        if not admission.for_bot:
+            return
+        await self._on_new_message(
+            UserMessage(
+                choice[1] if choice else admission.text,
+                output,
+                sender_id,
+                input_channel=CHANNEL,
+                metadata={"x_dm_event_id": event.id, "redacted": list(admission.redaction.kinds)},
+            )
+        )
+
+    def _choice_hint(self, count: int) -> str:
+        return response_text(self._app, CHOICE_HINT, count=count)
+
+
+def _chosen(text: str, choices: list[tuple[str, str]]) -> tuple[str, str] | None:
+    """The (title, payload) the customer picked by number, if they did."""
+    match = _NUMBER.match(text)
+    if match is None or not 1 <= int(match.group(1)) <= len(choices):
+        return None
+    return choices[int(match.group(1)) - 1]

@@ -1,0 +1,401 @@
+"""The X channel end to end: real tweepy against the fake X API over TLS, a real case store,
+and a Rasa boundary (a recorder ``on_new_message`` that replies through the output channel)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import yaml
+from rasa.core.channels.channel import UserMessage
+from rasa.shared.core.domain import Domain
+from sanic import Sanic
+from sqlalchemy import select
+
+from bot.cases.database import make_engine
+from bot.cases.schema import outbox
+from bot.cases.store import CaseStore
+from bot.settings import PROJECT_ROOT
+from connectors.gate import ConversationGate
+from connectors.twitter import TwitterInput
+from connectors.twitter.lease import PollerLease
+from connectors.twitter.public import MAX_WEIGHTED_LENGTH, weighted_length
+from connectors.twitter.settings import XCredentials, XSettings
+from tests.auxil.fake_x import DM_EVENTS, MENTIONS, FakeX
+
+ACCOUNT = "1000"
+DM_LINK = f"https://twitter.com/messages/compose?recipient_id={ACCOUNT}"
+SEED = "abandon ability able about above absent absorb abstract absurd abuse access accident"
+TEST_DOMAIN = Path(__file__).parent / "data" / "x_domain.yml"
+INTENT_WORDS = {
+    "hacked": "suspected_theft",
+    "stolen": "suspected_theft",
+    "locked": "account_locked",
+    "withdrawal": "withdrawal_stuck",
+    "deposit": "deposit_missing",
+    "fee": "fees_and_limits",
+}
+
+
+def load_domain() -> Domain:
+    """The test domain's responses, overridden by the real bot/domain.yml where it has them."""
+    responses = yaml.safe_load(TEST_DOMAIN.read_text())["responses"]
+    real = PROJECT_ROOT / "bot" / "domain.yml"
+    if real.exists():
+        responses.update((yaml.safe_load(real.read_text()) or {}).get("responses") or {})
+    return Domain.from_dict({"version": "3.1", "responses": responses})
+
+
+class KeywordAgent:
+    """Rasa's agent as the channel sees it (domain + ``parse_message``), without a trained model."""
+
+    def __init__(self) -> None:
+        self.domain = load_domain()
+        self.tracker_store = None
+        self.parsed: list[str] = []
+
+    def is_ready(self) -> bool:
+        return True
+
+    async def parse_message(self, text: str) -> dict[str, Any]:
+        self.parsed.append(text)
+        lowered = text.lower()
+        name = next((intent for word, intent in INTENT_WORDS.items() if word in lowered), "nlu_fallback")
+        return {"text": text, "intent": {"name": name, "confidence": 0.9}, "entities": []}
+
+
+class RecorderBot:
+    """Stands in for ``agent.handle_message``: records each message, replies through its channel."""
+
+    def __init__(self) -> None:
+        self.messages: list[UserMessage] = []
+
+    async def __call__(self, message: UserMessage) -> None:
+        self.messages.append(message)
+        if message.text == "/withdrawal_stuck":
+            await message.output_channel.send_response(message.sender_id, {"text": "Which coin did you withdraw?"})
+            return
+        await message.output_channel.send_response(
+            message.sender_id,
+            {
+                "text": "What can I help you with?",
+                "buttons": [
+                    {"title": "Withdrawal stuck", "payload": "/withdrawal_stuck"},
+                    {"title": "Deposit missing", "payload": "/deposit_missing"},
+                ],
+            },
+        )
+
+
+def x_settings(**overrides: Any) -> XSettings:
+    values: dict[str, Any] = {
+        "credentials": XCredentials("app-bearer", "ck", "consumer-secret", "at", "ats"),
+        "account_id": ACCOUNT,
+        "account_handle": "ExampleSupport",
+        "page_size": 5,
+        "mentions_per_window": 90_000,
+        "dm_events_per_window": 90_000,
+        "backoff_seconds": 0.01,
+    }
+    values.update(overrides)
+    return XSettings(**values)
+
+
+class World:
+    """One Rasa server process's view: app, channel runtime, case store, fake X."""
+
+    def __init__(self, fake: FakeX, session: aiohttp.ClientSession, database_url: str, **settings: Any) -> None:
+        self.fake = fake
+        self.app = Sanic(f"x-test-{uuid.uuid4().hex[:8]}")
+        self.agent = KeywordAgent()
+        self.app.ctx.agent = self.agent
+        self.store = CaseStore(make_engine(database_url))
+        self.app.ctx.conversation_gate = ConversationGate(self.store)
+        self.bot = RecorderBot()
+        self.channel = TwitterInput(x_settings(**settings), session_factory=lambda: session)
+        self.runtime = self.channel.runtime(self.app, self.bot)
+
+    async def poll(self) -> None:
+        await self.runtime.poller.poll_once()
+
+    def texts(self, name: str, **values: Any) -> set[str]:
+        return {v["text"].format(**(values or {"dm_link": DM_LINK})) for v in self.agent.domain.responses[name]}
+
+    async def close(self) -> None:
+        await self.runtime.close()
+
+
+@pytest.fixture(autouse=True)
+def sanic_test_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sanic rewrites its own functions on the first server start; test mode lets it start twice."""
+    monkeypatch.setattr(Sanic, "test_mode", True)
+
+
+@pytest.fixture
+async def fake_x() -> AsyncIterator[FakeX]:
+    server = FakeX(account_id=ACCOUNT)
+    await server.start()
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+async def session(fake_x: FakeX) -> AsyncIterator[aiohttp.ClientSession]:
+    client = fake_x.session()
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def world(fake_x: FakeX, session: aiohttp.ClientSession, sqlite_url: str) -> AsyncIterator[World]:
+    created = World(fake_x, session, sqlite_url)
+    yield created
+    await created.close()
+
+
+def assert_public_posts_safe(fake: FakeX) -> None:
+    for post in fake.posts:
+        assert weighted_length(post["text"]) <= MAX_WEIGHTED_LENGTH
+        assert DM_LINK in post["text"]
+
+
+async def test_mention_invites_to_dm_and_the_dm_runs_the_assistant(world: World, fake_x: FakeX) -> None:
+    mention = fake_x.mention(
+        "@ExampleSupport my withdrawal is stuck, email me at alice.w@example.org", author_id="2001"
+    )
+    await world.poll()
+    (post,) = fake_x.posts
+    assert post["reply"] == {"in_reply_to_tweet_id": mention}
+    assert "alice.w@example.org" not in post["text"] and "2001" not in post["text"]
+    assert_public_posts_safe(fake_x)
+    assert world.bot.messages == []  # the dialogue never runs in public
+    assert world.store.active_case("twitter", "x:2001") is None  # P2: no alert from a public post
+
+    fake_x.dm("2001", "Hi, I need help")
+    await world.poll()
+    (first,) = world.bot.messages
+    assert (first.text, first.sender_id, first.input_channel) == ("Hi, I need help", "x:2001", "twitter")
+    (menu,) = fake_x.sent_dms("2001")
+    assert "What can I help you with?" in menu
+    assert "1. Withdrawal stuck\n2. Deposit missing" in menu
+    assert any(v in menu for v in world.texts("utter_x_reply_with_number", count=2))
+
+    fake_x.dm("2001", "1")
+    await world.poll()
+    assert [m.text for m in world.bot.messages] == ["Hi, I need help", "/withdrawal_stuck"]
+    assert fake_x.sent_dms("2001")[-1] == "Which coin did you withdraw?"
+    await world.poll()  # our own DMs come back in dm_events and are not fed to Rasa
+    assert len(world.bot.messages) == 2 and len(fake_x.posts) == 1
+
+
+async def test_p1_mention_alerts_agents_at_once(world: World, fake_x: FakeX) -> None:
+    fake_x.mention("@ExampleSupport my account was hacked and all my BTC is gone!!", author_id="2002")
+    await world.poll()
+    case = world.store.active_case("twitter", "x:2002")
+    assert case is not None and case.priority == 1 and case.intent == "suspected_theft"
+    with world.store.engine.connect() as conn:
+        events = conn.execute(select(outbox.c.event).where(outbox.c.case_id == case.id)).scalars().all()
+    assert events == ["case_opened"]
+    (post,) = fake_x.posts
+    assert post["text"] in world.texts("utter_x_public_reply_p1")
+    assert_public_posts_safe(fake_x)
+
+    fake_x.dm("2002", "hello")  # the DM conversation joins the open case
+    await world.poll()
+    assert ("customer", "hello") in [(line.role, line.text) for line in world.store.transcript(case.id)]
+
+
+async def test_leaked_seed_phrase_gets_a_warning_that_does_not_repeat_it(world: World, fake_x: FakeX) -> None:
+    fake_x.mention(f"@ExampleSupport my wallet is empty?? my words are {SEED}", author_id="2003")
+    await world.poll()
+    (post,) = fake_x.posts
+    assert post["text"] in world.texts("utter_x_public_leak_warning")
+    words = SEED.split()
+    assert not any(" ".join(words[i : i + 2]) in post["text"] for i in range(len(words) - 1))
+    assert all(SEED.split()[0] not in r.body.decode() for r in fake_x.requests if r.method == "POST")
+    assert not any(SEED in text for text in world.agent.parsed)  # the NLU saw only the redacted text
+    assert_public_posts_safe(fake_x)
+
+
+async def test_burst_across_pages_answered_once_each(world: World, fake_x: FakeX) -> None:
+    ids = [fake_x.mention(f"@ExampleSupport fee question {n}", author_id=str(3000 + n)) for n in range(12)]
+    fake_x.mention("@ExampleSupport our own post", author_id=ACCOUNT)
+    fake_x.mention("RT @ExampleSupport maintenance tonight", author_id="3999", retweet_of=ids[0])
+    await world.poll()
+    assert len(fake_x.calls(MENTIONS)) == 3  # 14 mentions, 5 per page
+    assert sorted(p["reply"]["in_reply_to_tweet_id"] for p in fake_x.posts) == sorted(ids)
+    await world.poll()
+    assert len(fake_x.posts) == 12
+    assert_public_posts_safe(fake_x)
+
+
+async def test_second_post_in_an_answered_thread_is_not_answered_again(world: World, fake_x: FakeX) -> None:
+    first = fake_x.mention("@ExampleSupport deposit question", author_id="2004")
+    await world.poll()
+    fake_x.tweets.append(
+        {**fake_x.tweets[-1], "id": fake_x._id(), "conversation_id": first, "text": "@ExampleSupport hi?"}
+    )
+    await world.poll()
+    assert len(fake_x.posts) == 1
+
+
+async def test_429_waits_for_the_reset_then_recovers(world: World, fake_x: FakeX) -> None:
+    mention = fake_x.mention("@ExampleSupport deposit missing", author_id="2005")
+    fake_x.fail(MENTIONS, 429, reset_in=0)
+    await world.poll()
+    assert len(fake_x.calls(MENTIONS)) == 2
+    assert [p["reply"]["in_reply_to_tweet_id"] for p in fake_x.posts] == [mention]
+
+
+async def test_plan_without_dm_access_keeps_mentions_working(
+    world: World, fake_x: FakeX, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_x.disabled.add(DM_EVENTS)
+    with caplog.at_level(logging.ERROR):
+        fake_x.mention("@ExampleSupport withdrawal stuck", author_id="2006")
+        await world.poll()
+        fake_x.mention("@ExampleSupport deposit missing", author_id="2007")
+        await world.poll()
+    assert len(fake_x.posts) == 2
+    assert len(fake_x.calls(DM_EVENTS)) == 1
+    assert len([r for r in caplog.records if "no access to dm_events" in r.getMessage()]) == 1
+
+
+async def test_restart_neither_misses_nor_repeats(
+    fake_x: FakeX, session: aiohttp.ClientSession, database_url: str
+) -> None:
+    first = World(fake_x, session, database_url)
+    a = fake_x.mention("@ExampleSupport withdrawal stuck", author_id="2010")
+    fake_x.dm("2010", "hello")
+    await first.poll()
+    await first.close()
+
+    b = fake_x.mention("@ExampleSupport deposit missing", author_id="2011")  # arrives while down
+    fake_x.dm("2011", "hi there")
+    second = World(fake_x, session, database_url)
+    try:
+        await second.poll()
+    finally:
+        await second.close()
+    assert [p["reply"]["in_reply_to_tweet_id"] for p in fake_x.posts] == [a, b]
+    assert fake_x.calls(MENTIONS)[-1].query["since_id"] == a
+    assert [m.text for m in first.bot.messages] == ["hello"]
+    assert [m.text for m in second.bot.messages] == ["hi there"]
+
+
+async def test_only_one_process_holds_the_poller_lease(database_url: str) -> None:
+    engine = make_engine(database_url)
+    one, two = PollerLease(engine, "x_poller", 60), PollerLease(engine, "x_poller", 60)
+    assert one.acquire() and not two.acquire()
+    assert one.acquire()  # renewal
+    one.release()
+    assert two.acquire() and not one.acquire()
+
+
+# -- webhook mode, through Rasa's web server (Sanic) -----------------------------------------
+
+
+class Served:
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.server: Any = None
+        self.base = ""
+
+    async def __aenter__(self) -> Served:
+        app = self.world.app
+        app.blueprint(self.world.channel.blueprint(self.world.bot), url_prefix="/webhooks/twitter")
+        self.server = await app.create_server(host="127.0.0.1", port=0, return_asyncio_server=True)
+        await self.server.startup()
+        await self.server.after_start()
+        port = self.server.server.sockets[0].getsockname()[1]
+        self.base = f"http://127.0.0.1:{port}/webhooks/twitter"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.server.before_stop()
+        await self.server.close()
+        await self.server.after_stop()
+
+
+def signature(body: bytes, secret: str = "consumer-secret") -> str:
+    return "sha256=" + base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+@pytest.fixture
+async def webhook_world(fake_x: FakeX, session: aiohttp.ClientSession, sqlite_url: str) -> AsyncIterator[World]:
+    created = World(fake_x, session, sqlite_url, mode="webhook")
+    yield created
+    await created.close()
+
+
+async def test_crc_and_signed_deliveries(webhook_world: World, fake_x: FakeX) -> None:
+    dm = {
+        "for_user_id": ACCOUNT,
+        "direct_message_events": [
+            {
+                "type": "message_create",
+                "id": fake_x._id(),
+                "created_timestamp": "1700000000000",
+                "message_create": {
+                    "target": {"recipient_id": ACCOUNT},
+                    "sender_id": "2020",
+                    "message_data": {"text": "help please", "entities": {}},
+                },
+            }
+        ],
+    }
+    body = json.dumps(dm).encode()
+    async with Served(webhook_world) as served, aiohttp.ClientSession() as http:
+        async with http.get(f"{served.base}/webhook", params={"crc_token": "challenge-123"}) as resp:
+            assert resp.status == 200
+            assert await resp.json() == {"response_token": signature(b"challenge-123")}
+        for headers in ({}, {"x-twitter-webhooks-signature": signature(body, "wrong-secret")}):
+            async with http.post(f"{served.base}/webhook", data=body, headers=headers) as resp:
+                assert resp.status == 403
+        assert webhook_world.bot.messages == []
+        bad = b"{not json"
+        async with http.post(
+            f"{served.base}/webhook", data=bad, headers={"x-twitter-webhooks-signature": signature(bad)}
+        ) as resp:
+            assert resp.status == 400
+        for _ in range(2):  # X may deliver twice
+            async with http.post(
+                f"{served.base}/webhook", data=body, headers={"x-twitter-webhooks-signature": signature(body)}
+            ) as resp:
+                assert resp.status == 200
+    assert [m.text for m in webhook_world.bot.messages] == ["help please"]
+    assert len(fake_x.sent_dms("2020")) == 1
+    assert fake_x.calls(MENTIONS) == []  # webhook mode starts no poller
+
+
+async def test_without_credentials_the_channel_is_idle(
+    fake_x: FakeX, session: aiohttp.ClientSession, sqlite_url: str
+) -> None:
+    app = Sanic(f"x-idle-{uuid.uuid4().hex[:8]}")
+    channel = TwitterInput(x_settings(credentials=XCredentials("", "", "", "", "")), session_factory=lambda: session)
+    app.blueprint(channel.blueprint(RecorderBot()), url_prefix="/webhooks/twitter")
+    server = await app.create_server(host="127.0.0.1", port=0, return_asyncio_server=True)
+    await server.startup()
+    await server.after_start()
+    try:
+        base = f"http://127.0.0.1:{server.server.sockets[0].getsockname()[1]}/webhooks/twitter"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/webhook", params={"crc_token": "x"}) as resp:
+                assert resp.status == 503
+            async with http.post(f"{base}/webhook", data=b"{}") as resp:
+                assert resp.status == 503
+        assert getattr(app.ctx, "x_runtime", None) is None
+    finally:
+        await server.before_stop()
+        await server.close()
+        await server.after_stop()
+    assert fake_x.requests == []
