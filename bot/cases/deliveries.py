@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from bot.cases.schema import UtcDateTime, outbox
+from bot.cases.schema import UtcDateTime, cases, outbox
 from bot.cases.store import utcnow
 
 metadata = MetaData()
@@ -134,7 +134,7 @@ class DeliveryLedger:
         return planned
 
     def claim_due(self, destination: str, limit: int = 50) -> list[Delivery]:
-        """Lease due deliveries, oldest first, skipping a case whose earlier row is still pending.
+        """Lease due deliveries, most urgent case first, skipping a case whose earlier row is pending.
 
         Keeping each case in order means an agent never sees a customer's message before
         the alert it belongs to; a stuck row delays only its own case.
@@ -145,6 +145,7 @@ class DeliveryLedger:
             query = (
                 select(deliveries, outbox.c.event, outbox.c.payload, outbox.c.created_at)
                 .join(outbox, outbox.c.id == deliveries.c.outbox_id)
+                .join(cases, cases.c.id == deliveries.c.case_id)
                 .where(
                     deliveries.c.destination == destination,
                     deliveries.c.status == PENDING,
@@ -158,7 +159,7 @@ class DeliveryLedger:
                         )
                     ),
                 )
-                .order_by(deliveries.c.outbox_id)
+                .order_by(cases.c.priority, deliveries.c.outbox_id)
                 .limit(limit)
             )
             if conn.dialect.name == "postgresql":

@@ -106,7 +106,8 @@ class AgentGroupBot:
         if user is None or (not command and replied_case is None):
             return  # chatter in the group
         if user.id not in self._agent_ids:
-            await self._desk.refuse_stranger(agent_name(user), "telegram", command.lstrip("/") or "reply", replied_case)
+            named_case, _ = _case_and_text(rest, replied_case)
+            await self._desk.refuse_stranger(agent_name(user), "telegram", command.lstrip("/") or "reply", named_case)
             await self._answer(message, "Only configured agents can act on cases.")
             return
         actor = self._actor(user)

@@ -1,0 +1,182 @@
+import asyncio
+import time
+
+from bot.cases.store import TranscriptLine
+from connectors.rest.mailbox import RestMailbox
+from tests.auxil.desk_app import context_of, running_desk
+from tests.auxil.fake_telegram import FakeTelegram, group_message
+
+GROUP = -1001234
+AGENT, OTHER_AGENT, STRANGER = 4242, 4343, 9999
+AGENT_TOKEN, CUSTOMER_TOKEN = "111:agents", "222:customers"
+
+
+def _env(fake: FakeTelegram, **extra: str) -> dict[str, str]:
+    return {
+        "TELEGRAM_AGENT_BOT_TOKEN": AGENT_TOKEN,
+        "TELEGRAM_AGENT_CHAT_ID": str(GROUP),
+        "TELEGRAM_AGENT_IDS": f"{AGENT},{OTHER_AGENT}",
+        "TELEGRAM_BOT_TOKEN": CUSTOMER_TOKEN,
+        "TELEGRAM_API_BASE_URL": fake.base_url,
+        **extra,
+    }
+
+
+def _user(user_id: int, username: str | None = None) -> dict:
+    user = {"id": user_id, "is_bot": False, "first_name": "Agent"}
+    if username:
+        user["username"] = username
+    return user
+
+
+def _from_group(user_id: int, text: str, message_id: int, reply_to: int | None = None, username: str | None = None):
+    extra = {"from": _user(user_id, username)}
+    if text.startswith("/"):
+        extra["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+    if reply_to is not None:
+        extra["reply_to_message"] = {
+            "message_id": reply_to,
+            "date": int(time.time()),
+            "chat": {"id": GROUP, "type": "supergroup", "title": "Agents"},
+            "text": "alert",
+        }
+    return {"message": group_message(GROUP, user_id, text, message_id=message_id, **extra)}
+
+
+def _agent_calls(fake: FakeTelegram, method: str = "sendMessage"):
+    return [c for c in fake.calls_to(method) if c.token == AGENT_TOKEN]
+
+
+async def _wait(predicate, timeout: float = 5.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+def _open(server, *, channel="telegram", sender_id="tg:555:555", priority=1):
+    context = context_of(server)
+    case = context.store.open_case(
+        intent="suspected_theft",
+        priority=priority,
+        channel=channel,
+        sender_id=sender_id,
+        summary="Account taken over, BTC withdrawn",
+        details={"coin": "BTC", "txid": "ab" * 32},
+        transcript=[TranscriptLine(role="customer", text="my BTC is gone")],
+    )
+    return case
+
+
+async def test_p1_alert_reaches_the_agents_group_within_5_seconds(sqlite_url):
+    async with FakeTelegram() as fake, running_desk(sqlite_url, **_env(fake)) as server:
+        fake.queue_update(_from_group(AGENT, "/onduty", 1, username="alice_tg"))
+        await _wait(lambda: any("on duty" in c.params["text"] for c in _agent_calls(fake)))
+        await asyncio.sleep(1.05)  # the bot just spoke in the group: Telegram allows ~1 message/s per chat
+        started = time.monotonic()
+        case = await asyncio.to_thread(_open, server)
+        await _wait(lambda: any(case.id in c.params["text"] for c in _agent_calls(fake) if c.chat_id == GROUP))
+        alert = next(c for c in _agent_calls(fake) if case.id in c.params["text"])
+        latency = alert.at - started
+        print(f"\nP1 alert latency (case opened -> agents' group sendMessage): {latency * 1000:.0f} ms")
+        assert latency < 5.0
+        text = alert.params["text"]
+        assert "P1" in text and "suspected_theft" in text and "Account taken over" in text
+        assert "coin: BTC" in text
+        assert f'<a href="tg://user?id={AGENT}">@alice_tg</a>' in text  # P1 mentions the agent on duty
+        keyboard = alert.params["reply_markup"]["inline_keyboard"][0]
+        assert [b["callback_data"] for b in keyboard] == [f"claim:{case.id}", f"resolve:{case.id}"]
+        context_of(server).store.add_attachment(
+            case.id, kind="photo", name="screenshot.png", mime_type="image/png", size=10
+        )
+        await _wait(lambda: any("screenshot.png" in c.params["text"] for c in _agent_calls(fake)))
+        update = next(c for c in _agent_calls(fake) if "screenshot.png" in c.params["text"])
+        alert_id = context_of(server).ledger.first_alert_message(case.id, GROUP)
+        assert update.params["reply_parameters"]["message_id"] == alert_id
+
+
+async def test_reply_to_the_alert_reaches_the_telegram_customer_and_resolve_asks_for_rating(database_url):
+    async with FakeTelegram() as fake, running_desk(database_url, **_env(fake)) as server:
+        context = context_of(server)
+        case = await asyncio.to_thread(_open, server)
+        other = await asyncio.to_thread(_open, server, sender_id="tg:777:777")
+        await _wait(lambda: context.ledger.first_alert_message(other.id, GROUP) is not None)
+        alert_id = context.ledger.first_alert_message(case.id, GROUP)
+        assert alert_id is not None
+        fake.queue_update(
+            _from_group(AGENT, "We are freezing your account now.", 50, reply_to=alert_id, username="alice_tg")
+        )
+        customer = lambda: [c for c in fake.calls_to("sendMessage", 555) if c.token == CUSTOMER_TOKEN]  # noqa: E731
+        await _wait(lambda: len(customer()) == 1)
+        assert customer()[0].params["text"] == "We are freezing your account now."
+        assert context.store.get(case.id).assignee == "@alice_tg"  # the first reply claims the case
+        assert context.store.get(other.id).status == "open"  # another customer's case is untouched
+        # a customer message to the claimed case is forwarded to the group as a reply to the alert
+        context.store.record_message(case.id, TranscriptLine(role="customer", text="thank you, hurry"))
+        await _wait(lambda: any("thank you, hurry" in c.params["text"] for c in _agent_calls(fake)))
+        fake.queue_update(_from_group(AGENT, f"/resolve {case.id}", 51, username="alice_tg"))
+        await _wait(lambda: len(customer()) == 2)
+        assert case.id in customer()[1].params["text"] and "5" in customer()[1].params["text"]
+        assert context.store.get(case.id).status == "resolved"
+        assert context.store.get(other.id).status == "open"
+        assert not [c for c in fake.calls_to("sendMessage", 777) if c.token == CUSTOMER_TOKEN]
+
+
+async def test_non_agents_are_refused_and_audited_and_buttons_claim(sqlite_url):
+    async with FakeTelegram() as fake, running_desk(sqlite_url, **_env(fake)) as server:
+        context = context_of(server)
+        case = await asyncio.to_thread(_open, server, channel="rest", sender_id="web-1")
+        await _wait(lambda: context.ledger.first_alert_message(case.id, GROUP) is not None)
+        alert_id = context.ledger.first_alert_message(case.id, GROUP)
+        fake.queue_update(_from_group(STRANGER, f"/claim {case.id}", 60))
+        fake.queue_update(_from_group(STRANGER, "give me the money", 61, reply_to=alert_id))
+        button = {
+            "id": "cb-1",
+            "from": _user(STRANGER),
+            "chat_instance": "ci",
+            "data": f"claim:{case.id}",
+            "message": {
+                "message_id": alert_id,
+                "date": int(time.time()),
+                "chat": {"id": GROUP, "type": "supergroup", "title": "Agents"},
+                "text": "alert",
+            },
+        }
+        fake.queue_update({"callback_query": button})
+        await _wait(lambda: len(fake.calls_to("answerCallbackQuery")) == 1)
+        await _wait(lambda: sum("Only configured agents" in c.params["text"] for c in _agent_calls(fake)) == 2)
+        assert fake.calls_to("answerCallbackQuery")[0].params["text"] == "Only configured agents can do that."
+        assert context.store.get(case.id).status == "open"
+        assert RestMailbox(context.engine).collect("web-1") == []
+        refused = [(e.actor, e.action, e.allowed) for e in context.desk.audit.entries(case.id)]
+        expected = [(f"tg:{STRANGER}", action, False) for action in ("claim", "claim", "reply")]
+        assert sorted(refused) == sorted(expected)
+        fake.queue_update({"callback_query": {**button, "id": "cb-2", "from": _user(AGENT, "alice_tg")}})
+        await _wait(lambda: len(fake.calls_to("answerCallbackQuery")) == 2)
+        assert fake.calls_to("answerCallbackQuery")[1].params["text"] == f"{case.id}: claimed"
+        assert context.store.get(case.id).assignee == "@alice_tg"
+        fake.queue_update(_from_group(OTHER_AGENT, f"/claim {case.id}", 62, username="bob_tg"))
+        await _wait(lambda: any("already claimed by @alice_tg" in c.params["text"] for c in _agent_calls(fake)))
+        fake.queue_update(_from_group(OTHER_AGENT, "/cases", 63, username="bob_tg"))
+        await _wait(lambda: any(c.params["text"].startswith("P1 " + case.id) for c in _agent_calls(fake)))
+
+
+async def test_unclaimed_p1_is_re_alerted_to_everyone_and_the_customer_is_told_nobody_is_on_duty(sqlite_url):
+    async with FakeTelegram() as fake:
+        env = _env(fake, P1_REALERT_SECONDS="0.5", DESK_NO_AGENT_NOTICE_SECONDS="0.3")
+        async with running_desk(sqlite_url, **env) as server:
+            context = context_of(server)
+            case = await asyncio.to_thread(_open, server, channel="rest", sender_id="web-2")
+            await _wait(lambda: any("Still unclaimed" in c.params["text"] for c in _agent_calls(fake)))
+            realert = next(c for c in _agent_calls(fake) if "Still unclaimed" in c.params["text"])
+            assert f"tg://user?id={AGENT}" in realert.params["text"]
+            assert f"tg://user?id={OTHER_AGENT}" in realert.params["text"]
+            first = next(c for c in _agent_calls(fake) if case.id in c.params["text"])
+            assert "nobody is on duty" in first.params["text"]
+            mailbox = RestMailbox(context.engine)
+            notices: list = []
+            await _wait(lambda: bool(notices.extend(mailbox.collect("web-2")) or notices))
+            assert case.id in notices[0]["text"] and "No agent is on duty" in notices[0]["text"]
+            await asyncio.sleep(1.2)  # the watcher keeps running: neither step repeats
+            assert sum("Still unclaimed" in c.params["text"] for c in _agent_calls(fake)) == 1
+            assert mailbox.collect("web-2") == []
