@@ -28,6 +28,7 @@ from bot.desk.settings import DeskSettings
 from bot.desk.texts import CustomerTexts
 from connectors.rest.mailbox import RestMailbox
 from connectors.telegram.sender import TelegramSender
+from connectors.twitter.sender import XSender
 
 
 @dataclass
@@ -59,7 +60,11 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
         if settings.customer_bot_token:
             customer_bot = TelegramSender.create(settings.customer_bot_token, base_url=settings.telegram_api_base_url)
             await stack.enter_async_context(customer_bot)
-        relay = CustomerRelay(store, RestMailbox(engine), customer_bot)
+        x_sender = None
+        if settings.x is not None:
+            x_sender = XSender(settings.x)
+            stack.push_async_callback(x_sender.close)
+        relay = CustomerRelay(store, RestMailbox(engine), customer_bot, x_sender)
         texts = CustomerTexts.load()
         desk = AgentDesk(store, AuditLog(engine), roster, relay, texts)
         hub = LiveHub()

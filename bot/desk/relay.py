@@ -1,7 +1,8 @@
 """Send an agent's words to the customer through the customer's own channel.
 
 REST customers have no push, so their messages wait in the REST mailbox for the next
-poll; Telegram customers get a message from the customer bot (not the agents' bot).
+poll; Telegram customers get a message from the customer bot (not the agents' bot); X
+customers get a direct message from the support account.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 from bot.cases.store import Case, CaseStore, TranscriptLine
 from connectors.rest.mailbox import RestMailbox
 from connectors.telegram.sender import TelegramSender
+from connectors.twitter.sender import XRejected, XSender
 
 
 class RelayUnavailable(RuntimeError):
@@ -25,13 +27,24 @@ def telegram_chat_id(sender_id: str) -> int:
     return int(chat_id)
 
 
+def x_user_id(sender_id: str) -> str:
+    """``x:<user_id>`` -> user id."""
+    prefix, _, user_id = sender_id.partition(":")
+    if prefix != "x" or not user_id:
+        raise ValueError(f"not an X conversation key: {sender_id!r}")
+    return user_id
+
+
 class CustomerRelay:
     """One ``send`` for every channel; the line is kept on the case transcript too."""
 
-    def __init__(self, store: CaseStore, mailbox: RestMailbox, customer_bot: TelegramSender | None) -> None:
+    def __init__(
+        self, store: CaseStore, mailbox: RestMailbox, customer_bot: TelegramSender | None, x: XSender | None = None
+    ) -> None:
         self._store = store
         self._mailbox = mailbox
         self._bot = customer_bot
+        self._x = x
 
     async def send(self, case: Case, text: str, *, author: str, role: str = "agent") -> None:
         """Deliver first, then record: a failed delivery is not shown as said."""
@@ -41,8 +54,20 @@ class CustomerRelay:
             if self._bot is None:
                 raise RelayUnavailable("TELEGRAM_BOT_TOKEN is not set: cannot write to Telegram customers")
             await self._bot.send_text(telegram_chat_id(case.sender_id), text)
+        elif case.channel == "twitter":
+            await self._direct_message(x_user_id(case.sender_id), text)
         else:
-            raise RelayUnavailable(f"the desk cannot write to {case.channel} customers yet")
+            raise RelayUnavailable(f"the desk cannot write to {case.channel} customers")
         await asyncio.to_thread(
             self._store.record_message, case.id, TranscriptLine(role=role, text=text, author=author)
         )
+
+    async def _direct_message(self, user_id: str, text: str) -> None:
+        if self._x is None:
+            raise RelayUnavailable("X credentials are not set: cannot write to X customers")
+        try:
+            await self._x.send_dm(user_id, text)
+        except XRejected as error:
+            raise RelayUnavailable(
+                f"X refused the direct message ({error}); answer the customer on X by hand"
+            ) from error

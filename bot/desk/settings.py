@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 from bot.settings import Settings
+from connectors.twitter.settings import XSettings
 
 DEFAULT_SLA_MINUTES = {1: 5, 2: 30, 3: 240, 4: 1440}
 
@@ -28,6 +29,7 @@ class DeskSettings:
     """Everything the desk reads from the environment, read once."""
 
     core: Settings
+    x: XSettings | None = None  # set when the X channel is configured
     agents: dict[str, str] = field(default_factory=dict)  # name -> password hash
     host: str = "127.0.0.1"
     public_origin: str | None = None
@@ -63,8 +65,10 @@ class DeskSettings:
         sla = dict(DEFAULT_SLA_MINUTES)
         for key, minutes in _pairs(env.get("DESK_SLA_MINUTES", "")):
             sla[int(key.upper().lstrip("P"))] = int(minutes)
+        x = XSettings.from_env(env)
         return cls(
             core=Settings.from_env(env),
+            x=x if x.configured else None,
             agents=dict(_pairs(env.get("DESK_AGENTS", ""))),
             host=env.get("DESK_HOST", "127.0.0.1"),
             public_origin=(env.get("DESK_PUBLIC_ORIGIN") or "").rstrip("/") or None,
