@@ -1,0 +1,43 @@
+"""The actions' one way to the case store, and what a case needs from the tracker.
+
+The store is built on first use (never at import time) and then shared by every action
+in the action server process.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from rasa_sdk import Tracker
+
+from bot.cases.database import make_engine
+from bot.cases.store import CaseStore, TranscriptLine
+from bot.settings import Settings
+
+DEFAULT_CHANNEL = "rest"
+
+
+@lru_cache(maxsize=1)
+def case_store() -> CaseStore:
+    """The process-wide case store for ``DATABASE_URL`` (call ``case_store.cache_clear()`` in tests)."""
+    settings = Settings.from_env()
+    return CaseStore(make_engine(settings.database_url), default_wait_minutes=settings.default_wait_minutes)
+
+
+def channel_of(tracker: Tracker) -> str:
+    """The case store's channel name for this conversation."""
+    return tracker.get_latest_input_channel() or DEFAULT_CHANNEL
+
+
+def transcript_of(tracker: Tracker) -> list[TranscriptLine]:
+    """The conversation so far (already redacted by the gate), as the case keeps it."""
+    lines: list[TranscriptLine] = []
+    for event in tracker.events:
+        text = event.get("text")
+        if not text:
+            continue
+        if event.get("event") == "user":
+            lines.append(TranscriptLine(role="customer", text=text, author=tracker.sender_id))
+        elif event.get("event") == "bot":
+            lines.append(TranscriptLine(role="bot", text=text))
+    return lines

@@ -1,0 +1,132 @@
+"""Which details each kind of case collects, and what the customer's first message tells us.
+
+The checklists follow the spec's "details each case collects", cut to the 5-7 questions
+that help an agent most per family (the domain's form comment lists them too).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from rasa_sdk import Tracker
+
+THEFT, SECURITY, FUNDS, ACCESS, TECHNICAL, GENERAL = "theft", "security", "funds", "access", "technical", "general"
+
+FAMILY_OF_INTENT: dict[str, str] = {
+    "suspected_theft": THEFT,
+    "account_locked": SECURITY,
+    "phishing_report": SECURITY,
+    "withdrawal_stuck": FUNDS,
+    "deposit_missing": FUNDS,
+    "login_failure": ACCESS,
+    "two_factor_issue": ACCESS,
+    "trade_issue": TECHNICAL,
+    "api_issue": TECHNICAL,
+    "app_technical": TECHNICAL,
+    "kyc_verification": GENERAL,
+    "account_change": GENERAL,
+    "fees_and_limits": GENERAL,
+    "listing_info": GENERAL,
+    "request_human": GENERAL,
+}
+CASE_INTENTS = frozenset(FAMILY_OF_INTENT)
+
+_COMMON = ("description", "account_ref")
+FAMILY_SLOTS: dict[str, tuple[str, ...]] = {
+    THEFT: (*_COMMON, "coin", "amount", "recent_security_change", "new_device_or_network", "links_clicked"),
+    SECURITY: (*_COMMON, "started_at", "recent_security_change", "new_device_or_network", "links_clicked"),
+    FUNDS: (*_COMMON, "coin", "network", "amount", "tx_time", "txid", "counterparty"),
+    ACCESS: (
+        *_COMMON,
+        "error_text",
+        "device",
+        "app_or_browser_version",
+        "recent_security_change",
+        "new_device_or_network",
+    ),
+    TECHNICAL: (*_COMMON, "error_text", "where", "device", "os", "app_or_browser_version"),
+    GENERAL: (*_COMMON, "started_at"),
+}
+DETAIL_SLOTS: tuple[str, ...] = tuple(dict.fromkeys(slot for slots in FAMILY_SLOTS.values() for slot in slots))
+CASE_SLOTS = ("case_intent", "case_priority", "case_family", "case_urgent", "case_id")
+
+# Entities that fill a detail slot (the same mappings as in the domain).
+SLOT_OF_ENTITY: dict[str, str] = {
+    "email": "account_ref",
+    "account_id": "account_ref",
+    "coin": "coin",
+    "network": "network",
+    "amount": "amount",
+    "txid": "txid",
+    "wallet_address": "counterparty",
+    "error_code": "error_text",
+    "device": "device",
+    "os": "os",
+    "app_version": "app_or_browser_version",
+    "browser": "app_or_browser_version",
+}
+
+# The first reply for a case that is not urgent: what the spec says to explain.
+INTRO_RESPONSE: dict[str, str] = {
+    "withdrawal_stuck": "utter_withdrawal_status_info",
+    "deposit_missing": "utter_deposit_confirmations",
+    "phishing_report": "utter_phishing_warning",
+    "login_failure": "utter_login_help",
+    "two_factor_issue": "utter_two_factor_help",
+    "kyc_verification": "utter_kyc_info",
+    "account_change": "utter_account_change_info",
+    "trade_issue": "utter_collect_details",
+    "api_issue": "utter_collect_details",
+    "app_technical": "utter_collect_details",
+}
+
+_CREDENTIALS_ENTERED = re.compile(
+    r"\b(entered|typed|type|put|gave|given|submitted|shared|sent|filled|input|imported|connected|logged|signed)\b"
+    r".{0,60}\b(password|credentials|login|seed|phrase|private|key|keys|2fa|otp|code|codes|wallet|details)\b"
+    r"|\b(password|credentials|seed|phrase|private key|2fa|code)\b.{0,40}\b(entered|typed|gave|submitted|shared)\b",
+    re.I,
+)
+_THEFT_SIGNS = re.compile(
+    r"\b(withdr[ae]w\w*|withdrawal\w*|stolen|stole|hack\w*|drain\w*|unauthori[sz]ed|not me|wasn'?t me|"
+    r"sim[\s-]?swap\w*|ported|takeover|taken over|compromised|someone (else )?(is )?(logged|logging|got|used))\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class ProblemTurn:
+    """The customer message that named the problem."""
+
+    intent: str
+    text: str
+    entities: tuple[dict[str, Any], ...]
+
+    @property
+    def description(self) -> str | None:
+        """The customer's own words, unless they only pressed a button (``/intent``)."""
+        text = self.text.strip()
+        return None if not text or text.startswith("/") else text
+
+
+def latest_problem_turn(tracker: Tracker) -> ProblemTurn | None:
+    """The newest user message whose intent is a case intent (it may be a few turns back)."""
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        parse = event.get("parse_data") or {}
+        intent = (parse.get("intent") or {}).get("name")
+        if intent in CASE_INTENTS:
+            return ProblemTurn(intent=intent, text=event.get("text") or "", entities=tuple(parse.get("entities") or ()))
+    return None
+
+
+def credentials_exposed(text: str) -> bool:
+    """True when a phishing victim says they typed credentials or keys into the fake site."""
+    return bool(_CREDENTIALS_ENTERED.search(text))
+
+
+def theft_signs(text: str) -> bool:
+    """True when a 2FA problem comes with signs that someone else is in the account."""
+    return bool(_THEFT_SIGNS.search(text))

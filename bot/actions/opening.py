@@ -1,0 +1,53 @@
+"""Opening a case from the conversation, and the queue facts every case reply carries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.actions.case_access import case_store, channel_of, transcript_of
+from bot.actions.families import DETAIL_SLOTS
+from bot.cases.priorities import P3
+from bot.cases.store import Case
+
+SUMMARY_LENGTH = 200
+
+
+def priority_of(tracker: Tracker, default: int = P3) -> int:
+    """The priority ``action_start_case`` chose (slot ``case_priority``, like ``P2``)."""
+    label = tracker.get_slot("case_priority")
+    if isinstance(label, str) and label[1:].isdigit():
+        return int(label[1:])
+    return default
+
+
+def collected_details(tracker: Tracker) -> dict[str, Any]:
+    """The details collected so far (``unknown`` included: the agent knows it was asked)."""
+    return {slot: tracker.get_slot(slot) for slot in DETAIL_SLOTS if tracker.get_slot(slot) is not None}
+
+
+def open_case(tracker: Tracker, intent: str, priority: int) -> Case:
+    """Create the case with everything the conversation holds so far (blocking: run in a thread)."""
+    details = collected_details(tracker)
+    description = str(details.get("description") or intent.replace("_", " "))
+    return case_store().open_case(
+        intent=intent,
+        priority=priority,
+        channel=channel_of(tracker),
+        sender_id=tracker.sender_id,
+        summary=description[:SUMMARY_LENGTH],
+        details=details,
+        transcript=transcript_of(tracker),
+    )
+
+
+def tell_queue_place(dispatcher: CollectingDispatcher, case: Case, response: str, **values: Any) -> None:
+    """Send ``response`` with the case id, place in the queue and estimated wait."""
+    info = case_store().queue_info(case.id)
+    dispatcher.utter_message(
+        response=response, case_id=case.id, place=info.place, wait_minutes=info.estimated_wait_minutes, **values
+    )
+    if info.agents_on_duty == 0:
+        dispatcher.utter_message(response="utter_no_agents_on_duty")

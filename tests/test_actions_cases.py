@@ -1,0 +1,314 @@
+"""Case actions against a real SQLite case store: start, open, read back, correct, hand off, status, cancel."""
+
+import pytest
+from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
+
+from bot.actions.cancel import ActionCancelCase
+from bot.actions.case_access import case_store
+from bot.actions.case_status import ActionCaseStatus
+from bot.actions.correction import ActionApplyCorrection
+from bot.actions.families import CASE_SLOTS, DETAIL_SLOTS
+from bot.actions.handoff import ActionHandoff
+from bot.actions.open_case import ActionOpenCase
+from bot.actions.read_back import ActionReadBack
+from bot.actions.start_case import ActionStartCase
+from bot.cases.schema import outbox
+from tests.auxil.action_trackers import bot, domain, entity, fixture, slot, tracker, user
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'support.db'}")
+    monkeypatch.setenv("OFFICIAL_DOMAINS", "example-exchange.com,app.example-exchange.com")
+    monkeypatch.setenv("SUPPORT_HANDLES", "@ExampleExchangeSupport")
+    case_store.cache_clear()
+    yield case_store()
+    case_store().engine.dispose()
+    case_store.cache_clear()
+
+
+async def run(action, t):
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, t, domain())
+    return events, dispatcher.messages
+
+
+def outbox_events(store, case_id):
+    with store.engine.connect() as conn:
+        return [r.event for r in conn.execute(select(outbox.c.event).where(outbox.c.case_id == case_id)).all()]
+
+
+def cleared():
+    return [SlotSet(name, None) for name in DETAIL_SLOTS]
+
+
+# ------------------------------------------------------------------ action_start_case
+
+
+async def test_start_case_ranks_theft_as_p1_and_keeps_what_the_customer_said(store):
+    text = "someone hacked my account and withdrew 2 ETH"
+    t = tracker([user(text, "suspected_theft", [entity("amount", "2"), entity("coin", "ETH")])])
+    events, messages = await run(ActionStartCase(), t)
+    assert events == [
+        *cleared(),
+        SlotSet("description", text),
+        SlotSet("amount", "2"),
+        SlotSet("coin", "ETH"),
+        SlotSet("case_intent", "suspected_theft"),
+        SlotSet("case_priority", "P1"),
+        SlotSet("case_family", "theft"),
+        SlotSet("case_id", None),
+        SlotSet("case_urgent", True),
+    ]
+    assert messages == []  # the security steps come with the case id, from action_open_case
+
+
+async def test_start_case_explains_a_stuck_withdrawal_and_normalises_entities(store):
+    t = tracker([user("my bitcoin withdrawal is stuck", "withdrawal_stuck", [entity("coin", "bitcoin")])])
+    events, messages = await run(ActionStartCase(), t)
+    assert SlotSet("coin", "BTC") in events
+    assert events[-5:] == [
+        SlotSet("case_intent", "withdrawal_stuck"),
+        SlotSet("case_priority", "P2"),
+        SlotSet("case_family", "funds"),
+        SlotSet("case_id", None),
+        SlotSet("case_urgent", False),
+    ]
+    assert [m["response"] for m in messages] == ["utter_withdrawal_status_info"]
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "priority", "intro"),
+    [
+        ("I got a fake support DM on telegram", "phishing_report", "P3", ["utter_phishing_warning"]),
+        ("I clicked a link and entered my password on a fake site", "phishing_report", "P1", []),
+        ("i typed my seed phrase into a fake wallet app", "phishing_report", "P1", []),
+        ("my 2FA codes don't work", "two_factor_issue", "P3", ["utter_two_factor_help"]),
+        ("2fa was reset and someone withdrew my USDT", "two_factor_issue", "P1", []),
+        ("my account is frozen", "account_locked", "P1", []),
+    ],
+)
+async def test_start_case_priority_follows_the_spec(store, text, intent, priority, intro):
+    events, messages = await run(ActionStartCase(), tracker([user(text, intent)]))
+    assert SlotSet("case_priority", priority) in events
+    assert SlotSet("case_urgent", priority == "P1") in events
+    assert [m["response"] for m in messages] == intro
+
+
+async def test_the_phishing_warning_names_the_official_domains(store):
+    _, messages = await run(ActionStartCase(), tracker([user("fake site asking me to log in", "phishing_report")]))
+    assert messages[0]["official_domains"] == "example-exchange.com, app.example-exchange.com"
+    assert messages[0]["support_handles"] == "@ExampleExchangeSupport"
+
+
+async def test_a_button_press_leaves_the_description_to_the_form(store):
+    events, _ = await run(ActionStartCase(), tracker([user("/deposit_missing", "deposit_missing")]))
+    assert SlotSet("description", None) in events
+
+
+async def test_start_case_after_a_help_center_answer_uses_the_question(store):
+    t = tracker([user("why is the BTC withdrawal fee so high", "fees_and_limits"), bot("Trading fees ..."),
+                 user("no", "deny"), bot("Would you like a human?"), user("yes", "affirm")])  # fmt: skip
+    events, messages = await run(ActionStartCase(), t)
+    assert SlotSet("description", "why is the BTC withdrawal fee so high") in events
+    assert SlotSet("case_priority", "P4") in events
+    assert messages == []
+
+
+# ------------------------------------------------------------------ action_open_case
+
+
+async def test_p1_open_case_opens_the_case_with_transcript_and_replies_with_security_steps(store):
+    events, messages = await run(ActionOpenCase(), fixture("theft_first_message"))
+    case = store.latest_case("telegram", "tg:5501:5501")
+    assert case is not None
+    assert events == [SlotSet("case_id", case.id)]
+    assert (case.intent, case.priority, case.status) == ("suspected_theft", 1, "open")
+    assert case.details == {"description": "someone hacked my account and withdrew 2 ETH", "coin": "ETH", "amount": "2"}
+    assert [(line.role, line.text) for line in store.transcript(case.id)] == [
+        ("customer", "hi"),
+        ("bot", "Hello, this is exchange support. Tell me what happened and I will help or connect you with an agent."),
+        ("customer", "someone hacked my account and withdrew 2 ETH"),
+    ]
+    assert outbox_events(store, case.id) == ["case_opened"]
+    assert [m["response"] for m in messages] == ["utter_security_steps", "utter_queue_place"]
+    assert messages[0]["case_id"] == case.id
+    assert messages[0]["official_domains"] == "example-exchange.com, app.example-exchange.com"
+    assert (messages[1]["place"], messages[1]["wait_minutes"]) == (1, 15)
+
+
+async def test_open_case_after_the_read_back_gives_id_place_and_wait(store):
+    store.open_case(intent="deposit_missing", priority=2, channel="rest", sender_id="other", summary="x", details={})
+    t = tracker([user("my withdrawal is stuck", "withdrawal_stuck"), slot("case_intent", "withdrawal_stuck"),
+                 slot("case_priority", "P2"), slot("case_family", "funds"), slot("coin", "BTC"),
+                 slot("txid", "unknown"), user("yes", "affirm")])  # fmt: skip
+    events, messages = await run(ActionOpenCase(), t)
+    case = store.active_case("rest", "customer-1")
+    assert events == [SlotSet("case_id", case.id)]
+    assert (case.priority, case.details) == (2, {"coin": "BTC", "txid": "unknown"})
+    assert messages[0]["response"] == "utter_case_opened"
+    assert (messages[0]["case_id"], messages[0]["place"], messages[0]["wait_minutes"]) == (case.id, 2, 30)
+
+
+async def test_confirming_twice_does_not_open_a_second_case(store):
+    t = tracker([user("yes", "affirm"), slot("case_intent", "kyc_verification"), slot("case_priority", "P3")])
+    first, _ = await run(ActionOpenCase(), t)
+    again = tracker([user("yes", "affirm"), slot("case_intent", "kyc_verification"), slot("case_priority", "P3"),
+                     slot("case_id", first[0]["value"]), user("yes", "affirm")])  # fmt: skip
+    second, _ = await run(ActionOpenCase(), again)
+    assert first == second
+
+
+# ------------------------------------------------------------------ read-back and corrections
+
+
+def read_back_tracker(*latest):
+    return tracker([
+        user("my deposit is missing", "deposit_missing"), slot("case_family", "funds"),
+        slot("case_intent", "deposit_missing"), slot("description", "my deposit is missing"),
+        slot("account_ref", "48213377"), slot("coin", "USDT"), slot("network", "TRC20"), slot("amount", "150"),
+        slot("tx_time", "this morning"), slot("txid", "unknown"), slot("counterparty", "Binance"), *latest,
+    ])  # fmt: skip
+
+
+async def test_read_back_summarises_the_collected_details(store):
+    events, messages = await run(ActionReadBack(), read_back_tracker())
+    assert events == []
+    assert messages[0]["response"] == "utter_read_back"
+    assert {k: messages[0][k] for k in ("coin", "network", "amount", "txid", "counterparty", "started_at")} == {
+        "coin": "USDT", "network": "TRC20", "amount": "150", "txid": "unknown", "counterparty": "Binance",
+        "started_at": "unknown",
+    }  # fmt: skip
+
+
+async def test_a_read_back_variation_exists_for_every_family():
+    variations = domain()["responses"]["utter_read_back"]
+    families = {v["condition"][0]["value"] for v in variations if "condition" in v}
+    assert families == {"theft", "security", "funds", "access", "technical"}
+    assert all(v["buttons"][0]["payload"] == "/affirm" and v["buttons"][1]["payload"] == "/deny" for v in variations)
+
+
+async def test_a_labelled_correction_changes_that_detail(store):
+    events, messages = await run(ActionApplyCorrection(), read_back_tracker(user("amount 0.3k", "inform")))
+    assert events == [SlotSet("amount", "300")]
+    assert messages == []
+
+
+async def test_a_correction_by_entity_is_checked(store):
+    t = read_back_tracker(user("it was on bsc", "inform", [entity("network", "bsc")]), slot("network", "bsc"))
+    events, _ = await run(ActionApplyCorrection(), t)
+    assert events == [SlotSet("network", "BEP20")]
+
+
+async def test_an_invalid_correction_keeps_the_old_value_and_explains(store):
+    t = read_back_tracker(user("txid is 12345", "inform"))
+    events, messages = await run(ActionApplyCorrection(), t)
+    assert events == [SlotSet("txid", "unknown")]
+    assert [m["response"] for m in messages] == ["utter_invalid_txid"]
+
+
+async def test_an_unclear_correction_is_noted_for_the_agent(store):
+    events, messages = await run(ActionApplyCorrection(), read_back_tracker(user("it was my second deposit", "inform")))
+    assert events == [SlotSet("description", "my deposit is missing (correction: it was my second deposit)")]
+    assert [m["response"] for m in messages] == ["utter_correction_unclear"]
+
+
+# ------------------------------------------------------------------ handoff
+
+
+async def test_asking_for_a_human_mid_form_opens_the_case_and_stops_the_form(store):
+    t = tracker([user("my deposit is missing", "deposit_missing"), slot("case_intent", "deposit_missing"),
+                 slot("case_priority", "P2"), slot("case_family", "funds"), slot("coin", "USDT"),
+                 slot("requested_slot", "network"), user("just get me a human", "request_human")],
+                active_loop="case_details_form")  # fmt: skip
+    events, messages = await run(ActionHandoff(), t)
+    case = store.active_case("rest", "customer-1")
+    assert (case.intent, case.priority, case.details) == ("deposit_missing", 2, {"coin": "USDT"})
+    assert events == [SlotSet("case_id", case.id), SlotSet("requested_slot", None), ActiveLoop(None)]
+    assert [m["response"] for m in messages] == ["utter_handoff"]
+    assert (messages[0]["case_id"], messages[0]["place"]) == (case.id, 1)
+
+
+async def test_asking_for_a_human_with_no_case_opens_a_p3_case(store):
+    events, _ = await run(ActionHandoff(), tracker([user("human please", "request_human")]))
+    case = store.active_case("rest", "customer-1")
+    assert (case.intent, case.priority) == ("request_human", 3)
+    assert events[0] == SlotSet("case_id", case.id)
+
+
+async def test_asking_for_a_human_escalates_an_open_p4_case(store):
+    case = store.open_case(intent="fees_and_limits", priority=4, channel="rest", sender_id="customer-1",
+                           summary="fees", details={})  # fmt: skip
+    events, _ = await run(ActionHandoff(), tracker([slot("case_id", case.id), user("human", "request_human")]))
+    assert events[0] == SlotSet("case_id", case.id)
+    assert store.get(case.id).priority == 3
+    assert store.latest_case("rest", "customer-1").id == case.id
+
+
+# ------------------------------------------------------------------ ticket status
+
+
+async def test_status_by_case_id(store):
+    case = store.open_case(intent="api_issue", priority=3, channel="telegram", sender_id="someone-else",
+                           summary="x", details={})  # fmt: skip
+    t = tracker([user(f"status of {case.id}", "ticket_status", [entity("case_id", case.id)])])
+    events, messages = await run(ActionCaseStatus(), t)
+    assert events == []
+    assert messages[0]["response"] == "utter_case_status_open"
+    assert {k: messages[0][k] for k in ("case_id", "priority", "place", "wait_minutes")} == {
+        "case_id": case.id, "priority": "P3", "place": 1, "wait_minutes": 15,
+    }  # fmt: skip
+
+
+async def test_status_of_an_unknown_case_id(store):
+    t = tracker([user("status of cx-7k3m9q?", "ticket_status")])
+    _, messages = await run(ActionCaseStatus(), t)
+    assert [(m["response"], m["case_id"]) for m in messages] == [("utter_case_not_found", "CX-7K3M9Q")]
+
+
+async def test_status_without_an_id_uses_the_customers_latest_case_on_this_channel(store):
+    mine = store.open_case(intent="kyc_verification", priority=3, channel="telegram", sender_id="tg:1:1",
+                           summary="x", details={})  # fmt: skip
+    store.claim(mine.id, "agent-ann")
+    store.open_case(intent="kyc_verification", priority=3, channel="rest", sender_id="tg:1:1", summary="x", details={})
+    t = tracker([user("any news on my ticket?", "ticket_status", channel="telegram")], sender_id="tg:1:1")
+    _, messages = await run(ActionCaseStatus(), t)
+    assert [(m["response"], m["case_id"]) for m in messages] == [("utter_case_status_claimed", mine.id)]
+
+
+async def test_status_with_no_case_at_all(store):
+    _, messages = await run(ActionCaseStatus(), tracker([user("status?", "ticket_status")]))
+    assert [m["response"] for m in messages] == ["utter_no_cases"]
+
+
+# ------------------------------------------------------------------ cancel
+
+
+async def test_cancel_cancels_the_open_case_and_clears_the_slots(store):
+    case = store.open_case(intent="suspected_theft", priority=1, channel="rest", sender_id="customer-1",
+                           summary="x", details={})  # fmt: skip
+    t = tracker([slot("case_id", case.id), slot("coin", "BTC"), user("cancel", "cancel")],
+                active_loop="case_details_form")  # fmt: skip
+    events, messages = await run(ActionCancelCase(), t)
+    assert store.get(case.id).status == "cancelled"
+    assert "case_cancelled" in outbox_events(store, case.id)
+    assert [(m["response"], m["case_id"]) for m in messages] == [("utter_case_cancelled", case.id)]
+    resets = [SlotSet(name, None) for name in (*DETAIL_SLOTS, *CASE_SLOTS, "requested_slot")]
+    assert events == [*resets, ActiveLoop(None)]
+
+
+async def test_cancel_without_a_case_just_stops(store):
+    events, messages = await run(ActionCancelCase(), tracker([user("/cancel", "cancel")]))
+    assert [m["response"] for m in messages] == ["utter_cancelled"]
+    assert events[-1] == ActiveLoop(None)
+
+
+async def test_cancel_leaves_a_case_an_agent_already_holds(store):
+    case = store.open_case(intent="api_issue", priority=3, channel="rest", sender_id="customer-1",
+                           summary="x", details={})  # fmt: skip
+    store.claim(case.id, "agent-bo")
+    _, messages = await run(ActionCancelCase(), tracker([slot("case_id", case.id), user("cancel", "cancel")]))
+    assert store.get(case.id).status == "claimed"
+    assert [m["response"] for m in messages] == ["utter_case_in_progress"]
