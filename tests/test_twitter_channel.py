@@ -8,8 +8,10 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from bot.settings import PROJECT_ROOT
 from connectors.gate import ConversationGate
 from connectors.twitter import TwitterInput
 from connectors.twitter.lease import PollerLease
+from connectors.twitter.poller import snowflake_at
 from connectors.twitter.public import MAX_WEIGHTED_LENGTH, weighted_length
 from connectors.twitter.settings import XCredentials, XSettings
 from tests.auxil.fake_x import DM_EVENTS, MENTIONS, FakeX
@@ -46,6 +49,7 @@ INTENT_WORDS = {
 }
 
 
+@lru_cache(maxsize=1)
 def load_domain() -> Domain:
     """The test domain's responses, overridden by the real bot/domain.yml where it has them."""
     responses = yaml.safe_load(TEST_DOMAIN.read_text())["responses"]
@@ -399,3 +403,57 @@ async def test_without_credentials_the_channel_is_idle(
         await server.close()
         await server.after_stop()
     assert fake_x.requests == []
+
+
+async def test_first_start_skips_mentions_older_than_the_lookback(world: World, fake_x: FakeX) -> None:
+    fresh = fake_x.mention("@ExampleSupport deposit missing", author_id="2030")
+    old = fake_x.mention("@ExampleSupport deposit missing last week", author_id="2031")
+    fake_x.tweets[-1]["id"] = str(int(snowflake_at(time.time() - 3 * 3600)) + 1)
+    await world.poll()
+    assert [p["reply"]["in_reply_to_tweet_id"] for p in fake_x.posts] == [fresh]
+    assert old not in {p["reply"]["in_reply_to_tweet_id"] for p in fake_x.posts}
+
+
+async def test_secret_in_a_dm_is_redacted_before_rasa(world: World, fake_x: FakeX) -> None:
+    fake_x.dm("2032", f"my withdrawal is stuck, my seed is {SEED}")
+    await world.poll()
+    (message,) = world.bot.messages
+    assert SEED not in message.text and "[REDACTED]" in message.text
+    notices = {text.strip().split("\n\n")[0] for text in world.texts("utter_secret_redacted")}
+    assert fake_x.sent_dms("2032")[0] in notices  # told to rotate it, before anything else
+
+
+async def test_conversation_owned_by_an_agent_skips_the_bot(world: World, fake_x: FakeX) -> None:
+    case = world.store.open_case(
+        intent="withdrawal_stuck", priority=2, channel="twitter", sender_id="x:2033", summary="s", details={}
+    )
+    assert world.store.claim(case.id, "agent-ann")
+    fake_x.dm("2033", "any news on my withdrawal?")
+    await world.poll()
+    assert world.bot.messages == [] and fake_x.sent_dms("2033") == []
+    assert ("customer", "any news on my withdrawal?") in [(m.role, m.text) for m in world.store.transcript(case.id)]
+
+
+async def test_webhook_mention_gets_the_public_treatment(webhook_world: World, fake_x: FakeX) -> None:
+    tweet_id = fake_x._id()
+    delivery = {
+        "for_user_id": ACCOUNT,
+        "tweet_create_events": [
+            {
+                "id_str": tweet_id,
+                "text": "@ExampleSupport my account is locked and I can't log in",
+                "user": {"id_str": "2034", "screen_name": "carol"},
+            },
+            {"id_str": fake_x._id(), "text": "@carol we're on it", "user": {"id_str": ACCOUNT, "screen_name": "x"}},
+        ],
+    }
+    body = json.dumps(delivery).encode()
+    async with Served(webhook_world) as served, aiohttp.ClientSession() as http:
+        headers = {"x-twitter-webhooks-signature": signature(body)}
+        async with http.post(f"{served.base}/webhook", data=body, headers=headers) as resp:
+            assert resp.status == 200
+    (post,) = fake_x.posts
+    assert post["reply"] == {"in_reply_to_tweet_id": tweet_id}
+    assert post["text"] in webhook_world.texts("utter_x_public_reply_p1")
+    case = webhook_world.store.active_case("twitter", "x:2034")
+    assert case is not None and case.priority == 1

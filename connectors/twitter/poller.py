@@ -51,8 +51,11 @@ class XPoller:
         """Poll until cancelled; the process that does not hold the lease only waits."""
         try:
             while True:
-                if await asyncio.to_thread(self._lease.acquire):
-                    await self.poll_once()
+                try:
+                    if await asyncio.to_thread(self._lease.acquire):
+                        await self.poll_once()
+                except Exception:  # the database may be briefly away: keep the loop alive
+                    logger.exception("X poller cycle failed")
                 await self._sleep(self._settings.poll_seconds)
         finally:
             await asyncio.to_thread(self._lease.release)

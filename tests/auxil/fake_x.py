@@ -12,6 +12,7 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import aiohttp
@@ -43,6 +44,17 @@ class Fault:
     status: int
     reset_in: int = 60
     remaining: int = 0
+
+
+@lru_cache(maxsize=1)
+def test_ca() -> trustme.CA:
+    """One test CA and server certificate per test run: making keys is the slow part."""
+    return trustme.CA()
+
+
+@lru_cache(maxsize=1)
+def _server_cert() -> trustme.LeafCert:
+    return test_ca().issue_cert(*HOSTS)
 
 
 class _Resolver(AbstractResolver):
@@ -84,7 +96,7 @@ class FakeX:
     _sequence: int = 0
     _runner: web.AppRunner | None = None
     port: int = 0
-    ca: trustme.CA = field(default_factory=trustme.CA)
+    ca: trustme.CA = field(default_factory=lambda: test_ca())
 
     def _id(self) -> str:
         """A snowflake id like X's: milliseconds since the X epoch, then a sequence."""
@@ -154,7 +166,7 @@ class FakeX:
         app.router.add_get("/2/dm_events", self._dm_events)
         app.router.add_post("/2/dm_conversations/with/{participant}/messages", self._send_dm)
         server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self.ca.issue_cert(*HOSTS).configure_cert(server_ctx)
+        (_server_cert() if self.ca is test_ca() else self.ca.issue_cert(*HOSTS)).configure_cert(server_ctx)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=server_ctx)
