@@ -117,11 +117,23 @@ class TelegramSender:
     def from_settings(cls, settings: TelegramSettings) -> TelegramSender:
         if not settings.bot_token:
             raise ValueError("TELEGRAM_BOT_TOKEN is not set")
-        return cls.create(settings.bot_token, base_url=settings.api_base_url, base_file_url=settings.file_base_url)
+        return cls.create(
+            settings.bot_token,
+            base_url=settings.api_base_url,
+            base_file_url=settings.file_base_url,
+            rate_limiter=PerChatRateLimiter(per_chat_interval=settings.per_chat_interval_seconds),
+        )
 
     @property
     def bot(self) -> Bot:
         return self._bot
+
+    @property
+    def me(self) -> User:
+        """The bot's own user, known after ``start``."""
+        if self._me is None:
+            raise RuntimeError("the sender has not been started")
+        return self._me
 
     async def start(self) -> User:
         """Open the HTTP client and learn who the bot is (one ``getMe``, cached)."""

@@ -29,6 +29,8 @@ class TelegramSettings:
     attachment_dir: Path
     max_attachment_bytes: int
     poll_timeout_seconds: int
+    poller_retry_seconds: float
+    per_chat_interval_seconds: float
 
     @property
     def enabled(self) -> bool:
@@ -55,4 +57,6 @@ class TelegramSettings:
             attachment_dir=attachment_dir,
             max_attachment_bytes=int(env.get("TELEGRAM_MAX_ATTACHMENT_BYTES") or DEFAULT_MAX_ATTACHMENT_BYTES),
             poll_timeout_seconds=int(env.get("TELEGRAM_POLL_TIMEOUT_SECONDS") or 25),
+            poller_retry_seconds=float(env.get("TELEGRAM_POLLER_RETRY_SECONDS") or 5),
+            per_chat_interval_seconds=float(env.get("TELEGRAM_PER_CHAT_INTERVAL_SECONDS") or 1.0),
         )

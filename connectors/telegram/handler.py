@@ -1,0 +1,293 @@
+"""What each Telegram update means for the support conversation.
+
+Private chats run the full flow: text and button presses go through the gate to Rasa,
+commands map to intents, photos and PDF/JPG/PNG documents attach to the open case, and
+anything else gets a helpful reply. In groups the bot only answers when mentioned or
+replied to, and then invites the customer to a private chat (no details in public).
+
+Edited messages are treated as new messages: customers edit to correct what they typed
+(an email, a transaction id), and the corrected text is what the bot should act on.
+Channel posts, member changes and unknown update types are logged and skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rasa.core.channels.channel import UserMessage
+from sanic import Sanic
+from telegram import CallbackQuery, Chat, Message, MessageEntity, Update, User
+
+from connectors.gate import ConversationGate
+from connectors.rasa_bridge import TranscribingOutputChannel, conversation_gate, response_text, txid_expected
+from connectors.telegram.output import CHANNEL, TelegramOutput, sender_id
+from connectors.telegram.runtime import TelegramRuntime
+from connectors.telegram.sender import FileTooLarge
+
+logger = logging.getLogger(__name__)
+
+# Telegram command -> what Rasa receives (intents by the RegexInterpreter's "/intent" form).
+COMMAND_MESSAGES = {"start": "/greet", "human": "/request_human", "status": "/ticket_status", "cancel": "/cancel"}
+ACCEPTED_TYPES = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}
+_COMMAND = re.compile(r"^/(?P<name>[A-Za-z0-9_]{1,32})(?:@(?P<bot>[A-Za-z0-9_]+))?(?:\s+(?P<args>.*))?$", re.DOTALL)
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+NON_TEXT = "utter_telegram_non_text"
+HELP = "utter_help"
+GROUP_MOVED = "utter_telegram_group_moved_to_private"
+ATTACHMENT_RECEIVED = "utter_attachment_received"
+ATTACHMENT_NO_CASE = "utter_attachment_no_case"
+ATTACHMENT_TOO_LARGE = "utter_attachment_too_large"
+ATTACHMENT_UNSUPPORTED = "utter_attachment_unsupported"
+RESPONSES = (
+    NON_TEXT,
+    HELP,
+    GROUP_MOVED,
+    ATTACHMENT_RECEIVED,
+    ATTACHMENT_NO_CASE,
+    ATTACHMENT_TOO_LARGE,
+    ATTACHMENT_UNSUPPORTED,
+)
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    args: str
+
+
+def parse_command(text: str, bot_username: str) -> Command | None:
+    """``/name[@bot] args`` addressed to us (a command for another bot is not ours)."""
+    match = _COMMAND.match(text.strip())
+    if match is None or (match["bot"] and match["bot"].lower() != bot_username.lower()):
+        return None
+    return Command(match["name"].lower(), (match["args"] or "").strip())
+
+
+@dataclass(frozen=True)
+class _Conversation:
+    """Who is talking, where, about which update."""
+
+    update_id: int
+    chat_id: int
+    sender_id: str
+    message_id: int | None
+
+
+class TelegramUpdateHandler:
+    """Turns one update into gate checks, Rasa messages, attachments and replies."""
+
+    def __init__(
+        self, app: Sanic, runtime: TelegramRuntime, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> None:
+        self._app = app
+        self._runtime = runtime
+        self._on_new_message = on_new_message
+
+    @property
+    def _me(self) -> User:
+        return self._runtime.sender.me
+
+    @property
+    def _username(self) -> str:
+        return self._runtime.settings.bot_username or self._me.username or ""
+
+    @property
+    def _gate(self) -> ConversationGate:
+        return conversation_gate(self._app)
+
+    async def __call__(self, update_id: int, update: Update) -> None:
+        """Handle any update; types the support bot has no use for are logged and skipped."""
+        if update.callback_query is not None:
+            await self._button(update_id, update.callback_query)
+            return
+        edited = update.edited_message is not None
+        message = update.message or update.edited_message
+        if message is None or message.from_user is None or message.from_user.is_bot:
+            logger.info("skipping Telegram update %s (%s)", update_id, _kind(update))
+            return
+        if message.chat.type != Chat.PRIVATE:
+            await self._group(update_id, message)
+            return
+        talk = _Conversation(
+            update_id, message.chat.id, sender_id(message.chat.id, message.from_user.id), message.message_id
+        )
+        if message.text:
+            await self._text(talk, message.text, edited=edited)
+        elif message.photo or message.document:
+            await self._attachment(talk, message)
+            if message.caption:
+                await self._to_bot(talk, message.caption, {"caption": True})
+        elif _is_service(message):
+            logger.info("skipping service message in update %s", update_id)
+        else:
+            await self._say(talk, NON_TEXT)
+
+    async def _text(self, talk: _Conversation, text: str, *, edited: bool) -> None:
+        command = parse_command(text, self._username) if text.startswith("/") else None
+        metadata: dict[str, Any] = {"edited": edited} if edited else {}
+        if command is None:
+            await self._to_bot(talk, text, metadata)
+        elif command.name == "help":
+            await self._say(talk, HELP)
+        elif command.name in COMMAND_MESSAGES:
+            if command.name == "start" and command.args:
+                metadata["start_payload"] = command.args
+            await self._to_bot(talk, COMMAND_MESSAGES[command.name], metadata)
+        else:
+            await self._say(talk, HELP)  # an unknown command: show what exists
+
+    async def _button(self, update_id: int, query: CallbackQuery) -> None:
+        """Answer the press at once (stops the spinner), remove the keyboard, then treat it as typed."""
+        try:
+            await self._runtime.sender.answer_callback(query.id)
+        except Exception:
+            logger.warning("could not answer callback query %s", query.id, exc_info=True)
+        message = query.message
+        if message is None or not isinstance(message, Message) or message.chat.type != Chat.PRIVATE:
+            logger.info("skipping button press without a private chat in update %s", update_id)
+            return
+        await self._runtime.sender.clear_buttons(message.chat.id, message.message_id)
+        payload = await asyncio.to_thread(self._runtime.callbacks.payload_for, query.data or "")
+        talk = _Conversation(update_id, message.chat.id, sender_id(message.chat.id, query.from_user.id), None)
+        if payload:
+            await self._to_bot(talk, payload, {"button": True})
+        else:
+            await self._say(talk, HELP)  # a button from before the callback store was wiped
+
+    async def _to_bot(self, talk: _Conversation, text: str, metadata: dict[str, Any]) -> None:
+        """Through the gate (redaction, handoff) and, if the bot owns the conversation, to Rasa."""
+        gate = self._gate
+        admission = await gate.admit(
+            channel=CHANNEL,
+            sender_id=talk.sender_id,
+            text=text,
+            txid_expected=await txid_expected(self._app, talk.sender_id),
+        )
+        for notice in admission.notices:
+            await self._say(talk, notice)
+        if not admission.for_bot:
+            return
+        await self._runtime.sender.typing(talk.chat_id)
+        output = TranscribingOutputChannel(TelegramOutput(self._runtime, talk.update_id), gate, CHANNEL)
+        await self._on_new_message(
+            UserMessage(
+                admission.text,
+                output,
+                talk.sender_id,
+                input_channel=CHANNEL,
+                message_id=f"tg-{talk.update_id}",
+                metadata={**metadata, "redacted": list(admission.redaction.kinds)},
+            )
+        )
+
+    async def _group(self, update_id: int, message: Message) -> None:
+        """Answer in a group only when addressed, and only to move the conversation to private."""
+        if not self._addressed(message):
+            return
+        link = f"https://t.me/{self._username}?start=group"
+        text = response_text(self._app, GROUP_MOVED, link=link)
+        await self._runtime.deliver(
+            message.chat.id, update_id, [{"kind": "text", "text": text, "reply_to": message.message_id}]
+        )
+
+    def _addressed(self, message: Message) -> bool:
+        """Mentioned (@bot, a text mention, ``/cmd@bot``) or replied to."""
+        replied = message.reply_to_message
+        if replied is not None and replied.from_user is not None and replied.from_user.id == self._me.id:
+            return True
+        mention = f"@{self._username}".lower()
+        for entity, value in (message.parse_entities() or {}).items():
+            if entity.type == MessageEntity.MENTION and value.lower() == mention:
+                return True
+            if entity.type == MessageEntity.TEXT_MENTION and entity.user is not None and entity.user.id == self._me.id:
+                return True
+            if entity.type == MessageEntity.BOT_COMMAND and value.lower().endswith(mention):
+                return True
+        return False
+
+    async def _attachment(self, talk: _Conversation, message: Message) -> None:
+        """Download a photo or PDF/JPG/PNG document and attach it to the customer's active case.
+
+        Without an active case nothing is kept: the customer is asked to describe the issue
+        first and send the file again, so no file sits in storage unowned.
+        """
+        if message.photo:
+            photo = message.photo[-1]  # the largest size
+            file_id, size, mime, kind = photo.file_id, photo.file_size, "image/jpeg", "photo"
+            name = f"photo_{photo.file_unique_id}.jpg"
+        else:
+            document = message.document
+            assert document is not None
+            file_id, size, kind = document.file_id, document.file_size, "document"
+            name = document.file_name or f"document_{document.file_unique_id}"
+            mime = _accepted_type(document.mime_type, name) or ""
+            if not mime:
+                await self._say(talk, ATTACHMENT_UNSUPPORTED)
+                return
+        limit = self._runtime.settings.max_attachment_bytes
+        if size is not None and size > limit:
+            await self._say(talk, ATTACHMENT_TOO_LARGE)
+            return
+        store = self._gate.store
+        case = await asyncio.to_thread(store.active_case, CHANNEL, talk.sender_id)
+        if case is None:
+            await self._say(talk, ATTACHMENT_NO_CASE)
+            return
+        if any(a["platform_file_id"] == file_id for a in await asyncio.to_thread(store.attachments, case.id)):
+            await self._say(talk, ATTACHMENT_RECEIVED)  # a replay after a restart: attached already
+            return
+        path = Path(self._runtime.settings.attachment_dir) / case.id / f"{talk.update_id}_{_SAFE_NAME.sub('_', name)}"
+        try:
+            stored_size = await self._runtime.sender.download(file_id, path, max_bytes=limit)
+        except FileTooLarge:
+            await self._say(talk, ATTACHMENT_TOO_LARGE)
+            return
+        await asyncio.to_thread(
+            store.add_attachment,
+            case.id,
+            kind=kind,
+            name=name,
+            mime_type=mime,
+            size=stored_size,
+            platform_file_id=file_id,
+            stored_path=str(path),
+        )
+        await self._say(talk, ATTACHMENT_RECEIVED)
+
+    async def _say(self, talk: _Conversation, name: str, **values: Any) -> None:
+        """Send a domain response outside Rasa's turn, and keep it on the case transcript."""
+        text = response_text(self._app, name, **values)
+        await self._gate.record_bot_reply(channel=CHANNEL, sender_id=talk.sender_id, text=text)
+        await self._runtime.deliver(talk.chat_id, talk.update_id, [{"kind": "text", "text": text}])
+
+
+def _accepted_type(mime_type: str | None, name: str) -> str | None:
+    """The attachment's MIME type if it is a PDF, JPG or PNG (by type, else by file extension)."""
+    if mime_type in ACCEPTED_TYPES:
+        return mime_type
+    suffix = Path(name).suffix.lower()
+    by_suffix = {".pdf": "application/pdf", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
+    return by_suffix.get(suffix) if mime_type in (None, "", "application/octet-stream") else None
+
+
+def _is_service(message: Message) -> bool:
+    """Member changes, pins, title changes...: nothing a customer said."""
+    return bool(
+        message.new_chat_members
+        or message.left_chat_member
+        or message.pinned_message
+        or message.new_chat_title
+        or message.group_chat_created
+    )
+
+
+def _kind(update: Update) -> str:
+    fields = [k for k in update.to_dict() if k != "update_id"]
+    return ",".join(fields) or "empty"

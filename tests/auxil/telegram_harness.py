@@ -1,0 +1,182 @@
+"""A Sanic app hosting the real Telegram channel against the fake Bot API, for the channel tests.
+
+Rasa's side is the real boundary: a real ``Agent`` (domain + in-memory tracker store) on
+``app.ctx`` for domain texts, and an ``on_new_message`` that records the ``UserMessage``s
+it receives and answers through the message's own output channel, as Rasa would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import html
+import json
+import socket
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from rasa.core.agent import Agent
+from rasa.core.channels.channel import UserMessage
+from rasa.shared.core.domain import Domain
+from sanic import Sanic
+
+from bot.cases.database import make_engine
+from bot.cases.store import CaseStore
+from bot.settings import PROJECT_ROOT
+from connectors.gate import ConversationGate
+from connectors.telegram.channel import TelegramInput
+from connectors.telegram.runtime import TelegramRuntime
+from connectors.telegram.settings import TelegramSettings
+from connectors.telegram.storage import metadata as telegram_metadata
+from tests.auxil.fake_telegram import FakeTelegram
+
+TOKEN = "123456:TEST-TOKEN"
+SECRET = "s3cret-token"
+
+# Used only for names bot/domain.yml does not define (yet): the channel reads the real domain.
+FALLBACK_RESPONSES = {
+    "utter_telegram_non_text": "I can read text messages, photos and PDF files. Please type your question.",
+    "utter_help": "Tell me what went wrong. Commands: /human, /status, /cancel.",
+    "utter_telegram_group_moved_to_private": "Let's continue in private so your details stay safe: {link}",
+    "utter_attachment_received": "Thanks, your file is attached to your case.",
+    "utter_attachment_no_case": "Please describe the issue first, then send the file again.",
+    "utter_attachment_too_large": "That file is too large. Please send one under 20 MB.",
+    "utter_attachment_unsupported": "Please send a photo, a PDF, JPG or PNG file.",
+    "utter_secret_redacted": "Never share secrets. I removed it; please rotate it now.",
+    "utter_ambiguous_hash": "Is that a transaction id? Please resend it labelled as txid.",
+}
+
+
+@functools.lru_cache(maxsize=1)
+def test_domain() -> Domain:
+    responses: dict[str, Any] = {name: [{"text": text}] for name, text in FALLBACK_RESPONSES.items()}
+    real = PROJECT_ROOT / "bot" / "domain.yml"
+    if real.exists():
+        responses.update(Domain.load(str(real)).responses)
+    return Domain.from_dict({"responses": responses})
+
+
+def domain_texts(name: str) -> set[str]:
+    """Every variation of a domain response as Telegram receives it (HTML-escaped): any may be picked."""
+    return {html.escape(v["text"], quote=False) for v in test_domain().responses[name]}
+
+
+class ChannelHarness:
+    """Start and stop one Rasa-like web server with the Telegram channel on a free port."""
+
+    def __init__(
+        self,
+        fake: FakeTelegram,
+        database_url: str,
+        tmp_path: Path,
+        *,
+        webhook: bool = True,
+        token: str = TOKEN,
+        env: dict[str, str] | None = None,
+        reply_delay: float = 0.0,
+    ) -> None:
+        self.fake = fake
+        self.received: list[UserMessage] = []
+        self.reply_delay = reply_delay
+        values = {
+            "TELEGRAM_BOT_TOKEN": token,
+            "TELEGRAM_API_BASE_URL": fake.base_url,
+            "TELEGRAM_WEBHOOK_SECRET": SECRET,
+            "TELEGRAM_ATTACHMENT_DIR": str(tmp_path / "attachments"),
+            "TELEGRAM_POLL_TIMEOUT_SECONDS": "1",
+            "TELEGRAM_POLLER_RETRY_SECONDS": "0.1",
+            "TELEGRAM_PER_CHAT_INTERVAL_SECONDS": "0.01",
+        }
+        if webhook:
+            values["TELEGRAM_WEBHOOK_URL"] = "https://bot.example.com/webhooks/telegram/webhook"
+        values.update(env or {})
+        self.settings = TelegramSettings.from_env(values)
+        self.engine = make_engine(database_url, telegram_metadata)
+        self.store = CaseStore(self.engine)
+        self.channel = TelegramInput(self.settings)
+        self.port = 0
+        self._server: Any = None
+        self._http: aiohttp.ClientSession | None = None
+
+    @property
+    def runtime(self) -> TelegramRuntime:
+        assert self.channel.runtime is not None
+        return self.channel.runtime
+
+    async def on_new_message(self, message: UserMessage) -> None:
+        """Rasa's handler, reduced to recording and one canned reply per message."""
+        self.received.append(message)
+        if self.reply_delay:
+            await asyncio.sleep(self.reply_delay)
+        reply: dict[str, Any] = {"text": f"You said: {message.text}"}
+        if message.text == "/greet":
+            reply["buttons"] = [{"title": "Withdrawal", "payload": "/withdrawal_stuck"}]
+        await message.output_channel.send_response(message.sender_id, reply)
+
+    async def start(self, wait_ready: bool = True) -> ChannelHarness:
+        Sanic.test_mode = True
+        app = Sanic(f"tg_{uuid.uuid4().hex[:10]}")
+        app.ctx.conversation_gate = ConversationGate(self.store)
+        app.ctx.agent = Agent(domain=test_domain())
+        app.blueprint(self.channel.blueprint(self.on_new_message), url_prefix="/webhooks/telegram")
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        self._server = await app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
+        await self._server.startup()
+        await self._server.after_start()
+        self._http = aiohttp.ClientSession()
+        if wait_ready and self.settings.enabled:
+            await self.wait_ready()
+        return self
+
+    async def wait_ready(self, timeout: float = 10.0) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.channel.runtime is None or not self.channel.runtime._ready:
+            assert asyncio.get_running_loop().time() < deadline, "Telegram channel did not start"
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        if self._http is not None:
+            await self._http.close()
+        if self._server is not None:
+            await self._server.before_stop()
+            self._server.close()
+            await self._server.wait_closed()
+            await self._server.after_stop()
+        self.engine.dispose()
+
+    async def __aenter__(self) -> ChannelHarness:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def post(
+        self, payload: Any = None, *, secret: str | None = SECRET, raw: bytes | None = None
+    ) -> tuple[int, Any]:
+        """POST to the webhook as Telegram does; returns (status, JSON body)."""
+        assert self._http is not None
+        headers = {"Content-Type": "application/json"}
+        if secret is not None:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+        body = raw if raw is not None else json.dumps(payload).encode()
+        async with self._http.post(self.url("/webhooks/telegram/webhook"), data=body, headers=headers) as resp:
+            return resp.status, await resp.json(content_type=None)
+
+    async def get(self, path: str) -> tuple[int, Any]:
+        assert self._http is not None
+        async with self._http.get(self.url(path)) as resp:
+            return resp.status, await resp.json(content_type=None)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    async def idle(self) -> None:
+        """Wait until every update received so far has been processed."""
+        await self.runtime.idle()
+
+    def texts(self) -> list[str]:
+        return [m.text or "" for m in self.received]

@@ -1,0 +1,311 @@
+"""The Telegram channel end to end over HTTP: real PTB, the fake Bot API, a recording Rasa handler."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.cases.store import TranscriptLine
+from connectors.telegram.storage import telegram_inbox
+from tests.auxil.fake_telegram import BOT_USER, FakeTelegram, group_message, private_message
+from tests.auxil.telegram_harness import SECRET, ChannelHarness, domain_texts
+
+CHAT = 4242
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as server:
+        yield server
+
+
+@pytest.fixture
+async def harness(fake: FakeTelegram, sqlite_url: str, tmp_path: Path) -> AsyncIterator[ChannelHarness]:
+    async with ChannelHarness(fake, sqlite_url, tmp_path) as running:
+        yield running
+
+
+def update(update_id: int, **content: object) -> dict[str, object]:
+    return {"update_id": update_id, **content}
+
+
+async def send(harness: ChannelHarness, *updates: dict[str, object]) -> None:
+    for item in updates:
+        status, _ = await harness.post(item)
+        assert status == 200
+    await harness.idle()
+
+
+def inbox_statuses(harness: ChannelHarness) -> dict[int, str]:
+    with harness.engine.connect() as conn:
+        return {r.update_id: r.status for r in conn.execute(telegram_inbox.select()).all()}
+
+
+async def test_without_a_token_the_channel_answers_503_and_starts_nothing(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    async with ChannelHarness(fake, sqlite_url, tmp_path, token="") as idle:
+        status, _ = await idle.post(update(1, message=private_message(CHAT, "hi")))
+        assert status == 503
+        assert (await idle.get("/webhooks/telegram/"))[0] == 503
+        await asyncio.sleep(0.1)
+    assert fake.calls == [] and idle.received == []
+
+
+async def test_start_up_registers_the_webhook_with_secret_and_allowed_updates(
+    harness: ChannelHarness, fake: FakeTelegram
+) -> None:
+    assert fake.webhook["url"] == "https://bot.example.com/webhooks/telegram/webhook"
+    assert fake.webhook["secret_token"] == SECRET
+    assert fake.webhook["allowed_updates"] == ["message", "edited_message", "callback_query"]
+    await send(
+        harness, update(1, message=private_message(CHAT, "one")), update(2, message=private_message(CHAT, "two"))
+    )
+    assert len(fake.calls_to("getMe")) == 1  # once at start-up, never per request
+
+
+async def test_set_webhook_tolerates_a_429(fake: FakeTelegram, sqlite_url: str, tmp_path: Path) -> None:
+    fake.rate_limit(method="setWebhook", retry_after=1)
+    async with ChannelHarness(fake, sqlite_url, tmp_path) as running:
+        assert len(fake.calls_to("setWebhook")) == 2
+        assert fake.webhook["secret_token"] == SECRET
+        await send(running, update(1, message=private_message(CHAT, "hello")))
+        assert running.texts() == ["hello"]
+
+
+async def test_private_text_goes_to_rasa_and_the_reply_back(harness: ChannelHarness, fake: FakeTelegram) -> None:
+    await send(harness, update(10, message=private_message(CHAT, "my withdrawal <is> stuck & pending")))
+    [message] = harness.received
+    assert message.sender_id == f"tg:{CHAT}:{CHAT}"
+    assert message.input_channel == "telegram"
+    assert message.text == "my withdrawal <is> stuck & pending"
+    assert fake.sent_texts(CHAT) == ["You said: my withdrawal &lt;is&gt; stuck &amp; pending"]
+    typing, reply = fake.calls_to("sendChatAction", CHAT)[0], fake.calls_to("sendMessage", CHAT)[0]
+    assert typing.at <= reply.at and typing.params["action"] == "typing"
+    assert inbox_statuses(harness) == {10: "done"}
+
+
+@pytest.mark.parametrize("secret", [None, "wrong"])
+async def test_wrong_or_missing_secret_is_403_and_nothing_is_stored(
+    harness: ChannelHarness, secret: str | None
+) -> None:
+    status, _ = await harness.post(update(11, message=private_message(CHAT, "hi")), secret=secret)
+    assert status == 403
+    await harness.idle()
+    assert harness.received == [] and inbox_statuses(harness) == {}
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b'{"message": {}}', b'{"update_id": "7"}', b"\xff\xfe"])
+async def test_malformed_body_is_400_and_the_server_keeps_serving(harness: ChannelHarness, raw: bytes) -> None:
+    status, body = await harness.post(raw=raw)
+    assert status == 400 and "error" in body
+    await send(harness, update(12, message=private_message(CHAT, "still here")))
+    assert harness.texts() == ["still here"]
+
+
+async def test_duplicated_update_is_processed_once(harness: ChannelHarness, fake: FakeTelegram) -> None:
+    item = update(20, message=private_message(CHAT, "only once"))
+    statuses = await asyncio.gather(*(harness.post(item) for _ in range(3)))
+    assert [s for s, _ in statuses] == [200, 200, 200]
+    await harness.idle()
+    await send(harness, item)
+    assert harness.texts() == ["only once"]
+    assert fake.sent_texts(CHAT) == ["You said: only once"]
+
+
+async def test_messages_of_one_chat_are_processed_in_order(fake: FakeTelegram, sqlite_url: str, tmp_path: Path) -> None:
+    async with ChannelHarness(fake, sqlite_url, tmp_path, reply_delay=0.05) as running:
+        for i in range(5):
+            status, _ = await running.post(update(100 + i, message=private_message(CHAT, f"m{i}", message_id=i)))
+            assert status == 200
+        await running.post(update(200, message=private_message(7, "other chat")))
+        await running.idle()
+    mine = [t for t in running.texts() if t.startswith("m")]
+    assert mine == ["m0", "m1", "m2", "m3", "m4"]
+    assert running.texts().index("other chat") < 4  # another chat did not wait for this one
+
+
+def every_kind_of_update() -> list[dict[str, object]]:
+    chat = {"id": CHAT, "type": "private", "first_name": "Ada"}
+    file = {"file_id": "f1", "file_unique_id": "u1"}
+    return [
+        update(301, message=private_message(CHAT, "plain text")),
+        update(302, edited_message={**private_message(CHAT, "edited text"), "edit_date": 1}),
+        update(303, message=private_message(CHAT, photo=[{**file, "width": 90, "height": 90, "file_size": 10}])),
+        update(
+            304, message=private_message(CHAT, document={**file, "file_name": "a.pdf", "mime_type": "application/pdf"})
+        ),
+        update(
+            305,
+            message=private_message(
+                CHAT,
+                sticker={**file, "type": "regular", "width": 1, "height": 1, "is_animated": False, "is_video": False},
+            ),
+        ),
+        update(306, message=private_message(CHAT, voice={**file, "duration": 3})),
+        update(307, message=private_message(CHAT, location={"latitude": 1.0, "longitude": 2.0})),
+        update(308, message=private_message(CHAT, contact={"phone_number": "+100", "first_name": "Ada"})),
+        update(
+            309,
+            callback_query={
+                "id": "cbq-9",
+                "from": {"id": CHAT, "is_bot": False, "first_name": "Ada"},
+                "chat_instance": "ci",
+                "data": "/affirm",
+                "message": {"message_id": 55, "date": 1, "chat": chat, "from": BOT_USER, "text": "Right?"},
+            },
+        ),
+        update(
+            310, message=group_message(-100, 5, "", new_chat_members=[{"id": 6, "is_bot": False, "first_name": "N"}])
+        ),
+        update(
+            311,
+            channel_post={
+                "message_id": 1,
+                "date": 1,
+                "chat": {"id": -200, "type": "channel", "title": "News"},
+                "text": "post",
+            },
+        ),
+        update(
+            312,
+            my_chat_member={
+                "chat": chat,
+                "from": chat | {"is_bot": False},
+                "date": 1,
+                "old_chat_member": {"status": "member", "user": BOT_USER},
+                "new_chat_member": {"status": "kicked", "user": BOT_USER, "until_date": 0},
+            },
+        ),
+        update(313, some_future_update_type={"anything": True}),
+        update(314, message=private_message(CHAT, "/unknown_command")),
+    ]
+
+
+async def test_every_update_type_answers_200_and_is_handled(harness: ChannelHarness, fake: FakeTelegram) -> None:
+    items = every_kind_of_update()
+    await send(harness, *items)
+    statuses = inbox_statuses(harness)
+    assert statuses == {item["update_id"]: "done" for item in items}
+    assert harness.texts() == ["plain text", "edited text", "/affirm"]
+    assert harness.received[1].metadata["edited"] is True
+    non_text = domain_texts("utter_telegram_non_text")
+    assert sum(t in non_text for t in fake.sent_texts(CHAT)) == 4  # sticker, voice, location, contact
+    assert fake.calls_to("answerCallbackQuery")[0].params["callback_query_id"] == "cbq-9"
+    assert fake.sent_texts(-200) == [] and fake.sent_texts(-100) == []
+
+
+async def test_button_press_is_answered_at_once_then_fed_to_rasa(harness: ChannelHarness, fake: FakeTelegram) -> None:
+    await send(harness, update(400, message=private_message(CHAT, "/start")))
+    keyboard_message = fake.calls_to("sendMessage", CHAT)[0]
+    button = keyboard_message.params["reply_markup"]["inline_keyboard"][0][0]
+    assert button == {"text": "Withdrawal", "callback_data": "/withdrawal_stuck"}
+    press = {
+        "id": "cbq-1",
+        "from": {"id": CHAT, "is_bot": False, "first_name": "Ada"},
+        "chat_instance": "ci",
+        "data": button["callback_data"],
+        "message": {"message_id": 1, "date": 1, "chat": {"id": CHAT, "type": "private"}, "from": BOT_USER, "text": "x"},
+    }
+    await send(harness, update(401, callback_query=press))
+    assert harness.texts() == ["/greet", "/withdrawal_stuck"]
+    answer = fake.calls_to("answerCallbackQuery")[0]
+    assert answer.at < fake.calls_to("sendMessage", CHAT)[1].at
+    assert fake.calls_to("editMessageReplyMarkup")[0].params["message_id"] == "1"
+
+
+async def test_long_button_payload_survives_the_64_byte_limit(harness: ChannelHarness, fake: FakeTelegram) -> None:
+    payload = '/inform{"issue_type": "withdrawal_stuck", "network": "TRC20", "coin": "USDT"}'
+    assert len(payload.encode()) > 64
+    await harness.runtime.deliver(
+        CHAT, None, [{"kind": "text", "text": "Pick", "buttons": [{"title": "T", "payload": payload}]}]
+    )
+    data = fake.calls_to("sendMessage", CHAT)[0].params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    assert len(data.encode()) <= 64
+    press = {
+        "id": "cbq-2",
+        "from": {"id": CHAT, "is_bot": False, "first_name": "Ada"},
+        "chat_instance": "ci",
+        "data": data,
+        "message": {"message_id": 1, "date": 1, "chat": {"id": CHAT, "type": "private"}, "from": BOT_USER, "text": "x"},
+    }
+    await send(harness, update(402, callback_query=press))
+    assert harness.texts() == [payload]
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("/start", "/greet"),
+        ("/start@ExampleSupportBot", "/greet"),
+        ("/human", "/request_human"),
+        ("/status", "/ticket_status"),
+        ("/cancel", "/cancel"),
+    ],
+)
+async def test_commands_map_to_intents(harness: ChannelHarness, typed: str, expected: str) -> None:
+    await send(harness, update(500, message=private_message(CHAT, typed)))
+    assert harness.texts() == [expected]
+
+
+async def test_start_deep_link_payload_is_passed_as_metadata(harness: ChannelHarness) -> None:
+    await send(harness, update(501, message=private_message(CHAT, "/start group")))
+    [message] = harness.received
+    assert message.text == "/greet" and message.metadata["start_payload"] == "group"
+
+
+async def test_help_answers_from_the_domain_without_rasa(harness: ChannelHarness, fake: FakeTelegram) -> None:
+    await send(harness, update(502, message=private_message(CHAT, "/help")))
+    assert harness.received == []
+    [sent] = fake.sent_texts(CHAT)
+    assert sent in domain_texts("utter_help")
+
+
+async def test_group_answers_only_when_mentioned_or_replied_and_moves_to_private(
+    harness: ChannelHarness, fake: FakeTelegram
+) -> None:
+    group = -1001
+    bot_reply = {
+        "message_id": 9,
+        "date": 1,
+        "chat": {"id": group, "type": "supergroup"},
+        "from": BOT_USER,
+        "text": "hi",
+    }
+    await send(
+        harness,
+        update(600, message=group_message(group, 5, "anyone else has a stuck withdrawal?", message_id=1)),
+        update(601, message=group_message(group, 5, "@ExampleSupportBot my withdrawal is stuck", message_id=2)),
+        update(602, message=group_message(group, 6, "still stuck", message_id=3, reply_to_message=bot_reply)),
+        update(603, message=group_message(group, 6, "/help@OtherBot", message_id=4)),
+    )
+    assert harness.received == []  # nothing said in a group reaches the dialogue
+    replies = fake.calls_to("sendMessage", group)
+    assert [r.params["reply_parameters"]["message_id"] for r in replies] == [2, 3]
+    assert all("https://t.me/ExampleSupportBot?start=group" in r.params["text"] for r in replies)
+
+
+async def test_secret_is_redacted_before_rasa_and_the_customer_is_warned(
+    harness: ChannelHarness, fake: FakeTelegram
+) -> None:
+    seed = "abandon ability able about above absent absorb abstract absurd abuse access accident"
+    await send(harness, update(700, message=private_message(CHAT, f"my seed is {seed}")))
+    [message] = harness.received
+    assert "abandon" not in (message.text or "") and "[REDACTED]" in (message.text or "")
+    assert fake.sent_texts(CHAT)[0] in domain_texts("utter_secret_redacted")
+
+
+async def test_conversation_owned_by_an_agent_does_not_reach_rasa(harness: ChannelHarness, fake: FakeTelegram) -> None:
+    sender = f"tg:{CHAT}:{CHAT}"
+    case = harness.store.open_case(
+        intent="withdrawal_stuck", priority=2, channel="telegram", sender_id=sender, summary="stuck", details={}
+    )
+    assert harness.store.claim(case.id, "agent-1")
+    await send(harness, update(800, message=private_message(CHAT, "any news?")))
+    assert harness.received == [] and fake.sent_texts(CHAT) == []
+    assert harness.store.transcript(case.id)[-1] == TranscriptLine(
+        role="customer", text="any news?", author=sender, at=harness.store.transcript(case.id)[-1].at
+    )
