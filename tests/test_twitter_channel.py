@@ -33,7 +33,7 @@ from connectors.twitter.lease import PollerLease
 from connectors.twitter.poller import snowflake_at
 from connectors.twitter.public import MAX_WEIGHTED_LENGTH, weighted_length
 from connectors.twitter.settings import XCredentials, XSettings
-from tests.auxil.fake_x import DM_EVENTS, MENTIONS, FakeX
+from tests.auxil.fake_x import DM_EVENTS, MENTIONS, TWEETS, FakeX
 
 ACCOUNT = "1000"
 DM_LINK = f"https://twitter.com/messages/compose?recipient_id={ACCOUNT}"
@@ -457,3 +457,28 @@ async def test_webhook_mention_gets_the_public_treatment(webhook_world: World, f
     assert post["text"] in webhook_world.texts("utter_x_public_reply_p1")
     case = webhook_world.store.active_case("twitter", "x:2034")
     assert case is not None and case.priority == 1
+
+
+async def test_public_txid_gets_the_leak_warning_without_the_hash(world: World, fake_x: FakeX) -> None:
+    txid = "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b"
+    fake_x.mention(f"@ExampleSupport deposit missing, tx {txid}", author_id="2040")
+    await world.poll()
+    (post,) = fake_x.posts
+    assert post["text"] in world.texts("utter_x_public_leak_warning")
+    assert txid[:12] not in post["text"]
+
+
+async def test_plan_that_cannot_post_still_alerts_agents(
+    world: World, fake_x: FakeX, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_x.disabled.add(TWEETS)
+    with caplog.at_level(logging.ERROR):
+        fake_x.mention("@ExampleSupport I was hacked", author_id="2041")
+        fake_x.mention("@ExampleSupport my account is locked", author_id="2042")
+        await world.poll()
+    assert fake_x.posts == []
+    assert world.store.active_case("twitter", "x:2041") is not None
+    assert world.store.active_case("twitter", "x:2042") is not None
+    assert len([r for r in caplog.records if r.levelno >= logging.ERROR]) == 1
+    await world.poll()
+    assert len(fake_x.calls(TWEETS)) == 1  # answered mentions are not retried

@@ -20,8 +20,8 @@ from sanic.response import HTTPResponse
 
 from connectors.rasa_bridge import conversation_gate
 from connectors.twitter.conversations import OnNewMessage, XConversations
+from connectors.twitter.identity import CHANNEL
 from connectors.twitter.lease import PollerLease
-from connectors.twitter.output import CHANNEL
 from connectors.twitter.poller import XPoller
 from connectors.twitter.sender import XSender, XUnavailable
 from connectors.twitter.settings import XSettings

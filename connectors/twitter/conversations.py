@@ -20,9 +20,10 @@ from bot.cases.priorities import P1, priority_for
 from bot.cases.redaction import Redaction, redact
 from bot.cases.store import TranscriptLine
 from connectors.rasa_bridge import TranscribingOutputChannel, conversation_gate, response_text, txid_expected
-from connectors.twitter.output import CHANNEL, XOutput, conversation_key
+from connectors.twitter.identity import CHANNEL, conversation_key
+from connectors.twitter.output import XOutput
 from connectors.twitter.public import fit, personal_data, without_handles
-from connectors.twitter.sender import DmEvent, Mention, XRejected, XSender
+from connectors.twitter.sender import DmEvent, Mention, XFeatureDisabled, XRejected, XSender
 from connectors.twitter.settings import XSettings
 from connectors.twitter.state import DM, MENTION, THREAD, XState
 
@@ -63,7 +64,7 @@ class XConversations:
 
     async def _answer(self, mention: Mention) -> list[tuple[str, str]]:
         redaction = redact(mention.text)
-        leaked = redaction.found_secret or bool(personal_data(redaction.text))
+        leaked = bool(redaction.kinds) or bool(personal_data(mention.text))
         intent = await self._intent(without_handles(redaction.text))
         urgent = intent is not None and priority_for(intent, credentials_exposed=redaction.found_secret) == P1
         if urgent and intent is not None:
@@ -80,6 +81,8 @@ class XConversations:
         text = fit(response_text(self._app, name, dm_link=self._settings.dm_link))
         try:
             await self._sender.reply(mention.id, text)
+        except XFeatureDisabled:  # reported once by the sender; a P1 case above still alerts agents
+            logger.debug("mention %s not answered: the X plan cannot post", mention.id)
         except XRejected:
             logger.error("X refused our reply to mention %s; it stays unanswered", mention.id)
         return [thread]
@@ -127,6 +130,8 @@ class XConversations:
         if event.sender_id != self._settings.account_id:
             try:
                 await self._converse(event)
+            except XFeatureDisabled:  # reported once by the sender; the gate kept the message on any case
+                logger.debug("DM event %s not answered: the X plan cannot send DMs", event.id)
             except XRejected:
                 logger.error("X refused a reply in DM event %s", event.id)
         await asyncio.to_thread(self._state.finish, (DM, event.id))

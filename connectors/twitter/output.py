@@ -8,20 +8,9 @@ from typing import Any
 
 from rasa.core.channels.channel import OutputChannel
 
+from connectors.twitter.identity import CHANNEL, user_id
 from connectors.twitter.sender import XSender
 from connectors.twitter.state import XState
-
-CHANNEL = "twitter"
-SENDER_PREFIX = "x:"
-
-
-def conversation_key(user_id: str) -> str:
-    """The Rasa sender id (and case sender) of an X user: ``x:<user_id>``."""
-    return SENDER_PREFIX + user_id
-
-
-def user_id(conversation: str) -> str:
-    return conversation.removeprefix(SENDER_PREFIX)
 
 
 class XOutput(OutputChannel):
