@@ -1,0 +1,127 @@
+"""Photos and PDF/JPG/PNG documents become attachments of the customer's open case."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.auxil.fake_telegram import FakeTelegram, private_message
+from tests.auxil.telegram_harness import ChannelHarness, domain_texts
+
+CHAT = 5151
+SENDER = f"tg:{CHAT}:{CHAT}"
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as server:
+        yield server
+
+
+@pytest.fixture
+async def harness(fake: FakeTelegram, sqlite_url: str, tmp_path: Path) -> AsyncIterator[ChannelHarness]:
+    env = {"TELEGRAM_MAX_ATTACHMENT_BYTES": "1000"}
+    async with ChannelHarness(fake, sqlite_url, tmp_path, env=env) as running:
+        yield running
+
+
+def open_case(harness: ChannelHarness) -> str:
+    case = harness.store.open_case(
+        intent="deposit_missing", priority=2, channel="telegram", sender_id=SENDER, summary="deposit", details={}
+    )
+    return case.id
+
+
+async def send(harness: ChannelHarness, update_id: int, **message: Any) -> None:
+    status, _ = await harness.post({"update_id": update_id, "message": private_message(CHAT, **message)})
+    assert status == 200
+    await harness.idle()
+
+
+def document(file_id: str, name: str, mime: str, size: int) -> dict[str, Any]:
+    return {
+        "file_id": file_id,
+        "file_unique_id": f"u{file_id}",
+        "file_name": name,
+        "mime_type": mime,
+        "file_size": size,
+    }
+
+
+async def test_photo_is_downloaded_and_attached(harness: ChannelHarness, fake: FakeTelegram) -> None:
+    case_id = open_case(harness)
+    small = {"file_id": "p-small", "file_unique_id": "ps", "width": 90, "height": 90, "file_size": 5}
+    fake.add_file(b"\xff\xd8 big jpeg", "photos/file_7.jpg", file_id="p-big")
+    big = {"file_id": "p-big", "file_unique_id": "pb", "width": 800, "height": 600, "file_size": 11}
+    await send(harness, 1, photo=[small, big])
+    [attachment] = harness.store.attachments(case_id)
+    assert attachment["kind"] == "photo" and attachment["platform_file_id"] == "p-big"
+    assert attachment["mime_type"] == "image/jpeg" and attachment["size"] == 11
+    assert Path(attachment["stored_path"]).read_bytes() == b"\xff\xd8 big jpeg"
+    assert fake.sent_texts(CHAT)[-1] in domain_texts("utter_attachment_received")
+    assert harness.received == []
+
+
+@pytest.mark.parametrize(
+    ("name", "mime"),
+    [("statement.pdf", "application/pdf"), ("shot.png", "image/png"), ("scan.JPG", "application/octet-stream")],
+)
+async def test_pdf_png_jpg_documents_are_attached(
+    harness: ChannelHarness, fake: FakeTelegram, name: str, mime: str
+) -> None:
+    case_id = open_case(harness)
+    fake.add_file(b"content", f"documents/{name}", file_id="d1")
+    await send(harness, 2, document=document("d1", name, mime, 7))
+    [attachment] = harness.store.attachments(case_id)
+    assert attachment["name"] == name and attachment["kind"] == "document" and attachment["size"] == 7
+    assert Path(attachment["stored_path"]).parent.name == case_id
+    assert fake.sent_texts(CHAT)[-1] in domain_texts("utter_attachment_received")
+
+
+async def test_other_file_types_are_refused_without_download(harness: ChannelHarness, fake: FakeTelegram) -> None:
+    case_id = open_case(harness)
+    fake.add_file(b"MZ", "documents/tool.exe", file_id="x1")
+    await send(harness, 3, document=document("x1", "tool.exe", "application/x-msdownload", 2))
+    assert harness.store.attachments(case_id) == []
+    assert fake.calls_to("getFile") == []
+    assert fake.sent_texts(CHAT)[-1] in domain_texts("utter_attachment_unsupported")
+
+
+@pytest.mark.parametrize("declared_size", [5000, None])
+async def test_files_over_the_limit_are_refused(
+    harness: ChannelHarness, fake: FakeTelegram, declared_size: int | None
+) -> None:
+    case_id = open_case(harness)
+    fake.add_file(b"x" * 5000, "documents/huge.pdf", file_id="h1")
+    info = document("h1", "huge.pdf", "application/pdf", 0)
+    if declared_size is None:
+        del info["file_size"]  # only getFile tells the size
+    else:
+        info["file_size"] = declared_size
+    await send(harness, 4, document=info)
+    assert harness.store.attachments(case_id) == []
+    assert fake.calls_to("download") == []
+    assert fake.sent_texts(CHAT)[-1] in domain_texts("utter_attachment_too_large")
+
+
+async def test_without_an_open_case_nothing_is_kept_and_the_customer_is_told(
+    harness: ChannelHarness, fake: FakeTelegram, tmp_path: Path
+) -> None:
+    fake.add_file(b"%PDF", "documents/a.pdf", file_id="n1")
+    await send(harness, 5, document=document("n1", "a.pdf", "application/pdf", 4))
+    assert fake.calls_to("getFile") == []
+    assert not (tmp_path / "attachments").exists()
+    assert fake.sent_texts(CHAT) and fake.sent_texts(CHAT)[-1] in domain_texts("utter_attachment_no_case")
+
+
+async def test_caption_reaches_the_bot_after_the_attachment(harness: ChannelHarness, fake: FakeTelegram) -> None:
+    case_id = open_case(harness)
+    fake.add_file(b"%PDF", "documents/r.pdf", file_id="c1")
+    await send(harness, 6, document=document("c1", "r.pdf", "application/pdf", 4), caption="this is the receipt")
+    assert len(harness.store.attachments(case_id)) == 1
+    assert [m.text for m in harness.received] == ["this is the receipt"]
+    transcript = [line.text for line in harness.store.transcript(case_id)]
+    assert "this is the receipt" in transcript
