@@ -3,6 +3,7 @@ and a Rasa boundary (a recorder ``on_new_message`` that replies through the outp
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -482,3 +483,40 @@ async def test_plan_that_cannot_post_still_alerts_agents(
     assert len([r for r in caplog.records if r.levelno >= logging.ERROR]) == 1
     await world.poll()
     assert len(fake_x.calls(TWEETS)) == 1  # answered mentions are not retried
+
+
+async def wait_for(condition: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def test_only_the_lease_holder_polls_and_another_takes_over(
+    fake_x: FakeX, session: aiohttp.ClientSession, sqlite_url: str
+) -> None:
+    worlds = [
+        World(
+            fake_x,
+            session,
+            sqlite_url,
+            poll_seconds=0.05,
+            credentials=XCredentials(f"bearer-{n}", "ck", "cs", "a", "s"),
+        )
+        for n in (1, 2)
+    ]
+    try:
+        for w in worlds:
+            w.runtime.start_polling()
+        first = fake_x.mention("@ExampleSupport fee question", author_id="2050")
+        await wait_for(lambda: len(fake_x.posts) == 1)
+        await asyncio.sleep(0.3)  # a few more cycles of both pollers
+        assert {c.headers["Authorization"] for c in fake_x.calls(MENTIONS)} == {"Bearer bearer-1"}
+        await worlds[0].close()  # releases the lease
+        second = fake_x.mention("@ExampleSupport deposit question", author_id="2051")
+        await wait_for(lambda: len(fake_x.posts) == 2)
+        assert fake_x.calls(MENTIONS)[-1].headers["Authorization"] == "Bearer bearer-2"
+        assert [p["reply"]["in_reply_to_tweet_id"] for p in fake_x.posts] == [first, second]
+    finally:
+        for w in worlds:
+            await w.close()

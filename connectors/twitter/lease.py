@@ -33,6 +33,11 @@ class PollerLease:
         self._seconds = seconds
         self.owner = owner or uuid.uuid4().hex
 
+    @property
+    def seconds(self) -> float:
+        """How long the lease lasts without renewal."""
+        return self._seconds
+
     def acquire(self) -> bool:
         now = time.time()
         with self._engine.begin() as conn:

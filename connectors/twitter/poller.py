@@ -53,12 +53,26 @@ class XPoller:
             while True:
                 try:
                     if await asyncio.to_thread(self._lease.acquire):
-                        await self.poll_once()
+                        await self._poll_holding_lease()
                 except Exception:  # the database may be briefly away: keep the loop alive
                     logger.exception("X poller cycle failed")
                 await self._sleep(self._settings.poll_seconds)
         finally:
             await asyncio.to_thread(self._lease.release)
+
+    async def _poll_holding_lease(self) -> None:
+        """One cycle, renewing the lease while it runs (a 429 wait can outlast the lease)."""
+        cycle = asyncio.create_task(self.poll_once(), name="x-poll-cycle")
+        try:
+            while not cycle.done():
+                await asyncio.wait({cycle}, timeout=self._lease.seconds / 3)
+                if not cycle.done() and not await asyncio.to_thread(self._lease.acquire):
+                    logger.warning("X poller lease taken over by another process; stopping this cycle")
+                    cycle.cancel()
+        finally:
+            if not cycle.done():
+                cycle.cancel()
+            await asyncio.gather(cycle, return_exceptions=True)
 
     async def poll_once(self) -> None:
         """Handle everything new since the last cycle; one failing feature does not stop the other."""
