@@ -105,6 +105,7 @@ class TwitterInput(InputChannel):
             runtime = self.runtime(app, on_new_message)
             if not settings.webhook_mode:
                 runtime.start_polling()
+            logger.info("X channel %s for @%s (%s)", settings.mode, settings.account_handle, settings.account_id)
 
         @hook.listener("before_server_stop")
         async def stop(app: Sanic, _loop: Any) -> None:
