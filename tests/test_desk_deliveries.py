@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.cases.agents import DeskSessions, DutyRoster
+from bot.cases.agents import DeskSessions, DutyRoster, on_duty_count
 from bot.cases.database import make_engine
 from bot.cases.deliveries import Backoff, DeliveryLedger
 from bot.cases.escalations import Escalations
@@ -104,12 +104,21 @@ def test_duty_idles_out_and_sessions_expire(sqlite_url):
     assert roster.current() == []
     roster.touch("alice")
     assert [a.agent for a in roster.current()] == ["alice"]
+    with engine.connect() as conn:
+        assert on_duty_count(conn) == 1
     sessions = DeskSessions(engine, idle_minutes=0.005)
     token = sessions.start("alice")
     assert sessions.agent_for(token) == "alice"
     assert sessions.agent_for(token + "x") is None
     time.sleep(0.35)
     assert sessions.agent_for(token) is None
+    engine.dispose()
+
+
+def test_no_agent_on_duty_before_the_desk_ever_ran(sqlite_url):
+    engine = make_engine(sqlite_url)
+    with engine.connect() as conn:
+        assert on_duty_count(conn) == 0
     engine.dispose()
 
 

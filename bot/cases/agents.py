@@ -10,13 +10,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import BigInteger, Column, MetaData, String, Table, delete, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import BigInteger, Column, MetaData, String, Table, delete, func, insert, inspect, select, update
+from sqlalchemy.engine import Connection, Engine
 
 from bot.cases.schema import UtcDateTime
-from bot.cases.store import utcnow
 
 metadata = MetaData()
 
@@ -28,6 +27,7 @@ duty = Table(
     Column("telegram_user_id", BigInteger),
     Column("on_since", UtcDateTime, nullable=False),
     Column("last_seen", UtcDateTime, nullable=False),
+    Column("active_until", UtcDateTime, nullable=False),
 )
 
 desk_sessions = Table(
@@ -48,6 +48,17 @@ class OnDuty:
     last_seen: datetime
 
 
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def on_duty_count(conn: Connection) -> int:
+    """Agents on duty now, for the customer's queue information; 0 before the desk ever ran."""
+    if not inspect(conn).has_table(duty.name):
+        return 0
+    return int(conn.execute(select(func.count()).select_from(duty).where(duty.c.active_until >= utcnow())).scalar_one())
+
+
 class DutyRoster:
     """On/off duty with an idle timeout, shared by the desk page and the agents' group."""
 
@@ -63,11 +74,16 @@ class DutyRoster:
             if row is None:
                 conn.execute(
                     insert(duty).values(
-                        agent=agent, via=via, telegram_user_id=telegram_user_id, on_since=now, last_seen=now
+                        agent=agent,
+                        via=via,
+                        telegram_user_id=telegram_user_id,
+                        on_since=now,
+                        last_seen=now,
+                        active_until=now + self._idle,
                     )
                 )
             else:
-                values = {"via": via, "last_seen": now}
+                values = {"via": via, "last_seen": now, "active_until": now + self._idle}
                 if telegram_user_id is not None:
                     values["telegram_user_id"] = telegram_user_id
                 conn.execute(update(duty).where(duty.c.agent == agent).values(**values))
@@ -75,7 +91,8 @@ class DutyRoster:
     def touch(self, agent: str) -> None:
         """Any action keeps an on-duty agent from going idle."""
         with self._engine.begin() as conn:
-            conn.execute(update(duty).where(duty.c.agent == agent).values(last_seen=utcnow()))
+            now = utcnow()
+            conn.execute(update(duty).where(duty.c.agent == agent).values(last_seen=now, active_until=now + self._idle))
 
     def off_duty(self, agent: str) -> None:
         with self._engine.begin() as conn:
@@ -83,9 +100,8 @@ class DutyRoster:
 
     def current(self) -> list[OnDuty]:
         """Agents on duty now (idle ones are not)."""
-        since = utcnow() - self._idle
         with self._engine.connect() as conn:
-            rows = conn.execute(select(duty).where(duty.c.last_seen >= since).order_by(duty.c.agent)).all()
+            rows = conn.execute(select(duty).where(duty.c.active_until >= utcnow()).order_by(duty.c.agent)).all()
         return [OnDuty(r.agent, r.via, r.telegram_user_id, r.last_seen) for r in rows]
 
 

@@ -17,6 +17,9 @@ from bot.cases.store import utcnow
 
 metadata = MetaData()
 
+NO_AGENT_FLAG = "no_agent_notice"  # the customer was told nobody is on duty
+P1_REALERT_FLAG = "p1_realert"  # an unclaimed P1 was announced to every agent
+
 case_flags = Table(
     "case_flags",
     metadata,

@@ -69,7 +69,11 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
         desk = AgentDesk(store, AuditLog(engine), roster, relay, texts)
         hub = LiveHub()
         stack.push_async_callback(hub.close_all)
-        destinations: list[Destination] = [LiveFeed(hub, store), CustomerNotices(relay, store, texts)]
+        escalations = Escalations(engine)
+        destinations: list[Destination] = [
+            LiveFeed(hub, store),
+            CustomerNotices(relay, store, roster, escalations, texts),
+        ]
         group_bot = None
         if settings.telegram_group_enabled:
             assert settings.agent_bot_token is not None and settings.agent_chat_id is not None
@@ -94,7 +98,7 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
         watcher = EscalationWatcher(
             engine,
             roster,
-            Escalations(engine),
+            escalations,
             p1_realert_seconds=settings.p1_realert_seconds,
             no_agent_notice_seconds=settings.no_agent_notice_seconds,
             check_seconds=min(1.0, settings.p1_realert_seconds / 4),

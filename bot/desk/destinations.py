@@ -17,6 +17,7 @@ from telegram.constants import ParseMode
 
 from bot.cases.agents import DutyRoster
 from bot.cases.deliveries import Delivery, DeliveryLedger
+from bot.cases.escalations import NO_AGENT_FLAG, P1_REALERT_FLAG, Escalations
 from bot.cases.priorities import P1
 from bot.cases.store import Case, CaseStore
 from bot.desk.alerts import alert_buttons, alert_text, mention, on_duty_mentions
@@ -25,7 +26,7 @@ from bot.desk.relay import CustomerRelay
 from bot.desk.signing import signed_headers
 from bot.desk.texts import NO_AGENT, CustomerTexts
 
-FULL_ALERTS = ("case_opened", "p1_realert")
+FULL_ALERTS = ("case_opened", P1_REALERT_FLAG)
 
 
 class Destination(Protocol):
@@ -103,7 +104,7 @@ class TelegramGroup:
         on_duty = await asyncio.to_thread(self._roster.current)
         mentions: list[str] = []
         headline = None
-        if delivery.event == "p1_realert":
+        if delivery.event == P1_REALERT_FLAG:
             seconds = int(delivery.payload.get("waited_seconds", 0))
             headline = f"Still unclaimed after {seconds} s: everyone please look"
             named = {a.telegram_user_id: a.agent for a in on_duty if a.telegram_user_id is not None}
@@ -134,7 +135,7 @@ def update_line(case: Case, event: str, payload: dict[str, Any]) -> str | None:
         return f"{case.id} resolved by {payload.get('agent', '?')}"
     if event == "case_cancelled":
         return f"{case.id} cancelled by the customer"
-    if event == "no_agent_notice":
+    if event == NO_AGENT_FLAG:
         return f"Nobody was on duty: the customer of {case.id} was told an agent will answer in their chat"
     return None
 
@@ -186,21 +187,36 @@ class Webhook:
 
 
 class CustomerNotices:
-    """Tell a waiting customer, once, that nobody is on duty and how they will be reached."""
+    """Tell a waiting customer, once, that nobody is on duty and how they will be reached.
+
+    Checked when the case opens (the notice is enqueued as its own outbox row, flagged so
+    the escalation watcher or the bot's own opening message never repeat it) and delivered
+    through the customer's channel.
+    """
 
     name = "customer_notice"
 
-    def __init__(self, relay: CustomerRelay, store: CaseStore, texts: CustomerTexts) -> None:
+    def __init__(
+        self, relay: CustomerRelay, store: CaseStore, roster: DutyRoster, escalations: Escalations, texts: CustomerTexts
+    ) -> None:
         self._relay = relay
         self._store = store
+        self._roster = roster
+        self._escalations = escalations
         self._texts = texts
 
     async def deliver(self, delivery: Delivery) -> None:
-        if delivery.event != "no_agent_notice":
+        if delivery.event == "case_opened":
+            if not await asyncio.to_thread(self._roster.current):
+                await asyncio.to_thread(
+                    self._escalations.once, delivery.case_id, NO_AGENT_FLAG, NO_AGENT_FLAG, {"at_open": True}
+                )
+            return
+        if delivery.event != NO_AGENT_FLAG:
             return
         case = await asyncio.to_thread(self._store.get, delivery.case_id)
         if case.status != "open":
             return
         info = await asyncio.to_thread(self._store.queue_info, case.id)
-        text = self._texts.render(NO_AGENT, case_id=case.id, place=info.place, wait=info.estimated_wait_minutes)
+        text = self._texts.render(NO_AGENT, case_id=case.id, place=info.place, wait_minutes=info.estimated_wait_minutes)
         await self._relay.send(case, text, author="desk", role="bot")

@@ -12,7 +12,7 @@ import logging
 from sqlalchemy.engine import Engine
 
 from bot.cases.agents import DutyRoster
-from bot.cases.escalations import Escalations
+from bot.cases.escalations import NO_AGENT_FLAG, P1_REALERT_FLAG, Escalations
 from bot.cases.priorities import P1
 from bot.cases.queue import active_cases
 from bot.cases.store import OPEN, utcnow
@@ -55,6 +55,6 @@ class EscalationWatcher:
         for case in waiting:
             waited = (now - case.created_at).total_seconds()
             if case.priority == P1 and waited >= self._realert:
-                self._escalations.once(case.id, "p1_realert", "p1_realert", {"waited_seconds": int(waited)})
+                self._escalations.once(case.id, P1_REALERT_FLAG, P1_REALERT_FLAG, {"waited_seconds": int(waited)})
             if nobody and waited >= self._notice:
-                self._escalations.once(case.id, "no_agent_notice", "no_agent_notice", {})
+                self._escalations.once(case.id, NO_AGENT_FLAG, NO_AGENT_FLAG, {})

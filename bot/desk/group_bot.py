@@ -111,7 +111,8 @@ class AgentGroupBot:
             await self._answer(message, "Only configured agents can act on cases.")
             return
         actor = self._actor(user)
-        await asyncio.to_thread(self._desk.roster.on_duty, actor.name, via="telegram", telegram_user_id=user.id)
+        if command == "/onduty":
+            await asyncio.to_thread(self._desk.roster.on_duty, actor.name, via="telegram", telegram_user_id=user.id)
         try:
             answer = await self._command(actor, command, rest.strip(), replied_case, text)
         except (Refused, CaseNotFound) as error:

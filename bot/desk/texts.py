@@ -17,7 +17,7 @@ from bot.settings import PROJECT_ROOT
 DOMAIN_PATH = PROJECT_ROOT / "bot" / "domain.yml"
 
 RESOLVED = "utter_case_resolved_rate"
-NO_AGENT = "utter_no_agent_on_duty"
+NO_AGENT = "utter_no_agents_on_duty"
 
 DEFAULTS = {
     RESOLVED: (
@@ -25,9 +25,8 @@ DEFAULTS = {
         "Reply with a number from 1 (poor) to 5 (excellent)."
     ),
     NO_AGENT: (
-        "No agent is on duty right now, sorry. Your case {case_id} stays in the queue "
-        "(place {place}) and an agent will answer you right here in this chat as soon as one "
-        "is on duty; you do not need to write again."
+        "No agent is on duty right now. Your case stays in the queue and an agent will answer here "
+        "as soon as one is available."
     ),
 }
 
