@@ -51,6 +51,11 @@ class XConversations:
         self._state = state
         self._settings = settings
 
+    def ready(self) -> bool:
+        """True once Rasa's agent (model and domain) is loaded: before that nothing can be answered."""
+        agent = getattr(self._app.ctx, "agent", None)
+        return agent is not None and agent.is_ready()
+
     async def mention(self, mention: Mention, *, cursor: tuple[str, str] | None = None) -> None:
         """Answer ``mention`` in public unless it is ours, a retweet or already answered."""
         if await asyncio.to_thread(self._state.processed, MENTION, mention.id):
@@ -89,10 +94,9 @@ class XConversations:
 
     async def _intent(self, text: str) -> str | None:
         """The trained model's intent for ``text``, without running the dialogue."""
-        agent = getattr(self._app.ctx, "agent", None)
-        if agent is None or not agent.is_ready() or not text:
+        if not self.ready() or not text:
             return None
-        parsed = await agent.parse_message(text)
+        parsed = await self._app.ctx.agent.parse_message(text)
         name = (parsed.get("intent") or {}).get("name")
         return str(name) if name and name != "nlu_fallback" else None
 

@@ -76,6 +76,9 @@ class XPoller:
 
     async def poll_once(self) -> None:
         """Handle everything new since the last cycle; one failing feature does not stop the other."""
+        if not self._conversations.ready():
+            logger.info("X poller waiting for the Rasa model to load")
+            return
         for feature, poll in ((MENTIONS, self._poll_mentions), (DM_EVENTS, self._poll_dms)):
             if not self._sender.available(feature):
                 continue
