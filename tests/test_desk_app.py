@@ -132,3 +132,21 @@ async def test_transcript_export_and_live_feed(sqlite_url):
         queue = await (await alice.get("/api/queue")).json()
         assert [c["id"] for c in queue["cases"]] == [case.id]
         assert (await alice.get("/api/cases/CX-NOPE00")).status == 404
+
+
+async def test_attachments_download_with_a_harmless_file_name(sqlite_url, tmp_path):
+    async with running_desk(sqlite_url) as server, signed_in(server, "alice") as alice:
+        store = context_of(server).store
+        case = _open_case(server)
+        stored = tmp_path / "upload.bin"
+        stored.write_bytes(b"%PDF-1.4 statement")
+        attachment_id = store.add_attachment(
+            case.id, kind="document", name='../../etc/"pass wd".pdf', mime_type="application/pdf", size=18,
+            stored_path=str(stored),
+        )  # fmt: skip
+        response = await alice.get(f"/api/cases/{case.id}/attachments/{attachment_id}")
+        assert response.status == 200 and await response.read() == b"%PDF-1.4 statement"
+        assert response.headers["Content-Disposition"] == 'attachment; filename="_pass wd_.pdf"'
+        view = await (await alice.get(f"/api/cases/{case.id}")).json()
+        assert view["attachments"][0]["name"] == '../../etc/"pass wd".pdf'
+        assert (await alice.get(f"/api/cases/{case.id}/attachments/999")).status == 404

@@ -13,6 +13,13 @@ from bot.cases.priorities import label
 from bot.cases.store import Case
 
 MARKERS = {1: "\U0001f534", 2: "\U0001f7e0", 3: "\U0001f7e1", 4: "\u26aa"}  # red, orange, yellow, white
+# Telegram takes 4096 characters a message: cap what the customer wrote, never the structure.
+SUMMARY_CHARS, DETAIL_CHARS, MAX_DETAILS, MAX_ATTACHMENTS, LINE_CHARS = 500, 100, 20, 10, 3500
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, marked when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
 def mention(agent: str, telegram_user_id: int | None) -> str:
@@ -37,14 +44,22 @@ def alert_text(
         f"{MARKERS.get(case.priority, '')} <b>{label(case.priority)}</b> \u00b7 <code>{case.id}</code> \u00b7 "
         f"{escape(case.intent)} \u00b7 {escape(case.channel)}"
     )
-    lines.append(escape(case.summary))
+    lines.append(escape(clip(case.summary, SUMMARY_CHARS)))
     if case.details:
         lines.append("")
         lines.append("<b>Details</b>")
-        lines.extend(f"\u2022 {escape(str(k).replace('_', ' '))}: {escape(str(v))}" for k, v in case.details.items())
+        items = list(case.details.items())
+        lines.extend(
+            f"\u2022 {escape(clip(str(k).replace('_', ' '), 30))}: {escape(clip(str(v), DETAIL_CHARS))}"
+            for k, v in items[:MAX_DETAILS]
+        )
+        if len(items) > MAX_DETAILS:
+            lines.append(f"\u2022 \u2026 {len(items) - MAX_DETAILS} more on the desk")
     if attachments:
         lines.append("")
-        lines.append("<b>Attachments</b>: " + ", ".join(escape(str(a["name"])) for a in attachments))
+        names = [escape(clip(str(a["name"]), 40)) for a in attachments[:MAX_ATTACHMENTS]]
+        more = f" and {len(attachments) - MAX_ATTACHMENTS} more" if len(attachments) > MAX_ATTACHMENTS else ""
+        lines.append("<b>Attachments</b>: " + ", ".join(names) + more)
     lines.append(f"Waiting since {case.created_at:%H:%M} UTC, status {case.status}")
     if case_url:
         lines.append(f'<a href="{escape(case_url)}">Open on the desk</a>')

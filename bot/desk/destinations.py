@@ -20,7 +20,7 @@ from bot.cases.deliveries import Delivery, DeliveryLedger
 from bot.cases.escalations import NO_AGENT_FLAG, P1_REALERT_FLAG, Escalations
 from bot.cases.priorities import P1
 from bot.cases.store import Case, CaseStore
-from bot.desk.alerts import alert_buttons, alert_text, mention, on_duty_mentions
+from bot.desk.alerts import LINE_CHARS, alert_buttons, alert_text, clip, mention, on_duty_mentions
 from bot.desk.live import LiveHub
 from bot.desk.relay import CustomerRelay
 from bot.desk.signing import signed_headers
@@ -96,7 +96,7 @@ class TelegramGroup:
                 return
             first = await asyncio.to_thread(self._ledger.first_alert_message, case.id, self._chat_id)
             reply = ReplyParameters(message_id=first, allow_sending_without_reply=True) if first else None
-            message = await self._bot.send_message(self._chat_id, line, reply_parameters=reply)
+            message = await self._bot.send_message(self._chat_id, clip(line, LINE_CHARS), reply_parameters=reply)
         await asyncio.to_thread(self._ledger.remember_alert_message, case.id, self._chat_id, message.message_id)
 
     async def _full_alert(self, case: Case, delivery: Delivery) -> str:

@@ -182,9 +182,15 @@ async def attachment(request: web.Request) -> web.StreamResponse:
         if item["id"] == wanted and item["stored_path"] and Path(item["stored_path"]).is_file():
             return web.FileResponse(
                 item["stored_path"],
-                headers={"Content-Disposition": f'attachment; filename="{Path(item["name"]).name}"'},
+                headers={"Content-Disposition": f'attachment; filename="{_safe_filename(item["name"])}"'},
             )
     raise web.HTTPNotFound(text="attachment not stored")
+
+
+def _safe_filename(name: str) -> str:
+    """A customer-chosen file name made harmless inside a header."""
+    cleaned = "".join(c if c.isalnum() or c in "._- " else "_" for c in Path(name).name)
+    return cleaned[:100] or "attachment"
 
 
 async def live(request: web.Request) -> web.StreamResponse:

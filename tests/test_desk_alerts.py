@@ -1,0 +1,66 @@
+"""The agents' alert text: complete, escaped and always within Telegram's 4096 characters."""
+
+from datetime import datetime, timezone
+
+from bot.cases.agents import OnDuty
+from bot.cases.store import Case
+from bot.desk.alerts import alert_buttons, alert_text, on_duty_mentions
+from bot.desk.destinations import update_line
+
+NOW = datetime(2026, 1, 2, 3, 4, tzinfo=timezone.utc)
+
+
+def _case(**overrides) -> Case:
+    values = {
+        "id": "CX-7K3M9Q",
+        "intent": "suspected_theft",
+        "priority": 1,
+        "status": "open",
+        "channel": "telegram",
+        "sender_id": "tg:1:1",
+        "summary": "Someone withdrew my <b>USDT</b>",
+        "details": {"coin": "USDT", "network": "TRC20"},
+        "assignee": None,
+        "rating": None,
+        "created_at": NOW,
+        "updated_at": NOW,
+        "claimed_at": None,
+        "resolved_at": None,
+    }
+    values.update(overrides)
+    return Case(**values)
+
+
+def test_alert_has_everything_an_agent_needs_and_escapes_customer_text():
+    on_duty = [OnDuty("@alice", "telegram", 42, NOW), OnDuty("bob", "desk", None, NOW)]
+    text = alert_text(
+        _case(), [{"name": "<img>.png"}], mentions=on_duty_mentions(on_duty), case_url="http://desk/#case=CX-7K3M9Q"
+    )
+    assert text.startswith("\U0001f534 <b>P1</b> \u00b7 <code>CX-7K3M9Q</code> \u00b7 suspected_theft")
+    assert "Someone withdrew my &lt;b&gt;USDT&lt;/b&gt;" in text
+    assert "\u2022 coin: USDT\n\u2022 network: TRC20" in text
+    assert "<b>Attachments</b>: &lt;img&gt;.png" in text
+    assert 'On duty: <a href="tg://user?id=42">@alice</a> bob' in text
+    assert "Waiting since 03:04 UTC" in text
+    buttons = alert_buttons("CX-7K3M9Q").inline_keyboard[0]
+    assert [(b.text, b.callback_data) for b in buttons] == [
+        ("Claim", "claim:CX-7K3M9Q"),
+        ("Resolve", "resolve:CX-7K3M9Q"),
+    ]
+
+
+def test_a_huge_case_still_fits_one_telegram_message():
+    details = {f"field_{i}": "x" * 1000 for i in range(60)}
+    attachments = [{"name": "y" * 300 + ".png"} for _ in range(80)]
+    text = alert_text(_case(summary="z" * 10_000, details=details), attachments, mentions=["@a"] * 5)
+    assert len(text) < 4096
+    assert "40 more on the desk" in text and "and 70 more" in text
+
+
+def test_update_lines():
+    case = _case(status="claimed", assignee="@alice")
+    assert update_line(case, "customer_message", {"text": "hurry"}) == "Customer on CX-7K3M9Q: hurry"
+    assert update_line(case, "case_claimed", {"agent": "@alice"}) == "CX-7K3M9Q claimed by @alice"
+    assert update_line(case, "case_updated", {"priority": 2}) == "CX-7K3M9Q priority is now P2"
+    assert update_line(case, "case_updated", {"details": {"txid": "ab"}}) == "New details on CX-7K3M9Q: txid: ab"
+    assert update_line(case, "something_else", {}) is None
