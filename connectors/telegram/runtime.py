@@ -79,7 +79,8 @@ class TelegramRuntime:
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._send_locks: dict[int, asyncio.Lock] = {}
         self._poller: asyncio.Task[None] | None = None
-        self._ready = False
+        self._ready = False  # new updates are scheduled directly (else resumed from the inbox)
+        self._started = asyncio.Event()  # and unfinished work from before has been picked up
 
     @classmethod
     def create(cls, settings: TelegramSettings, engine: Engine) -> TelegramRuntime:
@@ -104,6 +105,10 @@ class TelegramRuntime:
         return hmac.new(token, b"telegram-webhook-secret", "sha256").hexdigest()
 
     @property
+    def started(self) -> bool:
+        return self._started.is_set()
+
+    @property
     def polling(self) -> bool:
         return self._poller is not None and not self._poller.done()
 
@@ -120,6 +125,7 @@ class TelegramRuntime:
             await self.flush(item.chat_id)
         for pending in await asyncio.to_thread(self.inbox.pending):
             self._enqueue(pending.update_id, pending.chat_key, pending.payload)
+        self._started.set()
 
     async def stop(self) -> None:
         """Stop polling, let running updates finish (briefly), release the lease, close the client."""
@@ -151,7 +157,8 @@ class TelegramRuntime:
         return True
 
     async def idle(self) -> None:
-        """Wait until every scheduled update has been processed (for tests and shutdown)."""
+        """Wait until start-up is done and every scheduled update has been processed."""
+        await self._started.wait()
         while self._workers:
             await asyncio.gather(*self._workers.values(), return_exceptions=True)
 

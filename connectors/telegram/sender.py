@@ -122,6 +122,7 @@ class TelegramSender:
             base_url=settings.api_base_url,
             base_file_url=settings.file_base_url,
             rate_limiter=PerChatRateLimiter(per_chat_interval=settings.per_chat_interval_seconds),
+            timeout=settings.request_timeout_seconds,
         )
 
     @property

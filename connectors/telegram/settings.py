@@ -31,6 +31,7 @@ class TelegramSettings:
     poll_timeout_seconds: int
     poller_retry_seconds: float
     per_chat_interval_seconds: float
+    request_timeout_seconds: float
 
     @property
     def enabled(self) -> bool:
@@ -59,4 +60,5 @@ class TelegramSettings:
             poll_timeout_seconds=int(env.get("TELEGRAM_POLL_TIMEOUT_SECONDS") or 25),
             poller_retry_seconds=float(env.get("TELEGRAM_POLLER_RETRY_SECONDS") or 5),
             per_chat_interval_seconds=float(env.get("TELEGRAM_PER_CHAT_INTERVAL_SECONDS") or 1.0),
+            request_timeout_seconds=float(env.get("TELEGRAM_REQUEST_TIMEOUT_SECONDS") or 10.0),
         )

@@ -43,7 +43,7 @@ telegram_inbox = Table(
     metadata,
     Column("update_id", BigInteger, primary_key=True, autoincrement=False),
     Column("chat_key", String(64), nullable=False, index=True),
-    Column("payload", JSON),  # the raw update, kept only until it is processed
+    Column("payload", JSON(none_as_null=True)),  # the raw update, kept only until it is processed
     Column("status", String(16), nullable=False, index=True),
     Column("claimed_until", Float),
     Column("created_at", UtcDateTime, nullable=False),

@@ -134,7 +134,7 @@ class ChannelHarness:
 
     async def wait_ready(self, timeout: float = 10.0) -> None:
         deadline = asyncio.get_running_loop().time() + timeout
-        while self.channel.runtime is None or not self.channel.runtime._ready:
+        while self.channel.runtime is None or not self.channel.runtime.started:
             assert asyncio.get_running_loop().time() < deadline, "Telegram channel did not start"
             await asyncio.sleep(0.01)
 

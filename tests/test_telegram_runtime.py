@@ -1,0 +1,170 @@
+"""Nothing lost, nothing twice: restarts, the outbox, timeouts, 429 storms and the polling lease."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert
+
+from connectors.telegram.storage import Inbox, Outbox, telegram_outbox
+from tests.auxil.fake_telegram import FakeTelegram, private_message
+from tests.auxil.telegram_harness import ChannelHarness
+
+CHAT = 6161
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as server:
+        yield server
+
+
+def text_update(update_id: int, text: str, chat: int = CHAT) -> dict[str, object]:
+    return {"update_id": update_id, "message": private_message(chat, text, message_id=update_id)}
+
+
+async def test_stored_but_unprocessed_updates_are_resumed_at_start(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    harness = ChannelHarness(fake, sqlite_url, tmp_path)
+    inbox = Inbox(harness.engine)  # what the webhook stored before the process died
+    for update_id, text in [(11, "first"), (12, "second")]:
+        assert inbox.store(update_id, str(CHAT), text_update(update_id, text))
+    async with harness:
+        await harness.idle()
+        assert harness.texts() == ["first", "second"]
+        assert fake.sent_texts(CHAT) == ["You said: first", "You said: second"]
+        assert inbox.status(11) == inbox.status(12) == "done"
+        assert inbox.pending() == []
+
+
+async def test_restart_mid_conversation_loses_nothing_and_repeats_nothing(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    async with ChannelHarness(fake, sqlite_url, tmp_path) as first:
+        assert (await first.post(text_update(21, "my deposit is missing")))[0] == 200
+        await first.idle()
+    Inbox(first.engine).store(22, str(CHAT), text_update(22, "it was USDT"))  # stored, then the crash
+    async with ChannelHarness(fake, sqlite_url, tmp_path) as second:
+        assert (await second.post(text_update(21, "my deposit is missing")))[0] == 200  # Telegram retries
+        assert (await second.post(text_update(23, "on TRC20")))[0] == 200
+        await second.idle()
+    assert first.texts() == ["my deposit is missing"]
+    assert second.texts() == ["it was USDT", "on TRC20"]
+    assert fake.sent_texts(CHAT) == ["You said: my deposit is missing", "You said: it was USDT", "You said: on TRC20"]
+
+
+async def test_replies_decided_before_a_crash_are_sent_and_the_update_not_asked_again(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    harness = ChannelHarness(fake, sqlite_url, tmp_path)
+    Inbox(harness.engine).store(31, str(CHAT), text_update(31, "hello"))
+    Outbox(harness.engine).add(CHAT, 31, [{"kind": "text", "text": "decided before the crash"}])
+    async with harness:
+        await harness.idle()
+        assert harness.received == []  # Rasa already handled update 31
+        assert fake.sent_texts(CHAT) == ["decided before the crash"]
+        assert Inbox(harness.engine).status(31) == "done"
+
+
+async def test_outbox_rows_resume_by_state(fake: FakeTelegram, sqlite_url: str, tmp_path: Path) -> None:
+    """Pending and abandoned sends go out again; a timed-out (uncertain) one does not."""
+    harness = ChannelHarness(fake, sqlite_url, tmp_path)
+    rows = [
+        ("pending", None, "never sent"),
+        ("sending", 0.0, "claimed by a process that died"),
+        ("uncertain", None, "timed out, maybe delivered"),
+        ("sent", None, "already delivered"),
+    ]
+    with harness.engine.begin() as conn:
+        for status, claimed_until, text in rows:
+            conn.execute(
+                insert(telegram_outbox).values(
+                    chat_id=CHAT,
+                    body={"kind": "text", "text": text},
+                    status=status,
+                    claimed_until=claimed_until,
+                    created_at=datetime.now(timezone.utc),
+                )
+            )
+    async with harness:
+        await harness.idle()
+        assert fake.sent_texts(CHAT) == ["never sent", "claimed by a process that died"]
+        statuses = [r["status"] for r in Outbox(harness.engine).rows(CHAT)]
+        assert statuses == ["sent", "sent", "uncertain", "sent"]
+
+
+async def test_timed_out_reply_is_marked_uncertain_and_not_resent(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    env = {"TELEGRAM_REQUEST_TIMEOUT_SECONDS": "0.5"}
+    async with ChannelHarness(fake, sqlite_url, tmp_path, env=env) as first:
+        fake.stall("sendMessage", 1.0)
+        await first.post(text_update(41, "slow network"))
+        await first.idle()
+        await first.post(text_update(42, "next"))
+        await first.idle()
+    async with ChannelHarness(fake, sqlite_url, tmp_path) as second:
+        await second.idle()
+    assert fake.sent_texts(CHAT) == ["You said: slow network", "You said: next"]  # each reached Telegram once
+    assert [r["status"] for r in Outbox(second.engine).rows(CHAT)] == ["uncertain", "sent"]
+
+
+async def test_429_storm_on_one_chat_does_not_stall_another(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    async with ChannelHarness(fake, sqlite_url, tmp_path) as harness:
+        fake.rate_limit(chat_id=CHAT, retry_after=1, times=2)
+        await harness.post(text_update(51, "storm"))
+        await asyncio.sleep(0.1)
+        await harness.post(text_update(52, "calm", chat=7))
+        await fake.wait_for("sendMessage", chat_id=7, timeout=0.8)
+        assert fake.sent_texts(CHAT) == ["You said: storm"]  # refused with a 429: this chat is paused
+        await harness.idle()
+        assert fake.sent_texts(CHAT) == ["You said: storm"] * 3
+        storm = fake.calls_to("sendMessage", CHAT)
+        assert storm[2].at - storm[0].at >= 2.0
+        assert [r["status"] for r in Outbox(harness.engine).rows(CHAT)] == ["sent"]
+
+
+async def test_polling_without_a_webhook_url(fake: FakeTelegram, sqlite_url: str, tmp_path: Path) -> None:
+    fake.webhook = {"url": "https://old.example.com/hook"}
+    async with ChannelHarness(fake, sqlite_url, tmp_path, webhook=False) as harness:
+        await fake.wait_for("getUpdates")
+        assert fake.webhook == {}  # deleteWebhook first, or getUpdates would be refused
+        fake.queue_update(text_update(61, "polled"))
+        fake.queue_update(text_update(61, "polled"))  # the same update twice
+        fake.queue_update(text_update(62, "again"))
+        await fake.wait_for("sendMessage", count=2, chat_id=CHAT)
+        await harness.idle()
+        assert harness.texts() == ["polled", "again"]
+        status, body = await harness.get("/webhooks/telegram/")
+        assert status == 200 and body["mode"] == "polling"
+
+
+async def test_only_the_lease_holder_polls_and_another_takes_over(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    first = await ChannelHarness(fake, sqlite_url, tmp_path, webhook=False, token="1:FIRST").start()
+    await fake.wait_for("getUpdates")
+    second = await ChannelHarness(fake, sqlite_url, tmp_path, webhook=False, token="2:SECOND").start()
+    try:
+        fake.queue_update(text_update(71, "who polls?"))
+        await fake.wait_for("sendMessage", chat_id=CHAT)
+        await asyncio.sleep(0.3)  # the second process had time to try
+        assert {c.token for c in fake.calls_to("getUpdates")} == {"1:FIRST"}
+        assert first.texts() == ["who polls?"] and second.texts() == []
+    finally:
+        await first.stop()
+    try:
+        fake.queue_update(text_update(72, "after the failover"))
+        await fake.wait_for("sendMessage", count=2, chat_id=CHAT)
+        await second.idle()
+        assert second.texts() == ["after the failover"]
+        assert "2:SECOND" in {c.token for c in fake.calls_to("getUpdates")}
+    finally:
+        await second.stop()
