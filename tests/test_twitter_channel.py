@@ -32,7 +32,7 @@ from connectors.gate import ConversationGate
 from connectors.twitter import TwitterInput
 from connectors.twitter.lease import PollerLease
 from connectors.twitter.poller import snowflake_at
-from connectors.twitter.public import MAX_WEIGHTED_LENGTH, weighted_length
+from connectors.twitter.public import MAX_WEIGHTED_LENGTH, personal_data, weighted_length
 from connectors.twitter.settings import XCredentials, XSettings
 from tests.auxil.fake_x import DM_EVENTS, MENTIONS, TWEETS, FakeX
 
@@ -171,6 +171,7 @@ def assert_public_posts_safe(fake: FakeX) -> None:
     for post in fake.posts:
         assert weighted_length(post["text"]) <= MAX_WEIGHTED_LENGTH
         assert DM_LINK in post["text"]
+        assert personal_data(post["text"].replace(DM_LINK, "")) == ()
 
 
 async def test_mention_invites_to_dm_and_the_dm_runs_the_assistant(world: World, fake_x: FakeX) -> None:
@@ -318,7 +319,7 @@ class Served:
     async def __aenter__(self) -> Served:
         app = self.world.app
         app.blueprint(self.world.channel.blueprint(self.world.bot), url_prefix="/webhooks/twitter")
-        self.server = await app.create_server(host="127.0.0.1", port=0, return_asyncio_server=True)
+        self.server = await app.create_server(host="127.0.0.1", port=0, return_asyncio_server=True, access_log=False)
         await self.server.startup()
         await self.server.after_start()
         port = self.server.server.sockets[0].getsockname()[1]
@@ -388,7 +389,7 @@ async def test_without_credentials_the_channel_is_idle(
     app = Sanic(f"x-idle-{uuid.uuid4().hex[:8]}")
     channel = TwitterInput(x_settings(credentials=XCredentials("", "", "", "", "")), session_factory=lambda: session)
     app.blueprint(channel.blueprint(RecorderBot()), url_prefix="/webhooks/twitter")
-    server = await app.create_server(host="127.0.0.1", port=0, return_asyncio_server=True)
+    server = await app.create_server(host="127.0.0.1", port=0, return_asyncio_server=True, access_log=False)
     await server.startup()
     await server.after_start()
     try:
