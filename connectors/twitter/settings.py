@@ -32,7 +32,8 @@ class XSettings:
     """How the channel talks to X: credentials, account, polling pace and plan limits.
 
     ``*_per_window`` are the plan's request limits per 15 minutes; the sender spaces its
-    requests so it never needs more than that, whatever ``poll_seconds`` says.
+    requests so it never needs more than that, whatever ``poll_seconds`` says. ``max_pages``
+    bounds the DM pages read per cycle (mentions are read to the end: X serves at most 800).
     """
 
     credentials: XCredentials
