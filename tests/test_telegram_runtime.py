@@ -168,3 +168,24 @@ async def test_only_the_lease_holder_polls_and_another_takes_over(
         assert "2:SECOND" in {c.token for c in fake.calls_to("getUpdates")}
     finally:
         await second.stop()
+
+
+async def test_a_reply_left_due_by_a_network_error_is_sent_later_without_new_activity(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    async with ChannelHarness(fake, sqlite_url, tmp_path) as harness:
+        fake.rate_limit(chat_id=CHAT, retry_after=0, times=4)  # more 429s than the limiter retries
+        await harness.post(text_update(81, "eventually"))
+        await harness.idle()
+        assert [r["status"] for r in Outbox(harness.engine).rows(CHAT)] == ["pending"]
+        await fake.wait_for("sendMessage", count=5, chat_id=CHAT, timeout=3.0)
+        await asyncio.sleep(0.1)
+        assert [r["status"] for r in Outbox(harness.engine).rows(CHAT)] == ["sent"]
+
+
+async def test_rows_another_process_added_are_delivered(fake: FakeTelegram, sqlite_url: str, tmp_path: Path) -> None:
+    """The agent desk may record a reply in the outbox; the running channel sends it."""
+    async with ChannelHarness(fake, sqlite_url, tmp_path) as harness:
+        Outbox(harness.engine).add(CHAT, None, [{"kind": "text", "text": "An agent replied"}])
+        await fake.wait_for("sendMessage", chat_id=CHAT, timeout=3.0)
+        assert fake.sent_texts(CHAT) == ["An agent replied"]

@@ -79,6 +79,7 @@ class TelegramRuntime:
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._send_locks: dict[int, asyncio.Lock] = {}
         self._poller: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self._ready = False  # new updates are scheduled directly (else resumed from the inbox)
         self._started = asyncio.Event()  # and unfinished work from before has been picked up
 
@@ -125,11 +126,17 @@ class TelegramRuntime:
             await self.flush(item.chat_id)
         for pending in await asyncio.to_thread(self.inbox.pending):
             self._enqueue(pending.update_id, pending.chat_key, pending.payload)
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep(), name="telegram-outbox-sweeper")
         self._started.set()
 
     async def stop(self) -> None:
         """Stop polling, let running updates finish (briefly), release the lease, close the client."""
         self._ready = False
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
         if self._poller is not None:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -212,6 +219,16 @@ class TelegramRuntime:
             for item in await asyncio.to_thread(self.outbox.due, chat_id):
                 if await asyncio.to_thread(self.outbox.claim, item.id) and not await self._send(item):
                     break  # keep the chat's order: later replies wait for this one
+
+    async def _sweep(self) -> None:
+        """Retry replies left due by a 429 or a network error, and send rows other processes added."""
+        while True:
+            await asyncio.sleep(self.settings.outbox_sweep_seconds)
+            try:
+                for chat_id in dict.fromkeys(i.chat_id for i in await asyncio.to_thread(self.outbox.due)):
+                    await self.flush(chat_id)
+            except Exception:
+                logger.exception("sending due Telegram replies failed; trying again later")
 
     async def _send(self, item: OutboxItem) -> bool:
         """Send one row; False only when it must be tried again later."""

@@ -32,6 +32,7 @@ class TelegramSettings:
     poller_retry_seconds: float
     per_chat_interval_seconds: float
     request_timeout_seconds: float
+    outbox_sweep_seconds: float
 
     @property
     def enabled(self) -> bool:
@@ -61,4 +62,5 @@ class TelegramSettings:
             poller_retry_seconds=float(env.get("TELEGRAM_POLLER_RETRY_SECONDS") or 5),
             per_chat_interval_seconds=float(env.get("TELEGRAM_PER_CHAT_INTERVAL_SECONDS") or 1.0),
             request_timeout_seconds=float(env.get("TELEGRAM_REQUEST_TIMEOUT_SECONDS") or 10.0),
+            outbox_sweep_seconds=float(env.get("TELEGRAM_OUTBOX_SWEEP_SECONDS") or 5.0),
         )

@@ -88,6 +88,7 @@ class ChannelHarness:
             "TELEGRAM_POLL_TIMEOUT_SECONDS": "1",
             "TELEGRAM_POLLER_RETRY_SECONDS": "0.1",
             "TELEGRAM_PER_CHAT_INTERVAL_SECONDS": "0.01",
+            "TELEGRAM_OUTBOX_SWEEP_SECONDS": "0.2",
         }
         if webhook:
             values["TELEGRAM_WEBHOOK_URL"] = "https://bot.example.com/webhooks/telegram/webhook"
