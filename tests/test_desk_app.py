@@ -6,6 +6,7 @@ from aiohttp.test_utils import TestClient
 from bot.cases.store import TranscriptLine
 from connectors.rest.mailbox import RestMailbox
 from tests.auxil.desk_app import PASSWORDS, act, context_of, origin, running_desk, signed_in
+from tests.auxil.fake_telegram import FakeTelegram
 
 
 def _open_case(server, priority=1, channel="rest", sender_id="web-ada"):
@@ -150,3 +151,27 @@ async def test_attachments_download_with_a_harmless_file_name(sqlite_url, tmp_pa
         view = await (await alice.get(f"/api/cases/{case.id}")).json()
         assert view["attachments"][0]["name"] == '../../etc/"pass wd".pdf'
         assert (await alice.get(f"/api/cases/{case.id}/attachments/999")).status == 404
+
+
+async def test_agent_sends_a_file_to_a_telegram_customer_but_not_to_rest(sqlite_url):
+    async with FakeTelegram() as fake:
+        env = {"TELEGRAM_BOT_TOKEN": "222:customers", "TELEGRAM_API_BASE_URL": fake.base_url}
+        async with running_desk(sqlite_url, **env) as server, signed_in(server, "alice") as alice:
+            store = context_of(server).store
+            case = _open_case(server, channel="telegram", sender_id="tg:5151:5151")
+            form = aiohttp.FormData()
+            form.add_field("file", b"%PDF-1.4 steps", filename="steps.pdf", content_type="application/pdf")
+            response = await alice.post(f"/api/cases/{case.id}/file", data=form, headers={"Origin": origin(server)})
+            assert response.status == 200, await response.text()
+            sent = fake.calls_to("sendDocument", 5151)
+            assert len(sent) == 1 and sent[0].params["document"] == b"%PDF-1.4 steps"
+            assert sent[0].params["document_name"] == "steps.pdf"
+            assert store.get(case.id).assignee == "alice"
+            assert store.transcript(case.id)[-1].text == "[file] steps.pdf"
+            assert [(a["kind"], a["name"]) for a in store.attachments(case.id)] == [("agent_file", "steps.pdf")]
+            rest_case = _open_case(server, sender_id="web-file")
+            form = aiohttp.FormData()
+            form.add_field("file", b"x", filename="a.txt", content_type="text/plain")
+            refused = await alice.post(f"/api/cases/{rest_case.id}/file", data=form, headers={"Origin": origin(server)})
+            assert refused.status == 409
+            assert "only be sent to Telegram" in (await refused.json())["error"]

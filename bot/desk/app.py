@@ -12,10 +12,12 @@ from bot.desk.routes import setup_routes
 from bot.desk.settings import DeskSettings
 from bot.desk.views import errors
 
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # what the Bot API accepts from a bot without a local server
+
 
 def create_app(settings: DeskSettings) -> web.Application:
     """Build the app; the database, bots and background loops open on startup."""
-    app = web.Application(middlewares=[errors, guard])
+    app = web.Application(middlewares=[errors, guard], client_max_size=MAX_UPLOAD_BYTES)
 
     async def desk_context(app: web.Application) -> AsyncIterator[None]:
         async with open_desk(settings) as context:

@@ -71,3 +71,16 @@ class CustomerRelay:
             raise RelayUnavailable(
                 f"X refused the direct message ({error}); answer the customer on X by hand"
             ) from error
+
+    async def send_file(self, case: Case, name: str, data: bytes, *, mime_type: str, author: str) -> None:
+        """Send a file to a Telegram customer; other channels take text only from the desk."""
+        if case.channel != "telegram":
+            raise RelayUnavailable(f"files can only be sent to Telegram customers, not {case.channel}")
+        if self._bot is None:
+            raise RelayUnavailable("TELEGRAM_BOT_TOKEN is not set: cannot write to Telegram customers")
+        await self._bot.send_document(telegram_chat_id(case.sender_id), data, filename=name)
+        await asyncio.to_thread(
+            self._store.add_attachment, case.id, kind="agent_file", name=name, mime_type=mime_type, size=len(data)
+        )
+        line = TranscriptLine(role="agent", text=f"[file] {name}", author=author)
+        await asyncio.to_thread(self._store.record_message, case.id, line)

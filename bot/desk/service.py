@@ -14,7 +14,7 @@ from bot.cases.agents import DutyRoster
 from bot.cases.audit import AuditLog
 from bot.cases.priorities import P1, P4
 from bot.cases.store import CLAIMED, OPEN, Case, CaseNotFound, CaseStore, TranscriptLine
-from bot.desk.relay import CustomerRelay
+from bot.desk.relay import CustomerRelay, RelayUnavailable
 from bot.desk.texts import RESOLVED, CustomerTexts
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,20 @@ class AgentDesk:
         await self._owned(actor, "reply", case)
         await self.relay.send(case, text, author=actor.name)
         await self._done(actor, "reply", case.id, {"chars": len(text)})
+        return case
+
+    async def send_file(self, actor: Actor, case_id: str, name: str, data: bytes, mime_type: str) -> Case:
+        if not data:
+            raise Refused("empty file")
+        case = await self._case(actor, "send_file", case_id)
+        if case.status == OPEN:
+            case = await self.claim(actor, case.id)
+        await self._owned(actor, "send_file", case)
+        try:
+            await self.relay.send_file(case, name, data, mime_type=mime_type, author=actor.name)
+        except RelayUnavailable as error:
+            raise await self._refusal(actor, "send_file", case.id, str(error)) from error
+        await self._done(actor, "send_file", case.id, {"name": name, "size": len(data)})
         return case
 
     async def note(self, actor: Actor, case_id: str, text: str) -> None:

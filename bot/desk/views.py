@@ -150,6 +150,21 @@ async def act(request: web.Request) -> web.StreamResponse:
     return web.json_response(case_json(case))
 
 
+async def send_file(request: web.Request) -> web.StreamResponse:
+    """POST /api/cases/{id}/file, multipart with one ``file`` field: a file for the customer."""
+    context = request.app[DESK]
+    form = await request.post()
+    upload = form.get("file")
+    if not isinstance(upload, web.FileField):
+        raise web.HTTPBadRequest(text="a file field named 'file' is required")
+    data = upload.file.read()
+    name = _safe_filename(upload.filename or "file")
+    case = await context.desk.send_file(
+        _actor(request), request.match_info["case_id"], name, data, upload.content_type or "application/octet-stream"
+    )
+    return web.json_response(case_json(await asyncio.to_thread(context.store.get, case.id)))
+
+
 async def export(request: web.Request) -> web.StreamResponse:
     """The transcript as a download: ``?format=txt`` (default) or ``json``."""
     context = request.app[DESK]

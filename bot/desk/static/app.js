@@ -148,6 +148,21 @@ async function start() {
     $("reply-text").value = "";
     await act("note", { text });
   });
+  $("file-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const file = $("file-input").files[0];
+    if (!file) return;
+    const body = new FormData();
+    body.append("file", file);
+    $("message").textContent = "";
+    try {
+      await api("/api/cases/" + state.current + "/file", { method: "POST", body });
+    } catch (error) {
+      $("message").textContent = error.message;
+    }
+    $("file-input").value = "";
+    await openCase(state.current);
+  });
   await loadQueue();
   const wanted = new URLSearchParams(location.hash.slice(1)).get("case");
   if (wanted) await openCase(wanted);
