@@ -175,3 +175,8 @@ async def test_agent_sends_a_file_to_a_telegram_customer_but_not_to_rest(sqlite_
             refused = await alice.post(f"/api/cases/{rest_case.id}/file", data=form, headers={"Origin": origin(server)})
             assert refused.status == 409
             assert "only be sent to Telegram" in (await refused.json())["error"]
+            x_case = _open_case(server, channel="twitter", sender_id="x:2001")
+            no_x = await act(alice, server, x_case.id, "reply", text="hello")
+            assert no_x.status == 409 and "X credentials are not set" in (await no_x.json())["error"]
+            audit = context_of(server).desk.audit.entries(x_case.id)
+            assert [(e.action, e.allowed) for e in audit] == [("claim", True), ("reply", False)]

@@ -69,3 +69,32 @@ async def test_telegram_customer_gets_the_customer_bot_message_and_unconfigured_
         with pytest.raises(RelayUnavailable):
             await bare.send(case, "hi", author="alice")
     store.engine.dispose()
+
+
+async def test_x_customer_who_only_wrote_in_public_gets_a_public_invite_without_the_agents_words(sqlite_url):
+    store = CaseStore(make_engine(sqlite_url))
+    fake = FakeX()
+    await fake.start()
+    x = XSender(_x_settings(), session=fake.session())
+    try:
+        relay = CustomerRelay(store, RestMailbox(store.engine), None, x, x_dm_link="https://x.example/dm")
+        case = store.open_case(
+            intent="suspected_theft",
+            priority=1,
+            channel="twitter",
+            sender_id="x:2003",
+            summary="Public post on X: hacked",
+            details={"source": "x_mention", "tweet_id": "777"},
+        )
+        fake.disabled.add(DM_SEND)
+        with pytest.raises(RelayUnavailable, match="public reply invited"):
+            await relay.send(case, "Your account 12345 was drained to bc1q...", author="alice")
+        posts = fake.replies()
+        assert len(posts) == 1
+        assert posts[0]["reply"]["in_reply_to_tweet_id"] == "777"
+        assert "https://x.example/dm" in posts[0]["text"] and "12345" not in posts[0]["text"]
+        assert [t.role for t in store.transcript(case.id)] == ["bot"]
+    finally:
+        await x.close()
+        await fake.close()
+        store.engine.dispose()

@@ -64,8 +64,15 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
         if settings.x is not None:
             x_sender = XSender(settings.x)
             stack.push_async_callback(x_sender.close)
-        relay = CustomerRelay(store, RestMailbox(engine), customer_bot, x_sender)
         texts = CustomerTexts.load()
+        relay = CustomerRelay(
+            store,
+            RestMailbox(engine),
+            customer_bot,
+            x_sender,
+            texts=texts,
+            x_dm_link=settings.x.dm_link if settings.x else "",
+        )
         desk = AgentDesk(store, AuditLog(engine), roster, relay, texts)
         hub = LiveHub()
         stack.push_async_callback(hub.close_all)

@@ -61,7 +61,10 @@ class AgentDesk:
         if case.status == OPEN:
             case = await self.claim(actor, case.id)
         await self._owned(actor, "reply", case)
-        await self.relay.send(case, text, author=actor.name)
+        try:
+            await self.relay.send(case, text, author=actor.name)
+        except RelayUnavailable as error:
+            raise await self._refusal(actor, "reply", case.id, str(error)) from error
         await self._done(actor, "reply", case.id, {"chars": len(text)})
         return case
 

@@ -18,11 +18,16 @@ DOMAIN_PATH = PROJECT_ROOT / "bot" / "domain.yml"
 
 RESOLVED = "utter_case_resolved_rate"
 NO_AGENT = "utter_no_agents_on_duty"
+X_PUBLIC_INVITE = "utter_x_agent_public_invite"
 
 DEFAULTS = {
     RESOLVED: (
         "Your case {case_id} has been resolved. How happy are you with the help you got? "
         "Reply with a number from 1 (poor) to 5 (excellent)."
+    ),
+    X_PUBLIC_INVITE: (
+        "An agent has answered your support request. To keep your details private, please continue in a "
+        "direct message: {dm_link}"
     ),
     NO_AGENT: (
         "No agent is on duty right now. Your case stays in the queue and an agent will answer here "
