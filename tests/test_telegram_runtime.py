@@ -177,7 +177,6 @@ async def test_a_reply_left_due_by_a_network_error_is_sent_later_without_new_act
         fake.rate_limit(chat_id=CHAT, retry_after=0, times=4)  # more 429s than the limiter retries
         await harness.post(text_update(81, "eventually"))
         await harness.idle()
-        assert [r["status"] for r in Outbox(harness.engine).rows(CHAT)] == ["pending"]
         await fake.wait_for("sendMessage", count=5, chat_id=CHAT, timeout=3.0)
         await asyncio.sleep(0.1)
         assert [r["status"] for r in Outbox(harness.engine).rows(CHAT)] == ["sent"]
@@ -189,3 +188,27 @@ async def test_rows_another_process_added_are_delivered(fake: FakeTelegram, sqli
         Outbox(harness.engine).add(CHAT, None, [{"kind": "text", "text": "An agent replied"}])
         await fake.wait_for("sendMessage", chat_id=CHAT, timeout=3.0)
         assert fake.sent_texts(CHAT) == ["An agent replied"]
+
+
+async def test_a_crash_mid_send_resends_once_and_never_asks_the_bot_again(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    """The one duplicate allowed: Telegram accepted the message, the process died before recording it."""
+    env = {"TELEGRAM_CLAIM_SECONDS": "0.5"}
+    first = await ChannelHarness(fake, sqlite_url, tmp_path, env=env).start()
+    fake.stall("sendMessage", 5.0)  # accepted (recorded) by Telegram, answer never seen
+    await first.post(text_update(91, "crash now"))
+    await fake.wait_for("sendMessage", chat_id=CHAT)
+    await first.crash()
+    assert [r["status"] for r in Outbox(first.engine).rows(CHAT)] == ["sending"]
+    await asyncio.sleep(0.6)  # the dead process's claims run out
+    async with ChannelHarness(fake, sqlite_url, tmp_path, env=env) as second:
+        await second.post(text_update(92, "after restart"))
+        await second.idle()
+        await fake.wait_for("sendMessage", count=3, chat_id=CHAT)
+    assert first.texts() == ["crash now"] and second.texts() == ["after restart"]
+    sent = fake.sent_texts(CHAT)
+    duplicates = len(sent) - len(set(sent))
+    assert sent == ["You said: crash now", "You said: crash now", "You said: after restart"]
+    assert duplicates == 1
+    assert Inbox(second.engine).status(91) == "done"

@@ -15,6 +15,7 @@ import os
 import socket
 from collections import deque
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -47,9 +48,12 @@ UpdateHandler = Callable[[int, Update], Awaitable[None]]
 def chat_key(payload: dict[str, Any]) -> str:
     """The chat an update belongs to (its processing order), found without parsing the update."""
     for value in payload.values():
-        if isinstance(value, dict):
-            chat = value.get("chat") or (value.get("message") or {}).get("chat")
-            if isinstance(chat, dict) and "id" in chat:
+        if not isinstance(value, dict):
+            continue
+        inner = value.get("message")
+        for holder in (value, inner if isinstance(inner, dict) else {}):
+            chat = holder.get("chat")
+            if isinstance(chat, dict) and isinstance(chat.get("id"), int):
                 return str(chat["id"])
     return f"update:{payload.get('update_id')}"
 
@@ -121,13 +125,11 @@ class TelegramRuntime:
             await self._set_webhook()
         elif self._poller is None:
             self._poller = asyncio.create_task(self._poll(), name="telegram-poller")
-        self._ready = True
-        for item in await asyncio.to_thread(self.outbox.due):
-            await self.flush(item.chat_id)
-        for pending in await asyncio.to_thread(self.inbox.pending):
-            self._enqueue(pending.update_id, pending.chat_key, pending.payload)
+        await self._resume()  # updates stored while this process was down or starting
+        self._ready = True  # from here on the webhook and the poller schedule directly
+        await self._resume()  # and whatever arrived between the first look and now
         if self._sweeper is None:
-            self._sweeper = asyncio.create_task(self._sweep(), name="telegram-outbox-sweeper")
+            self._sweeper = asyncio.create_task(self._sweep(), name="telegram-sweeper")
         self._started.set()
 
     async def stop(self) -> None:
@@ -191,14 +193,15 @@ class TelegramRuntime:
                 del self._queues[key]
 
     async def _process(self, update_id: int, payload: dict[str, Any]) -> None:
-        if self._handler is None or not await asyncio.to_thread(self.inbox.claim, update_id):
+        if self._handler is None or not await asyncio.to_thread(
+            self.inbox.claim, update_id, self.settings.claim_seconds
+        ):
             return
         status = DONE
         try:
             if await asyncio.to_thread(self.outbox.has_replies, update_id):
-                logger.info("update %s was answered before a restart; sending what is left", update_id)
-                for item in await asyncio.to_thread(self.outbox.due):
-                    await self.flush(item.chat_id)
+                # Rasa handled it before a crash; its replies are in the outbox, sent by _resume.
+                logger.info("update %s was answered before a restart; not asking the bot again", update_id)
             else:
                 await self._handler(update_id, Update.de_json(payload, self.sender.bot))
         except Exception:
@@ -217,18 +220,34 @@ class TelegramRuntime:
         lock = self._send_locks.setdefault(chat_id, asyncio.Lock())
         async with lock:
             for item in await asyncio.to_thread(self.outbox.due, chat_id):
-                if await asyncio.to_thread(self.outbox.claim, item.id) and not await self._send(item):
+                claimed = await asyncio.to_thread(self.outbox.claim, item.id, self.settings.claim_seconds)
+                if claimed and not await self._send(item):
                     break  # keep the chat's order: later replies wait for this one
 
+    async def _resume(self, orphans_only: bool = False) -> None:
+        """Send replies that are due, then schedule updates nobody is processing, oldest first.
+
+        With ``orphans_only`` only updates older than a claim period are taken: newer ones
+        belong to the process that received them.
+        """
+        for chat_id in dict.fromkeys(i.chat_id for i in await asyncio.to_thread(self.outbox.due)):
+            await self.flush(chat_id)
+        cutoff = datetime.now(timezone.utc) - timedelta(seconds=self.settings.claim_seconds) if orphans_only else None
+        for pending in await asyncio.to_thread(self.inbox.pending, cutoff):
+            self._enqueue(pending.update_id, pending.chat_key, pending.payload)
+
     async def _sweep(self) -> None:
-        """Retry replies left due by a 429 or a network error, and send rows other processes added."""
+        """Every few seconds, resume whatever is due.
+
+        That is replies left by a 429 or a network error, rows another process (the agent
+        desk) added, and updates whose worker died (their claim expired).
+        """
         while True:
-            await asyncio.sleep(self.settings.outbox_sweep_seconds)
+            await asyncio.sleep(self.settings.sweep_seconds)
             try:
-                for chat_id in dict.fromkeys(i.chat_id for i in await asyncio.to_thread(self.outbox.due)):
-                    await self.flush(chat_id)
+                await self._resume(orphans_only=True)
             except Exception:
-                logger.exception("sending due Telegram replies failed; trying again later")
+                logger.exception("resuming Telegram work failed; trying again later")
 
     async def _send(self, item: OutboxItem) -> bool:
         """Send one row; False only when it must be tried again later."""

@@ -32,7 +32,8 @@ class TelegramSettings:
     poller_retry_seconds: float
     per_chat_interval_seconds: float
     request_timeout_seconds: float
-    outbox_sweep_seconds: float
+    sweep_seconds: float
+    claim_seconds: float
 
     @property
     def enabled(self) -> bool:
@@ -62,5 +63,6 @@ class TelegramSettings:
             poller_retry_seconds=float(env.get("TELEGRAM_POLLER_RETRY_SECONDS") or 5),
             per_chat_interval_seconds=float(env.get("TELEGRAM_PER_CHAT_INTERVAL_SECONDS") or 1.0),
             request_timeout_seconds=float(env.get("TELEGRAM_REQUEST_TIMEOUT_SECONDS") or 10.0),
-            outbox_sweep_seconds=float(env.get("TELEGRAM_OUTBOX_SWEEP_SECONDS") or 5.0),
+            sweep_seconds=float(env.get("TELEGRAM_SWEEP_SECONDS") or 5.0),
+            claim_seconds=float(env.get("TELEGRAM_CLAIM_SECONDS") or 120.0),
         )

@@ -136,14 +136,20 @@ class Inbox:
                 .values(status=status, payload=None, processed_at=_now(), claimed_until=None)
             )
 
-    def pending(self) -> list[InboxItem]:
-        """Updates stored but not processed, oldest first (for the resume at start-up)."""
+    def pending(self, stored_before: datetime | None = None) -> list[InboxItem]:
+        """Updates stored but not processed and not claimed by a live worker, oldest first.
+
+        ``stored_before`` leaves fresh rows to the process that received them (it claims them
+        within moments); rows older than that were orphaned by a process that died.
+        """
+        query = select(telegram_inbox.c.update_id, telegram_inbox.c.chat_key, telegram_inbox.c.payload).where(
+            telegram_inbox.c.status == PENDING,
+            or_(telegram_inbox.c.claimed_until.is_(None), telegram_inbox.c.claimed_until < time.time()),
+        )
+        if stored_before is not None:
+            query = query.where(telegram_inbox.c.created_at < stored_before)
         with self._engine.connect() as conn:
-            rows = conn.execute(
-                select(telegram_inbox.c.update_id, telegram_inbox.c.chat_key, telegram_inbox.c.payload)
-                .where(telegram_inbox.c.status == PENDING)
-                .order_by(telegram_inbox.c.update_id)
-            ).all()
+            rows = conn.execute(query.order_by(telegram_inbox.c.update_id)).all()
         return [InboxItem(r.update_id, r.chat_key, r.payload) for r in rows]
 
     def status(self, update_id: int) -> str | None:

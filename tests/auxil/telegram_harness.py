@@ -88,7 +88,7 @@ class ChannelHarness:
             "TELEGRAM_POLL_TIMEOUT_SECONDS": "1",
             "TELEGRAM_POLLER_RETRY_SECONDS": "0.1",
             "TELEGRAM_PER_CHAT_INTERVAL_SECONDS": "0.01",
-            "TELEGRAM_OUTBOX_SWEEP_SECONDS": "0.2",
+            "TELEGRAM_SWEEP_SECONDS": "0.2",
         }
         if webhook:
             values["TELEGRAM_WEBHOOK_URL"] = "https://bot.example.com/webhooks/telegram/webhook"
@@ -147,6 +147,21 @@ class ChannelHarness:
             self._server.close()
             await self._server.wait_closed()
             await self._server.after_stop()
+        self.engine.dispose()
+
+    async def crash(self) -> None:
+        """Die like a killed process: tasks stop mid-await, nothing is marked, no listener runs."""
+        runtime = self.runtime
+        tasks = [*runtime._workers.values(), runtime._sweeper, runtime._poller, self.channel._starting]
+        for task in tasks:
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*(t for t in tasks if t is not None), return_exceptions=True)
+        await runtime.sender.bot.shutdown()
+        if self._http is not None:
+            await self._http.close()
+        self._server.close()
+        await self._server.wait_closed()
         self.engine.dispose()
 
     async def __aenter__(self) -> ChannelHarness:
