@@ -1,0 +1,94 @@
+"""End to end: a customer's P1 message over REST reaches the agents' group, an agent answers
+from the group, the customer gets it on the next poll, the agent resolves, the bot resumes.
+
+Runs the trained bot (`make test` trains it first) with the desk in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+
+import pytest
+import requests
+
+from tests.auxil.desk_app import context_of, running_desk
+from tests.auxil.fake_telegram import FakeTelegram, group_message
+from tests.auxil.rasa_stack import rasa_stack
+
+pytestmark = pytest.mark.slow
+GROUP, AGENT, TOKEN = -1009876, 4242, "111:agents"
+CASE_ID = re.compile(r"\bCX-[0-9A-Z]{6}\b")
+
+
+def _agent_says(text: str, message_id: int, reply_to: int | None = None) -> dict:
+    extra: dict = {"from": {"id": AGENT, "is_bot": False, "first_name": "Ann", "username": "ann_sec"}}
+    if text.startswith("/"):
+        extra["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+    if reply_to is not None:
+        extra["reply_to_message"] = {
+            "message_id": reply_to,
+            "date": int(time.time()),
+            "chat": {"id": GROUP, "type": "supergroup", "title": "Agents"},
+            "text": "alert",
+        }
+    return {"message": group_message(GROUP, AGENT, text, message_id=message_id, **extra)}
+
+
+async def _until(predicate, timeout: float):
+    deadline = time.monotonic() + timeout
+    while not (result := predicate()):
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+    return result
+
+
+async def test_p1_from_a_customer_message_to_the_agents_group_and_back(tmp_path):
+    url = f"sqlite:///{tmp_path / 'support.db'}"
+    env = {
+        "TELEGRAM_AGENT_BOT_TOKEN": TOKEN,
+        "TELEGRAM_AGENT_CHAT_ID": str(GROUP),
+        "TELEGRAM_AGENT_IDS": str(AGENT),
+    }
+    stack_cm = rasa_stack(tmp_path, url)
+    stack = await asyncio.to_thread(stack_cm.__enter__)
+    try:
+        async with FakeTelegram() as fake, running_desk(url, TELEGRAM_API_BASE_URL=fake.base_url, **env) as server:
+            group = lambda: [c for c in fake.calls_to("sendMessage", GROUP) if c.token == TOKEN]  # noqa: E731
+            fake.queue_update(_agent_says("/onduty", 1))
+            await _until(lambda: any("on duty" in c.params["text"] for c in group()), 10)
+            await asyncio.sleep(1.05)  # Telegram's ~1 message/s per chat, after the bot's answer above
+            sender = "e2e-desk-theft"
+            started = time.monotonic()
+            replies = await asyncio.to_thread(
+                stack.say, sender, "someone logged into my account and withdrew all my USDT, it wasn't me"
+            )
+            case_id = CASE_ID.search("\n".join(r.get("text", "") for r in replies)).group()
+            alert = await _until(lambda: next((c for c in group() if case_id in c.params["text"]), None), 5)
+            latency = alert.at - started
+            print(f"\nP1 alert latency, customer message -> agents' group (incl. Rasa and actions): {latency:.2f} s")
+            assert latency < 5.0
+            assert "P1" in alert.params["text"] and "tg://user?id=4242" in alert.params["text"]
+
+            context = context_of(server)
+            alert_id = context.ledger.first_alert_message(case_id, GROUP)
+            fake.queue_update(_agent_says("Ann from security here: I froze withdrawals.", 2, reply_to=alert_id))
+            await _until(lambda: context.store.get(case_id).status == "claimed", 10)
+            polled = await asyncio.to_thread(
+                requests.get, f"{stack.rasa_urls[0]}/webhooks/rest/messages", params={"sender": sender}, timeout=10
+            )
+            assert [m["text"] for m in polled.json()] == ["Ann from security here: I froze withdrawals."]
+
+            quiet = await asyncio.to_thread(stack.say, sender, "thank you, it was about 2000 USDT")
+            assert quiet == [], "the bot is silent while the agent owns the case"
+            await _until(lambda: any("2000 USDT" in c.params["text"] for c in group()), 10)
+
+            fake.queue_update(_agent_says(f"/resolve {case_id}", 3))
+            await _until(lambda: context.store.get(case_id).status == "resolved", 10)
+            after = await asyncio.to_thread(stack.say, sender, "ok thanks")
+            texts = [m.get("text", "") for m in after]
+            assert any(case_id in t and "5" in t for t in texts), texts  # the rating question, on the next poll
+            assert len(texts) > 1, "the bot answers again once the case is resolved"
+    finally:
+        await asyncio.to_thread(stack_cm.__exit__, None, None, None)
