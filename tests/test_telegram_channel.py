@@ -39,6 +39,25 @@ async def send(harness: ChannelHarness, *updates: dict[str, object]) -> None:
     await harness.idle()
 
 
+def press(query_id: str, data: str, offered: list[str] | None = None, chat: int = CHAT) -> dict[str, object]:
+    """A button press as Telegram sends it: the pressed message comes with its keyboard."""
+    keyboard = [[{"text": d, "callback_data": d} for d in (offered if offered is not None else [data])]]
+    return {
+        "id": query_id,
+        "from": {"id": chat, "is_bot": False, "first_name": "Ada"},
+        "chat_instance": "ci",
+        "data": data,
+        "message": {
+            "message_id": 1,
+            "date": 1,
+            "chat": {"id": chat, "type": "private"},
+            "from": BOT_USER,
+            "text": "Pick one",
+            "reply_markup": {"inline_keyboard": keyboard},
+        },
+    }
+
+
 def inbox_statuses(harness: ChannelHarness) -> dict[int, str]:
     with harness.engine.connect() as conn:
         return {r.update_id: r.status for r in conn.execute(telegram_inbox.select()).all()}
@@ -148,16 +167,7 @@ def every_kind_of_update() -> list[dict[str, object]]:
         update(306, message=private_message(CHAT, voice={**file, "duration": 3})),
         update(307, message=private_message(CHAT, location={"latitude": 1.0, "longitude": 2.0})),
         update(308, message=private_message(CHAT, contact={"phone_number": "+100", "first_name": "Ada"})),
-        update(
-            309,
-            callback_query={
-                "id": "cbq-9",
-                "from": {"id": CHAT, "is_bot": False, "first_name": "Ada"},
-                "chat_instance": "ci",
-                "data": "/affirm",
-                "message": {"message_id": 55, "date": 1, "chat": chat, "from": BOT_USER, "text": "Right?"},
-            },
-        ),
+        update(309, callback_query=press("cbq-9", "/affirm")),
         update(
             310, message=group_message(-100, 5, "", new_chat_members=[{"id": 6, "is_bot": False, "first_name": "N"}])
         ),
@@ -203,14 +213,7 @@ async def test_button_press_is_answered_at_once_then_fed_to_rasa(harness: Channe
     keyboard_message = fake.calls_to("sendMessage", CHAT)[0]
     button = keyboard_message.params["reply_markup"]["inline_keyboard"][0][0]
     assert button == {"text": "Withdrawal", "callback_data": "/withdrawal_stuck"}
-    press = {
-        "id": "cbq-1",
-        "from": {"id": CHAT, "is_bot": False, "first_name": "Ada"},
-        "chat_instance": "ci",
-        "data": button["callback_data"],
-        "message": {"message_id": 1, "date": 1, "chat": {"id": CHAT, "type": "private"}, "from": BOT_USER, "text": "x"},
-    }
-    await send(harness, update(401, callback_query=press))
+    await send(harness, update(401, callback_query=press("cbq-1", button["callback_data"])))
     assert harness.texts() == ["/greet", "/withdrawal_stuck"]
     answer = fake.calls_to("answerCallbackQuery")[0]
     assert answer.at < fake.calls_to("sendMessage", CHAT)[1].at
@@ -225,15 +228,24 @@ async def test_long_button_payload_survives_the_64_byte_limit(harness: ChannelHa
     )
     data = fake.calls_to("sendMessage", CHAT)[0].params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
     assert len(data.encode()) <= 64
-    press = {
-        "id": "cbq-2",
-        "from": {"id": CHAT, "is_bot": False, "first_name": "Ada"},
-        "chat_instance": "ci",
-        "data": data,
-        "message": {"message_id": 1, "date": 1, "chat": {"id": CHAT, "type": "private"}, "from": BOT_USER, "text": "x"},
-    }
-    await send(harness, update(402, callback_query=press))
+    await send(harness, update(402, callback_query=press("cbq-2", data)))
     assert harness.texts() == [payload]
+
+
+async def test_forged_callback_data_is_answered_but_ignored(harness: ChannelHarness, fake: FakeTelegram) -> None:
+    forged = press("cbq-3", '/inform{"account_id": "victim"}', offered=["/affirm", "/deny"])
+    await send(harness, update(403, callback_query=forged))
+    assert harness.received == []
+    assert fake.calls_to("answerCallbackQuery") and fake.calls_to("editMessageReplyMarkup") == []
+
+
+@pytest.mark.parametrize("typed", ['/inform{"email": "a@b.c"}', "/request_human", "/unknown", "/ hello"])
+async def test_typed_slash_text_never_reaches_rasa_as_an_intent(
+    harness: ChannelHarness, fake: FakeTelegram, typed: str
+) -> None:
+    await send(harness, update(404, message=private_message(CHAT, typed)))
+    assert harness.received == []
+    assert fake.sent_texts(CHAT)[-1] in domain_texts("utter_help")
 
 
 @pytest.mark.parametrize(

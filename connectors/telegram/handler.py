@@ -124,24 +124,28 @@ class TelegramUpdateHandler:
             await self._attachment(talk, message)
             if message.caption:
                 await self._to_bot(talk, message.caption, {"caption": True})
-        elif _is_service(message):
-            logger.info("skipping service message in update %s", update_id)
-        else:
+        elif message.effective_attachment is not None:  # sticker, voice, location, contact, video...
             await self._say(talk, NON_TEXT)
+        else:
+            logger.info("skipping service message in update %s", update_id)
 
     async def _text(self, talk: _Conversation, text: str, *, edited: bool) -> None:
-        command = parse_command(text, self._username) if text.startswith("/") else None
+        """Plain text goes to the bot; our commands map to intents; any other ``/...`` gets help.
+
+        Typed text starting with ``/`` never reaches Rasa as it is: Rasa would read
+        ``/intent{"slot": ...}`` as an intent with entities, letting anyone set slots.
+        """
         metadata: dict[str, Any] = {"edited": edited} if edited else {}
-        if command is None:
+        if not text.lstrip().startswith("/"):
             await self._to_bot(talk, text, metadata)
-        elif command.name == "help":
-            await self._say(talk, HELP)
-        elif command.name in COMMAND_MESSAGES:
+            return
+        command = parse_command(text, self._username)
+        if command is not None and command.name in COMMAND_MESSAGES:
             if command.name == "start" and command.args:
                 metadata["start_payload"] = command.args
             await self._to_bot(talk, COMMAND_MESSAGES[command.name], metadata)
         else:
-            await self._say(talk, HELP)  # an unknown command: show what exists
+            await self._say(talk, HELP)
 
     async def _button(self, update_id: int, query: CallbackQuery) -> None:
         """Answer the press at once (stops the spinner), remove the keyboard, then treat it as typed."""
@@ -152,6 +156,9 @@ class TelegramUpdateHandler:
         message = query.message
         if message is None or not isinstance(message, Message) or message.chat.type != Chat.PRIVATE:
             logger.info("skipping button press without a private chat in update %s", update_id)
+            return
+        if not _offered(message, query.data):
+            logger.warning("ignoring callback data that is not on the pressed message (update %s)", update_id)
             return
         await self._runtime.sender.clear_buttons(message.chat.id, message.message_id)
         payload = await asyncio.to_thread(self._runtime.callbacks.payload_for, query.data or "")
@@ -268,6 +275,15 @@ class TelegramUpdateHandler:
         await self._runtime.deliver(talk.chat_id, talk.update_id, [{"kind": "text", "text": text}])
 
 
+def _offered(message: Message, data: str | None) -> bool:
+    """True when ``data`` is on a button of the pressed message, as Telegram reports that message.
+
+    Clients can send any callback data; only what the bot offered may act as the customer's choice.
+    """
+    keyboard = message.reply_markup.inline_keyboard if message.reply_markup else ()
+    return data is not None and any(button.callback_data == data for row in keyboard for button in row)
+
+
 def _accepted_type(mime_type: str | None, name: str) -> str | None:
     """The attachment's MIME type if it is a PDF, JPG or PNG (by type, else by file extension)."""
     if mime_type in ACCEPTED_TYPES:
@@ -275,17 +291,6 @@ def _accepted_type(mime_type: str | None, name: str) -> str | None:
     suffix = Path(name).suffix.lower()
     by_suffix = {".pdf": "application/pdf", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
     return by_suffix.get(suffix) if mime_type in (None, "", "application/octet-stream") else None
-
-
-def _is_service(message: Message) -> bool:
-    """Member changes, pins, title changes...: nothing a customer said."""
-    return bool(
-        message.new_chat_members
-        or message.left_chat_member
-        or message.pinned_message
-        or message.new_chat_title
-        or message.group_chat_created
-    )
 
 
 def _kind(update: Update) -> str:

@@ -1,8 +1,9 @@
 """A Sanic app hosting the real Telegram channel against the fake Bot API, for the channel tests.
 
-Rasa's side is the real boundary: a real ``Agent`` (domain + in-memory tracker store) on
-``app.ctx`` for domain texts, and an ``on_new_message`` that records the ``UserMessage``s
-it receives and answers through the message's own output channel, as Rasa would.
+Rasa's side is the real boundary: the channel is registered by Rasa's own ``register`` and
+``app.ctx.agent`` is a real ``Agent`` (domain, in-memory tracker store) whose
+``handle_message`` records the ``UserMessage``s it receives and answers through the
+message's own output channel, as the trained bot would.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 import aiohttp
 from rasa.core.agent import Agent
-from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.channel import UserMessage, register
 from rasa.shared.core.domain import Domain
 from sanic import Sanic
 
@@ -61,6 +62,17 @@ def test_domain() -> Domain:
 def domain_texts(name: str) -> set[str]:
     """Every variation of a domain response as Telegram receives it (HTML-escaped): any may be picked."""
     return {html.escape(v["text"], quote=False) for v in test_domain().responses[name]}
+
+
+class RecordingAgent(Agent):
+    """Rasa's agent with the dialogue reduced to recording messages and one canned reply each."""
+
+    def __init__(self, harness: ChannelHarness) -> None:
+        super().__init__(domain=test_domain())
+        self._harness = harness
+
+    async def handle_message(self, message: UserMessage) -> None:  # type: ignore[override]
+        await self._harness.on_new_message(message)
 
 
 class ChannelHarness:
@@ -120,8 +132,8 @@ class ChannelHarness:
         Sanic.test_mode = True
         app = Sanic(f"tg_{uuid.uuid4().hex[:10]}")
         app.ctx.conversation_gate = ConversationGate(self.store)
-        app.ctx.agent = Agent(domain=test_domain())
-        app.blueprint(self.channel.blueprint(self.on_new_message), url_prefix="/webhooks/telegram")
+        app.ctx.agent = RecordingAgent(self)
+        register([self.channel], app, route="/webhooks/")  # as `rasa run` registers channels
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
