@@ -50,6 +50,9 @@ async def test_sign_in_sets_a_strict_http_only_cookie_and_refuses_wrong_password
                 headers={"Origin": origin(server)},
                 allow_redirects=False,
             )
+            page = await client.get("/login")
+            assert page.headers["X-Frame-Options"] == "DENY"
+            assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
             cookie = good.headers["Set-Cookie"]
             assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
             me = await (await client.get("/api/me")).json()

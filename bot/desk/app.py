@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from bot.desk.auth import guard
+from bot.desk.auth import add_security_headers, guard
 from bot.desk.context import DESK, open_desk
 from bot.desk.routes import setup_routes
 from bot.desk.settings import DeskSettings
@@ -25,5 +25,6 @@ def create_app(settings: DeskSettings) -> web.Application:
             yield
 
     app.cleanup_ctx.append(desk_context)
+    app.on_response_prepare.append(add_security_headers)  # type: ignore[arg-type]  # aiohttp 3.9 stub types the signal wrong
     setup_routes(app)
     return app
