@@ -312,3 +312,14 @@ async def test_cancel_leaves_a_case_an_agent_already_holds(store):
     _, messages = await run(ActionCancelCase(), tracker([slot("case_id", case.id), user("cancel", "cancel")]))
     assert store.get(case.id).status == "claimed"
     assert [m["response"] for m in messages] == ["utter_case_in_progress"]
+
+
+async def test_start_case_ignores_an_amount_that_is_the_account_id(store):
+    text = "withdrawal stuck, uid 102938475"
+    t = tracker([user(text, "withdrawal_stuck", [
+        {"entity": "account_id", "value": "102938475", "start": 22, "end": 31},
+        {"entity": "amount", "value": "102938475", "start": 22, "end": 31},
+    ])])  # fmt: skip
+    events, _ = await run(ActionStartCase(), t)
+    assert SlotSet("account_ref", "102938475") in events
+    assert not any(e["name"] == "amount" and e["value"] for e in events)

@@ -180,3 +180,42 @@ async def test_a_rejected_answer_is_not_attached_to_the_p1_case(store):
     assert events == [SlotSet("coin", None), SlotSet("requested_slot", "coin")]
     assert responses == ["utter_invalid_coin"]
     assert store.get(case.id).details == {}
+
+
+async def test_an_account_id_also_tagged_as_an_amount_does_not_overwrite_the_amount():
+    uid = "102938475"
+    t = funds_case(
+        user(f"my uid is {uid}", "inform", [
+            {"entity": "account_id", "value": uid, "start": 10, "end": 19, "extractor": "RegexEntityExtractor"},
+            {"entity": "amount", "value": uid, "start": 10, "end": 19, "extractor": "DIETClassifier"},
+        ]),
+        slot("account_ref", uid),
+        slot("amount", uid),
+        requested="account_ref",
+        filled=[("coin", "BTC"), ("amount", "0.5")],
+    )  # fmt: skip
+    events, responses = await validate(t)
+    assert sorted(events, key=lambda e: e["name"]) == [
+        SlotSet("account_ref", uid), SlotSet("amount", "0.5"), SlotSet("requested_slot", "network"),
+    ]  # fmt: skip
+    assert responses == []
+
+
+async def test_a_correction_is_not_taken_as_the_answer_to_the_current_question():
+    text = "actually it was 0.7 BTC"
+    t = funds_case(
+        user(text, "inform", [entity("amount", "0.7"), entity("coin", "BTC")]),
+        slot("coin", "BTC"),
+        slot("amount", "0.7"),
+        slot("tx_time", text),
+        requested="tx_time",
+        filled=[("account_ref", "48213377"), ("coin", "BTC"), ("network", "Bitcoin"), ("amount", "0.5")],
+    )
+    events, responses = await validate(t)
+    assert sorted(events, key=lambda e: e["name"]) == [
+        SlotSet("amount", "0.7"),
+        SlotSet("coin", "BTC"),
+        SlotSet("requested_slot", "tx_time"),
+        SlotSet("tx_time", None),
+    ]
+    assert responses == []

@@ -11,7 +11,13 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions.details import MAX_TEXT, check_detail
-from bot.actions.families import FAMILY_SLOTS, GENERAL, SLOT_OF_ENTITY
+from bot.actions.families import (
+    FAMILY_SLOTS,
+    GENERAL,
+    SLOT_OF_ENTITY,
+    value_before_latest_message,
+    without_shadowed_amounts,
+)
 
 # "amount 0.3", "device: iPhone 13", "the network was TRC20": label words per slot.
 _LABELS: tuple[tuple[str, str], ...] = (
@@ -52,11 +58,11 @@ class ActionApplyCorrection(Action):
             if checked.value is None:
                 if checked.problem:
                     dispatcher.utter_message(response=checked.problem)
-                events.append(SlotSet(slot, _value_before_latest_message(tracker, slot)))
+                events.append(SlotSet(slot, value_before_latest_message(tracker, slot)))
             else:
                 events.append(SlotSet(slot, checked.value))
         if not candidates:
-            description = _value_before_latest_message(tracker, "description")
+            description = value_before_latest_message(tracker, "description")
             noted = f"{description} (correction: {text})" if description else text
             dispatcher.utter_message(response="utter_correction_unclear")
             events.append(SlotSet("description", noted[:MAX_TEXT]))
@@ -65,7 +71,7 @@ class ActionApplyCorrection(Action):
 
 def _from_entities(tracker: Tracker, family_slots: tuple[str, ...]) -> dict[str, Any]:
     found: dict[str, Any] = {}
-    for entity in tracker.latest_message.get("entities") or []:
+    for entity in without_shadowed_amounts(tracker.latest_message.get("entities") or []):
         slot = SLOT_OF_ENTITY.get(entity.get("entity", ""))
         if slot in family_slots:
             found[slot] = entity.get("value")
@@ -80,14 +86,3 @@ def _from_label(text: str, family_slots: tuple[str, ...]) -> dict[str, Any]:
         if match and match.group("value").strip():
             return {slot: match.group("value").strip()}
     return {}
-
-
-def _value_before_latest_message(tracker: Tracker, slot: str) -> Any:
-    """The slot's value before the customer's last message (undoing an unchecked entity fill)."""
-    seen_latest_user = False
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            seen_latest_user = True
-        elif seen_latest_user and event.get("event") == "slot" and event.get("name") == slot:
-            return event.get("value")
-    return None

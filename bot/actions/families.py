@@ -68,6 +68,8 @@ SLOT_OF_ENTITY: dict[str, str] = {
     "browser": "app_or_browser_version",
 }
 
+_IDENTIFIER_ENTITIES = frozenset({"account_id", "order_id", "phone", "error_code", "txid", "wallet_address"})
+
 # The first reply for a case that is not urgent: what the spec says to explain.
 INTRO_RESPONSE: dict[str, str] = {
     "withdrawal_stuck": "utter_withdrawal_status_info",
@@ -119,6 +121,35 @@ def latest_problem_turn(tracker: Tracker) -> ProblemTurn | None:
         intent = (parse.get("intent") or {}).get("name")
         if intent in CASE_INTENTS:
             return ProblemTurn(intent=intent, text=event.get("text") or "", entities=tuple(parse.get("entities") or ()))
+    return None
+
+
+def without_shadowed_amounts(entities: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
+    """Drop ``amount`` entities that are really an account id, order id, phone or code.
+
+    The statistical extractor may tag "102938475" in "my uid is 102938475" as an amount
+    while the regex extractor knows it is an account id; the id wins.
+    """
+    identifiers = [e for e in entities if e.get("entity") in _IDENTIFIER_ENTITIES]
+
+    def shadowed(amount: dict[str, Any]) -> bool:
+        return any(
+            str(other.get("value")) == str(amount.get("value"))
+            or (other.get("start", -1) < amount.get("end", -1) and amount.get("start", -1) < other.get("end", -1))
+            for other in identifiers
+        )
+
+    return [e for e in entities if e.get("entity") != "amount" or not shadowed(e)]
+
+
+def value_before_latest_message(tracker: Tracker, slot: str) -> Any:
+    """The slot's value before the customer's last message (to undo an unchecked entity fill)."""
+    seen_latest_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            seen_latest_user = True
+        elif seen_latest_user and event.get("event") == "slot" and event.get("name") == slot:
+            return event.get("value")
     return None
 
 

@@ -19,6 +19,7 @@ from bot.actions.families import (
     credentials_exposed,
     latest_problem_turn,
     theft_signs,
+    without_shadowed_amounts,
 )
 from bot.cases.priorities import P1, label, priority_for
 from bot.settings import Settings
@@ -43,7 +44,7 @@ class ActionStartCase(Action):
         events = [SlotSet(slot, None) for slot in DETAIL_SLOTS]
         if turn is not None:
             events.append(SlotSet("description", turn.description))
-            for entity in turn.entities:
+            for entity in without_shadowed_amounts(turn.entities):
                 slot = SLOT_OF_ENTITY.get(entity.get("entity", ""))
                 value = check_detail(slot, entity.get("value")).value if slot else None
                 if slot and value:
