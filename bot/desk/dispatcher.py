@@ -19,14 +19,19 @@ logger = logging.getLogger(__name__)
 
 
 class Dispatcher:
-    def __init__(self, ledger: DeliveryLedger, destinations: Sequence[Destination], *, poll_seconds: float) -> None:
+    """Deliver in small batches, so a new P1 waits behind at most ``batch`` rows.
+
+    A rate-limited destination (Telegram allows about 20 messages a minute in a group)
+    then also finishes each batch well within its lease.
+    """
+
+    def __init__(
+        self, ledger: DeliveryLedger, destinations: Sequence[Destination], *, poll_seconds: float, batch: int = 10
+    ) -> None:
         self._ledger = ledger
         self._destinations = list(destinations)
         self._poll = poll_seconds
-
-    @property
-    def destination_names(self) -> list[str]:
-        return [d.name for d in self._destinations]
+        self._batch = batch
 
     async def run(self) -> None:
         """Run until cancelled."""
@@ -45,7 +50,7 @@ class Dispatcher:
     async def pass_once(self, destination: Destination) -> bool:
         """Plan and deliver what is due now; True if anything was attempted."""
         await asyncio.to_thread(self._ledger.plan, [destination.name])
-        due = await asyncio.to_thread(self._ledger.claim_due, destination.name)
+        due = await asyncio.to_thread(self._ledger.claim_due, destination.name, self._batch)
         for delivery in due:
             try:
                 await destination.deliver(delivery)
