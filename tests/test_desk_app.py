@@ -183,3 +183,22 @@ async def test_agent_sends_a_file_to_a_telegram_customer_but_not_to_rest(sqlite_
             assert no_x.status == 409 and "X credentials are not set" in (await no_x.json())["error"]
             audit = context_of(server).desk.audit.entries(x_case.id)
             assert [(e.action, e.allowed) for e in audit] == [("claim", True), ("reply", False)]
+
+
+async def test_hand_back_returns_the_conversation_to_the_bot_and_sign_out_ends_duty(sqlite_url):
+    async with running_desk(sqlite_url) as server, signed_in(server, "alice") as alice:
+        context = context_of(server)
+        case = _open_case(server)
+        assert (await act(alice, server, case.id, "claim")).status == 200
+        assert context.store.human_owns("rest", "web-ada") is not None
+        assert (await act(alice, server, case.id, "hand_back")).status == 200
+        assert context.store.human_owns("rest", "web-ada") is None
+        assert context.store.get(case.id).status == "open"  # still waiting for another agent
+        assert (await act(alice, server, case.id, "hand_back")).status == 409
+        assert [a.agent for a in context.desk.roster.current()] == ["alice"]
+        out = await alice.post("/logout", headers={"Origin": origin(server)}, allow_redirects=False)
+        assert out.status == 302 and out.headers["Location"] == "/login"
+        assert (await alice.get("/api/me")).status == 401
+        assert context.desk.roster.current() == []
+        actions = [(e.action, e.allowed) for e in context.desk.audit.entries()]
+        assert actions[-4:] == [("claim", True), ("hand_back", True), ("hand_back", False), ("sign_out", True)]
