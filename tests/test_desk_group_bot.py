@@ -163,8 +163,13 @@ async def test_non_agents_are_refused_and_audited_and_buttons_claim(sqlite_url):
         assert sorted(refused) == sorted(expected)
         fake.queue_update({"callback_query": {**button, "id": "cb-2", "from": _user(AGENT, "alice_tg")}})
         await _wait(lambda: len(fake.calls_to("answerCallbackQuery")) == 2)
-        assert fake.calls_to("answerCallbackQuery")[1].params["text"] == f"{case.id}: claimed"
+        assert fake.calls_to("answerCallbackQuery")[1].params["text"].startswith("Refused: you are off duty")
+        fake.queue_update(_from_group(AGENT, "/onduty", 64, username="alice_tg"))
+        fake.queue_update({"callback_query": {**button, "id": "cb-3", "from": _user(AGENT, "alice_tg")}})
+        await _wait(lambda: len(fake.calls_to("answerCallbackQuery")) == 3)
+        assert fake.calls_to("answerCallbackQuery")[2].params["text"] == f"{case.id}: claimed"
         assert context.store.get(case.id).assignee == "@alice_tg"
+        fake.queue_update(_from_group(OTHER_AGENT, "/onduty", 65, username="bob_tg"))
         fake.queue_update(_from_group(OTHER_AGENT, f"/claim {case.id}", 62, username="bob_tg"))
         await _wait(lambda: any("already claimed by @alice_tg" in c.params["text"] for c in _agent_calls(fake)))
         fake.queue_update(_from_group(OTHER_AGENT, "/cases", 63, username="bob_tg"))

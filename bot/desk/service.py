@@ -43,7 +43,11 @@ class AgentDesk:
         self.texts = texts
 
     async def claim(self, actor: Actor, case_id: str) -> Case:
+        """Take the case; only an agent on duty can, so no case waits on someone who left."""
         case = await self._case(actor, "claim", case_id)
+        on_duty = await asyncio.to_thread(self.roster.current)
+        if actor.name not in {a.agent for a in on_duty}:
+            raise await self._refusal(actor, "claim", case.id, "you are off duty: send /onduty or sign in on the desk")
         if not await asyncio.to_thread(self.store.claim, case.id, actor.name):
             current = await asyncio.to_thread(self.store.get, case.id)
             reason = (
