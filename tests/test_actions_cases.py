@@ -225,7 +225,8 @@ async def test_asking_for_a_human_mid_form_opens_the_case_and_stops_the_form(sto
                 active_loop="case_details_form")  # fmt: skip
     events, messages = await run(ActionHandoff(), t)
     case = store.active_case("rest", "customer-1")
-    assert (case.intent, case.priority, case.details) == ("deposit_missing", 2, {"coin": "USDT"})
+    assert (case.intent, case.priority) == ("deposit_missing", 2)
+    assert case.details == {"description": "my deposit is missing", "coin": "USDT"}
     assert events == [SlotSet("case_id", case.id), SlotSet("requested_slot", None), ActiveLoop(None)]
     assert [m["response"] for m in messages] == ["utter_handoff"]
     assert (messages[0]["case_id"], messages[0]["place"]) == (case.id, 1)
@@ -236,6 +237,16 @@ async def test_asking_for_a_human_with_no_case_opens_a_p3_case(store):
     case = store.active_case("rest", "customer-1")
     assert (case.intent, case.priority) == ("request_human", 3)
     assert events[0] == SlotSet("case_id", case.id)
+
+
+async def test_asking_for_a_human_after_a_help_center_answer_keeps_the_question(store):
+    t = tracker([user("why is the withdrawal fee so high", "fees_and_limits"), bot("Trading fees ..."),
+                 user("I want to talk to a person", "request_human")])  # fmt: skip
+    await run(ActionHandoff(), t)
+    case = store.active_case("rest", "customer-1")
+    assert (case.intent, case.priority) == ("request_human", 3)
+    assert case.details == {"description": "why is the withdrawal fee so high"}
+    assert case.summary == "why is the withdrawal fee so high"
 
 
 async def test_asking_for_a_human_escalates_an_open_p4_case(store):

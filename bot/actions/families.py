@@ -31,7 +31,8 @@ FAMILY_OF_INTENT: dict[str, str] = {
     "listing_info": GENERAL,
     "request_human": GENERAL,
 }
-CASE_INTENTS = frozenset(FAMILY_OF_INTENT)
+# Intents that name a problem (a request for a person names none).
+PROBLEM_INTENTS = frozenset(FAMILY_OF_INTENT) - {"request_human"}
 
 _COMMON = ("description", "account_ref")
 FAMILY_SLOTS: dict[str, tuple[str, ...]] = {
@@ -113,13 +114,13 @@ class ProblemTurn:
 
 
 def latest_problem_turn(tracker: Tracker) -> ProblemTurn | None:
-    """The newest user message whose intent is a case intent (it may be a few turns back)."""
+    """The newest user message that named a problem (it may be a few turns back)."""
     for event in reversed(tracker.events):
         if event.get("event") != "user":
             continue
         parse = event.get("parse_data") or {}
         intent = (parse.get("intent") or {}).get("name")
-        if intent in CASE_INTENTS:
+        if intent in PROBLEM_INTENTS:
             return ProblemTurn(intent=intent, text=event.get("text") or "", entities=tuple(parse.get("entities") or ()))
     return None
 

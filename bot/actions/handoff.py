@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions.case_access import case_store, channel_of
+from bot.actions.families import latest_problem_turn
 from bot.actions.opening import open_case, priority_of, tell_queue_place
 from bot.cases.priorities import P3, priority_for
 from bot.cases.store import ACTIVE_STATUSES, Case
@@ -39,7 +40,9 @@ class ActionHandoff(Action):
         if case is None:
             intent = tracker.get_slot("case_intent") or "request_human"
             wanted = min(priority_of(tracker, default=P3), priority_for("request_human"))
-            return open_case(tracker, intent, wanted)
+            turn = latest_problem_turn(tracker)
+            asked = {"description": turn.description} if turn and not tracker.get_slot("description") else {}
+            return open_case(tracker, intent, wanted, **asked)
         if case.priority > P3:
             store.set_priority(case.id, P3)
             case = store.get(case.id)

@@ -28,9 +28,13 @@ def collected_details(tracker: Tracker) -> dict[str, Any]:
     return {slot: tracker.get_slot(slot) for slot in DETAIL_SLOTS if tracker.get_slot(slot) is not None}
 
 
-def open_case(tracker: Tracker, intent: str, priority: int) -> Case:
-    """Create the case with everything the conversation holds so far (blocking: run in a thread)."""
-    details = collected_details(tracker)
+def open_case(tracker: Tracker, intent: str, priority: int, **known: Any) -> Case:
+    """Create the case with everything the conversation holds so far (blocking: run in a thread).
+
+    ``known`` adds details the slots do not hold, such as the question a request for a
+    person follows.
+    """
+    details = {**{k: v for k, v in known.items() if v is not None}, **collected_details(tracker)}
     description = str(details.get("description") or intent.replace("_", " "))
     return case_store().open_case(
         intent=intent,
