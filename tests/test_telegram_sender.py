@@ -178,3 +178,22 @@ async def test_download_through_get_file_with_size_limit(fake: FakeTelegram, tmp
     assert size == 10 and (tmp_path / "a.pdf").read_bytes() == b"x" * 10
     assert not (tmp_path / "b.pdf").exists()
     assert [c.params["file_path"] for c in fake.calls_to("download")] == ["documents/file_1.pdf"]
+
+
+async def test_keep_typing_repeats_while_the_bot_thinks_and_stops_after(fake: FakeTelegram) -> None:
+    async with make_sender(fake) as sender:
+        async with sender.keep_typing(4, every=0.1):
+            await asyncio.sleep(0.35)
+        count = len(fake.calls_to("sendChatAction", 4))
+        await asyncio.sleep(0.25)
+    assert count >= 3
+    assert len(fake.calls_to("sendChatAction", 4)) == count
+
+
+async def test_idle_chat_state_is_forgotten(fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("connectors.telegram.ratelimit.MAX_TRACKED_CHATS", 2)
+    limiter = PerChatRateLimiter(per_chat_interval=0.0)
+    async with TelegramSender.create(TOKEN, base_url=fake.base_url, rate_limiter=limiter) as sender:
+        for chat in (1, 2, 3, -4):
+            await sender.send_text(chat, "hi")
+    assert len(limiter._chats) <= 2

@@ -181,18 +181,18 @@ class TelegramUpdateHandler:
             await self._say(talk, notice)
         if not admission.for_bot:
             return
-        await self._runtime.sender.typing(talk.chat_id)
         output = TranscribingOutputChannel(TelegramOutput(self._runtime, talk.update_id), gate, CHANNEL)
-        await self._on_new_message(
-            UserMessage(
-                admission.text,
-                output,
-                talk.sender_id,
-                input_channel=CHANNEL,
-                message_id=f"tg-{talk.update_id}",
-                metadata={**metadata, "redacted": list(admission.redaction.kinds)},
+        async with self._runtime.sender.keep_typing(talk.chat_id):
+            await self._on_new_message(
+                UserMessage(
+                    admission.text,
+                    output,
+                    talk.sender_id,
+                    input_channel=CHANNEL,
+                    message_id=f"tg-{talk.update_id}",
+                    metadata={**metadata, "redacted": list(admission.redaction.kinds)},
+                )
             )
-        )
 
     async def _group(self, update_id: int, message: Message) -> None:
         """Answer in a group only when addressed, and only to move the conversation to private."""

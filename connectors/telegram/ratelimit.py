@@ -21,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 # Requests that put a message into a chat; chat actions, callback answers and file look-ups
 # only count towards the overall limit.
+MAX_TRACKED_CHATS = 10_000
 _UNTHROTTLED_PER_CHAT = frozenset({"sendChatAction", "answerCallbackQuery", "getFile", "getMe"})
 
 
@@ -108,9 +109,18 @@ class PerChatRateLimiter(BaseRateLimiter[int]):
         if chat_id is None or endpoint in _UNTHROTTLED_PER_CHAT:
             return await self._with_retries(callback, args, kwargs, None, retries, endpoint)
         key = str(chat_id)
+        if key not in self._chats and len(self._chats) >= MAX_TRACKED_CHATS:
+            self._forget_idle_chats()
         state = self._chats.setdefault(key, _ChatState(self._per_chat_interval))
         async with state.lock:  # one request at a time per chat keeps the chat's order
             return await self._with_retries(callback, args, kwargs, state, retries, endpoint, group=_is_group(chat_id))
+
+    def _forget_idle_chats(self) -> None:
+        """Drop the state of chats that are neither sending nor paused, so memory stays bounded."""
+        now = time.monotonic()
+        for key in [k for k, state in self._chats.items() if not state.lock.locked() and state.paused_until <= now]:
+            del self._chats[key]
+        self._groups = {k: v for k, v in self._groups.items() if k in self._chats}
 
     async def _with_retries(
         self,
@@ -132,7 +142,7 @@ class PerChatRateLimiter(BaseRateLimiter[int]):
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
-                delay = _seconds(exc)
+                delay = retry_seconds(exc)
                 if attempt == retries:
                     raise
                 logger.info("Telegram asked to wait %.1fs before %s (attempt %d)", delay, endpoint, attempt + 1)
@@ -150,6 +160,7 @@ def _is_group(chat_id: Any) -> str | None:
     return str(chat_id) if isinstance(chat_id, str) else None
 
 
-def _seconds(exc: RetryAfter) -> float:
+def retry_seconds(exc: RetryAfter) -> float:
+    """The wait a 429 asked for, in seconds."""
     value = exc.retry_after
     return float(value if isinstance(value, int | float) else value.total_seconds())

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
+from connectors.telegram.ratelimit import retry_seconds
 from connectors.telegram.sender import Button, TelegramSender
 from connectors.telegram.settings import TelegramSettings
 from connectors.telegram.storage import (
@@ -297,31 +298,29 @@ class TelegramRuntime:
             logger.exception("setWebhook failed; Telegram keeps its previous webhook registration")
 
     async def _poll(self) -> None:
-        """Long-poll ``getUpdates`` while this process holds the poller lease."""
+        """Long-poll ``getUpdates`` while this process holds the poller lease; never gives up."""
         offset: int | None = None
         leader = False
         while True:
-            if not await asyncio.to_thread(self._lease.acquire):
-                if leader:
-                    logger.warning("lost the Telegram poller lease to another process")
-                leader = False
-                await asyncio.sleep(self._lease_retry)
-                continue
-            if not leader:
-                logger.info("this process now polls Telegram")
-                await self.sender.bot.delete_webhook()
-                leader = True
             try:
+                if not await asyncio.to_thread(self._lease.acquire):
+                    if leader:
+                        logger.warning("lost the Telegram poller lease to another process")
+                    leader = False
+                    await asyncio.sleep(self._lease_retry)
+                    continue
+                if not leader:
+                    await self.sender.bot.delete_webhook()  # getUpdates is refused while a webhook is set
+                    logger.info("this process now polls Telegram")
+                    leader = True
                 updates = await self.sender.bot.get_updates(
                     offset=offset, timeout=self.settings.poll_timeout_seconds, allowed_updates=list(ALLOWED_UPDATES)
                 )
+                for update in updates:
+                    await self.receive(update.to_dict())
+                    offset = update.update_id + 1  # confirmed to Telegram only once it is stored
             except RetryAfter as exc:
-                await asyncio.sleep(float(exc.retry_after if isinstance(exc.retry_after, int) else 5))
-                continue
-            except TelegramError:
-                logger.exception("getUpdates failed; retrying")
+                await asyncio.sleep(retry_seconds(exc))
+            except Exception:
+                logger.exception("polling Telegram failed; retrying")
                 await asyncio.sleep(self._lease_retry)
-                continue
-            for update in updates:
-                await self.receive(update.to_dict())
-                offset = update.update_id + 1  # confirmed to Telegram only after it is stored

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import html
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -203,6 +205,23 @@ class TelegramSender:
             await self._bot.send_chat_action(chat_id, ChatAction.TYPING)
         except Exception:
             logger.warning("could not send the typing action to chat %s", chat_id, exc_info=True)
+
+    @contextlib.asynccontextmanager
+    async def keep_typing(self, chat_id: int | str, every: float = 4.0) -> AsyncIterator[None]:
+        """Show "typing..." for as long as the block runs (Telegram shows it for about 5 s each time)."""
+
+        async def repeat() -> None:
+            while True:
+                await self.typing(chat_id)
+                await asyncio.sleep(every)
+
+        task = asyncio.create_task(repeat(), name=f"typing-{chat_id}")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def answer_callback(self, callback_query_id: str, text: str | None = None) -> None:
         """Stop the button's spinner at once; the real answer follows as a message."""
