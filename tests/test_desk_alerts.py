@@ -33,9 +33,7 @@ def _case(**overrides) -> Case:
 
 def test_alert_has_everything_an_agent_needs_and_escapes_customer_text():
     on_duty = [OnDuty("@alice", "telegram", 42, NOW), OnDuty("bob", "desk", None, NOW)]
-    text = alert_text(
-        _case(), [{"name": "<img>.png"}], mentions=on_duty_mentions(on_duty), case_url="http://desk/#case=CX-7K3M9Q"
-    )
+    text = alert_text(_case(), [{"name": "<img>.png"}], mentions=on_duty_mentions(on_duty))
     assert text.startswith("\U0001f534 <b>P1</b> \u00b7 <code>CX-7K3M9Q</code> \u00b7 suspected_theft")
     assert "Someone withdrew my &lt;b&gt;USDT&lt;/b&gt;" in text
     assert "\u2022 coin: USDT\n\u2022 network: TRC20" in text
@@ -64,3 +62,9 @@ def test_update_lines():
     assert update_line(case, "case_updated", {"priority": 2}) == "CX-7K3M9Q priority is now P2"
     assert update_line(case, "case_updated", {"details": {"txid": "ab"}}) == "New details on CX-7K3M9Q: txid: ab"
     assert update_line(case, "something_else", {}) is None
+
+
+def test_attachment_links_and_desk_link_when_the_desk_address_is_known():
+    text = alert_text(_case(), [{"id": 3, "name": "a.png"}], desk_origin="https://desk.example")
+    assert '<a href="https://desk.example/api/cases/CX-7K3M9Q/attachments/3">a.png</a>' in text
+    assert '<a href="https://desk.example/#case=CX-7K3M9Q">Open on the desk</a>' in text

@@ -34,7 +34,7 @@ def alert_text(
     *,
     mentions: Iterable[str] = (),
     headline: str | None = None,
-    case_url: str | None = None,
+    desk_origin: str | None = None,
 ) -> str:
     """Everything an agent needs to act without opening anything else."""
     lines = []
@@ -57,18 +57,26 @@ def alert_text(
             lines.append(f"\u2022 \u2026 {len(items) - MAX_DETAILS} more on the desk")
     if attachments:
         lines.append("")
-        names = [escape(clip(str(a["name"]), 40)) for a in attachments[:MAX_ATTACHMENTS]]
+        names = [_attachment(case.id, a, desk_origin) for a in attachments[:MAX_ATTACHMENTS]]
         more = f" and {len(attachments) - MAX_ATTACHMENTS} more" if len(attachments) > MAX_ATTACHMENTS else ""
         lines.append("<b>Attachments</b>: " + ", ".join(names) + more)
     lines.append(f"Waiting since {case.created_at:%H:%M} UTC, status {case.status}")
-    if case_url:
-        lines.append(f'<a href="{escape(case_url)}">Open on the desk</a>')
+    if desk_origin:
+        lines.append(f'<a href="{escape(desk_origin)}/#case={case.id}">Open on the desk</a>')
     tags = list(mentions)
     if tags:
         lines.append("")
         lines.append("On duty: " + " ".join(tags))
     lines.append("Reply to this message to answer the customer.")
     return "\n".join(lines)
+
+
+def _attachment(case_id: str, attachment: dict[str, Any], desk_origin: str | None) -> str:
+    """The file's name, linked to its download on the desk when the desk's address is known."""
+    name = escape(clip(str(attachment["name"]), 40))
+    if not desk_origin or "id" not in attachment:
+        return name
+    return f'<a href="{escape(desk_origin)}/api/cases/{case_id}/attachments/{attachment["id"]}">{name}</a>'
 
 
 def alert_buttons(case_id: str) -> InlineKeyboardMarkup:

@@ -112,8 +112,7 @@ class TelegramGroup:
             mentions += [mention(a.agent, None) for a in on_duty if a.telegram_user_id is None]
         elif case.priority == P1:
             mentions = on_duty_mentions(on_duty) or ["nobody is on duty"]
-        url = f"{self._desk_origin}/#case={case.id}" if self._desk_origin else None
-        return alert_text(case, attachments, mentions=mentions, headline=headline, case_url=url)
+        return alert_text(case, attachments, mentions=mentions, headline=headline, desk_origin=self._desk_origin)
 
 
 def update_line(case: Case, event: str, payload: dict[str, Any]) -> str | None:
