@@ -43,13 +43,13 @@ async def test_stored_but_unprocessed_updates_are_resumed_at_start(
 
 
 async def test_restart_mid_conversation_loses_nothing_and_repeats_nothing(
-    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+    fake: FakeTelegram, database_url: str, tmp_path: Path
 ) -> None:
-    async with ChannelHarness(fake, sqlite_url, tmp_path) as first:
+    async with ChannelHarness(fake, database_url, tmp_path) as first:
         assert (await first.post(text_update(21, "my deposit is missing")))[0] == 200
         await first.idle()
     Inbox(first.engine).store(22, str(CHAT), text_update(22, "it was USDT"))  # stored, then the crash
-    async with ChannelHarness(fake, sqlite_url, tmp_path) as second:
+    async with ChannelHarness(fake, database_url, tmp_path) as second:
         assert (await second.post(text_update(21, "my deposit is missing")))[0] == 200  # Telegram retries
         assert (await second.post(text_update(23, "on TRC20")))[0] == 200
         await second.idle()
@@ -147,11 +147,11 @@ async def test_polling_without_a_webhook_url(fake: FakeTelegram, sqlite_url: str
 
 
 async def test_only_the_lease_holder_polls_and_another_takes_over(
-    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+    fake: FakeTelegram, database_url: str, tmp_path: Path
 ) -> None:
-    first = await ChannelHarness(fake, sqlite_url, tmp_path, webhook=False, token="1:FIRST").start()
+    first = await ChannelHarness(fake, database_url, tmp_path, webhook=False, token="1:FIRST").start()
     await fake.wait_for("getUpdates")
-    second = await ChannelHarness(fake, sqlite_url, tmp_path, webhook=False, token="2:SECOND").start()
+    second = await ChannelHarness(fake, database_url, tmp_path, webhook=False, token="2:SECOND").start()
     try:
         fake.queue_update(text_update(71, "who polls?"))
         await fake.wait_for("sendMessage", chat_id=CHAT)

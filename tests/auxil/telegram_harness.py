@@ -88,8 +88,11 @@ class ChannelHarness:
         token: str = TOKEN,
         env: dict[str, str] | None = None,
         reply_delay: float = 0.0,
+        agent: Agent | None = None,
     ) -> None:
+        """``agent``: a loaded Rasa agent (trained bot) instead of the recording one."""
         self.fake = fake
+        self.agent = agent
         self.received: list[UserMessage] = []
         self.reply_delay = reply_delay
         values = {
@@ -132,7 +135,7 @@ class ChannelHarness:
         Sanic.test_mode = True
         app = Sanic(f"tg_{uuid.uuid4().hex[:10]}")
         app.ctx.conversation_gate = ConversationGate(self.store)
-        app.ctx.agent = RecordingAgent(self)
+        app.ctx.agent = self.agent or RecordingAgent(self)
         register([self.channel], app, route="/webhooks/")  # as `rasa run` registers channels
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
