@@ -15,6 +15,8 @@ from bot.cases.store import Case, CaseStore, TranscriptLine
 from bot.desk.texts import X_PUBLIC_INVITE, CustomerTexts
 from connectors.rest.mailbox import RestMailbox
 from connectors.telegram.sender import TelegramSender
+from connectors.twitter import identity as x_identity
+from connectors.twitter.identity import SENDER_PREFIX as X_PREFIX
 from connectors.twitter.sender import XRejected, XSender
 
 
@@ -31,11 +33,10 @@ def telegram_chat_id(sender_id: str) -> int:
 
 
 def x_user_id(sender_id: str) -> str:
-    """``x:<user_id>`` -> user id."""
-    prefix, _, user_id = sender_id.partition(":")
-    if prefix != "x" or not user_id:
+    """``x:<user_id>`` -> user id (the DM participant)."""
+    if not sender_id.startswith(X_PREFIX) or sender_id == X_PREFIX:
         raise ValueError(f"not an X conversation key: {sender_id!r}")
-    return user_id
+    return x_identity.user_id(sender_id)
 
 
 class CustomerRelay:
@@ -66,7 +67,7 @@ class CustomerRelay:
             if self._bot is None:
                 raise RelayUnavailable("TELEGRAM_BOT_TOKEN is not set: cannot write to Telegram customers")
             await self._bot.send_text(telegram_chat_id(case.sender_id), text)
-        elif case.channel == "twitter":
+        elif case.channel == x_identity.CHANNEL:
             await self._direct_message(case, text)
         else:
             raise RelayUnavailable(f"the desk cannot write to {case.channel} customers")
