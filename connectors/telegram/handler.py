@@ -77,7 +77,6 @@ class _Conversation:
     update_id: int
     chat_id: int
     sender_id: str
-    message_id: int | None
 
 
 class TelegramUpdateHandler:
@@ -115,15 +114,13 @@ class TelegramUpdateHandler:
         if message.chat.type != Chat.PRIVATE:
             await self._group(update_id, message)
             return
-        talk = _Conversation(
-            update_id, message.chat.id, sender_id(message.chat.id, message.from_user.id), message.message_id
-        )
+        talk = _Conversation(update_id, message.chat.id, sender_id(message.chat.id, message.from_user.id))
         if message.text:
             await self._text(talk, message.text, edited=edited)
         elif message.photo or message.document:
             await self._attachment(talk, message)
             if message.caption:
-                await self._to_bot(talk, message.caption, {"caption": True})
+                await self._text(talk, message.caption, edited=edited)
         elif message.effective_attachment is not None:  # sticker, voice, location, contact, video...
             await self._say(talk, NON_TEXT)
         else:
@@ -162,7 +159,7 @@ class TelegramUpdateHandler:
             return
         await self._runtime.sender.clear_buttons(message.chat.id, message.message_id)
         payload = await asyncio.to_thread(self._runtime.callbacks.payload_for, query.data or "")
-        talk = _Conversation(update_id, message.chat.id, sender_id(message.chat.id, query.from_user.id), None)
+        talk = _Conversation(update_id, message.chat.id, sender_id(message.chat.id, query.from_user.id))
         if payload:
             await self._to_bot(talk, payload, {"button": True})
         else:

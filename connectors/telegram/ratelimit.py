@@ -89,11 +89,6 @@ class PerChatRateLimiter(BaseRateLimiter[int]):
         self._chats.clear()
         self._groups.clear()
 
-    def paused_for(self, chat_id: int | str) -> float:
-        """Seconds until a chat may send again after a 429 (0 when it is not paused)."""
-        state = self._chats.get(str(chat_id))
-        return max(0.0, state.paused_until - time.monotonic()) if state else 0.0
-
     async def process_request(
         self,
         callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],

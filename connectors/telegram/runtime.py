@@ -114,10 +114,6 @@ class TelegramRuntime:
     def started(self) -> bool:
         return self._started.is_set()
 
-    @property
-    def polling(self) -> bool:
-        return self._poller is not None and not self._poller.done()
-
     async def start(self, handler: UpdateHandler) -> None:
         """Learn the bot (one ``getMe``), register the webhook or start polling, resume unfinished work."""
         self._handler = handler
