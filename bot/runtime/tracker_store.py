@@ -11,16 +11,19 @@ from sqlalchemy.engine import make_url
 
 
 class DatabaseUrlTrackerStore(SQLTrackerStore):
-    """``tracker_store: {type: bot.runtime.tracker_store.DatabaseUrlTrackerStore, url: ...}``."""
+    """``tracker_store: {type: bot.runtime.tracker_store.DatabaseUrlTrackerStore, url: ...}``.
+
+    Rasa hands a custom store the endpoint's ``url`` as ``host``.
+    """
 
     def __init__(
         self,
         domain: Domain | None = None,
-        url: str = "",
+        host: str = "",
         event_broker: EventBroker | None = None,
         **kwargs: Any,
     ) -> None:
-        parsed = make_url(url)
+        parsed = make_url(host)
         backend = parsed.get_backend_name()
         super().__init__(
             domain=domain,

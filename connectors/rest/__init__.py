@@ -1,5 +1,5 @@
-"""The local/REST channel: Rasa's REST API shape, with redaction and handoff."""
+"""The local/REST channel: Rasa's REST API shape, with redaction and handoff.
 
-from connectors.rest.channel import SupportRestInput
-
-__all__ = ["SupportRestInput"]
+``mailbox`` is Rasa-free (the agent desk posts replies through it); the Rasa channel is
+``connectors.rest.channel.SupportRestInput``, named in ``credentials.yml``.
+"""

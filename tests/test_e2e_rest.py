@@ -1,0 +1,126 @@
+"""End to end: the trained bot, the action server and the case store, over the REST channel.
+
+These start the same processes `make run` starts and check what lands in the database.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+from mnemonic import Mnemonic
+from sqlalchemy import select, text
+
+from bot.cases.database import make_engine
+from bot.cases.schema import outbox
+from bot.cases.store import CaseStore
+from connectors.rest.mailbox import RestMailbox
+from tests.auxil.rasa_stack import RunningStack, rasa_stack
+
+pytestmark = pytest.mark.slow
+CASE_ID = re.compile(r"\bCX-[0-9A-Z]{6}\b")
+SEED = Mnemonic("english").to_mnemonic(bytes(range(40, 56)))
+SKIP = "I don't know"
+
+
+def _texts(replies: list[dict]) -> str:
+    return "\n".join(r.get("text", "") for r in replies)
+
+
+def _answer_until_read_back(stack: RunningStack, sender: str, first: list[dict], max_turns: int = 14) -> list[dict]:
+    """Skip every question until the bot reads the details back (alternating instances if several)."""
+    replies = first
+    for turn in range(max_turns):
+        if "correct?" in _texts(replies).lower():
+            return replies
+        replies = stack.say(sender, SKIP, instance=turn % len(stack.rasa_urls))
+    raise AssertionError(f"no read-back after {max_turns} answers; last: {_texts(replies)}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def stack_and_store(request, tmp_path):
+    url = (
+        f"sqlite:///{tmp_path / 'support.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    )
+    with rasa_stack(tmp_path, url) as stack:
+        engine = make_engine(url)
+        yield stack, CaseStore(engine), engine
+        engine.dispose()
+
+
+def test_p1_theft_secret_redaction_and_handoff(stack_and_store):
+    stack, store, engine = stack_and_store
+    sender = "e2e-theft"
+
+    replies = stack.say(sender, "someone logged into my account and withdrew all my USDT, it wasn't me")
+    first = _texts(replies)
+    case_id = CASE_ID.search(first).group()
+    assert "agent is being connected" in first and "Revoke all API keys" in first
+    case = store.get(case_id)
+    assert (case.intent, case.priority, case.channel, case.sender_id) == ("suspected_theft", 1, "rest", sender)
+    with engine.connect() as conn:
+        events = [r.event for r in conn.execute(select(outbox.c.event).where(outbox.c.case_id == case_id))]
+    assert events[0] == "case_opened"
+
+    replies = stack.say(sender, f"my seed phrase is {SEED} can you check my wallet")
+    assert "rotate" in _texts(replies).lower() or "never share" in _texts(replies).lower()
+    with engine.connect() as conn:
+        stored_events = " ".join(r[0] for r in conn.execute(text("SELECT data FROM events")))
+        transcript = " ".join(line.text for line in store.transcript(case_id))
+    for word in SEED.split()[:6]:
+        assert f" {word} " not in f" {stored_events} ", "seed phrase reached the tracker store"
+        assert f" {word} " not in f" {transcript} ", "seed phrase reached the case transcript"
+    assert "[REDACTED]" in transcript
+
+    stack.say(sender, "it happened yesterday around 3pm")
+    assert store.get(case_id).details, "details collected after escalation are attached to the open case"
+
+    assert store.claim(case_id, "ann")
+    assert stack.say(sender, "hello? anyone there") == [], "the bot stays silent while an agent owns the case"
+    with engine.connect() as conn:
+        last_event = conn.execute(
+            select(outbox.c.event).where(outbox.c.case_id == case_id).order_by(outbox.c.id.desc()).limit(1)
+        ).scalar()
+    assert last_event == "customer_message"
+    RestMailbox(engine).post(sender, "Hi, I'm Ann from security. I've frozen withdrawals.", author="ann")
+    polled = requests.get(f"{stack.rasa_urls[0]}/webhooks/rest/messages", params={"sender": sender}, timeout=10).json()
+    assert [m["text"] for m in polled] == ["Hi, I'm Ann from security. I've frozen withdrawals."]
+    assert store.resolve(case_id, "ann")
+    assert stack.say(sender, "thanks"), "the bot answers again once the case is resolved"
+
+
+def test_p2_withdrawal_read_back_then_case(stack_and_store):
+    stack, store, _engine = stack_and_store
+    sender = "e2e-withdrawal"
+    first = stack.say(sender, "my BTC withdrawal has been pending for 5 hours")
+    assert not CASE_ID.search(_texts(first)), "a P2 case is confirmed before it is opened"
+    _answer_until_read_back(stack, sender, first)
+    opened = _texts(stack.say(sender, "yes"))
+    case = store.get(CASE_ID.search(opened).group())
+    assert (case.intent, case.priority) == ("withdrawal_stuck", 2)
+    assert "queue" in opened
+
+
+def test_malformed_requests_get_400_and_the_channel_keeps_serving(stack_and_store):
+    stack, _store, _engine = stack_and_store
+    url = f"{stack.rasa_urls[0]}/webhooks/rest/webhook"
+    bad_json = requests.post(url, data=b"{not json", headers={"Content-Type": "application/json"}, timeout=10)
+    assert bad_json.status_code == 400
+    assert requests.post(url, json={"sender": "x"}, timeout=10).status_code == 400
+    assert requests.post(url, json=["a"], timeout=10).status_code == 400
+    assert stack.say("e2e-after-bad-input", "hi")
+
+
+@pytest.mark.redis
+def test_two_instances_share_postgres_and_redis(tmp_path, pg_url, redis_url):
+    """One conversation served alternately by two Rasa instances keeps its state."""
+    with rasa_stack(tmp_path, pg_url, instances=2, redis_url=redis_url) as stack:
+        sender = "e2e-two-instances"
+        first = stack.say(sender, "my ETH deposit never arrived in my account", instance=1)
+        _answer_until_read_back(stack, sender, first)
+        opened = _texts(stack.say(sender, "yes", instance=1))
+        engine = make_engine(pg_url)
+        case = CaseStore(engine).get(CASE_ID.search(opened).group())
+        engine.dispose()
+        assert (case.intent, case.priority) == ("deposit_missing", 2)
