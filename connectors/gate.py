@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from bot.cases.redaction import Redaction, redact
 from bot.cases.store import Case, CaseStore, TranscriptLine
@@ -17,6 +18,8 @@ logger = logging.getLogger(__name__)
 
 SECRET_NOTICE = "utter_secret_redacted"
 AMBIGUOUS_HASH_NOTICE = "utter_ambiguous_hash"
+RATING_THANKS = "utter_rating_thanks"
+RATING_WINDOW = timedelta(days=2)  # a bare 1-5 this soon after resolution answers the rating question
 TXID_SLOT = "txid"
 
 
@@ -27,17 +30,19 @@ class Admission:
     ``text`` is the redacted text, the only form anything may store or forward.
     ``notices`` are domain response names to send the customer first (rotate a secret,
     resend a hash). ``human_case`` is set when an agent owns the conversation: the bot
-    stays silent and the message has already been forwarded to the case.
+    stays silent and the message has already been forwarded to the case. ``rated_case``
+    is set when the message was the 1-5 rating of a just-resolved case.
     """
 
     text: str
     redaction: Redaction
     notices: tuple[str, ...]
     human_case: Case | None
+    rated_case: Case | None = None
 
     @property
     def for_bot(self) -> bool:
-        return self.human_case is None
+        return self.human_case is None and self.rated_case is None
 
 
 class ConversationGate:
@@ -59,13 +64,31 @@ class ConversationGate:
         if redaction.ambiguous_hash:
             notices.append(AMBIGUOUS_HASH_NOTICE)
         case = await asyncio.to_thread(self._store.active_case, channel, sender_id)
-        if case is not None:
+        if case is None:
+            rated = await asyncio.to_thread(self._take_rating, channel, sender_id, redaction.text)
+            if rated is not None:
+                return Admission(redaction.text, redaction, (*notices, RATING_THANKS), None, rated_case=rated)
+        else:
             line = TranscriptLine(role="customer", text=redaction.text, author=sender_id)
             await asyncio.to_thread(self._store.record_message, case.id, line)
         human_case = case if case is not None and case.status == "claimed" else None
         if redaction.kinds:
             logger.info("redacted %s from %s message of %s", ",".join(redaction.kinds), channel, sender_id)
         return Admission(text=redaction.text, redaction=redaction, notices=tuple(notices), human_case=human_case)
+
+    def _take_rating(self, channel: str, sender_id: str, text: str) -> Case | None:
+        """Store a bare 1-5 answer as the rating of the customer's recently resolved, unrated case."""
+        answer = text.strip().rstrip(".!")
+        if answer not in {"1", "2", "3", "4", "5"}:
+            return None
+        case = self._store.latest_case(channel, sender_id)
+        if case is None or case.status != "resolved" or case.rating is not None or case.resolved_at is None:
+            return None
+        if datetime.now(timezone.utc) - case.resolved_at > RATING_WINDOW:
+            return None
+        self._store.rate(case.id, int(answer))
+        self._store.record_message(case.id, TranscriptLine(role="customer", text=answer, author=sender_id))
+        return case
 
     async def record_bot_reply(self, *, channel: str, sender_id: str, text: str) -> None:
         """Keep what the bot said on the customer's active case, so agents see both sides."""

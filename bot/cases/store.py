@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError
 
+from bot.cases.agents import on_duty_count
 from bot.cases.schema import attachments, case_messages, cases, outbox
 
 OPEN, CLAIMED, RESOLVED, CANCELLED = "open", "claimed", "resolved", "cancelled"
@@ -71,7 +72,7 @@ class QueueInfo:
 
     place: int
     estimated_wait_minutes: int
-    agents_on_duty: int | None = None
+    agents_on_duty: int
 
 
 class CaseNotFound(LookupError):
@@ -293,9 +294,10 @@ class CaseStore:
         configured default while there is no history.
         """
         case = self.get(case_id)
-        if case.status != OPEN:
-            return QueueInfo(place=0, estimated_wait_minutes=0)
         with self._engine.connect() as conn:
+            on_duty = on_duty_count(conn)
+            if case.status != OPEN:
+                return QueueInfo(place=0, estimated_wait_minutes=0, agents_on_duty=on_duty)
             ahead = conn.execute(
                 select(func.count())
                 .select_from(cases)
@@ -320,7 +322,7 @@ class CaseStore:
             minutes_each = max(1, round(median / 60))
         else:
             minutes_each = self._default_wait
-        return QueueInfo(place=place, estimated_wait_minutes=place * minutes_each)
+        return QueueInfo(place=place, estimated_wait_minutes=place * minutes_each, agents_on_duty=on_duty)
 
     def _close(
         self,
