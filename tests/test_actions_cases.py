@@ -14,6 +14,7 @@ from bot.actions.handoff import ActionHandoff
 from bot.actions.open_case import ActionOpenCase
 from bot.actions.read_back import ActionReadBack
 from bot.actions.start_case import ActionStartCase
+from bot.cases.agents import DutyRoster
 from bot.cases.schema import outbox
 from tests.auxil.action_trackers import bot, domain, entity, fixture, slot, tracker, user
 
@@ -121,6 +122,7 @@ async def test_start_case_after_a_help_center_answer_uses_the_question(store):
 
 
 async def test_p1_open_case_opens_the_case_with_transcript_and_replies_with_security_steps(store):
+    DutyRoster(store.engine, idle_minutes=30).on_duty("agent-ann", via="desk")
     events, messages = await run(ActionOpenCase(), fixture("theft_first_message"))
     case = store.latest_case("telegram", "tg:5501:5501")
     assert case is not None
@@ -228,7 +230,7 @@ async def test_asking_for_a_human_mid_form_opens_the_case_and_stops_the_form(sto
     assert (case.intent, case.priority) == ("deposit_missing", 2)
     assert case.details == {"description": "my deposit is missing", "coin": "USDT"}
     assert events == [SlotSet("case_id", case.id), SlotSet("requested_slot", None), ActiveLoop(None)]
-    assert [m["response"] for m in messages] == ["utter_handoff"]
+    assert [m["response"] for m in messages] == ["utter_handoff", "utter_no_agents_on_duty"]
     assert (messages[0]["case_id"], messages[0]["place"]) == (case.id, 1)
 
 
@@ -267,7 +269,7 @@ async def test_status_by_case_id(store):
     t = tracker([user(f"status of {case.id}", "ticket_status", [entity("case_id", case.id)])])
     events, messages = await run(ActionCaseStatus(), t)
     assert events == []
-    assert messages[0]["response"] == "utter_case_status_open"
+    assert [m["response"] for m in messages] == ["utter_case_status_open", "utter_no_agents_on_duty"]
     assert {k: messages[0][k] for k in ("case_id", "priority", "place", "wait_minutes")} == {
         "case_id": case.id, "priority": "P3", "place": 1, "wait_minutes": 15,
     }  # fmt: skip

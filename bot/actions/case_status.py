@@ -56,7 +56,11 @@ def _case_id_in(tracker: Tracker) -> str | None:
 def _tell_status(dispatcher: CollectingDispatcher, case: Case) -> None:
     response = STATUS_RESPONSE.get(case.status, "utter_case_status_resolved")
     values: dict[str, Any] = {"case_id": case.id, "priority": label(case.priority)}
+    nobody_on_duty = False
     if case.status == OPEN:
         info = case_store().queue_info(case.id)
         values.update(place=info.place, wait_minutes=info.estimated_wait_minutes)
+        nobody_on_duty = info.agents_on_duty == 0
     dispatcher.utter_message(response=response, **values)
+    if nobody_on_duty:
+        dispatcher.utter_message(response="utter_no_agents_on_duty")
