@@ -2,36 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
-PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def _reachable(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def _require(service: str, host: str, port: int) -> None:
-    """Skip with a reason when a server is down, except under CI where it must run."""
-    if _reachable(host, port):
-        return
-    message = f"{service} not reachable at {host}:{port}"
-    if IN_CI:
-        pytest.fail(f"{message}; CI=true requires it")
-    pytest.skip(message)
+from tests.auxil.databases import REDIS_HOST, REDIS_PORT, postgres_database, require_service
 
 
 @pytest.fixture
@@ -41,18 +17,9 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL schema-isolated database for one test, dropped afterwards."""
-    _require("PostgreSQL", "127.0.0.1", 5432)
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", future=True)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    """A fresh PostgreSQL database for one test."""
+    with postgres_database() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -65,5 +32,5 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def redis_url() -> str:
-    _require("Redis", REDIS_HOST, REDIS_PORT)
+    require_service("Redis", REDIS_HOST, REDIS_PORT)
     return f"redis://{REDIS_HOST}:{REDIS_PORT}/0"

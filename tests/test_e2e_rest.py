@@ -6,6 +6,7 @@ These start the same processes `make run` starts and check what lands in the dat
 from __future__ import annotations
 
 import re
+from contextlib import ExitStack
 
 import pytest
 import requests
@@ -17,6 +18,7 @@ from bot.cases.schema import outbox
 from bot.cases.store import CaseStore
 from connectors.rest.mailbox import RestMailbox
 from tests.auxil.rasa_stack import RunningStack, rasa_stack
+from tests.auxil.databases import postgres_database
 
 pytestmark = pytest.mark.slow
 CASE_ID = re.compile(r"\bCX-[0-9A-Z]{6}\b")
@@ -38,15 +40,20 @@ def _answer_until_read_back(stack: RunningStack, sender: str, first: list[dict],
     raise AssertionError(f"no read-back after {max_turns} answers; last: {_texts(replies)}")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def stack_and_store(request, tmp_path):
-    url = (
-        f"sqlite:///{tmp_path / 'support.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    )
-    with rasa_stack(tmp_path, url) as stack:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def stack_and_store(request, tmp_path_factory):
+    """One running stack per database, shared by this module's tests (each uses its own sender)."""
+    tmp_path = tmp_path_factory.mktemp(f"e2e-{request.param}")
+    with ExitStack() as resources:
+        url = (
+            f"sqlite:///{tmp_path / 'support.db'}"
+            if request.param == "sqlite"
+            else resources.enter_context(postgres_database())
+        )
+        stack = resources.enter_context(rasa_stack(tmp_path, url))
         engine = make_engine(url)
+        resources.callback(engine.dispose)
         yield stack, CaseStore(engine), engine
-        engine.dispose()
 
 
 def test_p1_theft_secret_redaction_and_handoff(stack_and_store):
