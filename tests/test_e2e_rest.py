@@ -17,8 +17,8 @@ from bot.cases.database import make_engine
 from bot.cases.schema import outbox
 from bot.cases.store import CaseStore
 from connectors.rest.mailbox import RestMailbox
-from tests.auxil.rasa_stack import RunningStack, rasa_stack
 from tests.auxil.databases import postgres_database
+from tests.auxil.rasa_stack import RunningStack, rasa_stack
 
 pytestmark = pytest.mark.slow
 CASE_ID = re.compile(r"\bCX-[0-9A-Z]{6}\b")
