@@ -212,3 +212,19 @@ async def test_a_crash_mid_send_resends_once_and_never_asks_the_bot_again(
     assert sent == ["You said: crash now", "You said: crash now", "You said: after restart"]
     assert duplicates == 1
     assert Inbox(second.engine).status(91) == "done"
+
+
+async def test_two_webhook_instances_keep_a_chats_order(fake: FakeTelegram, database_url: str, tmp_path: Path) -> None:
+    """Telegram may deliver a chat's next update to another instance while the first is busy."""
+    first = await ChannelHarness(fake, database_url, tmp_path, reply_delay=0.5).start()
+    second = await ChannelHarness(fake, database_url, tmp_path).start()
+    try:
+        assert (await first.post(text_update(101, "first question")))[0] == 200
+        await asyncio.sleep(0.1)
+        assert (await second.post(text_update(102, "follow-up")))[0] == 200
+        await asyncio.gather(first.idle(), second.idle())
+    finally:
+        await first.stop()
+        await second.stop()
+    assert first.texts() == ["first question"] and second.texts() == ["follow-up"]
+    assert fake.sent_texts(CHAT) == ["You said: first question", "You said: follow-up"]

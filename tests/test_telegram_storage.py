@@ -9,6 +9,9 @@ from sqlalchemy import update
 
 from bot.cases.database import make_engine
 from connectors.telegram.storage import (
+    CLAIMED,
+    TAKEN,
+    WAIT,
     CallbackPayloads,
     Inbox,
     Lease,
@@ -30,10 +33,23 @@ def test_inbox_stores_an_update_once_and_hands_it_out_once(engine) -> None:  # t
     assert inbox.store(1, "42", {"update_id": 1, "message": {"text": "hi"}})
     assert not inbox.store(1, "42", {"update_id": 1, "message": {"text": "hi"}})
     assert [i.update_id for i in inbox.pending()] == [1]
-    assert inbox.claim(1)
-    assert not inbox.claim(1)  # another worker holds it
+    assert inbox.claim(1) == CLAIMED
+    assert inbox.claim(1) == TAKEN  # another worker holds it
+    assert inbox.pending() == []  # nor is it offered for resuming while held
     inbox.finish(1)
-    assert not inbox.claim(1) and inbox.pending() == [] and inbox.status(1) == "done"
+    assert inbox.claim(1) == TAKEN and inbox.pending() == [] and inbox.status(1) == "done"
+
+
+def test_an_update_waits_for_the_earlier_updates_of_its_chat(engine) -> None:  # type: ignore[no-untyped-def]
+    inbox = Inbox(engine)
+    for update_id, chat in [(10, "42"), (11, "42"), (12, "7")]:
+        inbox.store(update_id, chat, {"update_id": update_id})
+    assert inbox.claim(11) == WAIT  # 10 of the same chat is not finished
+    assert inbox.claim(12) == CLAIMED  # another chat does not wait
+    assert inbox.claim(10) == CLAIMED
+    assert inbox.claim(11) == WAIT
+    inbox.finish(10, "failed")
+    assert inbox.claim(11) == CLAIMED
 
 
 def test_inbox_drops_the_raw_text_once_processed(engine) -> None:  # type: ignore[no-untyped-def]
@@ -48,8 +64,8 @@ def test_inbox_drops_the_raw_text_once_processed(engine) -> None:  # type: ignor
 def test_an_expired_inbox_claim_can_be_taken_again(engine) -> None:  # type: ignore[no-untyped-def]
     inbox = Inbox(engine)
     inbox.store(3, "42", {"update_id": 3})
-    assert inbox.claim(3, lease_seconds=-1)  # its worker died
-    assert inbox.claim(3)
+    assert inbox.claim(3, lease_seconds=-1) == CLAIMED  # its worker died
+    assert inbox.claim(3) == CLAIMED
 
 
 def test_outbox_claims_each_row_once_and_keeps_order(engine) -> None:  # type: ignore[no-untyped-def]

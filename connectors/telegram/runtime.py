@@ -26,11 +26,13 @@ from connectors.telegram.ratelimit import retry_seconds
 from connectors.telegram.sender import Button, TelegramSender
 from connectors.telegram.settings import TelegramSettings
 from connectors.telegram.storage import (
+    CLAIMED,
     DONE,
     FAILED,
     PENDING,
     SENT,
     UNCERTAIN,
+    WAIT,
     CallbackPayloads,
     Inbox,
     Lease,
@@ -190,9 +192,7 @@ class TelegramRuntime:
                 del self._queues[key]
 
     async def _process(self, update_id: int, payload: dict[str, Any]) -> None:
-        if self._handler is None or not await asyncio.to_thread(
-            self.inbox.claim, update_id, self.settings.claim_seconds
-        ):
+        if self._handler is None or not await self._claim_in_turn(update_id):
             return
         status = DONE
         try:
@@ -205,6 +205,19 @@ class TelegramRuntime:
             logger.exception("processing Telegram update %s failed", update_id)
             status = FAILED  # not retried forever: the error is logged with the update id
         await asyncio.to_thread(self.inbox.finish, update_id, status)
+
+    async def _claim_in_turn(self, update_id: int) -> bool:
+        """Claim the update once its chat's earlier updates are done (maybe by another instance).
+
+        Gives up after a claim period; the update stays pending and is resumed later.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.claim_seconds
+        while True:
+            outcome = await asyncio.to_thread(self.inbox.claim, update_id, self.settings.claim_seconds)
+            if outcome != WAIT or loop.time() > deadline:
+                return outcome == CLAIMED
+            await asyncio.sleep(0.1)
 
     # sending ---------------------------------------------------------------------------
     async def deliver(self, chat_id: int, update_id: int | None, bodies: list[dict[str, Any]]) -> None:

@@ -37,6 +37,7 @@ metadata = MetaData()
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
 SENDING, SENT, UNCERTAIN = "sending", "sent", "uncertain"
+CLAIMED, WAIT, TAKEN = "claimed", "wait", "taken"
 
 telegram_inbox = Table(
     "telegram_inbox",
@@ -112,9 +113,24 @@ class Inbox:
             return False
         return True
 
-    def claim(self, update_id: int, lease_seconds: float = 300.0) -> bool:
-        """Take the update for processing; False if it is done or another worker holds it."""
+    def claim(self, update_id: int, lease_seconds: float = 120.0) -> str:
+        """Take the update for processing, only once every earlier update of its chat is finished.
+
+        Returns ``CLAIMED``; ``WAIT`` while an earlier update of the same chat is still
+        pending (perhaps on another instance), so chats keep their order across processes;
+        ``TAKEN`` when it is finished or another live worker holds it.
+        """
         now = time.time()
+        earlier = telegram_inbox.alias("earlier")
+        earlier_pending = (
+            select(earlier.c.update_id)
+            .where(
+                earlier.c.chat_key == telegram_inbox.c.chat_key,
+                earlier.c.update_id < telegram_inbox.c.update_id,
+                earlier.c.status == PENDING,
+            )
+            .exists()
+        )
         with self._engine.begin() as conn:
             result = conn.execute(
                 update(telegram_inbox)
@@ -122,10 +138,18 @@ class Inbox:
                     telegram_inbox.c.update_id == update_id,
                     telegram_inbox.c.status == PENDING,
                     or_(telegram_inbox.c.claimed_until.is_(None), telegram_inbox.c.claimed_until < now),
+                    ~earlier_pending,
                 )
                 .values(claimed_until=now + lease_seconds)
             )
-        return bool(result.rowcount == 1)
+            if result.rowcount == 1:
+                return CLAIMED
+            waiting = conn.execute(
+                select(telegram_inbox.c.update_id).where(
+                    telegram_inbox.c.update_id == update_id, telegram_inbox.c.status == PENDING, earlier_pending
+                )
+            ).first()
+        return WAIT if waiting is not None else TAKEN
 
     def finish(self, update_id: int, status: str = DONE) -> None:
         """Mark the update processed and drop its raw text (the redacted copy lives on the case)."""
