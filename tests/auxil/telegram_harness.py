@@ -36,27 +36,10 @@ from tests.auxil.fake_telegram import FakeTelegram
 TOKEN = "123456:TEST-TOKEN"
 SECRET = "s3cret-token"
 
-# Used only for names bot/domain.yml does not define (yet): the channel reads the real domain.
-FALLBACK_RESPONSES = {
-    "utter_telegram_non_text": "I can read text messages, photos and PDF files. Please type your question.",
-    "utter_help": "Tell me what went wrong. Commands: /human, /status, /cancel.",
-    "utter_telegram_group_moved_to_private": "Let's continue in private so your details stay safe: {link}",
-    "utter_attachment_received": "Thanks, your file is attached to your case.",
-    "utter_attachment_no_case": "Please describe the issue first, then send the file again.",
-    "utter_attachment_too_large": "That file is too large. Please send one under 20 MB.",
-    "utter_attachment_unsupported": "Please send a photo, a PDF, JPG or PNG file.",
-    "utter_secret_redacted": "Never share secrets. I removed it; please rotate it now.",
-    "utter_ambiguous_hash": "Is that a transaction id? Please resend it labelled as txid.",
-}
-
-
 @functools.lru_cache(maxsize=1)
 def test_domain() -> Domain:
-    responses: dict[str, Any] = {name: [{"text": text}] for name, text in FALLBACK_RESPONSES.items()}
-    real = PROJECT_ROOT / "bot" / "domain.yml"
-    if real.exists():
-        responses.update(Domain.load(str(real)).responses)
-    return Domain.from_dict({"responses": responses})
+    """The bot's real domain: the channel's texts come from it, as in production."""
+    return Domain.load(str(PROJECT_ROOT / "bot" / "domain.yml"))
 
 
 def domain_texts(name: str) -> set[str]:
