@@ -228,3 +228,19 @@ async def test_two_webhook_instances_keep_a_chats_order(fake: FakeTelegram, data
         await second.stop()
     assert first.texts() == ["first question"] and second.texts() == ["follow-up"]
     assert fake.sent_texts(CHAT) == ["You said: first question", "You said: follow-up"]
+
+
+async def test_images_documents_and_unsendable_bodies(fake: FakeTelegram, sqlite_url: str, tmp_path: Path) -> None:
+    from connectors.telegram.output import bodies_for
+
+    async with ChannelHarness(fake, sqlite_url, tmp_path) as harness:
+        bodies = bodies_for(
+            {"text": "Here", "image": "https://example.com/a.png", "attachment": "https://example.com/f.pdf"}
+        )
+        await harness.runtime.deliver(CHAT, None, [*bodies, {"kind": "hologram"}])
+        await harness.runtime.deliver(CHAT, None, [{"kind": "text", "text": "still sending"}])
+        await asyncio.sleep(0.5)  # sweeps run: a failed body is not retried
+    assert fake.calls_to("sendPhoto")[0].params["photo"] == "https://example.com/a.png"
+    assert fake.calls_to("sendDocument")[0].params["document"] == "https://example.com/f.pdf"
+    assert fake.sent_texts(CHAT) == ["Here", "still sending"]
+    assert [r["status"] for r in Outbox(harness.engine).rows(CHAT)] == ["sent", "sent", "sent", "failed", "sent"]

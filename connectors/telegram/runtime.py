@@ -273,6 +273,9 @@ class TelegramRuntime:
             logger.warning("send %s to chat %s not accepted yet (%s); it stays due", item.id, item.chat_id, exc)
             await asyncio.to_thread(self.outbox.mark, item.id, PENDING, error=str(exc))
             return False
+        except Exception as exc:  # a body this code cannot send (bad file, bad data): never retried
+            logger.exception("send %s to chat %s failed", item.id, item.chat_id)
+            await asyncio.to_thread(self.outbox.mark, item.id, FAILED, error=repr(exc))
         else:
             await asyncio.to_thread(self.outbox.mark, item.id, SENT, message_id=message_id)
         return True
