@@ -136,7 +136,7 @@ async def test_duplicated_update_is_processed_once(harness: ChannelHarness, fake
 
 
 async def test_messages_of_one_chat_are_processed_in_order(fake: FakeTelegram, sqlite_url: str, tmp_path: Path) -> None:
-    async with ChannelHarness(fake, sqlite_url, tmp_path, reply_delay=0.05) as running:
+    async with ChannelHarness(fake, sqlite_url, tmp_path, reply_delay=0.2) as running:
         for i in range(5):
             status, _ = await running.post(update(100 + i, message=private_message(CHAT, f"m{i}", message_id=i)))
             assert status == 200

@@ -100,7 +100,7 @@ async def test_retry_after_on_one_chat_does_not_stall_another(fake: FakeTelegram
         other_done = time.monotonic() - started
         await slow
         slow_done = time.monotonic() - started
-    assert other_done < 0.5
+    assert other_done < 0.9  # the paused chat is released only after 1 s
     assert slow_done >= 1.0
     assert len(fake.calls_to("sendMessage", 1)) == 2  # the 429, then the retry
     assert fake.sent_texts(1) == ["to the limited chat", "to the limited chat"]
@@ -183,7 +183,7 @@ async def test_download_through_get_file_with_size_limit(fake: FakeTelegram, tmp
 async def test_keep_typing_repeats_while_the_bot_thinks_and_stops_after(fake: FakeTelegram) -> None:
     async with make_sender(fake) as sender:
         async with sender.keep_typing(4, every=0.1):
-            await asyncio.sleep(0.35)
+            await asyncio.sleep(0.5)
         count = len(fake.calls_to("sendChatAction", 4))
         await asyncio.sleep(0.25)
     assert count >= 3
