@@ -36,6 +36,7 @@ from tests.auxil.fake_telegram import FakeTelegram
 TOKEN = "123456:TEST-TOKEN"
 SECRET = "s3cret-token"
 
+
 @functools.lru_cache(maxsize=1)
 def test_domain() -> Domain:
     """The bot's real domain: the channel's texts come from it, as in production."""
