@@ -13,6 +13,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -39,11 +40,28 @@ def write_endpoints(settings: Settings, var_dir: Path) -> Path:
     """Copy ``endpoints.yml`` to ``var/`` and add the Redis lock store when configured."""
     endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text())
     if settings.redis_url:
-        endpoints["lock_store"] = {"type": "redis", "url": settings.redis_url}
+        endpoints["lock_store"] = redis_lock_store(settings.redis_url)
     var_dir.mkdir(parents=True, exist_ok=True)
     target = var_dir / "endpoints.yml"
     target.write_text(yaml.safe_dump(endpoints, sort_keys=False))
     return target
+
+
+def redis_lock_store(redis_url: str) -> dict[str, object]:
+    """Rasa's Redis lock store takes host, port and db, not a URL: split ``REDIS_URL``."""
+    parsed = urlsplit(redis_url)
+    config: dict[str, object] = {
+        "type": "redis",
+        "url": parsed.hostname or "127.0.0.1",
+        "port": parsed.port or 6379,
+        "db": int(parsed.path.strip("/") or 0),
+        "key_prefix": "support",
+    }
+    if parsed.password:
+        config["password"] = parsed.password
+    if parsed.scheme == "rediss":
+        config["use_ssl"] = True
+    return config
 
 
 def process_environment(settings: Settings, ports: Ports) -> dict[str, str]:

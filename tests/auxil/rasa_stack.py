@@ -21,7 +21,7 @@ from bot.runtime.model import ensure_model
 from bot.runtime.stack import Ports, commands, process_environment, write_endpoints
 from bot.settings import PROJECT_ROOT, Settings
 
-START_TIMEOUT = 240.0
+START_TIMEOUT = 300.0
 
 
 def free_port() -> int:
@@ -93,17 +93,18 @@ def rasa_stack(
             stdout=log.open("w"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         processes.append((action, log))
-        for index, port in enumerate(ports):
+        urls = [f"http://127.0.0.1:{port.rasa}" for port in ports]
+        # One instance at a time: the first creates the tracker tables, and model loading
+        # is CPU-bound, so starting them together only makes each slower.
+        for index, (port, url) in enumerate(zip(ports, urls, strict=True)):
             log = tmp_path / f"rasa-{index}.log"
             rasa = subprocess.Popen(
                 commands(model, endpoints, port)["rasa"], cwd=PROJECT_ROOT, env=env,
                 stdout=log.open("w"), stderr=subprocess.STDOUT,
             )  # fmt: skip
             processes.append((rasa, log))
+            _wait_ready(f"{url}/webhooks/rest/", rasa, log)
         _wait_ready(f"http://127.0.0.1:{action_port}/health", action, processes[0][1])
-        urls = [f"http://127.0.0.1:{port.rasa}" for port in ports]
-        for url, (process, log) in zip(urls, processes[1:], strict=True):
-            _wait_ready(f"{url}/webhooks/rest/", process, log)
         yield RunningStack(rasa_urls=urls, env=env)
     finally:
         for process, _log in processes:
