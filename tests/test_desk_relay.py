@@ -5,6 +5,7 @@ import pytest
 from bot.cases.database import make_engine
 from bot.cases.store import CaseStore
 from bot.desk.relay import CustomerRelay, RelayUnavailable, telegram_chat_id, x_user_id
+from bot.desk.texts import RESOLVED, CustomerTexts, MissingResponse
 from connectors.rest.mailbox import RestMailbox
 from connectors.telegram.sender import TelegramSender
 from connectors.twitter.sender import XSender
@@ -98,3 +99,12 @@ async def test_x_customer_who_only_wrote_in_public_gets_a_public_invite_without_
         await x.close()
         await fake.close()
         store.engine.dispose()
+
+
+def test_desk_texts_come_from_the_domain_and_a_missing_one_fails_at_start(tmp_path):
+    texts = CustomerTexts.load()
+    assert "{case_id}" in texts.responses[RESOLVED]
+    broken = tmp_path / "domain.yml"
+    broken.write_text("responses:\n  utter_case_resolved_rate:\n  - text: done {case_id}\n")
+    with pytest.raises(MissingResponse, match="utter_no_agents_on_duty"):
+        CustomerTexts.load(broken)

@@ -56,7 +56,7 @@ class CustomerRelay:
         self._mailbox = mailbox
         self._bot = customer_bot
         self._x = x
-        self._texts = texts or CustomerTexts()
+        self._texts = texts or CustomerTexts.load()
         self._x_dm_link = x_dm_link
 
     async def send(self, case: Case, text: str, *, author: str, role: str = "agent") -> None:
