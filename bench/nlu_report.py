@@ -77,6 +77,8 @@ PIPELINES: dict[str, list[dict]] = {
     "e5-diet40": SPARSE + embedder() + diet(40) + TAIL,
     "e5-logreg": SPARSE + embedder() + logreg() + TAIL,
     "e5x8-logreg": SPARSE + embedder(8.0) + logreg() + TAIL,
+    "e5x24-logreg": SPARSE + embedder(24.0) + logreg() + TAIL,
+    "e5x64-logreg": SPARSE + embedder(64.0) + logreg() + TAIL,
 }
 
 
@@ -154,14 +156,16 @@ async def evaluate_one(model: str, work: Path, multilingual: bool) -> dict:
     result: dict = {"load_seconds": round(time.perf_counter() - started, 1), "rss_loaded_mb": round(rss_mb("VmRSS"))}
     sets = {"multilingual": ML_TEST} if multilingual else dict(STRESS_SETS)
     latencies: list[float] = []
+    cpu_times: list[float] = []  # CPU time per parse: what the latency would be on an idle core
     rejected = []
     for set_name, path in sets.items():
         examples = load_examples(path)
         truth, predicted, fell_back = [], [], []
         for intent, text in examples:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             parsed = await agent.parse_message(text)
             latencies.append(time.perf_counter() - t0)
+            cpu_times.append(time.process_time() - c0)
             truth.append(intent)
             fell_back.append(is_fallback_classifier_prediction(parsed))
             if intent == "out_of_scope":
@@ -179,6 +183,8 @@ async def evaluate_one(model: str, work: Path, multilingual: bool) -> dict:
                 result[set_name][f"accuracy_{lang}"] = round(sum(hits) / max(len(hits), 1), 3)
     result["latency_ms_p50"] = round(float(np.percentile(latencies, 50)) * 1000, 1)
     result["latency_ms_p99"] = round(float(np.percentile(latencies, 99)) * 1000, 1)
+    result["cpu_ms_p50"] = round(float(np.percentile(cpu_times, 50)) * 1000, 1)
+    result["cpu_ms_p99"] = round(float(np.percentile(cpu_times, 99)) * 1000, 1)
     result["rss_after_parsing_mb"] = round(rss_mb("VmRSS"))
     if not multilingual:
         reports = work / "reports" / Path(model).name.removesuffix(".tar.gz")
@@ -219,7 +225,7 @@ def measure(name: str, work: Path, multilingual: bool) -> dict:
 def table(results: dict[str, dict]) -> str:
     head = ("| pipeline | test macro-F1 | recall theft / locked | paraphrase F1 | typos F1 | OOS rejected "
             "| low-conf. (test) | entity micro-F1 | ko / zh acc. (F1) | train s (texts embedded) "
-            "| parse p50 / p99 ms | RSS MiB |")
+            "| parse p50 / p99 ms | CPU per parse p50 / p99 ms | RSS MiB |")
     rows = [head, "|" + "---|" * (head.count("|") - 1)]
     for name, r in results.items():
         en, ml = r.get("en", {}), r.get("ml", {}).get("multilingual")
@@ -232,7 +238,7 @@ def table(results: dict[str, dict]) -> str:
             f"{official['recall_account_locked']} | {en['paraphrase']['macro_f1']} | {en['typos']['macro_f1']} "
             f"| {en['oos_rejection']} | {en['test_fallback_rate']} | {entities} | {mlcell} "
             f"| {en['train_seconds']} ({en['texts_embedded']}) | {en['latency_ms_p50']} / {en['latency_ms_p99']} "
-            f"| {en['rss_loaded_mb']} |")
+            f"| {en.get('cpu_ms_p50', '-')} / {en.get('cpu_ms_p99', '-')} | {en['rss_loaded_mb']} |")
     return "\n".join(rows)
 
 
@@ -241,7 +247,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", choices=sorted(PIPELINES), help="pipelines to compare (default: all)")
     parser.add_argument("--skip-multilingual", action="store_true")
     parser.add_argument("--multilingual-only", nargs="*", choices=sorted(PIPELINES), default=None,
-                        help="measure ko/zh for these pipelines only (default: all compared)")
+                        help="measure ko/zh for these pipelines only (alone: no English runs)")
     parser.add_argument("--reuse-data", action="store_true",
                         help="add to the last run: same data snapshot, results merged into its results.json")
     parser.add_argument("--table", action="store_true", help="print the table of the last run's results.json")
@@ -265,7 +271,7 @@ def main() -> None:
     if not args.reuse_data:
         snapshot_training_data(args.work)
     results: dict[str, dict] = json.loads(results_file.read_text()) if args.reuse_data else {}
-    names = args.only or list(PIPELINES)
+    names = args.only or ([] if args.multilingual_only else list(PIPELINES))
     for name in names:
         results[name] = {**results.get(name, {}), "en": measure(name, args.work, multilingual=False)}
         results_file.write_text(json.dumps(results, indent=2))
