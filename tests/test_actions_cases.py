@@ -6,7 +6,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from bot.actions.cancel import ActionCancelCase
-from bot.actions.case_access import case_store
+from bot.actions.case_access import case_store, escalations
 from bot.actions.case_status import ActionCaseStatus
 from bot.actions.correction import ActionApplyCorrection
 from bot.actions.families import CASE_SLOTS, DETAIL_SLOTS
@@ -25,9 +25,11 @@ def store(tmp_path, monkeypatch):
     monkeypatch.setenv("OFFICIAL_DOMAINS", "example-exchange.com,app.example-exchange.com")
     monkeypatch.setenv("SUPPORT_HANDLES", "@ExampleExchangeSupport")
     case_store.cache_clear()
+    escalations.cache_clear()
     yield case_store()
     case_store().engine.dispose()
     case_store.cache_clear()
+    escalations.cache_clear()
 
 
 async def run(action, t):
@@ -270,6 +272,8 @@ async def test_status_by_case_id(store):
     events, messages = await run(ActionCaseStatus(), t)
     assert events == []
     assert [m["response"] for m in messages] == ["utter_case_status_open", "utter_no_agents_on_duty"]
+    _, again = await run(ActionCaseStatus(), t)
+    assert [m["response"] for m in again] == ["utter_case_status_open"], "nobody-on-duty is said once per case"
     assert {k: messages[0][k] for k in ("case_id", "priority", "place", "wait_minutes")} == {
         "case_id": case.id, "priority": "P3", "place": 1, "wait_minutes": 15,
     }  # fmt: skip

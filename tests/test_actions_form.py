@@ -5,7 +5,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
-from bot.actions.case_access import case_store
+from bot.actions.case_access import case_store, escalations
 from bot.actions.families import FAMILY_SLOTS
 from bot.actions.form_validation import ValidateCaseDetailsForm
 from bot.cases.schema import outbox
@@ -18,9 +18,11 @@ HASH = "08f86bebb2737f6a6f0fb23c6f5da2cec255404e4fb440034d6608697a8d41be"
 def store(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'support.db'}")
     case_store.cache_clear()
+    escalations.cache_clear()
     yield case_store()
     case_store().engine.dispose()
     case_store.cache_clear()
+    escalations.cache_clear()
 
 
 def funds_case(*answer, requested="txid", filled=()):

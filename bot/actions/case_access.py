@@ -11,6 +11,7 @@ from functools import lru_cache
 from rasa_sdk import Tracker
 
 from bot.cases.database import make_engine
+from bot.cases.escalations import Escalations
 from bot.cases.store import CaseStore, TranscriptLine
 from bot.settings import Settings
 
@@ -22,6 +23,12 @@ def case_store() -> CaseStore:
     """The process-wide case store for ``DATABASE_URL`` (call ``case_store.cache_clear()`` in tests)."""
     settings = Settings.from_env()
     return CaseStore(make_engine(settings.database_url), default_wait_minutes=settings.default_wait_minutes)
+
+
+@lru_cache(maxsize=1)
+def escalations() -> Escalations:
+    """One-time case steps, shared with the desk (so a notice the bot gave is not repeated)."""
+    return Escalations(case_store().engine)
 
 
 def channel_of(tracker: Tracker) -> str:

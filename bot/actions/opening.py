@@ -7,8 +7,9 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.case_access import case_store, channel_of, transcript_of
+from bot.actions.case_access import case_store, channel_of, escalations, transcript_of
 from bot.actions.families import DETAIL_SLOTS
+from bot.cases.escalations import NO_AGENT_FLAG
 from bot.cases.priorities import P3
 from bot.cases.store import Case
 
@@ -53,5 +54,5 @@ def tell_queue_place(dispatcher: CollectingDispatcher, case: Case, response: str
     dispatcher.utter_message(
         response=response, case_id=case.id, place=info.place, wait_minutes=info.estimated_wait_minutes, **values
     )
-    if info.agents_on_duty == 0:
+    if info.agents_on_duty == 0 and escalations().once(case.id, NO_AGENT_FLAG):
         dispatcher.utter_message(response="utter_no_agents_on_duty")
