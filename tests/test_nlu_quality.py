@@ -1,0 +1,71 @@
+"""The NLU gate: the project's pipeline, trained once, scored by `rasa test nlu` on held-out data.
+
+The model is cached under models/nlu-<hash>/ by a hash of config.yml, nlu/ and our NLU
+components, so a rerun with unchanged inputs skips training.
+"""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TEST_SET = ROOT / "tests" / "data" / "nlu_test.yml"
+INPUTS = ("config.yml", "nlu", "bot/nlu_components")
+MACRO_F1_GATE = 0.90
+P1_RECALL_GATE = 0.97
+P1_INTENTS = ("suspected_theft", "account_locked")
+
+pytestmark = pytest.mark.slow
+
+
+def inputs_digest():
+    digest = hashlib.sha256()
+    for name in INPUTS:
+        path = ROOT / name
+        files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) \
+            if path.is_dir() else [path]
+        for file in files:
+            digest.update(str(file.relative_to(ROOT)).encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def rasa(*args, cwd):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "RASA_TELEMETRY_ENABLED": "false"}
+    done = subprocess.run([str(Path(sys.executable).parent / "rasa"), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, f"rasa {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+
+
+@pytest.fixture(scope="session")
+def nlu_model():
+    """Path of the NLU model for the current inputs, trained at most once."""
+    directory = ROOT / "models" / f"nlu-{inputs_digest()}"
+    model = directory / "nlu.tar.gz"
+    if not model.exists():
+        rasa("train", "nlu", "--config", "config.yml", "--nlu", "nlu", "--out", str(directory),
+             "--fixed-model-name", "nlu", cwd=ROOT)
+    assert model.exists()
+    return model
+
+
+@pytest.fixture(scope="session")
+def intent_report(nlu_model, tmp_path_factory):
+    out = tmp_path_factory.mktemp("rasa-test-nlu")
+    rasa("test", "nlu", "--model", str(nlu_model), "--nlu", str(TEST_SET), "--out", str(out), cwd=out)
+    return json.loads((out / "intent_report.json").read_text())
+
+
+def test_macro_f1_on_held_out_set(intent_report):
+    f1 = intent_report["macro avg"]["f1-score"]
+    assert f1 >= MACRO_F1_GATE, f"macro-F1 {f1:.3f} < {MACRO_F1_GATE} on {TEST_SET.name}"
+
+
+@pytest.mark.parametrize("intent", P1_INTENTS)
+def test_p1_recall_on_held_out_set(intent_report, intent):
+    recall = intent_report[intent]["recall"]
+    assert recall >= P1_RECALL_GATE, f"{intent} recall {recall:.3f} < {P1_RECALL_GATE}"
