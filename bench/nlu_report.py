@@ -13,6 +13,7 @@ multilingual sets by the same sklearn report Rasa uses. Slow: kept out of `make 
 import argparse
 import asyncio
 import json
+import logging
 import os
 import resource
 import shutil
@@ -149,7 +150,9 @@ async def evaluate_one(model: str, work: Path, multilingual: bool) -> dict:
     from rasa.core.agent import Agent
     from rasa.nlu.classifiers.fallback_classifier import is_fallback_classifier_prediction, undo_fallback_prediction
     from rasa.nlu.test import run_evaluation
+    from rasa.utils.log_utils import configure_structlog
 
+    configure_structlog(logging.WARNING)  # Rasa logs every parse at debug level to stdout
     started = time.perf_counter()
     agent = Agent.load(model)
     await agent.parse_message("hello")  # warm-up, so loading is not counted as latency

@@ -5,6 +5,7 @@ NLU sentences one by one through `Agent.parse_message`, as the server does per m
 The pipeline comparison itself is `make nlu-report` (it trains several models).
 """
 import asyncio
+import logging
 import time
 from pathlib import Path
 
@@ -16,7 +17,9 @@ from bot.runtime.model import ensure_model
 
 async def nlu_figures(model: Path) -> dict[str, str]:
     from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
 
+    configure_structlog(logging.WARNING)  # Rasa logs every parse at debug level to stdout
     started = time.perf_counter()
     agent = Agent.load(str(model))
     await agent.parse_message("hello")
