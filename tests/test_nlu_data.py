@@ -97,7 +97,7 @@ def test_stress_files_mirror_each_other():
     assert counts(para) == counts(typos)
     assert set(counts(para)) <= CONTRACT_INTENTS
     assert [i for i, _ in para] == [i for i, _ in typos], "typos file must mirror line by line"
-    for (_, p), (_, t) in zip(para, typos):
+    for (_, p), (_, t) in zip(para, typos, strict=True):
         assert t == t.lower() and not re.search(r"[^\w\s]", t), f"not lowercase/unpunctuated: {t!r}"
         assert words(p) != words(t), f"no typo introduced: {t!r}"
 

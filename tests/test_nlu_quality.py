@@ -1,9 +1,9 @@
-"""The NLU gate: the project's pipeline, trained once, scored by `rasa test nlu` on held-out data.
+"""The NLU gate: the project's model, scored by `rasa test nlu` on held-out data.
 
-The model is cached under models/nlu-<hash>/ by a hash of config.yml, nlu/ and our NLU
-components, so a rerun with unchanged inputs skips training.
+It scores the same model `make run` serves (``bot.runtime.model.ensure_model``, cached
+by a hash of its inputs), so the gate costs no training of its own.
 """
-import hashlib
+
 import json
 import os
 import subprocess
@@ -12,26 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from bot.runtime.model import ensure_model
+
 ROOT = Path(__file__).resolve().parents[1]
 TEST_SET = ROOT / "tests" / "data" / "nlu_test.yml"
-INPUTS = ("config.yml", "nlu", "bot/nlu_components")
 MACRO_F1_GATE = 0.90
 P1_RECALL_GATE = 0.97
 P1_INTENTS = ("suspected_theft", "account_locked")
 
 pytestmark = pytest.mark.slow
-
-
-def inputs_digest():
-    digest = hashlib.sha256()
-    for name in INPUTS:
-        path = ROOT / name
-        files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) \
-            if path.is_dir() else [path]
-        for file in files:
-            digest.update(str(file.relative_to(ROOT)).encode())
-            digest.update(file.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def rasa(*args, cwd):
@@ -43,14 +32,8 @@ def rasa(*args, cwd):
 
 @pytest.fixture(scope="session")
 def nlu_model():
-    """Path of the NLU model for the current inputs, trained at most once."""
-    directory = ROOT / "models" / f"nlu-{inputs_digest()}"
-    model = directory / "nlu.tar.gz"
-    if not model.exists():
-        rasa("train", "nlu", "--config", "config.yml", "--nlu", "nlu", "--out", str(directory),
-             "--fixed-model-name", "nlu", cwd=ROOT)
-    assert model.exists()
-    return model
+    """The served model for the current inputs (trained only if they changed)."""
+    return ensure_model()
 
 
 @pytest.fixture(scope="session")
