@@ -8,16 +8,15 @@ import pytest
 from sqlalchemy import update
 
 from bot.cases.database import make_engine
+from bot.cases.leases import LeaderLease, leader_leases
 from connectors.telegram.storage import (
     CLAIMED,
     TAKEN,
     WAIT,
     CallbackPayloads,
     Inbox,
-    Lease,
     Outbox,
     metadata,
-    telegram_leases,
 )
 
 
@@ -81,11 +80,11 @@ def test_outbox_claims_each_row_once_and_keeps_order(engine) -> None:  # type: i
 
 
 def test_lease_has_one_holder_until_it_expires_or_is_released(engine) -> None:  # type: ignore[no-untyped-def]
-    first, second = Lease(engine, "poller", "a", ttl=30), Lease(engine, "poller", "b", ttl=30)
+    first, second = LeaderLease(engine, "poller", 30, holder="a"), LeaderLease(engine, "poller", 30, holder="b")
     assert first.acquire() and first.acquire()  # renewing
     assert not second.acquire()
     with engine.begin() as conn:
-        conn.execute(update(telegram_leases).values(expires_at=time.time() - 1))  # the holder died
+        conn.execute(update(leader_leases).values(expires_at=time.time() - 1))  # the holder died
     assert second.acquire() and not first.acquire()
     second.release()
     assert first.acquire()

@@ -25,12 +25,12 @@ from sanic import Sanic
 from sqlalchemy import select
 
 from bot.cases.database import make_engine
+from bot.cases.leases import LeaderLease
 from bot.cases.schema import outbox
 from bot.cases.store import CaseStore
 from bot.settings import PROJECT_ROOT
 from connectors.gate import ConversationGate
 from connectors.twitter import TwitterInput
-from connectors.twitter.lease import PollerLease
 from connectors.twitter.poller import snowflake_at
 from connectors.twitter.public import MAX_WEIGHTED_LENGTH, personal_data, weighted_length
 from connectors.twitter.settings import XCredentials, XSettings
@@ -300,7 +300,7 @@ async def test_restart_neither_misses_nor_repeats(
 
 async def test_only_one_process_holds_the_poller_lease(database_url: str) -> None:
     engine = make_engine(database_url)
-    one, two = PollerLease(engine, "x_poller", 60), PollerLease(engine, "x_poller", 60)
+    one, two = LeaderLease(engine, "x_poller", 60), LeaderLease(engine, "x_poller", 60)
     assert one.acquire() and not two.acquire()
     assert one.acquire()  # renewal
     one.release()

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
+from bot.cases.leases import LeaderLease
 from connectors.telegram.ratelimit import retry_seconds
 from connectors.telegram.sender import Button, TelegramSender
 from connectors.telegram.settings import TelegramSettings
@@ -35,7 +36,6 @@ from connectors.telegram.storage import (
     WAIT,
     CallbackPayloads,
     Inbox,
-    Lease,
     Outbox,
     OutboxItem,
 )
@@ -71,7 +71,7 @@ class TelegramRuntime:
         inbox: Inbox,
         outbox: Outbox,
         callbacks: CallbackPayloads,
-        lease: Lease,
+        lease: LeaderLease,
     ) -> None:
         self.settings = settings
         self.sender = sender
@@ -101,7 +101,7 @@ class TelegramRuntime:
             Inbox(engine),
             Outbox(engine),
             CallbackPayloads(engine),
-            Lease(engine, POLLER_LEASE, holder, ttl),
+            LeaderLease(engine, POLLER_LEASE, ttl, holder=holder),
         )
 
     @property

@@ -1,4 +1,4 @@
-"""The connector's own tables: inbox of updates, outbox of replies, poller lease, long button payloads.
+"""The connector's own tables: inbox of updates, outbox of replies, long button payloads.
 
 No Rasa here. Each store takes the shared engine and creates its tables on first use, on
 SQLite and PostgreSQL alike.
@@ -64,14 +64,6 @@ telegram_outbox = Table(
     Column("error", Text),
     Column("created_at", UtcDateTime, nullable=False),
     Column("sent_at", UtcDateTime),
-)
-
-telegram_leases = Table(
-    "telegram_leases",
-    metadata,
-    Column("name", String(64), primary_key=True),
-    Column("holder", String(128), nullable=False),
-    Column("expires_at", Float, nullable=False),
 )
 
 telegram_callbacks = Table(
@@ -271,51 +263,6 @@ class Outbox:
             query = query.where(telegram_outbox.c.chat_id == chat_id)
         with self._engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query).all()]
-
-
-class Lease:
-    """A named lock in the database with an expiry, so only one process polls Telegram.
-
-    A holder renews before ``ttl`` runs out; a crashed holder's lease simply expires.
-    """
-
-    def __init__(self, engine: Engine, name: str, holder: str, ttl: float) -> None:
-        metadata.create_all(engine)
-        self._engine = engine
-        self._name = name
-        self._holder = holder
-        self._ttl = ttl
-
-    def acquire(self) -> bool:
-        """Take or renew the lease; False while another live holder has it."""
-        now = time.time()
-        with self._engine.begin() as conn:
-            result = conn.execute(
-                update(telegram_leases)
-                .where(
-                    telegram_leases.c.name == self._name,
-                    or_(telegram_leases.c.holder == self._holder, telegram_leases.c.expires_at < now),
-                )
-                .values(holder=self._holder, expires_at=now + self._ttl)
-            )
-            if result.rowcount == 1:
-                return True
-        try:
-            with self._engine.begin() as conn:
-                conn.execute(
-                    insert(telegram_leases).values(name=self._name, holder=self._holder, expires_at=now + self._ttl)
-                )
-        except IntegrityError:
-            return False
-        return True
-
-    def release(self) -> None:
-        with self._engine.begin() as conn:
-            conn.execute(
-                update(telegram_leases)
-                .where(telegram_leases.c.name == self._name, telegram_leases.c.holder == self._holder)
-                .values(expires_at=0.0)
-            )
 
 
 class CallbackPayloads:

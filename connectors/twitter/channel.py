@@ -18,10 +18,10 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.cases.leases import LeaderLease
 from connectors.rasa_bridge import conversation_gate
 from connectors.twitter.conversations import OnNewMessage, XConversations
 from connectors.twitter.identity import CHANNEL
-from connectors.twitter.lease import PollerLease
 from connectors.twitter.poller import XPoller
 from connectors.twitter.sender import XSender, XUnavailable
 from connectors.twitter.settings import XSettings
@@ -44,7 +44,7 @@ class XRuntime:
         self.state = XState(engine)
         self.sender = XSender(settings, session=session)
         self.conversations = XConversations(app, on_new_message, self.sender, self.state, settings)
-        lease = PollerLease(engine, LEASE_NAME, max(settings.lease_seconds, 3 * settings.poll_seconds))
+        lease = LeaderLease(engine, LEASE_NAME, max(settings.lease_seconds, 3 * settings.poll_seconds))
         self.poller = XPoller(settings, self.sender, self.state, lease, self.conversations)
         self._task: asyncio.Task[None] | None = None
 

@@ -11,8 +11,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from bot.cases.leases import LeaderLease
 from connectors.twitter.conversations import XConversations
-from connectors.twitter.lease import PollerLease
 from connectors.twitter.sender import DM_EVENTS, MENTIONS, DmEvent, Mention, XSender, XUnavailable
 from connectors.twitter.settings import XSettings
 from connectors.twitter.state import DM, DM_FLOOR, MENTIONS_CURSOR, XState
@@ -35,7 +35,7 @@ class XPoller:
         settings: XSettings,
         sender: XSender,
         state: XState,
-        lease: PollerLease,
+        lease: LeaderLease,
         conversations: XConversations,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
