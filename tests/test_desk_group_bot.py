@@ -195,3 +195,12 @@ async def test_unclaimed_p1_is_re_alerted_to_everyone_and_the_customer_is_told_n
             await asyncio.sleep(1.2)  # the watcher keeps running: neither step repeats
             assert sum("Still unclaimed" in c.params["text"] for c in _agent_calls(fake)) == 1
             assert mailbox.collect("web-2") == []
+
+
+async def test_two_desks_on_one_database_poll_the_agents_bot_once(sqlite_url):
+    """Telegram allows one getUpdates consumer per bot: the second desk waits on the lease."""
+    async with FakeTelegram() as fake, running_desk(sqlite_url, **_env(fake)), running_desk(sqlite_url, **_env(fake)):
+        await asyncio.sleep(1.0)  # both desks are up; without the lease each would be long-polling now
+        assert len(_agent_calls(fake, "getUpdates")) == 1
+        fake.queue_update(_from_group(AGENT, "/onduty", 1, username="alice_tg"))
+        await _wait(lambda: any("on duty" in c.params["text"] for c in _agent_calls(fake)))

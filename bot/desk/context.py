@@ -16,6 +16,7 @@ from bot.cases.audit import AuditLog
 from bot.cases.database import make_engine
 from bot.cases.deliveries import Backoff, DeliveryLedger
 from bot.cases.escalations import Escalations
+from bot.cases.leases import LeaderLease
 from bot.cases.store import CaseStore
 from bot.desk.destinations import CustomerNotices, Destination, LiveFeed, TelegramGroup, Webhook
 from bot.desk.dispatcher import Dispatcher
@@ -45,6 +46,8 @@ class DeskContext:
 
 
 DESK = web.AppKey("desk", DeskContext)
+GROUP_POLLER_LEASE = "agents_group_poller"
+GROUP_POLL_TIMEOUT = 20
 
 
 @contextlib.asynccontextmanager
@@ -97,7 +100,16 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
                     desk_origin=settings.public_origin,
                 )
             )
-            group_bot = AgentGroupBot(agents_bot.bot, settings.agent_chat_id, settings.agent_telegram_ids, desk, ledger)
+            lease = LeaderLease(engine, GROUP_POLLER_LEASE, seconds=GROUP_POLL_TIMEOUT + 30.0)
+            group_bot = AgentGroupBot(
+                agents_bot.bot,
+                settings.agent_chat_id,
+                settings.agent_telegram_ids,
+                desk,
+                ledger,
+                lease,
+                poll_timeout=GROUP_POLL_TIMEOUT,
+            )
         if settings.webhook_url and settings.webhook_secret:
             session = await stack.enter_async_context(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)))
             destinations.append(Webhook(session, settings.webhook_url, settings.webhook_secret, store))

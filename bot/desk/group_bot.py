@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from telegram import Bot, CallbackQuery, Message, ReplyParameters, Update, User
 
 from bot.cases.deliveries import DeliveryLedger
+from bot.cases.leases import LeaderLease
 from bot.cases.priorities import label
 from bot.cases.queue import active_cases
 from bot.cases.store import CaseNotFound
@@ -39,6 +40,7 @@ class AgentGroupBot:
         agent_ids: tuple[int, ...],
         desk: AgentDesk,
         ledger: DeliveryLedger,
+        lease: LeaderLease,
         *,
         poll_timeout: int = 20,
     ) -> None:
@@ -47,12 +49,20 @@ class AgentGroupBot:
         self._agent_ids = frozenset(agent_ids)
         self._desk = desk
         self._ledger = ledger
+        self._lease = lease
         self._poll_timeout = poll_timeout
 
     async def run(self) -> None:
-        """Long-poll until cancelled; a failing update is logged and skipped, never retried forever."""
+        """Long-poll until cancelled; a failing update is logged and skipped, never retried forever.
+
+        Only the desk process holding the database lease polls (Telegram allows one
+        ``getUpdates`` consumer per bot); the others wait to take over.
+        """
         offset = 0
         while True:
+            if not await asyncio.to_thread(self._lease.acquire):
+                await asyncio.sleep(self._lease.seconds / 3)
+                continue
             try:
                 updates = await self._bot.get_updates(
                     offset=offset, timeout=self._poll_timeout, allowed_updates=["message", "callback_query"]
