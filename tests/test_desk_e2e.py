@@ -75,10 +75,14 @@ async def test_p1_from_a_customer_message_to_the_agents_group_and_back(tmp_path)
             alert_id = context.ledger.first_alert_message(case_id, GROUP)
             fake.queue_update(_agent_says("Ann from security here: I froze withdrawals.", 2, reply_to=alert_id))
             await _until(lambda: context.store.get(case_id).status == "claimed", 10)
-            polled = await asyncio.to_thread(
-                requests.get, f"{stack.rasa_urls[0]}/webhooks/rest/messages", params={"sender": sender}, timeout=10
-            )
-            assert [m["text"] for m in polled.json()] == ["Ann from security here: I froze withdrawals."]
+            polled: list[dict] = []
+            poll_url = f"{stack.rasa_urls[0]}/webhooks/rest/messages"
+            deadline = time.monotonic() + 10
+            while not polled and time.monotonic() < deadline:  # the customer's client polls, as `make chat` does
+                response = await asyncio.to_thread(requests.get, poll_url, params={"sender": sender}, timeout=10)
+                polled = response.json()
+                await asyncio.sleep(0.2)
+            assert [m["text"] for m in polled] == ["Ann from security here: I froze withdrawals."]
 
             quiet = await asyncio.to_thread(stack.say, sender, "thank you, it was about 2000 USDT")
             assert quiet == [], "the bot is silent while the agent owns the case"
