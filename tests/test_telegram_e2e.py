@@ -1,0 +1,97 @@
+"""End to end on Telegram: the trained bot in `rasa run`, polling a fake Bot API server.
+
+The same processes `make run` starts with only ``TELEGRAM_BOT_TOKEN`` set: the channel
+polls ``getUpdates``, the bot answers through ``sendMessage``, cases land in the store,
+and a restart in the middle of a conversation loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+
+import pytest
+from mnemonic import Mnemonic
+
+from bot.cases.database import make_engine
+from bot.cases.store import CaseStore
+from tests.auxil.fake_telegram import FakeTelegram, private_message
+from tests.auxil.rasa_stack import rasa_stack
+
+pytestmark = pytest.mark.slow
+CHAT = 5550001
+TOKEN = "123456:customer-bot"
+CASE_ID = re.compile(r"\bCX-[0-9A-Z]{6}\b")
+SEED = Mnemonic("english").to_mnemonic(bytes(range(60, 76)))
+
+
+async def _until(predicate: Callable[[], object], timeout: float = 60.0) -> object:
+    deadline = time.monotonic() + timeout
+    while not (result := predicate()):
+        assert time.monotonic() < deadline, "timed out waiting for the bot"
+        await asyncio.sleep(0.1)
+    return result
+
+
+@contextmanager
+def _bot(tmp_path, database_url: str, fake: FakeTelegram):
+    env = {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": fake.base_url, "TELEGRAM_SWEEP_SECONDS": "1"}
+    with rasa_stack(tmp_path, database_url, extra_env=env) as stack:
+        yield stack
+
+
+async def test_p1_conversation_secret_and_restart_over_telegram(tmp_path):
+    url = f"sqlite:///{tmp_path / 'support.db'}"
+    engine = make_engine(url)
+    store = CaseStore(engine)
+    sender = f"tg:{CHAT}:{CHAT}"
+    async with FakeTelegram() as fake:
+        texts = lambda: fake.sent_texts(CHAT)  # noqa: E731
+        stack = _bot(tmp_path, url, fake)
+        await asyncio.to_thread(stack.__enter__)
+        try:
+            fake.queue_update({"message": private_message(CHAT, "/start", message_id=1)})
+            await _until(lambda: texts())
+            greeted = len(texts())
+
+            fake.queue_update(
+                {"message": private_message(CHAT, "someone hacked my account and withdrew all my BTC", message_id=2)}
+            )
+            first = await _until(lambda: next((t for t in texts()[greeted:] if CASE_ID.search(t)), None))
+            case = store.get(CASE_ID.search(str(first)).group())
+            assert (case.channel, case.sender_id, case.priority, case.intent) == (
+                "telegram",
+                sender,
+                1,
+                "suspected_theft",
+            )
+            assert fake.calls_to("sendChatAction", CHAT), "typing is shown while the bot thinks"
+
+            before = len(texts())
+            fake.queue_update({"message": private_message(CHAT, f"my seed is {SEED}", message_id=3)})
+            await _until(lambda: any("never share" in t.lower() or "rotate" in t.lower() for t in texts()[before:]))
+            await asyncio.sleep(3)  # the rest of the bot's answer
+            after_secret = len(texts())
+            transcript = " ".join(line.text for line in store.transcript(case.id))
+            leaked = " ".join(SEED.split()[3:7])  # four words in a row: never in ordinary replies
+            assert leaked not in transcript and "[REDACTED]" in transcript
+            assert not any(leaked in t for t in texts()), "the bot never echoes a secret"
+        finally:
+            await asyncio.to_thread(stack.__exit__, None, None, None)
+
+        # A restart in the middle of the conversation: same database, new processes.
+        stack = _bot(tmp_path, url, fake)
+        await asyncio.to_thread(stack.__enter__)
+        try:
+            await asyncio.sleep(3)  # the restarted channel resumes its inbox and outbox
+            assert len(texts()) == after_secret, "nothing is sent twice after a restart"
+            fake.queue_update({"message": private_message(CHAT, "it started yesterday around 3pm", message_id=4)})
+            await _until(lambda: len(texts()) > after_secret)
+            await _until(lambda: store.get(case.id).details)
+            assert store.active_case("telegram", sender).id == case.id, "the conversation continued on the same case"
+        finally:
+            await asyncio.to_thread(stack.__exit__, None, None, None)
+    engine.dispose()
