@@ -24,7 +24,12 @@ def create_app(settings: DeskSettings) -> web.Application:
             app[DESK] = context
             yield
 
+    async def stop_background_loops(app: web.Application) -> None:
+        # aiohttp waits for every running task before cleanup_ctx teardown: stop ours first.
+        await app[DESK].stop_tasks()
+
     app.cleanup_ctx.append(desk_context)
+    app.on_shutdown.append(stop_background_loops)  # type: ignore[arg-type]  # same stub problem
     app.on_response_prepare.append(add_security_headers)  # type: ignore[arg-type]  # aiohttp 3.9 stub types the signal wrong
     setup_routes(app)
     return app

@@ -44,6 +44,12 @@ class DeskContext:
     dispatcher: Dispatcher
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
+    async def stop_tasks(self) -> None:
+        """Cancel the background loops (dispatcher, escalation watcher, group bot) and wait for them."""
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
 
 DESK = web.AppKey("desk", DeskContext)
 GROUP_POLLER_LEASE = "agents_group_poller"
@@ -139,6 +145,4 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
         try:
             yield context
         finally:
-            for task in context.tasks:
-                task.cancel()
-            await asyncio.gather(*context.tasks, return_exceptions=True)
+            await context.stop_tasks()
