@@ -61,10 +61,7 @@ class AgentDesk:
         text = text.strip()
         if not text:
             raise Refused("empty reply")
-        case = await self._case(actor, "reply", case_id)
-        if case.status == OPEN:
-            case = await self.claim(actor, case.id)
-        await self._owned(actor, "reply", case)
+        case = await self._take(actor, "reply", case_id)
         try:
             await self.relay.send(case, text, author=actor.name)
         except RelayUnavailable as error:
@@ -75,10 +72,7 @@ class AgentDesk:
     async def send_file(self, actor: Actor, case_id: str, name: str, data: bytes, mime_type: str) -> Case:
         if not data:
             raise Refused("empty file")
-        case = await self._case(actor, "send_file", case_id)
-        if case.status == OPEN:
-            case = await self.claim(actor, case.id)
-        await self._owned(actor, "send_file", case)
+        case = await self._take(actor, "send_file", case_id)
         try:
             await self.relay.send_file(case, name, data, mime_type=mime_type, author=actor.name)
         except RelayUnavailable as error:
@@ -143,6 +137,14 @@ class AgentDesk:
         if case is None:
             await self._refusal(actor, action, None, f"no case {case_id}")
             raise CaseNotFound(case_id)
+        return case
+
+    async def _take(self, actor: Actor, action: str, case_id: str) -> Case:
+        """The case ``actor`` may write to the customer on: claimed first if still open, then owned."""
+        case = await self._case(actor, action, case_id)
+        if case.status == OPEN:
+            case = await self.claim(actor, case.id)
+        await self._owned(actor, action, case)
         return case
 
     async def _owned(self, actor: Actor, action: str, case: Case) -> None:
