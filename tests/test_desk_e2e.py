@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from tests.auxil.desk_app import context_of, running_desk
-from tests.auxil.fake_telegram import FakeTelegram, group_message
+from tests.auxil.fake_telegram import FakeTelegram, agent_group_message
 from tests.auxil.rasa_stack import rasa_stack
 
 pytestmark = pytest.mark.slow
@@ -23,17 +23,8 @@ CASE_ID = re.compile(r"\bCX-[0-9A-Z]{6}\b")
 
 
 def _agent_says(text: str, message_id: int, reply_to: int | None = None) -> dict:
-    extra: dict = {"from": {"id": AGENT, "is_bot": False, "first_name": "Ann", "username": "ann_sec"}}
-    if text.startswith("/"):
-        extra["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
-    if reply_to is not None:
-        extra["reply_to_message"] = {
-            "message_id": reply_to,
-            "date": int(time.time()),
-            "chat": {"id": GROUP, "type": "supergroup", "title": "Agents"},
-            "text": "alert",
-        }
-    return {"message": group_message(GROUP, AGENT, text, message_id=message_id, **extra)}
+    ann = {"id": AGENT, "is_bot": False, "first_name": "Ann", "username": "ann_sec"}
+    return agent_group_message(GROUP, ann, text, message_id=message_id, reply_to=reply_to)
 
 
 async def _until(predicate, timeout: float):

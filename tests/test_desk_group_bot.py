@@ -4,7 +4,7 @@ import time
 from bot.cases.store import TranscriptLine
 from connectors.rest.mailbox import RestMailbox
 from tests.auxil.desk_app import context_of, running_desk
-from tests.auxil.fake_telegram import FakeTelegram, group_message
+from tests.auxil.fake_telegram import FakeTelegram, agent_group_message
 
 GROUP = -1001234
 AGENT, OTHER_AGENT, STRANGER = 4242, 4343, 9999
@@ -30,17 +30,7 @@ def _user(user_id: int, username: str | None = None) -> dict:
 
 
 def _from_group(user_id: int, text: str, message_id: int, reply_to: int | None = None, username: str | None = None):
-    extra = {"from": _user(user_id, username)}
-    if text.startswith("/"):
-        extra["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
-    if reply_to is not None:
-        extra["reply_to_message"] = {
-            "message_id": reply_to,
-            "date": int(time.time()),
-            "chat": {"id": GROUP, "type": "supergroup", "title": "Agents"},
-            "text": "alert",
-        }
-    return {"message": group_message(GROUP, user_id, text, message_id=message_id, **extra)}
+    return agent_group_message(GROUP, _user(user_id, username), text, message_id=message_id, reply_to=reply_to)
 
 
 def _agent_calls(fake: FakeTelegram, method: str = "sendMessage"):

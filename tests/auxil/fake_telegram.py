@@ -311,3 +311,20 @@ def group_message(chat_id: int, user_id: int, text: str, *, message_id: int = 1,
         message["entities"] = [{"type": "mention", "offset": text.index(mention), "length": len(mention)}]
     message.update(extra)
     return message
+
+
+def agent_group_message(
+    chat_id: int, user: dict[str, Any], text: str, *, message_id: int, reply_to: int | None = None
+) -> dict[str, Any]:
+    """An update in which ``user`` writes ``text`` in the agents' group, maybe replying to message ``reply_to``."""
+    extra: dict[str, Any] = {"from": user}
+    if text.startswith("/"):
+        extra["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+    if reply_to is not None:
+        extra["reply_to_message"] = {
+            "message_id": reply_to,
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "supergroup", "title": "Agents"},
+            "text": "alert",
+        }
+    return {"message": group_message(chat_id, user["id"], text, message_id=message_id, **extra)}
