@@ -1,5 +1,7 @@
 """The relay: an agent's words reach REST, Telegram and X customers through their own channel."""
 
+import dataclasses
+
 import pytest
 
 from bot.cases.database import make_engine
@@ -11,7 +13,7 @@ from connectors.telegram.sender import TelegramSender
 from connectors.twitter.sender import XSender
 from connectors.twitter.settings import XCredentials, XSettings
 from tests.auxil.fake_telegram import FakeTelegram
-from tests.auxil.fake_x import DM_SEND, FakeX
+from tests.auxil.fake_x import DM_SEND, MEDIA, FakeX
 
 
 def _x_settings() -> XSettings:
@@ -95,6 +97,36 @@ async def test_x_customer_who_only_wrote_in_public_gets_a_public_invite_without_
         assert posts[0]["reply"]["in_reply_to_tweet_id"] == "777"
         assert "https://x.example/dm" in posts[0]["text"] and "12345" not in posts[0]["text"]
         assert [t.role for t in store.transcript(case.id)] == ["bot"]
+    finally:
+        await x.close()
+        await fake.close()
+        store.engine.dispose()
+
+
+async def test_x_customer_gets_an_image_in_a_dm_and_a_pdf_is_refused_before_any_upload(sqlite_url):
+    store = CaseStore(make_engine(sqlite_url))
+    fake = FakeX()
+    await fake.start()
+    x = XSender(dataclasses.replace(_x_settings(), backoff_seconds=0.01), session=fake.session())
+    try:
+        relay = CustomerRelay(store, RestMailbox(store.engine), None, x)
+        case = _case(store, "twitter", "x:2004")
+        image = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 9000  # 2.3 MB: three upload chunks
+        await relay.send_file(case, "how-to-reset-2fa.png", image, mime_type="image/png", author="alice")
+        assert fake.sent_dm_images("2004") == [image]
+        assert fake.sent_dms("2004") == ["how-to-reset-2fa.png"]
+        appends = [r for r in fake.calls(MEDIA) if r.path.endswith("/append")]
+        assert [r.json["segment_index"] for r in appends] == [0, 1, 2]
+        assert all(r.headers["Authorization"].startswith("OAuth ") for r in fake.calls(MEDIA))
+        with pytest.raises(RelayUnavailable, match="images only"):
+            await relay.send_file(case, "statement.pdf", b"%PDF-1.4", mime_type="application/pdf", author="alice")
+        assert len(fake.calls(MEDIA)) == 5  # initialize, three appends, finalize: nothing for the PDF
+        assert [(a["kind"], a["name"]) for a in store.attachments(case.id)] == [("agent_file", "how-to-reset-2fa.png")]
+        assert [t.text for t in store.transcript(case.id)] == ["[file] how-to-reset-2fa.png"]
+        fake.fail(DM_SEND, *[503] * _x_settings().max_attempts)
+        with pytest.raises(RelayUnavailable, match="X did not take the message"):
+            await relay.send(case, "are you there?", author="alice")
+        assert len(store.transcript(case.id)) == 1  # a message X never took is not shown as said
     finally:
         await x.close()
         await fake.close()

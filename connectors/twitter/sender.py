@@ -1,6 +1,7 @@
 """The X API v2 through tweepy's ``AsyncClient``: mentions, replies, direct messages. No Rasa.
 
-Reads use the app's bearer token, writes and DMs the support account's OAuth 1.0a keys.
+Reads use the app's bearer token, writes, DMs and media uploads the support account's
+OAuth 1.0a keys.
 Every call is paced by the rate-limit headers, waits out a 429, backs off on 5xx and
 network errors, and a 403 for an endpoint the plan lacks turns that feature off (logged
 once) while the others keep working. The desk replies to X customers through this module.
@@ -9,6 +10,7 @@ once) while the others keep working. The desk replies to X customers through thi
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -24,7 +26,14 @@ from connectors.twitter.settings import RATE_WINDOW_SECONDS, XSettings
 
 logger = logging.getLogger(__name__)
 
-MENTIONS, DM_EVENTS, POST, DM_SEND = "mentions", "dm_events", "post", "dm_send"
+MENTIONS, DM_EVENTS, POST, DM_SEND, DM_MEDIA = "mentions", "dm_events", "post", "dm_send", "dm_media"
+# Images the desk can put in an X direct message (media category dm_image), up to 5 MB.
+# X DMs carry no documents, so a PDF cannot be sent there.
+DM_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
+MAX_DM_IMAGE_BYTES = 5 * 1024 * 1024
+# Raw bytes per append request; base64 makes each request a third larger.
+UPLOAD_CHUNK_BYTES = 1024 * 1024
+MEDIA_PROCESSING_CHECKS = 10
 TWEET_FIELDS = ["conversation_id", "author_id", "referenced_tweets", "created_at"]
 DM_EVENT_FIELDS = ["id", "text", "event_type", "created_at", "sender_id", "dm_conversation_id"]
 _PLAN_LACKS = ("client-not-enrolled", "unsupported-authentication")
@@ -193,12 +202,60 @@ class XSender:
         body = await self._call(POST, lambda: self._client.create_tweet(text=text, in_reply_to_tweet_id=tweet_id))
         return str(body["data"]["id"])
 
-    async def send_dm(self, participant_id: str, text: str) -> str:
-        """Send a direct message to the user ``participant_id``; return the DM event id."""
+    async def send_dm(self, participant_id: str, text: str, *, media_id: str | None = None) -> str:
+        """Send a direct message (with an uploaded image) to the user ``participant_id``; return the DM event id."""
         body = await self._call(
-            DM_SEND, lambda: self._client.create_direct_message(participant_id=participant_id, text=text)
+            DM_SEND,
+            lambda: self._client.create_direct_message(participant_id=participant_id, text=text, media_id=media_id),
         )
         return str(body["data"]["dm_event_id"])
+
+    async def upload_dm_image(self, data: bytes, mime_type: str) -> str:
+        """Upload an image for a direct message through X's v2 chunked upload; return its media id.
+
+        tweepy has no v2 media upload, so the three steps (initialize, append, finalize) go
+        through its signed ``request``, on the same session and with the same pacing as
+        every other call. Anything X cannot put in a DM is refused before uploading.
+        """
+        if mime_type not in DM_IMAGE_TYPES:
+            allowed = ", ".join(sorted(DM_IMAGE_TYPES))
+            raise XRejected(f"X direct messages carry images only ({allowed}), not {mime_type}")
+        if not data or len(data) > MAX_DM_IMAGE_BYTES:
+            raise XRejected(f"an image for an X direct message must be 1 byte to 5 MB, not {len(data)} bytes")
+        started = await self._upload_step(
+            "initialize", {"media_type": mime_type, "total_bytes": len(data), "media_category": "dm_image"}
+        )
+        media_id = str(started["data"]["id"])
+        for index, offset in enumerate(range(0, len(data), UPLOAD_CHUNK_BYTES)):
+            chunk = base64.b64encode(data[offset : offset + UPLOAD_CHUNK_BYTES]).decode("ascii")
+            await self._upload_step(f"{media_id}/append", {"media": chunk, "segment_index": index})
+        finished = await self._upload_step(f"{media_id}/finalize", None)
+        await self._await_processing(media_id, finished["data"].get("processing_info"))
+        return media_id
+
+    async def _upload_step(self, step: str, payload: dict[str, Any] | None) -> dict[str, Any]:
+        return await self._call(
+            DM_MEDIA,
+            lambda: self._client.request("POST", f"/2/media/upload/{step}", params={}, json=payload, user_auth=True),
+        )
+
+    async def _await_processing(self, media_id: str, processing: Mapping[str, Any] | None) -> None:
+        """Wait while X processes the upload (rare for images); a failed upload is refused."""
+        for _check in range(MEDIA_PROCESSING_CHECKS):
+            state = (processing or {}).get("state", "succeeded")
+            if state == "succeeded":
+                return
+            if state == "failed":
+                raise XRejected(f"X could not process the image: {processing}")
+            await self._sleep(float((processing or {}).get("check_after_secs", 1)))
+            status = await self._call(
+                DM_MEDIA,
+                lambda: self._client.request(
+                    "GET", "/2/media/upload", params={"command": "STATUS", "media_id": media_id}, user_auth=True
+                ),
+            )
+            processing = status["data"].get("processing_info")
+        raise XUnavailable(f"X was still processing image {media_id} after {MEDIA_PROCESSING_CHECKS} checks")
 
     def _bind_session(self) -> None:
         if self._session is None:

@@ -7,6 +7,7 @@ so the production code path is unchanged. Every request is recorded, body includ
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import ssl
@@ -21,7 +22,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver
 
 HOSTS = ("api.twitter.com", "api.x.com")
-MENTIONS, TWEETS, DM_EVENTS, DM_SEND = "mentions", "tweets", "dm_events", "dm_send"
+MENTIONS, TWEETS, DM_EVENTS, DM_SEND, MEDIA = "mentions", "tweets", "dm_events", "dm_send", "media"
 RATE_LIMIT = 75
 X_EPOCH_MS = 1288834974657
 
@@ -93,6 +94,7 @@ class FakeX:
     faults: dict[str, list[Fault]] = field(default_factory=dict)
     disabled: set[str] = field(default_factory=set)
     remaining: dict[str, int] = field(default_factory=dict)
+    uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
     _sequence: int = 0
     _runner: web.AppRunner | None = None
     port: int = 0
@@ -143,8 +145,19 @@ class FakeX:
         self.faults.setdefault(endpoint, []).extend(Fault(s, reset_in) for s in statuses)
 
     def sent_dms(self, participant_id: str | None = None) -> list[str]:
+        return [r.json["text"] for r in self._dm_requests(participant_id)]
+
+    def sent_dm_images(self, participant_id: str) -> list[bytes]:
+        """The uploaded bytes of every image sent in a DM to ``participant_id``."""
         return [
-            r.json["text"]
+            self.uploads[a["media_id"]]["data"]
+            for r in self._dm_requests(participant_id)
+            for a in r.json.get("attachments", [])
+        ]
+
+    def _dm_requests(self, participant_id: str | None) -> list[Recorded]:
+        return [
+            r
             for r in self.requests
             if r.method == "POST"
             and r.path.endswith("/messages")
@@ -160,11 +173,14 @@ class FakeX:
     # -- server ----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        app = web.Application(middlewares=[self._record])
+        app = web.Application(middlewares=[self._record], client_max_size=16 * 1024 * 1024)
         app.router.add_get("/2/users/{id}/mentions", self._mentions)
         app.router.add_post("/2/tweets", self._create_tweet)
         app.router.add_get("/2/dm_events", self._dm_events)
         app.router.add_post("/2/dm_conversations/with/{participant}/messages", self._send_dm)
+        app.router.add_post("/2/media/upload/initialize", self._upload_initialize)
+        app.router.add_post("/2/media/upload/{id}/append", self._upload_append)
+        app.router.add_post("/2/media/upload/{id}/finalize", self._upload_finalize)
         server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         (_server_cert() if self.ca is test_ca() else self.ca.issue_cert(*HOSTS)).configure_cert(server_ctx)
         self._runner = web.AppRunner(app)
@@ -190,7 +206,7 @@ class FakeX:
         self.requests.append(Recorded(request.method, request.path, dict(request.query), dict(request.headers), body))
         endpoint = _endpoint(request.method, request.path)
         auth = request.headers.get("Authorization", "")
-        user_context = endpoint in (TWEETS, DM_EVENTS, DM_SEND)
+        user_context = endpoint in (TWEETS, DM_EVENTS, DM_SEND, MEDIA)
         if (user_context and not auth.startswith("OAuth ")) or (not user_context and not auth.startswith("Bearer ")):
             return _problem(401, "Unauthorized", "Unauthorized", {})
         limit_headers = self._limit_headers(endpoint)
@@ -280,6 +296,10 @@ class FakeX:
     async def _send_dm(self, request: web.Request) -> web.Response:
         participant = request.match_info["participant"]
         payload = await request.json()
+        for attachment in payload.get("attachments", []):
+            upload = self.uploads.get(attachment.get("media_id", ""))
+            if upload is None or not upload["finalized"]:
+                return _problem(400, "Invalid Request", f"unknown media id {attachment.get('media_id')}", {})
         event_id = self._id()
         conversation = _conversation(self.account_id, participant)
         self.dm_events.append(
@@ -294,8 +314,41 @@ class FakeX:
         )
         return web.json_response({"data": {"dm_conversation_id": conversation, "dm_event_id": event_id}}, status=201)
 
+    async def _upload_initialize(self, request: web.Request) -> web.Response:
+        payload = await request.json()
+        if payload.get("media_category") not in {"dm_image", "tweet_image"} or "total_bytes" not in payload:
+            return _problem(400, "Invalid Request", "media_category and total_bytes are required", {})
+        media_id = self._id()
+        self.uploads[media_id] = {**payload, "chunks": {}, "finalized": False}
+        return web.json_response(
+            {"data": {"id": media_id, "media_key": f"3_{media_id}", "expires_after_secs": 86400}}, status=200
+        )
+
+    async def _upload_append(self, request: web.Request) -> web.Response:
+        upload = self.uploads.get(request.match_info["id"])
+        payload = await request.json()
+        if upload is None or upload["finalized"]:
+            return _problem(400, "Invalid Request", "no open upload with this id", {})
+        upload["chunks"][int(payload["segment_index"])] = base64.b64decode(payload["media"], validate=True)
+        return web.json_response({"data": {"expires_at": int(time.time()) + 86400}})
+
+    async def _upload_finalize(self, request: web.Request) -> web.Response:
+        media_id = request.match_info["id"]
+        upload = self.uploads.get(media_id)
+        if upload is None:
+            return _problem(400, "Invalid Request", "no upload with this id", {})
+        data = b"".join(upload["chunks"][i] for i in sorted(upload["chunks"]))
+        if len(data) != upload["total_bytes"]:
+            return _problem(400, "Invalid Request", f"expected {upload['total_bytes']} bytes, got {len(data)}", {})
+        upload.update(data=data, finalized=True)
+        return web.json_response(
+            {"data": {"id": media_id, "media_key": f"3_{media_id}", "size": len(data), "expires_after_secs": 86400}}
+        )
+
 
 def _endpoint(method: str, path: str) -> str:
+    if path.startswith("/2/media/upload"):
+        return MEDIA
     if path.endswith("/mentions"):
         return MENTIONS
     if path == "/2/tweets":
