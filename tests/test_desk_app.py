@@ -1,6 +1,7 @@
 import asyncio
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.cases.store import TranscriptLine
@@ -136,6 +137,27 @@ async def test_transcript_export_and_live_feed(sqlite_url):
         queue = await (await alice.get("/api/queue")).json()
         assert [c["id"] for c in queue["cases"]] == [case.id]
         assert (await alice.get("/api/cases/CX-NOPE00")).status == 404
+
+
+async def test_every_desk_process_pushes_every_event_to_its_own_pages_once(database_url):
+    async with (
+        running_desk(database_url) as first,
+        running_desk(database_url) as second,
+        signed_in(first, "alice") as alice,
+        signed_in(second, "bob") as bob,
+    ):
+        alice_page = await alice.ws_connect("/ws", headers={"Origin": origin(first)})
+        bob_page = await bob.ws_connect("/ws", headers={"Origin": origin(second)})
+        case = _open_case(first)
+        context_of(second).store.claim(case.id, "bob")
+        for page in (alice_page, bob_page):
+            events = [await asyncio.wait_for(page.receive_json(), 5) for _ in range(2)]
+            assert [(e["event"], e["case"]["id"]) for e in events] == [("case_opened", case.id), ("case_claimed", case.id)]
+            assert events[1]["case"]["assignee"] == "bob"
+            with pytest.raises(asyncio.TimeoutError):  # each event once, however often the outbox is read
+                await asyncio.wait_for(page.receive_json(), 0.5)
+        await alice_page.close()
+        await bob_page.close()
 
 
 async def test_attachments_download_with_a_harmless_file_name(sqlite_url, tmp_path):

@@ -16,13 +16,14 @@ from bot.cases.audit import AuditLog
 from bot.cases.database import make_engine
 from bot.cases.deliveries import Backoff, DeliveryLedger
 from bot.cases.escalations import Escalations
+from bot.cases.events import OutboxReader
 from bot.cases.leases import LeaderLease
 from bot.cases.store import CaseStore
-from bot.desk.destinations import CustomerNotices, Destination, LiveFeed, TelegramGroup, Webhook
+from bot.desk.destinations import CustomerNotices, Destination, TelegramGroup, Webhook
 from bot.desk.dispatcher import Dispatcher
 from bot.desk.escalation import EscalationWatcher
 from bot.desk.group_bot import AgentGroupBot
-from bot.desk.live import LiveHub
+from bot.desk.live import LiveFeed, LiveHub
 from bot.desk.relay import CustomerRelay
 from bot.desk.service import AgentDesk
 from bot.desk.settings import DeskSettings
@@ -86,10 +87,8 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
         hub = LiveHub()
         stack.push_async_callback(hub.close_all)
         escalations = Escalations(engine)
-        destinations: list[Destination] = [
-            LiveFeed(hub, store),
-            CustomerNotices(relay, store, roster, escalations, texts),
-        ]
+        live_feed = LiveFeed(hub, OutboxReader(engine), store, poll_seconds=settings.poll_seconds)
+        destinations: list[Destination] = [CustomerNotices(relay, store, roster, escalations, texts)]
         group_bot = None
         if settings.telegram_group_enabled:
             assert settings.agent_bot_token is not None and settings.agent_chat_id is not None
@@ -139,6 +138,7 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
             dispatcher=dispatcher,
         )
         context.tasks.append(asyncio.create_task(dispatcher.run(), name="outbox-dispatcher"))
+        context.tasks.append(asyncio.create_task(live_feed.run(), name="live-feed"))
         context.tasks.append(asyncio.create_task(watcher.run(), name="escalation-watcher"))
         if group_bot is not None:
             context.tasks.append(asyncio.create_task(group_bot.run(), name="agents-group-bot"))

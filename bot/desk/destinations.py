@@ -1,4 +1,4 @@
-"""Where outbox rows go: agents' group, desk live feed, signed webhook, customer notices.
+"""Where outbox rows go: agents' group, signed webhook, customer notices (the live feed is `live`).
 
 The customer destination carries only the honest "nobody is on duty" notice.
 
@@ -21,7 +21,6 @@ from bot.cases.escalations import NO_AGENT_FLAG, P1_REALERT_FLAG, Escalations
 from bot.cases.priorities import P1
 from bot.cases.store import Case, CaseStore
 from bot.desk.alerts import LINE_CHARS, alert_buttons, alert_text, clip, mention, on_duty_mentions
-from bot.desk.live import LiveHub
 from bot.desk.relay import CustomerRelay
 from bot.desk.signing import signed_headers
 from bot.desk.texts import NO_AGENT, CustomerTexts
@@ -137,22 +136,6 @@ def update_line(case: Case, event: str, payload: dict[str, Any]) -> str | None:
     if event == NO_AGENT_FLAG:
         return f"Nobody was on duty: the customer of {case.id} was told an agent will answer in their chat"
     return None
-
-
-class LiveFeed:
-    """Push every event to the open desk pages; they reload what changed."""
-
-    name = "desk_live"
-
-    def __init__(self, hub: LiveHub, store: CaseStore) -> None:
-        self._hub = hub
-        self._store = store
-
-    async def deliver(self, delivery: Delivery) -> None:
-        case = await asyncio.to_thread(self._store.get, delivery.case_id)
-        await self._hub.broadcast(
-            {"type": "case_event", "event": delivery.event, "payload": delivery.payload, "case": case_json(case)}
-        )
 
 
 class Webhook:

@@ -1,13 +1,29 @@
-"""Live feed of case events to every open desk page (WebSocket)."""
+"""Live feed of case events to every open desk page (WebSocket), in every desk process.
+
+Each desk process follows the outbox itself and pushes what it reads to the pages it
+serves, so with several desk processes behind a load balancer every page still sees every
+event. Pages reload what an event names, and load the whole queue when they connect, so
+an event that happened while a process was down costs nothing.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import deque
 from typing import Any
 
 from aiohttp import web
 
+from bot.cases.events import OutboxReader
+from bot.cases.store import CaseStore
+from bot.desk.destinations import case_json
+
 logger = logging.getLogger(__name__)
+
+# On PostgreSQL a transaction that took an outbox id can commit after a later one; the
+# follower looks back this many ids each time, so such a row is still pushed (once).
+LOOK_BACK_IDS = 100
 
 
 class LiveHub:
@@ -41,3 +57,50 @@ class LiveHub:
         for ws in list(self._sockets):
             await ws.close(code=1001, message=b"desk shutting down")
         self._sockets.clear()
+
+
+class LiveFeed:
+    """Follow the outbox from the moment the desk starts and broadcast each event once."""
+
+    def __init__(self, hub: LiveHub, reader: OutboxReader, store: CaseStore, *, poll_seconds: float) -> None:
+        self._hub = hub
+        self._reader = reader
+        self._store = store
+        self._poll = poll_seconds
+        self._pushed: deque[int] = deque(maxlen=4 * LOOK_BACK_IDS)
+
+    async def run(self) -> None:
+        """Run until cancelled."""
+        newest = await self.start()
+        while True:
+            try:
+                newest = await self.pass_once(newest)
+            except Exception:
+                logger.exception("live feed pass failed; retrying")
+            await asyncio.sleep(self._poll)
+
+    async def start(self) -> int:
+        """Take what the outbox holds now as already seen; return its newest id."""
+        newest = await asyncio.to_thread(self._reader.newest_id)
+        past = await asyncio.to_thread(self._reader.after, max(newest - LOOK_BACK_IDS, 0))
+        self._pushed.extend(event.id for event in past if event.id <= newest)
+        return newest
+
+    async def pass_once(self, newest: int) -> int:
+        """Push events not pushed yet; return the newest id seen."""
+        events = await asyncio.to_thread(self._reader.after, max(newest - LOOK_BACK_IDS, 0))
+        for event in events:
+            if event.id in self._pushed:
+                continue
+            self._pushed.append(event.id)
+            newest = max(newest, event.id)
+            if self._hub.size:
+                case = await asyncio.to_thread(self._store.get, event.case_id)
+                message = {
+                    "type": "case_event",
+                    "event": event.event,
+                    "payload": event.payload,
+                    "case": case_json(case),
+                }
+                await self._hub.broadcast(message)
+        return newest
