@@ -1,7 +1,8 @@
 """Train the Rasa model only when its inputs changed; print the model's path.
 
-The model file is named by a hash of config, domain, NLU data and stories, so an
-unchanged checkout reuses ``models/support-<hash>.tar.gz`` instead of training again.
+The model file is named by a hash of config, domain, NLU data, stories and the code of our
+own NLU components (it shapes the features the model learns from), so an unchanged
+checkout reuses ``models/support-<hash>.tar.gz`` instead of training again.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from bot.settings import PROJECT_ROOT
 
-MODEL_INPUTS = ("config.yml", "bot/domain.yml", "nlu", "stories")
+MODEL_INPUTS = ("config.yml", "bot/domain.yml", "nlu", "stories", "bot/nlu_components")
 MODELS_DIR = PROJECT_ROOT / "models"
 KEEP_MODELS = 3
 
@@ -23,7 +24,11 @@ def inputs_digest(root: Path = PROJECT_ROOT) -> str:
     digest = hashlib.sha256()
     for name in MODEL_INPUTS:
         path = root / name
-        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        files = (
+            sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+            if path.is_dir()
+            else [path]
+        )
         for file in files:
             digest.update(str(file.relative_to(root)).encode())
             digest.update(file.read_bytes())
