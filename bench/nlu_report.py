@@ -39,6 +39,7 @@ LANGUAGES = {
     "zh": lambda text: any("\u4e00" <= c <= "\u9fff" for c in text),
 }
 EMBEDDER = "bot.nlu_components.sentence_embeddings.SentenceEmbeddingFeaturizer"
+FAST_LOGREG = "bot.nlu_components.logistic_regression.FastLogisticRegressionClassifier"
 
 SPARSE = [
     {"name": "WhitespaceTokenizer"},
@@ -62,11 +63,11 @@ def diet(epochs: int) -> list[dict]:
 
 
 def logreg() -> list[dict]:
-    return [{"name": "LogisticRegressionClassifier", "max_iter": 200}, {"name": "CRFEntityExtractor"}]
+    return [{"name": FAST_LOGREG, "max_iter": 200}, {"name": "CRFEntityExtractor"}]
 
 
-def embedder(scale: float = 1.0) -> list[dict]:
-    return [{"name": EMBEDDER, "scale": scale}]
+def embedder(scale: float = 1.0, max_tokens: int | None = None) -> list[dict]:
+    return [{"name": EMBEDDER, "scale": scale, "max_tokens": max_tokens}]
 
 
 PIPELINES: dict[str, list[dict]] = {
@@ -80,6 +81,8 @@ PIPELINES: dict[str, list[dict]] = {
     "e5x8-logreg": SPARSE + embedder(8.0) + logreg() + TAIL,
     "e5x24-logreg": SPARSE + embedder(24.0) + logreg() + TAIL,
     "e5x64-logreg": SPARSE + embedder(64.0) + logreg() + TAIL,
+    "e5x64t32-logreg": SPARSE + embedder(64.0, max_tokens=32) + logreg() + TAIL,
+    "e5x64t24-logreg": SPARSE + embedder(64.0, max_tokens=24) + logreg() + TAIL,
 }
 
 

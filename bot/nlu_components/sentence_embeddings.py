@@ -6,7 +6,8 @@ sentence-level dense feature (shape (1, 384)): DIET and LogisticRegressionClassi
 concatenate it with the sparse sentence features of the CountVectorsFeaturizers. No
 sequence (token-level) features are added: the model pools over its own subword tokens,
 which do not line up with Rasa's tokens, and entity extraction keeps using the sparse
-sequence features.
+sequence features. With `max_tokens` set, only the start of a long message is embedded
+(the sparse features still see all of it), which bounds the parse time of long messages.
 """
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,9 @@ from bot.nlu_components.embedding_cache import EmbeddingCache
 from bot.nlu_components.encoder import DIMENSIONS, SentenceEncoder, shared_encoder
 from bot.nlu_components.settings import EmbeddingSettings
 
+# The "query: " prefix and the special tokens take 5 of the budget; less than 16 leaves too little text.
+MIN_TOKENS = 16
+
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
 class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
@@ -33,8 +37,12 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        """`model_file`: None for the bundled model; `scale`: multiplies the unit vectors."""
-        return {**DenseFeaturizer.get_default_config(), "model_file": None, "scale": 1.0}
+        """The component's options.
+
+        `model_file`: None for the bundled model; `scale`: multiplies the unit vectors;
+        `max_tokens`: embed at most this many model tokens of a message (None: all).
+        """
+        return {**DenseFeaturizer.get_default_config(), "model_file": None, "scale": 1.0, "max_tokens": None}
 
     @staticmethod
     def required_packages() -> list[str]:
@@ -47,6 +55,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         self._encoder = encoder
         self._cache = cache
         self._scale = float(config["scale"])
+        self._max_tokens: int | None = config["max_tokens"]
 
     @classmethod
     def create(
@@ -69,6 +78,12 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         scale = config.get("scale", 1.0)
         if not isinstance(scale, (int, float)) or scale <= 0:
             raise InvalidConfigException(f"SentenceEmbeddingFeaturizer: 'scale' must be positive, got {scale!r}")
+        max_tokens = config.get("max_tokens")
+        if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < MIN_TOKENS):
+            raise InvalidConfigException(
+                f"SentenceEmbeddingFeaturizer: 'max_tokens' must be an integer of at least {MIN_TOKENS} or null, "
+                f"got {max_tokens!r}"
+            )
 
     @property
     def encoder(self) -> SentenceEncoder:
@@ -78,7 +93,8 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         """Featurize training examples, reusing cached embeddings of unchanged texts."""
         messages = [m for m in training_data.training_examples if m.get(TEXT)]
-        texts = list(dict.fromkeys(m.get(TEXT) for m in messages))
+        embedded = {m.get(TEXT): self._clipped(m.get(TEXT)) for m in messages}
+        texts = list(dict.fromkeys(embedded.values()))
         vectors = self._cache.get_many(texts)
         missing = [text for text in texts if text not in vectors]
         if missing:
@@ -86,16 +102,19 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
             self._cache.put_many(fresh)
             vectors.update(fresh)
         for message in messages:
-            self._add(message, vectors[message.get(TEXT)])
+            self._add(message, vectors[embedded[message.get(TEXT)]])
         return training_data
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Featurize incoming messages (never cached: customer text stays off the disk)."""
         with_text = [m for m in messages if m.get(TEXT)]
-        vectors = self._encoder.embed([m.get(TEXT) for m in with_text])
+        vectors = self._encoder.embed([self._clipped(m.get(TEXT)) for m in with_text])
         for message, vector in zip(with_text, vectors, strict=True):
             self._add(message, vector)
         return messages
+
+    def _clipped(self, text: str) -> str:
+        return text if self._max_tokens is None else self._encoder.clip(text, self._max_tokens)
 
     def _add(self, message: Message, vector: np.ndarray) -> None:
         sentence = (vector * self._scale).reshape(1, DIMENSIONS).astype(np.float32)

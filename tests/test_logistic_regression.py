@@ -1,0 +1,33 @@
+"""The fast classifier builds exactly the feature rows Rasa's LogisticRegressionClassifier builds."""
+import numpy as np
+import scipy.sparse
+from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, FEATURE_TYPE_SEQUENCE, TEXT
+from rasa.shared.nlu.training_data.features import Features
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.nlu_components.logistic_regression import FastLogisticRegressionClassifier
+
+
+def _message(seed: int, with_dense: bool = True) -> Message:
+    rng = np.random.default_rng(seed)
+    message = Message(data={TEXT: f"message {seed}"})
+    for origin, width in (("regex", 7), ("words", 40), ("chars", 120)):
+        tokens = scipy.sparse.coo_matrix(rng.integers(0, 2, (4, width)).astype(float))
+        message.add_features(Features(tokens, FEATURE_TYPE_SEQUENCE, TEXT, origin))
+        sentence = scipy.sparse.coo_matrix(rng.integers(0, 3, (1, width)).astype(float))
+        message.add_features(Features(sentence, FEATURE_TYPE_SENTENCE, TEXT, origin))
+    if with_dense:
+        vector = rng.normal(size=(1, 16)).astype(np.float32)
+        message.add_features(Features(vector, FEATURE_TYPE_SENTENCE, TEXT, "embedding"))
+    message.add_features(Features(np.ones((1, 5)), FEATURE_TYPE_SENTENCE, "intent", "other-attribute"))
+    return message
+
+
+def test_feature_rows_match_rasas_for_sparse_and_dense_and_sparse_only_messages():
+    for with_dense in (True, False):
+        messages = [_message(seed, with_dense) for seed in range(5)]
+        ours = FastLogisticRegressionClassifier._create_X(None, messages)  # type: ignore[arg-type]
+        rasas = LogisticRegressionClassifier._create_X(None, messages)  # type: ignore[arg-type]
+        assert ours.shape == rasas.shape == (5, 167 + (16 if with_dense else 0))
+        assert np.array_equal(ours.toarray(), rasas.toarray())
