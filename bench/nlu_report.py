@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
 TEST_SET = DATA / "nlu_test.yml"
 STRESS_SETS = {"paraphrase": DATA / "nlu_stress_paraphrase.yml", "typos": DATA / "nlu_stress_typos.yml"}
-ML_TRAIN = DATA / "nlu_multilingual_train.yml"
+ML_TRAIN = ROOT / "nlu" / "multilingual.yml"
 ML_TEST = DATA / "nlu_multilingual_test.yml"
 P1_INTENTS = ("suspected_theft", "account_locked")
 FALLBACK_THRESHOLD = 0.35
@@ -99,12 +99,12 @@ def rss_mb(field: str) -> float:
 
 
 def snapshot_training_data(work: Path) -> None:
-    """Copy nlu/ (and nlu/ plus the ko/zh add-on) once, so every pipeline sees the same data."""
-    for target, extra in ((work / "data_en", None), (work / "data_ml", ML_TRAIN)):
+    """Copy nlu/ once, so every pipeline sees the same data: English only, and whole (with ko/zh)."""
+    for target, korean_and_chinese in ((work / "data_en", False), (work / "data_ml", True)):
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(ROOT / "nlu", target)
-        if extra:
-            shutil.copy(extra, target / extra.name)
+        if not korean_and_chinese:
+            (target / ML_TRAIN.name).unlink()
 
 
 # ----------------------------------------------------------------- subprocess: train

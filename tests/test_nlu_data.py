@@ -11,7 +11,7 @@ DATA = os.path.join(ROOT, "tests", "data")
 TEST_FILE = os.path.join(DATA, "nlu_test.yml")
 PARAPHRASE_FILE = os.path.join(DATA, "nlu_stress_paraphrase.yml")
 TYPOS_FILE = os.path.join(DATA, "nlu_stress_typos.yml")
-ML_TRAIN_FILE = os.path.join(DATA, "nlu_multilingual_train.yml")
+ML_TRAIN_FILE = os.path.join(ROOT, "nlu", "multilingual.yml")
 ML_TEST_FILE = os.path.join(DATA, "nlu_multilingual_test.yml")
 
 PROBLEM_INTENTS = [
