@@ -118,16 +118,24 @@ def x_settings(**overrides: Any) -> XSettings:
 class World:
     """One Rasa server process's view: app, channel runtime, case store, fake X."""
 
-    def __init__(self, fake: FakeX, session: aiohttp.ClientSession, database_url: str, **settings: Any) -> None:
+    def __init__(
+        self,
+        fake: FakeX,
+        session: aiohttp.ClientSession,
+        database_url: str,
+        agent: Any = None,
+        **settings: Any,
+    ) -> None:
+        """``agent``: a trained Rasa agent that handles the messages; by default keywords and a recorder."""
         self.fake = fake
         self.app = Sanic(f"x-test-{uuid.uuid4().hex[:8]}")
-        self.agent = KeywordAgent()
+        self.agent = agent or KeywordAgent()
         self.app.ctx.agent = self.agent
         self.store = CaseStore(make_engine(database_url))
         self.app.ctx.conversation_gate = ConversationGate(self.store)
         self.bot = RecorderBot()
         self.channel = TwitterInput(x_settings(**settings), session_factory=lambda: session)
-        self.runtime = self.channel.runtime(self.app, self.bot)
+        self.runtime = self.channel.runtime(self.app, agent.handle_message if agent else self.bot)
 
     async def poll(self) -> None:
         await self.runtime.poller.poll_once()
@@ -532,3 +540,37 @@ async def test_nothing_is_fetched_until_the_model_is_loaded(world: World, fake_x
     world.app.ctx.agent = world.agent
     await world.poll()
     assert [p["reply"]["in_reply_to_tweet_id"] for p in fake_x.posts] == [mention]
+
+
+@pytest.mark.slow
+async def test_trained_bot_on_x_p1_mention_in_public_then_a_case_in_direct_messages(
+    tmp_path: Path, fake_x: FakeX, session: aiohttp.ClientSession, sqlite_url: str
+) -> None:
+    """The served model and the action server behind the real channel: what `make run` does with X keys."""
+    from rasa.core.agent import Agent
+    from rasa.utils.endpoints import EndpointConfig
+
+    from bot.runtime.model import ensure_model
+    from tests.auxil.rasa_stack import rasa_stack
+
+    with rasa_stack(tmp_path, sqlite_url, instances=0) as stack:
+        agent = Agent.load(ensure_model(), action_endpoint=EndpointConfig(stack.actions_url))
+        world = World(fake_x, session, sqlite_url, agent=agent)
+        try:
+            fake_x.mention("@ExampleSupport someone hacked my account and withdrew all my BTC", author_id="2101")
+            await world.poll()
+            case = world.store.active_case("twitter", "x:2101")
+            assert case is not None and (case.intent, case.priority) == ("suspected_theft", 1)
+            (post,) = fake_x.posts
+            assert post["text"] in world.texts("utter_x_public_reply_p1")
+            assert_public_posts_safe(fake_x)
+
+            fake_x.dm("2102", "my ETH withdrawal has been pending for 6 hours")
+            await world.poll()
+            tracker = await agent.tracker_store.retrieve("x:2102")
+            assert tracker is not None and tracker.latest_message.intent["name"] == "withdrawal_stuck"
+            replies = fake_x.sent_dms("2102")
+            assert replies and not any(r in world.texts("utter_default") for r in replies)
+            assert world.store.active_case("twitter", "x:2102") is None  # a P2 is read back before it opens
+        finally:
+            await world.close()

@@ -34,6 +34,7 @@ def free_port() -> int:
 class RunningStack:
     rasa_urls: list[str]
     env: dict[str, str]
+    actions_url: str
 
     def say(self, sender: str, text: str, instance: int = 0) -> list[dict]:
         response = requests.post(
@@ -66,7 +67,11 @@ def rasa_stack(
     redis_url: str | None = None,
     extra_env: dict | None = None,
 ) -> Iterator[RunningStack]:
-    """Run the action server and ``instances`` Rasa servers until the block ends."""
+    """Run the action server and ``instances`` Rasa servers until the block ends.
+
+    ``instances=0`` runs the action server only, for a test that runs Rasa's agent in its
+    own process (a channel that needs the test's HTTP session).
+    """
     model = ensure_model()
     env_overrides = {"DATABASE_URL": database_url, "REDIS_URL": redis_url or "", **(extra_env or {})}
     saved = {k: os.environ.get(k) for k in env_overrides}
@@ -80,7 +85,7 @@ def rasa_stack(
             else:
                 os.environ[key] = value
     action_port = free_port()
-    ports = [Ports(rasa=free_port(), actions=action_port, desk=0) for _ in range(instances)]
+    ports = [Ports(rasa=free_port(), actions=action_port, desk=0) for _ in range(max(instances, 1))]
     endpoints = write_endpoints(settings, tmp_path / "var")
     env = process_environment(settings, ports[0])
     env.update(env_overrides)
@@ -93,10 +98,10 @@ def rasa_stack(
             stdout=log.open("w"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         processes.append((action, log))
-        urls = [f"http://127.0.0.1:{port.rasa}" for port in ports]
+        urls = [f"http://127.0.0.1:{port.rasa}" for port in ports[:instances]]
         # One instance at a time: the first creates the tracker tables, and model loading
         # is CPU-bound, so starting them together only makes each slower.
-        for index, (port, url) in enumerate(zip(ports, urls, strict=True)):
+        for index, (port, url) in enumerate(zip(ports[:instances], urls, strict=True)):
             log = tmp_path / f"rasa-{index}.log"
             rasa = subprocess.Popen(
                 commands(model, endpoints, port)["rasa"], cwd=PROJECT_ROOT, env=env,
@@ -105,7 +110,7 @@ def rasa_stack(
             processes.append((rasa, log))
             _wait_ready(f"{url}/webhooks/rest/", rasa, log)
         _wait_ready(f"http://127.0.0.1:{action_port}/health", action, processes[0][1])
-        yield RunningStack(rasa_urls=urls, env=env)
+        yield RunningStack(rasa_urls=urls, env=env, actions_url=f"http://127.0.0.1:{action_port}/webhook")
     finally:
         for process, _log in processes:
             process.terminate()
