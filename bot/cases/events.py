@@ -26,7 +26,7 @@ class OutboxEvent:
 
 
 class OutboxReader:
-    """The outbox's newest id, and the events after an id."""
+    """The outbox's newest id, the ids after an id, and the events of given ids."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -35,10 +35,16 @@ class OutboxReader:
         with self._engine.connect() as conn:
             return int(conn.execute(select(func.coalesce(func.max(outbox.c.id), 0))).scalar_one())
 
-    def after(self, outbox_id: int, limit: int = 500) -> list[OutboxEvent]:
-        """Events with an id above ``outbox_id``, oldest first."""
+    def ids_after(self, outbox_id: int, limit: int = 500) -> list[int]:
+        """Ids above ``outbox_id``, oldest first: a cheap look at what is new."""
         with self._engine.connect() as conn:
-            rows = conn.execute(select(outbox).where(outbox.c.id > outbox_id).order_by(outbox.c.id).limit(limit)).all()
+            query = select(outbox.c.id).where(outbox.c.id > outbox_id).order_by(outbox.c.id).limit(limit)
+            return [int(i) for i in conn.execute(query).scalars()]
+
+    def events(self, ids: list[int]) -> list[OutboxEvent]:
+        """The events with these ids, oldest first."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(outbox).where(outbox.c.id.in_(ids)).order_by(outbox.c.id)).all()
         return [
             OutboxEvent(
                 id=r.id, event=r.event, case_id=r.case_id, payload=dict(r.payload or {}), created_at=r.created_at

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from typing import Any
 
 from aiohttp import web
@@ -60,14 +59,18 @@ class LiveHub:
 
 
 class LiveFeed:
-    """Follow the outbox from the moment the desk starts and broadcast each event once."""
+    """Follow the outbox from the moment the desk starts and broadcast each event once.
+
+    Each pass reads only the ids of the look-back window; whole rows are read just for ids
+    not pushed yet, so an idle desk costs one small index query a poll.
+    """
 
     def __init__(self, hub: LiveHub, reader: OutboxReader, store: CaseStore, *, poll_seconds: float) -> None:
         self._hub = hub
         self._reader = reader
         self._store = store
         self._poll = poll_seconds
-        self._pushed: deque[int] = deque(maxlen=4 * LOOK_BACK_IDS)
+        self._pushed: set[int] = set()  # ids inside the look-back window that were pushed (or predate the desk)
 
     async def run(self) -> None:
         """Run until cancelled."""
@@ -82,17 +85,18 @@ class LiveFeed:
     async def start(self) -> int:
         """Take what the outbox holds now as already seen; return its newest id."""
         newest = await asyncio.to_thread(self._reader.newest_id)
-        past = await asyncio.to_thread(self._reader.after, max(newest - LOOK_BACK_IDS, 0))
-        self._pushed.extend(event.id for event in past if event.id <= newest)
+        window = await asyncio.to_thread(self._reader.ids_after, _window_start(newest))
+        self._pushed = {outbox_id for outbox_id in window if outbox_id <= newest}
         return newest
 
     async def pass_once(self, newest: int) -> int:
         """Push events not pushed yet; return the newest id seen."""
-        events = await asyncio.to_thread(self._reader.after, max(newest - LOOK_BACK_IDS, 0))
-        for event in events:
-            if event.id in self._pushed:
-                continue
-            self._pushed.append(event.id)
+        window = await asyncio.to_thread(self._reader.ids_after, _window_start(newest))
+        fresh = [outbox_id for outbox_id in window if outbox_id not in self._pushed]
+        if not fresh:
+            return newest
+        for event in await asyncio.to_thread(self._reader.events, fresh):
+            self._pushed.add(event.id)
             newest = max(newest, event.id)
             if self._hub.size:
                 case = await asyncio.to_thread(self._store.get, event.case_id)
@@ -103,4 +107,9 @@ class LiveFeed:
                     "case": case_json(case),
                 }
                 await self._hub.broadcast(message)
+        self._pushed = {outbox_id for outbox_id in self._pushed if outbox_id > _window_start(newest)}
         return newest
+
+
+def _window_start(newest: int) -> int:
+    return max(newest - LOOK_BACK_IDS, 0)
