@@ -1,7 +1,6 @@
 import asyncio
 import collections
 import contextlib
-import time
 
 import aiohttp
 
@@ -12,6 +11,7 @@ from bot.cases.store import CaseStore
 from bot.desk.destinations import Webhook
 from bot.desk.dispatcher import Dispatcher
 from tests.auxil.desk_webhook_receiver import WebhookReceiver
+from tests.auxil.waiting import until
 
 SECRET = "hook-secret"
 
@@ -27,13 +27,6 @@ def _open(store: CaseStore, n: int) -> list[str]:
     return ids
 
 
-async def _wait_for(predicate, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.02)
-
-
 async def test_destination_down_then_up_loses_nothing_and_sends_nothing_twice(database_url):
     engine = make_engine(database_url)
     store = CaseStore(engine)
@@ -46,11 +39,11 @@ async def test_destination_down_then_up_loses_nothing_and_sends_nothing_twice(da
         task = asyncio.create_task(dispatcher.run())
         try:
             first = await asyncio.to_thread(_open, store, 3)
-            await _wait_for(lambda: receiver.refused_down >= 4, 5)  # retried with back-off while down
+            await until(lambda: receiver.refused_down >= 4, 5)  # retried with back-off while down
             assert receiver.accepted == []
             receiver.down = False
             second = await asyncio.to_thread(_open, store, 2)
-            await _wait_for(lambda: len(receiver.accepted) >= 10, 10)
+            await until(lambda: len(receiver.accepted) >= 10, 10)
             await asyncio.sleep(0.3)  # give a duplicate the chance to show up
         finally:
             task.cancel()

@@ -16,6 +16,7 @@ import requests
 from tests.auxil.desk_app import context_of, running_desk
 from tests.auxil.fake_telegram import FakeTelegram, agent_group_message
 from tests.auxil.rasa_stack import rasa_stack
+from tests.auxil.waiting import until
 
 pytestmark = pytest.mark.slow
 GROUP, AGENT, TOKEN = -1009876, 4242, "111:agents"
@@ -25,14 +26,6 @@ CASE_ID = re.compile(r"\bCX-[0-9A-Z]{6}\b")
 def _agent_says(text: str, message_id: int, reply_to: int | None = None) -> dict:
     ann = {"id": AGENT, "is_bot": False, "first_name": "Ann", "username": "ann_sec"}
     return agent_group_message(GROUP, ann, text, message_id=message_id, reply_to=reply_to)
-
-
-async def _until(predicate, timeout: float):
-    deadline = time.monotonic() + timeout
-    while not (result := predicate()):
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.02)
-    return result
 
 
 async def test_p1_from_a_customer_message_to_the_agents_group_and_back(tmp_path):
@@ -48,7 +41,7 @@ async def test_p1_from_a_customer_message_to_the_agents_group_and_back(tmp_path)
         async with FakeTelegram() as fake, running_desk(url, TELEGRAM_API_BASE_URL=fake.base_url, **env) as server:
             group = lambda: [c for c in fake.calls_to("sendMessage", GROUP) if c.token == TOKEN]  # noqa: E731
             fake.queue_update(_agent_says("/onduty", 1))
-            await _until(lambda: any("on duty" in c.params["text"] for c in group()), 10)
+            await until(lambda: any("on duty" in c.params["text"] for c in group()), 10)
             await asyncio.sleep(1.05)  # Telegram's ~1 message/s per chat, after the bot's answer above
             sender = "e2e-desk-theft"
             started = time.monotonic()
@@ -56,7 +49,7 @@ async def test_p1_from_a_customer_message_to_the_agents_group_and_back(tmp_path)
                 stack.say, sender, "someone logged into my account and withdrew all my USDT, it wasn't me"
             )
             case_id = CASE_ID.search("\n".join(r.get("text", "") for r in replies)).group()
-            alert = await _until(lambda: next((c for c in group() if case_id in c.params["text"]), None), 5)
+            alert = await until(lambda: next((c for c in group() if case_id in c.params["text"]), None), 5)
             latency = alert.at - started
             print(f"\nP1 alert latency, customer message -> agents' group (incl. Rasa and actions): {latency:.2f} s")
             assert latency < 5.0
@@ -65,7 +58,7 @@ async def test_p1_from_a_customer_message_to_the_agents_group_and_back(tmp_path)
             context = context_of(server)
             alert_id = context.ledger.first_alert_message(case_id, GROUP)
             fake.queue_update(_agent_says("Ann from security here: I froze withdrawals.", 2, reply_to=alert_id))
-            await _until(lambda: context.store.get(case_id).status == "claimed", 10)
+            await until(lambda: context.store.get(case_id).status == "claimed", 10)
             polled: list[dict] = []
             poll_url = f"{stack.rasa_urls[0]}/webhooks/rest/messages"
             deadline = time.monotonic() + 10
@@ -77,10 +70,10 @@ async def test_p1_from_a_customer_message_to_the_agents_group_and_back(tmp_path)
 
             quiet = await asyncio.to_thread(stack.say, sender, "thank you, it was about 2000 USDT")
             assert quiet == [], "the bot is silent while the agent owns the case"
-            await _until(lambda: any("2000 USDT" in c.params["text"] for c in group()), 10)
+            await until(lambda: any("2000 USDT" in c.params["text"] for c in group()), 10)
 
             fake.queue_update(_agent_says(f"/resolve {case_id}", 3))
-            await _until(lambda: context.store.get(case_id).status == "resolved", 10)
+            await until(lambda: context.store.get(case_id).status == "resolved", 10)
             after = await asyncio.to_thread(stack.say, sender, "ok thanks")
             texts = [m.get("text", "") for m in after]
             assert any(case_id in t and "5" in t for t in texts), texts  # the rating question, on the next poll

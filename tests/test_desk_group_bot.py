@@ -5,10 +5,13 @@ from bot.cases.store import TranscriptLine
 from connectors.rest.mailbox import RestMailbox
 from tests.auxil.desk_app import context_of, running_desk
 from tests.auxil.fake_telegram import FakeTelegram, agent_group_message
+from tests.auxil.waiting import until
 
 GROUP = -1001234
 AGENT, OTHER_AGENT, STRANGER = 4242, 4343, 9999
 AGENT_TOKEN, CUSTOMER_TOKEN = "111:agents", "222:customers"
+
+WAIT_SECONDS = 5.0  # how long each wait may take
 
 
 def _env(fake: FakeTelegram, **extra: str) -> dict[str, str]:
@@ -37,13 +40,6 @@ def _agent_calls(fake: FakeTelegram, method: str = "sendMessage"):
     return [c for c in fake.calls_to(method) if c.token == AGENT_TOKEN]
 
 
-async def _wait(predicate, timeout: float = 5.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.01)
-
-
 def _open(server, *, channel="telegram", sender_id="tg:555:555", priority=1):
     context = context_of(server)
     case = context.store.open_case(
@@ -64,11 +60,13 @@ async def test_p1_alert_reaches_the_agents_group_within_5_seconds(sqlite_url):
         running_desk(sqlite_url, **_env(fake, DESK_NO_AGENT_NOTICE_SECONDS="0.5")) as server,
     ):
         fake.queue_update(_from_group(AGENT, "/onduty", 1, username="alice_tg"))
-        await _wait(lambda: any("on duty" in c.params["text"] for c in _agent_calls(fake)))
+        await until(lambda: any("on duty" in c.params["text"] for c in _agent_calls(fake)), WAIT_SECONDS)
         await asyncio.sleep(1.05)  # the bot just spoke in the group: Telegram allows ~1 message/s per chat
         started = time.monotonic()
         case = await asyncio.to_thread(_open, server)
-        await _wait(lambda: any(case.id in c.params["text"] for c in _agent_calls(fake) if c.chat_id == GROUP))
+        await until(
+            lambda: any(case.id in c.params["text"] for c in _agent_calls(fake) if c.chat_id == GROUP), WAIT_SECONDS
+        )
         alert = next(c for c in _agent_calls(fake) if case.id in c.params["text"])
         latency = alert.at - started
         print(f"\nP1 alert latency (case opened -> agents' group sendMessage): {latency * 1000:.0f} ms")
@@ -82,14 +80,14 @@ async def test_p1_alert_reaches_the_agents_group_within_5_seconds(sqlite_url):
         context_of(server).store.add_attachment(
             case.id, kind="photo", name="screenshot.png", mime_type="image/png", size=10
         )
-        await _wait(lambda: any("screenshot.png" in c.params["text"] for c in _agent_calls(fake)))
+        await until(lambda: any("screenshot.png" in c.params["text"] for c in _agent_calls(fake)), WAIT_SECONDS)
         update = next(c for c in _agent_calls(fake) if "screenshot.png" in c.params["text"])
         alert_id = context_of(server).ledger.first_alert_message(case.id, GROUP)
         assert update.params["reply_parameters"]["message_id"] == alert_id
         customer = lambda: [c for c in fake.calls_to("sendMessage", 555) if c.token == CUSTOMER_TOKEN]  # noqa: E731
         assert customer() == []  # an agent was on duty: no "nobody is on duty" notice
         fake.queue_update(_from_group(AGENT, "/offduty", 2, username="alice_tg"))
-        await _wait(lambda: len(customer()) == 1)  # everyone left while the case waits: now it is told
+        await until(lambda: len(customer()) == 1, WAIT_SECONDS)  # everyone left while the case waits: now it is told
         assert "No agent is on duty" in customer()[0].params["text"]
 
 
@@ -97,25 +95,25 @@ async def test_reply_to_the_alert_reaches_the_telegram_customer_and_resolve_asks
     async with FakeTelegram() as fake, running_desk(database_url, **_env(fake)) as server:
         context = context_of(server)
         fake.queue_update(_from_group(AGENT, "/onduty", 49, username="alice_tg"))
-        await _wait(lambda: any("on duty" in c.params["text"] for c in _agent_calls(fake)))
+        await until(lambda: any("on duty" in c.params["text"] for c in _agent_calls(fake)), WAIT_SECONDS)
         case = await asyncio.to_thread(_open, server)
         other = await asyncio.to_thread(_open, server, sender_id="tg:777:777")
-        await _wait(lambda: context.ledger.first_alert_message(other.id, GROUP) is not None)
+        await until(lambda: context.ledger.first_alert_message(other.id, GROUP) is not None, WAIT_SECONDS)
         alert_id = context.ledger.first_alert_message(case.id, GROUP)
         assert alert_id is not None
         fake.queue_update(
             _from_group(AGENT, "We are freezing your account now.", 50, reply_to=alert_id, username="alice_tg")
         )
         customer = lambda: [c for c in fake.calls_to("sendMessage", 555) if c.token == CUSTOMER_TOKEN]  # noqa: E731
-        await _wait(lambda: len(customer()) == 1)
+        await until(lambda: len(customer()) == 1, WAIT_SECONDS)
         assert customer()[0].params["text"] == "We are freezing your account now."
         assert context.store.get(case.id).assignee == "@alice_tg"  # the first reply claims the case
         assert context.store.get(other.id).status == "open"  # another customer's case is untouched
         # a customer message to the claimed case is forwarded to the group as a reply to the alert
         context.store.record_message(case.id, TranscriptLine(role="customer", text="thank you, hurry"))
-        await _wait(lambda: any("thank you, hurry" in c.params["text"] for c in _agent_calls(fake)))
+        await until(lambda: any("thank you, hurry" in c.params["text"] for c in _agent_calls(fake)), WAIT_SECONDS)
         fake.queue_update(_from_group(AGENT, f"/resolve {case.id}", 51, username="alice_tg"))
-        await _wait(lambda: len(customer()) == 2)
+        await until(lambda: len(customer()) == 2, WAIT_SECONDS)
         assert case.id in customer()[1].params["text"] and "5" in customer()[1].params["text"]
         assert context.store.get(case.id).status == "resolved"
         assert context.store.get(other.id).status == "open"
@@ -126,7 +124,7 @@ async def test_non_agents_are_refused_and_audited_and_buttons_claim(sqlite_url):
     async with FakeTelegram() as fake, running_desk(sqlite_url, **_env(fake)) as server:
         context = context_of(server)
         case = await asyncio.to_thread(_open, server, channel="rest", sender_id="web-1")
-        await _wait(lambda: context.ledger.first_alert_message(case.id, GROUP) is not None)
+        await until(lambda: context.ledger.first_alert_message(case.id, GROUP) is not None, WAIT_SECONDS)
         alert_id = context.ledger.first_alert_message(case.id, GROUP)
         fake.queue_update(_from_group(STRANGER, f"/claim {case.id}", 60))
         fake.queue_update(_from_group(STRANGER, "give me the money", 61, reply_to=alert_id))
@@ -143,8 +141,10 @@ async def test_non_agents_are_refused_and_audited_and_buttons_claim(sqlite_url):
             },
         }
         fake.queue_update({"callback_query": button})
-        await _wait(lambda: len(fake.calls_to("answerCallbackQuery")) == 1)
-        await _wait(lambda: sum("Only configured agents" in c.params["text"] for c in _agent_calls(fake)) == 2)
+        await until(lambda: len(fake.calls_to("answerCallbackQuery")) == 1, WAIT_SECONDS)
+        await until(
+            lambda: sum("Only configured agents" in c.params["text"] for c in _agent_calls(fake)) == 2, WAIT_SECONDS
+        )
         assert fake.calls_to("answerCallbackQuery")[0].params["text"] == "Only configured agents can do that."
         assert context.store.get(case.id).status == "open"
         assert [m for m in RestMailbox(context.engine).collect("web-1") if m["author"] != "desk"] == []
@@ -152,18 +152,20 @@ async def test_non_agents_are_refused_and_audited_and_buttons_claim(sqlite_url):
         expected = [(f"tg:{STRANGER}", action, False) for action in ("claim", "claim", "reply")]
         assert sorted(refused) == sorted(expected)
         fake.queue_update({"callback_query": {**button, "id": "cb-2", "from": _user(AGENT, "alice_tg")}})
-        await _wait(lambda: len(fake.calls_to("answerCallbackQuery")) == 2)
+        await until(lambda: len(fake.calls_to("answerCallbackQuery")) == 2, WAIT_SECONDS)
         assert fake.calls_to("answerCallbackQuery")[1].params["text"].startswith("Refused: you are off duty")
         fake.queue_update(_from_group(AGENT, "/onduty", 64, username="alice_tg"))
         fake.queue_update({"callback_query": {**button, "id": "cb-3", "from": _user(AGENT, "alice_tg")}})
-        await _wait(lambda: len(fake.calls_to("answerCallbackQuery")) == 3)
+        await until(lambda: len(fake.calls_to("answerCallbackQuery")) == 3, WAIT_SECONDS)
         assert fake.calls_to("answerCallbackQuery")[2].params["text"] == f"{case.id}: claimed"
         assert context.store.get(case.id).assignee == "@alice_tg"
         fake.queue_update(_from_group(OTHER_AGENT, "/onduty", 65, username="bob_tg"))
         fake.queue_update(_from_group(OTHER_AGENT, f"/claim {case.id}", 62, username="bob_tg"))
-        await _wait(lambda: any("already claimed by @alice_tg" in c.params["text"] for c in _agent_calls(fake)))
+        await until(
+            lambda: any("already claimed by @alice_tg" in c.params["text"] for c in _agent_calls(fake)), WAIT_SECONDS
+        )
         fake.queue_update(_from_group(OTHER_AGENT, "/cases", 63, username="bob_tg"))
-        await _wait(lambda: any(c.params["text"].startswith("P1 " + case.id) for c in _agent_calls(fake)))
+        await until(lambda: any(c.params["text"].startswith("P1 " + case.id) for c in _agent_calls(fake)), WAIT_SECONDS)
 
 
 async def test_unclaimed_p1_is_re_alerted_to_everyone_and_the_customer_is_told_nobody_is_on_duty(sqlite_url):
@@ -172,7 +174,7 @@ async def test_unclaimed_p1_is_re_alerted_to_everyone_and_the_customer_is_told_n
         async with running_desk(sqlite_url, **env) as server:
             context = context_of(server)
             case = await asyncio.to_thread(_open, server, channel="rest", sender_id="web-2")
-            await _wait(lambda: any("Still unclaimed" in c.params["text"] for c in _agent_calls(fake)))
+            await until(lambda: any("Still unclaimed" in c.params["text"] for c in _agent_calls(fake)), WAIT_SECONDS)
             realert = next(c for c in _agent_calls(fake) if "Still unclaimed" in c.params["text"])
             assert f"tg://user?id={AGENT}" in realert.params["text"]
             assert f"tg://user?id={OTHER_AGENT}" in realert.params["text"]
@@ -180,7 +182,7 @@ async def test_unclaimed_p1_is_re_alerted_to_everyone_and_the_customer_is_told_n
             assert "nobody is on duty" in first.params["text"]
             mailbox = RestMailbox(context.engine)
             notices: list = []
-            await _wait(lambda: bool(notices.extend(mailbox.collect("web-2")) or notices))
+            await until(lambda: bool(notices.extend(mailbox.collect("web-2")) or notices), WAIT_SECONDS)
             assert "No agent is on duty" in notices[0]["text"]
             await asyncio.sleep(1.2)  # the watcher keeps running: neither step repeats
             assert sum("Still unclaimed" in c.params["text"] for c in _agent_calls(fake)) == 1
@@ -193,4 +195,4 @@ async def test_two_desks_on_one_database_poll_the_agents_bot_once(sqlite_url):
         await asyncio.sleep(1.0)  # both desks are up; without the lease each would be long-polling now
         assert len(_agent_calls(fake, "getUpdates")) == 1
         fake.queue_update(_from_group(AGENT, "/onduty", 1, username="alice_tg"))
-        await _wait(lambda: any("on duty" in c.params["text"] for c in _agent_calls(fake)))
+        await until(lambda: any("on duty" in c.params["text"] for c in _agent_calls(fake)), WAIT_SECONDS)

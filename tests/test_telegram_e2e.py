@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
-from collections.abc import Callable
 from contextlib import contextmanager
 
 import pytest
@@ -20,6 +18,7 @@ from bot.cases.database import make_engine
 from bot.cases.store import CaseStore
 from tests.auxil.fake_telegram import FakeTelegram, private_message
 from tests.auxil.rasa_stack import rasa_stack
+from tests.auxil.waiting import until
 
 pytestmark = pytest.mark.slow
 CHAT = 5550001
@@ -27,13 +26,7 @@ TOKEN = "123456:customer-bot"
 CASE_ID = re.compile(r"\bCX-[0-9A-Z]{6}\b")
 SEED = Mnemonic("english").to_mnemonic(bytes(range(60, 76)))
 
-
-async def _until(predicate: Callable[[], object], timeout: float = 60.0) -> object:
-    deadline = time.monotonic() + timeout
-    while not (result := predicate()):
-        assert time.monotonic() < deadline, "timed out waiting for the bot"
-        await asyncio.sleep(0.1)
-    return result
+BOT_SECONDS = 60.0  # how long each wait may take
 
 
 @contextmanager
@@ -54,13 +47,13 @@ async def test_p1_conversation_secret_and_restart_over_telegram(tmp_path):
         await asyncio.to_thread(stack.__enter__)
         try:
             fake.queue_update({"message": private_message(CHAT, "/start", message_id=1)})
-            await _until(lambda: texts())
+            await until(lambda: texts(), BOT_SECONDS)
             greeted = len(texts())
 
             fake.queue_update(
                 {"message": private_message(CHAT, "someone hacked my account and withdrew all my BTC", message_id=2)}
             )
-            first = await _until(lambda: next((t for t in texts()[greeted:] if CASE_ID.search(t)), None))
+            first = await until(lambda: next((t for t in texts()[greeted:] if CASE_ID.search(t)), None), BOT_SECONDS)
             case = store.get(CASE_ID.search(str(first)).group())
             assert (case.channel, case.sender_id, case.priority, case.intent) == (
                 "telegram",
@@ -72,7 +65,9 @@ async def test_p1_conversation_secret_and_restart_over_telegram(tmp_path):
 
             before = len(texts())
             fake.queue_update({"message": private_message(CHAT, f"my seed is {SEED}", message_id=3)})
-            await _until(lambda: any("never share" in t.lower() or "rotate" in t.lower() for t in texts()[before:]))
+            await until(
+                lambda: any("never share" in t.lower() or "rotate" in t.lower() for t in texts()[before:]), BOT_SECONDS
+            )
             await asyncio.sleep(3)  # the rest of the bot's answer
             after_secret = len(texts())
             transcript = " ".join(line.text for line in store.transcript(case.id))
@@ -89,8 +84,8 @@ async def test_p1_conversation_secret_and_restart_over_telegram(tmp_path):
             await asyncio.sleep(3)  # the restarted channel resumes its inbox and outbox
             assert len(texts()) == after_secret, "nothing is sent twice after a restart"
             fake.queue_update({"message": private_message(CHAT, "it started yesterday around 3pm", message_id=4)})
-            await _until(lambda: len(texts()) > after_secret)
-            await _until(lambda: store.get(case.id).details)
+            await until(lambda: len(texts()) > after_secret, BOT_SECONDS)
+            await until(lambda: store.get(case.id).details, BOT_SECONDS)
             assert store.active_case("telegram", sender).id == case.id, "the conversation continued on the same case"
         finally:
             await asyncio.to_thread(stack.__exit__, None, None, None)

@@ -35,6 +35,7 @@ from connectors.twitter.poller import snowflake_at
 from connectors.twitter.public import MAX_WEIGHTED_LENGTH, personal_data, weighted_length
 from connectors.twitter.settings import XCredentials, XSettings
 from tests.auxil.fake_x import DM_EVENTS, MENTIONS, TWEETS, FakeX
+from tests.auxil.waiting import until
 
 ACCOUNT = "1000"
 DM_LINK = f"https://twitter.com/messages/compose?recipient_id={ACCOUNT}"
@@ -48,6 +49,8 @@ INTENT_WORDS = {
     "deposit": "deposit_missing",
     "fee": "fees_and_limits",
 }
+
+WAIT_SECONDS = 10.0  # how long each wait may take
 
 
 @lru_cache(maxsize=1)
@@ -494,13 +497,6 @@ async def test_plan_that_cannot_post_still_alerts_agents(
     assert len(fake_x.calls(TWEETS)) == 1  # answered mentions are not retried
 
 
-async def wait_for(condition: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-
-
 async def test_only_the_lease_holder_polls_and_another_takes_over(
     fake_x: FakeX, session: aiohttp.ClientSession, sqlite_url: str
 ) -> None:
@@ -518,13 +514,13 @@ async def test_only_the_lease_holder_polls_and_another_takes_over(
         for w in worlds:
             w.runtime.start_polling()
         first = fake_x.mention("@ExampleSupport fee question", author_id="2050")
-        await wait_for(lambda: len(fake_x.posts) == 1)
+        await until(lambda: len(fake_x.posts) == 1, WAIT_SECONDS)
         await asyncio.sleep(0.3)  # a few more cycles of both pollers
         (holder,) = {c.headers["Authorization"] for c in fake_x.calls(MENTIONS)}
         holding = 0 if holder == "Bearer bearer-1" else 1
         await worlds[holding].close()  # releases the lease
         second = fake_x.mention("@ExampleSupport deposit question", author_id="2051")
-        await wait_for(lambda: len(fake_x.posts) == 2)
+        await until(lambda: len(fake_x.posts) == 2, WAIT_SECONDS)
         assert fake_x.calls(MENTIONS)[-1].headers["Authorization"] == f"Bearer bearer-{2 - holding}"
         assert [p["reply"]["in_reply_to_tweet_id"] for p in fake_x.posts] == [first, second]
     finally:
