@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: run test model lint typecheck validate chat bench nlu-report lock clean
+.PHONY: run test model data lint typecheck validate chat bench nlu-report lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found (python3.10 or pyenv versions/3.10*)"; exit 1; }
@@ -26,6 +26,10 @@ $(STAMP): requirements.lock pyproject.toml
 ## Train the model only when config, domain or training data changed (cached by content hash).
 model: $(STAMP)
 	$(PY) -m bot.runtime.model
+
+## Regenerate the real-text training data and held-out slice from ../shared/data/real_text (committed).
+data: $(STAMP)
+	$(PY) -m bench.real_text
 
 ## Start the whole stack: action server, Rasa server (REST + configured channels), agent desk.
 run: model
