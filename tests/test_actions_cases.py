@@ -339,3 +339,12 @@ async def test_start_case_ignores_an_amount_that_is_the_account_id(store):
     events, _ = await run(ActionStartCase(), t)
     assert SlotSet("account_ref", "102938475") in events
     assert not any(e["name"] == "amount" and e["value"] for e in events)
+
+
+async def test_a_button_that_answers_an_unclear_message_keeps_its_words_and_details(store):
+    unclear = user("there is a 0.4 ETH payment i never made", "nlu_fallback", [entity("coin", "ETH")])
+    t = tracker([unclear, bot("Did money or access leave your control?"), user("/suspected_theft", "suspected_theft")])
+    events, _ = await run(ActionStartCase(), t)
+    assert SlotSet("description", "there is a 0.4 ETH payment i never made") in events
+    assert SlotSet("coin", "ETH") in events
+    assert SlotSet("case_priority", "P1") in events

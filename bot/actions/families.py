@@ -114,15 +114,26 @@ class ProblemTurn:
 
 
 def latest_problem_turn(tracker: Tracker) -> ProblemTurn | None:
-    """The newest user message that named a problem (it may be a few turns back)."""
-    for event in reversed(tracker.events):
-        if event.get("event") != "user":
+    """The newest user message that named a problem (it may be a few turns back).
+
+    A button pressed to answer "what is this about?" names the problem; the words it
+    answers for are the unclear message just before it, so those become the description.
+    """
+    users = [e for e in tracker.events if e.get("event") == "user"]
+    for index in range(len(users) - 1, -1, -1):
+        intent = _intent_of(users[index])
+        if intent not in PROBLEM_INTENTS:
             continue
-        parse = event.get("parse_data") or {}
-        intent = (parse.get("intent") or {}).get("name")
-        if intent in PROBLEM_INTENTS:
-            return ProblemTurn(intent=intent, text=event.get("text") or "", entities=tuple(parse.get("entities") or ()))
+        said = users[index]
+        if (said.get("text") or "").startswith("/") and index and _intent_of(users[index - 1]) == "nlu_fallback":
+            said = users[index - 1]
+        entities = (said.get("parse_data") or {}).get("entities") or ()
+        return ProblemTurn(intent=intent, text=said.get("text") or "", entities=tuple(entities))
     return None
+
+
+def _intent_of(user_event: dict[str, Any]) -> str | None:
+    return ((user_event.get("parse_data") or {}).get("intent") or {}).get("name")
 
 
 def without_shadowed_amounts(entities: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
