@@ -25,6 +25,10 @@ from pathlib import Path
 
 import yaml
 
+from bench.entities_apart import parse_messages
+from bench.entities_apart import scores as entity_scores
+from bench.real_slice import figures, parse_slice, shipped_safety_net
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
 TEST_SET = DATA / "nlu_test.yml"
@@ -70,7 +74,13 @@ def embedder(scale: float = 1.0, max_tokens: int | None = None) -> list[dict]:
     return [{"name": EMBEDDER, "scale": scale, "max_tokens": max_tokens}]
 
 
+def shipped() -> list[dict]:
+    """The pipeline config.yml ships, as it is."""
+    return yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))["pipeline"]
+
+
 PIPELINES: dict[str, list[dict]] = {
+    "shipped": shipped(),
     "sparse-diet20": SPARSE + diet(20) + TAIL,
     "sparse-diet40": SPARSE + diet(40) + TAIL,
     "sparse-diet100": SPARSE + diet(100) + TAIL,
@@ -207,6 +217,10 @@ async def evaluate_one(model: str, work: Path, multilingual: bool) -> dict:
                      for p in predictions if p["intent"] == "out_of_scope"]
         result["entity_f1"] = {extractor: round(scores["report"]["micro avg"]["f1-score"], 3)
                                for extractor, scores in (official["entity_evaluation"] or {}).items()}
+        real = figures(await parse_slice(agent), shipped_safety_net())
+        result["real_slice"] = {k: v for k, v in real.items() if k not in ("per_intent", "top_confusions")}
+        result["entities_apart_f1"] = {entity: scored["f1"] for entity, scored in
+                                       entity_scores([(g, p) for _, g, p in await parse_messages(agent)]).items()}
     result["oos_rejection"] = f"{sum(rejected)}/{len(rejected)}"
     return result
 
@@ -229,7 +243,9 @@ def measure(name: str, work: Path, multilingual: bool) -> dict:
 
 
 def table(results: dict[str, dict]) -> str:
-    head = ("| pipeline | test macro-F1 | recall theft / locked | paraphrase F1 | typos F1 | OOS rejected "
+    head = ("| pipeline | real: B77 acc. | real: P1 recall (with question) | real: non-P1 as P1 | real: OOS rejected "
+            "| real: asked on non-P1 | entities apart F1 (coin/amount/network/txid/account) "
+            "| test macro-F1 | recall theft / locked | paraphrase F1 | typos F1 | OOS rejected "
             "| low-conf. (test) | entity micro-F1 | ko / zh acc. (F1) | train s (texts embedded) "
             "| parse p50 / p99 ms | CPU per parse p50 / p99 ms | RSS MiB |")
     rows = [head, "|" + "---|" * (head.count("|") - 1)]
@@ -239,8 +255,13 @@ def table(results: dict[str, dict]) -> str:
         entities = ", ".join(f"{k.replace('EntityExtractor', '').replace('Classifier', '')} {v}"
                              for k, v in en["entity_f1"].items())
         mlcell = f"{ml['accuracy_ko']} / {ml['accuracy_zh']} ({ml['macro_f1']})" if ml else "-"
+        real = en.get("real_slice")
+        realcells = (f"{real['banking77_accuracy']} | {real['p1_recall']} ({real['p1_recall_with_check']}) "
+                     f"| {real['non_p1_routed_as_p1']} | {real['oos_rejected']} | {real['check_asked_on_non_p1']}"
+                     if real else "- | - | - | - | -")
+        apart = "/".join(str(v) for v in en["entities_apart_f1"].values()) if "entities_apart_f1" in en else "-"
         rows.append(
-            f"| {name} | {official['macro_f1']} | {official['recall_suspected_theft']} / "
+            f"| {name} | {realcells} | {apart} | {official['macro_f1']} | {official['recall_suspected_theft']} / "
             f"{official['recall_account_locked']} | {en['paraphrase']['macro_f1']} | {en['typos']['macro_f1']} "
             f"| {en['oos_rejection']} | {en['test_fallback_rate']} | {entities} | {mlcell} "
             f"| {en['train_seconds']} ({en['texts_embedded']}) | {en['latency_ms_p50']} / {en['latency_ms_p99']} "

@@ -31,3 +31,10 @@ def test_feature_rows_match_rasas_for_sparse_and_dense_and_sparse_only_messages(
         rasas = LogisticRegressionClassifier._create_X(None, messages)  # type: ignore[arg-type]
         assert ours.shape == rasas.shape == (5, 167 + (16 if with_dense else 0))
         assert np.array_equal(ours.toarray(), rasas.toarray())
+
+
+
+def test_c_from_the_config_reaches_scikit_learn():
+    classifier = FastLogisticRegressionClassifier({"C": 0.3}, "classifier", None, None)  # type: ignore[arg-type]
+    assert classifier.clf.C == 0.3
+    assert FastLogisticRegressionClassifier({}, "classifier", None, None).clf.C == 1.0  # type: ignore[arg-type]

@@ -10,8 +10,12 @@ coefficients in the order the product reads them. Training, persistence and pred
 are Rasa's and scikit-learn's own.
 """
 
+from typing import Any
+
 import numpy as np
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
 from rasa.shared.nlu.training_data.message import Message
@@ -20,7 +24,19 @@ from scipy.sparse import csr_matrix, vstack
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
 class FastLogisticRegressionClassifier(LogisticRegressionClassifier):
-    """`LogisticRegressionClassifier` with one-step feature rows and a copy-free product."""
+    """`LogisticRegressionClassifier` with one-step feature rows, a copy-free product and a settable ``C``.
+
+    ``C`` (scikit-learn's inverse regularisation strength; Rasa fixes it at 1.0) shapes how
+    sure the probabilities are, which the fallback and the P1 safety net read.
+    """
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {**LogisticRegressionClassifier.get_default_config(), "C": 1.0}
+
+    def __init__(self, config: dict[str, Any], name: str, model_storage: ModelStorage, resource: Resource) -> None:
+        super().__init__(config, name, model_storage, resource)
+        self.clf.set_params(C=self.config["C"])
 
     def process(self, messages: list[Message]) -> list[Message]:
         coefficients = getattr(self.clf, "coef_", None)
