@@ -8,13 +8,11 @@ agents need from a funds case are scored.
 
     python -m bench.entities_apart [--model models/support-....tar.gz]   # per-entity P/R/F1 as JSON
 """
-import argparse
-import asyncio
-import json
-import logging
 import re
 from collections import Counter
 from pathlib import Path
+
+from bench.served_agent import load_agent, print_scores
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_SET = ROOT / "tests" / "data" / "nlu_entities_apart.yml"
@@ -66,25 +64,11 @@ async def parse_messages(agent) -> list[tuple[str, Counter, Counter]]:
 
 
 async def evaluate(model: Path) -> dict:
-    from rasa.core.agent import Agent
-    from rasa.utils.log_utils import configure_structlog
-
-    configure_structlog(logging.WARNING)
-    agent = Agent.load(str(model))
-    parsed = await parse_messages(agent)
+    parsed = await parse_messages(load_agent(model))
     misses = [{"text": t, "missing": sorted(map(list, g - p)), "extra": sorted(map(list, p - g))}
               for t, g, p in parsed if g != p]
     return {"messages": len(parsed), "entities": scores([(g, p) for _, g, p in parsed]), "misses": misses}
 
 
-def main() -> None:
-    from bot.runtime.model import ensure_model
-
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, help="a trained model (default: the one `make model` builds)")
-    args = parser.parse_args()
-    print(json.dumps(asyncio.run(evaluate(args.model or ensure_model())), indent=2))
-
-
 if __name__ == "__main__":
-    main()
+    print_scores(__doc__, evaluate)

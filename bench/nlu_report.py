@@ -13,7 +13,6 @@ multilingual sets by the same sklearn report Rasa uses. Slow: kept out of `make 
 import argparse
 import asyncio
 import json
-import logging
 import os
 import resource
 import shutil
@@ -28,6 +27,7 @@ import yaml
 from bench.entities_apart import parse_messages
 from bench.entities_apart import scores as entity_scores
 from bench.real_slice import figures, parse_slice, shipped_safety_net
+from bench.served_agent import load_agent
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
@@ -160,14 +160,11 @@ def intent_scores(truth: list[str], predicted: list[str]) -> dict:
 
 async def evaluate_one(model: str, work: Path, multilingual: bool) -> dict:
     import numpy as np
-    from rasa.core.agent import Agent
     from rasa.nlu.classifiers.fallback_classifier import is_fallback_classifier_prediction, undo_fallback_prediction
     from rasa.nlu.test import run_evaluation
-    from rasa.utils.log_utils import configure_structlog
 
-    configure_structlog(logging.WARNING)  # Rasa logs every parse at debug level to stdout
     started = time.perf_counter()
-    agent = Agent.load(model)
+    agent = load_agent(model)
     await agent.parse_message("hello")  # warm-up, so loading is not counted as latency
     result: dict = {"load_seconds": round(time.perf_counter() - started, 1), "rss_loaded_mb": round(rss_mb("VmRSS"))}
     sets = {"multilingual": ML_TEST} if multilingual else dict(STRESS_SETS)

@@ -16,16 +16,13 @@ the classifier's intent and ranking, so the safety net can be replayed at other 
 
     python -m bench.real_slice [--model models/support-....tar.gz]   # prints the figures as JSON
 """
-import argparse
-import asyncio
-import json
-import logging
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from bench.served_agent import load_agent, print_scores
 from bot.nlu_components.p1_safety_net import P1_CHECK, P1_ROUTE, P1SafetyNet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -149,24 +146,10 @@ def sweep(rows: list[Row], route: list[float], ask: list[float]) -> list[dict[st
 
 
 async def evaluate(model: Path) -> dict:
-    from rasa.core.agent import Agent
-    from rasa.utils.log_utils import configure_structlog
-
-    configure_structlog(logging.WARNING)  # Rasa logs every parse at debug level to stdout
-    agent = Agent.load(str(model))
-    rows = await parse_slice(agent)
+    rows = await parse_slice(load_agent(model))
     return {**figures(rows, shipped_safety_net()),
             "sweep": sweep(rows, [0.08, 0.1, 0.12, 0.15, 0.2, 1.01], [0.005, 0.01, 0.02, 0.04, 0.08])}
 
 
-def main() -> None:
-    from bot.runtime.model import ensure_model
-
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, help="a trained model (default: the one `make model` builds)")
-    args = parser.parse_args()
-    print(json.dumps(asyncio.run(evaluate(args.model or ensure_model())), indent=2))
-
-
 if __name__ == "__main__":
-    main()
+    print_scores(__doc__, evaluate)

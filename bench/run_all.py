@@ -6,7 +6,6 @@ server does per message.
 The pipeline comparison itself is `make nlu-report` (it trains several models).
 """
 import asyncio
-import logging
 import time
 from pathlib import Path
 
@@ -14,16 +13,13 @@ import numpy as np
 
 from bench.nlu_report import TEST_SET, load_examples, rss_mb
 from bench.real_slice import as_row, figures, shipped_safety_net, slice_rows
+from bench.served_agent import load_agent
 from bot.runtime.model import ensure_model
 
 
 async def nlu_figures(model: Path) -> dict[str, str]:
-    from rasa.core.agent import Agent
-    from rasa.utils.log_utils import configure_structlog
-
-    configure_structlog(logging.WARNING)  # Rasa logs every parse at debug level to stdout
     started = time.perf_counter()
-    agent = Agent.load(str(model))
+    agent = load_agent(model)
     await agent.parse_message("hello")
     load_seconds = time.perf_counter() - started
     latencies, correct = [], 0

@@ -8,12 +8,12 @@ as the server parses a message. The figures are computed by `bench.real_slice` a
 """
 
 import asyncio
-import logging
 
 import pytest
 
 from bench.entities_apart import SCORED, parse_messages, scores
 from bench.real_slice import figures, parse_slice, shipped_safety_net
+from bench.served_agent import load_agent
 from bot.runtime.model import ensure_model
 
 pytestmark = pytest.mark.slow
@@ -30,11 +30,7 @@ ENTITY_F1_GATE = 0.90
 @pytest.fixture(scope="module")
 def parsed():
     """Every slice row and every entity message, parsed once by the served model."""
-    from rasa.core.agent import Agent
-    from rasa.utils.log_utils import configure_structlog
-
-    configure_structlog(logging.WARNING)
-    agent = Agent.load(str(ensure_model()))
+    agent = load_agent(ensure_model())
 
     async def parse_both():
         return await parse_slice(agent), await parse_messages(agent)
