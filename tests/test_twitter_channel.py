@@ -394,6 +394,36 @@ async def test_crc_and_signed_deliveries(webhook_world: World, fake_x: FakeX) ->
     assert fake_x.calls(MENTIONS) == []  # webhook mode starts no poller
 
 
+async def test_crc_signs_only_challenge_shaped_tokens(webhook_world: World) -> None:
+    forged = json.dumps({"for_user_id": ACCOUNT, "direct_message_events": []})
+    async with Served(webhook_world) as served, aiohttp.ClientSession() as http:
+        for token in (forged, "", "A" * 129):
+            async with http.get(f"{served.base}/webhook", params={"crc_token": token}) as resp:
+                assert resp.status == 400
+                assert "response_token" not in await resp.json()
+
+
+async def test_poll_mode_refuses_webhook_deliveries(world: World, fake_x: FakeX) -> None:
+    dm = {
+        "for_user_id": ACCOUNT,
+        "direct_message_events": [
+            {
+                "type": "message_create",
+                "id": fake_x._id(),
+                "message_create": {"target": {"recipient_id": ACCOUNT}, "sender_id": "2021", "message_data": {}},
+            }
+        ],
+    }
+    body = json.dumps(dm).encode()
+    async with Served(world) as served, aiohttp.ClientSession() as http:
+        async with http.get(f"{served.base}/webhook", params={"crc_token": "challenge"}) as resp:
+            assert resp.status == 403
+        headers = {"x-twitter-webhooks-signature": signature(body)}
+        async with http.post(f"{served.base}/webhook", data=body, headers=headers) as resp:
+            assert resp.status == 403
+    assert world.bot.messages == [] and fake_x.sent_dms("2021") == []
+
+
 async def test_without_credentials_the_channel_is_idle(
     fake_x: FakeX, session: aiohttp.ClientSession, sqlite_url: str
 ) -> None:

@@ -8,7 +8,7 @@ import hmac
 
 import pytest
 
-from connectors.twitter.webhook import crc_response, parse_delivery, signature_valid
+from connectors.twitter.webhook import crc_response, crc_token_valid, parse_delivery, signature_valid
 
 SECRET = "consumer-secret"
 
@@ -19,6 +19,22 @@ def expected(message: bytes) -> str:
 
 def test_crc_response_is_hmac_of_the_token() -> None:
     assert crc_response(SECRET, "abc") == {"response_token": expected(b"abc")}
+
+
+@pytest.mark.parametrize("token", ["abc", "A" * 128, "aGVsbG8+/w==", "url-safe_token"])
+def test_tokens_shaped_like_x_challenges_are_answered(token: str) -> None:
+    assert crc_token_valid(token) and crc_response(SECRET, token)["response_token"] == expected(token.encode())
+
+
+@pytest.mark.parametrize(
+    "token",
+    ['{"for_user_id":"1000","direct_message_events":[]}', "", "A" * 129, "two words", "ü", "a\nb", "tok;en"],
+)
+def test_nothing_else_is_signed(token: str) -> None:
+    # A JSON body signed through the CRC endpoint would be a forged delivery X never sent.
+    assert not crc_token_valid(token)
+    with pytest.raises(ValueError, match="crc_token"):
+        crc_response(SECRET, token)
 
 
 def test_signature_must_match_the_raw_body() -> None:
@@ -61,6 +77,8 @@ def test_retweet_and_extended_text() -> None:
         {"direct_message_events": [{"type": "message_create"}]},
         {"tweet_create_events": [{"text": "no id"}]},
         {"tweet_create_events": "not a list of objects"},
+        {"tweet_create_events": [{"id_str": "12ab"}]},
+        {"direct_message_events": [{"type": "message_create", "id": "x1", "message_create": {"sender_id": "7"}}]},
     ],
 )
 def test_malformed_delivery_raises_value_error(payload: dict) -> None:

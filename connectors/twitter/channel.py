@@ -26,7 +26,13 @@ from connectors.twitter.poller import XPoller
 from connectors.twitter.sender import XSender, XUnavailable
 from connectors.twitter.settings import XSettings
 from connectors.twitter.state import XState
-from connectors.twitter.webhook import SIGNATURE_HEADER, crc_response, parse_delivery, signature_valid
+from connectors.twitter.webhook import (
+    SIGNATURE_HEADER,
+    crc_response,
+    crc_token_valid,
+    parse_delivery,
+    signature_valid,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -121,15 +127,19 @@ class TwitterInput(InputChannel):
         async def crc(request: Request) -> HTTPResponse:
             if not settings.configured:
                 return response.json({"error": "X channel is not configured"}, status=503)
+            if not settings.webhook_mode:
+                return _webhooks_off()
             token = request.args.get("crc_token", "")
-            if not token:
-                return response.json({"error": "query parameter 'crc_token' is required"}, status=400)
+            if not crc_token_valid(token):
+                return response.json({"error": "crc_token must be 1-128 characters of [A-Za-z0-9+/=_-]"}, status=400)
             return response.json(crc_response(settings.credentials.consumer_secret, token))
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             if not settings.configured:
                 return response.json({"error": "X channel is not configured"}, status=503)
+            if not settings.webhook_mode:
+                return _webhooks_off()
             body = request.body or b""
             if not signature_valid(settings.credentials.consumer_secret, body, request.headers.get(SIGNATURE_HEADER)):
                 return response.json({"error": "missing or wrong webhook signature"}, status=403)
@@ -154,3 +164,8 @@ class TwitterInput(InputChannel):
             return response.json({"status": "ok"})
 
         return hook
+
+
+def _webhooks_off() -> HTTPResponse:
+    """In poll mode nothing may arrive by webhook: the poller is the only source of events."""
+    return response.json({"error": "webhook deliveries are off; this deployment polls X (X_MODE=poll)"}, status=403)
