@@ -11,7 +11,6 @@ import re
 import time
 
 import pytest
-import requests
 
 from tests.auxil.desk_app import context_of, running_desk
 from tests.auxil.fake_telegram import FakeTelegram, agent_group_message
@@ -60,11 +59,9 @@ async def test_p1_from_a_customer_message_to_the_agents_group_and_back(tmp_path)
             fake.queue_update(_agent_says("Ann from security here: I froze withdrawals.", 2, reply_to=alert_id))
             await until(lambda: context.store.get(case_id).status == "claimed", 10)
             polled: list[dict] = []
-            poll_url = f"{stack.rasa_urls[0]}/webhooks/rest/messages"
             deadline = time.monotonic() + 10
             while not polled and time.monotonic() < deadline:  # the customer's client polls, as `make chat` does
-                response = await asyncio.to_thread(requests.get, poll_url, params={"sender": sender}, timeout=10)
-                polled = response.json()
+                polled = await asyncio.to_thread(stack.poll, sender)
                 await asyncio.sleep(0.2)
             assert [m["text"] for m in polled] == ["Ann from security here: I froze withdrawals."]
 

@@ -6,6 +6,7 @@ These start the same processes `make run` starts and check what lands in the dat
 from __future__ import annotations
 
 import re
+import socket
 from contextlib import ExitStack
 
 import pytest
@@ -65,7 +66,8 @@ def test_p1_theft_secret_redaction_and_handoff(stack_and_store):
     case_id = CASE_ID.search(first).group()
     assert "agent is being connected" in first and "Revoke all API keys" in first
     case = store.get(case_id)
-    assert (case.intent, case.priority, case.channel, case.sender_id) == ("suspected_theft", 1, "rest", sender)
+    key = stack.sender_key(sender)
+    assert (case.intent, case.priority, case.channel, case.sender_id) == ("suspected_theft", 1, "rest", key)
     with engine.connect() as conn:
         events = [r.event for r in conn.execute(select(outbox.c.event).where(outbox.c.case_id == case_id))]
     assert events[0] == "case_opened"
@@ -90,9 +92,12 @@ def test_p1_theft_secret_redaction_and_handoff(stack_and_store):
             select(outbox.c.event).where(outbox.c.case_id == case_id).order_by(outbox.c.id.desc()).limit(1)
         ).scalar()
     assert last_event == "customer_message"
-    RestMailbox(engine).post(sender, "Hi, I'm Ann from security. I've frozen withdrawals.", author="ann")
-    polled = requests.get(f"{stack.rasa_urls[0]}/webhooks/rest/messages", params={"sender": sender}, timeout=10).json()
-    assert [m["text"] for m in polled] == ["Hi, I'm Ann from security. I've frozen withdrawals."]
+    RestMailbox(engine).post(key, "Hi, I'm Ann from security. I've frozen withdrawals.", author="ann")
+    conversation_id = stack.conversations[sender][0]
+    stranger = requests.get(f"{stack.rasa_urls[0]}/webhooks/rest/messages", params={"sender": conversation_id},
+                            headers={"Authorization": "Bearer guessed"}, timeout=10)  # fmt: skip
+    assert stranger.status_code == 403, "the mailbox is read only with the conversation's secret"
+    assert [m["text"] for m in stack.poll(sender)] == ["Hi, I'm Ann from security. I've frozen withdrawals."]
     assert store.resolve(case_id, "ann")
     assert stack.say(sender, "thanks"), "the bot answers again once the case is resolved"
 
@@ -115,8 +120,73 @@ def test_malformed_requests_get_400_and_the_channel_keeps_serving(stack_and_stor
     bad_json = requests.post(url, data=b"{not json", headers={"Content-Type": "application/json"}, timeout=10)
     assert bad_json.status_code == 400
     assert requests.post(url, json={"sender": "x"}, timeout=10).status_code == 400
+    assert requests.post(url, json={"message": "hi", "sender": 7}, timeout=10).status_code == 400
     assert requests.post(url, json=["a"], timeout=10).status_code == 400
     assert stack.say("e2e-after-bad-input", "hi")
+
+
+def test_a_client_cannot_speak_as_another_conversation(stack_and_store):
+    """Naming a Telegram customer's key, or another REST id without its secret, is refused."""
+    stack, _store, engine = stack_and_store
+    url = f"{stack.rasa_urls[0]}/webhooks/rest/webhook"
+    stack.say("e2e-victim", "my BTC withdrawal has been pending for 5 hours")
+    victim_id, _secret = stack.conversations["e2e-victim"]
+    with engine.connect() as conn:
+        before = conn.execute(text("SELECT count(*) FROM events")).scalar()
+    attempts = [
+        ({"sender": "tg:1001:1001", "message": "hi"}, {}),
+        ({"sender": "tg:1001:1001", "message": "hi"}, {"Authorization": "Bearer anything"}),
+        ({"sender": victim_id, "message": "cancel my case"}, {}),
+        ({"sender": victim_id, "message": "cancel my case"}, {"Authorization": "Bearer wrong-secret"}),
+        ({"sender": f"rest:{victim_id}", "message": "cancel"}, {"Authorization": "Bearer wrong-secret"}),
+    ]
+    for body, headers in attempts:
+        assert requests.post(url, json=body, headers=headers, timeout=10).status_code in (401, 403), body
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM events")).scalar() == before, "nothing reached a tracker"
+        senders = {r[0] for r in conn.execute(text("SELECT DISTINCT sender_id FROM events"))}
+    assert all(s.startswith("rest:") for s in senders) and "tg:1001:1001" not in senders
+    opened = requests.post(url, json={"message": "hi"}, timeout=10)
+    assert opened.status_code == 200 and opened.headers["X-Conversation-Id"] != victim_id
+
+
+def _non_loopback_address() -> str | None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent; this only picks the outgoing interface
+        except OSError:
+            return None
+        address = probe.getsockname()[0]
+    return None if address.startswith("127.") else address
+
+
+def test_action_server_is_loopback_only_and_cors_is_closed(stack_and_store):
+    stack, _store, _engine = stack_and_store
+    actions_port = int(stack.actions_url.rsplit(":", 1)[1].split("/")[0])
+    address = _non_loopback_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback IPv4 address to probe from")
+    with pytest.raises(OSError):
+        socket.create_connection((address, actions_port), timeout=2).close()
+    socket.create_connection(("127.0.0.1", actions_port), timeout=2).close()
+    cross_site = requests.options(
+        f"{stack.rasa_urls[0]}/webhooks/rest/webhook",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+        timeout=10,
+    )
+    assert "Access-Control-Allow-Origin" not in cross_site.headers
+
+
+def test_metadata_is_redacted_before_the_tracker(stack_and_store):
+    stack, _store, engine = stack_and_store
+    url = f"{stack.rasa_urls[0]}/webhooks/rest/webhook"
+    body = {"message": "hello", "metadata": {"note": f"my seed is {SEED}", "nested": [{"pw": "password: hunter2x"}]}}
+    assert requests.post(url, json=body, timeout=30).status_code == 200
+    with engine.connect() as conn:
+        stored = " ".join(r[0] for r in conn.execute(text("SELECT data FROM events")))
+    assert "hunter2x" not in stored and " ".join(SEED.split()[:4]) not in stored
+    too_big = {"message": "hi", "metadata": {"blob": "a" * 5000}}
+    assert requests.post(url, json=too_big, timeout=10).status_code == 413
 
 
 @pytest.mark.redis

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from bot.runtime.stack import redis_lock_store, write_endpoints
+from bot.runtime.stack import Ports, commands, process_environment, redis_lock_store, write_endpoints
 from bot.settings import Settings
 
 
@@ -26,3 +26,24 @@ def test_lock_store_only_when_redis_is_configured(tmp_path):
     with_redis = Settings.from_env({"REDIS_URL": "redis://127.0.0.1:6379/0"})
     shared = yaml.safe_load(write_endpoints(with_redis, tmp_path).read_text())
     assert shared["lock_store"]["url"] == "127.0.0.1"
+
+
+def test_only_rasa_listens_beyond_loopback_by_default(monkeypatch, tmp_path):
+    for name in ("RASA_HOST", "ACTIONS_HOST", "REST_CORS_ORIGINS", "SANIC_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    ports = Ports.from_env()
+    rasa = commands(tmp_path / "model.tar.gz", tmp_path / "endpoints.yml", ports)["rasa"]
+    assert process_environment(Settings.from_env(), ports)["SANIC_HOST"] == "127.0.0.1"
+    assert rasa[rasa.index("--interface") + 1] == "0.0.0.0"
+    assert "--cors" not in rasa, "no browser origin may call the REST channel unless listed"
+
+
+def test_hosts_and_cors_origins_are_settings(monkeypatch, tmp_path):
+    monkeypatch.setenv("ACTIONS_HOST", "10.0.0.5")
+    monkeypatch.setenv("RASA_HOST", "127.0.0.1")
+    monkeypatch.setenv("REST_CORS_ORIGINS", "https://help.example.com, https://example.com")
+    ports = Ports.from_env()
+    rasa = commands(tmp_path / "model.tar.gz", tmp_path / "endpoints.yml", ports)["rasa"]
+    assert process_environment(Settings.from_env(), ports)["SANIC_HOST"] == "10.0.0.5"
+    assert rasa[rasa.index("--interface") + 1] == "127.0.0.1"
+    assert rasa[rasa.index("--cors") + 1 :][:2] == ["https://help.example.com", "https://example.com"]

@@ -23,9 +23,17 @@ from bot.settings import PROJECT_ROOT, Settings
 
 @dataclass(frozen=True)
 class Ports:
+    """Where each process listens. Only Rasa's port (the channels' webhooks) is meant to be public:
+    the action server runs actions on whatever tracker it is sent, so it stays on loopback
+    unless ``ACTIONS_HOST`` says otherwise (a multi-host deployment on a private network).
+    """
+
     rasa: int
     actions: int
     desk: int
+    rasa_host: str = "0.0.0.0"
+    actions_host: str = "127.0.0.1"
+    cors_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls) -> Ports:
@@ -33,6 +41,9 @@ class Ports:
             rasa=int(os.environ.get("RASA_PORT", "5005")),
             actions=int(os.environ.get("ACTIONS_PORT", "5055")),
             desk=int(os.environ.get("DESK_PORT", "8080")),
+            rasa_host=os.environ.get("RASA_HOST", "0.0.0.0").strip() or "0.0.0.0",
+            actions_host=os.environ.get("ACTIONS_HOST", "127.0.0.1").strip() or "127.0.0.1",
+            cors_origins=tuple(o.strip() for o in os.environ.get("REST_CORS_ORIGINS", "").split(",") if o.strip()),
         )
 
 
@@ -69,6 +80,7 @@ def process_environment(settings: Settings, ports: Ports) -> dict[str, str]:
     env.setdefault("DATABASE_URL", settings.database_url)
     env.setdefault("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{ports.actions}/webhook")
     env.setdefault("PYTHONPATH", str(PROJECT_ROOT))
+    env["SANIC_HOST"] = ports.actions_host  # rasa_sdk reads its interface from here (default 0.0.0.0)
     return env
 
 
@@ -81,8 +93,9 @@ def commands(model: Path, endpoints: Path, ports: Ports) -> dict[str, list[str]]
             "--model", str(model),
             "--credentials", str(PROJECT_ROOT / "credentials.yml"),
             "--endpoints", str(endpoints),
+            "--interface", ports.rasa_host,
             "--port", str(ports.rasa),
-            "--cors", "*",
+            *(["--cors", *ports.cors_origins] if ports.cors_origins else []),
         ],
         "desk": [sys.executable, "-m", "bot.desk", "--port", str(ports.desk)],
     }  # fmt: skip

@@ -1,14 +1,20 @@
 """REST channel compatible with Rasa's ``/webhooks/rest/webhook``, but safe for support.
 
-Differences from Rasa's own: secrets are redacted before Rasa sees the text, a malformed
-request gets a 400 instead of a crash, a conversation owned by an agent is forwarded to
-the case instead of the bot, and agents' replies are delivered on the next request or
-poll (``GET /webhooks/rest/messages?sender=...``).
+Differences from Rasa's own:
+- the server names the conversation. A message without ``sender`` opens one and the reply
+  carries ``X-Conversation-Id`` and ``X-Conversation-Secret``; later messages send the id as
+  ``sender`` and the secret as ``Authorization: Bearer <secret>`` (see ``conversations.py``);
+- secrets are redacted before Rasa sees the text or the metadata;
+- a malformed request gets a 4xx instead of a crash;
+- a conversation owned by an agent is forwarded to the case instead of the bot, and agents'
+  replies are delivered on the next message or poll (``GET /webhooks/rest/messages?sender=<id>``
+  with the same bearer secret).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -18,14 +24,19 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.cases.redaction import redact
 from connectors.gate import ConversationGate
 from connectors.rasa_bridge import TranscribingOutputChannel, conversation_gate, response_text, txid_expected
+from connectors.rest.conversations import RestConversations, sender_key
 from connectors.rest.mailbox import RestMailbox
 
 logger = logging.getLogger(__name__)
 
 CHANNEL = "rest"
 MAX_TEXT_LENGTH = 4000
+MAX_METADATA_BYTES = 4096
+ID_HEADER, SECRET_HEADER = "X-Conversation-Id", "X-Conversation-Secret"
+EXPOSED_HEADERS = {"Access-Control-Expose-Headers": f"{ID_HEADER}, {SECRET_HEADER}"}
 
 
 class SupportRestInput(InputChannel):
@@ -48,17 +59,30 @@ class SupportRestInput(InputChannel):
 
         @hook.route("/messages", methods=["GET"])
         async def poll(request: Request) -> HTTPResponse:
-            sender = request.args.get("sender", "")
-            if not sender:
+            conversation_id = request.args.get("sender", "")
+            if not conversation_id:
                 return response.json({"error": "query parameter 'sender' is required"}, status=400)
-            return response.json(await asyncio.to_thread(_mailbox(request).collect, sender))
+            refused = await _refused(request, conversation_id)
+            if refused is not None:
+                return refused
+            return response.json(await asyncio.to_thread(_mailbox(request).collect, sender_key(conversation_id)))
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             parsed = _parse(request)
             if isinstance(parsed, HTTPResponse):
                 return parsed
-            sender_id, text, metadata = parsed
+            conversation_id, text, metadata = parsed
+            headers = dict(EXPOSED_HEADERS)
+            if conversation_id is None:
+                issued = await asyncio.to_thread(_conversations(request).issue)
+                conversation_id = issued.conversation_id
+                headers.update({ID_HEADER: issued.conversation_id, SECRET_HEADER: issued.secret})
+            else:
+                refused = await _refused(request, conversation_id)
+                if refused is not None:
+                    return refused
+            sender_id = sender_key(conversation_id)
             gate: ConversationGate = conversation_gate(request.app)
             admission = await gate.admit(
                 channel=CHANNEL,
@@ -69,7 +93,7 @@ class SupportRestInput(InputChannel):
             replies: list[dict[str, Any]] = await asyncio.to_thread(_mailbox(request).collect, sender_id)
             replies += [{"recipient_id": sender_id, "text": response_text(request.app, n)} for n in admission.notices]
             if not admission.for_bot:
-                return response.json(replies)
+                return response.json(replies, headers=headers)
             collector = CollectingOutputChannel()
             await on_new_message(
                 UserMessage(
@@ -77,16 +101,19 @@ class SupportRestInput(InputChannel):
                     TranscribingOutputChannel(collector, gate, CHANNEL),
                     sender_id,
                     input_channel=CHANNEL,
-                    metadata={**metadata, "redacted": list(admission.redaction.kinds)},
+                    metadata={
+                        **await asyncio.to_thread(_redacted_metadata, metadata),
+                        "redacted": list(admission.redaction.kinds),
+                    },
                 )
             )
-            return response.json(replies + collector.messages)
+            return response.json(replies + collector.messages, headers=headers)
 
         return hook
 
 
-def _parse(request: Request) -> tuple[str, str, dict[str, Any]] | HTTPResponse:
-    """Validate the body: ``{"sender": str, "message": str, "metadata": object?}``."""
+def _parse(request: Request) -> tuple[str | None, str, dict[str, Any]] | HTTPResponse:
+    """Validate the body: ``{"message": str, "sender": str?, "metadata": object?}``."""
     try:
         body = request.json
     except Exception:  # sanic raises its own InvalidUsage for bad JSON
@@ -94,15 +121,50 @@ def _parse(request: Request) -> tuple[str, str, dict[str, Any]] | HTTPResponse:
     if not isinstance(body, dict):
         return response.json({"error": "body must be a JSON object"}, status=400)
     sender, text, metadata = body.get("sender"), body.get("message"), body.get("metadata") or {}
-    if not isinstance(sender, str) or not sender.strip():
-        return response.json({"error": "'sender' must be a non-empty string"}, status=400)
+    if sender is not None and (not isinstance(sender, str) or not sender.strip()):
+        return response.json({"error": "'sender' must be the conversation id the server issued"}, status=400)
     if not isinstance(text, str) or not text.strip():
         return response.json({"error": "'message' must be a non-empty string"}, status=400)
     if len(text) > MAX_TEXT_LENGTH:
         return response.json({"error": f"'message' is longer than {MAX_TEXT_LENGTH} characters"}, status=413)
     if not isinstance(metadata, dict):
         return response.json({"error": "'metadata' must be an object"}, status=400)
-    return sender.strip(), text, metadata
+    if len(json.dumps(metadata)) > MAX_METADATA_BYTES:
+        return response.json({"error": f"'metadata' is larger than {MAX_METADATA_BYTES} bytes"}, status=413)
+    return (sender.strip() if sender is not None else None), text, metadata
+
+
+async def _refused(request: Request, conversation_id: str) -> HTTPResponse | None:
+    """None when the request holds the conversation's secret; otherwise the 401/403 to send."""
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        return response.json(
+            {"error": "send the conversation's secret as 'Authorization: Bearer <secret>'"},
+            status=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if not await asyncio.to_thread(_conversations(request).verify, conversation_id, secret.strip()):
+        return response.json({"error": "unknown conversation or wrong secret"}, status=403)
+    return None
+
+
+def _redacted_metadata(value: Any) -> Any:
+    """Client metadata lands in the tracker, so every string in it is redacted like the text."""
+    if isinstance(value, str):
+        return redact(value).text
+    if isinstance(value, dict):
+        return {redact(str(key)).text: _redacted_metadata(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redacted_metadata(item) for item in value]
+    return value
+
+
+def _conversations(request: Request) -> RestConversations:
+    conversations = getattr(request.app.ctx, "rest_conversations", None)
+    if conversations is None:
+        conversations = RestConversations(conversation_gate(request.app).store.engine)
+        request.app.ctx.rest_conversations = conversations
+    return conversations
 
 
 def _mailbox(request: Request) -> RestMailbox:

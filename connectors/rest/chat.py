@@ -1,15 +1,16 @@
 """``make chat``: talk to the running bot from a terminal through the REST channel.
 
 Buttons are shown as numbered choices (type the number); agents' replies arrive while
-you wait, because the chat polls the REST mailbox every two seconds.
+you wait, because the chat polls the REST mailbox every two seconds. The server names the
+conversation on the first message; the chat keeps its id and secret for the session.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -30,20 +31,43 @@ def render(messages: list[dict[str, Any]]) -> list[str]:
     return payloads
 
 
-async def poll_agent_messages(session: aiohttp.ClientSession, base: str, sender: str) -> None:
+@dataclass
+class Conversation:
+    """The id and secret the server issued on the first message (None until then)."""
+
+    conversation_id: str | None = None
+    secret: str = ""
+
+    def body(self, text: str) -> dict[str, str]:
+        return {"message": text} if self.conversation_id is None else {"message": text, "sender": self.conversation_id}
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.secret}"} if self.secret else {}
+
+    def keep(self, response: aiohttp.ClientResponse) -> None:
+        if self.conversation_id is None and "X-Conversation-Id" in response.headers:
+            self.conversation_id = response.headers["X-Conversation-Id"]
+            self.secret = response.headers["X-Conversation-Secret"]
+
+
+async def poll_agent_messages(session: aiohttp.ClientSession, base: str, conversation: Conversation) -> None:
     while True:
         await asyncio.sleep(POLL_SECONDS)
-        async with session.get(f"{base}/messages", params={"sender": sender}) as response:
+        if conversation.conversation_id is None:
+            continue
+        params = {"sender": conversation.conversation_id}
+        async with session.get(f"{base}/messages", params=params, headers=conversation.headers()) as response:
             if response.status == 200:
                 render(await response.json())
 
 
-async def chat(base: str, sender: str) -> None:
+async def chat(base: str) -> None:
     loop = asyncio.get_running_loop()
+    conversation = Conversation()
     async with aiohttp.ClientSession() as session:
-        poller = asyncio.create_task(poll_agent_messages(session, base, sender))
+        poller = asyncio.create_task(poll_agent_messages(session, base, conversation))
         payloads: list[str] = []
-        print(f"Chatting as {sender!r}. Type a message; Ctrl+D to quit.")
+        print("Type a message; Ctrl+D to quit.")
         try:
             while True:
                 line = await loop.run_in_executor(None, sys.stdin.readline)
@@ -54,7 +78,10 @@ async def chat(base: str, sender: str) -> None:
                     continue
                 if text.isdigit() and 0 < int(text) <= len(payloads):
                     text = payloads[int(text) - 1]
-                async with session.post(f"{base}/webhook", json={"sender": sender, "message": text}) as response:
+                async with session.post(
+                    f"{base}/webhook", json=conversation.body(text), headers=conversation.headers()
+                ) as response:
+                    conversation.keep(response)
                     body = await response.json()
                 if response.status != 200:
                     print(f"error> {body.get('error', response.status)}")
@@ -67,9 +94,8 @@ async def chat(base: str, sender: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", default="http://127.0.0.1:5005/webhooks/rest", help="REST channel base URL")
-    parser.add_argument("--sender", default=f"local-{getpass.getuser()}", help="conversation id")
     args = parser.parse_args()
-    asyncio.run(chat(args.url.rstrip("/"), args.sender))
+    asyncio.run(chat(args.url.rstrip("/")))
 
 
 if __name__ == "__main__":

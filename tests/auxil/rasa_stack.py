@@ -12,7 +12,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -32,13 +32,42 @@ def free_port() -> int:
 
 @dataclass
 class RunningStack:
+    """The running processes, and the REST conversations the test opened (by the test's own names)."""
+
     rasa_urls: list[str]
     env: dict[str, str]
     actions_url: str
+    conversations: dict[str, tuple[str, str]] = field(default_factory=dict)
 
-    def say(self, sender: str, text: str, instance: int = 0) -> list[dict]:
+    def say(self, name: str, text: str, instance: int = 0) -> list[dict]:
+        """Send as the conversation ``name``; the first message opens it (the server names it)."""
+        body: dict[str, str] = {"message": text}
+        headers = {}
+        if name in self.conversations:
+            conversation_id, secret = self.conversations[name]
+            body["sender"] = conversation_id
+            headers["Authorization"] = f"Bearer {secret}"
         response = requests.post(
-            f"{self.rasa_urls[instance]}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=60
+            f"{self.rasa_urls[instance]}/webhooks/rest/webhook", json=body, headers=headers, timeout=60
+        )
+        response.raise_for_status()
+        if name not in self.conversations:
+            issued = response.headers
+            self.conversations[name] = (issued["X-Conversation-Id"], issued["X-Conversation-Secret"])
+        return list(response.json())
+
+    def sender_key(self, name: str) -> str:
+        """The key the tracker, the case and the mailbox use for the conversation ``name``."""
+        return f"rest:{self.conversations[name][0]}"
+
+    def poll(self, name: str, instance: int = 0) -> list[dict]:
+        """The agent messages waiting for ``name`` (each handed out once)."""
+        conversation_id, secret = self.conversations[name]
+        response = requests.get(
+            f"{self.rasa_urls[instance]}/webhooks/rest/messages",
+            params={"sender": conversation_id},
+            headers={"Authorization": f"Bearer {secret}"},
+            timeout=10,
         )
         response.raise_for_status()
         return list(response.json())
