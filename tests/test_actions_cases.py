@@ -267,15 +267,27 @@ async def test_asking_for_a_human_escalates_an_open_p4_case(store):
 
 
 async def test_status_by_case_id(store):
-    case = store.open_case(intent="api_issue", priority=3, channel="telegram", sender_id="someone-else",
+    case = store.open_case(intent="api_issue", priority=3, channel="telegram", sender_id="tg:5:5",
                            summary="x", details={})  # fmt: skip
-    t = tracker([user(f"status of {case.id}", "ticket_status", [entity("case_id", case.id)])])
+    t = tracker([user(f"status of {case.id}", "ticket_status", [entity("case_id", case.id)], channel="telegram")],
+                sender_id="tg:5:5")  # fmt: skip
     events, messages = await run(ActionCaseStatus(), t)
     assert events == []
     assert [m["response"] for m in messages] == ["utter_case_status_open", "utter_no_agents_on_duty"]
     assert {k: messages[0][k] for k in ("case_id", "priority", "place", "wait_minutes")} == {
         "case_id": case.id, "priority": "P3", "place": 1, "wait_minutes": 15,
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(("channel", "sender_id"), [("telegram", "tg:6:6"), ("rest", "tg:5:5")])
+async def test_status_of_someone_elses_case_is_not_found(store, channel, sender_id):
+    case = store.open_case(intent="suspected_theft", priority=1, channel="telegram", sender_id="tg:5:5",
+                           summary="x", details={})  # fmt: skip
+    t = tracker([user(f"status of {case.id}", "ticket_status", [entity("case_id", case.id)], channel=channel)],
+                sender_id=sender_id)  # fmt: skip
+    _, messages = await run(ActionCaseStatus(), t)
+    assert [(m["response"], m["case_id"]) for m in messages] == [("utter_case_not_found", case.id)]
+    assert all("priority" not in m and "place" not in m for m in messages)
 
 
 async def test_status_of_an_unknown_case_id(store):

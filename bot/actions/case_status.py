@@ -23,7 +23,11 @@ STATUS_RESPONSE = {
 
 
 class ActionCaseStatus(Action):
-    """Looks the case up by the id the customer gave, else their latest case on this channel."""
+    """Looks the case up by the id the customer gave, else their latest case on this channel.
+
+    A case id only answers for the conversation that opened the case: anyone else is told it
+    does not exist, so a guessed or leaked id reveals neither status, priority nor queue place.
+    """
 
     def name(self) -> str:
         return "action_case_status"
@@ -33,7 +37,7 @@ class ActionCaseStatus(Action):
         store = case_store()
         if given:
             case = await asyncio.to_thread(store.find, given)
-            if case is None:
+            if case is None or (case.channel, case.sender_id) != (channel_of(tracker), tracker.sender_id):
                 dispatcher.utter_message(response="utter_case_not_found", case_id=given)
                 return []
         else:

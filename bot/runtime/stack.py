@@ -23,8 +23,9 @@ from bot.settings import PROJECT_ROOT, Settings
 
 @dataclass(frozen=True)
 class Ports:
-    """Where each process listens. Only Rasa's port (the channels' webhooks) is meant to be public:
-    the action server runs actions on whatever tracker it is sent, so it stays on loopback
+    """Where each process listens. Only Rasa's port (the channels' webhooks) is meant to be public.
+
+    The action server runs actions on whatever tracker it is sent, so it stays on loopback
     unless ``ACTIONS_HOST`` says otherwise (a multi-host deployment on a private network).
     """
 
