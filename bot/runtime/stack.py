@@ -86,11 +86,11 @@ def process_environment(settings: Settings, ports: Ports) -> dict[str, str]:
 
 
 def commands(model: Path, endpoints: Path, ports: Ports) -> dict[str, list[str]]:
-    bin_dir = Path(sys.executable).parent
+    rasa = [sys.executable, "-m", "bot.runtime.launch", "rasa"]  # Rasa's CLI, with log masking installed
     return {
-        "actions": [str(bin_dir / "rasa"), "run", "actions", "--actions", "bot.actions", "--port", str(ports.actions)],
+        "actions": [*rasa, "run", "actions", "--actions", "bot.actions", "--port", str(ports.actions)],
         "rasa": [
-            str(bin_dir / "rasa"), "run",
+            *rasa, "run",
             "--model", str(model),
             "--credentials", str(PROJECT_ROOT / "credentials.yml"),
             "--endpoints", str(endpoints),

@@ -63,7 +63,7 @@ class FakeTelegram:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.webhook: dict[str, Any] = {}
-        self._updates: list[dict[str, Any]] = []
+        self._updates: list[tuple[str | None, dict[str, Any]]] = []
         self._arrived = asyncio.Event()
         self._update_ids = itertools.count(1000)
         self._message_ids = itertools.count(1)
@@ -105,10 +105,13 @@ class FakeTelegram:
         return f"http://127.0.0.1:{self.port}/file/bot"
 
     # test controls -------------------------------------------------------------------
-    def queue_update(self, update: dict[str, Any]) -> dict[str, Any]:
-        """Make ``update`` available to ``getUpdates`` (an ``update_id`` is assigned if missing)."""
+    def queue_update(self, update: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+        """Make ``update`` available to ``getUpdates`` (an ``update_id`` is assigned if missing).
+
+        With ``token``, only that bot receives it (two bots polling one fake server).
+        """
         update = {"update_id": next(self._update_ids), **update}
-        self._updates.append(update)
+        self._updates.append((token, update))
         self._arrived.set()
         return update
 
@@ -168,7 +171,7 @@ class FakeTelegram:
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return _error(404, "Not Found: method not found")
-        result = await handler(params)
+        result = await (handler(params, token) if method == "getUpdates" else handler(params))
         if isinstance(result, web.Response):
             return result
         return web.json_response({"ok": True, "result": result})
@@ -192,22 +195,23 @@ class FakeTelegram:
         self.webhook = {}
         return True
 
-    async def _m_getUpdates(self, params: dict[str, Any]) -> Any:
+    async def _m_getUpdates(self, params: dict[str, Any], token: str) -> Any:
         if self.webhook.get("url"):
             return _error(409, "Conflict: can't use getUpdates method while webhook is active")
+        mine = lambda: [u for t, u in self._updates if t in (None, token)]  # noqa: E731
         offset = int(params.get("offset") or 0)
-        if offset:
-            self._updates = [u for u in self._updates if u["update_id"] >= offset]  # confirmed ones are gone
+        if offset:  # confirmed ones are gone
+            self._updates = [(t, u) for t, u in self._updates if t not in (None, token) or u["update_id"] >= offset]
         timeout = float(params.get("timeout") or 0)
         deadline = time.monotonic() + timeout
-        while not self._updates and time.monotonic() < deadline:
+        while not mine() and time.monotonic() < deadline:
             self._arrived.clear()
             try:
                 await asyncio.wait_for(self._arrived.wait(), deadline - time.monotonic())
             except asyncio.TimeoutError:
                 break
         limit = int(params.get("limit") or 100)
-        return self._updates[:limit]
+        return mine()[:limit]
 
     async def _m_sendMessage(self, params: dict[str, Any]) -> Any:
         message = self._message(params, text=params["text"])

@@ -1,0 +1,84 @@
+"""A whole `make run` session with both Telegram bots configured leaves no token in its logs.
+
+Runs ``python -m bot.runtime.stack`` (what `make run` runs) against a fake Bot API on
+loopback: the customer bot polls and answers a P1, the agents' bot polls and posts the
+alert, a 429 and a failing webhook exercise the error paths. Every line the three
+processes wrote is then searched for either token, their secret halves and the X secrets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from bot.runtime.model import ensure_model
+from bot.settings import PROJECT_ROOT
+from tests.auxil.fake_telegram import FakeTelegram, private_message
+from tests.auxil.rasa_stack import free_port
+from tests.auxil.waiting import until
+
+pytestmark = pytest.mark.slow
+CUSTOMER_TOKEN = "7012345678:AAF1kq9ZxY3bV7nT0pLmW2cR5sD8eH4jKuQ"
+AGENT_TOKEN = "7098765432:AAH5yT2wQ9eR1tY6uI3oP8aS4dF7gJ0kLzX"
+ALERT_SECRET = "whsec_5b1d0c7e9f2a4c6b8d0e"
+CHAT, GROUP = 5551234, -1005550000
+START_SECONDS = 240.0
+
+
+async def test_a_full_session_logs_no_token(tmp_path):
+    await asyncio.to_thread(ensure_model)
+    log_path = tmp_path / "stack.log"
+    async with FakeTelegram() as fake:
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(PROJECT_ROOT),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'support.db'}",
+            "REDIS_URL": "",
+            "RASA_PORT": str(free_port()),
+            "ACTIONS_PORT": str(free_port()),
+            "DESK_PORT": str(free_port()),
+            "TELEGRAM_BOT_TOKEN": CUSTOMER_TOKEN,
+            "TELEGRAM_AGENT_BOT_TOKEN": AGENT_TOKEN,
+            "TELEGRAM_AGENT_CHAT_ID": str(GROUP),
+            "TELEGRAM_AGENT_IDS": "4242",
+            "TELEGRAM_API_BASE_URL": fake.base_url,
+            "TELEGRAM_POLL_TIMEOUT_SECONDS": "1",
+            "ALERT_WEBHOOK_URL": f"http://127.0.0.1:{free_port()}/nobody-listens",
+            "ALERT_WEBHOOK_SECRET": ALERT_SECRET,
+        }
+        env.pop("ACTION_ENDPOINT_URL", None)
+        with log_path.open("w") as log:
+            stack = subprocess.Popen(
+                [sys.executable, "-m", "bot.runtime.stack"], cwd=PROJECT_ROOT, env=env,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        try:
+            polled = lambda token: [c for c in fake.calls_to("getUpdates") if c.token == token]  # noqa: E731
+            await until(lambda: polled(CUSTOMER_TOKEN) and polled(AGENT_TOKEN), START_SECONDS)
+            fake.rate_limit(retry_after=1, chat_id=CHAT)
+            fake.queue_update({"message": private_message(CHAT, "/start", message_id=1)}, token=CUSTOMER_TOKEN)
+            fake.queue_update(
+                {"message": private_message(CHAT, "someone hacked my account and withdrew all my BTC", message_id=2)},
+                token=CUSTOMER_TOKEN,
+            )
+            alert = lambda: [c for c in fake.calls_to("sendMessage", GROUP) if c.token == AGENT_TOKEN]  # noqa: E731
+            await until(alert, START_SECONDS)
+            await until(lambda: len(fake.sent_texts(CHAT)) >= 2, 60)
+            count = len(polled(AGENT_TOKEN))
+            await until(lambda: len(polled(AGENT_TOKEN)) >= count + 2, 30)  # a few more polling cycles logged
+        finally:
+            os.killpg(stack.pid, signal.SIGINT)
+            try:
+                await asyncio.to_thread(stack.wait, 60)
+            except subprocess.TimeoutExpired:
+                os.killpg(stack.pid, signal.SIGKILL)
+    logged = log_path.read_text(errors="replace")
+    assert "Support bot starting" in logged and len(logged.splitlines()) > 20, logged[-3000:]
+    halves = [token.split(":")[1] for token in (CUSTOMER_TOKEN, AGENT_TOKEN)]
+    for secret in (CUSTOMER_TOKEN, AGENT_TOKEN, ALERT_SECRET, *halves):
+        assert secret not in logged, f"{secret[:12]}… is in the stack's log"
