@@ -7,10 +7,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import requests
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.cases.store import TranscriptLine
 from connectors.telegram.storage import telegram_inbox
 from tests.auxil.fake_telegram import BOT_USER, FakeTelegram, group_message, private_message
+from tests.auxil.fuzzing import FUZZ, bodies, telegram_updates
 from tests.auxil.telegram_harness import SECRET, ChannelHarness, domain_texts
 
 CHAT = 4242
@@ -321,3 +325,39 @@ async def test_conversation_owned_by_an_agent_does_not_reach_rasa(harness: Chann
     assert harness.store.transcript(case.id)[-1] == TranscriptLine(
         role="customer", text="any news?", author=sender, at=harness.store.transcript(case.id)[-1].at
     )
+
+
+# -- fuzzing: whatever arrives at the webhook, never a 5xx, and the channel keeps serving ----
+
+
+@pytest.mark.parametrize("update_id", [True, -1, 2**63, 2**70, 1.5, "7"])
+async def test_an_update_id_the_inbox_cannot_store_is_refused(harness: ChannelHarness, update_id: object) -> None:
+    status, _ = await harness.post({"update_id": update_id, "message": private_message(CHAT, "hi")})
+    assert status == 400
+    assert inbox_statuses(harness) == {}
+
+
+async def test_fuzzed_webhook_posts_never_get_a_5xx(harness: ChannelHarness, fake: FakeTelegram, caplog) -> None:
+    url = harness.url("/webhooks/telegram/webhook")
+    statuses: set[int] = set()
+
+    @FUZZ
+    @given(body=bodies(telegram_updates), secret=st.sampled_from([SECRET, SECRET, None, "wrong", SECRET + "x"]))
+    def post(body: bytes, secret: str | None) -> None:
+        headers = {"Content-Type": "application/json"}
+        if secret is not None:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+        status = requests.post(url, data=body, headers=headers, timeout=10).status_code
+        statuses.add(status)
+        assert status < 500, body[:200]
+        if secret != SECRET:
+            assert status == 403
+
+    await asyncio.to_thread(post)
+    assert 200 in statuses and 400 in statuses and 403 in statuses
+    await asyncio.wait_for(harness.idle(), 60)
+    unhandled = [r for r in caplog.records if r.name.startswith("sanic") and r.levelno >= 40]
+    assert unhandled == [], [r.getMessage() for r in unhandled[:3]]
+    harness.received.clear()
+    await send(harness, update(10**9, message=private_message(CHAT, "still there?")))
+    assert harness.texts() == ["still there?"]

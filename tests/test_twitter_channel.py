@@ -18,7 +18,10 @@ from typing import Any
 
 import aiohttp
 import pytest
+import requests
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.domain import Domain
 from sanic import Sanic
@@ -34,7 +37,10 @@ from connectors.twitter import TwitterInput
 from connectors.twitter.poller import snowflake_at
 from connectors.twitter.public import MAX_WEIGHTED_LENGTH, personal_data, weighted_length
 from connectors.twitter.settings import XCredentials, XSettings
+from connectors.twitter.webhook import SIGNATURE_HEADER as SIGNATURE
+from connectors.twitter.webhook import crc_token_valid
 from tests.auxil.fake_x import DM_EVENTS, MENTIONS, TWEETS, FakeX
+from tests.auxil.fuzzing import FUZZ, bodies, texts, x_deliveries
 from tests.auxil.waiting import until
 
 ACCOUNT = "1000"
@@ -600,3 +606,35 @@ async def test_trained_bot_on_x_p1_mention_in_public_then_a_case_in_direct_messa
             assert world.store.active_case("twitter", "x:2102") is None  # a P2 is read back before it opens
         finally:
             await world.close()
+
+
+# -- fuzzing: CRC and deliveries, signed and unsigned, never a 5xx -------------------------
+
+
+async def test_fuzzed_crc_and_deliveries_never_get_a_5xx(webhook_world: World, fake_x: FakeX, caplog) -> None:
+    statuses: set[int] = set()
+    async with Served(webhook_world) as served:
+        url = f"{served.base}/webhook"
+
+        @FUZZ
+        @given(token=st.one_of(texts, st.text(alphabet="ABCxyz019+/=_-", min_size=1, max_size=140)))
+        def crc(token: str) -> None:
+            response = requests.get(url, params={"crc_token": token}, timeout=10)
+            assert response.status_code == 200 or 400 <= response.status_code < 500, token[:80]
+            if response.status_code == 200:
+                assert crc_token_valid(token) and response.json()["response_token"] == signature(token.encode())
+
+        @FUZZ
+        @given(body=bodies(x_deliveries), signed=st.sampled_from(["right", "right", "wrong", "none"]))
+        def deliver(body: bytes, signed: str) -> None:
+            headers = {"right": {SIGNATURE: signature(body)}, "wrong": {SIGNATURE: signature(body, "x")}, "none": {}}
+            status = requests.post(url, data=body, headers=headers[signed], timeout=30).status_code
+            statuses.add(status)
+            assert status < 500, body[:200]
+            assert status == 403 or signed == "right"
+
+        await asyncio.to_thread(crc)
+        await asyncio.to_thread(deliver)
+        assert {200, 400, 403} <= statuses
+        async with aiohttp.ClientSession() as http, http.get(url, params={"crc_token": "still-alive"}) as resp:
+            assert resp.status == 200

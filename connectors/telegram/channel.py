@@ -107,12 +107,19 @@ async def _start_until_up(runtime: TelegramRuntime, handler: TelegramUpdateHandl
             return
 
 
+MAX_UPDATE_ID = 2**63 - 1  # the inbox keys updates by a signed 64-bit integer
+
+
 def _parse(body: bytes) -> dict[str, Any] | None:
+    """The update as a dict, or None unless it is a JSON object with a storable integer ``update_id``."""
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return None
-    if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
+    if not isinstance(payload, dict):
+        return None
+    update_id = payload.get("update_id")
+    if type(update_id) is not int or not 0 <= update_id <= MAX_UPDATE_ID:  # bool is an int subclass: refused
         return None
     return payload
 
