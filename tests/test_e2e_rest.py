@@ -5,12 +5,15 @@ These start the same processes `make run` starts and check what lands in the dat
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 from contextlib import ExitStack
 
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mnemonic import Mnemonic
 from sqlalchemy import select, text
 
@@ -19,6 +22,7 @@ from bot.cases.schema import outbox
 from bot.cases.store import CaseStore
 from connectors.rest.mailbox import RestMailbox
 from tests.auxil.databases import postgres_database
+from tests.auxil.fuzzing import ABSENT, FUZZ, bodies, json_values, optional_fields, texts
 from tests.auxil.rasa_stack import RunningStack, rasa_stack
 
 pytestmark = pytest.mark.slow
@@ -201,3 +205,37 @@ def test_two_instances_share_postgres_and_redis(tmp_path, pg_url, redis_url):
         case = CaseStore(engine).get(CASE_ID.search(opened).group())
         engine.dispose()
         assert (case.intent, case.priority) == ("deposit_missing", 2)
+
+
+def test_fuzzed_rest_webhook_and_mailbox_never_get_a_5xx(stack_and_store):
+    """Malformed, oversized, wrongly typed and hostile requests: a 4xx each, and the bot keeps serving."""
+    stack, _store, _engine = stack_and_store
+    base = f"{stack.rasa_urls[0]}/webhooks/rest"
+    stack.say("e2e-fuzz-owner", "hello")
+    owner_id, owner_secret = stack.conversations["e2e-fuzz-owner"]
+    senders = st.one_of(st.just(ABSENT), st.just(owner_id), json_values)
+    auth = st.sampled_from([None, f"Bearer {owner_secret}", "Bearer wrong", "Basic x", "Bearer ", owner_secret])
+    bodies_ = st.one_of(
+        optional_fields(sender=senders, message=texts, metadata=json_values).map(lambda b: json.dumps(b).encode()),
+        bodies(json_values),
+    )
+
+    @settings(FUZZ, max_examples=120)
+    @given(body=bodies_, authorization=auth)
+    def post(body: bytes, authorization: str | None) -> None:
+        headers = {"Content-Type": "application/json", **({"Authorization": authorization} if authorization else {})}
+        status = requests.post(f"{base}/webhook", data=body, headers=headers, timeout=60).status_code
+        assert status == 200 or 400 <= status < 500, body[:200]
+
+    @settings(FUZZ, max_examples=120)
+    @given(sender=st.one_of(texts, st.just(owner_id)), authorization=auth)
+    def poll(sender: str, authorization: str | None) -> None:
+        headers = {"Authorization": authorization} if authorization else {}
+        response = requests.get(f"{base}/messages", params={"sender": sender}, headers=headers, timeout=10)
+        assert response.status_code == 200 or 400 <= response.status_code < 500, sender[:80]
+        if response.status_code == 200:
+            assert sender == owner_id and authorization == f"Bearer {owner_secret}"
+
+    post()
+    poll()
+    assert stack.say("e2e-fuzz-owner", "my BTC withdrawal has been pending for 5 hours"), "the bot still answers"
