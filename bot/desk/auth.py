@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bot.desk.context import DESK
-from bot.desk.passwords import check_password
 
 COOKIE = "desk_session"
 PUBLIC_PREFIXES = ("/login", "/static/", "/healthz")
@@ -20,7 +19,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-_DUMMY_HASH = "pbkdf2_sha256$1000$dummy-salt$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -61,9 +59,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 async def authenticate(request: web.Request, name: str, password: str) -> bool:
     """Check a password in constant time whether or not the name exists."""
-    stored = request.app[DESK].settings.agents.get(name)
-    ok = await asyncio.to_thread(check_password, password, stored or _DUMMY_HASH)
-    return ok and stored is not None
+    return await asyncio.to_thread(request.app[DESK].credentials.check, name, password)
 
 
 def set_session_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:

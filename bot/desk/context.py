@@ -24,6 +24,7 @@ from bot.desk.dispatcher import Dispatcher
 from bot.desk.escalation import EscalationWatcher
 from bot.desk.group_bot import AgentGroupBot
 from bot.desk.live import LiveFeed, LiveHub
+from bot.desk.passwords import Credentials
 from bot.desk.relay import CustomerRelay
 from bot.desk.service import AgentDesk
 from bot.desk.settings import DeskSettings
@@ -40,6 +41,7 @@ class DeskContext:
     store: CaseStore
     ledger: DeliveryLedger
     sessions: DeskSessions
+    credentials: Credentials
     desk: AgentDesk
     hub: LiveHub
     dispatcher: Dispatcher
@@ -133,6 +135,7 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
             store=store,
             ledger=ledger,
             sessions=DeskSessions(engine, idle_minutes=settings.idle_minutes),
+            credentials=await asyncio.to_thread(Credentials, settings.agents),
             desk=desk,
             hub=hub,
             dispatcher=dispatcher,
