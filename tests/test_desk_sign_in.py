@@ -5,7 +5,7 @@ import time
 from aiohttp.test_utils import TestClient
 
 from bot.desk.passwords import hash_password
-from tests.auxil.desk_app import origin, running_desk
+from tests.auxil.desk_app import context_of, origin, running_desk
 
 SLOW = 200_000  # iterations: about a tenth of a second a check, far above request overhead
 
@@ -37,3 +37,22 @@ async def test_an_unknown_name_takes_as_long_as_a_wrong_password(sqlite_url):
         finally:
             await client.close()
     assert unknown > 0.5 * known, f"unknown name refused in {unknown:.4f}s, wrong password in {known:.4f}s"
+
+
+async def test_a_failed_sign_in_is_audited_without_the_typed_name(sqlite_url):
+    async with running_desk(sqlite_url) as server:
+        client = TestClient(server)
+        await client.start_server()
+        try:
+            for name in ("Tr0ub4dor&3-my-password", "alice"):
+                response = await _sign_in(client, server, name, "wrong password")
+                assert response.headers["Location"] == "/login?failed=1"
+        finally:
+            await client.close()
+        entries = context_of(server).desk.audit.entries()
+    assert [(e.actor, e.action, e.allowed, e.detail["reason"]) for e in entries] == [
+        ("(unknown name)", "sign_in", False, "unknown name"),
+        ("alice", "sign_in", False, "wrong password"),
+    ]
+    assert all(e.detail["remote"] == "127.0.0.1" for e in entries)
+    assert "Tr0ub4dor" not in repr(entries)

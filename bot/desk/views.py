@@ -22,6 +22,7 @@ from bot.desk.service import Actor, Refused
 STATIC = Path(__file__).resolve().parent / "static"
 ACTIONS = frozenset({"claim", "reply", "note", "priority", "resolve", "hand_back"})
 EXPORT_FORMATS = ("txt", "json")
+UNKNOWN_NAME = "(unknown name)"
 
 
 @web.middleware
@@ -51,7 +52,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     password = inputs.form_text(form, "password", inputs.MAX_PASSWORD_CHARS)
     context = request.app[DESK]
     if not await authenticate(request, name, password):
-        await context.desk.refuse_stranger(name[:64] or "(empty)", "desk", "sign_in")
+        await _audit_failed_sign_in(request, name)
         raise web.HTTPFound("/login?failed=1")
     token = await asyncio.to_thread(context.sessions.start, name)
     await asyncio.to_thread(context.desk.roster.on_duty, name, via="desk")
@@ -59,6 +60,19 @@ async def login(request: web.Request) -> web.StreamResponse:
     response = web.HTTPFound("/")
     set_session_cookie(request, response, token)
     raise response
+
+
+async def _audit_failed_sign_in(request: web.Request, name: str) -> None:
+    """An agent's name is kept; any other typed name is not, since people type their password there."""
+    known = name in request.app[DESK].settings.agents
+    await asyncio.to_thread(
+        request.app[DESK].desk.audit.record,
+        actor=name if known else UNKNOWN_NAME,
+        via="desk",
+        action="sign_in",
+        allowed=False,
+        detail={"reason": "wrong password" if known else "unknown name", "remote": request.remote},
+    )
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
