@@ -5,7 +5,9 @@ import time
 from aiohttp.test_utils import TestClient
 
 from bot.desk.passwords import hash_password
-from tests.auxil.desk_app import context_of, origin, running_desk
+from bot.desk.throttle import SignInThrottle
+from tests.auxil.clock import Clock
+from tests.auxil.desk_app import PASSWORDS, context_of, origin, running_desk
 
 SLOW = 200_000  # iterations: about a tenth of a second a check, far above request overhead
 
@@ -56,3 +58,60 @@ async def test_a_failed_sign_in_is_audited_without_the_typed_name(sqlite_url):
     ]
     assert all(e.detail["remote"] == "127.0.0.1" for e in entries)
     assert "Tr0ub4dor" not in repr(entries)
+
+
+def _counting_password_checks(server) -> list[str]:
+    credentials = context_of(server).credentials
+    real_check, checked = credentials.check, []
+
+    def check(name, password):
+        checked.append(name)
+        return real_check(name, password)
+
+    credentials.check = check
+    return checked
+
+
+async def test_a_name_is_throttled_before_its_password_is_checked_and_free_again_after_the_window(sqlite_url):
+    clock = Clock()
+    async with running_desk(sqlite_url) as server:
+        context_of(server).sign_ins = SignInThrottle(per_name=5, window_seconds=300, clock=clock)
+        checked = _counting_password_checks(server)
+        client = TestClient(server)
+        await client.start_server()
+        try:
+            for _ in range(5):
+                assert (await _sign_in(client, server, "alice", "guess")).headers["Location"] == "/login?failed=1"
+                clock.now += 1
+            throttled = await _sign_in(client, server, "alice", PASSWORDS["alice"])
+            assert throttled.status == 429 and throttled.headers["Retry-After"] == "295"
+            assert "desk_session" not in throttled.cookies
+            assert len(checked) == 5  # the right password was never even checked
+            bob = await _sign_in(client, server, "bob", PASSWORDS["bob"])
+            assert bob.headers["Location"] == "/"  # one name's throttle is not another's
+            clock.now += 295
+            good = await _sign_in(client, server, "alice", PASSWORDS["alice"])
+            assert good.status == 302 and good.headers["Location"] == "/"
+        finally:
+            await client.close()
+        audit = context_of(server).desk.audit.entries()
+        assert [e.allowed for e in audit if e.actor == "alice"] == [False] * 5 + [True]
+
+
+async def test_an_address_is_throttled_across_names(sqlite_url):
+    clock = Clock()
+    async with running_desk(sqlite_url) as server:
+        context_of(server).sign_ins = SignInThrottle(per_address=20, window_seconds=300, clock=clock)
+        checked = _counting_password_checks(server)
+        client = TestClient(server)
+        await client.start_server()
+        try:
+            for n in range(20):
+                assert (await _sign_in(client, server, f"user{n}", "guess")).headers["Location"] == "/login?failed=1"
+            throttled = await _sign_in(client, server, "alice", PASSWORDS["alice"])
+            assert throttled.status == 429 and throttled.headers["Retry-After"] == "300"
+            assert len(checked) == 20
+            clock.now += 300
+            assert (await _sign_in(client, server, "alice", PASSWORDS["alice"])).headers["Location"] == "/"
+        finally:
+            await client.close()

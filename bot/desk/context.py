@@ -29,6 +29,7 @@ from bot.desk.relay import CustomerRelay
 from bot.desk.service import AgentDesk
 from bot.desk.settings import DeskSettings
 from bot.desk.texts import CustomerTexts
+from bot.desk.throttle import SignInThrottle
 from connectors.rest.mailbox import RestMailbox
 from connectors.telegram.sender import TelegramSender
 from connectors.twitter.sender import XSender
@@ -42,6 +43,7 @@ class DeskContext:
     ledger: DeliveryLedger
     sessions: DeskSessions
     credentials: Credentials
+    sign_ins: SignInThrottle
     desk: AgentDesk
     hub: LiveHub
     dispatcher: Dispatcher
@@ -136,6 +138,7 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
             ledger=ledger,
             sessions=DeskSessions(engine, idle_minutes=settings.idle_minutes),
             credentials=await asyncio.to_thread(Credentials, settings.agents),
+            sign_ins=SignInThrottle(),
             desk=desk,
             hub=hub,
             dispatcher=dispatcher,

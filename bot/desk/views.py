@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -51,9 +52,17 @@ async def login(request: web.Request) -> web.StreamResponse:
     name = inputs.form_text(form, "name", inputs.MAX_NAME_CHARS).strip()
     password = inputs.form_text(form, "password", inputs.MAX_PASSWORD_CHARS)
     context = request.app[DESK]
+    address = request.remote or "unknown"
+    wait = context.sign_ins.attempt(address, name)
+    if wait:
+        seconds = math.ceil(wait)
+        raise web.HTTPTooManyRequests(
+            text=f"Too many sign-in attempts: try again in {seconds} seconds.", headers={"Retry-After": str(seconds)}
+        )
     if not await authenticate(request, name, password):
-        await _audit_failed_sign_in(request, name)
+        await _audit_failed_sign_in(request, name, address)
         raise web.HTTPFound("/login?failed=1")
+    context.sign_ins.succeeded(address, name)
     token = await asyncio.to_thread(context.sessions.start, name)
     await asyncio.to_thread(context.desk.roster.on_duty, name, via="desk")
     await asyncio.to_thread(context.desk.audit.record, actor=name, via="desk", action="sign_in")
@@ -62,7 +71,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     raise response
 
 
-async def _audit_failed_sign_in(request: web.Request, name: str) -> None:
+async def _audit_failed_sign_in(request: web.Request, name: str, address: str) -> None:
     """An agent's name is kept; any other typed name is not, since people type their password there."""
     known = name in request.app[DESK].settings.agents
     await asyncio.to_thread(
@@ -71,7 +80,7 @@ async def _audit_failed_sign_in(request: web.Request, name: str) -> None:
         via="desk",
         action="sign_in",
         allowed=False,
-        detail={"reason": "wrong password" if known else "unknown name", "remote": request.remote},
+        detail={"reason": "wrong password" if known else "unknown name", "remote": address},
     )
 
 
