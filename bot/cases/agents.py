@@ -106,12 +106,17 @@ class DutyRoster:
 
 
 class DeskSessions:
-    """Opaque session tokens; only their SHA-256 is stored, so a database leak signs nobody in."""
+    """Opaque session tokens; only their SHA-256 is stored, so a database leak signs nobody in.
 
-    def __init__(self, engine: Engine, *, idle_minutes: float) -> None:
+    A session ends when idle too long and, however busy, when it reaches its lifetime: a
+    stolen cookie does not work forever.
+    """
+
+    def __init__(self, engine: Engine, *, idle_minutes: float, max_hours: float) -> None:
         metadata.create_all(engine)
         self._engine = engine
         self._idle = timedelta(minutes=idle_minutes)
+        self._lifetime = timedelta(hours=max_hours)
 
     def start(self, agent: str) -> str:
         token = secrets.token_urlsafe(32)
@@ -123,13 +128,13 @@ class DeskSessions:
         return token
 
     def agent_for(self, token: str) -> str | None:
-        """The signed-in agent, refreshing the session; None when unknown or idle too long."""
+        """The signed-in agent, refreshing the session; None when unknown, idle too long or too old."""
         now = utcnow()
         with self._engine.begin() as conn:
             row = conn.execute(select(desk_sessions).where(desk_sessions.c.token_hash == _digest(token))).first()
             if row is None:
                 return None
-            if row.last_seen < now - self._idle:
+            if row.last_seen < now - self._idle or row.created_at < now - self._lifetime:
                 conn.execute(delete(desk_sessions).where(desk_sessions.c.token_hash == row.token_hash))
                 return None
             conn.execute(

@@ -136,7 +136,7 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
             engine=engine,
             store=store,
             ledger=ledger,
-            sessions=DeskSessions(engine, idle_minutes=settings.idle_minutes),
+            sessions=DeskSessions(engine, idle_minutes=settings.idle_minutes, max_hours=settings.session_max_hours),
             credentials=await asyncio.to_thread(Credentials, settings.agents),
             sign_ins=SignInThrottle(),
             desk=desk,
