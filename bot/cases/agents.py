@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -123,7 +124,7 @@ class DeskSessions:
         now = utcnow()
         with self._engine.begin() as conn:
             conn.execute(
-                insert(desk_sessions).values(token_hash=_digest(token), agent=agent, created_at=now, last_seen=now)
+                insert(desk_sessions).values(token_hash=session_key(token), agent=agent, created_at=now, last_seen=now)
             )
         return token
 
@@ -131,7 +132,7 @@ class DeskSessions:
         """The signed-in agent, refreshing the session; None when unknown, idle too long or too old."""
         now = utcnow()
         with self._engine.begin() as conn:
-            row = conn.execute(select(desk_sessions).where(desk_sessions.c.token_hash == _digest(token))).first()
+            row = conn.execute(select(desk_sessions).where(desk_sessions.c.token_hash == session_key(token))).first()
             if row is None:
                 return None
             if row.last_seen < now - self._idle or row.created_at < now - self._lifetime:
@@ -142,10 +143,24 @@ class DeskSessions:
             )
             return str(row.agent)
 
+    def active(self, keys: Collection[str]) -> set[str]:
+        """Which of these session keys are still signed in, without counting the question as activity."""
+        now = utcnow()
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(desk_sessions.c.token_hash).where(
+                    desk_sessions.c.token_hash.in_(keys),
+                    desk_sessions.c.last_seen >= now - self._idle,
+                    desk_sessions.c.created_at >= now - self._lifetime,
+                )
+            ).all()
+        return {row.token_hash for row in rows}
+
     def end(self, token: str) -> None:
         with self._engine.begin() as conn:
-            conn.execute(delete(desk_sessions).where(desk_sessions.c.token_hash == _digest(token)))
+            conn.execute(delete(desk_sessions).where(desk_sessions.c.token_hash == session_key(token)))
 
 
-def _digest(token: str) -> str:
+def session_key(token: str) -> str:
+    """What is stored of a session token, and what names the session elsewhere."""
     return hashlib.sha256(token.encode()).hexdigest()

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.cases.agents import session_key
 from bot.desk.context import DESK
 
 COOKIE = "desk_session"
@@ -46,13 +47,14 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith(PUBLIC_PREFIXES):
         return await handler(request)
     context = request.app[DESK]
-    token = request.cookies.get(COOKIE)
+    token = request.cookies.get(COOKIE, "")
     agent = await asyncio.to_thread(context.sessions.agent_for, token) if token else None
     if agent is None or agent not in context.settings.agents:
         if request.path.startswith("/api/") or is_ws:
             raise web.HTTPUnauthorized(text="sign in first")
         raise web.HTTPFound("/login")
     request["agent"] = agent
+    request["session"] = session_key(token)
     await asyncio.to_thread(context.desk.roster.on_duty, agent, via="desk")
     return await handler(request)
 

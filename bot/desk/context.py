@@ -146,6 +146,7 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
         context.tasks.append(asyncio.create_task(dispatcher.run(), name="outbox-dispatcher"))
         context.tasks.append(asyncio.create_task(live_feed.run(), name="live-feed"))
         context.tasks.append(asyncio.create_task(watcher.run(), name="escalation-watcher"))
+        context.tasks.append(asyncio.create_task(hub.watch_sessions(context.sessions), name="page-sessions"))
         if group_bot is not None:
             context.tasks.append(asyncio.create_task(group_bot.run(), name="agents-group-bot"))
         try:

@@ -87,6 +87,7 @@ async def _audit_failed_sign_in(request: web.Request, name: str, address: str) -
 async def logout(request: web.Request) -> web.StreamResponse:
     context = request.app[DESK]
     await asyncio.to_thread(context.sessions.end, request.cookies[COOKIE])
+    await context.hub.close_session(request["session"])
     await asyncio.to_thread(context.desk.roster.off_duty, request["agent"])
     await asyncio.to_thread(context.desk.audit.record, actor=request["agent"], via="desk", action="sign_out")
     response = web.HTTPFound("/login")
@@ -238,10 +239,10 @@ async def live(request: web.Request) -> web.StreamResponse:
     hub = request.app[DESK].hub
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
-    hub.add(ws)
+    hub.add(ws, request["session"])
     try:
         async for _message in ws:
             pass  # the page only listens
     finally:
-        hub.discard(ws)
+        await hub.remove(ws)
     return ws
