@@ -134,10 +134,11 @@ class CaseStore:
 
     def get(self, case_id: str) -> Case:
         """The case; an id that no case can have (typed, pasted, hostile) is not looked up at all."""
-        if not _CASE_ID.fullmatch(case_id.upper()):
+        wanted = case_id.upper()
+        if not _CASE_ID.fullmatch(wanted):
             raise CaseNotFound(case_id)
         with self._engine.connect() as conn:
-            row = conn.execute(select(cases).where(cases.c.id == case_id.upper())).first()
+            row = conn.execute(select(cases).where(cases.c.id == wanted)).first()
         if row is None:
             raise CaseNotFound(case_id)
         return Case.from_row(row)
