@@ -1,22 +1,8 @@
 """Bad input to any desk route is a 4xx that says why, never a server error."""
 
 import pytest
-from aiohttp.test_utils import TestClient
 
-from bot.cases.store import TranscriptLine
-from tests.auxil.desk_app import act, context_of, origin, running_desk, signed_in
-
-
-def _open_case(server):
-    return context_of(server).store.open_case(
-        intent="suspected_theft",
-        priority=2,
-        channel="rest",
-        sender_id="web-ada",
-        summary="Withdrawals I did not make",
-        details={},
-        transcript=[TranscriptLine(role="customer", text="someone took my BTC")],
-    )
+from tests.auxil.desk_app import act, context_of, open_case, origin, running_desk, signed_in, visitor
 
 
 async def _post(client, server, path, body: bytes, content_type="application/json"):
@@ -30,7 +16,7 @@ async def _post(client, server, path, body: bytes, content_type="application/jso
 )
 async def test_a_body_that_is_not_a_json_object_is_400(sqlite_url, body):
     async with running_desk(sqlite_url) as server, signed_in(server, "alice") as alice:
-        case = _open_case(server)
+        case = open_case(server, priority=2)
         response = await _post(alice, server, f"/api/cases/{case.id}/priority", body)
         assert response.status == 400, await response.text()
         assert "JSON" in (await response.json())["error"]
@@ -54,7 +40,7 @@ async def test_a_body_that_is_not_a_json_object_is_400(sqlite_url, body):
 )
 async def test_wrongly_typed_fields_are_400_and_change_nothing(sqlite_url, action, body):
     async with running_desk(sqlite_url) as server, signed_in(server, "alice") as alice:
-        case = _open_case(server)
+        case = open_case(server, priority=2)
         response = await act(alice, server, case.id, action, **body)
         assert response.status == 400, await response.text()
         field = "priority" if action == "priority" else "text"
@@ -66,7 +52,7 @@ async def test_wrongly_typed_fields_are_400_and_change_nothing(sqlite_url, actio
 
 async def test_huge_text_is_400_and_a_huge_body_413(sqlite_url):
     async with running_desk(sqlite_url) as server, signed_in(server, "alice") as alice:
-        case = _open_case(server)
+        case = open_case(server, priority=2)
         long_reply = await act(alice, server, case.id, "reply", text="a" * 10_001)
         assert long_reply.status == 400 and "10000" in (await long_reply.json())["error"]
         huge = await _post(alice, server, f"/api/cases/{case.id}/note", b'{"text": "' + b"a" * 300_000 + b'"}')
@@ -77,7 +63,7 @@ async def test_huge_text_is_400_and_a_huge_body_413(sqlite_url):
 @pytest.mark.parametrize("text", ["nul \x00 inside", "lone \ud800 surrogate"], ids=["nul", "surrogate"])
 async def test_text_no_store_can_keep_is_400_on_every_store(database_url, text):
     async with running_desk(database_url) as server, signed_in(server, "alice") as alice:
-        case = _open_case(server)
+        case = open_case(server, priority=2)
         escaped = text.encode("ascii", "backslashreplace").replace(b"\\x00", b"\\u0000")
         for action in ("reply", "note"):
             response = await _post(alice, server, f"/api/cases/{case.id}/{action}", b'{"text": "' + escaped + b'"}')
@@ -99,7 +85,7 @@ async def test_unknown_or_malformed_case_ids_are_404_on_every_store(database_url
 
 async def test_an_unknown_action_is_404_before_the_body_is_read(sqlite_url):
     async with running_desk(sqlite_url) as server, signed_in(server, "alice") as alice:
-        case = _open_case(server)
+        case = open_case(server, priority=2)
         for action in ("delete", "export", "CLAIM"):
             response = await _post(alice, server, f"/api/cases/{case.id}/{action}", b"{not json")
             assert response.status == 404
@@ -111,14 +97,14 @@ async def test_an_unknown_action_is_404_before_the_body_is_read(sqlite_url):
 )
 async def test_bad_attachment_ids_are_404(sqlite_url, attachment_id):
     async with running_desk(sqlite_url) as server, signed_in(server, "alice") as alice:
-        case = _open_case(server)
+        case = open_case(server, priority=2)
         response = await alice.get(f"/api/cases/{case.id}/attachments/{attachment_id}")
         assert response.status == 404
 
 
 async def test_an_unknown_export_format_is_400(sqlite_url):
     async with running_desk(sqlite_url) as server, signed_in(server, "alice") as alice:
-        case = _open_case(server)
+        case = open_case(server, priority=2)
         response = await alice.get(f"/api/cases/{case.id}/export?format=xml")
         assert response.status == 400 and "format" in (await response.json())["error"]
         assert [e.action for e in context_of(server).desk.audit.entries(case.id)] == []
@@ -150,7 +136,7 @@ async def test_an_unknown_export_format_is_400(sqlite_url):
 )
 async def test_a_malformed_upload_is_400(sqlite_url, content_type, body):
     async with running_desk(sqlite_url) as server, signed_in(server, "alice") as alice:
-        case = _open_case(server)
+        case = open_case(server, priority=2)
         response = await _post(alice, server, f"/api/cases/{case.id}/file", body, content_type)
         assert response.status == 400, await response.text()
         assert context_of(server).store.attachments(case.id) == []
@@ -171,12 +157,8 @@ async def test_a_malformed_upload_is_400(sqlite_url, content_type, body):
 )
 async def test_a_malformed_sign_in_form_is_400_and_not_audited(sqlite_url, content_type, body):
     async with running_desk(sqlite_url) as server:
-        client = TestClient(server)
-        await client.start_server()
-        try:
+        async with visitor(server) as client:
             response = await _post(client, server, "/login", body, content_type)
             assert response.status == 400, await response.text()
             assert "desk_session" not in response.cookies
-        finally:
-            await client.close()
         assert context_of(server).desk.audit.entries() == []

@@ -9,26 +9,14 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select, update
 
 from bot.cases.agents import desk_sessions
-from bot.cases.store import TranscriptLine, utcnow
+from bot.cases.store import utcnow
 from bot.desk.live import SESSION_ENDED
-from tests.auxil.desk_app import context_of, origin, running_desk, signed_in
+from tests.auxil.desk_app import context_of, open_case, origin, running_desk, signed_in, visitor
 
 
 def _sign_in_time(server, agent: str, at) -> None:
     with context_of(server).engine.begin() as conn:
         conn.execute(update(desk_sessions).where(desk_sessions.c.agent == agent).values(created_at=at))
-
-
-def _open_case(server):
-    return context_of(server).store.open_case(
-        intent="suspected_theft",
-        priority=1,
-        channel="rest",
-        sender_id="web-ada",
-        summary="Withdrawals I did not make",
-        details={},
-        transcript=[TranscriptLine(role="customer", text="someone took my BTC")],
-    )
 
 
 def _headers(server, token: str) -> dict[str, str]:
@@ -77,7 +65,7 @@ async def test_sign_out_closes_that_sessions_pages_and_no_other(sqlite_url):
         assert out.status == 302
         for page in signed_out:
             await _closed_as_signed_out(page)
-        case = _open_case(server)
+        case = open_case(server)
         for page in others:
             await _still_open(page, case.id)
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
@@ -97,16 +85,12 @@ async def test_pages_whose_session_ended_elsewhere_close_at_the_next_check(datab
         alice_page = await _page(alice, second, _token(alice))
         bob_page = await _page(bob, second, _token(bob))
         hub, sessions = context_of(second).hub, context_of(second).sessions
-        other_process = TestClient(first)
-        await other_process.start_server()
-        try:
+        async with visitor(first) as other_process:
             out = await other_process.post("/logout", headers=_headers(first, _token(alice)), allow_redirects=False)
             assert out.status == 302
-        finally:
-            await other_process.close()
         await hub.close_ended(sessions)
         await _closed_as_signed_out(alice_page)
-        case = _open_case(second)
+        case = open_case(second)
         await _still_open(bob_page, case.id)
         _sign_in_time(second, "bob", utcnow() - timedelta(hours=13))
         await hub.close_ended(sessions)

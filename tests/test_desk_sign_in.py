@@ -7,7 +7,7 @@ from aiohttp.test_utils import TestClient
 from bot.desk.passwords import hash_password
 from bot.desk.throttle import SignInThrottle
 from tests.auxil.clock import Clock
-from tests.auxil.desk_app import PASSWORDS, context_of, origin, running_desk
+from tests.auxil.desk_app import PASSWORDS, context_of, origin, running_desk, visitor
 
 SLOW = 200_000  # iterations: about a tenth of a second a check, far above request overhead
 
@@ -30,27 +30,18 @@ async def _fastest_refusal(client, server, name: str) -> float:
 
 async def test_an_unknown_name_takes_as_long_as_a_wrong_password(sqlite_url):
     agents = f"alice:{hash_password('alice-pass-1', iterations=SLOW)}"
-    async with running_desk(sqlite_url, DESK_AGENTS=agents) as server:
-        client = TestClient(server)
-        await client.start_server()
-        try:
-            known = await _fastest_refusal(client, server, "alice")
-            unknown = await _fastest_refusal(client, server, "nobody")
-        finally:
-            await client.close()
+    async with running_desk(sqlite_url, DESK_AGENTS=agents) as server, visitor(server) as client:
+        known = await _fastest_refusal(client, server, "alice")
+        unknown = await _fastest_refusal(client, server, "nobody")
     assert unknown > 0.5 * known, f"unknown name refused in {unknown:.4f}s, wrong password in {known:.4f}s"
 
 
 async def test_a_failed_sign_in_is_audited_without_the_typed_name(sqlite_url):
     async with running_desk(sqlite_url) as server:
-        client = TestClient(server)
-        await client.start_server()
-        try:
+        async with visitor(server) as client:
             for name in ("Tr0ub4dor&3-my-password", "alice"):
                 response = await _sign_in(client, server, name, "wrong password")
                 assert response.headers["Location"] == "/login?failed=1"
-        finally:
-            await client.close()
         entries = context_of(server).desk.audit.entries()
     assert [(e.actor, e.action, e.allowed, e.detail["reason"]) for e in entries] == [
         ("(unknown name)", "sign_in", False, "unknown name"),
@@ -77,9 +68,7 @@ async def test_a_name_is_throttled_before_its_password_is_checked_and_free_again
     async with running_desk(sqlite_url) as server:
         context_of(server).sign_ins = SignInThrottle(per_name=5, window_seconds=300, clock=clock)
         checked = _counting_password_checks(server)
-        client = TestClient(server)
-        await client.start_server()
-        try:
+        async with visitor(server) as client:
             for _ in range(5):
                 assert (await _sign_in(client, server, "alice", "guess")).headers["Location"] == "/login?failed=1"
                 clock.now += 1
@@ -92,8 +81,6 @@ async def test_a_name_is_throttled_before_its_password_is_checked_and_free_again
             clock.now += 295
             good = await _sign_in(client, server, "alice", PASSWORDS["alice"])
             assert good.status == 302 and good.headers["Location"] == "/"
-        finally:
-            await client.close()
         audit = context_of(server).desk.audit.entries()
         assert [e.allowed for e in audit if e.actor == "alice"] == [False] * 5 + [True]
 
@@ -103,9 +90,7 @@ async def test_an_address_is_throttled_across_names(sqlite_url):
     async with running_desk(sqlite_url) as server:
         context_of(server).sign_ins = SignInThrottle(per_address=20, window_seconds=300, clock=clock)
         checked = _counting_password_checks(server)
-        client = TestClient(server)
-        await client.start_server()
-        try:
+        async with visitor(server) as client:
             for n in range(20):
                 assert (await _sign_in(client, server, f"user{n}", "guess")).headers["Location"] == "/login?failed=1"
             throttled = await _sign_in(client, server, "alice", PASSWORDS["alice"])
@@ -113,5 +98,3 @@ async def test_an_address_is_throttled_across_names(sqlite_url):
             assert len(checked) == 20
             clock.now += 300
             assert (await _sign_in(client, server, "alice", PASSWORDS["alice"])).headers["Location"] == "/"
-        finally:
-            await client.close()
