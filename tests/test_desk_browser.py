@@ -5,7 +5,9 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
+from sqlalchemy import delete
 
+from bot.cases.agents import desk_sessions
 from bot.cases.store import TranscriptLine
 from tests.auxil.desk_app import PASSWORDS, context_of, origin, running_desk
 from tests.auxil.desk_browser import chromium, close, require_chromium
@@ -42,6 +44,15 @@ def _drive(driver, base: str, case_id: str, customer_texts) -> None:
     wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, f'tr[data-case-id="{case_id}"]'))
 
 
+def _end_every_session(context) -> None:
+    with context.engine.begin() as conn:
+        conn.execute(delete(desk_sessions))
+
+
+def _wait_for_sign_in_page(driver) -> None:
+    WebDriverWait(driver, 15).until(ec.presence_of_element_located((By.ID, "login-form")))
+
+
 @pytest.mark.browser
 async def test_agent_signs_in_claims_a_p1_replies_and_resolves_in_chromium(sqlite_url, tmp_path):
     require_chromium()
@@ -68,6 +79,9 @@ async def test_agent_signs_in_claims_a_p1_replies_and_resolves_in_chromium(sqlit
             started = time.monotonic()
             try:
                 await asyncio.to_thread(_drive, driver, origin(server), case.id, customer_texts)
+                _end_every_session(context)  # as if signed out in another tab, or through another desk process
+                await context.hub.close_ended(context.sessions)
+                await asyncio.to_thread(_wait_for_sign_in_page, driver)
             finally:
                 await asyncio.to_thread(close, driver, tmp_path / "profile")
             print(f"\nbrowser flow took {time.monotonic() - started:.1f} s")

@@ -106,7 +106,7 @@ def test_duty_idles_out_and_sessions_expire(sqlite_url):
     assert [a.agent for a in roster.current()] == ["alice"]
     with engine.connect() as conn:
         assert on_duty_count(conn) == 1
-    sessions = DeskSessions(engine, idle_minutes=0.005)
+    sessions = DeskSessions(engine, idle_minutes=0.005, max_hours=12)
     token = sessions.start("alice")
     assert sessions.agent_for(token) == "alice"
     assert sessions.agent_for(token + "x") is None
@@ -161,3 +161,5 @@ def test_desk_settings_from_env():
     with pytest.raises(ValueError):
         DeskSettings.from_env({"ALERT_WEBHOOK_URL": "http://127.0.0.1:1/hook"})
     assert timedelta(minutes=DeskSettings.from_env({}).idle_minutes) == timedelta(minutes=30)
+    assert DeskSettings.from_env({}).session_max_hours == 12
+    assert DeskSettings.from_env({"DESK_SESSION_MAX_HOURS": "8"}).session_max_hours == 8

@@ -8,8 +8,10 @@ import subprocess
 import sys
 import time
 
+import pytest
 import requests
 
+from bot.desk import __main__ as desk_main
 from bot.settings import PROJECT_ROOT
 from tests.auxil.rasa_stack import free_port
 
@@ -35,3 +37,22 @@ def test_desk_serves_and_stops_within_seconds_of_sigterm(tmp_path):
     finally:
         if desk.poll() is None:
             desk.kill()
+
+
+@pytest.mark.parametrize(
+    ("env", "argv", "host"),
+    [
+        ({}, [], "127.0.0.1"),
+        ({"DESK_HOST": "10.0.0.5"}, [], "10.0.0.5"),
+        ({"DESK_HOST": "10.0.0.5"}, ["--host", "::1"], "::1"),
+    ],
+)
+def test_the_desk_listens_on_loopback_unless_told_otherwise(monkeypatch, tmp_path, env, argv, host):
+    served = {}
+    monkeypatch.delenv("DESK_HOST", raising=False)
+    for name, value in {"DATABASE_URL": f"sqlite:///{tmp_path / 'desk.db'}", **env}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sys, "argv", ["bot.desk", "--port", "8080", *argv])
+    monkeypatch.setattr(desk_main.web, "run_app", lambda app, host, port: served.update(host=host, port=port))
+    desk_main.main()
+    assert served == {"host": host, "port": 8080}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -106,30 +107,35 @@ class DutyRoster:
 
 
 class DeskSessions:
-    """Opaque session tokens; only their SHA-256 is stored, so a database leak signs nobody in."""
+    """Opaque session tokens; only their SHA-256 is stored, so a database leak signs nobody in.
 
-    def __init__(self, engine: Engine, *, idle_minutes: float) -> None:
+    A session ends when idle too long and, however busy, when it reaches its lifetime: a
+    stolen cookie does not work forever.
+    """
+
+    def __init__(self, engine: Engine, *, idle_minutes: float, max_hours: float) -> None:
         metadata.create_all(engine)
         self._engine = engine
         self._idle = timedelta(minutes=idle_minutes)
+        self._lifetime = timedelta(hours=max_hours)
 
     def start(self, agent: str) -> str:
         token = secrets.token_urlsafe(32)
         now = utcnow()
         with self._engine.begin() as conn:
             conn.execute(
-                insert(desk_sessions).values(token_hash=_digest(token), agent=agent, created_at=now, last_seen=now)
+                insert(desk_sessions).values(token_hash=session_key(token), agent=agent, created_at=now, last_seen=now)
             )
         return token
 
     def agent_for(self, token: str) -> str | None:
-        """The signed-in agent, refreshing the session; None when unknown or idle too long."""
+        """The signed-in agent, refreshing the session; None when unknown, idle too long or too old."""
         now = utcnow()
         with self._engine.begin() as conn:
-            row = conn.execute(select(desk_sessions).where(desk_sessions.c.token_hash == _digest(token))).first()
+            row = conn.execute(select(desk_sessions).where(desk_sessions.c.token_hash == session_key(token))).first()
             if row is None:
                 return None
-            if row.last_seen < now - self._idle:
+            if row.last_seen < now - self._idle or row.created_at < now - self._lifetime:
                 conn.execute(delete(desk_sessions).where(desk_sessions.c.token_hash == row.token_hash))
                 return None
             conn.execute(
@@ -137,10 +143,24 @@ class DeskSessions:
             )
             return str(row.agent)
 
+    def active(self, keys: Collection[str]) -> set[str]:
+        """Which of these session keys are still signed in, without counting the question as activity."""
+        now = utcnow()
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(desk_sessions.c.token_hash).where(
+                    desk_sessions.c.token_hash.in_(keys),
+                    desk_sessions.c.last_seen >= now - self._idle,
+                    desk_sessions.c.created_at >= now - self._lifetime,
+                )
+            ).all()
+        return {row.token_hash for row in rows}
+
     def end(self, token: str) -> None:
         with self._engine.begin() as conn:
-            conn.execute(delete(desk_sessions).where(desk_sessions.c.token_hash == _digest(token)))
+            conn.execute(delete(desk_sessions).where(desk_sessions.c.token_hash == session_key(token)))
 
 
-def _digest(token: str) -> str:
+def session_key(token: str) -> str:
+    """What is stored of a session token, and what names the session elsewhere."""
     return hashlib.sha256(token.encode()).hexdigest()

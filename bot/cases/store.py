@@ -6,6 +6,7 @@ alert can be delayed by a failure but never lost.
 
 from __future__ import annotations
 
+import re
 import secrets
 import statistics
 from collections.abc import Iterable, Mapping
@@ -23,6 +24,7 @@ from bot.cases.schema import attachments, case_messages, cases, outbox
 OPEN, CLAIMED, RESOLVED, CANCELLED = "open", "claimed", "resolved", "cancelled"
 ACTIVE_STATUSES = (OPEN, CLAIMED)
 _ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U to misread
+_CASE_ID = re.compile(f"CX-[{_ID_ALPHABET}]{{6}}")
 
 
 def new_case_id() -> str:
@@ -131,8 +133,12 @@ class CaseStore:
         raise RuntimeError("could not allocate a case id")
 
     def get(self, case_id: str) -> Case:
+        """The case; an id that no case can have (typed, pasted, hostile) is not looked up at all."""
+        wanted = case_id.upper()
+        if not _CASE_ID.fullmatch(wanted):
+            raise CaseNotFound(case_id)
         with self._engine.connect() as conn:
-            row = conn.execute(select(cases).where(cases.c.id == case_id.upper())).first()
+            row = conn.execute(select(cases).where(cases.c.id == wanted)).first()
         if row is None:
             raise CaseNotFound(case_id)
         return Case.from_row(row)

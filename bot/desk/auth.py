@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.cases.agents import session_key
 from bot.desk.context import DESK
-from bot.desk.passwords import check_password
 
 COOKIE = "desk_session"
 PUBLIC_PREFIXES = ("/login", "/static/", "/healthz")
@@ -20,7 +20,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-_DUMMY_HASH = "pbkdf2_sha256$1000$dummy-salt$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -48,22 +47,21 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith(PUBLIC_PREFIXES):
         return await handler(request)
     context = request.app[DESK]
-    token = request.cookies.get(COOKIE)
+    token = request.cookies.get(COOKIE, "")
     agent = await asyncio.to_thread(context.sessions.agent_for, token) if token else None
     if agent is None or agent not in context.settings.agents:
         if request.path.startswith("/api/") or is_ws:
             raise web.HTTPUnauthorized(text="sign in first")
         raise web.HTTPFound("/login")
     request["agent"] = agent
+    request["session"] = session_key(token)
     await asyncio.to_thread(context.desk.roster.on_duty, agent, via="desk")
     return await handler(request)
 
 
 async def authenticate(request: web.Request, name: str, password: str) -> bool:
     """Check a password in constant time whether or not the name exists."""
-    stored = request.app[DESK].settings.agents.get(name)
-    ok = await asyncio.to_thread(check_password, password, stored or _DUMMY_HASH)
-    return ok and stored is not None
+    return await asyncio.to_thread(request.app[DESK].credentials.check, name, password)
 
 
 def set_session_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:

@@ -24,10 +24,12 @@ from bot.desk.dispatcher import Dispatcher
 from bot.desk.escalation import EscalationWatcher
 from bot.desk.group_bot import AgentGroupBot
 from bot.desk.live import LiveFeed, LiveHub
+from bot.desk.passwords import Credentials
 from bot.desk.relay import CustomerRelay
 from bot.desk.service import AgentDesk
 from bot.desk.settings import DeskSettings
 from bot.desk.texts import CustomerTexts
+from bot.desk.throttle import SignInThrottle
 from connectors.rest.mailbox import RestMailbox
 from connectors.telegram.sender import TelegramSender
 from connectors.twitter.sender import XSender
@@ -40,6 +42,8 @@ class DeskContext:
     store: CaseStore
     ledger: DeliveryLedger
     sessions: DeskSessions
+    credentials: Credentials
+    sign_ins: SignInThrottle
     desk: AgentDesk
     hub: LiveHub
     dispatcher: Dispatcher
@@ -132,7 +136,9 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
             engine=engine,
             store=store,
             ledger=ledger,
-            sessions=DeskSessions(engine, idle_minutes=settings.idle_minutes),
+            sessions=DeskSessions(engine, idle_minutes=settings.idle_minutes, max_hours=settings.session_max_hours),
+            credentials=await asyncio.to_thread(Credentials, settings.agents),
+            sign_ins=SignInThrottle(),
             desk=desk,
             hub=hub,
             dispatcher=dispatcher,
@@ -140,6 +146,7 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
         context.tasks.append(asyncio.create_task(dispatcher.run(), name="outbox-dispatcher"))
         context.tasks.append(asyncio.create_task(live_feed.run(), name="live-feed"))
         context.tasks.append(asyncio.create_task(watcher.run(), name="escalation-watcher"))
+        context.tasks.append(asyncio.create_task(hub.watch_sessions(context.sessions), name="page-sessions"))
         if group_bot is not None:
             context.tasks.append(asyncio.create_task(group_bot.run(), name="agents-group-bot"))
         try:

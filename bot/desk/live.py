@@ -12,8 +12,9 @@ import asyncio
 import logging
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
+from bot.cases.agents import DeskSessions
 from bot.cases.events import OutboxReader
 from bot.cases.store import CaseStore
 from bot.desk.destinations import case_json
@@ -23,19 +24,33 @@ logger = logging.getLogger(__name__)
 # On PostgreSQL a transaction that took an outbox id can commit after a later one; the
 # follower looks back this many ids each time, so such a row is still pushed (once).
 LOOK_BACK_IDS = 100
+SESSION_ENDED = 4401  # WebSocket close code (application range): the page's session is over
+SESSION_CHECK_SECONDS = 30.0
 
 
 class LiveHub:
-    """The set of connected pages; a broadcast reaches each one or drops it when gone."""
+    """The connected pages, each under the session that opened it; a broadcast reaches each one or drops it when gone.
+
+    A page lives no longer than its session: signing out closes the session's pages in this
+    process at once, and ``watch_sessions`` closes, within a check interval, those whose
+    session ended otherwise (idle, too old, or signed out through another desk process).
+    """
 
     def __init__(self) -> None:
-        self._sockets: set[web.WebSocketResponse] = set()
+        self._sockets: dict[web.WebSocketResponse, str] = {}  # page -> its session key
+        self._close_codes: dict[web.WebSocketResponse, int] = {}  # pages the desk is closing, and why
 
-    def add(self, ws: web.WebSocketResponse) -> None:
-        self._sockets.add(ws)
+    def add(self, ws: web.WebSocketResponse, session: str) -> None:
+        self._sockets[ws] = session
 
-    def discard(self, ws: web.WebSocketResponse) -> None:
-        self._sockets.discard(ws)
+    async def remove(self, ws: web.WebSocketResponse) -> None:
+        """The page's handler is done: close it, with the desk's reason when the desk ended it.
+
+        When another task closes a socket, aiohttp wakes the handler, and the handler's own
+        close goes out first; so the reason has to reach the handler, here.
+        """
+        self._sockets.pop(ws, None)
+        await ws.close(code=self._close_codes.pop(ws, WSCloseCode.OK))
 
     @property
     def size(self) -> int:
@@ -44,18 +59,44 @@ class LiveHub:
     async def broadcast(self, message: dict[str, Any]) -> None:
         for ws in list(self._sockets):
             if ws.closed:
-                self._sockets.discard(ws)
+                self._sockets.pop(ws, None)
                 continue
             try:
                 await ws.send_json(message)
             except ConnectionError:
                 logger.info("desk page went away during a broadcast")
-                self._sockets.discard(ws)
+                self._sockets.pop(ws, None)
+
+    async def close_session(self, session: str) -> None:
+        """Close the pages of a session that ended; the page then goes to the sign-in page."""
+        for ws in [ws for ws, key in self._sockets.items() if key == session]:
+            await self._close(ws, SESSION_ENDED)
+
+    async def close_ended(self, sessions: DeskSessions) -> None:
+        """Close the pages whose session is no longer signed in."""
+        open_sessions = set(self._sockets.values())
+        if not open_sessions:
+            return
+        for session in open_sessions - await asyncio.to_thread(sessions.active, open_sessions):
+            await self.close_session(session)
+
+    async def watch_sessions(self, sessions: DeskSessions, *, every_seconds: float = SESSION_CHECK_SECONDS) -> None:
+        """Run until cancelled: ``close_ended`` every so often."""
+        while True:
+            await asyncio.sleep(every_seconds)
+            try:
+                await self.close_ended(sessions)
+            except Exception:
+                logger.exception("checking the sessions of open desk pages failed; retrying")
 
     async def close_all(self) -> None:
         for ws in list(self._sockets):
-            await ws.close(code=1001, message=b"desk shutting down")
-        self._sockets.clear()
+            await self._close(ws, WSCloseCode.GOING_AWAY)
+
+    async def _close(self, ws: web.WebSocketResponse, code: int) -> None:
+        self._sockets.pop(ws, None)
+        self._close_codes[ws] = code
+        await ws.close(code=code)
 
 
 class LiveFeed:

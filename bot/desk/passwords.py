@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable, Mapping
 
 ALGORITHM = "pbkdf2_sha256"
 DEFAULT_ITERATIONS = 600_000
@@ -19,12 +20,40 @@ def hash_password(password: str, *, iterations: int = DEFAULT_ITERATIONS) -> str
 
 def check_password(password: str, encoded: str) -> bool:
     """Constant-time check; a malformed hash never matches."""
+    parsed = _parse(encoded)
+    if parsed is None:
+        return False
+    rounds, salt, expected = parsed
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), rounds)
+    return hmac.compare_digest(base64.b64encode(digest).decode(), expected)
+
+
+def dummy_hash(real_hashes: Iterable[str]) -> str:
+    """A hash of a random password that costs as much to check as the costliest real one."""
+    rounds = [parsed[0] for parsed in map(_parse, real_hashes) if parsed is not None]
+    return hash_password(secrets.token_urlsafe(16), iterations=max(rounds, default=DEFAULT_ITERATIONS))
+
+
+class Credentials:
+    """The agents' hashes, and a dummy checked for any other name, so timing does not tell which names exist."""
+
+    def __init__(self, hashes: Mapping[str, str]) -> None:
+        self._hashes = dict(hashes)
+        self._dummy = dummy_hash(self._hashes.values())  # once, at start: it costs as much as a sign-in
+
+    def check(self, name: str, password: str) -> bool:
+        stored = self._hashes.get(name)
+        ok = check_password(password, stored or self._dummy)
+        return ok and stored is not None
+
+
+def _parse(encoded: str) -> tuple[int, str, str] | None:
+    """Iterations, salt and expected digest; None when ``encoded`` is not one of our hashes."""
     try:
         algorithm, iterations, salt, expected = encoded.split("$", 3)
         rounds = int(iterations)
     except ValueError:
-        return False
+        return None
     if algorithm != ALGORITHM or rounds < 1:
-        return False
-    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), rounds)
-    return hmac.compare_digest(base64.b64encode(digest).decode(), expected)
+        return None
+    return rounds, salt, expected

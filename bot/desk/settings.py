@@ -35,6 +35,7 @@ class DeskSettings:
     public_origin: str | None = None
     cookie_secure: bool = False
     idle_minutes: float = 30.0
+    session_max_hours: float = 12.0
     sla_minutes: dict[int, int] = field(default_factory=lambda: dict(DEFAULT_SLA_MINUTES))
     poll_seconds: float = 0.2
     retry_base_seconds: float = 1.0
@@ -74,6 +75,7 @@ class DeskSettings:
             public_origin=(env.get("DESK_PUBLIC_ORIGIN") or "").rstrip("/") or None,
             cookie_secure=env.get("DESK_COOKIE_SECURE", "false").lower() == "true",
             idle_minutes=float(env.get("DESK_IDLE_MINUTES", "30")),
+            session_max_hours=float(env.get("DESK_SESSION_MAX_HOURS", "12")),
             sla_minutes=sla,
             poll_seconds=float(env.get("DESK_POLL_SECONDS", "0.2")),
             retry_base_seconds=float(env.get("ALERT_RETRY_BASE_SECONDS", "1")),

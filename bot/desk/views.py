@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,16 @@ from aiohttp import web
 from bot.cases.audit import AuditEntry
 from bot.cases.queue import active_cases
 from bot.cases.store import Case, CaseNotFound, TranscriptLine, utcnow
+from bot.desk import inputs
 from bot.desk.auth import COOKIE, authenticate, set_session_cookie
 from bot.desk.context import DESK
 from bot.desk.destinations import case_json
 from bot.desk.service import Actor, Refused
 
 STATIC = Path(__file__).resolve().parent / "static"
+ACTIONS = frozenset({"claim", "reply", "note", "priority", "resolve", "hand_back"})
+EXPORT_FORMATS = ("txt", "json")
+UNKNOWN_NAME = "(unknown name)"
 
 
 @web.middleware
@@ -43,12 +48,21 @@ async def login_page(request: web.Request) -> web.StreamResponse:
 
 
 async def login(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
-    name, password = str(form.get("name", "")).strip(), str(form.get("password", ""))
+    form = await inputs.form(request)
+    name = inputs.form_text(form, "name", inputs.MAX_NAME_CHARS).strip()
+    password = inputs.form_text(form, "password", inputs.MAX_PASSWORD_CHARS)
     context = request.app[DESK]
+    address = request.remote or "unknown"
+    wait = context.sign_ins.attempt(address, name)
+    if wait:
+        seconds = math.ceil(wait)
+        raise web.HTTPTooManyRequests(
+            text=f"Too many sign-in attempts: try again in {seconds} seconds.", headers={"Retry-After": str(seconds)}
+        )
     if not await authenticate(request, name, password):
-        await context.desk.refuse_stranger(name[:64] or "(empty)", "desk", "sign_in")
+        await _audit_failed_sign_in(request, name, address)
         raise web.HTTPFound("/login?failed=1")
+    context.sign_ins.succeeded(address, name)
     token = await asyncio.to_thread(context.sessions.start, name)
     await asyncio.to_thread(context.desk.roster.on_duty, name, via="desk")
     await asyncio.to_thread(context.desk.audit.record, actor=name, via="desk", action="sign_in")
@@ -57,9 +71,23 @@ async def login(request: web.Request) -> web.StreamResponse:
     raise response
 
 
+async def _audit_failed_sign_in(request: web.Request, name: str, address: str) -> None:
+    """An agent's name is kept; any other typed name is not, since people type their password there."""
+    known = name in request.app[DESK].settings.agents
+    await asyncio.to_thread(
+        request.app[DESK].desk.audit.record,
+        actor=name if known else UNKNOWN_NAME,
+        via="desk",
+        action="sign_in",
+        allowed=False,
+        detail={"reason": "wrong password" if known else "unknown name", "remote": address},
+    )
+
+
 async def logout(request: web.Request) -> web.StreamResponse:
     context = request.app[DESK]
     await asyncio.to_thread(context.sessions.end, request.cookies[COOKIE])
+    await context.hub.close_session(request["session"])
     await asyncio.to_thread(context.desk.roster.off_duty, request["agent"])
     await asyncio.to_thread(context.desk.audit.record, actor=request["agent"], via="desk", action="sign_out")
     response = web.HTTPFound("/login")
@@ -128,52 +156,50 @@ def _audit(entry: AuditEntry) -> dict[str, Any]:
 async def act(request: web.Request) -> web.StreamResponse:
     """POST /api/cases/{id}/{action} with a JSON body: the page's buttons."""
     context = request.app[DESK]
-    case_id, action = request.match_info["case_id"], request.match_info["action"]
-    body = await request.json() if request.can_read_body else {}
+    case_id, action = request.match_info["case_id"].strip().upper(), request.match_info["action"]
+    if action not in ACTIONS:
+        raise inputs.not_found("unknown action")
+    body = await inputs.json_object(request)
     actor = _actor(request)
     desk = context.desk
     if action == "claim":
         await desk.claim(actor, case_id)
     elif action == "reply":
-        await desk.reply(actor, case_id, str(body.get("text", "")))
+        await desk.reply(actor, case_id, inputs.text(body, "text"))
     elif action == "note":
-        await desk.note(actor, case_id, str(body.get("text", "")))
+        await desk.note(actor, case_id, inputs.text(body, "text"))
     elif action == "priority":
-        await desk.set_priority(actor, case_id, int(body.get("priority", 0)))
+        await desk.set_priority(actor, case_id, inputs.whole_number(body, "priority"))
     elif action == "resolve":
         await desk.resolve(actor, case_id)
     elif action == "hand_back":
         await desk.hand_back(actor, case_id)
-    else:
-        raise web.HTTPNotFound(text="unknown action")
-    case = await asyncio.to_thread(context.store.get, case_id.upper())
+    case = await asyncio.to_thread(context.store.get, case_id)
     return web.json_response(case_json(case))
 
 
 async def send_file(request: web.Request) -> web.StreamResponse:
     """POST /api/cases/{id}/file, multipart with one ``file`` field: a file for the customer."""
     context = request.app[DESK]
-    form = await request.post()
-    upload = form.get("file")
-    if not isinstance(upload, web.FileField):
-        raise web.HTTPBadRequest(text="a file field named 'file' is required")
+    upload = inputs.upload(await inputs.form(request), "file")
     data = upload.file.read()
     name = _safe_filename(upload.filename or "file")
-    case = await context.desk.send_file(
-        _actor(request), request.match_info["case_id"], name, data, upload.content_type or "application/octet-stream"
-    )
+    case = await context.desk.send_file(_actor(request), request.match_info["case_id"], name, data, upload.content_type)
     return web.json_response(case_json(await asyncio.to_thread(context.store.get, case.id)))
 
 
 async def export(request: web.Request) -> web.StreamResponse:
     """The transcript as a download: ``?format=txt`` (default) or ``json``."""
     context = request.app[DESK]
-    case = await asyncio.to_thread(context.store.get, request.match_info["case_id"].upper())
+    export_format = request.query.get("format", "txt")
+    if export_format not in EXPORT_FORMATS:
+        raise inputs.bad_request(f"format must be one of {', '.join(EXPORT_FORMATS)}")
+    case = await asyncio.to_thread(context.store.get, request.match_info["case_id"])
     transcript = await asyncio.to_thread(context.store.transcript, case.id)
     await asyncio.to_thread(
         context.desk.audit.record, actor=request["agent"], via="desk", action="export", case_id=case.id
     )
-    if request.query.get("format") == "json":
+    if export_format == "json":
         body = json.dumps({"case": case_json(case), "transcript": [_line(t) for t in transcript]}, indent=2)
         filename, content_type = f"{case.id}.json", "application/json"
     else:
@@ -191,9 +217,9 @@ async def export(request: web.Request) -> web.StreamResponse:
 
 async def attachment(request: web.Request) -> web.StreamResponse:
     context = request.app[DESK]
-    case_id = request.match_info["case_id"].upper()
-    wanted = int(request.match_info["attachment_id"])
-    for item in await asyncio.to_thread(context.store.attachments, case_id):
+    case = await asyncio.to_thread(context.store.get, request.match_info["case_id"])
+    wanted = int(request.match_info["attachment_id"])  # the route admits 1 to 18 ASCII digits
+    for item in await asyncio.to_thread(context.store.attachments, case.id):
         if item["id"] == wanted and item["stored_path"] and Path(item["stored_path"]).is_file():
             return web.FileResponse(
                 item["stored_path"],
@@ -213,10 +239,10 @@ async def live(request: web.Request) -> web.StreamResponse:
     hub = request.app[DESK].hub
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
-    hub.add(ws)
+    hub.add(ws, request["session"])
     try:
         async for _message in ws:
             pass  # the page only listens
     finally:
-        hub.discard(ws)
+        await hub.remove(ws)
     return ws

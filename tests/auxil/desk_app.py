@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.cases.store import Case, TranscriptLine
 from bot.desk.app import create_app
 from bot.desk.context import DESK, DeskContext
 from bot.desk.passwords import hash_password
@@ -39,11 +40,33 @@ def origin(server: TestServer) -> str:
     return str(server.make_url("/")).rstrip("/")
 
 
+def open_case(server: TestServer, priority: int = 1, channel: str = "rest", sender_id: str = "web-ada") -> Case:
+    """A case as the bot opens it: a theft report with the customer's first message."""
+    return context_of(server).store.open_case(
+        intent="suspected_theft",
+        priority=priority,
+        channel=channel,
+        sender_id=sender_id,
+        summary="Withdrawals I did not make",
+        details={"coin": "BTC", "amount": "0.5"},
+        transcript=[TranscriptLine(role="customer", text="someone took my BTC")],
+    )
+
+
 @contextlib.asynccontextmanager
-async def signed_in(server: TestServer, name: str) -> AsyncIterator[TestClient]:
+async def visitor(server: TestServer) -> AsyncIterator[TestClient]:
+    """A client that has not signed in."""
     client = TestClient(server)
     await client.start_server()
     try:
+        yield client
+    finally:
+        await client.close()
+
+
+@contextlib.asynccontextmanager
+async def signed_in(server: TestServer, name: str) -> AsyncIterator[TestClient]:
+    async with visitor(server) as client:
         response = await client.post(
             "/login",
             data={"name": name, "password": PASSWORDS[name]},
@@ -52,8 +75,6 @@ async def signed_in(server: TestServer, name: str) -> AsyncIterator[TestClient]:
         )
         assert response.status == 302 and response.headers["Location"] == "/", await response.text()
         yield client
-    finally:
-        await client.close()
 
 
 async def act(client: TestClient, server: TestServer, case_id: str, action: str, **body: Any) -> Any:

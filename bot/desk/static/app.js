@@ -2,6 +2,7 @@
 "use strict";
 
 const state = { cases: [], current: null, sla: {} };
+const SESSION_ENDED = 4401;  // the desk closed the live feed because this session was signed out or expired
 const $ = (id) => document.getElementById(id);
 
 async function api(path, options = {}) {
@@ -118,7 +119,8 @@ async function act(action, body) {
 function connectLive() {
   const socket = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
   socket.onopen = () => { $("live").textContent = "live"; $("live").className = "online"; };
-  socket.onclose = () => {
+  socket.onclose = (event) => {
+    if (event.code === SESSION_ENDED) { location.href = "/login"; return; }
     $("live").textContent = "offline"; $("live").className = "offline";
     setTimeout(connectLive, 2000);
   };

@@ -1,0 +1,15 @@
+from bot.desk.passwords import DEFAULT_ITERATIONS, Credentials, dummy_hash, hash_password
+
+
+def test_the_dummy_hash_costs_what_the_costliest_agent_hash_costs():
+    hashes = [hash_password("a", iterations=2000), hash_password("b", iterations=5000), "md5$broken"]
+    assert dummy_hash(hashes).startswith("pbkdf2_sha256$5000$")
+    assert dummy_hash([]).startswith(f"pbkdf2_sha256${DEFAULT_ITERATIONS}$")
+
+
+def test_credentials_accept_only_an_agent_with_the_right_password():
+    credentials = Credentials({"alice": hash_password("alice-pass", iterations=1000)})
+    assert credentials.check("alice", "alice-pass")
+    assert not credentials.check("alice", "wrong")
+    assert not credentials.check("mallory", "alice-pass")
+    assert not credentials.check("mallory", "")

@@ -1,0 +1,98 @@
+"""Desk sessions end: at their lifetime however busy, and on sign-out with their open pages."""
+
+import asyncio
+from datetime import timedelta
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlalchemy import func, select, update
+
+from bot.cases.agents import desk_sessions
+from bot.cases.store import utcnow
+from bot.desk.live import SESSION_ENDED
+from tests.auxil.desk_app import context_of, open_case, origin, running_desk, signed_in, visitor
+
+
+def _sign_in_time(server, agent: str, at) -> None:
+    with context_of(server).engine.begin() as conn:
+        conn.execute(update(desk_sessions).where(desk_sessions.c.agent == agent).values(created_at=at))
+
+
+def _headers(server, token: str) -> dict[str, str]:
+    return {"Origin": origin(server), "Cookie": f"desk_session={token}"}
+
+
+def _token(client: TestClient) -> str:
+    return next(c.value for c in client.session.cookie_jar if c.key == "desk_session")
+
+
+async def _page(client: TestClient, server, token: str):
+    return await client.ws_connect("/ws", headers=_headers(server, token))
+
+
+async def _still_open(page, case_id: str) -> None:
+    event = await asyncio.wait_for(page.receive_json(), 5)
+    assert event["case"]["id"] == case_id and not page.closed
+
+
+async def _closed_as_signed_out(page) -> None:
+    message = await asyncio.wait_for(page.receive(), 5)
+    assert message.type == aiohttp.WSMsgType.CLOSE and message.data == SESSION_ENDED
+
+
+async def test_a_busy_session_still_ends_at_its_lifetime(database_url):
+    async with running_desk(database_url, DESK_SESSION_MAX_HOURS="12") as server, signed_in(server, "alice") as alice:
+        _sign_in_time(server, "alice", utcnow() - timedelta(hours=11, minutes=59))
+        assert (await alice.get("/api/me")).status == 200  # used a second ago: not idle, and not too old yet
+        _sign_in_time(server, "alice", utcnow() - timedelta(hours=12, minutes=1))
+        assert (await alice.get("/api/me")).status == 401
+        with context_of(server).engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(desk_sessions)).scalar_one() == 0
+
+
+async def test_sign_out_closes_that_sessions_pages_and_no_other(sqlite_url):
+    async with (
+        running_desk(sqlite_url) as server,
+        signed_in(server, "alice") as alice,
+        signed_in(server, "alice") as alice_elsewhere,
+        signed_in(server, "bob") as bob,
+    ):
+        token = _token(alice)
+        signed_out = [await _page(alice, server, token) for _ in range(2)]
+        others = [await _page(alice_elsewhere, server, _token(alice_elsewhere)), await _page(bob, server, _token(bob))]
+        out = await alice.post("/logout", headers=_headers(server, token), allow_redirects=False)
+        assert out.status == 302
+        for page in signed_out:
+            await _closed_as_signed_out(page)
+        case = open_case(server)
+        for page in others:
+            await _still_open(page, case.id)
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await _page(alice, server, token)
+        assert refused.value.status == 401
+        for page in others:
+            await page.close()
+
+
+async def test_pages_whose_session_ended_elsewhere_close_at_the_next_check(database_url):
+    async with (
+        running_desk(database_url) as first,
+        running_desk(database_url) as second,
+        signed_in(second, "alice") as alice,
+        signed_in(second, "bob") as bob,
+    ):
+        alice_page = await _page(alice, second, _token(alice))
+        bob_page = await _page(bob, second, _token(bob))
+        hub, sessions = context_of(second).hub, context_of(second).sessions
+        async with visitor(first) as other_process:
+            out = await other_process.post("/logout", headers=_headers(first, _token(alice)), allow_redirects=False)
+            assert out.status == 302
+        await hub.close_ended(sessions)
+        await _closed_as_signed_out(alice_page)
+        case = open_case(second)
+        await _still_open(bob_page, case.id)
+        _sign_in_time(second, "bob", utcnow() - timedelta(hours=13))
+        await hub.close_ended(sessions)
+        await _closed_as_signed_out(bob_page)
+        assert hub.size == 0
