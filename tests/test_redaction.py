@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import random
+import string
+import time
+
 import pytest
 from mnemonic import Mnemonic
 
@@ -82,13 +86,13 @@ def test_bare_hex_without_context_is_redacted_and_flagged_ambiguous():
         ("my 2fa code is 493027 and it doesn't work", "493027"),
         ("OTP 8812", "8812"),
         ("verification code: 55123409", "55123409"),
-        ("google authenticator shows 120 944", None),
+        ("google authenticator shows 120 944", "120 944"),
+        ("my 2fa code is 123 456", "123 456"),
+        ("OTP: 123-456 keeps failing", "123-456"),
     ],
 )
 def test_otp_codes_next_to_code_words_are_redacted(text, code):
     result = redact(text)
-    if code is None:
-        return
     assert OTP_CODE in result.kinds
     assert code not in result.text
 
@@ -108,3 +112,136 @@ def test_password_api_secret_and_card_are_redacted():
 def test_talking_about_a_password_is_not_a_secret():
     for text in ("my password is not working", "password is wrong apparently", "I reset my password yesterday"):
         assert redact(text).kinds == (), text
+
+
+@pytest.mark.parametrize(
+    "text,secret",
+    [
+        ("API SECRET: 7fG9kL2mN4pQ6rS8tU0vW", "7fG9kL2mN4pQ6rS8tU0vW"),
+        ("Secret Key: Zx8Cv7Bn6Mm5Ll4Kk3Jj2", "Zx8Cv7Bn6Mm5Ll4Kk3Jj2"),
+        (f"apiSecret={HEX64}", HEX64),
+    ],
+)
+def test_api_secrets_are_found_whatever_the_case_of_the_label(text, secret):
+    result = redact(text)
+    assert API_SECRET in result.kinds
+    assert secret not in result.text
+
+
+def _seed_words_with_slips(*positions: int) -> list[str]:
+    words = SEED_12.split()
+    for i in positions:  # one letter dropped from each chosen word ("amount" -> "amont")
+        words[i] = words[i][:2] + words[i][3:]
+    return words
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        " \u2022 ".join(SEED_12.split()),
+        " | ".join(SEED_12.split()),
+        "/".join(SEED_12.split()),
+        " and ".join(SEED_12.split()),
+        "\n".join(SEED_12.split()),
+        "\n".join(f"{i}. {w}" for i, w in enumerate(SEED_12.split(), 1)),
+        " ".join(f"{i}) {w}" for i, w in enumerate(SEED_12.split(), 1)),
+        SEED_12.upper(),
+        " ".join(_seed_words_with_slips(2, 7)),
+        ", ".join(_seed_words_with_slips(0, 11)),
+    ],
+    ids=[
+        "bullets",
+        "bars",
+        "slashes",
+        "and",
+        "lines",
+        "numbered lines",
+        "numbered",
+        "upper case",
+        "two typos",
+        "typos at both ends",
+    ],
+)
+def test_seed_phrases_are_found_however_they_are_written(written):
+    result = redact(f"my wallet words: {written} -- is it safe?")
+    assert SEED_PHRASE in result.kinds
+    assert not set(written.lower().split()) & set(result.text.lower().split()) - {"and"}
+    assert result.text.startswith("my ") and result.text.endswith(" -- is it safe?")
+
+
+def test_three_slips_in_twelve_words_are_not_a_seed_phrase():
+    words = _seed_words_with_slips(2, 5, 9)
+    assert SEED_PHRASE not in redact(" ".join(words)).kinds
+
+
+@pytest.mark.parametrize(
+    "text,secret",
+    [
+        ("my password hunter2", "hunter2"),
+        ("password Tr0ub4dor&3 does not work", "Tr0ub4dor&3"),
+        ("my password for binance is Hunter2!", "Hunter2!"),
+    ],
+)
+def test_passwords_without_is_or_colon(text, secret):
+    result = redact(text)
+    assert PASSWORD in result.kinds
+    assert secret not in result.text
+
+
+def test_card_number_written_with_dots():
+    result = redact("card 4111.1111.1111.1111 was charged twice")
+    assert CARD_NUMBER in result.kinds
+    assert result.text == f"card {REDACTED} was charged twice"
+
+
+def test_txid_right_after_its_label_stays_even_when_key_was_said_earlier():
+    text = f"the key question is where it went, txid {HEX64}"
+    assert redact(text).text == text
+
+
+def test_digits_inside_an_eth_address_are_not_a_card():
+    address = "0xab4111111111111111cdef0123456789abcdef01"  # "4111111111111111" passes the Luhn check
+    text = f"I sent it to {address} yesterday"
+    assert redact(text).text == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "code stopped working in 2024",
+        "my sms code never arrives since 2023",
+        "I sent 2500 usdt and 0.5 btc, code 1234 is my sub-account",
+        "order 5000000000000009 is still pending",  # Luhn-valid order id
+        "error code 10054 when I open the app",
+        "the deposit is at block height 840000, code says pending",
+        "deposit on 2024-05-01 at 12:30, verification pending",
+        "since 05/01/2024 the verification code never comes",
+        "sent to 0x8dbe60c80089144e2f597813c19808bb0d46cb1f an hour ago",
+        f"txid: {HEX64}",
+        f"tx hash {TXID_0X} shows confirmed",
+        "my password is not working",
+        "my password manager filled the wrong password",
+        "my passcode wasn't accepted",
+        "I don't know what my password is.",
+        "can you help me abandon this order and refund the amount",
+        "never noticed this fee until now, can you please explain that again",  # twelve list words
+    ],
+)
+def test_ordinary_support_sentences_are_kept_whole(text):
+    result = redact(text)
+    assert result.kinds == () and result.text == text
+
+
+def test_a_long_message_redacts_in_linear_time():
+    """A complexity guard, not a benchmark: 10,000+ characters of words the seed check must look up."""
+    rng = random.Random(12)
+    filler = ["".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(3, 9))) for _ in range(2000)]
+    parts = [*filler, *(f"code {rng.randint(1000, 99999999)}" for _ in range(200)), *Mnemonic("english").wordlist]
+    rng.shuffle(parts)
+    text = f"{' '.join(parts)} password: hunter2 {SEED_12}"
+    assert len(text) > 10_000
+    redact("warm the word lists up")
+    started = time.perf_counter()
+    result = redact(text)
+    assert time.perf_counter() - started < 0.5
+    assert SEED_PHRASE in result.kinds and PASSWORD in result.kinds

@@ -1,22 +1,23 @@
 """Find secrets in customer text and replace them with ``[REDACTED]`` before anything keeps it.
 
-Covers the spec's list: seed phrases (12-24 BIP-39 words), private keys (hex, WIF, xprv),
+Covers the spec's list: seed phrases (``seed_phrases.py``), private keys (hex, WIF, xprv),
 API secrets, passwords, 2FA/OTP codes and card numbers. A 64-hex string is a txid when
-the bot asked for one or the customer calls it a txid/hash, a key when labelled as one,
-and otherwise redacted as ambiguous so the bot asks again.
+the bot asked for one or its nearest label calls it a txid/hash, a key when the nearest
+label says key, and otherwise redacted as ambiguous so the bot asks again.
+
+Every check is linear in the text and looks around a match only within a few dozen
+characters, so a long message costs milliseconds. It is still CPU work: callers on an
+event loop run ``redact`` in a thread.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
-from mnemonic import Mnemonic
+from bot.cases.seed_phrases import seed_phrase_spans
 
 REDACTED = "[REDACTED]"
-SEED_PHRASE_MIN_WORDS = 12
 
 SEED_PHRASE = "seed_phrase"
 PRIVATE_KEY = "private_key"
@@ -26,24 +27,39 @@ OTP_CODE = "otp_code"
 CARD_NUMBER = "card_number"
 UNLABELLED_HEX = "unlabelled_hex"
 
-_KEY_LABEL = re.compile(r"\b(private|priv|secret|key|pk|privkey|wif|signing)\b", re.I)
-_TXID_LABEL = re.compile(r"\b(txid|tx|txn|hash|transaction|trx|explorer|tx\s*id|tx\s*hash)\b|/tx/", re.I)
+_HEX_LABEL = re.compile(
+    r"(?P<key>\b(?:private|priv|secret|key|pk|privkey|wif|signing)\b)"
+    r"|(?P<txid>\b(?:txid|tx|txn|hash|transaction|trx|explorer|tx\s*id|tx\s*hash)\b|/tx/)",
+    re.I,
+)
 _HEX64 = re.compile(r"(?<![0-9a-fA-Fx])(?:0x)?[0-9a-fA-F]{64}(?![0-9a-fA-F])")
-_WIF = re.compile(r"\b[5KL][1-9A-HJ-NP-Za-km-z]{50,51}\b")
-_XPRV = re.compile(r"\b[xyzt]prv[1-9A-HJ-NP-Za-km-z]{100,112}\b")
+_WIF = re.compile(r"(?<![1-9A-HJ-NP-Za-km-z])[5KL][1-9A-HJ-NP-Za-km-z]{50,51}(?![1-9A-HJ-NP-Za-km-z])")
+_XPRV = re.compile(r"(?<![1-9A-HJ-NP-Za-km-z])[xyzt]prv[1-9A-HJ-NP-Za-km-z]{100,112}(?![1-9A-HJ-NP-Za-km-z])")
 _API_SECRET = re.compile(
-    r"\b(api[\s_-]*secret|secret[\s_-]*key|api[\s_-]*key[\s_-]*secret|secret)\b\s*(?:is|was|:|=|-)?\s*"
-    r"(?P<secret>[A-Za-z0-9+/=_\-]{16,})"
+    r"\b(?:api[\s_-]*secret|secret[\s_-]*key|api[\s_-]*key[\s_-]*secret|secret)\b\s*(?:is|was|:|=|-)?\s*"
+    r"(?P<secret>[A-Za-z0-9+/=_\-]{16,})",
+    re.I,
 )
+# "password: x", "password is x", "password for binance is x", and unmarked "password hunter2".
 _PASSWORD = re.compile(
-    r"\b(password|passwd|pwd|pass|pw|passcode|passphrase)\b\s*(?P<marker>is|was|:|=|-)\s*(?P<secret>\S+)", re.I
+    r"(?<![A-Za-z])(?P<label>pass[\s-]?(?:word|code|phrase)|passwd|pwd|pw|pass)(?![A-Za-z])"
+    r"(?:\s+(?:for|of|on|to|at)(?:\s+[\w.@-]+){1,3}?(?=\s*[:=]|\s+(?:is|was)\s))?"
+    r"(?P<marker>\s*[:=]\s*|\s+(?:is|was)\s+|\s+)(?P<secret>\S+)",
+    re.I,
 )
+_UNMARKED_LABELS = frozenset({"password", "passwd", "pwd", "passcode", "passphrase"})
 _PASSWORD_NOT_SECRET = frozenset(
     "not wrong incorrect correct right invalid expired too still the my a an being rejected fine ok okay "
     "working changed reset same strong weak long short saved stored new old also now and but so just in on "
-    "at for from to with definitely case sensitive locked blocked forgotten lost accepted".split()
+    "at for from to with definitely case sensitive locked blocked forgotten lost accepted denied declined "
+    "refused compromised leaked stolen hacked updated required needed different unknown what is was isn't "
+    "wasn't doesn't didn't won't can't".split()
 )
-_NUMBER = re.compile(r"(?<![\d.,])\d{4,8}(?![\d.,]*\d)")
+_DESCRIPTION = re.compile(r"[a-z]+(?:ed|ing|ly)")  # "password is changed", "... is expiring"
+_PASSWORD_LIKE = re.compile(r"\d|[^\w\s'\-.,!?]|[a-z][A-Z]")
+_TRAILING_PUNCTUATION = ".,!?;:)]}\"'"
+# One code: 4-8 digits, or "123 456" / "123-456"; never a piece of a longer number, id or date.
+_NUMBER = re.compile(r"(?<![\w.,/])(?<!\d[ -])(?:\d{3}[ -]\d{3}|\d{4}[ -]\d{4}|\d{4,8})(?![\w]|[.,:/-]\d|[ -]\d)")
 _OTP_WORDS = re.compile(
     r"\b(code|codes|otp|2fa|two[\s-]*factor|verification|verify|authenticator|auth|sms|pin|one[\s-]*time|"
     r"totp|mfa|g2fa|token)\b",
@@ -53,11 +69,23 @@ _NOT_OTP_CONTEXT = re.compile(
     r"\b(error|err|order|uid|id|account|acct|phone|tel|amount|usdt|btc|eth|krw|usd|fee|block|height|ticket)\b", re.I
 )
 _AMOUNT_UNIT = re.compile(
-    r"^(usdt|usdc|btc|eth|krw|usd|eur|xrp|sol|trx|bnb|doge|ada|ltc|coins?|dollars?|won|sats?|satoshis?)\b", re.I
+    r"^(usdt|usdc|btc|eth|krw|usd|eur|xrp|sol|trx|bnb|doge|ada|ltc|coins?|dollars?|won|sats?|satoshis?|"
+    r"seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|times|%)(?!\w)",
+    re.I,
 )
-_CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
-_WORD = re.compile(r"[A-Za-z]+")
-_SEED_GAP = re.compile(r"^[\s,;.:\-\d)(\]\[\"']*$")
+_MONTHS = (
+    r"jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|january|february|march|april|june|july|august|"
+    r"september|october|november|december"
+)
+_YEAR = re.compile(r"^(?:19|20)\d\d$")
+_BEFORE_YEAR = re.compile(rf"\b(?:in|since|from|until|till|by|before|after|of|year|{_MONTHS})$", re.I)
+_AFTER_YEAR = re.compile(rf"^(?:{_MONTHS})\b", re.I)
+_CARD = re.compile(r"(?<![\w.,-])\d(?:[ .-]?\d){12,18}(?![\w]|[.,-]\d)")
+_CARD_LABEL = re.compile(r"\b(?:card|visa|mastercard|amex|credit|debit|cvv|cvc)\b", re.I)
+_ID_LABEL = re.compile(
+    r"\b(?:order|id|uid|txid|tx|ref|reference|ticket|block|height|phone|tel|account|acct|invoice)\b", re.I
+)
+_CONTEXT_CHARS = 60  # how far before or after a number its labels are looked for
 
 
 @dataclass(frozen=True)
@@ -78,30 +106,20 @@ class Redaction:
         return UNLABELLED_HEX in self.kinds
 
 
-@lru_cache(maxsize=1)
-def _bip39_words() -> frozenset[str]:
-    return frozenset(Mnemonic("english").wordlist)
-
-
 def redact(text: str, *, txid_expected: bool = False) -> Redaction:
     """Return ``text`` with every secret replaced by ``[REDACTED]``.
 
     ``txid_expected`` is True when the bot's last question asked for a transaction id,
     so a bare 64-hex answer is kept as the txid.
     """
-    spans: list[tuple[int, int, str]] = []
-    spans += _seed_phrases(text)
+    spans: list[tuple[int, int, str]] = [(start, end, SEED_PHRASE) for start, end in seed_phrase_spans(text)]
     spans += [(m.start(), m.end(), PRIVATE_KEY) for m in _WIF.finditer(text)]
     spans += [(m.start(), m.end(), PRIVATE_KEY) for m in _XPRV.finditer(text)]
     spans += _hex_strings(text, txid_expected)
     spans += [(m.start("secret"), m.end("secret"), API_SECRET) for m in _API_SECRET.finditer(text)]
-    spans += [
-        (m.start("secret"), m.end("secret"), PASSWORD)
-        for m in _PASSWORD.finditer(text)
-        if m.group("secret").strip(".,!?").lower() not in _PASSWORD_NOT_SECRET
-    ]
+    spans += [(m.start("secret"), m.end("secret"), PASSWORD) for m in _PASSWORD.finditer(text) if _is_password(m)]
     spans += _otp_codes(text)
-    spans += [(m.start(), m.end(), CARD_NUMBER) for m in _CARD.finditer(text) if _luhn_valid(m.group())]
+    spans += _card_numbers(text)
     return _apply(text, spans)
 
 
@@ -122,57 +140,73 @@ def _apply(text: str, spans: list[tuple[int, int, str]]) -> Redaction:
     return Redaction(text="".join(out), kinds=kinds)
 
 
-def _seed_phrases(text: str) -> list[tuple[int, int, str]]:
-    """Runs of 12 or more BIP-39 words (one misspelt word per run tolerated)."""
-    words = _bip39_words()
-    spans: list[tuple[int, int, str]] = []
-    run: list[re.Match[str]] = []
-    misses = 0
-
-    def close_run() -> None:
-        if len(run) >= SEED_PHRASE_MIN_WORDS:
-            spans.append((run[0].start(), run[-1].end(), SEED_PHRASE))
-
-    for match in _WORD.finditer(text):
-        word = match.group().lower()
-        in_list = word in words
-        near = not in_list and misses == 0 and len(word) >= 3 and bool(difflib.get_close_matches(word, words, 1, 0.8))
-        contiguous = bool(run) and _SEED_GAP.match(text[run[-1].end() : match.start()]) is not None
-        if (in_list or near) and (contiguous or not run):
-            run.append(match)
-            misses += 0 if in_list else 1
-            continue
-        close_run()
-        run, misses = ([match], 0) if in_list else ([], 0)
-    close_run()
-    return spans
-
-
 def _hex_strings(text: str, txid_expected: bool) -> list[tuple[int, int, str]]:
+    """A 64-hex string is what its nearest label says (a tie counts as a key)."""
     spans: list[tuple[int, int, str]] = []
     for match in _HEX64.finditer(text):
-        before = text[max(0, match.start() - 40) : match.start()]
-        after = text[match.end() : match.end() + 30]
-        if _KEY_LABEL.search(before) or _KEY_LABEL.search(after):
+        label = _nearest_label(text[max(0, match.start() - 40) : match.start()], text[match.end() : match.end() + 30])
+        if label == "key":
             spans.append((match.start(), match.end(), PRIVATE_KEY))
-        elif txid_expected or _TXID_LABEL.search(before) or _TXID_LABEL.search(after):
-            continue
-        else:
+        elif not (txid_expected or label == "txid"):
             spans.append((match.start(), match.end(), UNLABELLED_HEX))
     return spans
 
 
+def _nearest_label(before: str, after: str) -> str | None:
+    """The label closest to the hex string ("key" or "txid"), or None when there is none."""
+    labels = [(len(before) - m.end(), m) for m in _HEX_LABEL.finditer(before)]
+    following = _HEX_LABEL.search(after)
+    if following is not None:
+        labels.append((following.start(), following))
+    if not labels:
+        return None
+    _distance, nearest = min(labels, key=lambda item: (item[0], item[1]["key"] is None))  # a tie: key
+    return "key" if nearest["key"] else "txid"
+
+
+def _is_password(match: re.Match[str]) -> bool:
+    """The word after a password label is a password, unless it describes the password.
+
+    Without "is" or ":" the word must look like one (a digit, a symbol, mixed case), so
+    "my password hunter2" is a secret and "password manager" is not.
+    """
+    word = match["secret"].rstrip(_TRAILING_PUNCTUATION)
+    if not word or word.lower() in _PASSWORD_NOT_SECRET:
+        return False
+    if match["marker"].strip():
+        return _DESCRIPTION.fullmatch(word) is None
+    label = re.sub(r"[\s-]", "", match["label"]).lower()
+    return label in _UNMARKED_LABELS and len(word) >= 6 and _PASSWORD_LIKE.search(word) is not None
+
+
 def _otp_codes(text: str) -> list[tuple[int, int, str]]:
-    """4-8 digit numbers next to code/OTP/2FA/verification words (not error or order codes)."""
+    """4-8 digit numbers next to code/OTP/2FA/verification words (not error or order codes, not years)."""
     spans: list[tuple[int, int, str]] = []
     for match in _NUMBER.finditer(text):
-        before = " ".join(text[: match.start()].split()[-4:])
-        after = " ".join(text[match.end() :].split()[:3])
-        if not (_OTP_WORDS.search(before) or _OTP_WORDS.search(after)):
+        before = text[max(0, match.start() - _CONTEXT_CHARS) : match.start()].split()[-4:]
+        after = text[match.end() : match.end() + _CONTEXT_CHARS].split()[:3]
+        if not (_OTP_WORDS.search(" ".join(before)) or _OTP_WORDS.search(" ".join(after))):
             continue
-        if _NOT_OTP_CONTEXT.search(" ".join(before.split()[-2:])) or _AMOUNT_UNIT.match(after):
+        if _NOT_OTP_CONTEXT.search(" ".join(before[-2:])) or _AMOUNT_UNIT.match(" ".join(after)):
+            continue
+        if _YEAR.match(match.group()) and (
+            (before and _BEFORE_YEAR.search(before[-1].rstrip(","))) or _AFTER_YEAR.match(" ".join(after))
+        ):
             continue
         spans.append((match.start(), match.end(), OTP_CODE))
+    return spans
+
+
+def _card_numbers(text: str) -> list[tuple[int, int, str]]:
+    """Luhn-valid 13-19 digit numbers, unless labelled as an order, account or other id."""
+    spans: list[tuple[int, int, str]] = []
+    for match in _CARD.finditer(text):
+        if not _luhn_valid(match.group()):
+            continue
+        before = " ".join(text[max(0, match.start() - _CONTEXT_CHARS) : match.start()].split()[-3:])
+        if _ID_LABEL.search(before) and not _CARD_LABEL.search(before):
+            continue
+        spans.append((match.start(), match.end(), CARD_NUMBER))
     return spans
 
 
