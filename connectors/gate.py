@@ -56,8 +56,8 @@ class ConversationGate:
         return self._store
 
     async def admit(self, *, channel: str, sender_id: str, text: str, txid_expected: bool = False) -> Admission:
-        """Redact ``text`` and record it on the customer's active case, if any."""
-        redaction = redact(text, txid_expected=txid_expected)
+        """Redact ``text`` (in a thread: it is CPU work) and record it on the customer's active case, if any."""
+        redaction = await asyncio.to_thread(redact, text, txid_expected=txid_expected)
         notices: list[str] = []
         if redaction.found_secret:
             notices.append(SECRET_NOTICE)
