@@ -19,6 +19,7 @@ from bot.cases.redaction import (
     SEED_PHRASE,
     UNLABELLED_HEX,
     redact,
+    redact_file_name,
 )
 
 SEED_12 = Mnemonic("english").to_mnemonic(bytes(range(16)))
@@ -230,6 +231,20 @@ def test_digits_inside_an_eth_address_are_not_a_card():
 def test_ordinary_support_sentences_are_kept_whole(text):
     result = redact(text)
     assert result.kinds == () and result.text == text
+
+
+@pytest.mark.parametrize(
+    "name,kept",
+    [
+        ("pw_password_Tr0ub4dor&3.pdf", "pw_password_[REDACTED].pdf"),  # a label inside what follows a label
+        ("api_secret=sk_live_51Habc9Kz2LmQ.txt", "api_secret=[REDACTED].txt"),
+        ("_".join(SEED_12.split()) + ".JPG", "[REDACTED].JPG"),
+        (f"{HEX64}.png", "[REDACTED].png"),
+        ("statement_2024_05.pdf", "statement_2024_05.pdf"),
+    ],
+)
+def test_file_names_are_read_with_underscores_as_spaces_and_keep_their_extension(name, kept):
+    assert redact_file_name(name).text == kept
 
 
 def test_a_long_message_redacts_in_linear_time():

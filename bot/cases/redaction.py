@@ -12,6 +12,7 @@ event loop run ``redact`` in a thread.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
@@ -44,7 +45,7 @@ _API_SECRET = re.compile(
 _PASSWORD = re.compile(
     r"(?<![A-Za-z])(?P<label>pass[\s-]?(?:word|code|phrase)|passwd|pwd|pw|pass)(?![A-Za-z])"
     r"(?:\s+(?:for|of|on|to|at)(?:\s+[\w.@-]+){1,3}?(?=\s*[:=]|\s+(?:is|was)\s))?"
-    r"(?P<marker>\s*[:=]\s*|\s+(?:is|was)\s+|\s+)(?P<secret>\S+)",
+    r"(?P<marker>\s*[:=]\s*|\s+(?:is|was)\s+|\s+)(?=(?P<secret>\S+))",  # the secret may hold a label
     re.I,
 )
 _UNMARKED_LABELS = frozenset({"password", "passwd", "pwd", "passcode", "passphrase"})
@@ -90,10 +91,11 @@ _CONTEXT_CHARS = 60  # how far before or after a number its labels are looked fo
 
 @dataclass(frozen=True)
 class Redaction:
-    """The text safe to keep, and which kinds of secret were taken out of it."""
+    """The text safe to keep, which kinds of secret were taken out, and where they were in the original."""
 
     text: str
     kinds: tuple[str, ...]
+    spans: tuple[tuple[int, int], ...] = ()  # each replaced by one REDACTED, in order
 
     @property
     def found_secret(self) -> bool:
@@ -112,6 +114,24 @@ def redact(text: str, *, txid_expected: bool = False) -> Redaction:
     ``txid_expected`` is True when the bot's last question asked for a transaction id,
     so a bare 64-hex answer is kept as the txid.
     """
+    return _apply(text, _secrets(text, txid_expected))
+
+
+def redact_file_name(name: str) -> Redaction:
+    """Return a file name without secrets, read both as it is and with "_" as a space.
+
+    Names join words with "_" ("my_password_hunter2.pdf"), yet secrets contain it too
+    ("sk_live_..."). A short extension is kept: it says what the file is. A bare 64-hex
+    string goes as well: no question will make it a txid.
+    """
+    stem, extension = os.path.splitext(name)
+    if not (len(extension) <= 5 and extension[1:].isalnum()):
+        stem = name
+    spaced = stem.replace("_", " ")  # same length, so both readings' spans fit ``name``
+    return _apply(name, _secrets(stem, False) + _secrets(spaced, False))
+
+
+def _secrets(text: str, txid_expected: bool) -> list[tuple[int, int, str]]:
     spans: list[tuple[int, int, str]] = [(start, end, SEED_PHRASE) for start, end in seed_phrase_spans(text)]
     spans += [(m.start(), m.end(), PRIVATE_KEY) for m in _WIF.finditer(text)]
     spans += [(m.start(), m.end(), PRIVATE_KEY) for m in _XPRV.finditer(text)]
@@ -120,7 +140,7 @@ def redact(text: str, *, txid_expected: bool = False) -> Redaction:
     spans += [(m.start("secret"), m.end("secret"), PASSWORD) for m in _PASSWORD.finditer(text) if _is_password(m)]
     spans += _otp_codes(text)
     spans += _card_numbers(text)
-    return _apply(text, spans)
+    return spans
 
 
 def _apply(text: str, spans: list[tuple[int, int, str]]) -> Redaction:
@@ -137,7 +157,7 @@ def _apply(text: str, spans: list[tuple[int, int, str]]) -> Redaction:
         cursor = end
     out.append(text[cursor:])
     kinds = tuple(dict.fromkeys(kind for _s, _e, kind in sorted(spans)))
-    return Redaction(text="".join(out), kinds=kinds)
+    return Redaction(text="".join(out), kinds=kinds, spans=tuple(merged))
 
 
 def _hex_strings(text: str, txid_expected: bool) -> list[tuple[int, int, str]]:
