@@ -260,3 +260,124 @@ def test_a_long_message_redacts_in_linear_time():
     result = redact(text)
     assert time.perf_counter() - started < 0.5
     assert SEED_PHRASE in result.kinds and PASSWORD in result.kinds
+
+
+SOLANA_KEY = "4Z7cXSyeFR8wNGMVXUE1TwtKn5D5Vu7FzEv69dokLv7KrQk7h6pu4LF8ZRR9yQBhc7uSM6RTTZtU1fmaxiNrxXrs"
+TXID_B58 = "5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3ZpRzrFmBV6UjKdiSZkQUW"
+KEYPAIR = "[" + ",".join(str((i * 37) % 256) for i in range(64)) + "]"
+PEM = (
+    "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBkg4LVWM9nuwNSk3yFUgF+ihpO9RSzv4oxVHg7TxEOuoAoGCCqGSM49\n"
+    "AwEHoUQDQgAE8xOUetsCa8EfOlDEBAfREhJqspDoyEh6Szz2in47Tv5n52m9dLYy\n-----END EC PRIVATE KEY-----"
+)
+
+
+@pytest.mark.parametrize(
+    "text,secret",
+    [
+        (f"my phantom private key {SOLANA_KEY}", SOLANA_KEY),
+        (f"keypair: {KEYPAIR}", KEYPAIR[1:20]),
+        (f"PRIVATE KEY 0X{HEX64.upper()}", HEX64.upper()),
+        (f"my seed {HEX64}", HEX64),  # a key, not an unlabelled hash: the customer must move funds
+        ("KwDiBf89QgGbjEhKnhXJuH7LrciVrZi3qYjgd9M7rFU73sVHnoWn is my wif", "KwDiBf89QgGbjEhKnhXJuH7Lrci"),
+        (f"here it is {PEM}", "MHcCAQEEIBkg4LVWM9"),
+        ('{"apiKey": "abc", "secretKey": "Zx8Cv7Bn6Mm5Ll4Kk3Jj2"}', "Zx8Cv7Bn6Mm5Ll4Kk3Jj2"),
+        ("my 2fa setup key is JBSWY3DPEHPK3PXP", "JBSWY3DPEHPK3PXP"),
+        ("otpauth://totp/Binance:alice?secret=JBSWY3DPEHPK3PXP&issuer=Binance", "JBSWY3DPEHPK3PXP"),
+        ("password -> Hunter2!", "Hunter2!"),
+        ("my password was changed to Hunter2! by someone", "Hunter2!"),
+        ("my pass is Hunter22", "Hunter22"),
+        ("비밀번호: hunter2", "hunter2"),
+        ("비번 hunter22", "hunter22"),
+        ("密码是hunter2", "hunter2"),
+        ("the code is 12 34 56", "12 34 56"),
+        ("verification code 1 2 3 4 5 6", "1 2 3 4 5 6"),
+        ("인증번호 482913 입니다", "482913"),
+        ("验证码482913", "482913"),
+        ("card 4111 1111 1111 1111 exp 12/26 cvv 123", "cvv 123"),
+        ("amex 3782 822463 10005", "822463"),
+    ],
+)
+def test_secret_formats_found_on_a_second_look(text, secret):
+    result = redact(text)
+    assert result.found_secret, result
+    assert secret not in result.text
+
+
+def _seed(language: str) -> str:
+    return Mnemonic(language).to_mnemonic(bytes(range(16)))
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        " ".join(w[:4] for w in SEED_12.split()),  # the four letters a steel plate keeps
+        _seed("korean"),
+        _seed("chinese_simplified"),
+        _seed("spanish"),
+        "[" + ",".join(f'"{w}"' for w in SEED_12.split()) + "]",
+        " ".join(f"{i}-{w}" for i, w in enumerate(SEED_12.split(), 1)),
+        " ".join(f"{i}\ufe0f\u20e3 {w}" for i, w in enumerate(SEED_12.split(), 1)),  # keycap digits
+        ", ".join(f"word {i}: {w}" for i, w in enumerate(SEED_12.split(), 1)),
+        " ".join(
+            f"{i}{'st' if i == 1 else 'nd' if i == 2 else 'rd' if i == 3 else 'th'} {w}"
+            for i, w in enumerate(SEED_12.split(), 1)
+        ),
+        " ".join(w[:-1] if i in (2, 8, 14, 20) else w for i, w in enumerate(SEED_24.split())),  # 4 typos in 24
+    ],
+    ids=[
+        "abbreviated",
+        "korean",
+        "chinese",
+        "spanish",
+        "json",
+        "dashes",
+        "keycaps",
+        "labelled",
+        "ordinals",
+        "24 words 4 typos",
+    ],
+)
+def test_seed_phrases_found_on_a_second_look(written):
+    result = redact(written)
+    assert result.kinds == (SEED_PHRASE,)
+    assert len(result.text) < 20, result.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I sent 1500 USDT on TRC20 to TXyzAbcDeFgHiJkLmNoPqRsTuVwXyZ1234, still not arrived",
+        "My BTC address is bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh",
+        f"solana tx signature {TXID_B58}",
+        "I changed my phone in 2023 and lost google authenticator",
+        "I was born 1999, 2fa code fails",
+        "ticket 20240512 about my verification",
+        "2FA reset request #20240512 still open",
+        "my account uid is 88123456 and my 2fa is lost",
+        "I deposited 10000 KRW via bank, verification pending",
+        "since block 840000 my deposit is pending, the code shows 2 confirmations",
+        "Phone: +82 10 1234 5678, verification sms never comes",
+        "My phone number is 010-1234-5678 and I don't get the verification code",
+        "call me at 415 555 2671 about the code",
+        "Date of birth 1990-05-12 for KYC verification",
+        "the otp expires after 30 seconds",
+        "price was 65000 usd when the code failed",
+        "Auth code page shows version 2.4.1",
+        "IBAN DE89370400440532013000 for the withdrawal",
+        "my password is 8 characters long",
+        "the pass is valid until Friday",
+        "pass KYC2024 today please",
+        "my password was reset to default",
+        "my password contains special characters like @ and #",
+        "secret santa gift card",
+        "the api key permissions page shows an error",
+        "비밀번호 변경했는데 로그인이 안돼요",
+        "출금이 안돼요 인증번호 안와요",
+        "我的提现还没到账, 验证码收不到",
+        "please check my account balance because the deposit amount never arrived after the transfer",
+        "my seed phrase is safe, I never shared it",
+    ],
+)
+def test_innocent_sentences_kept_on_a_second_look(text):
+    result = redact(text)
+    assert result.kinds == () and result.text == text

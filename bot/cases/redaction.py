@@ -1,9 +1,12 @@
 """Find secrets in customer text and replace them with ``[REDACTED]`` before anything keeps it.
 
-Covers the spec's list: seed phrases (``seed_phrases.py``), private keys (hex, WIF, xprv),
-API secrets, passwords, 2FA/OTP codes and card numbers. A 64-hex string is a txid when
-the bot asked for one or its nearest label calls it a txid/hash, a key when the nearest
-label says key, and otherwise redacted as ambiguous so the bot asks again.
+Covers the spec's list: seed phrases (``seed_phrases.py``), private keys (hex, WIF, xprv,
+Solana base58 and byte arrays, PEM), API and 2FA secrets, passwords (with the Korean,
+Chinese and Japanese labels customers use), 2FA/OTP codes, card numbers and CVVs
+(``secret_numbers.py``). A 64-hex
+(or 88-character base58) string is a txid when the bot asked for one or its nearest label
+calls it a txid/hash, a key when the nearest label says key, and otherwise redacted as
+ambiguous so the bot asks again.
 
 Every check is linear in the text and looks around a match only within a few dozen
 characters, so a long message costs milliseconds. It is still CPU work: callers on an
@@ -16,6 +19,7 @@ import os
 import re
 from dataclasses import dataclass
 
+from bot.cases.secret_numbers import card_spans, otp_code_spans
 from bot.cases.seed_phrases import seed_phrase_spans
 
 REDACTED = "[REDACTED]"
@@ -28,65 +32,49 @@ OTP_CODE = "otp_code"
 CARD_NUMBER = "card_number"
 UNLABELLED_HEX = "unlabelled_hex"
 
-_HEX_LABEL = re.compile(
-    r"(?P<key>\b(?:private|priv|secret|key|pk|privkey|wif|signing)\b)"
-    r"|(?P<txid>\b(?:txid|tx|txn|hash|transaction|trx|explorer|tx\s*id|tx\s*hash)\b|/tx/)",
+_KEY_OR_TXID_LABEL = re.compile(
+    r"(?P<key>\b(?:private|priv|secret|key|pk|privkey|wif|signing|seed|mnemonic|keypair)\b)"
+    r"|(?P<txid>\b(?:txid|tx|txn|hash|transaction|trx|explorer|tx\s*id|tx\s*hash|signature|sig)\b|/tx/)",
     re.I,
 )
-_HEX64 = re.compile(r"(?<![0-9a-fA-Fx])(?:0x)?[0-9a-fA-F]{64}(?![0-9a-fA-F])")
-_WIF = re.compile(r"(?<![1-9A-HJ-NP-Za-km-z])[5KL][1-9A-HJ-NP-Za-km-z]{50,51}(?![1-9A-HJ-NP-Za-km-z])")
-_XPRV = re.compile(r"(?<![1-9A-HJ-NP-Za-km-z])[xyzt]prv[1-9A-HJ-NP-Za-km-z]{100,112}(?![1-9A-HJ-NP-Za-km-z])")
+_B58 = "1-9A-HJ-NP-Za-km-z"  # base58: no 0, O, I, l
+_KEY_OR_TXID = re.compile(
+    r"(?<![0-9a-fA-Fx])(?:0[xX])?[0-9a-fA-F]{64}(?![0-9a-fA-F])"  # a 32-byte key or a hash, in hex
+    rf"|(?<![{_B58}])[{_B58}]{{86,88}}(?![{_B58}])"  # 64 bytes in base58: a Solana key or signature
+)
+_KEYS = re.compile(
+    rf"(?<![{_B58}])(?:[5KL][{_B58}]{{50,51}}|[xyzt]prv[{_B58}]{{100,112}})(?![{_B58}])"  # WIF, extended keys
+    r"|\[\s*(?:\d{1,3}\s*,\s*){31,63}\d{1,3}\s*\]"  # 32 or 64 bytes as a JSON array (Solana keypair files)
+    r"|-----BEGIN [A-Z ]{0,30}PRIVATE KEY-----(?:\s+[A-Za-z0-9+/=]{16,})*(?:\s+-----END [A-Z ]{0,30}PRIVATE KEY-----)?"
+)
 _API_SECRET = re.compile(
-    r"\b(?:api[\s_-]*secret|secret[\s_-]*key|api[\s_-]*key[\s_-]*secret|secret)\b\s*(?:is|was|:|=|-)?\s*"
-    r"(?P<secret>[A-Za-z0-9+/=_\-]{16,})",
+    r"\b(?:api[\s_-]*secret|secret[\s_-]*key|api[\s_-]*key[\s_-]*secret|secret"
+    r"|(?:2fa|totp|mfa|authenticator|setup|recovery|backup)[\s_-]*(?:key|secret))\b"
+    r"[\"']?\s*(?:is|was|:|=|-)?\s*[\"']?(?P<secret>[A-Za-z0-9+/=_\-]{16,})",  # also as JSON: "secretKey": "..."
     re.I,
 )
-# "password: x", "password is x", "password for binance is x", and unmarked "password hunter2".
+# "password: x", "password is x", "password for binance is x", "비밀번호는 x", and unmarked "password hunter2".
+_PASSWORD_LABELS = r"pass[\s-]?(?:word|code|phrase)|passwd|pwd|pw|pass|비밀번호|비번|암호|密码|密碼|パスワード"
 _PASSWORD = re.compile(
-    r"(?<![A-Za-z])(?P<label>pass[\s-]?(?:word|code|phrase)|passwd|pwd|pw|pass)(?![A-Za-z])"
+    rf"(?<![A-Za-z])(?P<label>{_PASSWORD_LABELS})(?![A-Za-z])"
     r"(?:\s+(?:for|of|on|to|at)(?:\s+[\w.@-]+){1,3}?(?=\s*[:=]|\s+(?:is|was)\s))?"
-    r"(?P<marker>\s*[:=]\s*|\s+(?:is|was)\s+|\s+)(?=(?P<secret>\S+))",  # the secret may hold a label
+    r"(?P<marker>\s*(?:[:=\uff1a]|->|=>|→|是|는|은|は)\s*|\s+(?:(?:is|was|has\s+been)\s+)?(?:changed|set|reset)\s+to\s+"
+    r"|\s+(?:is|was)\s+|\s+)(?=(?P<secret>\S+))",  # a lookahead: the secret may hold another label
     re.I,
 )
-_UNMARKED_LABELS = frozenset({"password", "passwd", "pwd", "passcode", "passphrase"})
+_CLEAR_LABELS = frozenset(  # labels that mean a password even without ":" ("pass" and "pw" may not)
+    {"password", "passwd", "pwd", "passcode", "passphrase", "비밀번호", "비번", "密码", "密碼", "パスワード"}
+)
 _PASSWORD_NOT_SECRET = frozenset(
     "not wrong incorrect correct right invalid expired too still the my a an being rejected fine ok okay "
     "working changed reset same strong weak long short saved stored new old also now and but so just in on "
     "at for from to with definitely case sensitive locked blocked forgotten lost accepted denied declined "
-    "refused compromised leaked stolen hacked updated required needed different unknown what is was isn't "
+    "refused compromised leaked stolen hacked updated required needed different unknown what is was isn't default "
     "wasn't doesn't didn't won't can't".split()
 )
 _DESCRIPTION = re.compile(r"[a-z]+(?:ed|ing|ly)")  # "password is changed", "... is expiring"
 _PASSWORD_LIKE = re.compile(r"\d|[^\w\s'\-.,!?]|[a-z][A-Z]")
 _TRAILING_PUNCTUATION = ".,!?;:)]}\"'"
-# One code: 4-8 digits, or "123 456" / "123-456"; never a piece of a longer number, id or date.
-_NUMBER = re.compile(r"(?<![\w.,/])(?<!\d[ -])(?:\d{3}[ -]\d{3}|\d{4}[ -]\d{4}|\d{4,8})(?![\w]|[.,:/-]\d|[ -]\d)")
-_OTP_WORDS = re.compile(
-    r"\b(code|codes|otp|2fa|two[\s-]*factor|verification|verify|authenticator|auth|sms|pin|one[\s-]*time|"
-    r"totp|mfa|g2fa|token)\b",
-    re.I,
-)
-_NOT_OTP_CONTEXT = re.compile(
-    r"\b(error|err|order|uid|id|account|acct|phone|tel|amount|usdt|btc|eth|krw|usd|fee|block|height|ticket)\b", re.I
-)
-_AMOUNT_UNIT = re.compile(
-    r"^(usdt|usdc|btc|eth|krw|usd|eur|xrp|sol|trx|bnb|doge|ada|ltc|coins?|dollars?|won|sats?|satoshis?|"
-    r"seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|times|%)(?!\w)",
-    re.I,
-)
-_MONTHS = (
-    r"jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|january|february|march|april|june|july|august|"
-    r"september|october|november|december"
-)
-_YEAR = re.compile(r"^(?:19|20)\d\d$")
-_BEFORE_YEAR = re.compile(rf"\b(?:in|since|from|until|till|by|before|after|of|year|{_MONTHS})$", re.I)
-_AFTER_YEAR = re.compile(rf"^(?:{_MONTHS})\b", re.I)
-_CARD = re.compile(r"(?<![\w.,-])\d(?:[ .-]?\d){12,18}(?![\w]|[.,-]\d)")
-_CARD_LABEL = re.compile(r"\b(?:card|visa|mastercard|amex|credit|debit|cvv|cvc)\b", re.I)
-_ID_LABEL = re.compile(
-    r"\b(?:order|id|uid|txid|tx|ref|reference|ticket|block|height|phone|tel|account|acct|invoice)\b", re.I
-)
-_CONTEXT_CHARS = 60  # how far before or after a number its labels are looked for
 
 
 @dataclass(frozen=True)
@@ -133,13 +121,12 @@ def redact_file_name(name: str) -> Redaction:
 
 def _secrets(text: str, txid_expected: bool) -> list[tuple[int, int, str]]:
     spans: list[tuple[int, int, str]] = [(start, end, SEED_PHRASE) for start, end in seed_phrase_spans(text)]
-    spans += [(m.start(), m.end(), PRIVATE_KEY) for m in _WIF.finditer(text)]
-    spans += [(m.start(), m.end(), PRIVATE_KEY) for m in _XPRV.finditer(text)]
-    spans += _hex_strings(text, txid_expected)
+    spans += [(m.start(), m.end(), PRIVATE_KEY) for m in _KEYS.finditer(text)]
+    spans += _keys_or_txids(text, txid_expected)
     spans += [(m.start("secret"), m.end("secret"), API_SECRET) for m in _API_SECRET.finditer(text)]
     spans += [(m.start("secret"), m.end("secret"), PASSWORD) for m in _PASSWORD.finditer(text) if _is_password(m)]
-    spans += _otp_codes(text)
-    spans += _card_numbers(text)
+    spans += [(start, end, OTP_CODE) for start, end in otp_code_spans(text)]
+    spans += [(start, end, CARD_NUMBER) for start, end in card_spans(text)]
     return spans
 
 
@@ -160,10 +147,10 @@ def _apply(text: str, spans: list[tuple[int, int, str]]) -> Redaction:
     return Redaction(text="".join(out), kinds=kinds, spans=tuple(merged))
 
 
-def _hex_strings(text: str, txid_expected: bool) -> list[tuple[int, int, str]]:
-    """A 64-hex string is what its nearest label says (a tie counts as a key)."""
+def _keys_or_txids(text: str, txid_expected: bool) -> list[tuple[int, int, str]]:
+    """A 64-hex (or 88-base58) string is what its nearest label says (a tie counts as a key)."""
     spans: list[tuple[int, int, str]] = []
-    for match in _HEX64.finditer(text):
+    for match in _KEY_OR_TXID.finditer(text):
         label = _nearest_label(text[max(0, match.start() - 40) : match.start()], text[match.end() : match.end() + 30])
         if label == "key":
             spans.append((match.start(), match.end(), PRIVATE_KEY))
@@ -174,8 +161,8 @@ def _hex_strings(text: str, txid_expected: bool) -> list[tuple[int, int, str]]:
 
 def _nearest_label(before: str, after: str) -> str | None:
     """The label closest to the hex string ("key" or "txid"), or None when there is none."""
-    labels = [(len(before) - m.end(), m) for m in _HEX_LABEL.finditer(before)]
-    following = _HEX_LABEL.search(after)
+    labels = [(len(before) - m.end(), m) for m in _KEY_OR_TXID_LABEL.finditer(before)]
+    following = _KEY_OR_TXID_LABEL.search(after)
     if following is not None:
         labels.append((following.start(), following))
     if not labels:
@@ -187,58 +174,18 @@ def _nearest_label(before: str, after: str) -> str | None:
 def _is_password(match: re.Match[str]) -> bool:
     """The word after a password label is a password, unless it describes the password.
 
-    Without "is" or ":" the word must look like one (a digit, a symbol, mixed case), so
-    "my password hunter2" is a secret and "password manager" is not.
+    After ":" (or "->", "changed to", "是") any word of four or more characters is one.
+    The word must look like one (a digit, a symbol, mixed case) after "is" when the label
+    is ambiguous ("my pass is valid") and with no marker at all ("my password hunter2" is a
+    secret, "password manager" is not); an ambiguous label needs a marker ("pass KYC2").
     """
     word = match["secret"].rstrip(_TRAILING_PUNCTUATION)
-    if not word or word.lower() in _PASSWORD_NOT_SECRET:
+    if len(word) < 4 or word.lower() in _PASSWORD_NOT_SECRET or _DESCRIPTION.fullmatch(word):
         return False
-    if match["marker"].strip():
-        return _DESCRIPTION.fullmatch(word) is None
-    label = re.sub(r"[\s-]", "", match["label"]).lower()
-    return label in _UNMARKED_LABELS and len(word) >= 6 and _PASSWORD_LIKE.search(word) is not None
-
-
-def _otp_codes(text: str) -> list[tuple[int, int, str]]:
-    """4-8 digit numbers next to code/OTP/2FA/verification words (not error or order codes, not years)."""
-    spans: list[tuple[int, int, str]] = []
-    for match in _NUMBER.finditer(text):
-        before = text[max(0, match.start() - _CONTEXT_CHARS) : match.start()].split()[-4:]
-        after = text[match.end() : match.end() + _CONTEXT_CHARS].split()[:3]
-        if not (_OTP_WORDS.search(" ".join(before)) or _OTP_WORDS.search(" ".join(after))):
-            continue
-        if _NOT_OTP_CONTEXT.search(" ".join(before[-2:])) or _AMOUNT_UNIT.match(" ".join(after)):
-            continue
-        if _YEAR.match(match.group()) and (
-            (before and _BEFORE_YEAR.search(before[-1].rstrip(","))) or _AFTER_YEAR.match(" ".join(after))
-        ):
-            continue
-        spans.append((match.start(), match.end(), OTP_CODE))
-    return spans
-
-
-def _card_numbers(text: str) -> list[tuple[int, int, str]]:
-    """Luhn-valid 13-19 digit numbers, unless labelled as an order, account or other id."""
-    spans: list[tuple[int, int, str]] = []
-    for match in _CARD.finditer(text):
-        if not _luhn_valid(match.group()):
-            continue
-        before = " ".join(text[max(0, match.start() - _CONTEXT_CHARS) : match.start()].split()[-3:])
-        if _ID_LABEL.search(before) and not _CARD_LABEL.search(before):
-            continue
-        spans.append((match.start(), match.end(), CARD_NUMBER))
-    return spans
-
-
-def _luhn_valid(candidate: str) -> bool:
-    digits = [int(c) for c in candidate if c.isdigit()]
-    if not 13 <= len(digits) <= 19:
-        return False
-    total = 0
-    for index, digit in enumerate(reversed(digits)):
-        if index % 2 == 1:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return total % 10 == 0
+    marker = match["marker"].strip().lower()
+    clear_label = re.sub(r"[\s-]", "", match["label"]).lower() in _CLEAR_LABELS
+    if marker and (marker not in ("is", "was") or clear_label):
+        return True
+    if not (marker or clear_label):
+        return False  # "pass KYC2024" is not a password
+    return len(word) >= 6 and _PASSWORD_LIKE.search(word) is not None

@@ -1,9 +1,10 @@
 """Seed phrases in customer text: runs of BIP-39 words, however the customer wrote them down.
 
 Customers paste seeds numbered ("1. abandon 2. ability"), one word a line, between bullets,
-bars, slashes or "and", in any of the BIP-39 languages, and mistype a word or two. A run
-of list words counts as a seed once 12 of them in a row hold at most two slips (a letter
-missing, extra, wrong, or two letters swapped).
+bars, slashes or "and", in any of the BIP-39 languages, copy the four letters a steel
+plate keeps ("aban abil"), and mistype a word or two. A run of list words counts as a
+seed once 12 of them in a row hold at most two slips (a letter missing, extra, wrong, or
+two letters swapped).
 
 The English list holds everyday words ("can you please check this now"), so prose is told
 apart by its glue words: twelve random list words rarely hold more than four of them.
@@ -38,6 +39,7 @@ _GLUE = frozenset(
 )
 # Everyday words one letter away from a list word ("the" ~ "then"): never taken for a misspelt one.
 _NOT_SLIPS = frozenset(
+    "is it my to of in on at an as be by do go he if me no or so up us we am hi ok "
     "the and for not but was are has had did how why who get got see yet new ago set let may out its our his her "
     "him she from with been your does would some were than them here".split()
 )
@@ -54,6 +56,12 @@ def _fold(word: str) -> str:
 def _wordlists() -> dict[str, frozenset[str]]:
     """Every BIP-39 list, folded, by language."""
     return {lang: frozenset(_fold(w) for w in Mnemonic(lang).wordlist) for lang in Mnemonic.list_languages()}
+
+
+@lru_cache(maxsize=1)
+def _abbreviations() -> frozenset[str]:
+    """The first four letters of the longer English words: BIP-39 makes them unique, wallets accept them."""
+    return frozenset(word[:4] for word in _wordlists()[SLIP_LANGUAGE] if len(word) > 4)
 
 
 @lru_cache(maxsize=1)
@@ -74,7 +82,7 @@ def _drops(word: str) -> set[str]:
 def _is_slip(token: str) -> bool:
     """True when ``token`` (folded) is one slip away from an English list word, but not one itself."""
     words = _wordlists()[SLIP_LANGUAGE]
-    if not 3 <= len(token) <= 9 or token in words or token in _NOT_SLIPS:
+    if not 2 <= len(token) <= 9 or token in words or token in _NOT_SLIPS:
         return False
     index = _dropped_letter_index()
     if token in index:
@@ -104,7 +112,7 @@ def seed_phrase_spans(text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     for lang, words in _wordlists().items():
         english = lang == SLIP_LANGUAGE
-        spans += _runs(text, tokens, words, english)
+        spans += _runs(text, tokens, words | _abbreviations() if english else words, english)
     return spans
 
 
