@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mnemonic import Mnemonic
 from sqlalchemy import select
 from telegram import MessageEntity, Update
@@ -83,6 +85,25 @@ def test_entities_follow_the_redacted_text_in_utf16_units() -> None:
         (MessageEntity.BOLD, "\U0001f600"),
         (MessageEntity.MENTION, mention),
     ]
+
+
+MENTION = "@ExampleSupportBot"
+PIECES = ["hi", "\U0001f600", "password: Hunter2!", MENTION, "\ud55c\uad6d", SEED, "ok"]  # an emoji is 2 UTF-16 units
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=8))
+def test_mentions_keep_pointing_at_the_mention_whatever_was_redacted(pieces: list[str]) -> None:
+    text = " ".join(pieces)
+    entities, offset = [], 0
+    for piece in pieces:
+        if piece == MENTION:
+            entities.append({"type": "mention", "offset": offset, "length": len(MENTION)})
+        offset += len(f"{piece} ".encode("utf-16-le")) // 2
+    stored = redact_update({"update_id": 9, "message": group_message(-100, 7, text, entities=entities)})
+    update = Update.de_json(stored, None)
+    assert update is not None and update.message is not None
+    assert list(update.message.parse_entities().values()) == [MENTION] * pieces.count(MENTION)
 
 
 def test_the_handler_reads_what_was_taken_out_from_the_stored_update() -> None:
