@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 from bot.cases.redaction import Redaction, redact
@@ -55,9 +55,23 @@ class ConversationGate:
     def store(self) -> CaseStore:
         return self._store
 
-    async def admit(self, *, channel: str, sender_id: str, text: str, txid_expected: bool = False) -> Admission:
-        """Redact ``text`` and record it on the customer's active case, if any."""
-        redaction = redact(text, txid_expected=txid_expected)
+    async def admit(
+        self,
+        *,
+        channel: str,
+        sender_id: str,
+        text: str,
+        txid_expected: bool = False,
+        redacted_before: tuple[str, ...] = (),
+    ) -> Admission:
+        """Redact ``text`` (in a thread: it is CPU work) and record it on the customer's active case, if any.
+
+        ``redacted_before`` are kinds of secret the channel took out of the message before
+        storing it (Telegram's inbox): the customer is warned about them as well.
+        """
+        redaction = await asyncio.to_thread(redact, text, txid_expected=txid_expected)
+        if redacted_before:
+            redaction = replace(redaction, kinds=tuple(dict.fromkeys((*redacted_before, *redaction.kinds))))
         notices: list[str] = []
         if redaction.found_secret:
             notices.append(SECRET_NOTICE)

@@ -6,8 +6,10 @@ import pytest
 from mnemonic import Mnemonic
 
 from bot.cases.database import make_engine
+from bot.cases.redaction import redact
 from bot.cases.store import CaseStore
 from connectors.gate import AMBIGUOUS_HASH_NOTICE, RATING_THANKS, SECRET_NOTICE, ConversationGate
+from tests.auxil.threads import LoopSpy
 
 
 @pytest.fixture
@@ -29,6 +31,13 @@ async def test_secret_is_redacted_and_the_customer_warned(gate):
     assert admission.notices == (SECRET_NOTICE,)
     assert seed.split()[3] not in admission.text
     assert admission.for_bot
+
+
+async def test_redaction_runs_in_a_thread_not_on_the_event_loop(gate, monkeypatch):
+    spy = LoopSpy(redact)
+    monkeypatch.setattr("connectors.gate.redact", spy)
+    await gate.admit(channel="rest", sender_id="u1", text="my password: hunter2")
+    assert spy.on_loop == [False]
 
 
 async def test_bare_hash_is_kept_only_when_a_txid_was_asked_for(gate):

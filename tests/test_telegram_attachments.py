@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
+from sqlalchemy import select
 
+from bot.cases.deliveries import DeliveryLedger
+from bot.cases.schema import outbox
+from bot.desk.alerts import alert_text
+from bot.desk.destinations import Webhook, update_line
+from tests.auxil.desk_webhook_receiver import WebhookReceiver
 from tests.auxil.fake_telegram import FakeTelegram, private_message
 from tests.auxil.telegram_harness import ChannelHarness, domain_texts
 
@@ -125,3 +133,46 @@ async def test_caption_reaches_the_bot_after_the_attachment(harness: ChannelHarn
     assert [m.text for m in harness.received] == ["this is the receipt"]
     transcript = [line.text for line in harness.store.transcript(case_id)]
     assert "this is the receipt" in transcript
+
+
+@pytest.mark.parametrize(
+    ("name", "secret", "kept"),
+    [
+        ("my_password_Hunter2!x.pdf", "Hunter2!x", "my_password_[REDACTED].pdf"),
+        (
+            "abandon_amount_liar_amount_expire_adjust_cage_candy_arch_gather_drum_buyer.png",
+            "liar_amount_expire",
+            "[REDACTED].png",
+        ),
+    ],
+)
+async def test_a_secret_in_a_file_name_never_reaches_storage_alerts_or_the_webhook(
+    harness: ChannelHarness, fake: FakeTelegram, name: str, secret: str, kept: str
+) -> None:
+    case_id = open_case(harness)
+    fake.add_file(b"%PDF", "documents/s.pdf", file_id="s1")
+    await send(harness, 7, document=document("s1", name, "application/pdf", 4))
+    [attachment] = harness.store.attachments(case_id)
+    assert attachment["name"] == kept and secret not in attachment["stored_path"]
+    *_, warning, received = fake.sent_texts(CHAT)
+    assert warning in domain_texts("utter_secret_redacted"), "told to rotate the secret first"
+    assert received in domain_texts("utter_attachment_received")
+
+    with harness.engine.connect() as conn:
+        events = conn.execute(select(outbox.c.event, outbox.c.payload).where(outbox.c.case_id == case_id)).all()
+    case = harness.store.get(case_id)
+    alerts = [alert_text(case, harness.store.attachments(case_id))]
+    alerts += [update_line(case, event, payload) or "" for event, payload in events]
+    assert any(kept in alert for alert in alerts) and not any(secret in alert for alert in alerts)
+
+    ledger = DeliveryLedger(harness.engine)
+    ledger.plan(["webhook"])
+    async with WebhookReceiver("hook-secret") as receiver, aiohttp.ClientSession() as session:
+        webhook = Webhook(session, receiver.url, "hook-secret", harness.store)
+        while due := ledger.claim_due("webhook"):
+            for delivery in due:
+                await webhook.deliver(delivery)
+                ledger.delivered(delivery)
+    bodies = json.dumps(receiver.accepted)
+    assert [a["event"] for a in receiver.accepted] == ["case_opened", "attachment_added"]
+    assert kept in bodies and secret not in bodies

@@ -311,7 +311,28 @@ async def test_secret_is_redacted_before_rasa_and_the_customer_is_warned(
     await send(harness, update(700, message=private_message(CHAT, f"my seed is {seed}")))
     [message] = harness.received
     assert "abandon" not in (message.text or "") and "[REDACTED]" in (message.text or "")
+    assert message.metadata["redacted"] == ["seed_phrase"]  # found before the inbox stored the update
     assert fake.sent_texts(CHAT)[0] in domain_texts("utter_secret_redacted")
+
+
+async def test_a_secret_in_the_start_payload_never_reaches_rasa(harness: ChannelHarness, fake: FakeTelegram) -> None:
+    seed = "abandon ability able about above absent absorb abstract absurd abuse access accident"
+    await send(harness, update(701, message=private_message(CHAT, f"/start {seed}")))
+    [message] = harness.received
+    assert message.text == "/greet" and message.metadata["start_payload"] == "[REDACTED]"
+    assert message.metadata["redacted"] == ["seed_phrase"]
+    assert fake.sent_texts(CHAT)[0] in domain_texts("utter_secret_redacted")
+    assert not any("abandon" in text for text in fake.sent_texts(CHAT))
+
+
+async def test_a_mention_after_a_secret_in_a_group_is_still_a_mention(
+    harness: ChannelHarness, fake: FakeTelegram
+) -> None:
+    text = "my password: hunter2xyz @ExampleSupportBot why is my withdrawal stuck"
+    await send(harness, update(702, message=group_message(-1007, 8, text, message_id=5)))
+    [reply] = fake.calls_to("sendMessage", -1007)
+    assert reply.params["reply_parameters"]["message_id"] == 5
+    assert harness.received == []
 
 
 async def test_conversation_owned_by_an_agent_does_not_reach_rasa(harness: ChannelHarness, fake: FakeTelegram) -> None:

@@ -29,6 +29,7 @@ from sqlalchemy import select
 
 from bot.cases.database import make_engine
 from bot.cases.leases import LeaderLease
+from bot.cases.redaction import redact
 from bot.cases.schema import outbox
 from bot.cases.store import CaseStore
 from bot.settings import PROJECT_ROOT
@@ -41,6 +42,7 @@ from connectors.twitter.webhook import SIGNATURE_HEADER as SIGNATURE
 from connectors.twitter.webhook import crc_token_valid
 from tests.auxil.fake_x import DM_EVENTS, MENTIONS, TWEETS, FakeX
 from tests.auxil.fuzzing import FUZZ, bodies, texts, x_deliveries
+from tests.auxil.threads import LoopSpy
 from tests.auxil.waiting import until
 
 ACCOUNT = "1000"
@@ -237,9 +239,14 @@ async def test_p1_mention_alerts_agents_at_once(world: World, fake_x: FakeX) -> 
     assert ("customer", "hello") in [(line.role, line.text) for line in world.store.transcript(case.id)]
 
 
-async def test_leaked_seed_phrase_gets_a_warning_that_does_not_repeat_it(world: World, fake_x: FakeX) -> None:
+async def test_leaked_seed_phrase_gets_a_warning_that_does_not_repeat_it(
+    world: World, fake_x: FakeX, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spy = LoopSpy(redact)
+    monkeypatch.setattr("connectors.twitter.conversations.redact", spy)
     fake_x.mention(f"@ExampleSupport my wallet is empty?? my words are {SEED}", author_id="2003")
     await world.poll()
+    assert spy.on_loop == [False]  # redacted in a thread
     (post,) = fake_x.posts
     assert post["text"] in world.texts("utter_x_public_leak_warning")
     words = SEED.split()

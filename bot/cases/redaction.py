@@ -1,22 +1,28 @@
 """Find secrets in customer text and replace them with ``[REDACTED]`` before anything keeps it.
 
-Covers the spec's list: seed phrases (12-24 BIP-39 words), private keys (hex, WIF, xprv),
-API secrets, passwords, 2FA/OTP codes and card numbers. A 64-hex string is a txid when
-the bot asked for one or the customer calls it a txid/hash, a key when labelled as one,
-and otherwise redacted as ambiguous so the bot asks again.
+Covers the spec's list: seed phrases (``seed_phrases.py``), private keys (hex, WIF, xprv,
+Solana base58 and byte arrays, PEM), API and 2FA secrets, passwords (with the Korean,
+Chinese and Japanese labels customers use), 2FA/OTP codes, card numbers and CVVs
+(``secret_numbers.py``). A 64-hex
+(or 88-character base58) string is a txid when the bot asked for one or its nearest label
+calls it a txid/hash, a key when the nearest label says key, and otherwise redacted as
+ambiguous so the bot asks again.
+
+Every check is linear in the text and looks around a match only within a few dozen
+characters, so a long message costs milliseconds. It is still CPU work: callers on an
+event loop run ``redact`` in a thread.
 """
 
 from __future__ import annotations
 
-import difflib
+import os
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
-from mnemonic import Mnemonic
+from bot.cases.secret_numbers import card_spans, otp_code_spans
+from bot.cases.seed_phrases import seed_phrase_spans
 
 REDACTED = "[REDACTED]"
-SEED_PHRASE_MIN_WORDS = 12
 
 SEED_PHRASE = "seed_phrase"
 PRIVATE_KEY = "private_key"
@@ -26,46 +32,58 @@ OTP_CODE = "otp_code"
 CARD_NUMBER = "card_number"
 UNLABELLED_HEX = "unlabelled_hex"
 
-_KEY_LABEL = re.compile(r"\b(private|priv|secret|key|pk|privkey|wif|signing)\b", re.I)
-_TXID_LABEL = re.compile(r"\b(txid|tx|txn|hash|transaction|trx|explorer|tx\s*id|tx\s*hash)\b|/tx/", re.I)
-_HEX64 = re.compile(r"(?<![0-9a-fA-Fx])(?:0x)?[0-9a-fA-F]{64}(?![0-9a-fA-F])")
-_WIF = re.compile(r"\b[5KL][1-9A-HJ-NP-Za-km-z]{50,51}\b")
-_XPRV = re.compile(r"\b[xyzt]prv[1-9A-HJ-NP-Za-km-z]{100,112}\b")
-_API_SECRET = re.compile(
-    r"\b(api[\s_-]*secret|secret[\s_-]*key|api[\s_-]*key[\s_-]*secret|secret)\b\s*(?:is|was|:|=|-)?\s*"
-    r"(?P<secret>[A-Za-z0-9+/=_\-]{16,})"
+_KEY_OR_TXID_LABEL = re.compile(
+    r"(?P<key>\b(?:private|priv|secret|key|pk|privkey|wif|signing|seed|mnemonic|keypair)\b)"
+    r"|(?P<txid>\b(?:txid|tx|txn|hash|transaction|trx|explorer|tx\s*id|tx\s*hash|signature|sig)\b|/tx/)",
+    re.I,
 )
+_B58 = "1-9A-HJ-NP-Za-km-z"  # base58: no 0, O, I, l
+_KEY_OR_TXID = re.compile(
+    r"(?<![0-9a-fA-Fx])(?:0[xX])?[0-9a-fA-F]{64}(?![0-9a-fA-F])"  # a 32-byte key or a hash, in hex
+    rf"|(?<![{_B58}])[{_B58}]{{86,88}}(?![{_B58}])"  # 64 bytes in base58: a Solana key or signature
+)
+_KEYS = re.compile(
+    rf"(?<![{_B58}])(?:[5KL][{_B58}]{{50,51}}|[xyzt]prv[{_B58}]{{100,112}})(?![{_B58}])"  # WIF, extended keys
+    r"|\[\s*(?:\d{1,3}\s*,\s*){31,63}\d{1,3}\s*\]"  # 32 or 64 bytes as a JSON array (Solana keypair files)
+    r"|-----BEGIN [A-Z ]{0,30}PRIVATE KEY-----(?:\s+[A-Za-z0-9+/=]{16,})*(?:\s+-----END [A-Z ]{0,30}PRIVATE KEY-----)?"
+)
+_API_SECRET = re.compile(
+    r"\b(?:api[\s_-]*secret|secret[\s_-]*key|api[\s_-]*key[\s_-]*secret|secret"
+    r"|(?:2fa|totp|mfa|authenticator|setup|recovery|backup)[\s_-]*(?:key|secret))\b"
+    r"[\"']?\s*(?:is|was|:|=|-)?\s*[\"']?(?P<secret>[A-Za-z0-9+/=_\-]{16,})",  # also as JSON: "secretKey": "..."
+    re.I,
+)
+# "password: x", "password is x", "password for binance is x", "비밀번호는 x", and unmarked "password hunter2".
+_PASSWORD_LABELS = r"pass[\s-]?(?:word|code|phrase)|passwd|pwd|pw|pass|비밀번호|비번|암호|密码|密碼|パスワード"
 _PASSWORD = re.compile(
-    r"\b(password|passwd|pwd|pass|pw|passcode|passphrase)\b\s*(?P<marker>is|was|:|=|-)\s*(?P<secret>\S+)", re.I
+    rf"(?<![A-Za-z])(?P<label>{_PASSWORD_LABELS})(?![A-Za-z])"
+    r"(?:\s+(?:for|of|on|to|at)(?:\s+[\w.@-]+){1,3}?(?=\s*[:=]|\s+(?:is|was)\s))?"
+    r"(?P<marker>\s*(?:[:=\uff1a]|->|=>|→|是|는|은|は)\s*|\s+(?:(?:is|was|has\s+been)\s+)?(?:changed|set|reset)\s+to\s+"
+    r"|\s+(?:is|was)\s+|\s+)(?=(?P<secret>\S+))",  # a lookahead: the secret may hold another label
+    re.I,
+)
+_CLEAR_LABELS = frozenset(  # labels that mean a password even without ":" ("pass" and "pw" may not)
+    {"password", "passwd", "pwd", "passcode", "passphrase", "비밀번호", "비번", "密码", "密碼", "パスワード"}
 )
 _PASSWORD_NOT_SECRET = frozenset(
     "not wrong incorrect correct right invalid expired too still the my a an being rejected fine ok okay "
     "working changed reset same strong weak long short saved stored new old also now and but so just in on "
-    "at for from to with definitely case sensitive locked blocked forgotten lost accepted".split()
+    "at for from to with definitely case sensitive locked blocked forgotten lost accepted denied declined "
+    "refused compromised leaked stolen hacked updated required needed different unknown what is was isn't default "
+    "wasn't doesn't didn't won't can't".split()
 )
-_NUMBER = re.compile(r"(?<![\d.,])\d{4,8}(?![\d.,]*\d)")
-_OTP_WORDS = re.compile(
-    r"\b(code|codes|otp|2fa|two[\s-]*factor|verification|verify|authenticator|auth|sms|pin|one[\s-]*time|"
-    r"totp|mfa|g2fa|token)\b",
-    re.I,
-)
-_NOT_OTP_CONTEXT = re.compile(
-    r"\b(error|err|order|uid|id|account|acct|phone|tel|amount|usdt|btc|eth|krw|usd|fee|block|height|ticket)\b", re.I
-)
-_AMOUNT_UNIT = re.compile(
-    r"^(usdt|usdc|btc|eth|krw|usd|eur|xrp|sol|trx|bnb|doge|ada|ltc|coins?|dollars?|won|sats?|satoshis?)\b", re.I
-)
-_CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
-_WORD = re.compile(r"[A-Za-z]+")
-_SEED_GAP = re.compile(r"^[\s,;.:\-\d)(\]\[\"']*$")
+_DESCRIPTION = re.compile(r"[a-z]+(?:ed|ing|ly)")  # "password is changed", "... is expiring"
+_PASSWORD_LIKE = re.compile(r"\d|[^\w\s'\-.,!?]|[a-z][A-Z]")
+_TRAILING_PUNCTUATION = ".,!?;:)]}\"'"
 
 
 @dataclass(frozen=True)
 class Redaction:
-    """The text safe to keep, and which kinds of secret were taken out of it."""
+    """The text safe to keep, which kinds of secret were taken out, and where they were in the original."""
 
     text: str
     kinds: tuple[str, ...]
+    spans: tuple[tuple[int, int], ...] = ()  # each replaced by one REDACTED, in order
 
     @property
     def found_secret(self) -> bool:
@@ -78,31 +96,38 @@ class Redaction:
         return UNLABELLED_HEX in self.kinds
 
 
-@lru_cache(maxsize=1)
-def _bip39_words() -> frozenset[str]:
-    return frozenset(Mnemonic("english").wordlist)
-
-
 def redact(text: str, *, txid_expected: bool = False) -> Redaction:
     """Return ``text`` with every secret replaced by ``[REDACTED]``.
 
     ``txid_expected`` is True when the bot's last question asked for a transaction id,
     so a bare 64-hex answer is kept as the txid.
     """
-    spans: list[tuple[int, int, str]] = []
-    spans += _seed_phrases(text)
-    spans += [(m.start(), m.end(), PRIVATE_KEY) for m in _WIF.finditer(text)]
-    spans += [(m.start(), m.end(), PRIVATE_KEY) for m in _XPRV.finditer(text)]
-    spans += _hex_strings(text, txid_expected)
+    return _apply(text, _secrets(text, txid_expected))
+
+
+def redact_file_name(name: str) -> Redaction:
+    """Return a file name without secrets, read both as it is and with "_" as a space.
+
+    Names join words with "_" ("my_password_hunter2.pdf"), yet secrets contain it too
+    ("sk_live_..."). A short extension is kept: it says what the file is. A bare 64-hex
+    string goes as well: no question will make it a txid.
+    """
+    stem, extension = os.path.splitext(name)
+    if not (len(extension) <= 5 and extension[1:].isalnum()):
+        stem = name
+    spaced = stem.replace("_", " ")  # same length, so both readings' spans fit ``name``
+    return _apply(name, _secrets(stem, False) + _secrets(spaced, False))
+
+
+def _secrets(text: str, txid_expected: bool) -> list[tuple[int, int, str]]:
+    spans: list[tuple[int, int, str]] = [(start, end, SEED_PHRASE) for start, end in seed_phrase_spans(text)]
+    spans += [(m.start(), m.end(), PRIVATE_KEY) for m in _KEYS.finditer(text)]
+    spans += _keys_or_txids(text, txid_expected)
     spans += [(m.start("secret"), m.end("secret"), API_SECRET) for m in _API_SECRET.finditer(text)]
-    spans += [
-        (m.start("secret"), m.end("secret"), PASSWORD)
-        for m in _PASSWORD.finditer(text)
-        if m.group("secret").strip(".,!?").lower() not in _PASSWORD_NOT_SECRET
-    ]
-    spans += _otp_codes(text)
-    spans += [(m.start(), m.end(), CARD_NUMBER) for m in _CARD.finditer(text) if _luhn_valid(m.group())]
-    return _apply(text, spans)
+    spans += [(m.start("secret"), m.end("secret"), PASSWORD) for m in _PASSWORD.finditer(text) if _is_password(m)]
+    spans += [(start, end, OTP_CODE) for start, end in otp_code_spans(text)]
+    spans += [(start, end, CARD_NUMBER) for start, end in card_spans(text)]
+    return spans
 
 
 def _apply(text: str, spans: list[tuple[int, int, str]]) -> Redaction:
@@ -119,72 +144,48 @@ def _apply(text: str, spans: list[tuple[int, int, str]]) -> Redaction:
         cursor = end
     out.append(text[cursor:])
     kinds = tuple(dict.fromkeys(kind for _s, _e, kind in sorted(spans)))
-    return Redaction(text="".join(out), kinds=kinds)
+    return Redaction(text="".join(out), kinds=kinds, spans=tuple(merged))
 
 
-def _seed_phrases(text: str) -> list[tuple[int, int, str]]:
-    """Runs of 12 or more BIP-39 words (one misspelt word per run tolerated)."""
-    words = _bip39_words()
+def _keys_or_txids(text: str, txid_expected: bool) -> list[tuple[int, int, str]]:
+    """A 64-hex (or 88-base58) string is what its nearest label says (a tie counts as a key)."""
     spans: list[tuple[int, int, str]] = []
-    run: list[re.Match[str]] = []
-    misses = 0
-
-    def close_run() -> None:
-        if len(run) >= SEED_PHRASE_MIN_WORDS:
-            spans.append((run[0].start(), run[-1].end(), SEED_PHRASE))
-
-    for match in _WORD.finditer(text):
-        word = match.group().lower()
-        in_list = word in words
-        near = not in_list and misses == 0 and len(word) >= 3 and bool(difflib.get_close_matches(word, words, 1, 0.8))
-        contiguous = bool(run) and _SEED_GAP.match(text[run[-1].end() : match.start()]) is not None
-        if (in_list or near) and (contiguous or not run):
-            run.append(match)
-            misses += 0 if in_list else 1
-            continue
-        close_run()
-        run, misses = ([match], 0) if in_list else ([], 0)
-    close_run()
-    return spans
-
-
-def _hex_strings(text: str, txid_expected: bool) -> list[tuple[int, int, str]]:
-    spans: list[tuple[int, int, str]] = []
-    for match in _HEX64.finditer(text):
-        before = text[max(0, match.start() - 40) : match.start()]
-        after = text[match.end() : match.end() + 30]
-        if _KEY_LABEL.search(before) or _KEY_LABEL.search(after):
+    for match in _KEY_OR_TXID.finditer(text):
+        label = _nearest_label(text[max(0, match.start() - 40) : match.start()], text[match.end() : match.end() + 30])
+        if label == "key":
             spans.append((match.start(), match.end(), PRIVATE_KEY))
-        elif txid_expected or _TXID_LABEL.search(before) or _TXID_LABEL.search(after):
-            continue
-        else:
+        elif not (txid_expected or label == "txid"):
             spans.append((match.start(), match.end(), UNLABELLED_HEX))
     return spans
 
 
-def _otp_codes(text: str) -> list[tuple[int, int, str]]:
-    """4-8 digit numbers next to code/OTP/2FA/verification words (not error or order codes)."""
-    spans: list[tuple[int, int, str]] = []
-    for match in _NUMBER.finditer(text):
-        before = " ".join(text[: match.start()].split()[-4:])
-        after = " ".join(text[match.end() :].split()[:3])
-        if not (_OTP_WORDS.search(before) or _OTP_WORDS.search(after)):
-            continue
-        if _NOT_OTP_CONTEXT.search(" ".join(before.split()[-2:])) or _AMOUNT_UNIT.match(after):
-            continue
-        spans.append((match.start(), match.end(), OTP_CODE))
-    return spans
+def _nearest_label(before: str, after: str) -> str | None:
+    """The label closest to the hex string ("key" or "txid"), or None when there is none."""
+    labels = [(len(before) - m.end(), m) for m in _KEY_OR_TXID_LABEL.finditer(before)]
+    following = _KEY_OR_TXID_LABEL.search(after)
+    if following is not None:
+        labels.append((following.start(), following))
+    if not labels:
+        return None
+    _distance, nearest = min(labels, key=lambda item: (item[0], item[1]["key"] is None))  # a tie: key
+    return "key" if nearest["key"] else "txid"
 
 
-def _luhn_valid(candidate: str) -> bool:
-    digits = [int(c) for c in candidate if c.isdigit()]
-    if not 13 <= len(digits) <= 19:
+def _is_password(match: re.Match[str]) -> bool:
+    """The word after a password label is a password, unless it describes the password.
+
+    After ":" (or "->", "changed to", "是") any word of four or more characters is one.
+    The word must look like one (a digit, a symbol, mixed case) after "is" when the label
+    is ambiguous ("my pass is valid") and with no marker at all ("my password hunter2" is a
+    secret, "password manager" is not); an ambiguous label needs a marker ("pass KYC2").
+    """
+    word = match["secret"].rstrip(_TRAILING_PUNCTUATION)
+    if len(word) < 4 or word.lower() in _PASSWORD_NOT_SECRET or _DESCRIPTION.fullmatch(word):
         return False
-    total = 0
-    for index, digit in enumerate(reversed(digits)):
-        if index % 2 == 1:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return total % 10 == 0
+    marker = match["marker"].strip().lower()
+    clear_label = re.sub(r"[\s-]", "", match["label"]).lower() in _CLEAR_LABELS
+    if marker and (marker not in ("is", "was") or clear_label):
+        return True
+    if not (marker or clear_label):
+        return False  # "pass KYC2024" is not a password
+    return len(word) >= 6 and _PASSWORD_LIKE.search(word) is not None

@@ -24,9 +24,10 @@ from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 from telegram import CallbackQuery, Chat, Message, MessageEntity, Update, User
 
-from connectors.gate import ConversationGate
+from connectors.gate import SECRET_NOTICE, ConversationGate
 from connectors.rasa_bridge import TranscribingOutputChannel, conversation_gate, response_text, txid_expected
 from connectors.telegram.output import CHANNEL, TelegramOutput, sender_id
+from connectors.telegram.redaction import redacted_kinds
 from connectors.telegram.runtime import TelegramRuntime
 from connectors.telegram.sender import FileTooLarge
 
@@ -72,11 +73,12 @@ def parse_command(text: str, bot_username: str) -> Command | None:
 
 @dataclass(frozen=True)
 class _Conversation:
-    """Who is talking, where, about which update."""
+    """Who is talking, where, about which update, and what secrets were taken out of it before storage."""
 
     update_id: int
     chat_id: int
     sender_id: str
+    redacted: tuple[str, ...] = ()
 
 
 class TelegramUpdateHandler:
@@ -114,10 +116,14 @@ class TelegramUpdateHandler:
         if message.chat.type != Chat.PRIVATE:
             await self._group(update_id, message)
             return
-        talk = _Conversation(update_id, message.chat.id, sender_id(message.chat.id, message.from_user.id))
+        talk = _Conversation(
+            update_id, message.chat.id, sender_id(message.chat.id, message.from_user.id), redacted_kinds(update)
+        )
         if message.text:
             await self._text(talk, message.text, edited=edited)
         elif message.photo or message.document:
+            if not message.caption:
+                await self._warn_of_secrets(talk)  # in the file name; with a caption the gate warns
             await self._attachment(talk, message)
             if message.caption:
                 await self._text(talk, message.caption, edited=edited)
@@ -142,6 +148,7 @@ class TelegramUpdateHandler:
                 metadata["start_payload"] = command.args
             await self._to_bot(talk, COMMAND_MESSAGES[command.name], metadata)
         else:
+            await self._warn_of_secrets(talk)
             await self._say(talk, HELP)
 
     async def _button(self, update_id: int, query: CallbackQuery) -> None:
@@ -173,6 +180,7 @@ class TelegramUpdateHandler:
             sender_id=talk.sender_id,
             text=text,
             txid_expected=await txid_expected(self._app, talk.sender_id),
+            redacted_before=talk.redacted,
         )
         for notice in admission.notices:
             await self._say(talk, notice)
@@ -264,6 +272,11 @@ class TelegramUpdateHandler:
             stored_path=str(path),
         )
         await self._say(talk, ATTACHMENT_RECEIVED)
+
+    async def _warn_of_secrets(self, talk: _Conversation) -> None:
+        """Tell the customer to rotate a secret taken out of an update the gate does not see."""
+        if talk.redacted:
+            await self._say(talk, SECRET_NOTICE)
 
     async def _say(self, talk: _Conversation, name: str, **values: Any) -> None:
         """Send a domain response outside Rasa's turn, and keep it on the case transcript."""

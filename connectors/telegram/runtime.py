@@ -1,8 +1,9 @@
 """Receiving and delivering for the customer bot: inbox, per-chat order, outbox, polling.
 
 No Rasa here: what an update *means* is the handler's job (``handler.py``); this module
-makes sure each update is stored before it is acknowledged, processed once and in order
-per chat, that replies go through the outbox, and that only one process polls.
+makes sure each update is stored (secrets redacted first) before it is acknowledged,
+processed once and in order per chat, that replies go through the outbox, and that only
+one process polls.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from bot.cases.leases import LeaderLease
 from connectors.telegram.ratelimit import retry_seconds
+from connectors.telegram.redaction import redact_update
 from connectors.telegram.sender import Button, TelegramSender
 from connectors.telegram.settings import TelegramSettings
 from connectors.telegram.storage import (
@@ -154,9 +156,10 @@ class TelegramRuntime:
         return given is not None and hmac.compare_digest(given.encode(), self.webhook_secret.encode())
 
     async def receive(self, payload: dict[str, Any]) -> bool:
-        """Store an update durably, then schedule it; False for a duplicate ``update_id``."""
+        """Store an update durably, secrets redacted first, then schedule it; False for a duplicate ``update_id``."""
         update_id = int(payload["update_id"])
         key = chat_key(payload)
+        payload = await asyncio.to_thread(redact_update, payload)
         if not await asyncio.to_thread(self.inbox.store, update_id, key, payload):
             logger.info("update %s already received", update_id)
             return False

@@ -44,7 +44,7 @@ telegram_inbox = Table(
     metadata,
     Column("update_id", BigInteger, primary_key=True, autoincrement=False),
     Column("chat_key", String(64), nullable=False, index=True),
-    Column("payload", JSON(none_as_null=True)),  # the raw update, kept only until it is processed
+    Column("payload", JSON(none_as_null=True)),  # the update, secrets redacted, kept until it is processed
     Column("status", String(16), nullable=False, index=True),
     Column("claimed_until", Float),
     Column("created_at", UtcDateTime, nullable=False),
@@ -144,7 +144,7 @@ class Inbox:
         return WAIT if waiting is not None else TAKEN
 
     def finish(self, update_id: int, status: str = DONE) -> None:
-        """Mark the update processed and drop its raw text (the redacted copy lives on the case)."""
+        """Mark the update processed and drop the stored update (what the case needs is on the case)."""
         with self._engine.begin() as conn:
             conn.execute(
                 update(telegram_inbox)

@@ -68,7 +68,7 @@ class XConversations:
         await asyncio.to_thread(self._state.finish, *done, cursor=cursor)
 
     async def _answer(self, mention: Mention) -> list[tuple[str, str]]:
-        redaction = redact(mention.text)
+        redaction = await asyncio.to_thread(redact, mention.text)
         leaked = bool(redaction.kinds) or bool(personal_data(mention.text))
         intent = await self._intent(without_handles(redaction.text))
         urgent = intent is not None and priority_for(intent, credentials_exposed=redaction.found_secret) == P1
