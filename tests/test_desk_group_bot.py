@@ -1,10 +1,14 @@
 import asyncio
 import time
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from bot.cases.store import TranscriptLine
 from connectors.rest.mailbox import RestMailbox
 from tests.auxil.desk_app import context_of, running_desk
 from tests.auxil.fake_telegram import FakeTelegram, agent_group_message
+from tests.auxil.fuzzing import FUZZ, texts
 from tests.auxil.waiting import until
 
 GROUP = -1001234
@@ -196,3 +200,66 @@ async def test_two_desks_on_one_database_poll_the_agents_bot_once(sqlite_url):
         assert len(_agent_calls(fake, "getUpdates")) == 1
         fake.queue_update(_from_group(AGENT, "/onduty", 1, username="alice_tg"))
         await until(lambda: any("on duty" in c.params["text"] for c in _agent_calls(fake)), WAIT_SECONDS)
+
+
+# -- fuzzing: commands, arguments, replies and buttons from agents and strangers -------------
+
+COMMANDS = ["/onduty", "/offduty", "/cases", "/reply", "/note", "/claim", "/resolve", "/handback", "/help", "/x", ""]
+
+
+async def test_fuzzed_group_updates_never_break_the_group_bot(pg_url, caplog):
+    async with FakeTelegram() as fake, running_desk(pg_url, **_env(fake)) as server:
+        loop = asyncio.get_running_loop()
+        fake.queue_update(_from_group(AGENT, "/onduty", 1), token=AGENT_TOKEN)  # the bot holds its lease and polls
+        await until(lambda: any("is on duty" in c.params["text"] for c in _agent_calls(fake)), WAIT_SECONDS)
+        case = await asyncio.to_thread(_open, server)
+        case_ids = st.sampled_from([case.id, case.id.lower(), "CX-000000", "CX-", "cx-" + "9" * 300, "CX-ZZZZZZ"])
+        arguments = st.one_of(texts, st.builds(lambda c, t: f"{c} {t}", case_ids, texts))
+        messages = st.builds(
+            lambda user, command, rest, reply_to: _from_group(user, f"{command} {rest}".strip() or "hi", 1, reply_to),
+            st.sampled_from([AGENT, OTHER_AGENT, STRANGER]),
+            st.sampled_from(COMMANDS),
+            arguments,
+            st.one_of(st.none(), st.integers(min_value=1, max_value=60)),
+        )
+        presses = st.builds(
+            lambda user, data: {
+                "callback_query": {"id": "q1", "from": _user(user), "chat_instance": "1", "data": data,
+                                   "message": {"message_id": 1, "date": 0, "chat": {"id": GROUP, "type": "supergroup"}}}
+            },
+            st.sampled_from([AGENT, STRANGER]),
+            st.one_of(texts, st.builds("{}:{}".format, st.sampled_from(["claim", "resolve", "x", ""]), case_ids)),
+        )  # fmt: skip
+
+        async def deliver(update: dict) -> None:
+            queued = fake.queue_update(update, token=AGENT_TOKEN)
+            polled_past = lambda: any(  # noqa: E731
+                int(c.params.get("offset") or 0) > queued["update_id"] for c in _agent_calls(fake, "getUpdates")
+            )
+            await until(polled_past, 60)
+
+        @settings(FUZZ, max_examples=80)
+        @given(update=st.one_of(messages, presses))
+        def one(update: dict) -> None:
+            asyncio.run_coroutine_threadsafe(deliver(update), loop).result(timeout=90)
+
+        await asyncio.to_thread(one)
+        failures = [r.getMessage() for r in caplog.records if r.name.startswith("bot.desk") and r.exc_info]
+        assert failures == []
+        fake.queue_update(_from_group(AGENT, "/onduty", 2), token=AGENT_TOKEN)
+        await until(lambda: any("is on duty" in c.params["text"] for c in _agent_calls(fake)[-3:]), WAIT_SECONDS)
+
+
+async def test_a_strangers_long_button_data_or_command_is_audited_not_crashed_on(pg_url, caplog):
+    """Found by the fuzz test: a stranger's typed case id overflowed the audit row on PostgreSQL."""
+    async with FakeTelegram() as fake, running_desk(pg_url, **_env(fake)) as server:
+        pressed = {"message_id": 1, "date": 0, "chat": {"id": GROUP, "type": "supergroup"}}
+        press = {"callback_query": {"id": "q9", "from": _user(STRANGER), "chat_instance": "1",
+                                    "data": "cl\x00aim:" + "X" * 300, "message": pressed}}  # fmt: skip
+        fake.queue_update(press, token=AGENT_TOKEN)
+        fake.queue_update(_from_group(STRANGER, "/" + "a" * 100 + " CX-" + "9" * 40, 2), token=AGENT_TOKEN)
+        await until(lambda: len(_agent_calls(fake, "answerCallbackQuery")) == 1, WAIT_SECONDS)
+        await until(lambda: any("Only configured agents" in c.params["text"] for c in _agent_calls(fake)), WAIT_SECONDS)
+        refused = [e for e in await asyncio.to_thread(context_of(server).desk.audit.entries) if not e.allowed]
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("bot.desk") and r.exc_info] == []
+    assert len(refused) == 2 and all(e.case_id is None and len(e.action) <= 32 for e in refused)

@@ -13,15 +13,16 @@ from bot.cases.schema import UtcDateTime
 from bot.cases.store import utcnow
 
 metadata = MetaData()
+ACTOR_LENGTH, ACTION_LENGTH = 128, 32  # column sizes: text from outside is cut to them before it is stored
 
 audit_log = Table(
     "audit_log",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("at", UtcDateTime, nullable=False),
-    Column("actor", String(128), nullable=False),
+    Column("actor", String(ACTOR_LENGTH), nullable=False),
     Column("via", String(16), nullable=False),
-    Column("action", String(32), nullable=False),
+    Column("action", String(ACTION_LENGTH), nullable=False),
     Column("case_id", String(16), index=True),
     Column("allowed", Boolean, nullable=False),
     Column("detail", JSON, nullable=False),

@@ -132,6 +132,11 @@ class CaseStore:
             return self.get(case_id)
         raise RuntimeError("could not allocate a case id")
 
+    @staticmethod
+    def is_case_id(text: str) -> bool:
+        """True when ``text`` has the shape of a case id (any case), so it may be stored as one."""
+        return _CASE_ID.fullmatch(text.upper()) is not None
+
     def get(self, case_id: str) -> Case:
         """The case; an id that no case can have (typed, pasted, hostile) is not looked up at all."""
         wanted = case_id.upper()

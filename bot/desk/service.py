@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass
 
 from bot.cases.agents import DutyRoster
-from bot.cases.audit import AuditLog
+from bot.cases.audit import ACTION_LENGTH, ACTOR_LENGTH, AuditLog
 from bot.cases.priorities import P1, P4
 from bot.cases.store import CLAIMED, OPEN, Case, CaseNotFound, CaseStore, TranscriptLine
 from bot.desk.relay import CustomerRelay, RelayUnavailable
 from bot.desk.texts import RESOLVED, CustomerTexts
+
+_PLAIN_ACTION = re.compile(rf"[A-Za-z_]{{1,{ACTION_LENGTH}}}")
 
 logger = logging.getLogger(__name__)
 
@@ -121,13 +124,19 @@ class AgentDesk:
         await self._done(actor, "hand_back", case.id)
 
     async def refuse_stranger(self, who: str, via: str, action: str, case_id: str | None = None) -> None:
-        """Audit an attempt by someone who is not a configured agent."""
+        """Audit an attempt by someone who is not a configured agent.
+
+        A stranger types the action and the case id: the audit row keeps a case id only when it
+        has a case id's shape, and the action only when it is a plain word that fits its column.
+        """
+        known_case = case_id.upper() if case_id and CaseStore.is_case_id(case_id) else None
+        action = action if _PLAIN_ACTION.fullmatch(action) else "unknown"
         await asyncio.to_thread(
             self.audit.record,
-            actor=who,
+            actor=who[:ACTOR_LENGTH],
             via=via,
             action=action,
-            case_id=case_id,
+            case_id=known_case,
             allowed=False,
             detail={"reason": "not an agent"},
         )
