@@ -162,3 +162,25 @@ async def test_a_malformed_sign_in_form_is_400_and_not_audited(sqlite_url, conte
             assert response.status == 400, await response.text()
             assert "desk_session" not in response.cookies
         assert context_of(server).desk.audit.entries() == []
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+async def test_a_body_that_is_not_what_its_content_encoding_says_is_400(sqlite_url, encoding):
+    """Found by an outside test: a false Content-Encoding was a 500, signed in or not."""
+    async with running_desk(sqlite_url) as server, visitor(server) as client:
+        response = await client.post(
+            "/login",
+            data=b"name=alice&password=x",
+            headers={"Origin": origin(server), "Content-Type": "application/x-www-form-urlencoded",
+                     "Content-Encoding": encoding},
+            allow_redirects=False,
+        )  # fmt: skip
+        assert response.status == 400, response.status
+    async with running_desk(sqlite_url) as server, signed_in(server, "alice") as alice:
+        case = open_case(server, priority=2)
+        response = await alice.post(
+            f"/api/cases/{case.id}/note",
+            data=b'{"text": "hi"}',
+            headers={"Origin": origin(server), "Content-Type": "application/json", "Content-Encoding": encoding},
+        )
+        assert response.status == 400, response.status

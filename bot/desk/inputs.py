@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from multidict import MultiDictProxy
 
 MAX_JSON_BYTES = 256 * 1024  # a longest text with every character escaped, and room to spare
@@ -22,8 +23,9 @@ MAX_PASSWORD_CHARS = 1024
 _MIME_TYPE = re.compile(r"[\w.+-]{1,50}/[\w.+-]{1,49}", re.ASCII)  # fits the 100-character column
 # What aiohttp raises on a malformed form: broken multipart or undecodable text (ValueError),
 # an unknown charset (LookupError), a part without a name (AssertionError), an unknown part
-# encoding (RuntimeError), a bad part header (HttpProcessingError).
-_MALFORMED_FORM = (ValueError, LookupError, AssertionError, RuntimeError, HttpProcessingError)
+# encoding (RuntimeError), a bad part header (HttpProcessingError), a body that does not
+# decompress as its Content-Encoding says (RequestPayloadError).
+_MALFORMED_FORM = (ValueError, LookupError, AssertionError, RuntimeError, HttpProcessingError, RequestPayloadError)
 
 Form = MultiDictProxy[str | bytes | web.FileField]
 
@@ -42,7 +44,10 @@ async def json_object(request: web.Request) -> dict[str, Any]:
         return {}
     if (request.content_length or 0) > MAX_JSON_BYTES:
         raise _too_large(request.content_length or 0)
-    raw = await request.read()
+    try:
+        raw = await request.read()
+    except RequestPayloadError:  # e.g. "Content-Encoding: gzip" on a body that is not gzip
+        raise bad_request("the body could not be decoded as its Content-Encoding says") from None
     if len(raw) > MAX_JSON_BYTES:
         raise _too_large(len(raw))
     try:
