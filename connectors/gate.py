@@ -69,7 +69,7 @@ class ConversationGate:
         ``redacted_before`` are kinds of secret the channel took out of the message before
         storing it (Telegram's inbox): the customer is warned about them as well.
         """
-        redaction = await asyncio.to_thread(redact, text, txid_expected=txid_expected)
+        redaction = await asyncio.to_thread(redact, valid_unicode(text), txid_expected=txid_expected)
         if redacted_before:
             redaction = replace(redaction, kinds=tuple(dict.fromkeys((*redacted_before, *redaction.kinds))))
         notices: list[str] = []
@@ -109,3 +109,8 @@ class ConversationGate:
         case = await asyncio.to_thread(self._store.active_case, channel, sender_id)
         if case is not None:
             await asyncio.to_thread(self._store.record_message, case.id, TranscriptLine(role="bot", text=text))
+
+
+def valid_unicode(text: str) -> str:
+    """``text`` with lone surrogates (JSON may escape one alone) as U+FFFD: nothing downstream can encode them."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")

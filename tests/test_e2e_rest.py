@@ -184,13 +184,26 @@ def test_action_server_is_loopback_only_and_cors_is_closed(stack_and_store):
 def test_metadata_is_redacted_before_the_tracker(stack_and_store):
     stack, _store, engine = stack_and_store
     url = f"{stack.rasa_urls[0]}/webhooks/rest/webhook"
-    body = {"message": "hello", "metadata": {"note": f"my seed is {SEED}", "nested": [{"pw": "password: hunter2x"}]}}
-    assert requests.post(url, json=body, timeout=30).status_code == 200
+    metadata = {"note": f"my seed is {SEED}", "nested": [{"pw": "password: hunter2x"}],
+                "card": 4111111111111111, "otp": 482913, "lang": "en"}  # fmt: skip
+    assert requests.post(url, json={"message": "hello", "metadata": metadata}, timeout=30).status_code == 200
     with engine.connect() as conn:
         stored = " ".join(r[0] for r in conn.execute(text("SELECT data FROM events")))
     assert "hunter2x" not in stored and " ".join(SEED.split()[:4]) not in stored
+    assert "4111111111111111" not in stored and "482913" not in stored and '"lang": "en"' in stored
     too_big = {"message": "hi", "metadata": {"blob": "a" * 5000}}
     assert requests.post(url, json=too_big, timeout=10).status_code == 413
+
+
+def test_a_huge_body_is_refused_before_it_is_parsed(stack_and_store):
+    """Found by an outside test: 24 MB of JSON was parsed on the event loop, stalling every chat for seconds."""
+    stack, _store, _engine = stack_and_store
+    url = f"{stack.rasa_urls[0]}/webhooks/rest/webhook"
+    huge = b'{"message": "hi", "metadata": {"a": [' + b"1," * 2_000_000 + b'1]}}'
+    assert requests.post(url, data=huge, headers={"Content-Type": "application/json"}, timeout=60).status_code == 413
+    lone = requests.post(url, data=b'{"message": "\\ud800 hi"}', headers={"Content-Type": "application/json"},
+                         timeout=60)  # fmt: skip
+    assert lone.status_code == 200, lone.text
 
 
 @pytest.mark.redis

@@ -65,3 +65,13 @@ async def test_rating_after_resolution_is_stored_once_and_not_sent_to_the_bot(ga
     assert gate.store.get(case.id).rating == 5
     assert (await gate.admit(channel="rest", sender_id="u1", text="4")).for_bot, "a case is rated once"
     assert gate.store.get(case.id).rating == 5
+
+
+async def test_a_lone_surrogate_is_replaced_before_anything_stores_the_text(gate):
+    """Found by an outside test: JSON may carry "\\ud800"; the case store and the NLU crashed on it."""
+    case = gate.store.open_case(intent="suspected_theft", priority=1, channel="rest", sender_id="rest:s",
+                                 summary="x", details={})  # fmt: skip
+    admission = await gate.admit(channel="rest", sender_id="rest:s", text="\ud800 hi \ud83d\ude00")
+    assert admission.text == "\ufffd hi \U0001f600"
+    assert admission.text.encode("utf-8")
+    assert gate.store.transcript(case.id)[-1].text == "\ufffd hi \U0001f600"

@@ -145,6 +145,25 @@ async def test_polling_without_a_webhook_url(fake: FakeTelegram, sqlite_url: str
         assert status == 200 and body["mode"] == "polling"
 
 
+async def test_an_update_the_library_cannot_parse_neither_stalls_polling_nor_reaches_the_log(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found by an outside test: one such update failed every getUpdates and was logged raw at CRITICAL."""
+    seed = "legal winner thank year wave sausage worth useful legal winner thank yellow"
+    poll = {"id": "p1", "question": seed, "options": [{"text": "a", "voter_count": 0}], "total_voter_count": 0,
+            "is_closed": False, "is_anonymous": True, "type": "regular", "allows_multiple_answers": False}  # fmt: skip
+    async with ChannelHarness(fake, sqlite_url, tmp_path, webhook=False) as harness:
+        await fake.wait_for("getUpdates")
+        fake.queue_update({"update_id": 71, "message": private_message(CHAT + 1, None, message_id=1, poll=poll)})
+        fake.queue_update(text_update(72, f"my seed is {seed}"))
+        fake.queue_update(text_update(73, "after it"))
+        await fake.wait_for("sendMessage", count=2, chat_id=CHAT, timeout=15)
+        await harness.idle()
+    assert harness.texts()[-1] == "after it"
+    assert all("sausage" not in record.getMessage() for record in caplog.records)
+    assert not [r for r in caplog.records if r.levelname == "CRITICAL"]
+
+
 async def test_only_the_lease_holder_polls_and_another_takes_over(
     fake: FakeTelegram, database_url: str, tmp_path: Path
 ) -> None:

@@ -24,7 +24,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.cases.redaction import redact
+from bot.cases.redaction import REDACTED, redact
 from connectors.gate import ConversationGate
 from connectors.rasa_bridge import TranscribingOutputChannel, conversation_gate, response_text, txid_expected
 from connectors.rest.conversations import RestConversations, sender_key
@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 CHANNEL = "rest"
 MAX_TEXT_LENGTH = 4000
 MAX_METADATA_BYTES = 4096
+MAX_BODY_BYTES = 64 * 1024  # a longest message and metadata, JSON-escaped, with room to spare
 ID_HEADER, SECRET_HEADER = "X-Conversation-Id", "X-Conversation-Secret"
 EXPOSED_HEADERS = {"Access-Control-Expose-Headers": f"{ID_HEADER}, {SECRET_HEADER}"}
 
@@ -113,7 +114,13 @@ class SupportRestInput(InputChannel):
 
 
 def _parse(request: Request) -> tuple[str | None, str, dict[str, Any]] | HTTPResponse:
-    """Validate the body: ``{"message": str, "sender": str?, "metadata": object?}``."""
+    """Validate the body: ``{"message": str, "sender": str?, "metadata": object?}``.
+
+    The size is checked before the JSON is parsed: parsing runs on the event loop, and a
+    body of megabytes would stall every conversation of the server meanwhile.
+    """
+    if len(request.body or b"") > MAX_BODY_BYTES:
+        return response.json({"error": f"the body is larger than {MAX_BODY_BYTES} bytes"}, status=413)
     try:
         body = request.json
     except Exception:  # sanic raises its own InvalidUsage for bad JSON
@@ -148,15 +155,24 @@ async def _refused(request: Request, conversation_id: str) -> HTTPResponse | Non
     return None
 
 
-def _redacted_metadata(value: Any) -> Any:
-    """Client metadata lands in the tracker, so every string in it is redacted like the text."""
-    if isinstance(value, str):
-        return redact(value).text
+def _redacted_metadata(value: Any, label: str = "") -> Any:
+    """Client metadata lands in the tracker, so it is redacted like the text.
+
+    Each string or number is read with its key as its label (``{"otp": 482913}`` reads as
+    ``otp: 482913``); when that reading holds a secret, the value is replaced.
+    """
     if isinstance(value, dict):
-        return {redact(str(key)).text: _redacted_metadata(item) for key, item in value.items()}
+        return {redact(str(key)).text: _redacted_metadata(item, str(key)) for key, item in value.items()}
     if isinstance(value, list):
-        return [_redacted_metadata(item) for item in value]
-    return value
+        return [_redacted_metadata(item, label) for item in value]
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return value
+    text = str(value)
+    labelled = f"{label}: {text}" if label else text
+    if redact(labelled).text == labelled:
+        return value
+    alone = redact(text).text
+    return alone if isinstance(value, str) and alone != text else REDACTED
 
 
 def _conversations(request: Request) -> RestConversations:

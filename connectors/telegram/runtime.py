@@ -14,6 +14,7 @@ import hmac
 import logging
 import os
 import socket
+import warnings
 from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
@@ -22,6 +23,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.warnings import PTBUserWarning
 
 from bot.cases.leases import LeaderLease
 from connectors.telegram.ratelimit import retry_seconds
@@ -91,6 +93,8 @@ class TelegramRuntime:
         self._sweeper: asyncio.Task[None] | None = None
         self._ready = False  # new updates are scheduled directly (else resumed from the inbox)
         self._started = asyncio.Event()  # and unfinished work from before has been picked up
+        # _raw_updates calls getUpdates by name on purpose (see there); the library warns about that.
+        warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)
 
     @classmethod
     def create(cls, settings: TelegramSettings, engine: Engine) -> TelegramRuntime:
@@ -312,6 +316,24 @@ class TelegramRuntime:
         except TelegramError:
             logger.exception("setWebhook failed; Telegram keeps its previous webhook registration")
 
+    async def _raw_updates(self, offset: int | None) -> list[Any]:
+        """``getUpdates`` as Telegram sent it, parsed later one update at a time.
+
+        The library's own ``get_updates`` parses the whole batch: one update it cannot read
+        fails every call (polling stalls on it for good) and logs the batch, unredacted,
+        at CRITICAL. Raw, each update is stored redacted first, exactly as a webhook's.
+        """
+        result = await self.sender.bot.do_api_request(
+            "getUpdates",
+            api_kwargs={
+                "offset": offset,
+                "timeout": self.settings.poll_timeout_seconds,
+                "allowed_updates": list(ALLOWED_UPDATES),
+            },
+            read_timeout=self.settings.poll_timeout_seconds + self.settings.request_timeout_seconds,
+        )
+        return result if isinstance(result, list) else []
+
     async def _poll(self) -> None:
         """Long-poll ``getUpdates`` while this process holds the poller lease; never gives up."""
         offset: int | None = None
@@ -328,12 +350,12 @@ class TelegramRuntime:
                     await self.sender.bot.delete_webhook()  # getUpdates is refused while a webhook is set
                     logger.info("this process now polls Telegram")
                     leader = True
-                updates = await self.sender.bot.get_updates(
-                    offset=offset, timeout=self.settings.poll_timeout_seconds, allowed_updates=list(ALLOWED_UPDATES)
-                )
-                for update in updates:
-                    await self.receive(update.to_dict())
-                    offset = update.update_id + 1  # confirmed to Telegram only once it is stored
+                for payload in await self._raw_updates(offset):
+                    if not isinstance(payload, dict) or type(payload.get("update_id")) is not int:
+                        logger.warning("getUpdates returned an entry without an update_id; skipped")
+                        continue
+                    await self.receive(payload)
+                    offset = payload["update_id"] + 1  # confirmed to Telegram only once it is stored
             except RetryAfter as exc:
                 await asyncio.sleep(retry_seconds(exc))
             except Exception:
