@@ -17,12 +17,13 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+from sqlalchemy.engine import Engine
 
 from bot.cases.redaction import REDACTED, redact
 from connectors.gate import ConversationGate
@@ -31,6 +32,7 @@ from connectors.rest.conversations import RestConversations, sender_key
 from connectors.rest.mailbox import RestMailbox
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CHANNEL = "rest"
 MAX_TEXT_LENGTH = 4000
@@ -176,16 +178,17 @@ def _redacted_metadata(value: Any, label: str = "") -> Any:
 
 
 def _conversations(request: Request) -> RestConversations:
-    conversations = getattr(request.app.ctx, "rest_conversations", None)
-    if conversations is None:
-        conversations = RestConversations(conversation_gate(request.app).store.engine)
-        request.app.ctx.rest_conversations = conversations
-    return conversations
+    return _per_process(request, "rest_conversations", RestConversations)
 
 
 def _mailbox(request: Request) -> RestMailbox:
-    mailbox = getattr(request.app.ctx, "rest_mailbox", None)
-    if mailbox is None:
-        mailbox = RestMailbox(conversation_gate(request.app).store.engine)
-        request.app.ctx.rest_mailbox = mailbox
-    return mailbox
+    return _per_process(request, "rest_mailbox", RestMailbox)
+
+
+def _per_process(request: Request, name: str, build: Callable[[Engine], T]) -> T:
+    """One ``build(engine)`` per server process, made on first use on the gate's database."""
+    shared: T | None = getattr(request.app.ctx, name, None)
+    if shared is None:
+        shared = build(conversation_gate(request.app).store.engine)
+        setattr(request.app.ctx, name, shared)
+    return shared
