@@ -382,3 +382,32 @@ def test_seed_phrases_found_on_a_second_look(written):
 def test_innocent_sentences_kept_on_a_second_look(text):
     result = redact(text)
     assert result.kinds == () and result.text == text
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        "secret",
+        "api secret",
+        "secret key",
+        "api key",
+        "private key",
+        "2fa backup code",
+        "security code",
+        "code",
+        "password",
+        "passwort",
+        "mot de passe",
+        "pw",
+        "bob@mail.com",
+        "seed",
+    ],
+)
+def test_a_label_before_a_long_gap_redacts_in_linear_time(label):
+    """A complexity guard, not a benchmark: a label then 10,000 spaces took 3-7 s while gaps were unbounded."""
+    redact("warm the word lists up")
+    for gap in (" ", "\t", "\n", " - ", ": ", " is ", "_"):
+        text = label + gap * (10_000 // len(gap)) + "!"
+        started = time.perf_counter()
+        redact(text)
+        assert time.perf_counter() - started < 0.2, repr(gap)

@@ -8,9 +8,10 @@ Chinese and Japanese labels customers use), 2FA/OTP codes, card numbers and CVVs
 calls it a txid/hash, a key when the nearest label says key, and otherwise redacted as
 ambiguous so the bot asks again.
 
-Every check is linear in the text and looks around a match only within a few dozen
-characters, so a long message costs milliseconds. It is still CPU work: callers on an
-event loop run ``redact`` in a thread.
+Every check is linear in the text: the gap between a label and what it names is bounded
+(a few characters or words, never any number of spaces) and context is read within a few
+dozen characters, so a long message costs milliseconds whatever it holds. It is still CPU
+work: callers on an event loop run ``redact`` in a thread.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ UNLABELLED_HEX = "unlabelled_hex"
 
 _KEY_OR_TXID_LABEL = re.compile(
     r"(?P<key>\b(?:private|priv|secret|key|pk|privkey|wif|signing|seed|mnemonic|keypair)\b)"
-    r"|(?P<txid>\b(?:txid|tx|txn|hash|transaction|trx|explorer|tx\s*id|tx\s*hash|signature|sig)\b|/tx/)",
+    r"|(?P<txid>\b(?:txid|tx|txn|hash|transaction|trx|explorer|tx\s?id|tx\s?hash|signature|sig)\b|/tx/)",
     re.I,
 )
 _B58 = "1-9A-HJ-NP-Za-km-z"  # base58: no 0, O, I, l
@@ -44,22 +45,24 @@ _KEY_OR_TXID = re.compile(
 )
 _KEYS = re.compile(
     rf"(?<![{_B58}])(?:[5KL][{_B58}]{{50,51}}|[xyzt]prv[{_B58}]{{100,112}})(?![{_B58}])"  # WIF, extended keys
-    r"|\[\s*(?:\d{1,3}\s*,\s*){31,63}\d{1,3}\s*\]"  # 32 or 64 bytes as a JSON array (Solana keypair files)
-    r"|-----BEGIN [A-Z ]{0,30}PRIVATE KEY-----(?:\s+[A-Za-z0-9+/=]{16,})*(?:\s+-----END [A-Z ]{0,30}PRIVATE KEY-----)?"
+    r"|\[\s{0,8}(?:\d{1,3}\s{0,8},\s{0,8}){31,63}\d{1,3}\s{0,8}\]"  # 32 or 64 bytes in JSON (Solana keypair files)
+    r"|-----BEGIN [A-Z ]{0,30}PRIVATE KEY-----(?:\s{1,8}[A-Za-z0-9+/=]{16,})*"
+    r"(?:\s{1,8}-----END [A-Z ]{0,30}PRIVATE KEY-----)?"
 )
 _API_SECRET = re.compile(
-    r"\b(?:api[\s_-]*secret|secret[\s_-]*key|api[\s_-]*key[\s_-]*secret|secret"
-    r"|(?:2fa|totp|mfa|authenticator|setup|recovery|backup)[\s_-]*(?:key|secret))\b"
-    r"[\"']?\s*(?:is|was|:|=|-)?\s*[\"']?(?P<secret>[A-Za-z0-9+/=_\-]{16,})",  # also as JSON: "secretKey": "..."
+    r"\b(?:api[\s_-]{0,2}secret|secret[\s_-]{0,2}key|api[\s_-]{0,2}key[\s_-]{0,2}secret|secret"
+    r"|(?:2fa|totp|mfa|authenticator|setup|recovery|backup)[\s_-]{0,2}(?:key|secret))\b"
+    r"[\"']?\s{0,3}(?:is|was|:|=|-)?\s{0,3}[\"']?(?P<secret>[A-Za-z0-9+/=_\-]{16,})",  # also "secretKey": "..."
     re.I,
 )
 # "password: x", "password is x", "password for binance is x", "비밀번호는 x", and unmarked "password hunter2".
 _PASSWORD_LABELS = r"pass[\s-]?(?:word|code|phrase)|passwd|pwd|pw|pass|비밀번호|비번|암호|密码|密碼|パスワード"
 _PASSWORD = re.compile(
     rf"(?<![A-Za-z])(?P<label>{_PASSWORD_LABELS})(?![A-Za-z])"
-    r"(?:\s+(?:for|of|on|to|at)(?:\s+[\w.@-]+){1,3}?(?=\s*[:=]|\s+(?:is|was)\s))?"
-    r"(?P<marker>\s*(?:[:=\uff1a]|->|=>|→|是|는|은|は)\s*|\s+(?:(?:is|was|has\s+been)\s+)?(?:changed|set|reset)\s+to\s+"
-    r"|\s+(?:is|was)\s+|\s+)(?=(?P<secret>\S+))",  # a lookahead: the secret may hold another label
+    r"(?:\s{1,3}(?:for|of|on|to|at)(?:\s{1,3}[\w.@-]{1,64}){1,3}?(?=\s{0,3}[:=]|\s{1,3}(?:is|was)\s))?"
+    r"(?P<marker>\s{0,3}(?:[:=\uff1a]|->|=>|→|是|는|은|は)\s{0,3}"
+    r"|\s{1,3}(?:(?:is|was|has\s{1,3}been)\s{1,3})?(?:changed|set|reset)\s{1,3}to\s{1,3}"
+    r"|\s{1,3}(?:is|was)\s{1,3}|\s{1,3})(?=(?P<secret>\S+))",  # a lookahead: the secret may hold another label
     re.I,
 )
 _CLEAR_LABELS = frozenset(  # labels that mean a password even without ":" ("pass" and "pw" may not)
