@@ -409,6 +409,21 @@ def test_passwords_in_other_languages_pairs_and_phrasings(text, secret):
 
 
 @pytest.mark.parametrize(
+    "text,secret",
+    [
+        ("the code they sent me is 839201", "839201"),
+        ("Código de verificación 482913", "482913"),
+        ("otp482913", "482913"),
+        ("security code on the back is 123", "123"),
+    ],
+)
+def test_codes_further_from_their_label_or_glued_to_it(text, secret):
+    result = redact(text)
+    assert result.found_secret, result
+    assert secret not in result.text
+
+
+@pytest.mark.parametrize(
     "text,secret,kind",
     [
         ("my 2fa backup code is JBSWY3DPEHPK3PXP", "JBSWY3DPEHPK3PXP", API_SECRET),
