@@ -89,6 +89,11 @@ def redact_file_name(name: str) -> Redaction:
     return _apply(name, _joined_secrets(stem))
 
 
+def redact_joined_words(text: str) -> Redaction:
+    """Return words joined by "_" (as in a Telegram deep-link payload) without secrets, read as a file name is."""
+    return _apply(text, _joined_secrets(text))
+
+
 def _joined_secrets(text: str) -> list[tuple[int, int, str]]:
     """Secrets in words joined by "_", read both as written and with "_" as a space.
 
