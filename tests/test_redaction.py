@@ -382,3 +382,149 @@ def test_seed_phrases_found_on_a_second_look(written):
 def test_innocent_sentences_kept_on_a_second_look(text):
     result = redact(text)
     assert result.kinds == () and result.text == text
+
+
+@pytest.mark.parametrize(
+    "text,secret",
+    [
+        ("password - hunter2hunter2", "hunter2hunter2"),
+        ("passwort: Sommer2024!", "Sommer2024!"),
+        ("Passwort ist Sommer2024!", "Sommer2024!"),
+        ("mot de passe : Soleil#2023", "Soleil#2023"),
+        ("contraseña: Perro_Azul99", "Perro_Azul99"),
+        ("senha: Brasil@123456", "Brasil@123456"),
+        ("пароль: Moskva2024!", "Moskva2024!"),
+        ("şifre: Ankara1923!", "Ankara1923!"),
+        ("mật khẩu: Hanoi2024!", "Hanoi2024!"),
+        ("my login is bob@mail.com / Zx9!kLm22", "Zx9!kLm22"),
+        ("the pwd i use everywhere is 'Dragon$$99'", "Dragon$$99"),
+        ("here's my password in case you need it: Fluffy2020", "Fluffy2020"),
+        ("password: correct horse battery staple", "horse battery staple"),
+    ],
+)
+def test_passwords_in_other_languages_pairs_and_phrasings(text, secret):
+    result = redact(text)
+    assert result.kinds == (PASSWORD,), result
+    assert secret not in result.text
+
+
+@pytest.mark.parametrize(
+    "text,secret",
+    [
+        ("the code they sent me is 839201", "839201"),
+        ("Código de verificación 482913", "482913"),
+        ("otp482913", "482913"),
+        ("security code on the back is 123", "123"),
+    ],
+)
+def test_codes_further_from_their_label_or_glued_to_it(text, secret):
+    result = redact(text)
+    assert result.found_secret, result
+    assert secret not in result.text
+
+
+@pytest.mark.parametrize(
+    "text,secret,kind",
+    [
+        ("my 2fa backup code is JBSWY3DPEHPK3PXP", "JBSWY3DPEHPK3PXP", API_SECRET),
+        ("my google authenticator key is JBSW Y3DP EHPK 3PXP", "EHPK 3PXP", API_SECRET),
+        (
+            "api key=vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A",
+            "vmPUZE6mv9SD5VNHk4HlWFsOr",
+            API_SECRET,
+        ),
+        (
+            "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A\n" + "Nhq" * 20 + "P1e3",
+            "Nhq" * 20,
+            API_SECRET,
+        ),
+        ("my api private key is Q1w2E3r4T5y6U7i8O9p0AsDf", "Q1w2E3r4T5y6U7i8O9p0AsDf", PRIVATE_KEY),
+        (
+            "Private Key: kQH5HW/8p1uJ2CkD5v2B7U4eQf7d0h4j2gJxwF3Jk9e8oM2d3b1HfOq8gXxjW3lXr0ZC2v7E0X8pQ1n0vYbKZQ==",
+            "kQH5HW/8p1",
+            PRIVATE_KEY,
+        ),
+        ("ETH key: " + "ab" * 31, "ab" * 31, PRIVATE_KEY),  # two digits short of a key
+        ("private key " + "ab" * 16 + "\n" + "cd" * 16, "cd" * 16, PRIVATE_KEY),  # one key over two lines
+    ],
+)
+def test_api_secrets_and_keys_in_real_phrasing(text, secret, kind):
+    result = redact(text)
+    assert kind in result.kinds, result
+    assert secret not in result.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "passwort vergessen, bitte helfen",
+        "mein Passwort ist falsch",
+        "mot de passe oublié, que faire ?",
+        "olvidé mi contraseña de la cuenta",
+        "esqueci minha senha do app",
+        "не могу сменить пароль, помогите",
+        "tôi quên mật khẩu",
+        "my password - does it expire?",
+        "password-protected PDF attached",
+        "the pwd I use everywhere is probably leaked now",
+        "here's my password problem in short: it never works",
+        "my login is bob@mail.com / can you check it",
+        "git@github.com:org/repo.git",
+        "password: not working since yesterday",
+        "the code they sent me never arrived",
+        "the code they sent me is wrong",
+        "I have 2 BTC and 3 ETH",
+        "order 839201 is stuck",
+        "the code never came but order 839201 is stuck",
+        "I entered the code and my balance is 1500",
+        "error code10054 when I log in",
+        "cvv for the card ending 1234 was declined",
+        "the public key is 02a1633cafcc01ebfb6d78e39f687a1f0995c62fc95f51ead10a02ee0be551b5dc",
+        "key question: why is my deposit pending for 3 hours",
+        "he said the 2fa backup code is somewhere in my email",
+        "I wrote my recovery phrase on paper, where should I keep it?",
+    ],
+)
+def test_innocent_sentences_kept_next_to_the_wider_rules(text):
+    result = redact(text)
+    assert result.kinds == () and result.text == text
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        "secret",
+        "api secret",
+        "secret key",
+        "api key",
+        "private key",
+        "2fa backup code",
+        "security code",
+        "code",
+        "password",
+        "passwort",
+        "mot de passe",
+        "pw",
+        "bob@mail.com",
+        "seed",
+    ],
+)
+def test_a_label_before_a_long_gap_redacts_in_linear_time(label):
+    """A complexity guard, not a benchmark: a label then 10,000 spaces took 3-7 s while gaps were unbounded."""
+    redact("warm the word lists up")
+    for gap in (" ", "\t", "\n", " - ", ": ", " is ", "_"):
+        text = label + gap * (10_000 // len(gap)) + "!"
+        started = time.perf_counter()
+        redact(text)
+        assert time.perf_counter() - started < 0.2, repr(gap)
+
+
+@pytest.mark.parametrize("unit", ["pw:", "secret=", "password ", "key: ", "otp ", "bob@x.co / ", "legal "])
+def test_a_label_repeated_for_10000_characters_redacts_in_linear_time(unit):
+    """A complexity guard: each label's secret runs to the end of the text, and is read once, not once a label."""
+    redact("warm the word lists up")
+    text = unit * (10_000 // len(unit) + 1)
+    started = time.perf_counter()
+    redact(text)
+    redact_file_name(text)
+    assert time.perf_counter() - started < 0.4

@@ -1,9 +1,10 @@
-"""Seed phrases however a customer writes them down: property tests over random seeds."""
+"""Seed phrases however a customer writes them down: property tests over random seeds, and the odd ways found."""
 
 from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mnemonic import Mnemonic
@@ -55,7 +56,53 @@ def test_every_word_of_a_written_seed_is_inside_one_span(case: tuple[str, list[s
     assert not set(re.findall(r"[a-z]+", outside.lower())) & (set(words) - CONTEXT), (text, outside)
 
 
+UNLABELLING = [w for w in ENGLISH.wordlist if w not in {"seed", "phrase"}]  # half a seed counts after these
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(ENGLISH.wordlist), min_size=1, max_size=11), st.sampled_from(SEPARATORS))
+@given(st.lists(st.sampled_from(UNLABELLING), min_size=1, max_size=11), st.sampled_from(SEPARATORS))
 def test_fewer_than_twelve_list_words_are_never_a_seed(words: list[str], separator: str) -> None:
     assert seed_phrase_spans(f"why is {separator.join(words)} not working?") == []
+
+
+def _outside(text: str) -> str:
+    """``text`` with every seed phrase span blanked out."""
+    spans = seed_phrase_spans(text)
+    return "".join(" " if any(s <= i < e for s, e in spans) else c for i, c in enumerate(text))
+
+
+LEGAL = "legal winner thank year wave sausage worth useful legal winner thank yellow"
+
+
+@pytest.mark.parametrize(
+    "text,word",
+    [
+        (LEGAL.replace("sausage ", "sausage\n(and the rest) "), "sausage"),
+        (LEGAL.replace("sausage ", "sausage ... "), "worth"),
+        (LEGAL.replace("a", "\u0430"), "s\u0430us\u0430ge"),  # Cyrillic "a"
+        (LEGAL.replace("e", "\u0435").replace("o", "\u03bf"), "w\u03bfrth"),  # Cyrillic "e", Greek "o"
+        (LEGAL.replace(" ", ""), "sausageworth"),
+        (LEGAL.title().replace(" ", ""), "SausageWorth"),
+        ("my seed starts legal winner thank year wave sausage, is that enough?", "sausage"),
+        ("first six words of my recovery phrase: legal winner thank year wave sausage", "legal winner"),
+    ],
+    ids=["aside", "ellipsis", "cyrillic", "mixed scripts", "run together", "run together, capitals", "half", "half 2"],
+)
+def test_split_disguised_run_together_and_half_seeds_are_found(text: str, word: str) -> None:
+    assert word not in _outside(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my seed phrase has twelve words, is that normal",
+        "my seed phrase: can you check this now please",
+        "the seed words are in the drawer of my office desk",
+        "seed phrase question: which wallet supports twelve word seeds",
+        "internationalizationsupercalifragilisticexpialidocious",
+        "legal winner thank year wave sausage",  # six list words, not called a seed
+        "\u043c\u043e\u0439 \u043a\u043e\u0448\u0435\u043b\u0435\u043a \u043f\u0443\u0441\u0442",  # my wallet is empty
+    ],
+)
+def test_talk_about_seeds_and_short_runs_are_no_seed(text: str) -> None:
+    assert seed_phrase_spans(text) == []

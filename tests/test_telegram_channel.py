@@ -325,6 +325,24 @@ async def test_a_secret_in_the_start_payload_never_reaches_rasa(harness: Channel
     assert not any("abandon" in text for text in fake.sent_texts(CHAT))
 
 
+@pytest.mark.parametrize(
+    "payload,secret,warned",
+    [
+        ("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318", "4c0883a69102937d6231", False),
+        ("pw_Hunter2x9Q", "Hunter2x9Q", True),
+    ],
+)
+async def test_a_secret_looking_start_payload_never_reaches_the_tracker(
+    harness: ChannelHarness, fake: FakeTelegram, payload: str, secret: str, warned: bool
+) -> None:
+    """The payload goes to Rasa as metadata, past the gate: a bare hash in it is never the txid asked for."""
+    await send(harness, update(702, message=private_message(CHAT, f"/start {payload}")))
+    [message] = harness.received
+    assert message.text == "/greet" and secret not in str(message.metadata)
+    assert "[REDACTED]" in message.metadata["start_payload"]
+    assert any(text in domain_texts("utter_secret_redacted") for text in fake.sent_texts(CHAT)) == warned
+
+
 async def test_a_mention_after_a_secret_in_a_group_is_still_a_mention(
     harness: ChannelHarness, fake: FakeTelegram
 ) -> None:

@@ -52,6 +52,24 @@ def test_captions_file_names_and_quoted_messages_are_redacted() -> None:
     assert '"file_name": "pw_password_[REDACTED].pdf"' in stored
 
 
+def test_file_names_joined_by_dashes_or_labelled_in_other_languages_are_redacted() -> None:
+    for name in ("pwd-Dragon99x.pdf", "passwort_Sommer2024!.pdf"):
+        document = {"file_id": "d", "file_unique_id": "ud", "file_name": name}
+        stored = redact_update({"update_id": 7, "message": private_message(CHAT, document=document)})
+        assert stored["message"]["document"]["file_name"].endswith(f"{REDACTED}.pdf"), name
+        assert stored[REDACTED_KEY] == [PASSWORD]
+
+
+def test_a_start_payload_is_never_kept_as_a_txid() -> None:
+    """A deep-link payload reaches Rasa as metadata, past the gate: it is read as a file name is."""
+    for payload, kept, kinds in ((TXID, REDACTED, None), ("pw_Hunter2x9Q", f"pw_{REDACTED}", [PASSWORD])):
+        stored = redact_update({"update_id": 8, "message": private_message(CHAT, f"/start {payload}")})
+        assert stored["message"]["text"] == f"/start {kept}"
+        assert stored.get(REDACTED_KEY) == kinds, "a bare hash is nothing to rotate or to ask about again"
+    other = redact_update({"update_id": 9, "message": private_message(CHAT, f"/status {TXID}")})
+    assert other["message"]["text"] == f"/status {TXID}", "after another command it stays for the gate"
+
+
 def test_nothing_to_redact_leaves_the_update_as_it_was() -> None:
     raw = {"update_id": 3, "message": private_message(CHAT, f"txid {TXID}, deposit of 0.5 btc missing")}
     assert redact_update(raw) == raw

@@ -1,16 +1,17 @@
 """Find secrets in customer text and replace them with ``[REDACTED]`` before anything keeps it.
 
 Covers the spec's list: seed phrases (``seed_phrases.py``), private keys (hex, WIF, xprv,
-Solana base58 and byte arrays, PEM), API and 2FA secrets, passwords (with the Korean,
-Chinese and Japanese labels customers use), 2FA/OTP codes, card numbers and CVVs
-(``secret_numbers.py``). A 64-hex
-(or 88-character base58) string is a txid when the bot asked for one or its nearest label
-calls it a txid/hash, a key when the nearest label says key, and otherwise redacted as
-ambiguous so the bot asks again.
+Solana base58 and byte arrays, PEM), labelled API, 2FA and key secrets
+(``labelled_secrets.py``), passwords in the languages customers write (``passwords.py``),
+2FA/OTP codes, card numbers and CVVs (``secret_numbers.py``). A 64-hex (or 88-character
+base58) string is a txid when the bot asked for one or its nearest label calls it a
+txid/hash, a key when the nearest label says key, and otherwise redacted as ambiguous so
+the bot asks again.
 
-Every check is linear in the text and looks around a match only within a few dozen
-characters, so a long message costs milliseconds. It is still CPU work: callers on an
-event loop run ``redact`` in a thread.
+Every check is linear in the text: the gap between a label and what it names is bounded
+(a few characters or words, never any number of spaces) and context is read within a few
+dozen characters, so a long message costs milliseconds whatever it holds. It is still CPU
+work: callers on an event loop run ``redact`` in a thread.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import os
 import re
 from dataclasses import dataclass
 
+from bot.cases.labelled_secrets import labelled_secret_spans
+from bot.cases.passwords import password_spans
 from bot.cases.secret_numbers import card_spans, otp_code_spans
 from bot.cases.seed_phrases import seed_phrase_spans
 
@@ -34,7 +37,7 @@ UNLABELLED_HEX = "unlabelled_hex"
 
 _KEY_OR_TXID_LABEL = re.compile(
     r"(?P<key>\b(?:private|priv|secret|key|pk|privkey|wif|signing|seed|mnemonic|keypair)\b)"
-    r"|(?P<txid>\b(?:txid|tx|txn|hash|transaction|trx|explorer|tx\s*id|tx\s*hash|signature|sig)\b|/tx/)",
+    r"|(?P<txid>\b(?:txid|tx|txn|hash|transaction|trx|explorer|tx\s?id|tx\s?hash|signature|sig)\b|/tx/)",
     re.I,
 )
 _B58 = "1-9A-HJ-NP-Za-km-z"  # base58: no 0, O, I, l
@@ -44,37 +47,10 @@ _KEY_OR_TXID = re.compile(
 )
 _KEYS = re.compile(
     rf"(?<![{_B58}])(?:[5KL][{_B58}]{{50,51}}|[xyzt]prv[{_B58}]{{100,112}})(?![{_B58}])"  # WIF, extended keys
-    r"|\[\s*(?:\d{1,3}\s*,\s*){31,63}\d{1,3}\s*\]"  # 32 or 64 bytes as a JSON array (Solana keypair files)
-    r"|-----BEGIN [A-Z ]{0,30}PRIVATE KEY-----(?:\s+[A-Za-z0-9+/=]{16,})*(?:\s+-----END [A-Z ]{0,30}PRIVATE KEY-----)?"
+    r"|\[\s{0,8}(?:\d{1,3}\s{0,8},\s{0,8}){31,63}\d{1,3}\s{0,8}\]"  # 32 or 64 bytes in JSON (Solana keypair files)
+    r"|-----BEGIN [A-Z ]{0,30}PRIVATE KEY-----(?:\s{1,8}[A-Za-z0-9+/=]{16,})*"
+    r"(?:\s{1,8}-----END [A-Z ]{0,30}PRIVATE KEY-----)?"
 )
-_API_SECRET = re.compile(
-    r"\b(?:api[\s_-]*secret|secret[\s_-]*key|api[\s_-]*key[\s_-]*secret|secret"
-    r"|(?:2fa|totp|mfa|authenticator|setup|recovery|backup)[\s_-]*(?:key|secret))\b"
-    r"[\"']?\s*(?:is|was|:|=|-)?\s*[\"']?(?P<secret>[A-Za-z0-9+/=_\-]{16,})",  # also as JSON: "secretKey": "..."
-    re.I,
-)
-# "password: x", "password is x", "password for binance is x", "비밀번호는 x", and unmarked "password hunter2".
-_PASSWORD_LABELS = r"pass[\s-]?(?:word|code|phrase)|passwd|pwd|pw|pass|비밀번호|비번|암호|密码|密碼|パスワード"
-_PASSWORD = re.compile(
-    rf"(?<![A-Za-z])(?P<label>{_PASSWORD_LABELS})(?![A-Za-z])"
-    r"(?:\s+(?:for|of|on|to|at)(?:\s+[\w.@-]+){1,3}?(?=\s*[:=]|\s+(?:is|was)\s))?"
-    r"(?P<marker>\s*(?:[:=\uff1a]|->|=>|→|是|는|은|は)\s*|\s+(?:(?:is|was|has\s+been)\s+)?(?:changed|set|reset)\s+to\s+"
-    r"|\s+(?:is|was)\s+|\s+)(?=(?P<secret>\S+))",  # a lookahead: the secret may hold another label
-    re.I,
-)
-_CLEAR_LABELS = frozenset(  # labels that mean a password even without ":" ("pass" and "pw" may not)
-    {"password", "passwd", "pwd", "passcode", "passphrase", "비밀번호", "비번", "密码", "密碼", "パスワード"}
-)
-_PASSWORD_NOT_SECRET = frozenset(
-    "not wrong incorrect correct right invalid expired too still the my a an being rejected fine ok okay "
-    "working changed reset same strong weak long short saved stored new old also now and but so just in on "
-    "at for from to with definitely case sensitive locked blocked forgotten lost accepted denied declined "
-    "refused compromised leaked stolen hacked updated required needed different unknown what is was isn't default "
-    "wasn't doesn't didn't won't can't".split()
-)
-_DESCRIPTION = re.compile(r"[a-z]+(?:ed|ing|ly)")  # "password is changed", "... is expiring"
-_PASSWORD_LIKE = re.compile(r"\d|[^\w\s'\-.,!?]|[a-z][A-Z]")
-_TRAILING_PUNCTUATION = ".,!?;:)]}\"'"
 
 
 @dataclass(frozen=True)
@@ -106,25 +82,37 @@ def redact(text: str, *, txid_expected: bool = False) -> Redaction:
 
 
 def redact_file_name(name: str) -> Redaction:
-    """Return a file name without secrets, read both as it is and with "_" as a space.
-
-    Names join words with "_" ("my_password_hunter2.pdf"), yet secrets contain it too
-    ("sk_live_..."). A short extension is kept: it says what the file is. A bare 64-hex
-    string goes as well: no question will make it a txid.
-    """
+    """Return a file name without secrets; a short extension is kept: it says what the file is."""
     stem, extension = os.path.splitext(name)
     if not (len(extension) <= 5 and extension[1:].isalnum()):
         stem = name
-    spaced = stem.replace("_", " ")  # same length, so both readings' spans fit ``name``
-    return _apply(name, _secrets(stem, False) + _secrets(spaced, False))
+    return _apply(name, _joined_secrets(stem))
 
 
-def _secrets(text: str, txid_expected: bool) -> list[tuple[int, int, str]]:
+def redact_joined_words(text: str) -> Redaction:
+    """Return words joined by "_" (as in a Telegram deep-link payload) without secrets, read as a file name is."""
+    return _apply(text, _joined_secrets(text))
+
+
+def _joined_secrets(text: str) -> list[tuple[int, int, str]]:
+    """Secrets in words joined by "_", read both as written and with "_" as a space.
+
+    Names join words with "_" ("my_password_hunter2.pdf"), yet secrets contain it too
+    ("sk_live_..."). No marker fits between joined words, so "pw_Hunter2x9Q" is a password.
+    A bare 64-hex string goes as well: no question will make it a txid.
+    """
+    spaced = text.replace("_", " ")  # same length, so both readings' spans fit ``text``
+    return _secrets(text, False) + _secrets(spaced, False, joined=True)
+
+
+def _secrets(text: str, txid_expected: bool, *, joined: bool = False) -> list[tuple[int, int, str]]:
     spans: list[tuple[int, int, str]] = [(start, end, SEED_PHRASE) for start, end in seed_phrase_spans(text)]
     spans += [(m.start(), m.end(), PRIVATE_KEY) for m in _KEYS.finditer(text)]
     spans += _keys_or_txids(text, txid_expected)
-    spans += [(m.start("secret"), m.end("secret"), API_SECRET) for m in _API_SECRET.finditer(text)]
-    spans += [(m.start("secret"), m.end("secret"), PASSWORD) for m in _PASSWORD.finditer(text) if _is_password(m)]
+    api_secrets, labelled_keys = labelled_secret_spans(text)
+    spans += [(start, end, API_SECRET) for start, end in api_secrets]
+    spans += [(start, end, PRIVATE_KEY) for start, end in labelled_keys]
+    spans += [(start, end, PASSWORD) for start, end in password_spans(text, joined=joined)]
     spans += [(start, end, OTP_CODE) for start, end in otp_code_spans(text)]
     spans += [(start, end, CARD_NUMBER) for start, end in card_spans(text)]
     return spans
@@ -169,23 +157,3 @@ def _nearest_label(before: str, after: str) -> str | None:
         return None
     _distance, nearest = min(labels, key=lambda item: (item[0], item[1]["key"] is None))  # a tie: key
     return "key" if nearest["key"] else "txid"
-
-
-def _is_password(match: re.Match[str]) -> bool:
-    """The word after a password label is a password, unless it describes the password.
-
-    After ":" (or "->", "changed to", "是") any word of four or more characters is one.
-    The word must look like one (a digit, a symbol, mixed case) after "is" when the label
-    is ambiguous ("my pass is valid") and with no marker at all ("my password hunter2" is a
-    secret, "password manager" is not); an ambiguous label needs a marker ("pass KYC2").
-    """
-    word = match["secret"].rstrip(_TRAILING_PUNCTUATION)
-    if len(word) < 4 or word.lower() in _PASSWORD_NOT_SECRET or _DESCRIPTION.fullmatch(word):
-        return False
-    marker = match["marker"].strip().lower()
-    clear_label = re.sub(r"[\s-]", "", match["label"]).lower() in _CLEAR_LABELS
-    if marker and (marker not in ("is", "was") or clear_label):
-        return True
-    if not (marker or clear_label):
-        return False  # "pass KYC2024" is not a password
-    return len(word) >= 6 and _PASSWORD_LIKE.search(word) is not None

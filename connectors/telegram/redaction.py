@@ -6,6 +6,8 @@ redacted first, wherever they sit in the update, and their entities moved to mat
 was found is kept with the update (``REDACTED_KEY``): the customer is still told to rotate
 it when the update is processed. A bare 64-hex string in a text stays for the gate, which
 knows whether the bot asked for a txid; the inbox drops the update once it is processed.
+What follows ``/start`` is a deep-link payload the handler hands to Rasa as metadata,
+past the gate: it is never an answer to the bot, so it is read as a file name is.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from typing import Any
 
 from telegram import Update
 
-from bot.cases.redaction import REDACTED, UNLABELLED_HEX, Redaction, redact, redact_file_name
+from bot.cases.redaction import REDACTED, UNLABELLED_HEX, Redaction, redact, redact_file_name, redact_joined_words
 
 REDACTED_KEY = "support_redacted"  # top-level key of a stored update: the kinds of secret taken out
 _TEXTS = {"text": "entities", "caption": "caption_entities"}  # customer text -> its formatting entities
-_COMMAND = re.compile(r"/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]+)?")  # "/start" stays, though a BIP-39 word
+_COMMAND = re.compile(r"\s*/(?P<name>[A-Za-z0-9_]{1,32})(?:@[A-Za-z0-9_]+)?")  # "/start" stays, though a BIP-39 word
 
 
 def redact_update(payload: dict[str, Any]) -> dict[str, Any]:
@@ -50,13 +52,18 @@ def _clean(value: Any, kinds: list[str]) -> Any:
             cleaned[text_key] = redaction.text
             if isinstance(cleaned.get(entities_key), list):
                 cleaned[entities_key] = _moved_entities(text, redaction, cleaned[entities_key])
-            kinds += redaction.kinds
+            kinds += _to_rotate(redaction)
     name = value.get("file_name")
     if isinstance(name, str):
         redaction = redact_file_name(name)
         cleaned["file_name"] = redaction.text
-        kinds += [kind for kind in redaction.kinds if kind != UNLABELLED_HEX]  # nothing to ask again
+        kinds += _to_rotate(redaction)
     return cleaned
+
+
+def _to_rotate(redaction: Redaction) -> list[str]:
+    """The kinds to warn about: a bare hash out of a file name or payload is nothing to ask again."""
+    return [kind for kind in redaction.kinds if kind != UNLABELLED_HEX]
 
 
 def _redact_text(text: str) -> Redaction:
@@ -65,7 +72,10 @@ def _redact_text(text: str) -> Redaction:
     if command is None:
         return redact(text, txid_expected=True)
     cut = command.end()
-    rest = redact(text[cut:], txid_expected=True)
+    if command["name"].lower() == "start":
+        rest = redact_joined_words(text[cut:])
+    else:
+        rest = redact(text[cut:], txid_expected=True)
     return replace(rest, text=text[:cut] + rest.text, spans=tuple((s + cut, e + cut) for s, e in rest.spans))
 
 
