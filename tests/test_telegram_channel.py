@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bot.cases.store import TranscriptLine
@@ -382,6 +382,9 @@ async def test_fuzzed_webhook_posts_never_get_a_5xx(harness: ChannelHarness, fak
 
     @FUZZ
     @given(body=bodies(telegram_updates), secret=st.sampled_from([SECRET, SECRET, None, "wrong", SECRET + "x"]))
+    @example(body=b'{"update_id": 5, "message": {"text": "hi"}}', secret=SECRET)  # each answer at least once
+    @example(body=b"{", secret=SECRET)
+    @example(body=b"{}", secret="wrong")
     def post(body: bytes, secret: str | None) -> None:
         headers = {"Content-Type": "application/json"}
         if secret is not None:
