@@ -6,7 +6,7 @@ from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, FEATURE_TYPE_SEQUEN
 from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu_components.logistic_regression import FastLogisticRegressionClassifier
+from bot.nlu_components.logistic_regression import FastLogisticRegressionClassifier, is_korean_or_chinese
 
 
 def _message(seed: int, with_dense: bool = True) -> Message:
@@ -27,7 +27,7 @@ def _message(seed: int, with_dense: bool = True) -> Message:
 def test_feature_rows_match_rasas_for_sparse_and_dense_and_sparse_only_messages():
     for with_dense in (True, False):
         messages = [_message(seed, with_dense) for seed in range(5)]
-        ours = FastLogisticRegressionClassifier._create_X(None, messages)  # type: ignore[arg-type]
+        ours = FastLogisticRegressionClassifier({}, "c", None, None)._create_X(messages)  # type: ignore[arg-type]
         rasas = LogisticRegressionClassifier._create_X(None, messages)  # type: ignore[arg-type]
         assert ours.shape == rasas.shape == (5, 167 + (16 if with_dense else 0))
         assert np.array_equal(ours.toarray(), rasas.toarray())
@@ -38,3 +38,24 @@ def test_c_from_the_config_reaches_scikit_learn():
     classifier = FastLogisticRegressionClassifier({"C": 0.3}, "classifier", None, None)  # type: ignore[arg-type]
     assert classifier.clf.C == 0.3
     assert FastLogisticRegressionClassifier({}, "classifier", None, None).clf.C == 1.0  # type: ignore[arg-type]
+
+
+def test_script_copies_put_the_embedding_in_the_block_of_the_messages_script():
+    classifier = FastLogisticRegressionClassifier({"script_copies": True}, "c", None, None)  # type: ignore[arg-type]
+    plain = FastLogisticRegressionClassifier({}, "c", None, None)  # type: ignore[arg-type]
+    for seed, text, block in ((1, "my withdrawal is stuck", 1), (2, "출금이 안 돼요", 0), (3, "USDT 提现没到", 0)):
+        message = _message(seed)
+        message.set(TEXT, text)
+        rasas = plain._create_X([message]).toarray()[0]
+        ours = classifier._create_X([message]).toarray()[0]
+        embedding = rasas[-16:]
+        copies = ours[len(rasas) :].reshape(2, 16)
+        assert np.array_equal(ours[: len(rasas)], rasas)
+        assert np.array_equal(copies[block], embedding) and not copies[1 - block].any()
+    message = _message(4, with_dense=False)
+    assert classifier._create_X([message]).shape == plain._create_X([message]).shape  # no dense features: no copies
+
+
+def test_korean_and_chinese_are_told_from_other_scripts():
+    assert is_korean_or_chinese("계정이 잠겼어요") and is_korean_or_chinese("账户被冻结了")
+    assert not is_korean_or_chinese("my USDT withdrawal is pending") and not is_korean_or_chinese("")
