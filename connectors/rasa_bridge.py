@@ -10,6 +10,7 @@ import random
 from typing import Any
 
 from rasa.core.channels.channel import OutputChannel
+from rasa.shared.core.events import UserUttered
 from sanic import Sanic
 
 from bot.cases.database import make_engine
@@ -47,6 +48,17 @@ async def txid_expected(app: Sanic, sender_id: str) -> bool:
         return False
     tracker = await agent.tracker_store.retrieve(sender_id)
     return tracker is not None and tracker.get_slot("requested_slot") == TXID_SLOT
+
+
+async def turn_finished(app: Sanic, sender_id: str, message_id: str) -> bool:
+    """True when Rasa saved a turn for this message: it saves the tracker only once a turn completes."""
+    agent = getattr(app.ctx, "agent", None)
+    if agent is None or agent.tracker_store is None:
+        return False
+    tracker = await agent.tracker_store.retrieve(sender_id)
+    return tracker is not None and any(
+        isinstance(event, UserUttered) and event.message_id == message_id for event in tracker.events
+    )
 
 
 class TranscribingOutputChannel(OutputChannel):

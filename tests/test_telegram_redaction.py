@@ -17,7 +17,7 @@ from bot.cases.redaction import PASSWORD, REDACTED, SEED_PHRASE
 from connectors.telegram.redaction import REDACTED_KEY, redact_update, redacted_kinds
 from connectors.telegram.runtime import TelegramRuntime
 from connectors.telegram.settings import TelegramSettings
-from connectors.telegram.storage import telegram_inbox
+from connectors.telegram.storage import telegram_updates
 from tests.auxil.fake_telegram import group_message, private_message
 
 SEED = Mnemonic("english").to_mnemonic(bytes(range(32, 48)))
@@ -146,7 +146,7 @@ async def test_the_inbox_row_never_holds_the_secret(sqlite_url: str, tmp_path: P
     for raw in updates:
         assert await runtime.receive(raw)
     with engine.connect() as conn:
-        rows = conn.execute(select(telegram_inbox.c.update_id, telegram_inbox.c.payload)).all()
+        rows = conn.execute(select(telegram_updates.c.update_id, telegram_updates.c.payload)).all()
     engine.dispose()
     assert [row.update_id for row in rows] == [10, 11, 12]
     for row in rows:

@@ -1,4 +1,4 @@
-"""Nothing lost, nothing twice: restarts, the outbox, timeouts, 429 storms and the polling lease."""
+"""Nothing lost, nothing twice: restarts, cut turns, the outbox, hangs, timeouts, 429 storms, the lease."""
 
 from __future__ import annotations
 
@@ -8,13 +8,27 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
+from rasa.core.channels.channel import UserMessage
+from sqlalchemy import insert, update
 
-from connectors.telegram.storage import Inbox, Outbox, telegram_outbox
+from sqlalchemy.engine import Engine
+
+from bot.cases.instances import Instance
+from connectors.telegram.storage import Inbox, Outbox, telegram_replies, telegram_updates
 from tests.auxil.fake_telegram import FakeTelegram, private_message
 from tests.auxil.telegram_harness import ChannelHarness
 
 CHAT = 6161
+DEAD = "a-host-that-died:5005"
+
+
+def inbox_of(engine: Engine) -> Inbox:
+    """The inbox as another process sees it (to store what arrived before a crash)."""
+    return Inbox(engine, Instance(engine, "writer"))
+
+
+def outbox_of(engine: Engine) -> Outbox:
+    return Outbox(engine, Instance(engine, "writer"))
 
 
 @pytest.fixture
@@ -31,7 +45,7 @@ async def test_stored_but_unprocessed_updates_are_resumed_at_start(
     fake: FakeTelegram, sqlite_url: str, tmp_path: Path
 ) -> None:
     harness = ChannelHarness(fake, sqlite_url, tmp_path)
-    inbox = Inbox(harness.engine)  # what the webhook stored before the process died
+    inbox = inbox_of(harness.engine)  # what the webhook stored before the process died
     for update_id, text in [(11, "first"), (12, "second")]:
         assert inbox.store(update_id, str(CHAT), text_update(update_id, text))
     async with harness:
@@ -48,7 +62,7 @@ async def test_restart_mid_conversation_loses_nothing_and_repeats_nothing(
     async with ChannelHarness(fake, database_url, tmp_path) as first:
         assert (await first.post(text_update(21, "my deposit is missing")))[0] == 200
         await first.idle()
-    Inbox(first.engine).store(22, str(CHAT), text_update(22, "it was USDT"))  # stored, then the crash
+    inbox_of(first.engine).store(22, str(CHAT), text_update(22, "it was USDT"))  # stored, then the crash
     async with ChannelHarness(fake, database_url, tmp_path) as second:
         assert (await second.post(text_update(21, "my deposit is missing")))[0] == 200  # Telegram retries
         assert (await second.post(text_update(23, "on TRC20")))[0] == 200
@@ -58,60 +72,106 @@ async def test_restart_mid_conversation_loses_nothing_and_repeats_nothing(
     assert fake.sent_texts(CHAT) == ["You said: my deposit is missing", "You said: it was USDT", "You said: on TRC20"]
 
 
-async def test_replies_decided_before_a_crash_are_sent_and_the_update_not_asked_again(
-    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+async def test_a_turn_cut_after_its_first_reply_is_completed_without_repeating_it(
+    fake: FakeTelegram, database_url: str, tmp_path: Path
 ) -> None:
-    harness = ChannelHarness(fake, sqlite_url, tmp_path)
-    Inbox(harness.engine).store(31, str(CHAT), text_update(31, "hello"))
-    Outbox(harness.engine).add(CHAT, 31, [{"kind": "text", "text": "decided before the crash"}])
-    async with harness:
-        await harness.idle()
-        assert harness.received == []  # Rasa already handled update 31
-        assert fake.sent_texts(CHAT) == ["decided before the crash"]
-        assert Inbox(harness.engine).status(31) == "done"
+    """The issue's lost questions: the form's question came after the first reply, and the crash took it."""
+    first = await ChannelHarness(fake, database_url, tmp_path).start()
+    cut = asyncio.Event()
+
+    async def two_replies_then_crash(message: UserMessage) -> None:
+        await message.output_channel.send_response(message.sender_id, {"text": "Sorry about your withdrawal."})
+        cut.set()
+        await asyncio.sleep(3600)  # killed here, before the question and before Rasa saves the tracker
+
+    first.on_new_message = two_replies_then_crash  # type: ignore[method-assign]
+    await first.post(text_update(31, "my withdrawal is stuck"))
+    await cut.wait()
+    await fake.wait_for("sendMessage", chat_id=CHAT)
+    await first.crash()
+    async with ChannelHarness(fake, database_url, tmp_path) as second:
+
+        async def two_replies(message: UserMessage) -> None:
+            texts = ["Sorry about your withdrawal.", "Which coin was it?"] if "stuck" in (message.text or "") else ["Noted."]
+            for text in texts:
+                await message.output_channel.send_response(message.sender_id, {"text": text})
+            await second.save_turn(message)
+
+        second.on_new_message = two_replies  # type: ignore[method-assign]
+        await second.idle()
+        await second.post(text_update(32, "USDT"))
+        await second.idle()
+    assert fake.sent_texts(CHAT) == ["Sorry about your withdrawal.", "Which coin was it?", "Noted."]
+    row = inbox_of(second.engine).row(31)
+    assert row is not None and row["status"] == "done" and row["attempts"] == 2
+
+
+async def test_a_turn_rasa_finished_before_the_crash_is_not_run_again(
+    fake: FakeTelegram, database_url: str, tmp_path: Path
+) -> None:
+    """Rasa saved the tracker, the process died before marking the update done: no second turn."""
+    async with ChannelHarness(fake, database_url, tmp_path) as first:
+        await first.post(text_update(33, "hello"))
+        await first.idle()
+    with first.engine.begin() as conn:  # as if the crash came between Rasa's save and our mark
+        conn.execute(
+            update(telegram_updates).values(
+                status="pending", payload=text_update(33, "hello"), claimed_by=DEAD, claimed_at=0.0, attempts=1
+            )
+        )
+    async with ChannelHarness(fake, database_url, tmp_path) as second:
+        await second.idle()
+    assert second.received == []
+    assert fake.sent_texts(CHAT) == ["You said: hello"]
+    assert inbox_of(second.engine).status(33) == "done"
 
 
 async def test_outbox_rows_resume_by_state(fake: FakeTelegram, sqlite_url: str, tmp_path: Path) -> None:
-    """Pending and abandoned sends go out again; a timed-out (uncertain) one does not."""
+    """Pending sends and sends abandoned by a dead process go out; the latter flagged as possible duplicates."""
     harness = ChannelHarness(fake, sqlite_url, tmp_path)
     rows = [
         ("pending", None, "never sent"),
-        ("sending", 0.0, "claimed by a process that died"),
-        ("uncertain", None, "timed out, maybe delivered"),
+        ("sending", DEAD, "claimed by a process that died"),
         ("sent", None, "already delivered"),
+        ("failed", None, "refused by Telegram"),
     ]
     with harness.engine.begin() as conn:
-        for status, claimed_until, text in rows:
+        for status, holder, text in rows:
             conn.execute(
-                insert(telegram_outbox).values(
+                insert(telegram_replies).values(
                     chat_id=CHAT,
                     body={"kind": "text", "text": text},
                     status=status,
-                    claimed_until=claimed_until,
+                    claimed_by=holder,
+                    claimed_at=0.0 if holder else None,
+                    attempts=1 if holder else 0,
                     created_at=datetime.now(timezone.utc),
                 )
             )
     async with harness:
         await harness.idle()
         assert fake.sent_texts(CHAT) == ["never sent", "claimed by a process that died"]
-        statuses = [r["status"] for r in Outbox(harness.engine).rows(CHAT)]
-        assert statuses == ["sent", "sent", "uncertain", "sent"]
+        replies = outbox_of(harness.engine).rows(CHAT)
+        assert [r["status"] for r in replies] == ["sent", "sent", "sent", "failed"]
+        assert [r["possible_duplicate"] for r in replies] == [False, True, False, False]
 
 
-async def test_timed_out_reply_is_marked_uncertain_and_not_resent(
+async def test_a_timed_out_reply_is_sent_again_and_counted_as_a_possible_duplicate(
     fake: FakeTelegram, sqlite_url: str, tmp_path: Path
 ) -> None:
+    """Telegram may have taken a send that timed out: resending may duplicate it, not resending may lose it."""
     env = {"TELEGRAM_REQUEST_TIMEOUT_SECONDS": "0.5"}
-    async with ChannelHarness(fake, sqlite_url, tmp_path, env=env) as first:
+    async with ChannelHarness(fake, sqlite_url, tmp_path, env=env) as harness:
         fake.stall("sendMessage", 1.0)
-        await first.post(text_update(41, "slow network"))
-        await first.idle()
-        await first.post(text_update(42, "next"))
-        await first.idle()
-    async with ChannelHarness(fake, sqlite_url, tmp_path) as second:
-        await second.idle()
-    assert fake.sent_texts(CHAT) == ["You said: slow network", "You said: next"]  # each reached Telegram once
-    assert [r["status"] for r in Outbox(second.engine).rows(CHAT)] == ["uncertain", "sent"]
+        await harness.post(text_update(41, "slow network"))
+        await harness.post(text_update(42, "next"))
+        await fake.wait_for("sendMessage", count=3, chat_id=CHAT, timeout=10)
+        await harness.idle()
+        replies = outbox_of(harness.engine).rows(CHAT)
+    assert fake.sent_texts(CHAT) == ["You said: slow network", "You said: slow network", "You said: next"]
+    assert [r["status"] for r in replies] == ["sent", "sent"]
+    assert [r["possible_duplicate"] for r in replies] == [True, False]
+    assert outbox_of(harness.engine).counts()["possible_duplicate"] == 1
 
 
 async def test_429_storm_on_one_chat_does_not_stall_another(
@@ -127,7 +187,7 @@ async def test_429_storm_on_one_chat_does_not_stall_another(
         assert [c.params["text"] for c in storm] == ["You said: storm"] * 2
         assert storm[1].at - storm[0].at >= 2.0  # retry_after obeyed for that chat
         assert calm[0].at < storm[1].at  # while the other chat was answered
-        assert [r["status"] for r in Outbox(harness.engine).rows(CHAT)] == ["sent"]
+        assert [r["status"] for r in outbox_of(harness.engine).rows(CHAT)] == ["sent"]
 
 
 async def test_polling_without_a_webhook_url(fake: FakeTelegram, sqlite_url: str, tmp_path: Path) -> None:
@@ -169,7 +229,9 @@ async def test_only_the_lease_holder_polls_and_another_takes_over(
 ) -> None:
     first = await ChannelHarness(fake, database_url, tmp_path, webhook=False, token="1:FIRST").start()
     await fake.wait_for("getUpdates")
-    second = await ChannelHarness(fake, database_url, tmp_path, webhook=False, token="2:SECOND").start()
+    second = await ChannelHarness(
+        fake, database_url, tmp_path, webhook=False, token="2:SECOND", env={"INSTANCE_ID": "second"}
+    ).start()
     try:
         fake.queue_update(text_update(71, "who polls?"))
         await fake.wait_for("sendMessage", chat_id=CHAT)
@@ -192,18 +254,18 @@ async def test_a_reply_left_due_by_a_network_error_is_sent_later_without_new_act
     fake: FakeTelegram, sqlite_url: str, tmp_path: Path
 ) -> None:
     async with ChannelHarness(fake, sqlite_url, tmp_path) as harness:
-        fake.rate_limit(chat_id=CHAT, retry_after=0, times=4)  # more 429s than the limiter retries
+        fake.rate_limit(chat_id=CHAT, retry_after=1, times=4)  # more 429s than the limiter retries
         await harness.post(text_update(81, "eventually"))
         await harness.idle()
-        await fake.wait_for("sendMessage", count=5, chat_id=CHAT, timeout=3.0)
+        await fake.wait_for("sendMessage", count=5, chat_id=CHAT, timeout=15.0)  # retried with back-off
         await asyncio.sleep(0.1)
-        assert [r["status"] for r in Outbox(harness.engine).rows(CHAT)] == ["sent"]
+        assert [r["status"] for r in outbox_of(harness.engine).rows(CHAT)] == ["sent"]
 
 
 async def test_rows_another_process_added_are_delivered(fake: FakeTelegram, sqlite_url: str, tmp_path: Path) -> None:
     """The agent desk may record a reply in the outbox; the running channel sends it."""
     async with ChannelHarness(fake, sqlite_url, tmp_path) as harness:
-        Outbox(harness.engine).add(CHAT, None, [{"kind": "text", "text": "An agent replied"}])
+        outbox_of(harness.engine).add(CHAT, None, [{"kind": "text", "text": "An agent replied"}])
         await fake.wait_for("sendMessage", chat_id=CHAT, timeout=3.0)
         assert fake.sent_texts(CHAT) == ["An agent replied"]
 
@@ -212,15 +274,13 @@ async def test_a_crash_mid_send_resends_once_and_never_asks_the_bot_again(
     fake: FakeTelegram, sqlite_url: str, tmp_path: Path
 ) -> None:
     """The one duplicate allowed: Telegram accepted the message, the process died before recording it."""
-    env = {"TELEGRAM_CLAIM_SECONDS": "0.5"}
-    first = await ChannelHarness(fake, sqlite_url, tmp_path, env=env).start()
+    first = await ChannelHarness(fake, sqlite_url, tmp_path).start()
     fake.stall("sendMessage", 5.0)  # accepted (recorded) by Telegram, answer never seen
     await first.post(text_update(91, "crash now"))
     await fake.wait_for("sendMessage", chat_id=CHAT)
     await first.crash()
-    assert [r["status"] for r in Outbox(first.engine).rows(CHAT)] == ["sending"]
-    await asyncio.sleep(0.6)  # the dead process's claims run out
-    async with ChannelHarness(fake, sqlite_url, tmp_path, env=env) as second:
+    assert [r["status"] for r in outbox_of(first.engine).rows(CHAT)] == ["sending"]
+    async with ChannelHarness(fake, sqlite_url, tmp_path) as second:  # the same instance: its claims come back at once
         await second.post(text_update(92, "after restart"))
         await second.idle()
         await fake.wait_for("sendMessage", count=3, chat_id=CHAT)
@@ -228,14 +288,14 @@ async def test_a_crash_mid_send_resends_once_and_never_asks_the_bot_again(
     sent = fake.sent_texts(CHAT)
     duplicates = len(sent) - len(set(sent))
     assert sent == ["You said: crash now", "You said: crash now", "You said: after restart"]
-    assert duplicates == 1
-    assert Inbox(second.engine).status(91) == "done"
+    assert duplicates == 1 == outbox_of(second.engine).counts()["possible_duplicate"]
+    assert inbox_of(second.engine).status(91) == "done"
 
 
 async def test_two_webhook_instances_keep_a_chats_order(fake: FakeTelegram, database_url: str, tmp_path: Path) -> None:
     """Telegram may deliver a chat's next update to another instance while the first is busy."""
     first = await ChannelHarness(fake, database_url, tmp_path, reply_delay=0.5).start()
-    second = await ChannelHarness(fake, database_url, tmp_path).start()
+    second = await ChannelHarness(fake, database_url, tmp_path, env={"INSTANCE_ID": "second"}).start()
     try:
         assert (await first.post(text_update(101, "first question")))[0] == 200
         await asyncio.sleep(0.1)
@@ -244,7 +304,7 @@ async def test_two_webhook_instances_keep_a_chats_order(fake: FakeTelegram, data
     finally:
         await first.stop()
         await second.stop()
-    assert first.texts() == ["first question"] and second.texts() == ["follow-up"]
+    assert sorted(first.texts() + second.texts()) == ["first question", "follow-up"]  # each turn once, either instance
     assert fake.sent_texts(CHAT) == ["You said: first question", "You said: follow-up"]
 
 
@@ -261,4 +321,4 @@ async def test_images_documents_and_unsendable_bodies(fake: FakeTelegram, sqlite
     assert fake.calls_to("sendPhoto")[0].params["photo"] == "https://example.com/a.png"
     assert fake.calls_to("sendDocument")[0].params["document"] == "https://example.com/f.pdf"
     assert fake.sent_texts(CHAT) == ["Here", "still sending"]
-    assert [r["status"] for r in Outbox(harness.engine).rows(CHAT)] == ["sent", "sent", "sent", "failed", "sent"]
+    assert [r["status"] for r in outbox_of(harness.engine).rows(CHAT)] == ["sent", "sent", "sent", "failed", "sent"]

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine, create_engine, make_url
 
 from bot.cases.schema import metadata as case_metadata
+
+T = TypeVar("T")
 
 
 def make_engine(database_url: str, *extra_metadata: MetaData) -> Engine:
@@ -37,3 +41,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+async def in_thread(timeout: float, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a blocking database call off the event loop, never awaited for longer than ``timeout``.
+
+    The engine's own timeouts end the call itself; this bound keeps the caller moving even
+    when a driver ignores them.
+    """
+    return await asyncio.wait_for(asyncio.to_thread(function, *args, **kwargs), timeout)

@@ -25,7 +25,13 @@ from sanic import Sanic
 from telegram import CallbackQuery, Chat, Message, MessageEntity, Update, User
 
 from connectors.gate import SECRET_NOTICE, ConversationGate
-from connectors.rasa_bridge import TranscribingOutputChannel, conversation_gate, response_text, txid_expected
+from connectors.rasa_bridge import (
+    TranscribingOutputChannel,
+    conversation_gate,
+    response_text,
+    turn_finished,
+    txid_expected,
+)
 from connectors.telegram.output import CHANNEL, TelegramOutput, sender_id
 from connectors.telegram.redaction import redacted_kinds
 from connectors.telegram.runtime import TelegramRuntime
@@ -40,6 +46,7 @@ _COMMAND = re.compile(r"^/(?P<name>[A-Za-z0-9_]{1,32})(?:@(?P<bot>[A-Za-z0-9_]+)
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 NON_TEXT = "utter_telegram_non_text"
+UNREADABLE = "utter_telegram_unreadable"
 HELP = "utter_help"
 GROUP_MOVED = "utter_telegram_group_moved_to_private"
 ATTACHMENT_RECEIVED = "utter_attachment_received"
@@ -48,6 +55,7 @@ ATTACHMENT_TOO_LARGE = "utter_attachment_too_large"
 ATTACHMENT_UNSUPPORTED = "utter_attachment_unsupported"
 RESPONSES = (
     NON_TEXT,
+    UNREADABLE,
     HELP,
     GROUP_MOVED,
     ATTACHMENT_RECEIVED,
@@ -79,6 +87,7 @@ class _Conversation:
     chat_id: int
     sender_id: str
     redacted: tuple[str, ...] = ()
+    replay: bool = False
 
 
 class TelegramUpdateHandler:
@@ -103,10 +112,15 @@ class TelegramUpdateHandler:
     def _gate(self) -> ConversationGate:
         return conversation_gate(self._app)
 
-    async def __call__(self, update_id: int, update: Update) -> None:
-        """Handle any update; types the support bot has no use for are logged and skipped."""
+    async def __call__(self, update_id: int, update: Update, *, replay: bool = False) -> None:
+        """Handle any update; types the support bot has no use for are logged and skipped.
+
+        ``replay``: an earlier try of this turn may have run. If Rasa finished it (its
+        tracker holds the message), it is not asked again; if the try was cut, the turn runs
+        again and only the replies it had not recorded yet are added.
+        """
         if update.callback_query is not None:
-            await self._button(update_id, update.callback_query)
+            await self._button(update_id, update.callback_query, replay)
             return
         edited = update.edited_message is not None
         message = update.message or update.edited_message
@@ -117,7 +131,11 @@ class TelegramUpdateHandler:
             await self._group(update_id, message)
             return
         talk = _Conversation(
-            update_id, message.chat.id, sender_id(message.chat.id, message.from_user.id), redacted_kinds(update)
+            update_id,
+            message.chat.id,
+            sender_id(message.chat.id, message.from_user.id),
+            redacted_kinds(update),
+            replay,
         )
         if message.text:
             await self._text(talk, message.text, edited=edited)
@@ -131,6 +149,11 @@ class TelegramUpdateHandler:
             await self._say(talk, NON_TEXT)
         else:
             logger.info("skipping service message in update %s", update_id)
+
+    async def cannot_read(self, update_id: int, chat_id: int) -> None:
+        """The update could not be read or handled: ask for the message again in a form the bot reads."""
+        text = response_text(self._app, UNREADABLE)
+        await self._runtime.deliver(chat_id, update_id, [{"kind": "text", "text": text}])
 
     async def _text(self, talk: _Conversation, text: str, *, edited: bool) -> None:
         """Plain text goes to the bot; our commands map to intents; any other ``/...`` gets help.
@@ -151,7 +174,7 @@ class TelegramUpdateHandler:
             await self._warn_of_secrets(talk)
             await self._say(talk, HELP)
 
-    async def _button(self, update_id: int, query: CallbackQuery) -> None:
+    async def _button(self, update_id: int, query: CallbackQuery, replay: bool) -> None:
         """Answer the press at once (stops the spinner), remove the keyboard, then treat it as typed."""
         try:
             await self._runtime.sender.answer_callback(query.id)
@@ -166,7 +189,7 @@ class TelegramUpdateHandler:
             return
         await self._runtime.sender.clear_buttons(message.chat.id, message.message_id)
         payload = await asyncio.to_thread(self._runtime.callbacks.payload_for, query.data or "")
-        talk = _Conversation(update_id, message.chat.id, sender_id(message.chat.id, query.from_user.id))
+        talk = _Conversation(update_id, message.chat.id, sender_id(message.chat.id, query.from_user.id), replay=replay)
         if payload:
             await self._to_bot(talk, payload, {"button": True})
         else:
@@ -174,6 +197,10 @@ class TelegramUpdateHandler:
 
     async def _to_bot(self, talk: _Conversation, text: str, metadata: dict[str, Any]) -> None:
         """Through the gate (redaction, handoff) and, if the bot owns the conversation, to Rasa."""
+        message_id = f"tg-{talk.update_id}"
+        if talk.replay and await turn_finished(self._app, talk.sender_id, message_id):
+            logger.info("update %s: Rasa finished its turn before the restart; not asking again", talk.update_id)
+            return
         gate = self._gate
         admission = await gate.admit(
             channel=CHANNEL,
@@ -194,7 +221,7 @@ class TelegramUpdateHandler:
                     output,
                     talk.sender_id,
                     input_channel=CHANNEL,
-                    message_id=f"tg-{talk.update_id}",
+                    message_id=message_id,
                     metadata={**metadata, "redacted": list(admission.redaction.kinds)},
                 )
             )

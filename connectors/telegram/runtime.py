@@ -1,9 +1,10 @@
-"""Receiving and delivering for the customer bot: inbox, per-chat order, outbox, polling.
+"""Receiving for the customer bot: inbox, per-chat order, turns, watchdog, webhook and polling.
 
-No Rasa here: what an update *means* is the handler's job (``handler.py``); this module
-makes sure each update is stored (secrets redacted first) before it is acknowledged,
-processed once and in order per chat, that replies go through the outbox, and that only
-one process polls.
+No Rasa here: what an update *means* is the handler's job (``handler.py``), and sending is
+``delivery.py``'s. This module makes sure each update is stored (secrets redacted first)
+before it is acknowledged, that its turn runs once and in order per chat, that a turn cut
+by a crash or a hang is run again without repeating the replies it already recorded, and
+that nothing is awaited without a bound.
 """
 
 from __future__ import annotations
@@ -12,44 +13,56 @@ import asyncio
 import contextlib
 import hmac
 import logging
-import os
-import socket
 import warnings
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
+import aiohttp
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 from telegram import Update
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import NetworkError, RetryAfter, TelegramError
 from telegram.warnings import PTBUserWarning
 
+from bot.cases.database import in_thread
+from bot.cases.instances import Instance
 from bot.cases.leases import LeaderLease
+from connectors.telegram.delivery import ReplyDelivery, backoff_seconds
 from connectors.telegram.ratelimit import retry_seconds
+from connectors.telegram.raw_updates import attachment_kind, parse_update, private_chat_of
 from connectors.telegram.redaction import redact_update
-from connectors.telegram.sender import Button, TelegramSender
+from connectors.telegram.sender import TelegramSender
 from connectors.telegram.settings import TelegramSettings
-from connectors.telegram.storage import (
-    CLAIMED,
-    DONE,
-    FAILED,
-    PENDING,
-    SENT,
-    UNCERTAIN,
-    WAIT,
-    CallbackPayloads,
-    Inbox,
-    Outbox,
-    OutboxItem,
-)
+from connectors.telegram.storage import CLAIMED, DONE, FAILED, WAIT, CallbackPayloads, Inbox, Outbox
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 POLLER_LEASE = "telegram_poller"
+TRANSIENT = (OperationalError, InterfaceError, NetworkError, aiohttp.ClientError, ConnectionError, OSError)
 
-UpdateHandler = Callable[[int, Update], Awaitable[None]]
+
+class UpdateHandler(Protocol):
+    """What an update means (``handler.py``); ``replay`` when an earlier try of its turn may have run."""
+
+    async def __call__(self, update_id: int, update: Update, *, replay: bool) -> None: ...
+
+    async def cannot_read(self, update_id: int, chat_id: int) -> None: ...
+
+
+class TurnHung(Exception):
+    """A turn ran past ``TELEGRAM_TURN_TIMEOUT_SECONDS`` and was stopped."""
+
+
+@dataclass
+class _Busy:
+    update_id: int
+    since: float
+    task: asyncio.Task[None]
 
 
 def chat_key(payload: dict[str, Any]) -> str:
@@ -60,7 +73,7 @@ def chat_key(payload: dict[str, Any]) -> str:
         inner = value.get("message")
         for holder in (value, inner if isinstance(inner, dict) else {}):
             chat = holder.get("chat")
-            if isinstance(chat, dict) and isinstance(chat.get("id"), int):
+            if isinstance(chat, dict) and type(chat.get("id")) is int:
                 return str(chat["id"])
     return f"update:{payload.get('update_id')}"
 
@@ -76,19 +89,23 @@ class TelegramRuntime:
         outbox: Outbox,
         callbacks: CallbackPayloads,
         lease: LeaderLease,
+        instance: Instance,
     ) -> None:
         self.settings = settings
         self.sender = sender
         self.inbox = inbox
         self.outbox = outbox
         self.callbacks = callbacks
+        self.instance = instance
+        self.delivery = ReplyDelivery(settings, sender, outbox, callbacks)
         self._lease = lease
-        self._lease_retry = settings.poller_retry_seconds
         self._handler: UpdateHandler | None = None
         self._queues: dict[str, deque[int]] = {}
         self._payloads: dict[int, dict[str, Any]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
-        self._send_locks: dict[int, asyncio.Lock] = {}
+        self._busy: dict[str, _Busy] = {}
+        self._next_seq: dict[int, int] = {}  # per update being processed: the place of its next reply
+        self._turns = asyncio.Semaphore(settings.max_concurrent_turns)
         self._poller: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._ready = False  # new updates are scheduled directly (else resumed from the inbox)
@@ -98,16 +115,17 @@ class TelegramRuntime:
 
     @classmethod
     def create(cls, settings: TelegramSettings, engine: Engine) -> TelegramRuntime:
-        """Wire the runtime to the shared database; the lease holder names this process."""
-        holder = f"{socket.gethostname()}:{os.getpid()}:{id(settings):x}"
-        ttl = settings.poll_timeout_seconds + 30.0
+        """Wire the runtime to the shared database under this process's instance id."""
+        instance = Instance(engine, settings.instance_id, settings.instance_stale_seconds)
+        hold = settings.turn_timeout_seconds * 2 + settings.instance_stale_seconds
         return cls(
             settings,
             TelegramSender.from_settings(settings),
-            Inbox(engine),
-            Outbox(engine),
+            Inbox(engine, instance, hold_seconds=hold),
+            Outbox(engine, instance, hold_seconds=hold),
             CallbackPayloads(engine),
-            LeaderLease(engine, POLLER_LEASE, ttl, holder=holder),
+            LeaderLease(engine, POLLER_LEASE, settings.poll_timeout_seconds + 30.0, holder=instance.id),
+            instance,
         )
 
     @property
@@ -123,8 +141,12 @@ class TelegramRuntime:
         return self._started.is_set()
 
     async def start(self, handler: UpdateHandler) -> None:
-        """Learn the bot (one ``getMe``), register the webhook or start polling, resume unfinished work."""
+        """Register this instance, take back its earlier claims, connect, and resume unfinished work."""
         self._handler = handler
+        await self._db(self.instance.register)
+        updates, replies = await self._db(self.inbox.release_own_claims), await self._db(self.outbox.release_own_claims)
+        if updates or replies:
+            logger.info("took back %d updates and %d sends this instance held before its restart", updates, replies)
         await self.sender.start()
         if self.settings.webhook_url:
             await self._set_webhook()
@@ -138,22 +160,21 @@ class TelegramRuntime:
         self._started.set()
 
     async def stop(self) -> None:
-        """Stop polling, let running updates finish (briefly), release the lease, close the client."""
+        """Stop polling, let running turns and sends finish (briefly), release the lease, close the client."""
         self._ready = False
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
+        for task in (self._sweeper, self._poller):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
-            await asyncio.to_thread(self._lease.release)
+            await self._db(self._lease.release)
         workers = list(self._workers.values())
         if workers:
             _, unfinished = await asyncio.wait(workers, timeout=5.0)
             for task in unfinished:
                 task.cancel()  # the update stays pending in the inbox and is resumed next start
+        await self.delivery.stop()
         await self.sender.stop()
 
     def secret_matches(self, given: str | None) -> bool:
@@ -164,7 +185,7 @@ class TelegramRuntime:
         update_id = int(payload["update_id"])
         key = chat_key(payload)
         payload = await asyncio.to_thread(redact_update, payload)
-        if not await asyncio.to_thread(self.inbox.store, update_id, key, payload):
+        if not await self._db(self.inbox.store, update_id, key, payload):
             logger.info("update %s already received", update_id)
             return False
         if self._ready:
@@ -172,10 +193,25 @@ class TelegramRuntime:
         return True
 
     async def idle(self) -> None:
-        """Wait until start-up is done and every scheduled update has been processed."""
+        """Wait until start-up is done, every scheduled update has had its turn and its replies are sent."""
         await self._started.wait()
-        while self._workers:
+        while self._workers or self.delivery.busy:
             await asyncio.gather(*self._workers.values(), return_exceptions=True)
+            await self.delivery.idle()
+
+    async def deliver(self, chat_id: int, update_id: int | None, bodies: list[dict[str, Any]]) -> None:
+        """Record replies in the outbox and have them sent; returns once they are recorded.
+
+        Replies of an update being processed get their place in its turn, so a replayed turn
+        records only the replies the cut one had not.
+        """
+        if not bodies:
+            return
+        first_seq = self._next_seq.get(update_id) if update_id is not None else None
+        if first_seq is not None and update_id is not None:
+            self._next_seq[update_id] = first_seq + len(bodies)
+        await self._db(self.outbox.add, chat_id, update_id, bodies, first_seq=first_seq)
+        self.delivery.wake(chat_id)
 
     def _enqueue(self, update_id: int, key: str, payload: dict[str, Any]) -> None:
         if update_id in self._payloads:
@@ -190,121 +226,140 @@ class TelegramRuntime:
         queue = self._queues[key]
         try:
             while queue:
-                update_id = queue.popleft()
-                payload = self._payloads.pop(update_id)
-                await self._process(update_id, payload)
-        finally:
-            del self._workers[key]
-            if not queue:
-                del self._queues[key]
-
-    async def _process(self, update_id: int, payload: dict[str, Any]) -> None:
-        if self._handler is None or not await self._claim_in_turn(update_id):
-            return
-        status = DONE
-        try:
-            if await asyncio.to_thread(self.outbox.has_replies, update_id):
-                # Rasa handled it before a crash; its replies are in the outbox, sent by _resume.
-                logger.info("update %s was answered before a restart; not asking the bot again", update_id)
-            else:
-                await self._handler(update_id, Update.de_json(payload, self.sender.bot))
+                update_id = queue[0]
+                await self._process(key, update_id, self._payloads[update_id])
+                queue.popleft()
+                self._payloads.pop(update_id, None)
         except Exception:
-            logger.exception("processing Telegram update %s failed", update_id)
-            status = FAILED  # not retried forever: the error is logged with the update id
-        await asyncio.to_thread(self.inbox.finish, update_id, status)
+            logger.exception("the worker of chat %s stopped; the sweep resumes its updates", key)
+        finally:
+            if self._workers.get(key) is asyncio.current_task():
+                del self._workers[key]
+                if not queue:
+                    self._queues.pop(key, None)
 
-    async def _claim_in_turn(self, update_id: int) -> bool:
+    async def _process(self, key: str, update_id: int, payload: dict[str, Any]) -> None:
+        if self._handler is None:
+            return
+        claim = await self._claim_in_turn(update_id)
+        if claim is None:
+            return
+        async with self._turns:
+            current = asyncio.current_task()
+            assert current is not None
+            self._busy[key] = _Busy(update_id, asyncio.get_running_loop().time(), current)
+            self._next_seq[update_id] = 0
+            try:
+                await self._turn(update_id, payload, replay=claim > 1, attempt=claim)
+            finally:
+                self._busy.pop(key, None)
+                self._next_seq.pop(update_id, None)
+
+    async def _turn(self, update_id: int, payload: dict[str, Any], *, replay: bool, attempt: int) -> None:
+        """Run the update's turn; done, retried later, or failed with the customer told."""
+        assert self._handler is not None
+        update = parse_update(payload, self.sender.bot) if isinstance(payload, dict) else None
+        if update is None:
+            await self._give_up(update_id, payload, f"unreadable update ({attachment_kind(payload) or 'no text'})")
+            return
+        try:
+            await asyncio.wait_for(self._handler(update_id, update, replay=replay), self.settings.turn_timeout_seconds)
+        except asyncio.TimeoutError:
+            error = f"turn took longer than {self.settings.turn_timeout_seconds:.0f}s"
+            if attempt >= self.settings.max_turn_attempts:
+                await self._give_up(update_id, payload, error)
+            else:
+                await self._retry(update_id, error, attempt)
+        except RetryAfter as exc:
+            await self._db(self.inbox.retry_later, update_id, f"RetryAfter: {exc}", retry_seconds(exc))
+        except TRANSIENT as exc:
+            await self._retry(update_id, f"{type(exc).__name__}: {exc}", attempt)
+        except Exception as exc:
+            logger.exception("processing Telegram update %s failed", update_id)
+            await self._give_up(update_id, payload, f"{type(exc).__name__}: {exc}")
+        else:
+            await self._db(self.inbox.finish, update_id, DONE)
+
+    async def _retry(self, update_id: int, error: str, attempt: int) -> None:
+        """A transient failure: the turn runs again after a back-off (never marked failed for it)."""
+        delay = backoff_seconds(attempt)
+        logger.warning("Telegram update %s: %s; its turn runs again in %.0fs", update_id, error, delay)
+        await self._db(self.inbox.retry_later, update_id, error, delay)
+
+    async def _give_up(self, update_id: int, payload: dict[str, Any], error: str) -> None:
+        """Keep the row with its error, and tell the customer to send it another way."""
+        logger.error("Telegram update %s cannot be handled: %s", update_id, error)
+        chat_id = private_chat_of(payload)
+        if chat_id is not None and self._handler is not None:
+            with contextlib.suppress(Exception):
+                await self._handler.cannot_read(update_id, chat_id)
+        await self._db(self.inbox.finish, update_id, FAILED, error)
+
+    async def _claim_in_turn(self, update_id: int) -> int | None:
         """Claim the update once its chat's earlier updates are done (maybe by another instance).
 
-        Gives up after a claim period; the update stays pending and is resumed later.
+        Returns the attempt number, or ``None`` when it is taken, or still waiting after a
+        while: then it stays pending and the sweep schedules it again.
         """
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.claim_seconds
+        deadline = loop.time() + self.settings.turn_timeout_seconds
+        pause = 0.02
         while True:
-            outcome = await asyncio.to_thread(self.inbox.claim, update_id, self.settings.claim_seconds)
-            if outcome != WAIT or loop.time() > deadline:
-                return outcome == CLAIMED
-            await asyncio.sleep(0.1)
-
-    # sending ---------------------------------------------------------------------------
-    async def deliver(self, chat_id: int, update_id: int | None, bodies: list[dict[str, Any]]) -> None:
-        """Record replies in the outbox, then send everything due for the chat, in order."""
-        if bodies:
-            await asyncio.to_thread(self.outbox.add, chat_id, update_id, bodies)
-            await self.flush(chat_id)
-
-    async def flush(self, chat_id: int) -> None:
-        lock = self._send_locks.setdefault(chat_id, asyncio.Lock())
-        async with lock:
-            for item in await asyncio.to_thread(self.outbox.due, chat_id):
-                claimed = await asyncio.to_thread(self.outbox.claim, item.id, self.settings.claim_seconds)
-                if claimed and not await self._send(item):
-                    break  # keep the chat's order: later replies wait for this one
+            claim = await self._db(self.inbox.claim, update_id)
+            if claim.outcome == CLAIMED:
+                return claim.attempt
+            if claim.outcome != WAIT or loop.time() > deadline:
+                return None
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.5)
 
     async def _resume(self, orphans_only: bool = False) -> None:
         """Send replies that are due, then schedule updates nobody is processing, oldest first.
 
-        With ``orphans_only`` only updates older than a claim period are taken: newer ones
-        belong to the process that received them.
+        With ``orphans_only`` only updates older than a sweep are taken: newer ones belong to
+        the process that received them.
         """
-        for chat_id in dict.fromkeys(i.chat_id for i in await asyncio.to_thread(self.outbox.due)):
-            await self.flush(chat_id)
-        cutoff = datetime.now(timezone.utc) - timedelta(seconds=self.settings.claim_seconds) if orphans_only else None
-        for pending in await asyncio.to_thread(self.inbox.pending, cutoff):
+        await self.delivery.sweep()
+        cutoff = datetime.now(timezone.utc) - timedelta(seconds=self.settings.sweep_seconds) if orphans_only else None
+        for pending in await self._db(self.inbox.pending, cutoff):
             self._enqueue(pending.update_id, pending.chat_key, pending.payload)
 
     async def _sweep(self) -> None:
-        """Every few seconds, resume whatever is due.
+        """Every sweep: heartbeat, watchdog, and resume whatever is due.
 
-        That is replies left by a 429 or a network error, rows another process (the agent
-        desk) added, and updates whose worker died (their claim expired).
+        That is replies waiting out a retry delay, rows another process (the agent desk)
+        added, updates retried after an error, and updates whose instance died.
         """
         while True:
             await asyncio.sleep(self.settings.sweep_seconds)
             try:
+                await self._db(self.instance.beat)
+                self._watch()
                 await self._resume(orphans_only=True)
             except Exception:
                 logger.exception("resuming Telegram work failed; trying again later")
 
-    async def _send(self, item: OutboxItem) -> bool:
-        """Send one row; False only when it must be tried again later."""
-        try:
-            message_id = await self._send_body(item.chat_id, item.body)
-        except TimedOut:
-            logger.warning("send %s to chat %s timed out; not resending (it may have arrived)", item.id, item.chat_id)
-            await asyncio.to_thread(self.outbox.mark, item.id, UNCERTAIN, error="timed out")
-        except (BadRequest, Forbidden) as exc:
-            logger.error("Telegram refused send %s to chat %s: %s", item.id, item.chat_id, exc)
-            await asyncio.to_thread(self.outbox.mark, item.id, FAILED, error=str(exc))
-        except (RetryAfter, NetworkError) as exc:
-            logger.warning("send %s to chat %s not accepted yet (%s); it stays due", item.id, item.chat_id, exc)
-            await asyncio.to_thread(self.outbox.mark, item.id, PENDING, error=str(exc))
-            return False
-        except Exception as exc:  # a body this code cannot send (bad file, bad data): never retried
-            logger.exception("send %s to chat %s failed", item.id, item.chat_id)
-            await asyncio.to_thread(self.outbox.mark, item.id, FAILED, error=repr(exc))
-        else:
-            await asyncio.to_thread(self.outbox.mark, item.id, SENT, message_id=message_id)
-        return True
+    def _watch(self) -> None:
+        """Stop a chat's worker that is stuck past every bound, and let the chat go on."""
+        now = asyncio.get_running_loop().time()
+        limit = self.settings.turn_timeout_seconds + self.settings.database_timeout_seconds * 4 + 5.0
+        for key, busy in list(self._busy.items()):
+            if now - busy.since > limit:
+                logger.error("chat %s stuck on update %s for %.0fs; restarting its worker", key, busy.update_id, now - busy.since)
+                busy.task.cancel()
+                self._busy.pop(key, None)
+                self._workers.pop(key, None)
+                asyncio.create_task(self._requeue_stuck(key, busy.update_id), name=f"telegram-requeue-{key}")
 
-    async def _send_body(self, chat_id: int, body: dict[str, Any]) -> int:
-        kind = body.get("kind")
-        if kind == "text":
-            buttons = [await self._button(b) for b in body.get("buttons", [])]
-            message = await self.sender.send_part(chat_id, body["text"], buttons, reply_to=body.get("reply_to"))
-        elif kind == "photo":
-            message = await self.sender.send_photo(chat_id, body["url"], caption=body.get("caption"))
-        elif kind == "document":
-            message = await self.sender.send_document(chat_id, body["url"], caption=body.get("caption"))
-        else:
-            raise BadRequest(f"unknown outbox body kind {kind!r}")
-        return message.message_id
+    async def _requeue_stuck(self, key: str, update_id: int) -> None:
+        """Give the stuck update back and run the chat's queue again from it (its next try is a replay)."""
+        await self._db(self.inbox.retry_later, update_id, "worker stuck; stopped by the watchdog", 0.0)
+        queue = self._queues.get(key)
+        if queue and key not in self._workers:
+            self._workers[key] = asyncio.create_task(self._work(key), name=f"telegram-chat-{key}")
 
-    async def _button(self, button: dict[str, Any]) -> Button:
-        if button.get("url"):
-            return Button(button["title"], url=button["url"])
-        data = await asyncio.to_thread(self.callbacks.data_for, str(button.get("payload") or button["title"]))
-        return Button(button["title"], callback_data=data)
+    async def _db(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await in_thread(self.settings.database_timeout_seconds, function, *args, **kwargs)
 
     # webhook and polling -----------------------------------------------------------------
     async def _set_webhook(self) -> None:
@@ -340,11 +395,11 @@ class TelegramRuntime:
         leader = False
         while True:
             try:
-                if not await asyncio.to_thread(self._lease.acquire):
+                if not await self._db(self._lease.acquire):
                     if leader:
                         logger.warning("lost the Telegram poller lease to another process")
                     leader = False
-                    await asyncio.sleep(self._lease_retry)
+                    await asyncio.sleep(self.settings.poller_retry_seconds)
                     continue
                 if not leader:
                     await self.sender.bot.delete_webhook()  # getUpdates is refused while a webhook is set
@@ -360,4 +415,4 @@ class TelegramRuntime:
                 await asyncio.sleep(retry_seconds(exc))
             except Exception:
                 logger.exception("polling Telegram failed; retrying")
-                await asyncio.sleep(self._lease_retry)
+                await asyncio.sleep(self.settings.poller_retry_seconds)

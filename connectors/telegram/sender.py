@@ -123,7 +123,9 @@ class TelegramSender:
             settings.bot_token,
             base_url=settings.api_base_url,
             base_file_url=settings.file_base_url,
-            rate_limiter=PerChatRateLimiter(per_chat_interval=settings.per_chat_interval_seconds),
+            rate_limiter=PerChatRateLimiter(
+                per_chat_interval=settings.per_chat_interval_seconds, overall_limit=settings.overall_sends_per_second
+            ),
             timeout=settings.request_timeout_seconds,
         )
 
@@ -207,10 +209,14 @@ class TelegramSender:
             logger.warning("could not send the typing action to chat %s", chat_id, exc_info=True)
 
     @contextlib.asynccontextmanager
-    async def keep_typing(self, chat_id: int | str, every: float = 4.0) -> AsyncIterator[None]:
-        """Show "typing..." for as long as the block runs (Telegram shows it for about 5 s each time)."""
+    async def keep_typing(self, chat_id: int | str, every: float = 4.0, after: float = 1.0) -> AsyncIterator[None]:
+        """Show "typing..." while the block runs, once it has run ``after`` seconds (Telegram shows it ~5 s).
+
+        A quick answer needs no indicator, and not sending one keeps the rate budget for replies.
+        """
 
         async def repeat() -> None:
+            await asyncio.sleep(after)
             while True:
                 await self.typing(chat_id)
                 await asyncio.sleep(every)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.cases.instances import default_instance_id
 from bot.settings import PROJECT_ROOT
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
@@ -33,7 +34,14 @@ class TelegramSettings:
     per_chat_interval_seconds: float
     request_timeout_seconds: float
     sweep_seconds: float
-    claim_seconds: float
+    instance_id: str
+    instance_stale_seconds: float
+    turn_timeout_seconds: float
+    max_turn_attempts: int
+    max_concurrent_turns: int
+    max_send_attempts: int
+    database_timeout_seconds: float
+    overall_sends_per_second: int
 
     @property
     def enabled(self) -> bool:
@@ -63,6 +71,13 @@ class TelegramSettings:
             poller_retry_seconds=float(env.get("TELEGRAM_POLLER_RETRY_SECONDS") or 5),
             per_chat_interval_seconds=float(env.get("TELEGRAM_PER_CHAT_INTERVAL_SECONDS") or 1.0),
             request_timeout_seconds=float(env.get("TELEGRAM_REQUEST_TIMEOUT_SECONDS") or 10.0),
-            sweep_seconds=float(env.get("TELEGRAM_SWEEP_SECONDS") or 5.0),
-            claim_seconds=float(env.get("TELEGRAM_CLAIM_SECONDS") or 120.0),
+            sweep_seconds=float(env.get("TELEGRAM_SWEEP_SECONDS") or 1.0),
+            instance_id=(env.get("INSTANCE_ID") or "").strip()[:128] or default_instance_id(env.get("RASA_PORT")),
+            instance_stale_seconds=float(env.get("INSTANCE_STALE_SECONDS") or 10.0),
+            turn_timeout_seconds=float(env.get("TELEGRAM_TURN_TIMEOUT_SECONDS") or 60.0),
+            max_turn_attempts=int(env.get("TELEGRAM_MAX_TURN_ATTEMPTS") or 3),
+            max_concurrent_turns=int(env.get("TELEGRAM_MAX_CONCURRENT_TURNS") or 16),
+            max_send_attempts=int(env.get("TELEGRAM_MAX_SEND_ATTEMPTS") or 8),
+            database_timeout_seconds=float(env.get("DATABASE_CALL_TIMEOUT_SECONDS") or 30.0),
+            overall_sends_per_second=int(env.get("TELEGRAM_OVERALL_SENDS_PER_SECOND") or 30),
         )

@@ -1,13 +1,15 @@
-"""The connector's own tables: inbox of updates, outbox of replies, long button payloads.
+"""The connector's own tables: updates received, replies to send, long button payloads.
 
 No Rasa here. Each store takes the shared engine and creates its tables on first use, on
-SQLite and PostgreSQL alike.
+SQLite and PostgreSQL alike. Claims name the claiming instance (``bot.cases.instances``)
+and are timed by the database's clock: a claim holds while its instance's heartbeat is
+fresh, so a crashed process's work is taken over within seconds and a restarted process
+takes its own earlier claims back at once.
 """
 
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -16,6 +18,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Float,
     Integer,
@@ -23,47 +26,67 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
+    and_,
+    case,
+    func,
     insert,
     or_,
     select,
     update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 
+from bot.cases.instances import Instance, database_epoch
 from bot.cases.schema import UtcDateTime
 
 metadata = MetaData()
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
-SENDING, SENT, UNCERTAIN = "sending", "sent", "uncertain"
+SENDING, SENT = "sending", "sent"
 CLAIMED, WAIT, TAKEN = "claimed", "wait", "taken"
+ORIGINS = ("bot", "agent")
 
-telegram_inbox = Table(
-    "telegram_inbox",
+telegram_updates = Table(
+    "telegram_updates",
     metadata,
     Column("update_id", BigInteger, primary_key=True, autoincrement=False),
     Column("chat_key", String(64), nullable=False, index=True),
-    Column("payload", JSON(none_as_null=True)),  # the update, secrets redacted, kept until it is processed
-    Column("status", String(16), nullable=False, index=True),
-    Column("claimed_until", Float),
+    Column("payload", JSON(none_as_null=True)),  # the update, secrets redacted, kept until its turn is done
+    Column("status", String(16), nullable=False, index=True),  # pending, done (turn complete) or failed
+    Column("attempts", Integer, nullable=False, default=0),  # claims so far: above 1 the turn is a replay
+    Column("claimed_by", String(128)),
+    Column("claimed_at", Float),  # database clock
+    Column("not_before", Float),  # database clock: retried after a transient error, not earlier
+    Column("error", Text),  # the last error; kept on a failed row
     Column("created_at", UtcDateTime, nullable=False),
     Column("processed_at", UtcDateTime),
 )
 
-telegram_outbox = Table(
-    "telegram_outbox",
+telegram_replies = Table(
+    "telegram_replies",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("chat_id", BigInteger, nullable=False, index=True),
-    Column("update_id", BigInteger, index=True),
+    Column("update_id", BigInteger),  # the update whose turn decided this reply (none for an agent's)
+    Column("seq", Integer),  # its place among that turn's replies: a replayed turn adds only what is missing
+    Column("origin", String(16), nullable=False, default="bot"),
+    Column("reference", String(64)),  # the agent's transcript line, for showing its delivery state
     Column("body", JSON, nullable=False),
-    Column("status", String(16), nullable=False, index=True),
-    Column("claimed_until", Float),
+    Column("status", String(16), nullable=False, index=True),  # pending, sending, sent or failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("possible_duplicate", Boolean, nullable=False, default=False),  # resent after an unconfirmed send
+    Column("claimed_by", String(128)),
+    Column("claimed_at", Float),
+    Column("not_before", Float),
     Column("message_id", BigInteger),
     Column("error", Text),
     Column("created_at", UtcDateTime, nullable=False),
     Column("sent_at", UtcDateTime),
+    UniqueConstraint("update_id", "seq", name="uq_telegram_replies_turn_seq"),
 )
 
 telegram_callbacks = Table(
@@ -78,6 +101,33 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _claimable(table: Table, instance: Instance, hold_seconds: float) -> ColumnElement[bool]:
+    """Nobody holds the row: unclaimed, its holder's heartbeat stopped, or held for longer than any turn."""
+    return or_(
+        table.c.claimed_by.is_(None),
+        table.c.claimed_by.notin_(instance.live_ids()),
+        table.c.claimed_at < database_epoch() - hold_seconds,
+    )
+
+
+def _due(table: Table) -> ColumnElement[bool]:
+    return or_(table.c.not_before.is_(None), table.c.not_before <= database_epoch())
+
+
+def _earlier_pending() -> ColumnElement[bool]:
+    """An earlier update of the same chat still waits for its turn."""
+    earlier = telegram_updates.alias("earlier")
+    return (
+        select(earlier.c.update_id)
+        .where(
+            earlier.c.chat_key == telegram_updates.c.chat_key,
+            earlier.c.update_id < telegram_updates.c.update_id,
+            earlier.c.status == PENDING,
+        )
+        .exists()
+    )
+
+
 @dataclass(frozen=True)
 class InboxItem:
     update_id: int
@@ -85,95 +135,140 @@ class InboxItem:
     payload: dict[str, Any]
 
 
-class Inbox:
-    """Updates stored before Telegram gets its 2xx; each one claimed and processed once."""
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of a claim; ``attempt`` above 1 means the turn may have run (partly) before."""
 
-    def __init__(self, engine: Engine) -> None:
+    outcome: str
+    attempt: int = 0
+
+
+class Inbox:
+    """Updates stored before Telegram gets its 2xx; each turn claimed, run and marked done once."""
+
+    def __init__(self, engine: Engine, instance: Instance, hold_seconds: float = 120.0) -> None:
         metadata.create_all(engine)
         self._engine = engine
+        self._instance = instance
+        self._hold = hold_seconds
 
     def store(self, update_id: int, chat_key: str, payload: dict[str, Any]) -> bool:
         """Keep the update durably; False when this ``update_id`` was already stored."""
         try:
             with self._engine.begin() as conn:
                 conn.execute(
-                    insert(telegram_inbox).values(
-                        update_id=update_id, chat_key=chat_key, payload=payload, status=PENDING, created_at=_now()
+                    insert(telegram_updates).values(
+                        update_id=update_id,
+                        chat_key=chat_key,
+                        payload=payload,
+                        status=PENDING,
+                        attempts=0,
+                        created_at=_now(),
                     )
                 )
         except IntegrityError:
             return False
         return True
 
-    def claim(self, update_id: int, lease_seconds: float = 120.0) -> str:
-        """Take the update for processing, only once every earlier update of its chat is finished.
+    def claim(self, update_id: int) -> Claim:
+        """Take the update for its turn, only once every earlier update of its chat is finished.
 
-        Returns ``CLAIMED``; ``WAIT`` while an earlier update of the same chat is still
-        pending (perhaps on another instance), so chats keep their order across processes;
-        ``TAKEN`` when it is finished or another live worker holds it.
+        ``WAIT`` while an earlier update of the same chat is pending (perhaps on another
+        instance), so chats keep their order across processes; ``TAKEN`` when it is
+        finished, held by a live instance, or waiting out a retry delay.
         """
-        now = time.time()
-        earlier = telegram_inbox.alias("earlier")
-        earlier_pending = (
-            select(earlier.c.update_id)
-            .where(
-                earlier.c.chat_key == telegram_inbox.c.chat_key,
-                earlier.c.update_id < telegram_inbox.c.update_id,
-                earlier.c.status == PENDING,
-            )
-            .exists()
-        )
+        earlier_pending = _earlier_pending()
+        mine = telegram_updates.c.update_id == update_id
         with self._engine.begin() as conn:
             result = conn.execute(
-                update(telegram_inbox)
+                update(telegram_updates)
                 .where(
-                    telegram_inbox.c.update_id == update_id,
-                    telegram_inbox.c.status == PENDING,
-                    or_(telegram_inbox.c.claimed_until.is_(None), telegram_inbox.c.claimed_until < now),
+                    mine,
+                    telegram_updates.c.status == PENDING,
+                    _claimable(telegram_updates, self._instance, self._hold),
+                    _due(telegram_updates),
                     ~earlier_pending,
                 )
-                .values(claimed_until=now + lease_seconds)
+                .values(
+                    claimed_by=self._instance.id,
+                    claimed_at=database_epoch(),
+                    attempts=telegram_updates.c.attempts + 1,
+                )
             )
             if result.rowcount == 1:
-                return CLAIMED
+                attempt = conn.execute(select(telegram_updates.c.attempts).where(mine)).scalar_one()
+                return Claim(CLAIMED, int(attempt))
             waiting = conn.execute(
-                select(telegram_inbox.c.update_id).where(
-                    telegram_inbox.c.update_id == update_id, telegram_inbox.c.status == PENDING, earlier_pending
-                )
+                select(telegram_updates.c.update_id).where(mine, telegram_updates.c.status == PENDING, earlier_pending)
             ).first()
-        return WAIT if waiting is not None else TAKEN
+        return Claim(WAIT if waiting is not None else TAKEN)
 
-    def finish(self, update_id: int, status: str = DONE) -> None:
-        """Mark the update processed and drop the stored update (what the case needs is on the case)."""
+    def finish(self, update_id: int, status: str = DONE, error: str | None = None) -> None:
+        """Mark the turn done (or failed, with its error) and drop the stored update.
+
+        A done row keeps the last error of its earlier tries, for whoever looks into a slow turn.
+        """
+        values: dict[str, Any] = {"status": status, "payload": None, "processed_at": _now(), "claimed_by": None}
+        if error is not None:
+            values["error"] = error
+        with self._engine.begin() as conn:
+            conn.execute(update(telegram_updates).where(telegram_updates.c.update_id == update_id).values(**values))
+
+    def retry_later(self, update_id: int, error: str, delay_seconds: float) -> None:
+        """Give the update back after a transient error; it is claimed again after ``delay_seconds``."""
         with self._engine.begin() as conn:
             conn.execute(
-                update(telegram_inbox)
-                .where(telegram_inbox.c.update_id == update_id)
-                .values(status=status, payload=None, processed_at=_now(), claimed_until=None)
+                update(telegram_updates)
+                .where(telegram_updates.c.update_id == update_id, telegram_updates.c.status == PENDING)
+                .values(claimed_by=None, error=error, not_before=database_epoch() + delay_seconds)
+            )
+
+    def release_own_claims(self) -> int:
+        """At start: whatever this instance id held belonged to its previous life, which is over."""
+        with self._engine.begin() as conn:
+            return int(
+                conn.execute(
+                    update(telegram_updates)
+                    .where(telegram_updates.c.claimed_by == self._instance.id, telegram_updates.c.status == PENDING)
+                    .values(claimed_by=None)
+                ).rowcount
             )
 
     def pending(self, stored_before: datetime | None = None) -> list[InboxItem]:
-        """Updates stored but not processed and not claimed by a live worker, oldest first.
+        """Updates waiting for their turn that nobody holds and that are due, oldest first.
 
         ``stored_before`` leaves fresh rows to the process that received them (it claims them
-        within moments); rows older than that were orphaned by a process that died.
+        within moments).
         """
-        query = select(telegram_inbox.c.update_id, telegram_inbox.c.chat_key, telegram_inbox.c.payload).where(
-            telegram_inbox.c.status == PENDING,
-            or_(telegram_inbox.c.claimed_until.is_(None), telegram_inbox.c.claimed_until < time.time()),
+        query = select(telegram_updates.c.update_id, telegram_updates.c.chat_key, telegram_updates.c.payload).where(
+            telegram_updates.c.status == PENDING,
+            _claimable(telegram_updates, self._instance, self._hold),
+            _due(telegram_updates),
+            ~_earlier_pending(),  # its turn comes after the earlier one's
         )
         if stored_before is not None:
-            query = query.where(telegram_inbox.c.created_at < stored_before)
+            query = query.where(telegram_updates.c.created_at < stored_before)
         with self._engine.connect() as conn:
-            rows = conn.execute(query.order_by(telegram_inbox.c.update_id)).all()
+            rows = conn.execute(query.order_by(telegram_updates.c.update_id)).all()
         return [InboxItem(r.update_id, r.chat_key, r.payload) for r in rows]
 
     def status(self, update_id: int) -> str | None:
+        row = self.row(update_id)
+        return str(row["status"]) if row is not None else None
+
+    def row(self, update_id: int) -> dict[str, Any] | None:
         with self._engine.connect() as conn:
-            value = conn.execute(
-                select(telegram_inbox.c.status).where(telegram_inbox.c.update_id == update_id)
-            ).scalar()
-        return str(value) if value is not None else None
+            found = conn.execute(select(telegram_updates).where(telegram_updates.c.update_id == update_id)).first()
+        return dict(found._mapping) if found is not None else None
+
+    def backlog(self) -> int:
+        """Updates still waiting for their turn."""
+        with self._engine.connect() as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).select_from(telegram_updates).where(telegram_updates.c.status == PENDING)
+                ).scalar_one()
+            )
 
 
 @dataclass(frozen=True)
@@ -182,87 +277,170 @@ class OutboxItem:
     chat_id: int
     update_id: int | None
     body: dict[str, Any]
+    status: str = PENDING
+    attempts: int = 0
+    blocked: bool = False  # held by a live sender elsewhere or waiting out a retry delay
 
 
 class Outbox:
     """Replies recorded before they are sent, so a crash in between resends instead of losing them.
 
-    A row is ``pending`` until claimed (``sending``, with a lease), then ``sent``,
-    ``uncertain`` (timed out: Telegram may have it, so it is not resent) or ``failed``.
-    A ``sending`` row whose lease ran out belonged to a process that died mid-send: it is
-    sent again, the one duplicate Telegram can cause.
+    A row is ``pending`` until claimed (``sending``), then ``sent`` or ``failed`` (refused by
+    Telegram, or still unsendable after the last retry). A ``sending`` row whose holder died,
+    and a send that timed out, are sent again and flagged ``possible_duplicate``: Telegram may
+    have accepted the first try before we could record it. That is the only duplicate.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, instance: Instance, hold_seconds: float = 60.0) -> None:
         metadata.create_all(engine)
         self._engine = engine
+        self._instance = instance
+        self._hold = hold_seconds
 
-    def add(self, chat_id: int, update_id: int | None, bodies: Sequence[dict[str, Any]]) -> list[int]:
+    def add(
+        self,
+        chat_id: int,
+        update_id: int | None,
+        bodies: Sequence[dict[str, Any]],
+        *,
+        first_seq: int | None = None,
+        origin: str = "bot",
+        reference: str | None = None,
+    ) -> list[int]:
+        """Record replies; with ``first_seq`` a place of the turn already recorded (a replay) is skipped."""
+        rows = [
+            {
+                "chat_id": chat_id,
+                "update_id": update_id,
+                "seq": None if first_seq is None else first_seq + index,
+                "origin": origin,
+                "reference": reference,
+                "body": dict(body),
+                "status": PENDING,
+                "attempts": 0,
+                "possible_duplicate": False,
+                "created_at": _now(),
+            }
+            for index, body in enumerate(bodies)
+        ]
         ids = []
         with self._engine.begin() as conn:
-            for body in bodies:
-                result = conn.execute(
-                    insert(telegram_outbox).values(
-                        chat_id=chat_id, update_id=update_id, body=dict(body), status=PENDING, created_at=_now()
-                    )
-                )
-                ids.append(int(result.inserted_primary_key[0]))
+            for row in rows:
+                inserted = conn.execute(_insert_new(conn, telegram_replies, row))
+                if inserted.rowcount == 1 and inserted.inserted_primary_key:
+                    ids.append(int(inserted.inserted_primary_key[0]))
         return ids
 
-    def due(self, chat_id: int | None = None) -> list[OutboxItem]:
-        """Rows to send, oldest first: pending ones and abandoned claims."""
-        now = time.time()
-        query = select(telegram_outbox).where(
-            or_(
-                telegram_outbox.c.status == PENDING,
-                (telegram_outbox.c.status == SENDING) & (telegram_outbox.c.claimed_until < now),
-            )
+    def due(self, chat_id: int) -> list[OutboxItem]:
+        """The chat's unsent rows in order; a row someone holds or that waits out a delay is ``blocked``."""
+        free = and_(_claimable(telegram_replies, self._instance, self._hold), _due(telegram_replies))
+        query = (
+            select(telegram_replies, free.label("free"))
+            .where(telegram_replies.c.chat_id == chat_id, telegram_replies.c.status.in_((PENDING, SENDING)))
+            .order_by(telegram_replies.c.id)
         )
-        if chat_id is not None:
-            query = query.where(telegram_outbox.c.chat_id == chat_id)
         with self._engine.connect() as conn:
-            rows = conn.execute(query.order_by(telegram_outbox.c.id)).all()
-        return [OutboxItem(r.id, r.chat_id, r.update_id, r.body) for r in rows]
+            rows = conn.execute(query).all()
+        return [
+            OutboxItem(r.id, r.chat_id, r.update_id, r.body, r.status, r.attempts, blocked=not r.free) for r in rows
+        ]
 
-    def claim(self, item_id: int, lease_seconds: float = 120.0) -> bool:
-        now = time.time()
+    def due_chats(self) -> list[int]:
+        """Chats with a row that can be sent now (new, retry delay over, or abandoned mid-send)."""
+        query = (
+            select(telegram_replies.c.chat_id)
+            .where(
+                telegram_replies.c.status.in_((PENDING, SENDING)),
+                _claimable(telegram_replies, self._instance, self._hold),
+                _due(telegram_replies),
+            )
+            .distinct()
+        )
+        with self._engine.connect() as conn:
+            return [int(r[0]) for r in conn.execute(query)]
+
+    def claim(self, item_id: int) -> bool:
+        """Take a row for sending; one taken from a dead sender mid-send is flagged a possible duplicate."""
+        row = telegram_replies.c
         with self._engine.begin() as conn:
             result = conn.execute(
-                update(telegram_outbox)
+                update(telegram_replies)
                 .where(
-                    telegram_outbox.c.id == item_id,
-                    or_(
-                        telegram_outbox.c.status == PENDING,
-                        (telegram_outbox.c.status == SENDING) & (telegram_outbox.c.claimed_until < now),
-                    ),
+                    row.id == item_id,
+                    row.status.in_((PENDING, SENDING)),
+                    _claimable(telegram_replies, self._instance, self._hold),
+                    _due(telegram_replies),
                 )
-                .values(status=SENDING, claimed_until=now + lease_seconds)
+                .values(
+                    status=SENDING,
+                    claimed_by=self._instance.id,
+                    claimed_at=database_epoch(),
+                    attempts=row.attempts + 1,
+                    possible_duplicate=case((row.status == SENDING, True), else_=row.possible_duplicate),
+                )
             )
         return bool(result.rowcount == 1)
 
     def mark(self, item_id: int, status: str, *, message_id: int | None = None, error: str | None = None) -> None:
-        values: dict[str, Any] = {"status": status, "claimed_until": None, "error": error}
+        values: dict[str, Any] = {"status": status, "claimed_by": None, "error": error}
         if status == SENT:
             values.update(message_id=message_id, sent_at=_now())
         with self._engine.begin() as conn:
-            conn.execute(update(telegram_outbox).where(telegram_outbox.c.id == item_id).values(**values))
+            conn.execute(update(telegram_replies).where(telegram_replies.c.id == item_id).values(**values))
 
-    def has_replies(self, update_id: int) -> bool:
-        """True when the bot already decided its replies to this update (a replay must not ask again)."""
-        with self._engine.connect() as conn:
-            return (
+    def retry_later(self, item_id: int, error: str, delay_seconds: float, *, maybe_delivered: bool = False) -> None:
+        """Back to ``pending`` after a transient failure; ``maybe_delivered`` when Telegram may have it."""
+        values: dict[str, Any] = {
+            "status": PENDING,
+            "claimed_by": None,
+            "error": error,
+            "not_before": database_epoch() + delay_seconds,
+        }
+        if maybe_delivered:
+            values["possible_duplicate"] = True
+        with self._engine.begin() as conn:
+            conn.execute(update(telegram_replies).where(telegram_replies.c.id == item_id).values(**values))
+
+    def release_own_claims(self) -> int:
+        """At start: a send this instance id had in flight when it died is due again (maybe delivered)."""
+        with self._engine.begin() as conn:
+            return int(
                 conn.execute(
-                    select(telegram_outbox.c.id).where(telegram_outbox.c.update_id == update_id).limit(1)
-                ).first()
-                is not None
+                    update(telegram_replies)
+                    .where(telegram_replies.c.claimed_by == self._instance.id, telegram_replies.c.status == SENDING)
+                    .values(claimed_by=None, status=PENDING, possible_duplicate=True)
+                ).rowcount
             )
 
     def rows(self, chat_id: int | None = None) -> list[dict[str, Any]]:
-        query = select(telegram_outbox).order_by(telegram_outbox.c.id)
+        query = select(telegram_replies).order_by(telegram_replies.c.id)
         if chat_id is not None:
-            query = query.where(telegram_outbox.c.chat_id == chat_id)
+            query = query.where(telegram_replies.c.chat_id == chat_id)
         with self._engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query).all()]
+
+    def counts(self) -> dict[str, int]:
+        """Rows by status, plus ``possible_duplicate`` (for reports and health)."""
+        with self._engine.connect() as conn:
+            by_status = dict(
+                conn.execute(
+                    select(telegram_replies.c.status, func.count()).group_by(telegram_replies.c.status)
+                ).all()
+            )
+            duplicates = conn.execute(
+                select(func.count()).select_from(telegram_replies).where(telegram_replies.c.possible_duplicate)
+            ).scalar_one()
+        return {**{str(k): int(v) for k, v in by_status.items()}, "possible_duplicate": int(duplicates)}
+
+
+def _insert_new(conn: Connection, table: Table, row: dict[str, Any]) -> Any:
+    """An INSERT that does nothing when the row's unique key exists (a replayed turn's reply)."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).values(**row).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).values(**row).on_conflict_do_nothing()
+    return insert(table).values(**row)
 
 
 class CallbackPayloads:

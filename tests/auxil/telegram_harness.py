@@ -20,11 +20,13 @@ from typing import Any
 import aiohttp
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import UserMessage, register
+from rasa.shared.core.events import UserUttered
 from rasa.shared.core.domain import Domain
 from sanic import Sanic
 
 from bot.cases.database import make_engine
 from bot.cases.store import CaseStore
+from bot.runtime.tracker_store import DatabaseUrlTrackerStore
 from bot.settings import PROJECT_ROOT
 from connectors.gate import ConversationGate
 from connectors.telegram.channel import TelegramInput
@@ -51,8 +53,9 @@ def domain_texts(name: str) -> set[str]:
 class RecordingAgent(Agent):
     """Rasa's agent with the dialogue reduced to recording messages and one canned reply each."""
 
-    def __init__(self, harness: ChannelHarness) -> None:
-        super().__init__(domain=test_domain())
+    def __init__(self, harness: ChannelHarness, database_url: str) -> None:
+        domain = test_domain()
+        super().__init__(domain=domain, tracker_store=DatabaseUrlTrackerStore(domain, host=database_url))
         self._harness = harness
 
     async def handle_message(self, message: UserMessage) -> None:  # type: ignore[override]
@@ -77,6 +80,7 @@ class ChannelHarness:
         """``agent``: a loaded Rasa agent (trained bot) instead of the recording one."""
         self.fake = fake
         self.agent = agent
+        self.app_agent: Agent = agent or RecordingAgent(self, database_url)
         self.received: list[UserMessage] = []
         self.reply_delay = reply_delay
         values = {
@@ -114,12 +118,20 @@ class ChannelHarness:
         if message.text == "/greet":
             reply["buttons"] = [{"title": "Withdrawal", "payload": "/withdrawal_stuck"}]
         await message.output_channel.send_response(message.sender_id, reply)
+        await self.save_turn(message)
+
+    async def save_turn(self, message: UserMessage) -> None:
+        """Keep the message on the conversation's tracker at the end of the turn, as Rasa does."""
+        tracker_store = self.app_agent.tracker_store
+        tracker = await tracker_store.get_or_create_tracker(message.sender_id)
+        tracker.update(UserUttered(message.text, message_id=message.message_id))
+        await tracker_store.save(tracker)
 
     async def start(self, wait_ready: bool = True) -> ChannelHarness:
         Sanic.test_mode = True
         app = Sanic(f"tg_{uuid.uuid4().hex[:10]}")
         app.ctx.conversation_gate = ConversationGate(self.store)
-        app.ctx.agent = self.agent or RecordingAgent(self)
+        app.ctx.agent = self.app_agent
         register([self.channel], app, route="/webhooks/")  # as `rasa run` registers channels
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
@@ -151,7 +163,13 @@ class ChannelHarness:
     async def crash(self) -> None:
         """Die like a killed process: tasks stop mid-await, nothing is marked, no listener runs."""
         runtime = self.runtime
-        tasks = [*runtime._workers.values(), runtime._sweeper, runtime._poller, self.channel._starting]
+        tasks = [
+            *runtime._workers.values(),
+            *runtime.delivery._chats.values(),
+            runtime._sweeper,
+            runtime._poller,
+            self.channel._starting,
+        ]
         for task in tasks:
             if task is not None:
                 task.cancel()

@@ -1,0 +1,153 @@
+"""No stalled chat and no silent drop: hangs, transient errors and unreadable updates on the Telegram path."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from rasa.core.channels.channel import UserMessage
+from sqlalchemy.exc import OperationalError
+
+from bot.cases.instances import Instance
+from connectors.telegram.storage import Inbox
+from tests.auxil.fake_telegram import FakeTelegram, private_message
+from tests.auxil.telegram_harness import ChannelHarness, domain_texts
+
+CHAT = 7171
+FAST = {"TELEGRAM_TURN_TIMEOUT_SECONDS": "1", "DATABASE_CALL_TIMEOUT_SECONDS": "2"}
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as server:
+        yield server
+
+
+def text_update(update_id: int, text: str, chat: int = CHAT) -> dict[str, object]:
+    return {"update_id": update_id, "message": private_message(chat, text, message_id=update_id)}
+
+
+def row(harness: ChannelHarness, update_id: int) -> dict[str, object]:
+    found = Inbox(harness.engine, Instance(harness.engine, "reader")).row(update_id)
+    assert found is not None
+    return found
+
+
+async def test_a_hung_turn_is_stopped_and_run_again_and_the_chat_goes_on(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    """Rasa (or the action server behind it) hangs on a message: bounded, retried, later messages answered."""
+    async with ChannelHarness(fake, sqlite_url, tmp_path, env=FAST) as harness:
+        default = harness.on_new_message
+        hangs = {"withdraw": 1}
+
+        async def hang_once(message: UserMessage) -> None:
+            if hangs.get(message.text or "", 0):
+                hangs[message.text or ""] -= 1
+                await asyncio.sleep(3600)
+            await default(message)
+
+        harness.on_new_message = hang_once  # type: ignore[method-assign]
+        await harness.post(text_update(1, "withdraw"))
+        await harness.post(text_update(2, "and then?"))
+        await fake.wait_for("sendMessage", count=2, chat_id=CHAT, timeout=15)
+        await harness.idle()
+        assert fake.sent_texts(CHAT) == ["You said: withdraw", "You said: and then?"]
+        first = row(harness, 1)
+        assert first["status"] == "done" and first["attempts"] == 2 and "longer than" in str(first["error"])
+
+
+async def test_a_turn_that_keeps_hanging_is_set_aside_with_its_error_and_the_customer_told(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    env = {**FAST, "TELEGRAM_MAX_TURN_ATTEMPTS": "2"}
+    async with ChannelHarness(fake, sqlite_url, tmp_path, env=env) as harness:
+        default = harness.on_new_message
+
+        async def always_hang(message: UserMessage) -> None:
+            if message.text == "poison":
+                await asyncio.sleep(3600)
+            await default(message)
+
+        harness.on_new_message = always_hang  # type: ignore[method-assign]
+        await harness.post(text_update(11, "poison"))
+        await harness.post(text_update(12, "hello"))
+        await fake.wait_for("sendMessage", count=2, chat_id=CHAT, timeout=20)
+        await harness.idle()
+        assert fake.sent_texts(CHAT) == [*domain_texts("utter_telegram_unreadable"), "You said: hello"]
+        poison = row(harness, 11)
+        assert poison["status"] == "failed" and poison["attempts"] == 2 and "longer than" in str(poison["error"])
+
+
+async def test_the_watchdog_restarts_a_worker_that_ignores_its_timeout(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    """A turn that swallows its cancellation would hold the chat for good; the watchdog stops it."""
+    env = {"TELEGRAM_TURN_TIMEOUT_SECONDS": "0.5", "DATABASE_CALL_TIMEOUT_SECONDS": "0.5"}
+    async with ChannelHarness(fake, sqlite_url, tmp_path, env=env) as harness:
+        default = harness.on_new_message
+        stubborn = {"stuck": 1}
+
+        async def ignore_the_first_cancel(message: UserMessage) -> None:
+            if stubborn.get(message.text or "", 0):
+                stubborn[message.text or ""] -= 1
+                try:
+                    await asyncio.sleep(3600)
+                except asyncio.CancelledError:
+                    await asyncio.sleep(3600)  # a bug: goes on waiting after being told to stop
+            await default(message)
+
+        harness.on_new_message = ignore_the_first_cancel  # type: ignore[method-assign]
+        await harness.post(text_update(21, "stuck"))
+        await harness.post(text_update(22, "still there?"))
+        await fake.wait_for("sendMessage", count=2, chat_id=CHAT, timeout=20)
+        assert fake.sent_texts(CHAT) == ["You said: stuck", "You said: still there?"]
+        assert "watchdog" in str(row(harness, 21)["error"])
+
+
+async def test_a_transient_database_error_is_retried_not_failed(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    async with ChannelHarness(fake, sqlite_url, tmp_path, env=FAST) as harness:
+        default = harness.on_new_message
+        failures = [OperationalError("SELECT 1", {}, Exception("database is locked"))]
+
+        async def busy_once(message: UserMessage) -> None:
+            if failures:
+                raise failures.pop()
+            await default(message)
+
+        harness.on_new_message = busy_once  # type: ignore[method-assign]
+        await harness.post(text_update(31, "my deposit is missing"))
+        await fake.wait_for("sendMessage", chat_id=CHAT, timeout=15)
+        await harness.idle()
+        assert fake.sent_texts(CHAT) == ["You said: my deposit is missing"]
+        assert row(harness, 31)["status"] == "done" and "database is locked" in str(row(harness, 31)["error"])
+
+
+async def test_an_update_the_library_cannot_parse_is_read_from_its_raw_json(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    """Older payload shapes: the caption of a photo whose sizes are missing still reaches the bot."""
+    broken_photo = private_message(CHAT, None, message_id=41, photo=[{"file_id": "x"}], caption="my card was charged")
+    async with ChannelHarness(fake, sqlite_url, tmp_path) as harness:
+        await harness.post({"update_id": 41, "message": broken_photo})
+        await harness.idle()
+        assert harness.texts() == ["my card was charged"]
+        assert row(harness, 41)["status"] == "done"
+
+
+async def test_an_update_with_nothing_readable_gets_a_reply_and_keeps_its_error(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    poll = {"id": "p1", "question": "?", "options": [{"text": "a", "voter_count": 0}]}  # no type, no counts
+    async with ChannelHarness(fake, sqlite_url, tmp_path) as harness:
+        await harness.post({"update_id": 51, "message": private_message(CHAT, None, message_id=51, poll=poll)})
+        await harness.post(text_update(52, "hello"))
+        await harness.idle()
+        assert harness.texts() == ["hello"]
+        assert fake.sent_texts(CHAT) == [*domain_texts("utter_telegram_unreadable"), "You said: hello"]
+        failed = row(harness, 51)
+        assert failed["status"] == "failed" and "poll" in str(failed["error"])
