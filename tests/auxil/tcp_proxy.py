@@ -39,6 +39,7 @@ class TcpProxy:
         self._links: set[asyncio.Task[None]] = set()
         self._writers: dict[asyncio.Task[None], list[asyncio.StreamWriter]] = {}
         self._server: asyncio.AbstractServer | None = None
+        self._held = 0
         self.accepted = 0
         self.port = 0
 
@@ -50,6 +51,11 @@ class TcpProxy:
     def open_connections(self) -> int:
         """Client connections the proxy holds now (relayed or held)."""
         return len(self._links)
+
+    @property
+    def held(self) -> int:
+        """New connections and chunks of bytes the blackhole is holding: someone is waiting on it."""
+        return self._held
 
     def route(self, url: str) -> str:
         """``url`` (``postgresql://``, ``redis://``, ...) with its host and port replaced by the proxy's."""
@@ -122,7 +128,7 @@ class TcpProxy:
         self._links.add(link)
         self._writers[link] = [writer]
         try:
-            await self._flowing.wait()  # a blackhole holds a new connection before the upstream sees it
+            await self._until_flowing()  # a blackhole holds a new connection before the upstream sees it
             upstream_reader, upstream_writer = await asyncio.open_connection(*self._upstream)
             self._writers[link].append(upstream_writer)
             directions = [
@@ -146,11 +152,20 @@ class TcpProxy:
         """Copy until end of stream; in a blackhole both the bytes and the end wait for ``forward``."""
         while True:
             data = await source.read(CHUNK)
-            await self._flowing.wait()
+            await self._until_flowing()
             if not data:
                 return
             target.write(data)
             await target.drain()
+
+    async def _until_flowing(self) -> None:
+        if self._flowing.is_set():
+            return
+        self._held += 1
+        try:
+            await self._flowing.wait()
+        finally:
+            self._held -= 1
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:
