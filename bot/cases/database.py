@@ -116,9 +116,9 @@ class _ConnectionFactory:
 def _wait_bounded(connection: Any) -> None:
     """psycopg2's wait callback: libpq waits for the server here, and only this long.
 
-    libpq waits for a reply without end, and keepalives cannot tell a hung server (or a
-    partition the kernel still acknowledges) from a slow one. Raising here makes psycopg2
-    close the connection, and SQLAlchemy then drops it from the pool. Connections made
+    libpq waits for a reply without end, and TCP keepalives only notice a peer that is
+    gone, not a server (or a proxy) that holds the connection open and never answers.
+    Raising here makes psycopg2 close the connection, and SQLAlchemy then drops it from the pool. Connections made
     without deadlines (not by ``make_engine``) wait as libpq would.
     """
     setting_up = connection.status == STATUS_SETUP
