@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.cases.database import DatabaseTimeouts
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'support.db'}"
 
@@ -24,6 +26,8 @@ class Settings:
 
     database_url: str
     redis_url: str | None
+    database_timeouts: DatabaseTimeouts
+    redis_timeout_seconds: float
     official_domains: tuple[str, ...]
     support_handles: tuple[str, ...]
     default_wait_minutes: int
@@ -35,6 +39,8 @@ class Settings:
         return cls(
             database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
             redis_url=env.get("REDIS_URL") or None,
+            database_timeouts=DatabaseTimeouts.from_env(env),
+            redis_timeout_seconds=float(env.get("REDIS_TIMEOUT_SECONDS") or 5),
             official_domains=_split(env.get("OFFICIAL_DOMAINS", "example-exchange.com")),
             support_handles=_split(env.get("SUPPORT_HANDLES", "@ExampleExchangeSupport")),
             default_wait_minutes=int(env.get("DEFAULT_WAIT_MINUTES", "15")),

@@ -10,13 +10,18 @@ import random
 from typing import Any
 
 from rasa.core.channels.channel import OutputChannel
+from rasa.core.lock_store import LockError
 from rasa.shared.core.events import UserUttered
+from redis.exceptions import RedisError
 from sanic import Sanic
 
-from bot.cases.database import make_engine
+from bot.cases.database import DATABASE_UNAVAILABLE, make_engine
 from bot.cases.store import CaseStore
 from bot.settings import Settings
 from connectors.gate import TXID_SLOT, ConversationGate
+
+UNAVAILABLE: tuple[type[Exception], ...] = (*DATABASE_UNAVAILABLE, RedisError, LockError)
+"""What a turn raises while the database or Rasa's Redis lock store is unreachable: the client may retry."""
 
 
 def conversation_gate(app: Sanic) -> ConversationGate:
@@ -24,7 +29,8 @@ def conversation_gate(app: Sanic) -> ConversationGate:
     gate = getattr(app.ctx, "conversation_gate", None)
     if gate is None:
         settings = Settings.from_env()
-        store = CaseStore(make_engine(settings.database_url), default_wait_minutes=settings.default_wait_minutes)
+        engine = make_engine(settings.database_url, timeouts=settings.database_timeouts)
+        store = CaseStore(engine, default_wait_minutes=settings.default_wait_minutes)
         gate = ConversationGate(store)
         app.ctx.conversation_gate = gate
     return gate

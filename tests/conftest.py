@@ -1,13 +1,15 @@
-"""Shared fixtures: database URLs for SQLite and the machine's PostgreSQL and Redis."""
+"""Shared fixtures: database URLs for SQLite and the machine's PostgreSQL and Redis, and proxies to fault them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
 from tests.auxil.databases import REDIS_HOST, REDIS_PORT, postgres_database, require_service
+from tests.auxil.tcp_proxy import TcpProxy, tcp_proxy
 
 
 @pytest.fixture
@@ -34,3 +36,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def redis_url() -> str:
     require_service("Redis", REDIS_HOST, REDIS_PORT)
     return f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
+
+
+@pytest.fixture
+def proxy_to() -> Iterator[Callable[[str, int], TcpProxy]]:
+    """Start a fault-switching TCP proxy in front of ``host:port``; every one stops when the test ends."""
+    with ExitStack() as proxies:
+        yield lambda host, port: proxies.enter_context(tcp_proxy(host, port))

@@ -1,8 +1,11 @@
 import asyncio
+import time
 
 import aiohttp
 import pytest
 
+from bot.cases.database import REPLY_MARGIN_SECONDS, make_engine
+from bot.cases.store import CaseStore
 from connectors.rest.mailbox import RestMailbox
 from tests.auxil.desk_app import PASSWORDS, act, context_of, open_case, origin, running_desk, signed_in, visitor
 from tests.auxil.fake_telegram import FakeTelegram
@@ -207,3 +210,34 @@ async def test_hand_back_returns_the_conversation_to_the_bot_and_sign_out_ends_d
         assert context.desk.roster.current() == []
         actions = [(e.action, e.allowed) for e in context.desk.audit.entries()]
         assert actions[-4:] == [("claim", True), ("hand_back", True), ("hand_back", False), ("sign_out", True)]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("fault", ["blackhole", "refuse"])
+async def test_a_database_fault_is_a_503_the_agent_retries_and_the_reply_lands_once(pg_url, proxy_to, fault):
+    """PostgreSQL hangs or refuses (through a proxy): a clear 503 in bounded time, then the same click works."""
+    proxy = proxy_to("127.0.0.1", 5432)
+    timeouts = {"DATABASE_CONNECT_TIMEOUT_SECONDS": "1", "DATABASE_STATEMENT_TIMEOUT_SECONDS": "1"}
+    # A pooled connection's check waits for a reply, then one new connection is tried; the
+    # desk's own loops may hold the two worker threads (2 cores) for as long first.
+    bound = 2 * (1 + REPLY_MARGIN_SECONDS + 1) + 2
+    direct = CaseStore(make_engine(pg_url))
+    try:
+        async with running_desk(proxy.route(pg_url), **timeouts) as server, signed_in(server, "alice") as alice:
+            case = open_case(server)
+            assert (await act(alice, server, case.id, "claim")).status == 200
+            getattr(proxy, fault)()
+            started = time.monotonic()
+            failed = await asyncio.wait_for(act(alice, server, case.id, "reply", text="We froze withdrawals."), 30)
+            assert time.monotonic() - started < bound
+            assert failed.status == 503 and failed.headers["Retry-After"] == "5"
+            assert "try again" in (await failed.json())["error"]
+            proxy.forward()
+            retried = await act(alice, server, case.id, "reply", text="We froze withdrawals.")
+            assert retried.status == 200, await retried.text()
+        assert direct.get(case.id).status == "claimed" and direct.get(case.id).assignee == "alice"
+        lines = [(t.role, t.text) for t in direct.transcript(case.id)]
+        assert lines == [("customer", "someone took my BTC"), ("agent", "We froze withdrawals.")]
+        assert [m["text"] for m in RestMailbox(direct.engine).collect("web-ada")] == ["We froze withdrawals."]
+    finally:
+        direct.engine.dispose()

@@ -9,12 +9,13 @@ from bot.settings import Settings
 
 
 def test_redis_url_becomes_rasa_lock_store_fields():
-    assert redis_lock_store("redis://:s3cret@cache.internal:6380/2") == {
+    assert redis_lock_store("redis://:s3cret@cache.internal:6380/2", 4.0) == {
         "type": "redis",
         "url": "cache.internal",
         "port": 6380,
         "db": 2,
         "key_prefix": "support",
+        "socket_timeout": 4.0,
         "password": "s3cret",
     }
 
@@ -23,9 +24,10 @@ def test_lock_store_only_when_redis_is_configured(tmp_path):
     plain = yaml.safe_load(write_endpoints(Settings.from_env({}), tmp_path).read_text())
     assert "lock_store" not in plain
     assert plain["tracker_store"]["url"] == "${DATABASE_URL}"
-    with_redis = Settings.from_env({"REDIS_URL": "redis://127.0.0.1:6379/0"})
+    with_redis = Settings.from_env({"REDIS_URL": "redis://127.0.0.1:6379/0", "REDIS_TIMEOUT_SECONDS": "3"})
     shared = yaml.safe_load(write_endpoints(with_redis, tmp_path).read_text())
     assert shared["lock_store"]["url"] == "127.0.0.1"
+    assert shared["lock_store"]["socket_timeout"] == 3.0, "Rasa's lock store waits on Redis this long at most"
 
 
 def test_only_rasa_listens_beyond_loopback_by_default(monkeypatch, tmp_path):

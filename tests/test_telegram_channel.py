@@ -12,7 +12,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bot.cases.store import TranscriptLine
-from connectors.telegram.storage import telegram_updates
+from connectors.telegram.storage import telegram_updates as inbox_table
 from tests.auxil.fake_telegram import BOT_USER, FakeTelegram, group_message, private_message
 from tests.auxil.fuzzing import FUZZ, bodies, telegram_updates
 from tests.auxil.telegram_harness import SECRET, ChannelHarness, domain_texts
@@ -64,7 +64,7 @@ def press(query_id: str, data: str, offered: list[str] | None = None, chat: int 
 
 def inbox_statuses(harness: ChannelHarness) -> dict[int, str]:
     with harness.engine.connect() as conn:
-        return {r.update_id: r.status for r in conn.execute(telegram_updates.select()).all()}
+        return {r.update_id: r.status for r in conn.execute(inbox_table.select()).all()}
 
 
 async def test_without_a_token_the_channel_answers_503_and_starts_nothing(

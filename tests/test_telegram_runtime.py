@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from rasa.core.channels.channel import UserMessage
 from sqlalchemy import insert, update
-
 from sqlalchemy.engine import Engine
 
 from bot.cases.instances import Instance
@@ -92,7 +91,11 @@ async def test_a_turn_cut_after_its_first_reply_is_completed_without_repeating_i
     async with ChannelHarness(fake, database_url, tmp_path) as second:
 
         async def two_replies(message: UserMessage) -> None:
-            texts = ["Sorry about your withdrawal.", "Which coin was it?"] if "stuck" in (message.text or "") else ["Noted."]
+            texts = (
+                ["Sorry about your withdrawal.", "Which coin was it?"]
+                if "stuck" in (message.text or "")
+                else ["Noted."]
+            )
             for text in texts:
                 await message.output_channel.send_response(message.sender_id, {"text": text})
             await second.save_turn(message)

@@ -119,7 +119,9 @@ def test_outbox_claims_each_row_once_and_keeps_order(engine) -> None:  # type: i
 def test_a_replayed_turn_adds_only_the_replies_it_had_not_recorded(engine) -> None:  # type: ignore[no-untyped-def]
     outbox = Outbox(engine, live(engine))
     outbox.add(42, 9, [{"kind": "text", "text": "Sorry about that."}], first_seq=0)  # then the crash
-    again = outbox.add(42, 9, [{"kind": "text", "text": "Sorry!"}, {"kind": "text", "text": "Which coin?"}], first_seq=0)
+    again = outbox.add(
+        42, 9, [{"kind": "text", "text": "Sorry!"}, {"kind": "text", "text": "Which coin?"}], first_seq=0
+    )
     assert len(again) == 1
     assert [r["body"]["text"] for r in outbox.rows(42)] == ["Sorry about that.", "Which coin?"]
     outbox.add(42, None, [{"kind": "text", "text": "agent"}], origin="agent")

@@ -22,7 +22,8 @@ DEFAULT_CHANNEL = "rest"
 def case_store() -> CaseStore:
     """The process-wide case store for ``DATABASE_URL`` (call ``case_store.cache_clear()`` in tests)."""
     settings = Settings.from_env()
-    return CaseStore(make_engine(settings.database_url), default_wait_minutes=settings.default_wait_minutes)
+    engine = make_engine(settings.database_url, timeouts=settings.database_timeouts)
+    return CaseStore(engine, default_wait_minutes=settings.default_wait_minutes)
 
 
 @lru_cache(maxsize=1)

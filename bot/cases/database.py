@@ -1,32 +1,81 @@
-"""Engine factory: one place that turns ``DATABASE_URL`` into a ready SQLAlchemy engine."""
+"""Engine factory: one place that turns ``DATABASE_URL`` into a ready SQLAlchemy engine.
+
+Every wait on the database is bounded, so a database that hangs or vanishes costs a request
+an error after a known time instead of a stuck thread (and, in Rasa, a stuck event loop).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import select
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import psycopg2
+from psycopg2.extensions import POLL_OK, POLL_READ, STATUS_SETUP, set_wait_callback
+from psycopg2.extensions import connection as PgConnection
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine, create_engine, make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.cases.schema import metadata as case_metadata
 
+SQLITE_BUSY_SECONDS = 30
+REPLY_MARGIN_SECONDS = 2.0  # past the server's own statement timeout, for the network
+KEEPALIVE = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
 T = TypeVar("T")
 
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, PoolTimeout)
+"""What a call raises while the database is unreachable, hung, overloaded or locked: worth a retry later."""
 
-def make_engine(database_url: str, *extra_metadata: MetaData) -> Engine:
+
+@dataclass(frozen=True)
+class DatabaseTimeouts:
+    """How long a process waits on PostgreSQL, in seconds, before the call fails.
+
+    ``connect``: to open a connection; ``statement``: for one statement, which the server
+    cancels after that long (and the client gives up on a server that has not answered
+    ``REPLY_MARGIN_SECONDS`` later); ``pool``: for a free connection of the process's pool.
+    """
+
+    connect: float = 5.0
+    statement: float = 15.0
+    pool: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> DatabaseTimeouts:
+        timeouts = cls(
+            connect=float(env.get("DATABASE_CONNECT_TIMEOUT_SECONDS") or cls.connect),
+            statement=float(env.get("DATABASE_STATEMENT_TIMEOUT_SECONDS") or cls.statement),
+            pool=float(env.get("DATABASE_POOL_TIMEOUT_SECONDS") or cls.pool),
+        )
+        if min(timeouts.connect, timeouts.statement, timeouts.pool) <= 0:
+            raise ValueError("DATABASE_*_TIMEOUT_SECONDS must be positive")
+        return timeouts
+
+
+def make_engine(
+    database_url: str, *extra_metadata: MetaData, timeouts: DatabaseTimeouts = DatabaseTimeouts()
+) -> Engine:
     """Create the engine and every table the caller needs (cases plus ``extra_metadata``).
 
     SQLite files get WAL mode and a busy timeout, because the Rasa server, the action
-    server and the desk write to the same file from three processes.
+    server and the desk write to the same file from three processes. PostgreSQL gets
+    ``timeouts`` and TCP keepalives, so a dead connection is noticed and dropped.
     """
     url = make_url(database_url)
     kwargs: dict[str, Any] = {"future": True, "pool_pre_ping": True}
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS, "check_same_thread": False}
+    elif url.get_backend_name() == "postgresql":
+        kwargs["pool_timeout"] = timeouts.pool
+        kwargs["connect_args"] = _postgresql_connect_args(timeouts)
     engine = create_engine(url, **kwargs)
     if url.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -35,10 +84,62 @@ def make_engine(database_url: str, *extra_metadata: MetaData) -> Engine:
     return engine
 
 
+def _postgresql_connect_args(timeouts: DatabaseTimeouts) -> dict[str, Any]:
+    """psycopg2 arguments: server-side limits, keepalives, and a connection that knows its deadlines."""
+    set_wait_callback(_wait_bounded)  # process-wide; idempotent
+    statement_ms = round(timeouts.statement * 1000)
+    return {
+        **KEEPALIVE,
+        "options": f"-c statement_timeout={statement_ms} -c idle_in_transaction_session_timeout={statement_ms}",
+        "connection_factory": _ConnectionFactory(timeouts.connect, timeouts.statement + REPLY_MARGIN_SECONDS),
+    }
+
+
+class _BoundedConnection(PgConnection):
+    """A psycopg2 connection that carries how long ``_wait_bounded`` may wait for its server."""
+
+    def __init__(self, dsn: str, async_: int, connect_seconds: float, reply_seconds: float) -> None:
+        self.connect_seconds = connect_seconds
+        self.reply_seconds = reply_seconds
+        super().__init__(dsn, async_)  # connects, through _wait_bounded
+
+
+@dataclass(frozen=True)
+class _ConnectionFactory:
+    """What psycopg2 calls (``connection_factory``) to make each connection of an engine."""
+
+    connect_seconds: float
+    reply_seconds: float
+
+    def __call__(self, dsn: str, async_: int = 0) -> _BoundedConnection:
+        return _BoundedConnection(dsn, async_, self.connect_seconds, self.reply_seconds)
+
+
+def _wait_bounded(connection: Any) -> None:
+    """psycopg2's wait callback: libpq waits for the server here, and only this long.
+
+    libpq waits for a reply without end, and TCP keepalives only notice a peer that is
+    gone, not a server (or a proxy) that holds the connection open and never answers.
+    Raising here makes psycopg2 close the connection, and SQLAlchemy then drops it from the pool. Connections made
+    without deadlines (not by ``make_engine``) wait as libpq would.
+    """
+    setting_up = connection.status == STATUS_SETUP
+    seconds: float | None = getattr(connection, "connect_seconds" if setting_up else "reply_seconds", None)
+    deadline = None if seconds is None else time.monotonic() + seconds
+    while (state := connection.poll()) != POLL_OK:
+        poller = select.poll()  # afresh each time: libpq may move to another socket while connecting
+        poller.register(connection.fileno(), select.POLLIN if state == POLL_READ else select.POLLOUT)
+        if deadline is None:
+            poller.poll()
+        elif not poller.poll(max(0.0, deadline - time.monotonic()) * 1000):
+            doing = "connect" if setting_up else "answer"
+            raise psycopg2.OperationalError(f"the database did not {doing} within {seconds:g} s")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 

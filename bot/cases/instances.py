@@ -31,7 +31,7 @@ runtime_instances = Table(
 )
 
 
-class database_epoch(FunctionElement):  # noqa: N801 - reads as a SQL function
+class database_epoch(FunctionElement):
     """Seconds since 1970 by the database server's clock (ms precision on SQLite)."""
 
     type = Float()
@@ -66,7 +66,9 @@ class Instance:
         """Start a new life under this id (claims of the earlier life are released by their owners' tables)."""
         values = {"started_at": database_epoch(), "heartbeat_at": database_epoch()}
         with self._engine.begin() as conn:
-            done = conn.execute(update(runtime_instances).where(runtime_instances.c.instance_id == self.id).values(values))
+            done = conn.execute(
+                update(runtime_instances).where(runtime_instances.c.instance_id == self.id).values(values)
+            )
             if done.rowcount == 1:
                 return
         try:

@@ -64,7 +64,7 @@ GROUP_POLL_TIMEOUT = 20
 @contextlib.asynccontextmanager
 async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
     """Open the database, the bots and the HTTP client; start dispatcher, watcher and group bot."""
-    engine = make_engine(settings.core.database_url)
+    engine = make_engine(settings.core.database_url, timeouts=settings.core.database_timeouts)
     store = CaseStore(engine, default_wait_minutes=settings.core.default_wait_minutes)
     ledger = DeliveryLedger(engine, backoff=Backoff(settings.retry_base_seconds, settings.retry_max_seconds))
     roster = DutyRoster(engine, idle_minutes=settings.idle_minutes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 from dataclasses import asdict
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.cases.audit import AuditEntry
+from bot.cases.database import DATABASE_UNAVAILABLE
 from bot.cases.queue import active_cases
 from bot.cases.store import Case, CaseNotFound, TranscriptLine, utcnow
 from bot.desk import inputs
@@ -24,11 +26,18 @@ STATIC = Path(__file__).resolve().parent / "static"
 ACTIONS = frozenset({"claim", "reply", "note", "priority", "resolve", "hand_back"})
 EXPORT_FORMATS = ("txt", "json")
 UNKNOWN_NAME = "(unknown name)"
+RETRY_AFTER_SECONDS = 5
+
+logger = logging.getLogger(__name__)
 
 
 @web.middleware
 async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Domain errors to HTTP: unknown case 404, refused action 409 with the reason."""
+    """Domain errors to HTTP: unknown case 404, refused action 409 with the reason, database down 503.
+
+    A 503 tells the page (and the agent) that the database, not the request, is at fault
+    and the same click may be tried again; a 500 would leave them guessing.
+    """
     try:
         return await handler(request)
     except CaseNotFound as error:
@@ -37,6 +46,13 @@ async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
         ) from None
     except Refused as error:
         raise web.HTTPConflict(text=json.dumps({"error": str(error)}), content_type="application/json") from None
+    except DATABASE_UNAVAILABLE as error:
+        logger.warning("database unavailable for %s %s", request.method, request.path, exc_info=error)
+        raise web.HTTPServiceUnavailable(
+            text=json.dumps({"error": "the case database is not answering: try again in a few seconds"}),
+            content_type="application/json",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        ) from None
 
 
 def _actor(request: web.Request) -> Actor:

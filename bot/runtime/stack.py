@@ -52,15 +52,18 @@ def write_endpoints(settings: Settings, var_dir: Path) -> Path:
     """Copy ``endpoints.yml`` to ``var/`` and add the Redis lock store when configured."""
     endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text())
     if settings.redis_url:
-        endpoints["lock_store"] = redis_lock_store(settings.redis_url)
+        endpoints["lock_store"] = redis_lock_store(settings.redis_url, settings.redis_timeout_seconds)
     var_dir.mkdir(parents=True, exist_ok=True)
     target = var_dir / "endpoints.yml"
     target.write_text(yaml.safe_dump(endpoints, sort_keys=False))
     return target
 
 
-def redis_lock_store(redis_url: str) -> dict[str, object]:
-    """Rasa's Redis lock store takes host, port and db, not a URL: split ``REDIS_URL``."""
+def redis_lock_store(redis_url: str, timeout_seconds: float) -> dict[str, object]:
+    """Rasa's Redis lock store takes host, port and db, not a URL: split ``REDIS_URL``.
+
+    ``socket_timeout`` bounds connecting and every reply (redis-py uses it for both).
+    """
     parsed = urlsplit(redis_url)
     config: dict[str, object] = {
         "type": "redis",
@@ -68,6 +71,7 @@ def redis_lock_store(redis_url: str) -> dict[str, object]:
         "port": parsed.port or 6379,
         "db": int(parsed.path.strip("/") or 0),
         "key_prefix": "support",
+        "socket_timeout": timeout_seconds,
     }
     if parsed.password:
         config["password"] = parsed.password

@@ -1,4 +1,9 @@
-"""Rasa's SQL tracker store configured by one ``DATABASE_URL``, like the case store."""
+"""Rasa's SQL tracker store on the engine ``make_engine`` builds, like the case store's.
+
+Rasa's own engine waits on PostgreSQL without any limit (no connect or statement timeout,
+no check of a pooled connection before use); this one has the timeouts of every other
+part of the product.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,10 @@ from typing import Any
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
-from sqlalchemy.engine import make_url
+from sqlalchemy.orm import sessionmaker
+
+from bot.cases.database import make_engine
+from bot.settings import Settings
 
 
 class DatabaseUrlTrackerStore(SQLTrackerStore):
@@ -23,16 +31,8 @@ class DatabaseUrlTrackerStore(SQLTrackerStore):
         event_broker: EventBroker | None = None,
         **kwargs: Any,
     ) -> None:
-        parsed = make_url(host)
-        backend = parsed.get_backend_name()
-        super().__init__(
-            domain=domain,
-            dialect="postgresql" if backend == "postgresql" else backend,
-            host=parsed.host,
-            port=parsed.port,
-            db=parsed.database or "rasa.db",
-            username=parsed.username,
-            password=parsed.password,
-            event_broker=event_broker,
-            query=dict(parsed.query) or None,
-        )
+        settings = Settings.from_env()
+        self.engine = make_engine(host, self.Base.metadata, timeouts=settings.database_timeouts)
+        self.sessionmaker = sessionmaker(bind=self.engine)
+        # SQLTrackerStore.__init__ would build a second, unbounded engine: start one level up.
+        super(SQLTrackerStore, self).__init__(domain, event_broker, **kwargs)

@@ -27,7 +27,13 @@ from sqlalchemy.engine import Engine
 
 from bot.cases.redaction import REDACTED, redact
 from connectors.gate import ConversationGate
-from connectors.rasa_bridge import TranscribingOutputChannel, conversation_gate, response_text, txid_expected
+from connectors.rasa_bridge import (
+    UNAVAILABLE,
+    TranscribingOutputChannel,
+    conversation_gate,
+    response_text,
+    txid_expected,
+)
 from connectors.rest.conversations import RestConversations, sender_key
 from connectors.rest.mailbox import RestMailbox
 
@@ -39,6 +45,7 @@ MAX_TEXT_LENGTH = 4000
 MAX_METADATA_BYTES = 4096
 MAX_BODY_BYTES = 64 * 1024  # a longest message and metadata, JSON-escaped, with room to spare
 ID_HEADER, SECRET_HEADER = "X-Conversation-Id", "X-Conversation-Secret"
+RETRY_AFTER_SECONDS = 5
 EXPOSED_HEADERS = {"Access-Control-Expose-Headers": f"{ID_HEADER}, {SECRET_HEADER}"}
 
 
@@ -65,54 +72,80 @@ class SupportRestInput(InputChannel):
             conversation_id = request.args.get("sender", "")
             if not conversation_id:
                 return response.json({"error": "query parameter 'sender' is required"}, status=400)
-            refused = await _refused(request, conversation_id)
-            if refused is not None:
-                return refused
-            return response.json(await asyncio.to_thread(_mailbox(request).collect, sender_key(conversation_id)))
+            try:
+                refused = await _refused(request, conversation_id)
+                if refused is not None:
+                    return refused
+                return response.json(await asyncio.to_thread(_mailbox(request).collect, sender_key(conversation_id)))
+            except UNAVAILABLE as error:
+                return _unavailable(request, error)
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             parsed = _parse(request)
             if isinstance(parsed, HTTPResponse):
                 return parsed
-            conversation_id, text, metadata = parsed
-            headers = dict(EXPOSED_HEADERS)
-            if conversation_id is None:
-                issued = await asyncio.to_thread(_conversations(request).issue)
-                conversation_id = issued.conversation_id
-                headers.update({ID_HEADER: issued.conversation_id, SECRET_HEADER: issued.secret})
-            else:
-                refused = await _refused(request, conversation_id)
-                if refused is not None:
-                    return refused
-            sender_id = sender_key(conversation_id)
-            gate: ConversationGate = conversation_gate(request.app)
-            admission = await gate.admit(
-                channel=CHANNEL,
-                sender_id=sender_id,
-                text=text,
-                txid_expected=await txid_expected(request.app, sender_id),
-            )
-            replies: list[dict[str, Any]] = await asyncio.to_thread(_mailbox(request).collect, sender_id)
-            replies += [{"recipient_id": sender_id, "text": response_text(request.app, n)} for n in admission.notices]
-            if not admission.for_bot:
-                return response.json(replies, headers=headers)
-            collector = CollectingOutputChannel()
-            await on_new_message(
-                UserMessage(
-                    admission.text,
-                    TranscribingOutputChannel(collector, gate, CHANNEL),
-                    sender_id,
-                    input_channel=CHANNEL,
-                    metadata={
-                        **await asyncio.to_thread(_redacted_metadata, metadata),
-                        "redacted": list(admission.redaction.kinds),
-                    },
-                )
-            )
-            return response.json(replies + collector.messages, headers=headers)
+            try:
+                return await _converse(request, *parsed, on_new_message)
+            except UNAVAILABLE as error:
+                return _unavailable(request, error)
 
         return hook
+
+
+async def _converse(
+    request: Request,
+    conversation_id: str | None,
+    text: str,
+    metadata: dict[str, Any],
+    on_new_message: Callable[[UserMessage], Awaitable[Any]],
+) -> HTTPResponse:
+    """One customer message: check the conversation's secret, pass the gate, then the bot's turn."""
+    headers = dict(EXPOSED_HEADERS)
+    if conversation_id is None:
+        issued = await asyncio.to_thread(_conversations(request).issue)
+        conversation_id = issued.conversation_id
+        headers.update({ID_HEADER: issued.conversation_id, SECRET_HEADER: issued.secret})
+    else:
+        refused = await _refused(request, conversation_id)
+        if refused is not None:
+            return refused
+    sender_id = sender_key(conversation_id)
+    gate: ConversationGate = conversation_gate(request.app)
+    admission = await gate.admit(
+        channel=CHANNEL,
+        sender_id=sender_id,
+        text=text,
+        txid_expected=await txid_expected(request.app, sender_id),
+    )
+    replies: list[dict[str, Any]] = await asyncio.to_thread(_mailbox(request).collect, sender_id)
+    replies += [{"recipient_id": sender_id, "text": response_text(request.app, n)} for n in admission.notices]
+    if not admission.for_bot:
+        return response.json(replies, headers=headers)
+    collector = CollectingOutputChannel()
+    await on_new_message(
+        UserMessage(
+            admission.text,
+            TranscribingOutputChannel(collector, gate, CHANNEL),
+            sender_id,
+            input_channel=CHANNEL,
+            metadata={
+                **await asyncio.to_thread(_redacted_metadata, metadata),
+                "redacted": list(admission.redaction.kinds),
+            },
+        )
+    )
+    return response.json(replies + collector.messages, headers=headers)
+
+
+def _unavailable(request: Request, error: Exception) -> HTTPResponse:
+    """A store the turn needs is down: a 503 the client may retry, never a 500 page."""
+    logger.warning("%s %s: a store is unavailable", request.method, request.path, exc_info=error)
+    return response.json(
+        {"error": "the service is briefly unavailable: send the same message again in a few seconds"},
+        status=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS), **EXPOSED_HEADERS},
+    )
 
 
 def _parse(request: Request) -> tuple[str | None, str, dict[str, Any]] | HTTPResponse:

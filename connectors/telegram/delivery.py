@@ -116,7 +116,9 @@ class ReplyDelivery:
         maybe_delivered = isinstance(exc, TimedOut | asyncio.TimeoutError)
         error = f"{type(exc).__name__}: {exc}"
         if item.attempts + 1 >= self._settings.max_send_attempts:
-            logger.error("send %s to chat %s failed after %d attempts: %s", item.id, item.chat_id, item.attempts + 1, error)
+            logger.error(
+                "send %s to chat %s failed after %d attempts: %s", item.id, item.chat_id, item.attempts + 1, error
+            )
             await self._db(self._outbox.mark, item.id, FAILED, error=error)
             return True
         delay = retry_seconds(exc) if isinstance(exc, RetryAfter) else backoff_seconds(item.attempts + 1)

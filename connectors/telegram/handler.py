@@ -26,6 +26,7 @@ from telegram import CallbackQuery, Chat, Message, MessageEntity, Update, User
 
 from connectors.gate import SECRET_NOTICE, ConversationGate
 from connectors.rasa_bridge import (
+    UNAVAILABLE,
     TranscribingOutputChannel,
     conversation_gate,
     response_text,
@@ -92,6 +93,8 @@ class _Conversation:
 
 class TelegramUpdateHandler:
     """Turns one update into gate checks, Rasa messages, attachments and replies."""
+
+    transient_errors = UNAVAILABLE  # the database or Rasa's lock store down: the turn is retried
 
     def __init__(
         self, app: Sanic, runtime: TelegramRuntime, on_new_message: Callable[[UserMessage], Awaitable[Any]]

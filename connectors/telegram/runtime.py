@@ -22,12 +22,12 @@ from typing import Any, Protocol, TypeVar
 
 import aiohttp
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError
 from telegram import Update
 from telegram.error import NetworkError, RetryAfter, TelegramError
 from telegram.warnings import PTBUserWarning
 
-from bot.cases.database import in_thread
+from bot.cases.database import DATABASE_UNAVAILABLE, in_thread
 from bot.cases.instances import Instance
 from bot.cases.leases import LeaderLease
 from connectors.telegram.delivery import ReplyDelivery, backoff_seconds
@@ -43,11 +43,22 @@ T = TypeVar("T")
 
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 POLLER_LEASE = "telegram_poller"
-TRANSIENT = (OperationalError, InterfaceError, NetworkError, aiohttp.ClientError, ConnectionError, OSError)
+TRANSIENT: tuple[type[Exception], ...] = (
+    *DATABASE_UNAVAILABLE,
+    InterfaceError,
+    NetworkError,
+    aiohttp.ClientError,
+    OSError,
+)
 
 
 class UpdateHandler(Protocol):
-    """What an update means (``handler.py``); ``replay`` when an earlier try of its turn may have run."""
+    """What an update means (``handler.py``); ``replay`` when an earlier try of its turn may have run.
+
+    ``transient_errors``: what the handler's own dependencies raise while briefly unavailable.
+    """
+
+    transient_errors: tuple[type[Exception], ...]
 
     async def __call__(self, update_id: int, update: Update, *, replay: bool) -> None: ...
 
@@ -104,6 +115,7 @@ class TelegramRuntime:
         self._payloads: dict[int, dict[str, Any]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._busy: dict[str, _Busy] = {}
+        self._requeues: set[asyncio.Task[None]] = set()  # chats the watchdog is handing back
         self._next_seq: dict[int, int] = {}  # per update being processed: the place of its next reply
         self._turns = asyncio.Semaphore(settings.max_concurrent_turns)
         self._poller: asyncio.Task[None] | None = None
@@ -272,7 +284,7 @@ class TelegramRuntime:
                 await self._retry(update_id, error, attempt)
         except RetryAfter as exc:
             await self._db(self.inbox.retry_later, update_id, f"RetryAfter: {exc}", retry_seconds(exc))
-        except TRANSIENT as exc:
+        except (*TRANSIENT, *self._handler.transient_errors) as exc:
             await self._retry(update_id, f"{type(exc).__name__}: {exc}", attempt)
         except Exception as exc:
             logger.exception("processing Telegram update %s failed", update_id)
@@ -345,15 +357,18 @@ class TelegramRuntime:
         limit = self.settings.turn_timeout_seconds + self.settings.database_timeout_seconds * 4 + 5.0
         for key, busy in list(self._busy.items()):
             if now - busy.since > limit:
-                logger.error("chat %s stuck on update %s for %.0fs; restarting its worker", key, busy.update_id, now - busy.since)
+                logger.error(
+                    "chat %s stuck on update %s for %.0fs; restarting its worker", key, busy.update_id, now - busy.since
+                )
                 busy.task.cancel()
                 self._busy.pop(key, None)
                 self._workers.pop(key, None)
-                asyncio.create_task(self._requeue_stuck(key, busy.update_id), name=f"telegram-requeue-{key}")
+                self._requeues.add(asyncio.create_task(self._requeue_stuck(key, busy.update_id)))
 
     async def _requeue_stuck(self, key: str, update_id: int) -> None:
         """Give the stuck update back and run the chat's queue again from it (its next try is a replay)."""
         await self._db(self.inbox.retry_later, update_id, "worker stuck; stopped by the watchdog", 0.0)
+        self._requeues.discard(asyncio.current_task())  # type: ignore[arg-type]
         queue = self._queues.get(key)
         if queue and key not in self._workers:
             self._workers[key] = asyncio.create_task(self._work(key), name=f"telegram-chat-{key}")

@@ -423,9 +423,7 @@ class Outbox:
         """Rows by status, plus ``possible_duplicate`` (for reports and health)."""
         with self._engine.connect() as conn:
             by_status = dict(
-                conn.execute(
-                    select(telegram_replies.c.status, func.count()).group_by(telegram_replies.c.status)
-                ).all()
+                conn.execute(select(telegram_replies.c.status, func.count()).group_by(telegram_replies.c.status)).all()
             )
             duplicates = conn.execute(
                 select(func.count()).select_from(telegram_replies).where(telegram_replies.c.possible_duplicate)

@@ -20,8 +20,8 @@ from typing import Any
 import aiohttp
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import UserMessage, register
-from rasa.shared.core.events import UserUttered
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import UserUttered
 from sanic import Sanic
 
 from bot.cases.database import make_engine
