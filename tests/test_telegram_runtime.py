@@ -16,6 +16,7 @@ from bot.cases.instances import Instance
 from connectors.telegram.storage import Inbox, Outbox, telegram_replies, telegram_updates
 from tests.auxil.fake_telegram import FakeTelegram, private_message
 from tests.auxil.telegram_harness import ChannelHarness
+from tests.auxil.waiting import until
 
 CHAT = 6161
 DEAD = "a-host-that-died:5005"
@@ -86,7 +87,7 @@ async def test_a_turn_cut_after_its_first_reply_is_completed_without_repeating_i
     first.on_new_message = two_replies_then_crash  # type: ignore[method-assign]
     await first.post(text_update(31, "my withdrawal is stuck"))
     await cut.wait()
-    await fake.wait_for("sendMessage", chat_id=CHAT)
+    await until(lambda: [r["status"] for r in outbox_of(first.engine).rows(CHAT)] == ["sent"], timeout=10)
     await first.crash()
     async with ChannelHarness(fake, database_url, tmp_path) as second:
 

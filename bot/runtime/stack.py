@@ -85,6 +85,7 @@ def process_environment(settings: Settings, ports: Ports) -> dict[str, str]:
     env.setdefault("DATABASE_URL", settings.database_url)
     env.setdefault("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{ports.actions}/webhook")
     env.setdefault("PYTHONPATH", str(PROJECT_ROOT))
+    env["RASA_PORT"] = str(ports.rasa)  # with the host, the instance id a restarted server claims its work back by
     env["SANIC_HOST"] = ports.actions_host  # rasa_sdk reads its interface from here (default 0.0.0.0)
     return env
 

@@ -333,7 +333,7 @@ class TelegramRuntime:
         """
         await self.delivery.sweep()
         cutoff = datetime.now(timezone.utc) - timedelta(seconds=self.settings.sweep_seconds) if orphans_only else None
-        for pending in await self._db(self.inbox.pending, cutoff):
+        for pending in await self._db(self.inbox.pending, cutoff, next_only=orphans_only):
             self._enqueue(pending.update_id, pending.chat_key, pending.payload)
 
     async def _sweep(self) -> None:

@@ -234,18 +234,20 @@ class Inbox:
                 ).rowcount
             )
 
-    def pending(self, stored_before: datetime | None = None) -> list[InboxItem]:
+    def pending(self, stored_before: datetime | None = None, *, next_only: bool = False) -> list[InboxItem]:
         """Updates waiting for their turn that nobody holds and that are due, oldest first.
 
         ``stored_before`` leaves fresh rows to the process that received them (it claims them
-        within moments).
+        within moments); ``next_only`` leaves out updates whose chat has an earlier one pending
+        (a sweep takes them once that one is done, instead of having them wait).
         """
         query = select(telegram_updates.c.update_id, telegram_updates.c.chat_key, telegram_updates.c.payload).where(
             telegram_updates.c.status == PENDING,
             _claimable(telegram_updates, self._instance, self._hold),
             _due(telegram_updates),
-            ~_earlier_pending(),  # its turn comes after the earlier one's
         )
+        if next_only:
+            query = query.where(~_earlier_pending())
         if stored_before is not None:
             query = query.where(telegram_updates.c.created_at < stored_before)
         with self._engine.connect() as conn:
