@@ -29,7 +29,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.cases.database import DATABASE_UNAVAILABLE, in_thread
 from bot.cases.instances import Instance
-from bot.cases.leases import LeaderLease
+from bot.cases.leases import LeaderLease, run_while_leader
 from connectors.telegram.delivery import ReplyDelivery, backoff_seconds
 from connectors.telegram.ratelimit import retry_seconds
 from connectors.telegram.raw_updates import attachment_kind, parse_update, private_chat_of
@@ -119,6 +119,7 @@ class TelegramRuntime:
         self._next_seq: dict[int, int] = {}  # per update being processed: the place of its next reply
         self._turns = asyncio.Semaphore(settings.max_concurrent_turns)
         self._poller: asyncio.Task[None] | None = None
+        self._offset: int | None = None  # the next update polling asks for
         self._sweeper: asyncio.Task[None] | None = None
         self._ready = False  # new updates are scheduled directly (else resumed from the inbox)
         self._started = asyncio.Event()  # and unfinished work from before has been picked up
@@ -163,7 +164,14 @@ class TelegramRuntime:
         if self.settings.webhook_url:
             await self._set_webhook()
         elif self._poller is None:
-            self._poller = asyncio.create_task(self._poll(), name="telegram-poller")
+            poll = run_while_leader(
+                self._lease,
+                self._poll_once,
+                name="Telegram poller",
+                retry_seconds=self.settings.poller_retry_seconds,
+                on_leader=self._delete_webhook,
+            )
+            self._poller = asyncio.create_task(poll, name="telegram-poller")
         await self._resume()  # updates stored while this process was down or starting
         self._ready = True  # from here on the webhook and the poller schedule directly
         await self._resume()  # and whatever arrived between the first look and now
@@ -179,8 +187,6 @@ class TelegramRuntime:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        if self._poller is not None:
-            await self._db(self._lease.release)
         workers = list(self._workers.values())
         if workers:
             _, unfinished = await asyncio.wait(workers, timeout=5.0)
@@ -404,30 +410,20 @@ class TelegramRuntime:
         )
         return result if isinstance(result, list) else []
 
-    async def _poll(self) -> None:
-        """Long-poll ``getUpdates`` while this process holds the poller lease; never gives up."""
-        offset: int | None = None
-        leader = False
-        while True:
-            try:
-                if not await self._db(self._lease.acquire):
-                    if leader:
-                        logger.warning("lost the Telegram poller lease to another process")
-                    leader = False
-                    await asyncio.sleep(self.settings.poller_retry_seconds)
-                    continue
-                if not leader:
-                    await self.sender.bot.delete_webhook()  # getUpdates is refused while a webhook is set
-                    logger.info("this process now polls Telegram")
-                    leader = True
-                for payload in await self._raw_updates(offset):
-                    if not isinstance(payload, dict) or type(payload.get("update_id")) is not int:
-                        logger.warning("getUpdates returned an entry without an update_id; skipped")
-                        continue
-                    await self.receive(payload)
-                    offset = payload["update_id"] + 1  # confirmed to Telegram only once it is stored
-            except RetryAfter as exc:
-                await asyncio.sleep(retry_seconds(exc))
-            except Exception:
-                logger.exception("polling Telegram failed; retrying")
-                await asyncio.sleep(self.settings.poller_retry_seconds)
+    async def _poll_once(self) -> None:
+        """One long poll: store each update (redacted), then confirm it to Telegram with the next offset."""
+        try:
+            updates = await self._raw_updates(self._offset)
+        except RetryAfter as exc:
+            await asyncio.sleep(retry_seconds(exc))
+            return
+        for payload in updates:
+            if not isinstance(payload, dict) or type(payload.get("update_id")) is not int:
+                logger.warning("getUpdates returned an entry without an update_id; skipped")
+                continue
+            await self.receive(payload)
+            self._offset = payload["update_id"] + 1  # confirmed to Telegram only once it is stored
+
+    async def _delete_webhook(self) -> None:
+        """``getUpdates`` is refused while a webhook is set."""
+        await self.sender.bot.delete_webhook()
