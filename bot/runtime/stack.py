@@ -1,4 +1,4 @@
-"""``make run``: start the action server, the Rasa server and the agent desk; stop them together.
+"""``make run``: start the action server, the Rasa server and the agent desk; restart one that dies.
 
 Writes ``var/endpoints.yml`` (Redis lock store only when ``REDIS_URL`` is set) and fills
 the environment defaults the YAML files refer to, so a fresh checkout needs no settings.
@@ -107,16 +107,56 @@ def commands(model: Path, endpoints: Path, ports: Ports) -> dict[str, list[str]]
     }  # fmt: skip
 
 
+@dataclass
+class Child:
+    """One supervised process: restarted with back-off when it dies, so one crash never stops the stack."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    started_at: float = 0.0
+    failures: int = 0
+    restart_at: float | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command, cwd=PROJECT_ROOT, env=self.env)
+        self.started_at = time.monotonic()
+        self.restart_at = None
+
+    def check(self, now: float) -> None:
+        """Restart a child that exited: at once after a long run, then 1, 2, 4 ... up to 30 s."""
+        if self.process is None or self.process.poll() is None:
+            return
+        if self.restart_at is None:
+            self.failures = 0 if now - self.started_at > STABLE_SECONDS else self.failures + 1
+            delay = min(2.0 ** (self.failures - 1), 30.0) if self.failures else 0.0
+            self.restart_at = now + delay
+            print(f"{self.name} exited with {self.process.returncode}; restarting in {delay:.0f}s", file=sys.stderr)
+        if now >= self.restart_at:
+            self.start()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+STABLE_SECONDS = 60.0  # a child that ran this long before dying is restarted without delay
+
+
 def main() -> None:
     settings = Settings.from_env()
     ports = Ports.from_env()
     model = ensure_model()
     endpoints = write_endpoints(settings, PROJECT_ROOT / "var")
     env = process_environment(settings, ports)
-    children = {
-        name: subprocess.Popen(command, cwd=PROJECT_ROOT, env=env)
-        for name, command in commands(model, endpoints, ports).items()
-    }
+    children = [Child(name, command, env) for name, command in commands(model, endpoints, ports).items()]
+    for child in children:
+        child.start()
     print(
         f"\nSupport bot starting (model {model.name}).\n"
         f"  Chat locally:   make chat   (or POST http://127.0.0.1:{ports.rasa}/webhooks/rest/webhook)\n"
@@ -132,18 +172,14 @@ def main() -> None:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    while not stopping and all(child.poll() is None for child in children.values()):
+    while not stopping:
+        now = time.monotonic()
+        for child in children:
+            child.check(now)
         time.sleep(0.5)
-    for name, child in children.items():
-        if child.poll() is not None and not stopping:
-            print(f"{name} exited with {child.returncode}; stopping the stack", file=sys.stderr)
-        child.terminate()
-    for child in children.values():
-        try:
-            child.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            child.kill()
-    sys.exit(0 if stopping else 1)
+    for child in children:
+        child.stop()
+    sys.exit(0)
 
 
 if __name__ == "__main__":

@@ -133,7 +133,7 @@ def rasa_stack(
         for index, (port, url) in enumerate(zip(ports[:instances], urls, strict=True)):
             log = tmp_path / f"rasa-{index}.log"
             rasa = subprocess.Popen(
-                commands(model, endpoints, port)["rasa"], cwd=PROJECT_ROOT, env=env,
+                commands(model, endpoints, port)["rasa"], cwd=PROJECT_ROOT, env={**env, "RASA_PORT": str(port.rasa)},
                 stdout=log.open("w"), stderr=subprocess.STDOUT,
             )  # fmt: skip
             processes.append((rasa, log))

@@ -1,0 +1,59 @@
+"""Rasa's calls to the action server, bounded in time and retried while the server restarts.
+
+Rasa waits up to five minutes for an action and, when the action server cannot be reached
+(killed, restarting, its backlog full under load), logs the error and goes on with the
+turn *without the action's events*: the customer silently misses the form's question or
+the case number. Installed in the Rasa server process, this wrapper gives each call a
+timeout and retries a call that could not connect, with back-off, for a bounded time, so
+an action server restart costs a delay instead of a lost reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+import aiohttp
+from rasa.core.actions.action import RemoteAction
+from rasa.shared.exceptions import RasaException
+
+logger = logging.getLogger(__name__)
+
+_installed = False
+
+
+def could_not_connect(error: BaseException) -> bool:
+    """Rasa turns a connection error into a plain ``RasaException``; the cause is kept as its context."""
+    cause = error.__cause__ or error.__context__
+    return isinstance(cause, aiohttp.ClientConnectionError)
+
+
+def install(timeout_seconds: float | None = None, retry_seconds: float | None = None) -> None:
+    """Wrap ``RemoteAction.run`` once per process (``ACTION_TIMEOUT_SECONDS``, ``ACTION_RETRY_SECONDS``)."""
+    global _installed
+    if _installed:
+        return
+    timeout = timeout_seconds or float(os.environ.get("ACTION_TIMEOUT_SECONDS") or 30.0)
+    retry_for = retry_seconds or float(os.environ.get("ACTION_RETRY_SECONDS") or 30.0)
+    original = RemoteAction.run
+
+    async def run(self: RemoteAction, *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + retry_for
+        pause = 0.2
+        while True:
+            try:
+                return await asyncio.wait_for(original(self, *args, **kwargs), timeout)
+            except asyncio.TimeoutError as error:
+                raise RasaException(f"action '{self.name()}' did not answer within {timeout:g} s") from error
+            except RasaException as error:
+                if not could_not_connect(error) or loop.time() + pause > deadline:
+                    raise
+                logger.warning("action server unreachable for '%s'; trying again in %.1f s", self.name(), pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 2.0)
+
+    RemoteAction.run = run  # type: ignore[method-assign]
+    _installed = True
