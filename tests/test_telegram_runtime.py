@@ -19,6 +19,9 @@ from tests.auxil.telegram_harness import ChannelHarness
 from tests.auxil.waiting import until
 
 CHAT = 6161
+OPENED = {"text": "Case C-1 is open.", "utter_action": "utter_case_opened"}
+NOBODY_ON_DUTY = {"text": "No agent is on duty right now.", "utter_action": "utter_no_agents_on_duty"}
+WHICH_COIN = {"text": "Which coin was it?", "utter_action": "utter_ask_coin"}
 DEAD = "a-host-that-died:5005"
 
 
@@ -80,32 +83,31 @@ async def test_a_turn_cut_after_its_first_reply_is_completed_without_repeating_i
     cut = asyncio.Event()
 
     async def two_replies_then_crash(message: UserMessage) -> None:
-        await message.output_channel.send_response(message.sender_id, {"text": "Sorry about your withdrawal."})
+        for reply in (OPENED, NOBODY_ON_DUTY):
+            await message.output_channel.send_response(message.sender_id, reply)
         cut.set()
         await asyncio.sleep(3600)  # killed here, before the question and before Rasa saves the tracker
 
     first.on_new_message = two_replies_then_crash  # type: ignore[method-assign]
     await first.post(text_update(31, "my withdrawal is stuck"))
     await cut.wait()
-    await until(lambda: [r["status"] for r in outbox_of(first.engine).rows(CHAT)] == ["sent"], timeout=10)
+    await until(lambda: [r["status"] for r in outbox_of(first.engine).rows(CHAT)] == ["sent"] * 2, timeout=10)
     await first.crash()
-    async with ChannelHarness(fake, database_url, tmp_path) as second:
+    second = ChannelHarness(fake, database_url, tmp_path)
 
-        async def two_replies(message: UserMessage) -> None:
-            texts = (
-                ["Sorry about your withdrawal.", "Which coin was it?"]
-                if "stuck" in (message.text or "")
-                else ["Noted."]
-            )
-            for text in texts:
-                await message.output_channel.send_response(message.sender_id, {"text": text})
-            await second.save_turn(message)
+    async def replayed_on_another_path(message: UserMessage) -> None:
+        """The case exists now and the no-agent notice went out once: the replay says less, then asks."""
+        stuck = "stuck" in (message.text or "")
+        for reply in [OPENED, WHICH_COIN] if stuck else [{"text": "Noted."}]:
+            await message.output_channel.send_response(message.sender_id, reply)
+        await second.save_turn(message)
 
-        second.on_new_message = two_replies  # type: ignore[method-assign]
+    second.on_new_message = replayed_on_another_path  # type: ignore[method-assign]
+    async with second:
         await second.idle()
         await second.post(text_update(32, "USDT"))
         await second.idle()
-    assert fake.sent_texts(CHAT) == ["Sorry about your withdrawal.", "Which coin was it?", "Noted."]
+    assert fake.sent_texts(CHAT) == [OPENED["text"], NOBODY_ON_DUTY["text"], WHICH_COIN["text"], "Noted."]
     row = inbox_of(second.engine).row(31)
     assert row is not None and row["status"] == "done" and row["attempts"] == 2
 

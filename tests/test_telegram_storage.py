@@ -118,14 +118,15 @@ def test_outbox_claims_each_row_once_and_keeps_order(engine) -> None:  # type: i
     assert outbox.rows(42)[0]["message_id"] == 99
 
 
-def test_a_replayed_turn_adds_only_the_replies_it_had_not_recorded(engine) -> None:  # type: ignore[no-untyped-def]
+def test_a_place_of_a_turn_is_recorded_once(engine) -> None:  # type: ignore[no-untyped-def]
     outbox = Outbox(engine, live(engine))
-    outbox.add(42, 9, [{"kind": "text", "text": "Sorry about that."}], first_seq=0)  # then the crash
+    outbox.add(42, 9, [{"kind": "text", "text": "Sorry about that."}], first_seq=0, keys=["utter_sorry#0"])
     again = outbox.add(
         42, 9, [{"kind": "text", "text": "Sorry!"}, {"kind": "text", "text": "Which coin?"}], first_seq=0
     )
     assert len(again) == 1
     assert [r["body"]["text"] for r in outbox.rows(42)] == ["Sorry about that.", "Which coin?"]
+    assert outbox.recorded_keys(9) == ["utter_sorry#0", ""]
     outbox.add(42, None, [{"kind": "text", "text": "agent"}], origin="agent")
     outbox.add(42, None, [{"kind": "text", "text": "agent"}], origin="agent")  # no turn: never merged
     assert len(outbox.rows(42)) == 4

@@ -156,7 +156,7 @@ class TelegramUpdateHandler:
     async def cannot_read(self, update_id: int, chat_id: int) -> None:
         """The update could not be read or handled: ask for the message again in a form the bot reads."""
         text = response_text(self._app, UNREADABLE)
-        await self._runtime.deliver(chat_id, update_id, [{"kind": "text", "text": text}])
+        await self._runtime.deliver(chat_id, update_id, [{"kind": "text", "text": text}], key=UNREADABLE)
 
     async def _text(self, talk: _Conversation, text: str, *, edited: bool) -> None:
         """Plain text goes to the bot; our commands map to intents; any other ``/...`` gets help.
@@ -235,9 +235,8 @@ class TelegramUpdateHandler:
             return
         link = f"https://t.me/{self._username}?start=group"
         text = response_text(self._app, GROUP_MOVED, link=link)
-        await self._runtime.deliver(
-            message.chat.id, update_id, [{"kind": "text", "text": text, "reply_to": message.message_id}]
-        )
+        body = {"kind": "text", "text": text, "reply_to": message.message_id}
+        await self._runtime.deliver(message.chat.id, update_id, [body], key=GROUP_MOVED)
 
     def _addressed(self, message: Message) -> bool:
         """Mentioned (@bot, a text mention, ``/cmd@bot``) or replied to."""
@@ -312,7 +311,7 @@ class TelegramUpdateHandler:
         """Send a domain response outside Rasa's turn, and keep it on the case transcript."""
         text = response_text(self._app, name, **values)
         await self._gate.record_bot_reply(channel=CHANNEL, sender_id=talk.sender_id, text=text)
-        await self._runtime.deliver(talk.chat_id, talk.update_id, [{"kind": "text", "text": text}])
+        await self._runtime.deliver(talk.chat_id, talk.update_id, [{"kind": "text", "text": text}], key=name)
 
 
 def _offered(message: Message, data: str | None) -> bool:

@@ -69,7 +69,8 @@ class TelegramOutput(OutputChannel):
         return CHANNEL
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
-        await self._runtime.deliver(chat_of(recipient_id), self._update_id, bodies_for(message, self._reply_to))
+        bodies = bodies_for(message, self._reply_to)
+        await self._runtime.deliver(chat_of(recipient_id), self._update_id, bodies, key=message.get("utter_action"))
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await self.send_response(recipient_id, {"text": text})

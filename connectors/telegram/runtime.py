@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
+import json
 import logging
 import warnings
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -76,6 +78,34 @@ class _Busy:
     task: asyncio.Task[None]
 
 
+class TurnReplies:
+    """The replies of one turn: their next place, and what a cut earlier try already recorded."""
+
+    def __init__(self, recorded: list[str]) -> None:
+        self._next = len(recorded)
+        self._recorded = Counter(recorded)
+
+    def new(self, bodies: list[dict[str, Any]], keys: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
+        """The bodies not recorded by the earlier try (each recorded reply matches once)."""
+        kept = []
+        for body, key in zip(bodies, keys, strict=True):
+            if self._recorded[key] > 0:
+                self._recorded[key] -= 1
+            else:
+                kept.append((body, key))
+        return [body for body, _ in kept], [key for _, key in kept]
+
+    def take(self, count: int) -> int:
+        first = self._next
+        self._next += count
+        return first
+
+
+def body_key(body: dict[str, Any]) -> str:
+    """A reply without a response name is known by its content."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:24]
+
+
 def chat_key(payload: dict[str, Any]) -> str:
     """The chat an update belongs to (its processing order), found without parsing the update."""
     for value in payload.values():
@@ -116,7 +146,7 @@ class TelegramRuntime:
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._busy: dict[str, _Busy] = {}
         self._requeues: set[asyncio.Task[None]] = set()  # chats the watchdog is handing back
-        self._next_seq: dict[int, int] = {}  # per update being processed: the place of its next reply
+        self._turn_replies: dict[int, TurnReplies] = {}  # per update being processed
         self._turns = asyncio.Semaphore(settings.max_concurrent_turns)
         self._poller: asyncio.Task[None] | None = None
         self._offset: int | None = None  # the next update polling asks for
@@ -217,18 +247,26 @@ class TelegramRuntime:
             await asyncio.gather(*self._workers.values(), return_exceptions=True)
             await self.delivery.idle()
 
-    async def deliver(self, chat_id: int, update_id: int | None, bodies: list[dict[str, Any]]) -> None:
+    async def deliver(
+        self, chat_id: int, update_id: int | None, bodies: list[dict[str, Any]], key: str | None = None
+    ) -> None:
         """Record replies in the outbox and have them sent; returns once they are recorded.
 
-        Replies of an update being processed get their place in its turn, so a replayed turn
-        records only the replies the cut one had not.
+        ``key`` names the reply (a response name); replies of an update being processed are
+        matched against what an earlier, cut try of its turn recorded, so a replay adds only
+        the replies that try had not, even when it takes a different path.
         """
         if not bodies:
             return
-        first_seq = self._next_seq.get(update_id) if update_id is not None else None
-        if first_seq is not None and update_id is not None:
-            self._next_seq[update_id] = first_seq + len(bodies)
-        await self._db(self.outbox.add, chat_id, update_id, bodies, first_seq=first_seq)
+        keys = [f"{key or body_key(body)}#{index}" for index, body in enumerate(bodies)]
+        turn = self._turn_replies.get(update_id) if update_id is not None else None
+        first_seq = None
+        if turn is not None:
+            bodies, keys = turn.new(bodies, keys)
+            if not bodies:
+                return
+            first_seq = turn.take(len(bodies))
+        await self._db(self.outbox.add, chat_id, update_id, bodies, first_seq=first_seq, keys=keys)
         self.delivery.wake(chat_id)
 
     def _enqueue(self, update_id: int, key: str, payload: dict[str, Any]) -> None:
@@ -266,12 +304,13 @@ class TelegramRuntime:
             current = asyncio.current_task()
             assert current is not None
             self._busy[key] = _Busy(update_id, asyncio.get_running_loop().time(), current)
-            self._next_seq[update_id] = 0
+            recorded = await self._db(self.outbox.recorded_keys, update_id) if claim > 1 else []
+            self._turn_replies[update_id] = TurnReplies(recorded)
             try:
                 await self._turn(update_id, payload, replay=claim > 1, attempt=claim)
             finally:
                 self._busy.pop(key, None)
-                self._next_seq.pop(update_id, None)
+                self._turn_replies.pop(update_id, None)
 
     async def _turn(self, update_id: int, payload: dict[str, Any], *, replay: bool, attempt: int) -> None:
         """Run the update's turn; done, retried later, or failed with the customer told."""

@@ -72,7 +72,8 @@ telegram_replies = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("chat_id", BigInteger, nullable=False, index=True),
     Column("update_id", BigInteger),  # the update whose turn decided this reply (none for an agent's)
-    Column("seq", Integer),  # its place among that turn's replies: a replayed turn adds only what is missing
+    Column("seq", Integer),  # its place among that turn's replies
+    Column("reply_key", String(80)),  # which reply it is (response name, or a hash): a replay adds only what is missing
     Column("origin", String(16), nullable=False, default="bot"),
     Column("reference", String(64)),  # the agent's transcript line, for showing its delivery state
     Column("body", JSON, nullable=False),
@@ -306,15 +307,17 @@ class Outbox:
         bodies: Sequence[dict[str, Any]],
         *,
         first_seq: int | None = None,
+        keys: Sequence[str] | None = None,
         origin: str = "bot",
         reference: str | None = None,
     ) -> list[int]:
-        """Record replies; with ``first_seq`` a place of the turn already recorded (a replay) is skipped."""
+        """Record replies; a place of the turn (``first_seq`` on) that is already recorded is not added twice."""
         rows = [
             {
                 "chat_id": chat_id,
                 "update_id": update_id,
                 "seq": None if first_seq is None else first_seq + index,
+                "reply_key": keys[index] if keys is not None else None,
                 "origin": origin,
                 "reference": reference,
                 "body": dict(body),
@@ -332,6 +335,16 @@ class Outbox:
                 if inserted.rowcount == 1 and inserted.inserted_primary_key:
                     ids.append(int(inserted.inserted_primary_key[0]))
         return ids
+
+    def recorded_keys(self, update_id: int) -> list[str]:
+        """The replies a turn recorded so far, in order (what a replay of it must not add again)."""
+        query = (
+            select(telegram_replies.c.reply_key)
+            .where(telegram_replies.c.update_id == update_id)
+            .order_by(telegram_replies.c.seq)
+        )
+        with self._engine.connect() as conn:
+            return [str(row[0] or "") for row in conn.execute(query)]
 
     def due(self, chat_id: int) -> list[OutboxItem]:
         """The chat's unsent rows in order; a row someone holds or that waits out a delay is ``blocked``."""
