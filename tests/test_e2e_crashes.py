@@ -251,7 +251,10 @@ async def test_nothing_is_lost_when_rasa_the_action_server_or_the_desk_is_killed
                     await asyncio.sleep(0.2)
                 group = agents.calls_to("sendMessage", GROUP)
                 sent = [c for c in group if set(CASE_ID.findall(c.params["text"])) & cases]
-                print(f"[C] P1 cases {len(cases)}, {at_kill[0]} alerted before the kill, lost 0, alerts {len(sent)}, repeats {len(sent) - len(cases)}")
+                print(
+                    f"[C] P1 cases {len(cases)}, {at_kill[0]} alerted before the kill, lost 0,"
+                    f" alerts {len(sent)}, repeats {len(sent) - len(cases)}"
+                )
         finally:
             engine.dispose()
             await asyncio.to_thread(stack_context.__exit__, None, None, None)
