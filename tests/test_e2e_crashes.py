@@ -96,6 +96,25 @@ class Burst:
             assert time.monotonic() < deadline, f"{left} updates or replies still open after {SETTLE_SECONDS}s"
             await asyncio.sleep(0.2)
 
+    def evidence(self, chats: list[int]) -> list[tuple]:
+        """The inbox and outbox rows of ``chats``, and what their trackers recorded, for a failure message."""
+        senders = [f"tg:{chat}:{chat}" for chat in chats]
+        with self.engine.connect() as conn:
+            inbox = conn.execute(
+                text("SELECT update_id, chat_key, status, attempts, error FROM telegram_updates"
+                     " WHERE chat_key = ANY(:keys)"), {"keys": [str(c) for c in chats] + senders},
+            ).all()  # fmt: skip
+            outbox = conn.execute(
+                text("SELECT chat_id, update_id, seq, status, attempts, possible_duplicate, left(body::text, 60)"
+                     " FROM telegram_replies WHERE chat_id = ANY(:chats) ORDER BY chat_id, update_id, seq"),
+                {"chats": chats},
+            ).all()  # fmt: skip
+            events = conn.execute(
+                text("SELECT sender_id, type_name, action_name, intent_name FROM events"
+                     " WHERE sender_id = ANY(:senders) ORDER BY id"), {"senders": senders},
+            ).all()  # fmt: skip
+        return [("inbox", *r) for r in inbox] + [("outbox", *r) for r in outbox] + [("event", *r) for r in events]
+
     def outbox(self, chats: list[int]) -> dict[str, int]:
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -157,7 +176,10 @@ async def _crash_in_burst(
     )
     if begun is None:  # else the caller checks that its crash came mid-burst
         assert sent_before < total, "the crash came after the burst was already answered"
-    assert not lost, {chat: (wanted[chat], texts[chat]) for chat in lost}
+    if lost:
+        rows = await asyncio.to_thread(burst.evidence, list(lost))
+        details = "\n".join(f"{chat} {wanted[chat]!r}: {texts[chat]}" for chat in lost)
+        raise AssertionError(f"replies lost:\n{details}\n" + "\n".join(map(str, rows)))
     assert outbox["failed"] == 0, outbox
     assert duplicates <= outbox["possible_duplicate"], (duplicates, outbox)
     return chats
