@@ -1,7 +1,8 @@
 """Start the trained bot for end-to-end tests: an action server and one or more Rasa servers.
 
 They are the real processes `make run` starts (same commands, same endpoints file), on
-free ports, with the database given by the test.
+free ports, with the database given by the test. A test can ``kill`` one of them (SIGKILL)
+and ``start`` it again with the same command line and environment, as `make run` would.
 """
 
 from __future__ import annotations
@@ -31,6 +32,27 @@ def free_port() -> int:
 
 
 @dataclass
+class Child:
+    """One process of the stack: what starts it again after a kill, and the URL that says it is up."""
+
+    command: list[str]
+    env: dict[str, str]
+    log: Path
+    ready_url: str
+    process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen(
+                self.command, cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+
+    def wait_ready(self) -> None:
+        assert self.process is not None
+        _wait_ready(self.ready_url, self.process, self.log)
+
+
+@dataclass
 class RunningStack:
     """The running processes, and the REST conversations the test opened (by the test's own names)."""
 
@@ -38,6 +60,19 @@ class RunningStack:
     env: dict[str, str]
     actions_url: str
     conversations: dict[str, tuple[str, str]] = field(default_factory=dict)
+    children: dict[str, Child] = field(default_factory=dict)  # "actions", "rasa-0", "rasa-1", ...
+
+    def kill(self, name: str) -> None:
+        """SIGKILL the process ``name`` (no clean-up runs in it) and reap it."""
+        process = self.children[name].process
+        assert process is not None and process.poll() is None, f"{name} is not running"
+        process.kill()
+        process.wait(timeout=10)
+
+    def start(self, name: str) -> None:
+        """Start ``name`` again with its command line and environment; return when it answers."""
+        self.children[name].start()
+        self.children[name].wait_ready()
 
     def say(self, name: str, text: str, instance: int = 0) -> list[dict]:
         """Send as the conversation ``name``; the first message opens it (the server names it)."""
@@ -95,11 +130,13 @@ def rasa_stack(
     instances: int = 1,
     redis_url: str | None = None,
     extra_env: dict | None = None,
+    desk_env: dict | None = None,
 ) -> Iterator[RunningStack]:
     """Run the action server and ``instances`` Rasa servers until the block ends.
 
     ``instances=0`` runs the action server only, for a test that runs Rasa's agent in its
-    own process (a channel that needs the test's HTTP session).
+    own process (a channel that needs the test's HTTP session). With ``desk_env`` the agent
+    desk runs too (child ``"desk"``), with those variables on top of the stack's.
     """
     model = ensure_model()
     env_overrides = {"DATABASE_URL": database_url, "REDIS_URL": redis_url or "", **(extra_env or {})}
@@ -119,35 +156,47 @@ def rasa_stack(
     env = process_environment(settings, ports[0])
     env.update(env_overrides)
     env.update({"PYTHONPATH": str(PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "RASA_TELEMETRY_ENABLED": "false"})
-    processes: list[tuple[subprocess.Popen, Path]] = []
+    children: dict[str, Child] = {}
     try:
-        log = tmp_path / "actions.log"
-        action = subprocess.Popen(
-            commands(model, endpoints, ports[0])["actions"], cwd=PROJECT_ROOT, env=env,
-            stdout=log.open("w"), stderr=subprocess.STDOUT,
+        children["actions"] = action = Child(
+            commands(model, endpoints, ports[0])["actions"], env, tmp_path / "actions.log",
+            f"http://127.0.0.1:{action_port}/health",
         )  # fmt: skip
-        processes.append((action, log))
+        action.log.write_text("")
+        action.start()
         urls = [f"http://127.0.0.1:{port.rasa}" for port in ports[:instances]]
         # One instance at a time: the first creates the tracker tables, and model loading
         # is CPU-bound, so starting them together only makes each slower.
         for index, (port, url) in enumerate(zip(ports[:instances], urls, strict=True)):
-            log = tmp_path / f"rasa-{index}.log"
-            rasa = subprocess.Popen(
-                commands(model, endpoints, port)["rasa"], cwd=PROJECT_ROOT, env={**env, "RASA_PORT": str(port.rasa)},
-                stdout=log.open("w"), stderr=subprocess.STDOUT,
+            children[f"rasa-{index}"] = rasa = Child(
+                commands(model, endpoints, port)["rasa"], {**env, "RASA_PORT": str(port.rasa)},
+                tmp_path / f"rasa-{index}.log", f"{url}/webhooks/rest/",
             )  # fmt: skip
-            processes.append((rasa, log))
-            _wait_ready(f"{url}/webhooks/rest/", rasa, log)
-        _wait_ready(f"http://127.0.0.1:{action_port}/health", action, processes[0][1])
-        yield RunningStack(rasa_urls=urls, env=env, actions_url=f"http://127.0.0.1:{action_port}/webhook")
+            rasa.log.write_text("")
+            rasa.start()
+            rasa.wait_ready()
+        action.wait_ready()
+        if desk_env is not None:
+            desk_port = free_port()
+            children["desk"] = desk = Child(
+                commands(model, endpoints, Ports(rasa=0, actions=action_port, desk=desk_port))["desk"],
+                {**env, **desk_env}, tmp_path / "desk.log", f"http://127.0.0.1:{desk_port}/healthz",
+            )  # fmt: skip
+            desk.log.write_text("")
+            desk.start()
+            desk.wait_ready()
+        yield RunningStack(
+            rasa_urls=urls, env=env, actions_url=f"http://127.0.0.1:{action_port}/webhook", children=children
+        )
     finally:
-        for process, _log in processes:
+        running = [child.process for child in children.values() if child.process is not None]
+        for process in running:
             process.terminate()
-        for process, _log in processes:
+        for process in running:
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
 
 
-__all__ = ["RunningStack", "free_port", "rasa_stack"]
+__all__ = ["Child", "RunningStack", "free_port", "rasa_stack"]
