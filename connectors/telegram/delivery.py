@@ -60,12 +60,12 @@ class ReplyDelivery:
     @property
     def busy(self) -> bool:
         """A chat is being sent to right now."""
-        return bool(self._chats)
+        return any(not task.done() for task in self._chats.values())
 
     async def idle(self) -> None:
         """Wait until no chat is being sent to (rows waiting out a delay are not waited for)."""
-        while self._chats:
-            await asyncio.gather(*list(self._chats.values()), return_exceptions=True)
+        while sending := [task for task in self._chats.values() if not task.done()]:
+            await asyncio.gather(*sending, return_exceptions=True)
 
     async def stop(self) -> None:
         """Let sends in flight finish briefly; a cut one is resent after the restart."""

@@ -243,8 +243,8 @@ class TelegramRuntime:
     async def idle(self) -> None:
         """Wait until start-up is done, every scheduled update has had its turn and its replies are sent."""
         await self._started.wait()
-        while self._workers or self.delivery.busy:
-            await asyncio.gather(*self._workers.values(), return_exceptions=True)
+        while (working := [t for t in self._workers.values() if not t.done()]) or self.delivery.busy:
+            await asyncio.gather(*working, return_exceptions=True)
             await self.delivery.idle()
 
     async def deliver(
@@ -274,7 +274,8 @@ class TelegramRuntime:
             return
         self._payloads[update_id] = payload
         self._queues.setdefault(key, deque()).append(update_id)
-        if key not in self._workers:
+        worker = self._workers.get(key)
+        if worker is None or worker.done():
             self._workers[key] = asyncio.create_task(self._work(key), name=f"telegram-chat-{key}")
 
     async def _work(self, key: str) -> None:

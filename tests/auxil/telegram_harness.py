@@ -208,8 +208,15 @@ class ChannelHarness:
         return f"http://127.0.0.1:{self.port}{path}"
 
     async def idle(self) -> None:
-        """Wait until every update received so far has been processed."""
-        await self.runtime.idle()
+        """Wait until every update received so far has been processed (a test never waits forever)."""
+        runtime = self.runtime
+        try:
+            await asyncio.wait_for(runtime.idle(), timeout=60)
+        except asyncio.TimeoutError:
+            raise AssertionError(
+                f"not idle after 60 s: workers {runtime._workers}, busy {runtime._busy},"
+                f" sending {runtime.delivery._chats}, queues {runtime._queues}"
+            ) from None
 
     def texts(self) -> list[str]:
         return [m.text or "" for m in self.received]
