@@ -4,6 +4,8 @@ import time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.cases.database import make_engine
+from bot.cases.group_updates import GroupUpdates
 from bot.cases.store import TranscriptLine
 from connectors.rest.mailbox import RestMailbox
 from tests.auxil.desk_app import context_of, running_desk
@@ -263,3 +265,76 @@ async def test_a_strangers_long_button_data_or_command_is_audited_not_crashed_on
         refused = [e for e in await asyncio.to_thread(context_of(server).desk.audit.entries) if not e.allowed]
     assert [r.getMessage() for r in caplog.records if r.name.startswith("bot.desk") and r.exc_info] == []
     assert len(refused) == 2 and all(e.case_id is None and len(e.action) <= 32 for e in refused)
+
+
+# -- crashes: an update is confirmed to Telegram only once handled, and never acts twice ------
+
+STALL_SECONDS = 3.0  # a call this long outlives the desk that made it (stopped right after)
+
+
+async def _quiet_claimed_case(fake: FakeTelegram, server, sender_id: str):
+    """An on-duty agent and a P2 REST case they claimed, with every group message about it sent."""
+    fake.queue_update(_from_group(AGENT, "/onduty", 1, username="alice_tg"))
+    await until(lambda: any("on duty" in c.params["text"] for c in _agent_calls(fake)), WAIT_SECONDS)
+    case = await asyncio.to_thread(_open, server, channel="rest", sender_id=sender_id, priority=2)
+    await until(lambda: context_of(server).ledger.first_alert_message(case.id, GROUP) is not None, WAIT_SECONDS)
+    fake.queue_update(_from_group(AGENT, f"/claim {case.id}", 2, username="alice_tg"))
+    await until(lambda: any(f"{case.id} claimed by" in c.params["text"] for c in _agent_calls(fake)), WAIT_SECONDS)
+    await until(lambda: any(f"Claim on {case.id}" in c.params["text"] for c in _agent_calls(fake)), WAIT_SECONDS)
+    return case, context_of(server).ledger.first_alert_message(case.id, GROUP)
+
+
+async def test_a_crash_mid_update_reads_it_again_without_repeating_what_was_done(sqlite_url):
+    async with FakeTelegram() as fake:
+        async with running_desk(sqlite_url, **_env(fake)) as first:
+            case, alert_id = await _quiet_claimed_case(fake, first, "web-8")
+            fake.stall("sendMessage", 0)  # the answer to the note
+            fake.stall("sendMessage", STALL_SECONDS)  # the answer to the reply: the desk stops meanwhile
+            note = fake.queue_update(_from_group(AGENT, f"/note {case.id} called the customer", 3, username="alice_tg"))
+            reply = fake.queue_update(_from_group(AGENT, "We froze your account.", 4, alert_id, "alice_tg"))
+            await until(lambda: any("Sent to the customer" in c.params["text"] for c in _agent_calls(fake)), 5)
+        handled = GroupUpdates(make_engine(sqlite_url))
+        assert (handled.status(note["update_id"]), handled.status(reply["update_id"])) == ("done", "handling")
+
+        async with running_desk(sqlite_url, **_env(fake)) as second:
+            await until(lambda: any("Not repeated" in c.params["text"] for c in _agent_calls(fake)), WAIT_SECONDS)
+            await until(lambda: handled.status(reply["update_id"]) == "done", WAIT_SECONDS)
+            context = context_of(second)
+            lines = [(line.role, line.text) for line in context.store.transcript(case.id)]
+            assert lines.count(("note", "called the customer")) == 1
+            assert lines.count(("agent", "We froze your account.")) == 1
+            customer = [m["text"] for m in RestMailbox(context.engine).collect("web-8")]
+            assert customer == ["We froze your account."]
+            notice = next(c for c in _agent_calls(fake) if "Not repeated" in c.params["text"])
+            assert case.id in notice.params["text"] and notice.params["reply_parameters"]["message_id"] == 4
+
+
+async def test_a_claim_cut_short_by_a_crash_is_read_again_and_not_claimed_twice(sqlite_url):
+    async with FakeTelegram() as fake:
+        async with running_desk(sqlite_url, **_env(fake)) as first:
+            fake.queue_update(_from_group(AGENT, "/onduty", 1, username="alice_tg"))
+            await until(lambda: any("on duty" in c.params["text"] for c in _agent_calls(fake)), WAIT_SECONDS)
+            case = await asyncio.to_thread(_open, first, channel="rest", sender_id="web-9", priority=2)
+            await until(lambda: context_of(first).ledger.first_alert_message(case.id, GROUP) is not None, 5)
+            fake.stall("answerCallbackQuery", STALL_SECONDS)  # claimed, then the desk stops before answering
+            press = fake.queue_update(
+                {
+                    "callback_query": {
+                        "id": "cb-crash",
+                        "from": _user(AGENT, "alice_tg"),
+                        "chat_instance": "ci",
+                        "data": f"claim:{case.id}",
+                        "message": {"message_id": 1, "date": 0, "chat": {"id": GROUP, "type": "supergroup"}},
+                    }
+                }
+            )
+            await until(lambda: len(fake.calls_to("answerCallbackQuery")) == 1, WAIT_SECONDS)
+            assert context_of(first).store.get(case.id).assignee == "@alice_tg"
+
+        async with running_desk(sqlite_url, **_env(fake)) as second:
+            await until(lambda: len(fake.calls_to("answerCallbackQuery")) == 2, WAIT_SECONDS)  # read again
+            assert fake.calls_to("answerCallbackQuery")[1].params["text"] == "Refused: already claimed by @alice_tg"
+            handled = GroupUpdates(context_of(second).engine)
+            await until(lambda: handled.status(press["update_id"]) == "done", WAIT_SECONDS)
+            claims = [e for e in context_of(second).desk.audit.entries(case.id) if e.action == "claim" and e.allowed]
+            assert len(claims) == 1

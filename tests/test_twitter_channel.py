@@ -4,26 +4,18 @@ and a Rasa boundary (a recorder ``on_new_message`` that replies through the outp
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import json
 import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
-from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 import requests
-import yaml
 from hypothesis import example, given
 from hypothesis import strategies as st
-from rasa.core.channels.channel import UserMessage
-from rasa.shared.core.domain import Domain
 from sanic import Sanic
 from sqlalchemy import select
 
@@ -31,131 +23,20 @@ from bot.cases.database import make_engine
 from bot.cases.leases import LeaderLease
 from bot.cases.redaction import redact
 from bot.cases.schema import outbox
-from bot.cases.store import CaseStore
-from bot.settings import PROJECT_ROOT
-from connectors.gate import ConversationGate
 from connectors.twitter import TwitterInput
 from connectors.twitter.poller import snowflake_at
 from connectors.twitter.public import MAX_WEIGHTED_LENGTH, personal_data, weighted_length
-from connectors.twitter.settings import XCredentials, XSettings
+from connectors.twitter.settings import XCredentials
 from connectors.twitter.webhook import SIGNATURE_HEADER as SIGNATURE
 from connectors.twitter.webhook import crc_token_valid
 from tests.auxil.fake_x import DM_EVENTS, MENTIONS, TWEETS, FakeX
 from tests.auxil.fuzzing import FUZZ, bodies, texts, x_deliveries
 from tests.auxil.threads import LoopSpy
 from tests.auxil.waiting import until
+from tests.auxil.x_world import ACCOUNT, DM_LINK, RecorderBot, Served, World, signature, x_settings
 
-ACCOUNT = "1000"
-DM_LINK = f"https://twitter.com/messages/compose?recipient_id={ACCOUNT}"
 SEED = "abandon ability able about above absent absorb abstract absurd abuse access accident"
-TEST_DOMAIN = Path(__file__).parent / "data" / "x_domain.yml"
-INTENT_WORDS = {
-    "hacked": "suspected_theft",
-    "stolen": "suspected_theft",
-    "locked": "account_locked",
-    "withdrawal": "withdrawal_stuck",
-    "deposit": "deposit_missing",
-    "fee": "fees_and_limits",
-}
-
 WAIT_SECONDS = 10.0  # how long each wait may take
-
-
-@lru_cache(maxsize=1)
-def load_domain() -> Domain:
-    """The test domain's responses, overridden by the real bot/domain.yml where it has them."""
-    responses = yaml.safe_load(TEST_DOMAIN.read_text())["responses"]
-    real = PROJECT_ROOT / "bot" / "domain.yml"
-    if real.exists():
-        responses.update((yaml.safe_load(real.read_text()) or {}).get("responses") or {})
-    return Domain.from_dict({"version": "3.1", "responses": responses})
-
-
-class KeywordAgent:
-    """Rasa's agent as the channel sees it (domain + ``parse_message``), without a trained model."""
-
-    def __init__(self) -> None:
-        self.domain = load_domain()
-        self.tracker_store = None
-        self.parsed: list[str] = []
-
-    def is_ready(self) -> bool:
-        return True
-
-    async def parse_message(self, text: str) -> dict[str, Any]:
-        self.parsed.append(text)
-        lowered = text.lower()
-        name = next((intent for word, intent in INTENT_WORDS.items() if word in lowered), "nlu_fallback")
-        return {"text": text, "intent": {"name": name, "confidence": 0.9}, "entities": []}
-
-
-class RecorderBot:
-    """Stands in for ``agent.handle_message``: records each message, replies through its channel."""
-
-    def __init__(self) -> None:
-        self.messages: list[UserMessage] = []
-
-    async def __call__(self, message: UserMessage) -> None:
-        self.messages.append(message)
-        if message.text == "/withdrawal_stuck":
-            await message.output_channel.send_response(message.sender_id, {"text": "Which coin did you withdraw?"})
-            return
-        await message.output_channel.send_response(
-            message.sender_id,
-            {
-                "text": "What can I help you with?",
-                "buttons": [
-                    {"title": "Withdrawal stuck", "payload": "/withdrawal_stuck"},
-                    {"title": "Deposit missing", "payload": "/deposit_missing"},
-                ],
-            },
-        )
-
-
-def x_settings(**overrides: Any) -> XSettings:
-    values: dict[str, Any] = {
-        "credentials": XCredentials("app-bearer", "ck", "consumer-secret", "at", "ats"),
-        "account_id": ACCOUNT,
-        "account_handle": "ExampleSupport",
-        "page_size": 5,
-        "mentions_per_window": 90_000,
-        "dm_events_per_window": 90_000,
-        "backoff_seconds": 0.01,
-    }
-    values.update(overrides)
-    return XSettings(**values)
-
-
-class World:
-    """One Rasa server process's view: app, channel runtime, case store, fake X."""
-
-    def __init__(
-        self,
-        fake: FakeX,
-        session: aiohttp.ClientSession,
-        database_url: str,
-        agent: Any = None,
-        **settings: Any,
-    ) -> None:
-        """``agent``: a trained Rasa agent that handles the messages; by default keywords and a recorder."""
-        self.fake = fake
-        self.app = Sanic(f"x-test-{uuid.uuid4().hex[:8]}")
-        self.agent = agent or KeywordAgent()
-        self.app.ctx.agent = self.agent
-        self.store = CaseStore(make_engine(database_url))
-        self.app.ctx.conversation_gate = ConversationGate(self.store)
-        self.bot = RecorderBot()
-        self.channel = TwitterInput(x_settings(**settings), session_factory=lambda: session)
-        self.runtime = self.channel.runtime(self.app, agent.handle_message if agent else self.bot)
-
-    async def poll(self) -> None:
-        await self.runtime.poller.poll_once()
-
-    def texts(self, name: str, **values: Any) -> set[str]:
-        return {v["text"].format(**(values or {"dm_link": DM_LINK})) for v in self.agent.domain.responses[name]}
-
-    async def close(self) -> None:
-        await self.runtime.close()
 
 
 @pytest.fixture(autouse=True)
@@ -334,32 +215,6 @@ async def test_only_one_process_holds_the_poller_lease(database_url: str) -> Non
 # -- webhook mode, through Rasa's web server (Sanic) -----------------------------------------
 
 
-class Served:
-    def __init__(self, world: World) -> None:
-        self.world = world
-        self.server: Any = None
-        self.base = ""
-
-    async def __aenter__(self) -> Served:
-        app = self.world.app
-        app.blueprint(self.world.channel.blueprint(self.world.bot), url_prefix="/webhooks/twitter")
-        self.server = await app.create_server(host="127.0.0.1", port=0, return_asyncio_server=True, access_log=False)
-        await self.server.startup()
-        await self.server.after_start()
-        port = self.server.server.sockets[0].getsockname()[1]
-        self.base = f"http://127.0.0.1:{port}/webhooks/twitter"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.server.before_stop()
-        await self.server.close()
-        await self.server.after_stop()
-
-
-def signature(body: bytes, secret: str = "consumer-secret") -> str:
-    return "sha256=" + base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-
-
 @pytest.fixture
 async def webhook_world(fake_x: FakeX, session: aiohttp.ClientSession, sqlite_url: str) -> AsyncIterator[World]:
     created = World(fake_x, session, sqlite_url, mode="webhook")
@@ -402,6 +257,8 @@ async def test_crc_and_signed_deliveries(webhook_world: World, fake_x: FakeX) ->
                 f"{served.base}/webhook", data=body, headers={"x-twitter-webhooks-signature": signature(body)}
             ) as resp:
                 assert resp.status == 200
+        await until(lambda: fake_x.sent_dms("2020"), WAIT_SECONDS)
+        await until(lambda: webhook_world.runtime.inbox.next_due() is None, WAIT_SECONDS)  # nothing left to do
     assert [m.text for m in webhook_world.bot.messages] == ["help please"]
     assert len(fake_x.sent_dms("2020")) == 1
     assert fake_x.calls(MENTIONS) == []  # webhook mode starts no poller
@@ -508,6 +365,8 @@ async def test_webhook_mention_gets_the_public_treatment(webhook_world: World, f
         headers = {"x-twitter-webhooks-signature": signature(body)}
         async with http.post(f"{served.base}/webhook", data=body, headers=headers) as resp:
             assert resp.status == 200
+        await until(lambda: webhook_world.store.active_case("twitter", "x:2034"), WAIT_SECONDS)
+        await until(lambda: webhook_world.runtime.inbox.next_due() is None, WAIT_SECONDS)
     (post,) = fake_x.posts
     assert post["reply"] == {"in_reply_to_tweet_id": tweet_id}
     assert post["text"] in webhook_world.texts("utter_x_public_reply_p1")
@@ -555,7 +414,7 @@ async def test_only_the_lease_holder_polls_and_another_takes_over(
     ]
     try:
         for w in worlds:
-            w.runtime.start_polling()
+            w.runtime.start()
         first = fake_x.mention("@ExampleSupport fee question", author_id="2050")
         await until(lambda: len(fake_x.posts) == 1, WAIT_SECONDS)
         await asyncio.sleep(0.3)  # a few more cycles of both pollers

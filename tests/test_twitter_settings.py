@@ -34,3 +34,11 @@ def test_mode_and_limits_from_env() -> None:
     assert settings.webhook_mode and settings.poll_seconds == 90 and settings.mentions_per_window == 10
     with pytest.raises(ValueError, match="X_MODE"):
         XSettings.from_env({**FULL, "X_MODE": "stream"})
+
+
+def test_failed_events_are_set_aside_after_five_tries_unless_told_otherwise() -> None:
+    assert XSettings.from_env(FULL).event_max_failures == 5
+    settings = XSettings.from_env(
+        {**FULL, "X_EVENT_MAX_FAILURES": "3", "X_EVENT_RETRY_SECONDS": "1.5", "X_EVENT_TIMEOUT_SECONDS": "30"}
+    )
+    assert (settings.event_max_failures, settings.event_retry_seconds, settings.event_timeout_seconds) == (3, 1.5, 30)

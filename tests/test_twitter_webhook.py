@@ -79,6 +79,10 @@ def test_retweet_and_extended_text() -> None:
         {"tweet_create_events": "not a list of objects"},
         {"tweet_create_events": [{"id_str": "12ab"}]},
         {"direct_message_events": [{"type": "message_create", "id": "x1", "message_create": {"sender_id": "7"}}]},
+        {"direct_message_events": [{"type": "message_create", "id": "8", "message_create": {"sender_id": "u\x007"}}]},
+        {"tweet_create_events": [{"id_str": "5", "user": {"id_str": "7" * 300}}]},
+        {"tweet_create_events": [{"id_str": "5", "user": {"id_str": "7"}, "in_reply_to_status_id_str": "4 OR 1"}]},
+        {"tweet_create_events": [{"id_str": "5"}]},
     ],
 )
 def test_malformed_delivery_raises_value_error(payload: dict) -> None:

@@ -1,17 +1,23 @@
 """Named leases in the shared database, so a job (a poller) runs in one process only.
 
 The holder renews before the lease expires; a crashed holder's lease simply runs out and
-another process takes over. Works the same on SQLite and PostgreSQL.
+another process takes over. Works the same on SQLite and PostgreSQL. ``run_while_leader``
+is the one loop every such job runs in.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy import Column, Float, MetaData, String, Table, insert, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+
+logger = logging.getLogger(__name__)
 
 metadata = MetaData()
 
@@ -70,3 +76,77 @@ class LeaderLease:
                 .where(leader_leases.c.name == self._name, leader_leases.c.holder == self.holder)
                 .values(expires_at=0.0)
             )
+
+
+async def run_while_leader(
+    lease: LeaderLease,
+    cycle: Callable[[], Awaitable[None]],
+    *,
+    name: str,
+    retry_seconds: float,
+    pause_seconds: float = 0.0,
+    max_backoff_seconds: float = 300.0,
+    on_leader: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Run ``cycle`` over and over while this process holds ``lease``, until cancelled.
+
+    A process without the lease tries again every ``retry_seconds``. On taking the lease,
+    ``on_leader`` runs first (e.g. ``deleteWebhook`` before ``getUpdates``). The lease is
+    renewed while a cycle runs, and a cycle is cancelled if another process took the lease
+    meanwhile. A failing cycle, hook or database is logged and tried again after a back-off
+    that doubles from ``retry_seconds`` up to ``max_backoff_seconds``, so the loop never
+    ends on an error. ``pause_seconds`` is the wait after a cycle that succeeded. On
+    cancellation the lease is released, so another process takes over at once.
+    """
+    leader = False
+    failures = 0
+    try:
+        while True:
+            try:
+                if not await asyncio.to_thread(lease.acquire):
+                    if leader:
+                        logger.warning("%s: another process took the lease; this one stops", name)
+                    leader = False
+                    await asyncio.sleep(retry_seconds)
+                    continue
+                if not leader:
+                    if on_leader is not None:
+                        await on_leader()
+                    leader = True
+                    logger.info("%s: this process holds the lease and runs", name)
+                if not await _cycle_holding(lease, cycle):
+                    logger.warning("%s: another process took the lease during a cycle; cycle stopped", name)
+                    leader = False
+                    continue
+                failures = 0
+            except Exception:
+                failures += 1
+                delay = min(retry_seconds * 2 ** (failures - 1), max_backoff_seconds)
+                logger.exception("%s failed (%d in a row); trying again in %.1f s", name, failures, delay)
+                await asyncio.sleep(delay)
+                continue
+            if pause_seconds > 0:
+                await asyncio.sleep(pause_seconds)
+    finally:
+        try:
+            await asyncio.to_thread(lease.release)
+        except Exception:  # the lease then simply runs out
+            logger.exception("%s: releasing the lease failed", name)
+
+
+async def _cycle_holding(lease: LeaderLease, cycle: Callable[[], Awaitable[None]]) -> bool:
+    """Run one cycle, renewing the lease meanwhile; False if the lease was lost (the cycle is cancelled)."""
+    task = asyncio.ensure_future(cycle())
+    try:
+        while not task.done():
+            await asyncio.wait({task}, timeout=lease.seconds / 3)
+            if not task.done() and not await asyncio.to_thread(lease.acquire):
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+                return False
+        task.result()  # the cycle's own error, if any
+        return True
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

@@ -17,6 +17,7 @@ from bot.cases.database import make_engine
 from bot.cases.deliveries import Backoff, DeliveryLedger
 from bot.cases.escalations import Escalations
 from bot.cases.events import OutboxReader
+from bot.cases.group_updates import GroupUpdates
 from bot.cases.leases import LeaderLease
 from bot.cases.store import CaseStore
 from bot.desk.destinations import CustomerNotices, Destination, TelegramGroup, Webhook
@@ -117,6 +118,7 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
                 desk,
                 ledger,
                 lease,
+                GroupUpdates(engine),
                 poll_timeout=GROUP_POLL_TIMEOUT,
             )
         if settings.webhook_url and settings.webhook_secret:

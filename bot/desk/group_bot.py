@@ -3,6 +3,11 @@
 Runs ``getUpdates`` on the agents' own bot (never the customer bot's consumer). A reply
 finds its case through the stored id of the message it answers, never by reading text.
 Only user ids on the allow-list may act; anyone else is refused and audited.
+
+An update is confirmed to Telegram only once it is marked handled, so one cut short by a
+crash is read again. Claims, resolves and hand-backs only change a case in the state they
+expect, so running them again does nothing twice; a reply or a note that was cut short is
+not repeated (it may have gone through): the agent is asked to check the case.
 """
 
 from __future__ import annotations
@@ -10,14 +15,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from telegram import Bot, CallbackQuery, Message, ReplyParameters, Update, User
 
 from bot.cases.deliveries import DeliveryLedger
-from bot.cases.leases import LeaderLease
+from bot.cases.group_updates import INTERRUPTED, SEEN, GroupUpdates
+from bot.cases.leases import LeaderLease, run_while_leader
 from bot.cases.priorities import label
 from bot.cases.queue import active_cases
-from bot.cases.store import CaseNotFound
+from bot.cases.store import CaseNotFound, utcnow
 from bot.desk.service import Actor, AgentDesk, Refused
 
 logger = logging.getLogger(__name__)
@@ -26,6 +33,12 @@ HELP = (
     "Reply to an alert to answer its customer, or: /reply <case> <text>, /claim <case>, /resolve <case>, "
     "/handback <case>, /note <case> <text>, /cases, /onduty, /offduty"
 )
+NOT_REPEATED = (
+    "Not repeated: the desk stopped while handling this, so it may have gone through already. "
+    "Check {case} and send it again if it is missing."
+)
+UNREPEATABLE = frozenset({"", "/reply", "/note"})  # "" is a reply to an alert
+KEEP_HANDLED = timedelta(days=2)  # Telegram keeps an unconfirmed update for 24 hours
 
 
 def agent_name(user: User) -> str:
@@ -41,8 +54,10 @@ class AgentGroupBot:
         desk: AgentDesk,
         ledger: DeliveryLedger,
         lease: LeaderLease,
+        handled: GroupUpdates,
         *,
         poll_timeout: int = 20,
+        retry_seconds: float = 5.0,
     ) -> None:
         self._bot = bot
         self._chat_id = chat_id
@@ -50,42 +65,61 @@ class AgentGroupBot:
         self._desk = desk
         self._ledger = ledger
         self._lease = lease
+        self._handled = handled
         self._poll_timeout = poll_timeout
+        self._retry_seconds = retry_seconds
+        self._offset: int | None = None
 
     async def run(self) -> None:
-        """Long-poll until cancelled; a failing update is logged and skipped, never retried forever.
+        """Long-poll until cancelled, only while this desk process holds the lease.
 
-        Only the desk process holding the database lease polls (Telegram allows one
-        ``getUpdates`` consumer per bot); the others wait to take over.
+        Telegram allows one ``getUpdates`` consumer per bot; the other desk processes wait
+        to take over.
         """
-        offset = 0
-        while True:
-            if not await asyncio.to_thread(self._lease.acquire):
-                await asyncio.sleep(self._lease.seconds / 3)
-                continue
-            try:
-                updates = await self._bot.get_updates(
-                    offset=offset, timeout=self._poll_timeout, allowed_updates=["message", "callback_query"]
-                )
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("getUpdates on the agents' bot failed; retrying")
-                await asyncio.sleep(2)
-                continue
-            for update in updates:
-                offset = update.update_id + 1
-                try:
-                    await self.handle(update)
-                except Exception:
-                    logger.exception("agents' group update %s failed", update.update_id)
+        await run_while_leader(
+            self._lease,
+            self.poll_once,
+            name="agents' group bot",
+            retry_seconds=self._retry_seconds,
+            on_leader=self._start_reading,
+        )
 
-    async def handle(self, update: Update) -> None:
-        """One update: a button press or a message in the agents' group."""
+    async def _start_reading(self) -> None:
+        """Start from the oldest update Telegram holds: whatever the last holder left unconfirmed."""
+        self._offset = None
+        await asyncio.to_thread(self._handled.forget_finished_before, utcnow() - KEEP_HANDLED)
+
+    async def poll_once(self) -> None:
+        """One ``getUpdates``; each update is confirmed (next offset) only after it was handled."""
+        updates = await self._bot.get_updates(
+            offset=self._offset, timeout=self._poll_timeout, allowed_updates=["message", "callback_query"]
+        )
+        for update in updates:
+            await self._handle_once(update)
+            self._offset = update.update_id + 1
+
+    async def _handle_once(self, update: Update) -> None:
+        """Handle an update not handled before; one that fails is logged and kept failed, never retried."""
+        found = await asyncio.to_thread(self._handled.begin, update.update_id)
+        if found == SEEN:
+            return
+        error = None
+        try:
+            await self.handle(update, interrupted=found == INTERRUPTED)
+        except Exception as exc:
+            logger.exception("agents' group update %s failed", update.update_id)
+            error = f"{type(exc).__name__}: {exc}"
+        await asyncio.to_thread(self._handled.finish, update.update_id, error)
+
+    async def handle(self, update: Update, *, interrupted: bool) -> None:
+        """One update: a button press or a message in the agents' group.
+
+        ``interrupted``: an earlier run of this update was cut short, so it may be half done.
+        """
         if update.callback_query is not None:
             await self._button(update.callback_query)
         elif update.message is not None and update.message.chat.id == self._chat_id and update.message.text:
-            await self._message(update.message)
+            await self._message(update.message, interrupted)
 
     async def _button(self, query: CallbackQuery) -> None:
         action, _, case_id = (query.data or "").partition(":")
@@ -107,7 +141,7 @@ class AgentGroupBot:
             text = f"Refused: {error}"
         await query.get_bot().answer_callback_query(query.id, text=text)
 
-    async def _message(self, message: Message) -> None:
+    async def _message(self, message: Message, interrupted: bool) -> None:
         user = message.from_user
         text = message.text or ""
         command, _, rest = text.partition(" ")
@@ -119,6 +153,10 @@ class AgentGroupBot:
             named_case, _ = _case_and_text(rest, replied_case)
             await self._desk.refuse_stranger(agent_name(user), "telegram", command.lstrip("/") or "reply", named_case)
             await self._answer(message, "Only configured agents can act on cases.")
+            return
+        if interrupted and command in UNREPEATABLE:
+            named_case, _ = _case_and_text(rest, replied_case)
+            await self._answer(message, NOT_REPEATED.format(case=(named_case or "the case").upper()))
             return
         actor = self._actor(user)
         if command == "/onduty":

@@ -2,6 +2,7 @@
 
 Without credentials it stays idle: the webhook answers 503 and no poller starts. With
 them, one process (holding the database lease) polls; every process can take webhooks.
+Either way events are stored in the inbox first and every process's worker handles them.
 """
 
 from __future__ import annotations
@@ -22,17 +23,20 @@ from bot.cases.leases import LeaderLease
 from connectors.rasa_bridge import conversation_gate
 from connectors.twitter.conversations import OnNewMessage, XConversations
 from connectors.twitter.identity import CHANNEL
+from connectors.twitter.inbox import XInbox
 from connectors.twitter.poller import XPoller
-from connectors.twitter.sender import XSender, XUnavailable
+from connectors.twitter.sender import XSender
 from connectors.twitter.settings import XSettings
 from connectors.twitter.state import XState
 from connectors.twitter.webhook import (
     SIGNATURE_HEADER,
+    Delivery,
     crc_response,
     crc_token_valid,
     parse_delivery,
     signature_valid,
 )
+from connectors.twitter.worker import XWorker
 
 logger = logging.getLogger(__name__)
 
@@ -48,21 +52,40 @@ class XRuntime:
         engine = conversation_gate(app).store.engine
         self.settings = settings
         self.state = XState(engine)
+        self.inbox = XInbox(engine)
         self.sender = XSender(settings, session=session)
         self.conversations = XConversations(app, on_new_message, self.sender, self.state, settings)
+        self.worker = XWorker(self.inbox, self.conversations, settings)
         lease = LeaderLease(engine, LEASE_NAME, max(settings.lease_seconds, 3 * settings.poll_seconds))
-        self.poller = XPoller(settings, self.sender, self.state, lease, self.conversations)
-        self._task: asyncio.Task[None] | None = None
+        self.poller = XPoller(
+            settings,
+            self.sender,
+            self.state,
+            self.inbox,
+            lease,
+            ready=self.conversations.ready,
+            stored=self.worker.wake,
+        )
+        self._tasks: list[asyncio.Task[None]] = []
 
-    def start_polling(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self.poller.run(), name="x-poller")
+    def start(self) -> None:
+        """Start the worker, and the poller unless X pushes events by webhook."""
+        if self._tasks:
+            return
+        self._tasks.append(asyncio.create_task(self.worker.run(), name="x-worker"))
+        if not self.settings.webhook_mode:
+            self._tasks.append(asyncio.create_task(self.poller.run(), name="x-poller"))
+
+    async def receive(self, delivery: Delivery) -> None:
+        """Store a webhook delivery's events (X gets its 200 only after this), then have them handled."""
+        await asyncio.to_thread(self.inbox.store, [*delivery.mentions, *delivery.dm_events])
+        self.worker.wake()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
         await self.sender.close()
 
 
@@ -108,9 +131,7 @@ class TwitterInput(InputChannel):
             if not settings.configured:
                 logger.info("X channel idle: set X_BEARER_TOKEN, X_CONSUMER_*, X_ACCESS_TOKEN* and X_ACCOUNT_ID")
                 return
-            runtime = self.runtime(app, on_new_message)
-            if not settings.webhook_mode:
-                runtime.start_polling()
+            self.runtime(app, on_new_message).start()
             logger.info("X channel %s for @%s (%s)", settings.mode, settings.account_handle, settings.account_id)
 
         @hook.listener("before_server_stop")
@@ -150,17 +171,11 @@ class TwitterInput(InputChannel):
                 delivery = parse_delivery(payload, settings.account_id)
             except ValueError as exc:
                 return response.json({"error": f"malformed delivery: {exc}"}, status=400)
-            conversations = self.runtime(request.app, on_new_message).conversations
             try:
-                for mention in sorted(delivery.mentions, key=lambda m: int(m.id)):
-                    await conversations.mention(mention)
-                for event in sorted(delivery.dm_events, key=lambda e: int(e.id)):
-                    await conversations.dm(event)
-            except XUnavailable:
-                logger.exception("X unavailable while answering a webhook delivery; X will redeliver")
-                return response.json({"error": "X API unavailable, retry later"}, status=503)
-            except Exception:
-                logger.exception("X webhook delivery failed")
+                await self.runtime(request.app, on_new_message).receive(delivery)
+            except Exception:  # not stored, so not acknowledged: X delivers it again
+                logger.exception("could not store an X webhook delivery; answering 503 so X redelivers it")
+                return response.json({"error": "delivery not stored, retry later"}, status=503)
             return response.json({"status": "ok"})
 
         return hook

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from rasa.core.channels.channel import UserMessage
@@ -40,7 +41,7 @@ OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
 class XConversations:
-    """Handles mentions and DM events once each; ``XUnavailable`` means retry the event later."""
+    """Handles mentions and DM events once each; ``XUnavailable`` means try the event again later."""
 
     def __init__(
         self, app: Sanic, on_new_message: OnNewMessage, sender: XSender, state: XState, settings: XSettings
@@ -56,19 +57,21 @@ class XConversations:
         agent = getattr(self._app.ctx, "agent", None)
         return agent is not None and agent.is_ready()
 
-    async def mention(self, mention: Mention, *, cursor: tuple[str, str] | None = None) -> None:
-        """Answer ``mention`` in public unless it is ours, a retweet or already answered."""
+    async def mention(self, mention: Mention, *, redacted: tuple[str, ...]) -> None:
+        """Answer ``mention`` in public unless it is ours, a retweet or already answered.
+
+        ``redacted``: kinds of secret the inbox took out of its text before storing it.
+        """
         if await asyncio.to_thread(self._state.processed, MENTION, mention.id):
-            if cursor is not None:
-                await asyncio.to_thread(self._state.set_cursor, *cursor)
             return
         done = [(MENTION, mention.id)]
         if mention.author_id != self._settings.account_id and not mention.is_retweet:
-            done += await self._answer(mention)
-        await asyncio.to_thread(self._state.finish, *done, cursor=cursor)
+            done += await self._answer(mention, redacted)
+        await asyncio.to_thread(self._state.finish, *done)
 
-    async def _answer(self, mention: Mention) -> list[tuple[str, str]]:
+    async def _answer(self, mention: Mention, redacted: tuple[str, ...]) -> list[tuple[str, str]]:
         redaction = await asyncio.to_thread(redact, mention.text)
+        redaction = replace(redaction, kinds=tuple(dict.fromkeys((*redacted, *redaction.kinds))))
         leaked = bool(redaction.kinds) or bool(personal_data(mention.text))
         intent = await self._intent(without_handles(redaction.text))
         urgent = intent is not None and priority_for(intent, credentials_exposed=redaction.found_secret) == P1
@@ -127,20 +130,20 @@ class XConversations:
         )
         logger.info("opened P1 case %s from X mention %s", case.id, mention.id)
 
-    async def dm(self, event: DmEvent) -> None:
-        """Run one direct message through the gate and Rasa, once."""
+    async def dm(self, event: DmEvent, *, redacted: tuple[str, ...]) -> None:
+        """Run one direct message through the gate and Rasa, once (``redacted`` as for a mention)."""
         if await asyncio.to_thread(self._state.processed, DM, event.id):
             return
         if event.sender_id != self._settings.account_id:
             try:
-                await self._converse(event)
+                await self._converse(event, redacted)
             except XFeatureDisabled:  # reported once by the sender; the gate kept the message on any case
                 logger.debug("DM event %s not answered: the X plan cannot send DMs", event.id)
             except XRejected:
                 logger.error("X refused a reply in DM event %s", event.id)
         await asyncio.to_thread(self._state.finish, (DM, event.id))
 
-    async def _converse(self, event: DmEvent) -> None:
+    async def _converse(self, event: DmEvent, redacted: tuple[str, ...]) -> None:
         sender_id = conversation_key(event.sender_id)
         choice = _chosen(event.text, await asyncio.to_thread(self._state.take_choices, sender_id))
         gate = conversation_gate(self._app)
@@ -149,6 +152,7 @@ class XConversations:
             sender_id=sender_id,
             text=choice[0] if choice else event.text,
             txid_expected=await txid_expected(self._app, sender_id),
+            redacted_before=redacted,
         )
         output = TranscribingOutputChannel(XOutput(self._sender, self._state, self._choice_hint), gate, CHANNEL)
         for notice in admission.notices:

@@ -1,7 +1,8 @@
-"""Fetch new mentions and DM events every few seconds, in one process only (a database lease).
+"""Fetch new mentions and DM events into the inbox every few seconds, in one process only (a lease).
 
-Mentions are read from the persisted ``since_id`` through every page, then handled oldest
-first, the cursor moving with each one; DM events are read until one already handled.
+Mentions are read from the persisted ``since_id`` through every page, and the cursor moves
+once they are stored; DM events are read until one already stored. Handling them is the
+worker's job (``worker.py``), so a failing event never holds up fetching.
 """
 
 from __future__ import annotations
@@ -9,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
-from bot.cases.leases import LeaderLease
-from connectors.twitter.conversations import XConversations
+from bot.cases.leases import LeaderLease, run_while_leader
+from connectors.twitter.inbox import XInbox
 from connectors.twitter.sender import DM_EVENTS, MENTIONS, DmEvent, Mention, XSender, XUnavailable
 from connectors.twitter.settings import XSettings
 from connectors.twitter.state import DM, DM_FLOOR, MENTIONS_CURSOR, XState
@@ -28,55 +29,45 @@ def snowflake_at(epoch_seconds: float) -> str:
 
 
 class XPoller:
-    """One polling loop; ``poll_once`` is a full cycle (used by the loop and by tests)."""
+    """One polling loop; ``poll_once`` is a full cycle (used by the loop and by tests).
+
+    ``ready`` says whether events can be answered yet (Rasa's model is loaded); ``stored``
+    is called after a cycle, to have the worker look at the inbox.
+    """
 
     def __init__(
         self,
         settings: XSettings,
         sender: XSender,
         state: XState,
+        inbox: XInbox,
         lease: LeaderLease,
-        conversations: XConversations,
         *,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        ready: Callable[[], bool],
+        stored: Callable[[], None],
     ) -> None:
         self._settings = settings
         self._sender = sender
         self._state = state
+        self._inbox = inbox
         self._lease = lease
-        self._conversations = conversations
-        self._sleep = sleep
+        self._ready = ready
+        self._stored = stored
 
     async def run(self) -> None:
-        """Poll until cancelled; the process that does not hold the lease only waits."""
-        try:
-            while True:
-                try:
-                    if await asyncio.to_thread(self._lease.acquire):
-                        await self._poll_holding_lease()
-                except Exception:  # the database may be briefly away: keep the loop alive
-                    logger.exception("X poller cycle failed")
-                await self._sleep(self._settings.poll_seconds)
-        finally:
-            await asyncio.to_thread(self._lease.release)
-
-    async def _poll_holding_lease(self) -> None:
-        """One cycle, renewing the lease while it runs (a 429 wait can outlast the lease)."""
-        cycle = asyncio.create_task(self.poll_once(), name="x-poll-cycle")
-        try:
-            while not cycle.done():
-                await asyncio.wait({cycle}, timeout=self._lease.seconds / 3)
-                if not cycle.done() and not await asyncio.to_thread(self._lease.acquire):
-                    logger.warning("X poller lease taken over by another process; stopping this cycle")
-                    cycle.cancel()
-        finally:
-            if not cycle.done():
-                cycle.cancel()
-            await asyncio.gather(cycle, return_exceptions=True)
+        """Poll until cancelled; a process that does not hold the lease only waits to take over."""
+        await run_while_leader(
+            self._lease,
+            self.poll_once,
+            name="X poller",
+            retry_seconds=self._settings.poll_seconds,
+            pause_seconds=self._settings.poll_seconds,
+            max_backoff_seconds=self._settings.backoff_max_seconds,
+        )
 
     async def poll_once(self) -> None:
-        """Handle everything new since the last cycle; one failing feature does not stop the other."""
-        if not self._conversations.ready():
+        """Store everything new since the last cycle; one failing feature does not stop the other."""
+        if not self._ready():
             logger.info("X poller waiting for the Rasa model to load")
             return
         for feature, poll in ((MENTIONS, self._poll_mentions), (DM_EVENTS, self._poll_dms)):
@@ -88,6 +79,7 @@ class XPoller:
                 logger.warning("X %s poll stopped for this cycle: %s", feature, exc)
             except Exception:
                 logger.exception("X %s poll failed", feature)
+        self._stored()
 
     async def _poll_mentions(self) -> None:
         since_id = await asyncio.to_thread(self._state.cursor, MENTIONS_CURSOR)
@@ -102,8 +94,9 @@ class XPoller:
             token = page.next_token
             if token is None:
                 break
-        for mention in sorted(mentions.values(), key=lambda m: int(m.id)):
-            await self._conversations.mention(mention, cursor=(MENTIONS_CURSOR, mention.id))
+        if mentions:
+            await asyncio.to_thread(self._inbox.store, list(mentions.values()))
+            await asyncio.to_thread(self._state.set_cursor, MENTIONS_CURSOR, max(mentions, key=int))
 
     async def _poll_dms(self) -> None:
         floor = await asyncio.to_thread(self._state.cursor, DM_FLOOR)
@@ -115,10 +108,10 @@ class XPoller:
         for _ in range(self._settings.max_pages):
             page = await self._sender.dm_events(pagination_token=token)
             fresh = [e for e in page.events if int(e.id) > int(floor)]
-            unseen = [e for e in fresh if not await asyncio.to_thread(self._state.processed, DM, e.id)]
+            known = await asyncio.to_thread(self._inbox.known, DM, [e.id for e in fresh])
+            unseen = [e for e in fresh if e.id not in known]
             events.update((e.id, e) for e in unseen)
             token = page.next_token
             if token is None or len(unseen) < len(page.events):
-                break  # reached events handled before (or older than the first start)
-        for event in sorted(events.values(), key=lambda e: int(e.id)):
-            await self._conversations.dm(event)
+                break  # reached events stored before (or older than the first start)
+        await asyncio.to_thread(self._inbox.store, list(events.values()))

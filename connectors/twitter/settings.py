@@ -34,6 +34,9 @@ class XSettings:
     ``*_per_window`` are the plan's request limits per 15 minutes; the sender spaces its
     requests so it never needs more than that, whatever ``poll_seconds`` says. ``max_pages``
     bounds the DM pages read per cycle (mentions are read to the end: X serves at most 800).
+    An event whose handling fails is tried again after ``event_retry_seconds`` (doubling up
+    to ``backoff_max_seconds``) and set aside after ``event_max_failures`` failures; X being
+    unreachable, a timeout (``event_timeout_seconds``) or a busy database never counts.
     """
 
     credentials: XCredentials
@@ -51,6 +54,9 @@ class XSettings:
     backoff_max_seconds: float = 300.0
     max_attempts: int = 5
     lease_seconds: float = 90.0
+    event_max_failures: int = 5
+    event_retry_seconds: float = 5.0
+    event_timeout_seconds: float = 120.0
 
     @property
     def configured(self) -> bool:
@@ -92,4 +98,7 @@ class XSettings:
             mentions_per_window=int(env.get("X_MENTIONS_PER_15MIN", "180")),
             dm_events_per_window=int(env.get("X_DM_EVENTS_PER_15MIN", "300")),
             backoff_max_seconds=float(env.get("X_BACKOFF_MAX_SECONDS", "300")),
+            event_max_failures=int(env.get("X_EVENT_MAX_FAILURES", "5")),
+            event_retry_seconds=float(env.get("X_EVENT_RETRY_SECONDS", "5")),
+            event_timeout_seconds=float(env.get("X_EVENT_TIMEOUT_SECONDS", "120")),
         )

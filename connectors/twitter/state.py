@@ -1,7 +1,8 @@
 """What the X channel must remember across restarts: cursors, handled events, offered choices.
 
-The mentions ``since_id`` and the ids of handled mentions and DM events are written when
-an event is finished, so a restart neither misses one nor answers one twice. No Rasa here.
+The mentions ``since_id`` moves once fetched mentions are stored in the inbox, and the ids
+of handled mentions and DM events are written when an event is finished, so a restart
+neither misses one nor answers one twice. No Rasa here.
 """
 
 from __future__ import annotations
@@ -64,8 +65,8 @@ class XState:
             ).first()
         return row is not None
 
-    def finish(self, *events: tuple[str, str], cursor: tuple[str, str] | None = None) -> None:
-        """Mark ``(kind, id)`` events handled and move a cursor past them, in one transaction."""
+    def finish(self, *events: tuple[str, str]) -> None:
+        """Mark ``(kind, id)`` events handled, in one transaction."""
         for attempt in range(2):
             try:
                 with self._engine.begin() as conn:
@@ -79,8 +80,6 @@ class XState:
                             conn.execute(
                                 insert(x_processed).values(kind=kind, event_id=event_id, processed_at=time.time())
                             )
-                    if cursor is not None:
-                        _set_cursor(conn, *cursor)
                 return
             except IntegrityError:
                 if attempt:

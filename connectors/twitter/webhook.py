@@ -70,7 +70,7 @@ def parse_delivery(payload: dict[str, Any], account_id: str) -> Delivery:
 
 
 def _numeric_id(value: object) -> str:
-    """X ids are decimal snowflakes; anything else is not a delivery (they are sorted as numbers)."""
+    """X ids (of posts, events and users) are decimal; anything else is not a delivery (ids are sorted as numbers)."""
     text = str(value)
     if _NUMERIC_ID.fullmatch(text) is None:
         raise TypeError(f"id {text[:40]!r} is not a decimal id")
@@ -92,9 +92,9 @@ def _parse(payload: dict[str, Any], account_id: str) -> Delivery:
             Mention(
                 id=tweet_id,
                 text=str(text),
-                author_id=str(user.get("id_str", "")),
+                author_id=_numeric_id(user["id_str"]),
                 author_username=str(user.get("screen_name", "")),
-                conversation_id=str(tweet.get("in_reply_to_status_id_str") or tweet_id),
+                conversation_id=_numeric_id(tweet.get("in_reply_to_status_id_str") or tweet_id),
                 referenced=referenced,
             )
         )
@@ -102,7 +102,7 @@ def _parse(payload: dict[str, Any], account_id: str) -> Delivery:
         if event.get("type") != "message_create":
             continue
         create = event["message_create"]
-        sender_id = str(create["sender_id"])
+        sender_id = _numeric_id(create["sender_id"])
         recipient = str((create.get("target") or {}).get("recipient_id", ""))
         events.append(
             DmEvent(

@@ -7,6 +7,7 @@ so the production code path is unchanged. Every request is recorded, body includ
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import socket
@@ -45,6 +46,7 @@ class Fault:
     status: int
     reset_in: int = 60
     remaining: int = 0
+    delay: float = 0.0  # seconds the request hangs before the fault is answered
 
 
 @lru_cache(maxsize=1)
@@ -97,6 +99,8 @@ class FakeX:
     uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
     _sequence: int = 0
     _runner: web.AppRunner | None = None
+    _site: web.TCPSite | None = None
+    _ssl: ssl.SSLContext | None = None
     port: int = 0
     ca: trustme.CA = field(default_factory=lambda: test_ca())
 
@@ -141,8 +145,31 @@ class FakeX:
         )
         return event_id
 
-    def fail(self, endpoint: str, *statuses: int, reset_in: int = 60) -> None:
-        self.faults.setdefault(endpoint, []).extend(Fault(s, reset_in) for s in statuses)
+    def fail(self, endpoint: str, *statuses: int, reset_in: int = 60, delay: float = 0.0) -> None:
+        """The next requests to ``endpoint`` get ``statuses``, each after hanging ``delay`` seconds."""
+        self.faults.setdefault(endpoint, []).extend(Fault(s, reset_in, delay=delay) for s in statuses)
+
+    def delivered_dms(self, participant_id: str) -> list[str]:
+        """Texts of the DMs X accepted for ``participant_id`` (``sent_dms`` also lists refused attempts)."""
+        conversation = _conversation(self.account_id, participant_id)
+        return [
+            e["text"]
+            for e in self.dm_events
+            if e["sender_id"] == self.account_id and e["dm_conversation_id"] == conversation
+        ]
+
+    async def refuse_connections(self) -> None:
+        """Stop listening and drop open connections: clients get "connection refused" until ``accept_connections``."""
+        assert self._site is not None and self._runner is not None and self._runner.server is not None
+        await self._site.stop()
+        await self._runner.server.shutdown(0.1)
+        self._site = None
+
+    async def accept_connections(self) -> None:
+        """Listen again, on the same port."""
+        assert self._runner is not None and self._site is None
+        self._site = web.TCPSite(self._runner, "127.0.0.1", self.port, ssl_context=self._ssl, reuse_address=True)
+        await self._site.start()
 
     def sent_dms(self, participant_id: str | None = None) -> list[str]:
         return [r.json["text"] for r in self._dm_requests(participant_id)]
@@ -181,13 +208,13 @@ class FakeX:
         app.router.add_post("/2/media/upload/initialize", self._upload_initialize)
         app.router.add_post("/2/media/upload/{id}/append", self._upload_append)
         app.router.add_post("/2/media/upload/{id}/finalize", self._upload_finalize)
-        server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        (_server_cert() if self.ca is test_ca() else self.ca.issue_cert(*HOSTS)).configure_cert(server_ctx)
+        self._ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        (_server_cert() if self.ca is test_ca() else self.ca.issue_cert(*HOSTS)).configure_cert(self._ssl)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=server_ctx)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self._ssl)
+        await self._site.start()
+        self.port = self._site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def close(self) -> None:
         if self._runner is not None:
@@ -228,6 +255,7 @@ class FakeX:
         queue = self.faults.get(endpoint) or []
         if queue:
             fault = queue.pop(0)
+            await asyncio.sleep(fault.delay)
             if fault.status == 429:
                 headers = {**limit_headers, "x-rate-limit-remaining": "0",
                            "x-rate-limit-reset": str(int(time.time()) + fault.reset_in)}  # fmt: skip
