@@ -88,6 +88,23 @@ def test_one_claim_wins_and_customer_messages_are_forwarded(store):
     assert store.active_case("rest", "alice") is None
 
 
+def test_a_line_and_what_is_written_with_it_are_kept_together_or_not_at_all(store):
+    case = _open(store)
+    written: list[int] = []
+
+    line_id = store.record_message(
+        case.id, TranscriptLine(role="agent", text="hello"), with_line=lambda conn, line_id: written.append(line_id)
+    )
+    assert written == [line_id] and store.transcript(case.id)[-1].id == line_id
+
+    def fail(conn, line_id: int) -> None:
+        raise RuntimeError("the outbox row could not be written")
+
+    with pytest.raises(RuntimeError):
+        store.record_message(case.id, TranscriptLine(role="agent", text="lost"), with_line=fail)
+    assert [line.text for line in store.transcript(case.id)][-1] == "hello"
+
+
 def test_cancel_only_before_an_agent_claims(store):
     case = _open(store)
     assert store.claim(case.id, "ann")

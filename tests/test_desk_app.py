@@ -1,5 +1,6 @@
 import asyncio
 import time
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -8,7 +9,6 @@ from bot.cases.database import REPLY_MARGIN_SECONDS, make_engine
 from bot.cases.store import CaseStore
 from connectors.rest.mailbox import RestMailbox
 from tests.auxil.desk_app import PASSWORDS, act, context_of, open_case, origin, running_desk, signed_in, visitor
-from tests.auxil.fake_telegram import FakeTelegram
 
 
 async def test_sign_in_sets_a_strict_http_only_cookie_and_refuses_wrong_passwords(sqlite_url):
@@ -99,7 +99,9 @@ async def test_reply_reaches_rest_customer_then_resolve_asks_for_rating(database
         )
         assert context.store.human_owns("rest", "web-ada") is None  # the bot answers again
         view = await (await alice.get(f"/api/cases/{case.id}")).json()
-        assert [t["role"] for t in view["transcript"]] == ["customer", "agent", "note", "bot"]
+        shown = [(t["role"], t["delivery"]) for t in view["transcript"]]
+        sent = {"state": "sent", "error": None}  # in the mailbox before it was recorded
+        assert shown == [("customer", None), ("agent", sent), ("note", None), ("bot", None)]
         assert [a["action"] for a in view["audit"]] == ["claim", "reply", "note", "priority", "resolve"]
         assert view["priority"] == 2
         again = await act(alice, server, case.id, "resolve")
@@ -164,33 +166,37 @@ async def test_attachments_download_with_a_harmless_file_name(sqlite_url, tmp_pa
         assert (await alice.get(f"/api/cases/{case.id}/attachments/999")).status == 404
 
 
-async def test_agent_sends_a_file_to_a_telegram_customer_but_not_to_rest(sqlite_url):
-    async with FakeTelegram() as fake:
-        env = {"TELEGRAM_BOT_TOKEN": "222:customers", "TELEGRAM_API_BASE_URL": fake.base_url}
-        async with running_desk(sqlite_url, **env) as server, signed_in(server, "alice") as alice:
-            store = context_of(server).store
-            case = open_case(server, channel="telegram", sender_id="tg:5151:5151")
-            form = aiohttp.FormData()
-            form.add_field("file", b"%PDF-1.4 steps", filename="steps.pdf", content_type="application/pdf")
-            response = await alice.post(f"/api/cases/{case.id}/file", data=form, headers={"Origin": origin(server)})
-            assert response.status == 200, await response.text()
-            sent = fake.calls_to("sendDocument", 5151)
-            assert len(sent) == 1 and sent[0].params["document"] == b"%PDF-1.4 steps"
-            assert sent[0].params["document_name"] == "steps.pdf"
-            assert store.get(case.id).assignee == "alice"
-            assert store.transcript(case.id)[-1].text == "[file] steps.pdf"
-            assert [(a["kind"], a["name"]) for a in store.attachments(case.id)] == [("agent_file", "steps.pdf")]
-            rest_case = open_case(server, sender_id="web-file")
-            form = aiohttp.FormData()
-            form.add_field("file", b"x", filename="a.txt", content_type="text/plain")
-            refused = await alice.post(f"/api/cases/{rest_case.id}/file", data=form, headers={"Origin": origin(server)})
-            assert refused.status == 409
-            assert "only be sent to Telegram" in (await refused.json())["error"]
-            x_case = open_case(server, channel="twitter", sender_id="x:2001")
-            no_x = await act(alice, server, x_case.id, "reply", text="hello")
-            assert no_x.status == 409 and "X credentials are not set" in (await no_x.json())["error"]
-            audit = context_of(server).desk.audit.entries(x_case.id)
-            assert [(e.action, e.allowed) for e in audit] == [("claim", True), ("reply", False)]
+async def test_agent_sends_a_file_to_a_telegram_customer_but_not_to_rest(sqlite_url, tmp_path):
+    attachment_dir = tmp_path / "attachments"
+    async with (
+        running_desk(sqlite_url, TELEGRAM_ATTACHMENT_DIR=str(attachment_dir)) as server,
+        signed_in(server, "alice") as alice,
+    ):
+        store = context_of(server).store
+        case = open_case(server, channel="telegram", sender_id="tg:5151:5151")
+        form = aiohttp.FormData()
+        form.add_field("file", b"%PDF-1.4 steps", filename="steps.pdf", content_type="application/pdf")
+        response = await alice.post(f"/api/cases/{case.id}/file", data=form, headers={"Origin": origin(server)})
+        assert response.status == 200, await response.text()
+        assert store.get(case.id).assignee == "alice"
+        view = await (await alice.get(f"/api/cases/{case.id}")).json()
+        assert view["transcript"][-1]["text"] == "[file] steps.pdf"
+        assert view["transcript"][-1]["delivery"] == {"state": "queued", "error": None}  # the Telegram channel sends it
+        [attachment] = store.attachments(case.id)
+        assert (attachment["kind"], attachment["name"]) == ("agent_file", "steps.pdf")
+        stored = Path(attachment["stored_path"])
+        assert stored.is_relative_to(attachment_dir) and stored.read_bytes() == b"%PDF-1.4 steps"
+        rest_case = open_case(server, sender_id="web-file")
+        form = aiohttp.FormData()
+        form.add_field("file", b"x", filename="a.txt", content_type="text/plain")
+        refused = await alice.post(f"/api/cases/{rest_case.id}/file", data=form, headers={"Origin": origin(server)})
+        assert refused.status == 409
+        assert "only be sent to Telegram" in (await refused.json())["error"]
+        x_case = open_case(server, channel="twitter", sender_id="x:2001")
+        no_x = await act(alice, server, x_case.id, "reply", text="hello")
+        assert no_x.status == 409 and "X credentials are not set" in (await no_x.json())["error"]
+        audit = context_of(server).desk.audit.entries(x_case.id)
+        assert [(e.action, e.allowed) for e in audit] == [("claim", True), ("reply", False)]
 
 
 async def test_hand_back_returns_the_conversation_to_the_bot_and_sign_out_ends_duty(sqlite_url):

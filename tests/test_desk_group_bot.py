@@ -6,11 +6,14 @@ from hypothesis import strategies as st
 
 from bot.cases.database import make_engine
 from bot.cases.group_updates import GroupUpdates
+from bot.cases.instances import Instance
 from bot.cases.store import TranscriptLine
 from connectors.rest.mailbox import RestMailbox
+from connectors.telegram.storage import Outbox
 from tests.auxil.desk_app import context_of, running_desk
 from tests.auxil.fake_telegram import FakeTelegram, agent_group_message
 from tests.auxil.fuzzing import FUZZ, texts
+from tests.auxil.telegram_harness import ChannelHarness
 from tests.auxil.waiting import until
 
 GROUP = -1001234
@@ -25,7 +28,6 @@ def _env(fake: FakeTelegram, **extra: str) -> dict[str, str]:
         "TELEGRAM_AGENT_BOT_TOKEN": AGENT_TOKEN,
         "TELEGRAM_AGENT_CHAT_ID": str(GROUP),
         "TELEGRAM_AGENT_IDS": f"{AGENT},{OTHER_AGENT}",
-        "TELEGRAM_BOT_TOKEN": CUSTOMER_TOKEN,
         "TELEGRAM_API_BASE_URL": fake.base_url,
         **extra,
     }
@@ -44,6 +46,12 @@ def _from_group(user_id: int, text: str, message_id: int, reply_to: int | None =
 
 def _agent_calls(fake: FakeTelegram, method: str = "sendMessage"):
     return [c for c in fake.calls_to(method) if c.token == AGENT_TOKEN]
+
+
+def _queued_for(server, chat_id: int) -> list[str]:
+    """What the desk queued for a Telegram customer (the Telegram channel sends it)."""
+    engine = context_of(server).engine
+    return [row["body"]["text"] for row in Outbox(engine, Instance(engine, "desk:test")).rows(chat_id)]
 
 
 def _open(server, *, channel="telegram", sender_id="tg:555:555", priority=1):
@@ -90,17 +98,21 @@ async def test_p1_alert_reaches_the_agents_group_within_5_seconds(sqlite_url):
         update = next(c for c in _agent_calls(fake) if "screenshot.png" in c.params["text"])
         alert_id = context_of(server).ledger.first_alert_message(case.id, GROUP)
         assert update.params["reply_parameters"]["message_id"] == alert_id
-        customer = lambda: [c for c in fake.calls_to("sendMessage", 555) if c.token == CUSTOMER_TOKEN]  # noqa: E731
-        assert customer() == []  # an agent was on duty: no "nobody is on duty" notice
+        assert _queued_for(server, 555) == []  # an agent was on duty: no "nobody is on duty" notice
         fake.queue_update(_from_group(AGENT, "/offduty", 2, username="alice_tg"))
-        await until(lambda: len(customer()) == 1, WAIT_SECONDS)  # everyone left while the case waits: now it is told
-        assert "No agent is on duty" in customer()[0].params["text"]
+        await until(lambda: len(_queued_for(server, 555)) == 1, WAIT_SECONDS)  # everyone left: now it is told
+        assert "No agent is on duty" in _queued_for(server, 555)[0]
 
 
-async def test_reply_to_the_alert_reaches_the_telegram_customer_and_resolve_asks_for_rating(database_url):
-    async with FakeTelegram() as fake, running_desk(database_url, **_env(fake)) as server:
+async def test_reply_to_the_alert_reaches_the_telegram_customer_and_resolve_asks_for_rating(database_url, tmp_path):
+    """The customer bot's channel polls Telegram too, so each update here names the bot it is for."""
+    async with (
+        FakeTelegram() as fake,
+        running_desk(database_url, **_env(fake)) as server,
+        ChannelHarness(fake, database_url, tmp_path, webhook=False, token=CUSTOMER_TOKEN),
+    ):
         context = context_of(server)
-        fake.queue_update(_from_group(AGENT, "/onduty", 49, username="alice_tg"))
+        fake.queue_update(_from_group(AGENT, "/onduty", 49, username="alice_tg"), token=AGENT_TOKEN)
         await until(lambda: any("on duty" in c.params["text"] for c in _agent_calls(fake)), WAIT_SECONDS)
         case = await asyncio.to_thread(_open, server)
         other = await asyncio.to_thread(_open, server, sender_id="tg:777:777")
@@ -108,17 +120,20 @@ async def test_reply_to_the_alert_reaches_the_telegram_customer_and_resolve_asks
         alert_id = context.ledger.first_alert_message(case.id, GROUP)
         assert alert_id is not None
         fake.queue_update(
-            _from_group(AGENT, "We are freezing your account now.", 50, reply_to=alert_id, username="alice_tg")
+            _from_group(AGENT, "We are freezing your account now.", 50, reply_to=alert_id, username="alice_tg"),
+            token=AGENT_TOKEN,
         )
         customer = lambda: [c for c in fake.calls_to("sendMessage", 555) if c.token == CUSTOMER_TOKEN]  # noqa: E731
-        await until(lambda: len(customer()) == 1, WAIT_SECONDS)
+        await until(lambda: len(customer()) == 1, WAIT_SECONDS)  # queued by the desk, sent by the channel
         assert customer()[0].params["text"] == "We are freezing your account now."
+        queued = f"Queued for the customer of {case.id}; the desk shows when it is sent."
+        await until(lambda: any(c.params["text"] == queued for c in _agent_calls(fake)), WAIT_SECONDS)
         assert context.store.get(case.id).assignee == "@alice_tg"  # the first reply claims the case
         assert context.store.get(other.id).status == "open"  # another customer's case is untouched
         # a customer message to the claimed case is forwarded to the group as a reply to the alert
         context.store.record_message(case.id, TranscriptLine(role="customer", text="thank you, hurry"))
         await until(lambda: any("thank you, hurry" in c.params["text"] for c in _agent_calls(fake)), WAIT_SECONDS)
-        fake.queue_update(_from_group(AGENT, f"/resolve {case.id}", 51, username="alice_tg"))
+        fake.queue_update(_from_group(AGENT, f"/resolve {case.id}", 51, username="alice_tg"), token=AGENT_TOKEN)
         await until(lambda: len(customer()) == 2, WAIT_SECONDS)
         assert case.id in customer()[1].params["text"] and "5" in customer()[1].params["text"]
         assert context.store.get(case.id).status == "resolved"

@@ -1,18 +1,23 @@
-"""The relay: an agent's words reach REST, Telegram and X customers through their own channel."""
+"""The relay: an agent's words reach REST and X customers through their own channel, and are
+queued with their transcript line for Telegram customers."""
 
 import dataclasses
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from bot.cases.database import make_engine
+from bot.cases.instances import Instance
 from bot.cases.store import CaseStore
-from bot.desk.relay import CustomerRelay, RelayUnavailable, telegram_chat_id, x_user_id
+from bot.desk.relay import CustomerRelay, RelayUnavailable, x_user_id
+from bot.desk.telegram_replies import DELIVERED, QUEUED, TelegramReplies, telegram_chat_id
 from bot.desk.texts import RESOLVED, CustomerTexts, MissingResponse
 from connectors.rest.mailbox import RestMailbox
-from connectors.telegram.sender import TelegramSender
+from connectors.telegram.sender import MAX_TEXT
+from connectors.telegram.storage import Outbox
 from connectors.twitter.sender import XSender
 from connectors.twitter.settings import XCredentials, XSettings
-from tests.auxil.fake_telegram import FakeTelegram
 from tests.auxil.fake_x import DM_SEND, MEDIA, FakeX
 
 
@@ -37,16 +42,17 @@ def test_conversation_keys():
         x_user_id("tg:1:1")
 
 
-async def test_x_customer_gets_a_direct_message_and_a_refused_dm_is_not_recorded(sqlite_url):
+async def test_x_customer_gets_a_direct_message_and_a_refused_dm_is_not_recorded(sqlite_url, tmp_path):
     store = CaseStore(make_engine(sqlite_url))
     fake = FakeX()
     await fake.start()
     x = XSender(_x_settings(), session=fake.session())
     try:
-        relay = CustomerRelay(store, RestMailbox(store.engine), None, x)
+        relay = CustomerRelay(store, RestMailbox(store.engine), TelegramReplies(store, tmp_path), x)
         case = _case(store, "twitter", "x:2001")
-        await relay.send(case, "We are checking your withdrawal.", author="alice")
+        assert await relay.send(case, "We are checking your withdrawal.", author="alice") == "sent"
         assert fake.sent_dms("2001") == ["We are checking your withdrawal."]
+        assert relay.deliveries(case, store.transcript(case.id)) == [DELIVERED]
         fake.disabled.add(DM_SEND)
         with pytest.raises(RelayUnavailable):
             await relay.send(case, "second try", author="alice")
@@ -57,30 +63,47 @@ async def test_x_customer_gets_a_direct_message_and_a_refused_dm_is_not_recorded
         store.engine.dispose()
 
 
-async def test_telegram_customer_gets_the_customer_bot_message_and_unconfigured_channels_refuse(sqlite_url):
+async def test_a_telegram_customers_message_is_queued_with_its_line_or_not_at_all(sqlite_url, tmp_path):
     store = CaseStore(make_engine(sqlite_url))
-    async with FakeTelegram() as fake:
-        sender = TelegramSender.create("222:customers", base_url=fake.base_url)
-        async with sender:
-            relay = CustomerRelay(store, RestMailbox(store.engine), sender)
-            case = _case(store, "telegram", "tg:5151:5151")
-            await relay.send(case, "Hello <b>there</b>", author="alice")
-            assert fake.sent_texts(5151) == ["Hello &lt;b&gt;there&lt;/b&gt;"]  # agents' text is never markup
-            with pytest.raises(RelayUnavailable):
-                await relay.send(_case(store, "twitter", "x:2002"), "hi", author="alice")
-        bare = CustomerRelay(store, RestMailbox(store.engine), None)
-        with pytest.raises(RelayUnavailable):
-            await bare.send(case, "hi", author="alice")
+    relay = CustomerRelay(store, RestMailbox(store.engine), TelegramReplies(store, tmp_path))
+    outbox = Outbox(store.engine, Instance(store.engine, "desk:test"))
+    case = _case(store, "telegram", "tg:5151:5151")
+    long_text = "word " * (MAX_TEXT // 4)
+    assert await relay.send(case, "Hello <b>there</b>", author="alice") == QUEUED
+    assert await relay.send(case, long_text, author="alice") == QUEUED
+    lines = store.transcript(case.id)
+    assert [(line.role, line.text) for line in lines] == [("agent", "Hello <b>there</b>"), ("agent", long_text)]
+    short, long = (str(line.id) for line in lines)
+    rows = outbox.rows(5151)
+    assert [(r["reference"], r["origin"], r["status"]) for r in rows] == [
+        (short, "agent", "pending"),
+        (long, "agent", "pending"),  # the long one cut to Telegram's size
+        (long, "agent", "pending"),
+    ]
+    assert rows[0]["body"] == {"kind": "text", "text": "Hello <b>there</b>"}  # escaped when sent, never markup
+    assert [d.state if d else None for d in relay.deliveries(case, lines)] == ["queued", "queued"]
+
+    with store.engine.begin() as conn:
+        conn.execute(text("DROP TABLE telegram_replies"))  # the outbox cannot take the row
+    with pytest.raises(OperationalError, match="telegram_replies"):
+        await relay.send(case, "lost?", author="alice")
+    assert len(store.transcript(case.id)) == 2  # nor is the line kept: both or neither
+    with pytest.raises(RelayUnavailable, match="X credentials"):
+        await relay.send(_case(store, "twitter", "x:2002"), "hi", author="alice")
     store.engine.dispose()
 
 
-async def test_x_customer_who_only_wrote_in_public_gets_a_public_invite_without_the_agents_words(sqlite_url):
+async def test_x_customer_who_only_wrote_in_public_gets_a_public_invite_without_the_agents_words(
+    sqlite_url, tmp_path
+):
     store = CaseStore(make_engine(sqlite_url))
     fake = FakeX()
     await fake.start()
     x = XSender(_x_settings(), session=fake.session())
     try:
-        relay = CustomerRelay(store, RestMailbox(store.engine), None, x, x_dm_link="https://x.example/dm")
+        relay = CustomerRelay(
+            store, RestMailbox(store.engine), TelegramReplies(store, tmp_path), x, x_dm_link="https://x.example/dm"
+        )
         case = store.open_case(
             intent="suspected_theft",
             priority=1,
@@ -103,13 +126,13 @@ async def test_x_customer_who_only_wrote_in_public_gets_a_public_invite_without_
         store.engine.dispose()
 
 
-async def test_x_customer_gets_an_image_in_a_dm_and_a_pdf_is_refused_before_any_upload(sqlite_url):
+async def test_x_customer_gets_an_image_in_a_dm_and_a_pdf_is_refused_before_any_upload(sqlite_url, tmp_path):
     store = CaseStore(make_engine(sqlite_url))
     fake = FakeX()
     await fake.start()
     x = XSender(dataclasses.replace(_x_settings(), backoff_seconds=0.01), session=fake.session())
     try:
-        relay = CustomerRelay(store, RestMailbox(store.engine), None, x)
+        relay = CustomerRelay(store, RestMailbox(store.engine), TelegramReplies(store, tmp_path), x)
         case = _case(store, "twitter", "x:2004")
         image = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 9000  # 2.3 MB: three upload chunks
         await relay.send_file(case, "how-to-reset-2fa.png", image, mime_type="image/png", author="alice")

@@ -97,7 +97,11 @@ class ErrorLog(logging.Handler):
 
 @pytest.fixture(scope="module")
 def target(tmp_path_factory) -> Iterator[Target]:
-    with postgres_database() as url, served_desk(desk_env(url, DESK_POLL_SECONDS="0.5")) as desk:
+    agent_files = str(tmp_path_factory.mktemp("agent_files"))  # what agents send Telegram customers lands here
+    with (
+        postgres_database() as url,
+        served_desk(desk_env(url, DESK_POLL_SECONDS="0.5", TELEGRAM_ATTACHMENT_DIR=agent_files)) as desk,
+    ):
         desk.context.sign_ins = SignInThrottle(per_address=10**9, per_name=10**9)
         store = desk.context.store
         cases = [

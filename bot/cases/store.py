@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -44,6 +44,7 @@ class TranscriptLine:
     text: str
     author: str | None = None
     at: datetime = field(default_factory=utcnow)
+    id: int | None = field(default=None, compare=False)  # set once stored
 
 
 @dataclass(frozen=True)
@@ -194,22 +195,32 @@ class CaseStore:
                 _enqueue(conn, "case_updated", case_id, {"details": fresh})
         return self.get(case_id)
 
-    def record_message(self, case_id: str, line: TranscriptLine) -> None:
-        """Append to the transcript; a customer message to a claimed case is forwarded."""
+    def record_message(
+        self, case_id: str, line: TranscriptLine, *, with_line: Callable[[Connection, int], None] | None = None
+    ) -> int:
+        """Append to the transcript and return the line's id; a customer message to a claimed case is forwarded.
+
+        ``with_line(conn, line_id)`` writes, in the same transaction, what must exist exactly
+        when the line does (the row that delivers it, on a channel that delivers later).
+        """
         with self._engine.begin() as conn:
             status = conn.execute(select(cases.c.status).where(cases.c.id == case_id)).scalar()
             if status is None:
                 raise CaseNotFound(case_id)
-            conn.execute(insert(case_messages).values(**_message_row(case_id, line)))
+            inserted = conn.execute(insert(case_messages).values(**_message_row(case_id, line)))
+            line_id = int(inserted.inserted_primary_key[0])
             if line.role == "customer" and status == CLAIMED:
                 _enqueue(conn, "customer_message", case_id, {"text": line.text})
+            if with_line is not None:
+                with_line(conn, line_id)
+        return line_id
 
     def transcript(self, case_id: str) -> list[TranscriptLine]:
         with self._engine.connect() as conn:
             rows = conn.execute(
                 select(case_messages).where(case_messages.c.case_id == case_id).order_by(case_messages.c.id)
             ).all()
-        return [TranscriptLine(role=r.role, text=r.text, author=r.author, at=r.at) for r in rows]
+        return [TranscriptLine(role=r.role, text=r.text, author=r.author, at=r.at, id=r.id) for r in rows]
 
     def add_attachment(
         self,

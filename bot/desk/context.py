@@ -29,6 +29,7 @@ from bot.desk.passwords import Credentials
 from bot.desk.relay import CustomerRelay
 from bot.desk.service import AgentDesk
 from bot.desk.settings import DeskSettings
+from bot.desk.telegram_replies import TelegramReplies
 from bot.desk.texts import CustomerTexts
 from bot.desk.throttle import SignInThrottle
 from connectors.rest.mailbox import RestMailbox
@@ -71,10 +72,6 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
     roster = DutyRoster(engine, idle_minutes=settings.idle_minutes)
     async with contextlib.AsyncExitStack() as stack:
         stack.callback(engine.dispose)
-        customer_bot = None
-        if settings.customer_bot_token:
-            customer_bot = TelegramSender.create(settings.customer_bot_token, base_url=settings.telegram_api_base_url)
-            await stack.enter_async_context(customer_bot)
         x_sender = None
         if settings.x is not None:
             x_sender = XSender(settings.x)
@@ -83,7 +80,7 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
         relay = CustomerRelay(
             store,
             RestMailbox(engine),
-            customer_bot,
+            TelegramReplies(store, settings.attachment_dir),
             x_sender,
             texts=texts,
             x_dm_link=settings.x.dm_link if settings.x else "",

@@ -26,6 +26,7 @@ from bot.cases.priorities import label
 from bot.cases.queue import active_cases
 from bot.cases.store import CaseNotFound, utcnow
 from bot.desk.service import Actor, AgentDesk, Refused
+from bot.desk.telegram_replies import QUEUED
 
 logger = logging.getLogger(__name__)
 
@@ -171,8 +172,7 @@ class AgentGroupBot:
     async def _command(self, actor: Actor, command: str, rest: str, replied_case: str | None, text: str) -> str:
         if not command:
             assert replied_case is not None
-            await self._desk.reply(actor, replied_case, text)
-            return f"Sent to the customer of {replied_case}."
+            return await self._reply(actor, replied_case, text)
         if command == "/onduty":
             return f"{actor.name} is on duty."
         if command == "/offduty":
@@ -180,21 +180,19 @@ class AgentGroupBot:
             return f"{actor.name} is off duty."
         if command == "/cases":
             return await self._cases()
-        with_text: dict[str, Callable[[Actor, str, str], Awaitable[object]]] = {
-            "/reply": self._desk.reply,
-            "/note": self._desk.note,
-        }
         without_text: dict[str, Callable[[Actor, str], Awaitable[object]]] = {
             "/claim": self._desk.claim,
             "/resolve": self._desk.resolve,
             "/handback": self._desk.hand_back,
         }
-        if command in with_text:
+        if command in ("/reply", "/note"):
             case_id, body = _case_and_text(rest, replied_case)
             if case_id is None or not body:
                 return f"Usage: {command} <case> <text>"
-            await with_text[command](actor, case_id, body)
-            return f"{command[1:].capitalize()} on {case_id.upper()} done."
+            if command == "/reply":
+                return await self._reply(actor, case_id, body)
+            await self._desk.note(actor, case_id, body)
+            return f"Note on {case_id.upper()} done."
         if command in without_text:
             case_id = rest.split()[0] if rest else replied_case
             if case_id is None:
@@ -202,6 +200,12 @@ class AgentGroupBot:
             await without_text[command](actor, case_id)
             return f"{command[1:].capitalize()} on {case_id.upper()} done."
         return HELP
+
+    async def _reply(self, actor: Actor, case_id: str, text: str) -> str:
+        """Answer the customer; the agent learns whether it went or waits in the Telegram channel's queue."""
+        if await self._desk.reply(actor, case_id, text) == QUEUED:
+            return f"Queued for the customer of {case_id.upper()}; the desk shows when it is sent."
+        return f"Sent to the customer of {case_id.upper()}."
 
     async def _cases(self) -> str:
         cases = await asyncio.to_thread(active_cases, self._desk.store.engine)

@@ -1,25 +1,25 @@
 """Send an agent's words to the customer through the customer's own channel.
 
 REST customers have no push, so their messages wait in the REST mailbox for the next
-poll; Telegram customers get a message from the customer bot (not the agents' bot); X
-customers get a direct message from the support account, and when X refuses it for a
-customer who only wrote in public, a short public reply inviting them to a DM, with
-nothing of the agent's words in it. Files go to Telegram customers as documents and to X
-customers as DM images (X DMs carry no documents); REST customers' mailbox is text only.
+poll; Telegram customers' messages are queued in the Telegram channel's reply outbox
+(``telegram_replies``), which the Rasa server sends from the customer bot, in order and
+with retries; X customers get a direct message from the support account, and when X
+refuses it for a customer who only wrote in public, a short public reply inviting them to
+a DM, with nothing of the agent's words in it. Files go to Telegram customers as documents
+and to X customers as DM images (X DMs carry no documents); REST customers' mailbox is
+text only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
-
-from telegram.error import TelegramError, TimedOut
+from collections.abc import Iterator, Sequence
 
 from bot.cases.store import Case, CaseStore, TranscriptLine
+from bot.desk.telegram_replies import DELIVERED, QUEUED, SENT, Delivery, TelegramReplies
 from bot.desk.texts import X_PUBLIC_INVITE, CustomerTexts
 from connectors.rest.mailbox import RestMailbox
-from connectors.telegram.sender import TelegramSender
 from connectors.twitter import identity as x_identity
 from connectors.twitter.identity import SENDER_PREFIX as X_PREFIX
 from connectors.twitter.sender import XRejected, XSender, XUnavailable
@@ -27,14 +27,6 @@ from connectors.twitter.sender import XRejected, XSender, XUnavailable
 
 class RelayUnavailable(RuntimeError):
     """The customer's channel cannot be reached from the desk (not configured or unsupported)."""
-
-
-def telegram_chat_id(sender_id: str) -> int:
-    """``tg:<chat_id>:<user_id>`` -> chat id."""
-    prefix, chat_id, _user_id = sender_id.split(":", 2)
-    if prefix != "tg":
-        raise ValueError(f"not a Telegram conversation key: {sender_id!r}")
-    return int(chat_id)
 
 
 def x_user_id(sender_id: str) -> str:
@@ -51,7 +43,7 @@ class CustomerRelay:
         self,
         store: CaseStore,
         mailbox: RestMailbox,
-        customer_bot: TelegramSender | None,
+        telegram: TelegramReplies,
         x: XSender | None = None,
         *,
         texts: CustomerTexts | None = None,
@@ -59,27 +51,63 @@ class CustomerRelay:
     ) -> None:
         self._store = store
         self._mailbox = mailbox
-        self._bot = customer_bot
+        self._telegram = telegram
         self._x = x
         self._texts = texts or CustomerTexts.load()
         self._x_dm_link = x_dm_link
 
-    async def send(self, case: Case, text: str, *, author: str, role: str = "agent") -> None:
-        """Deliver first, then record: a failed delivery is not shown as said."""
-        with _platform_failures_refused():
-            if case.channel == "rest":
-                await asyncio.to_thread(self._mailbox.post, case.sender_id, text, author)
-            elif case.channel == "telegram":
-                if self._bot is None:
-                    raise RelayUnavailable("TELEGRAM_BOT_TOKEN is not set: cannot write to Telegram customers")
-                await self._bot.send_text(telegram_chat_id(case.sender_id), text)
-            elif case.channel == x_identity.CHANNEL:
+    async def send(self, case: Case, text: str, *, author: str, role: str = "agent") -> str:
+        """Telegram: record the line with its outbox row, return ``queued``; others: deliver, record, return ``sent``.
+
+        A delivery that failed is not recorded, so it is never shown as said.
+        """
+        line = TranscriptLine(role=role, text=text, author=author)
+        if case.channel == "telegram":
+            await asyncio.to_thread(self._telegram.queue_text, case, line)
+            return QUEUED
+        if case.channel == "rest":
+            await asyncio.to_thread(self._mailbox.post, case.sender_id, text, author)
+        elif case.channel == x_identity.CHANNEL:
+            with _x_failures_refused():
                 await self._direct_message(case, text)
-            else:
-                raise RelayUnavailable(f"the desk cannot write to {case.channel} customers")
+        else:
+            raise RelayUnavailable(f"the desk cannot write to {case.channel} customers")
+        await asyncio.to_thread(self._store.record_message, case.id, line)
+        return SENT
+
+    async def send_file(self, case: Case, name: str, data: bytes, *, mime_type: str, author: str) -> None:
+        """A document for a Telegram customer (stored, then queued) or an image in an X customer's DM (sent)."""
+        if case.channel == "telegram":
+            await asyncio.to_thread(self._telegram.queue_file, case, name, data, mime_type=mime_type, author=author)
+            return
+        if case.channel != x_identity.CHANNEL:
+            raise RelayUnavailable(f"files can only be sent to Telegram and X customers, not {case.channel}")
+        with _x_failures_refused():
+            try:
+                media_id = await self._x_sender().upload_dm_image(data, mime_type)
+            except XRejected as error:
+                raise RelayUnavailable(f"cannot send {name} to this X customer: {error}") from error
+            await self._direct_message(case, name, media_id)
         await asyncio.to_thread(
-            self._store.record_message, case.id, TranscriptLine(role=role, text=text, author=author)
+            self._store.add_attachment, case.id, kind="agent_file", name=name, mime_type=mime_type, size=len(data)
         )
+        line = TranscriptLine(role="agent", text=f"[file] {name}", author=author)
+        await asyncio.to_thread(self._store.record_message, case.id, line)
+
+    def deliveries(self, case: Case, lines: Sequence[TranscriptLine]) -> list[Delivery | None]:
+        """How each line reached the customer, for the desk to show.
+
+        Telegram lines the desk queued: from the outbox. Other agent lines were delivered
+        before they were recorded, so they are sent; other lines were not sent by the desk.
+        """
+        queued = self._telegram.deliveries(case) if case.channel == "telegram" else {}
+        shown: list[Delivery | None] = []
+        for line in lines:
+            if line.id is not None and line.id in queued:
+                shown.append(queued[line.id])
+            else:
+                shown.append(DELIVERED if line.role == "agent" else None)
+        return shown
 
     def _x_sender(self) -> XSender:
         if self._x is None:
@@ -103,38 +131,11 @@ class CustomerRelay:
                 "Send your answer again once they write in a DM."
             ) from error
 
-    async def send_file(self, case: Case, name: str, data: bytes, *, mime_type: str, author: str) -> None:
-        """Send a file to a Telegram customer, or an image to an X customer's DM; deliver first, then record."""
-        with _platform_failures_refused():
-            if case.channel == "telegram":
-                if self._bot is None:
-                    raise RelayUnavailable("TELEGRAM_BOT_TOKEN is not set: cannot write to Telegram customers")
-                await self._bot.send_document(telegram_chat_id(case.sender_id), data, filename=name)
-            elif case.channel == x_identity.CHANNEL:
-                try:
-                    media_id = await self._x_sender().upload_dm_image(data, mime_type)
-                except XRejected as error:
-                    raise RelayUnavailable(f"cannot send {name} to this X customer: {error}") from error
-                await self._direct_message(case, name, media_id)
-            else:
-                raise RelayUnavailable(f"files can only be sent to Telegram and X customers, not {case.channel}")
-        await asyncio.to_thread(
-            self._store.add_attachment, case.id, kind="agent_file", name=name, mime_type=mime_type, size=len(data)
-        )
-        line = TranscriptLine(role="agent", text=f"[file] {name}", author=author)
-        await asyncio.to_thread(self._store.record_message, case.id, line)
-
 
 @contextlib.contextmanager
-def _platform_failures_refused() -> Iterator[None]:
-    """A platform that fails or does not answer becomes a refusal the agent can read, not a server error."""
+def _x_failures_refused() -> Iterator[None]:
+    """X failing or not answering becomes a refusal the agent can read, not a server error."""
     try:
         yield
-    except TimedOut as error:
-        raise RelayUnavailable(
-            "Telegram did not confirm in time: the message may have arrived, so check before sending it again"
-        ) from error
-    except TelegramError as error:
-        raise RelayUnavailable(f"Telegram did not take the message: {error}") from error
     except XUnavailable as error:
         raise RelayUnavailable(f"X did not take the message: {error}") from error

@@ -60,17 +60,18 @@ class AgentDesk:
         await self._done(actor, "claim", case.id)
         return await asyncio.to_thread(self.store.get, case.id)
 
-    async def reply(self, actor: Actor, case_id: str, text: str) -> Case:
+    async def reply(self, actor: Actor, case_id: str, text: str) -> str:
+        """Answer the customer; returns ``sent``, or ``queued`` when their channel delivers later."""
         text = text.strip()
         if not text:
             raise Refused("empty reply")
         case = await self._take(actor, "reply", case_id)
         try:
-            await self.relay.send(case, text, author=actor.name)
+            delivery = await self.relay.send(case, text, author=actor.name)
         except RelayUnavailable as error:
             raise await self._refusal(actor, "reply", case.id, str(error)) from error
         await self._done(actor, "reply", case.id, {"chars": len(text)})
-        return case
+        return delivery
 
     async def send_file(self, actor: Actor, case_id: str, name: str, data: bytes, mime_type: str) -> Case:
         if not data:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bot.settings import Settings
+from connectors.telegram.settings import TelegramSettings
 from connectors.twitter.settings import XSettings
 
 DEFAULT_SLA_MINUTES = {1: 5, 2: 30, 3: 240, 4: 1440}
@@ -29,6 +31,7 @@ class DeskSettings:
     """Everything the desk reads from the environment, read once."""
 
     core: Settings
+    attachment_dir: Path  # shared with the Telegram channel, which sends the files agents queue there
     x: XSettings | None = None  # set when the X channel is configured
     agents: dict[str, str] = field(default_factory=dict)  # name -> password hash
     host: str = "127.0.0.1"
@@ -45,7 +48,6 @@ class DeskSettings:
     agent_bot_token: str | None = None
     agent_chat_id: int | None = None
     agent_telegram_ids: tuple[int, ...] = ()
-    customer_bot_token: str | None = None
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     webhook_url: str | None = None
     webhook_secret: str | None = None
@@ -69,6 +71,7 @@ class DeskSettings:
         x = XSettings.from_env(env)
         return cls(
             core=Settings.from_env(env),
+            attachment_dir=TelegramSettings.from_env(env).attachment_dir,
             x=x if x.configured else None,
             agents=dict(_pairs(env.get("DESK_AGENTS", ""))),
             host=env.get("DESK_HOST", "127.0.0.1"),
@@ -87,7 +90,6 @@ class DeskSettings:
             agent_telegram_ids=tuple(
                 int(x) for x in env.get("TELEGRAM_AGENT_IDS", "").replace(" ", "").split(",") if x
             ),
-            customer_bot_token=env.get("TELEGRAM_BOT_TOKEN") or None,
             telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL") or "https://api.telegram.org/bot",
             webhook_url=webhook_url,
             webhook_secret=webhook_secret,

@@ -21,6 +21,7 @@ from bot.desk.auth import COOKIE, authenticate, set_session_cookie
 from bot.desk.context import DESK
 from bot.desk.destinations import case_json
 from bot.desk.service import Actor, Refused
+from bot.desk.telegram_replies import Delivery
 
 STATIC = Path(__file__).resolve().parent / "static"
 ACTIONS = frozenset({"claim", "reply", "note", "priority", "resolve", "hand_back"})
@@ -152,15 +153,21 @@ async def case_view(request: web.Request) -> web.StreamResponse:
     attachments = await asyncio.to_thread(context.store.attachments, case_id)
     transcript = await asyncio.to_thread(context.store.transcript, case_id)
     audit = await asyncio.to_thread(context.desk.audit.entries, case_id)
+    deliveries = await asyncio.to_thread(context.desk.relay.deliveries, case, transcript)
     data = _with_sla(request, case)
     data.update(case_json(case, attachments))
-    data["transcript"] = [_line(t) for t in transcript]
+    data["transcript"] = [{**_line(t), "delivery": _delivery(d)} for t, d in zip(transcript, deliveries, strict=True)]
     data["audit"] = [_audit(a) for a in audit]
     return web.json_response(data)
 
 
 def _line(line: TranscriptLine) -> dict[str, Any]:
     return {"role": line.role, "author": line.author, "text": line.text, "at": line.at.isoformat()}
+
+
+def _delivery(delivery: Delivery | None) -> dict[str, Any] | None:
+    """``queued``, ``sent`` or ``failed`` with its error; ``None`` for a line the desk did not send."""
+    return None if delivery is None else asdict(delivery)
 
 
 def _audit(entry: AuditEntry) -> dict[str, Any]:

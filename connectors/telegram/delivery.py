@@ -138,6 +138,15 @@ class ReplyDelivery:
             message = await self._sender.send_part(chat_id, body["text"], buttons, reply_to=body.get("reply_to"))
         elif kind == "photo":
             message = await self._sender.send_photo(chat_id, body["url"], caption=body.get("caption"))
+        elif kind == "document" and "path" in body:  # stored by the agent desk; nothing outside the directory
+            root = self._settings.attachment_dir.resolve()
+            path = (root / body["path"]).resolve()
+            if not path.is_relative_to(root):
+                raise ValueError(f"{body['path']!r} is outside the attachment directory")
+            data = await asyncio.to_thread(path.read_bytes)
+            message = await self._sender.send_document(
+                chat_id, data, caption=body.get("caption"), filename=body.get("filename")
+            )
         elif kind == "document":
             message = await self._sender.send_document(chat_id, body["url"], caption=body.get("caption"))
         else:

@@ -3,7 +3,8 @@
 Requests arrive the way PTB sends them (form fields with JSON-encoded values, multipart for
 uploads) and answers are the Bot API's ``{"ok": true, "result": ...}`` envelopes. Every call
 is recorded; tests can queue updates for ``getUpdates``, inject 429s for a chat or a method,
-stall a method past the client's timeout, and serve files for ``getFile``.
+refuse a chat's sends (a customer who blocked the bot), stall a method past the client's
+timeout, and serve files for ``getFile``.
 """
 
 from __future__ import annotations
@@ -57,6 +58,14 @@ class _Failure:
     times: int
 
 
+@dataclass
+class _Refusal:
+    method: str
+    chat_id: int | None
+    code: int
+    description: str
+
+
 class FakeTelegram:
     """The Bot API on 127.0.0.1 (a free port); ``base_url`` and ``base_file_url`` are for PTB."""
 
@@ -68,6 +77,7 @@ class FakeTelegram:
         self._update_ids = itertools.count(1000)
         self._message_ids = itertools.count(1)
         self._failures: list[_Failure] = []
+        self._refusals: list[_Refusal] = []
         self._stalls: dict[str, list[float]] = {}
         self._files: dict[str, tuple[str, bytes]] = {}
         self._runner: web.AppRunner | None = None
@@ -121,6 +131,17 @@ class FakeTelegram:
         """The next ``times`` calls of ``method`` (for ``chat_id``, if given) answer 429."""
         self._failures.append(_Failure(method, chat_id, retry_after, times))
 
+    def refuse(
+        self,
+        chat_id: int | None = None,
+        *,
+        method: str = "sendMessage",
+        code: int = 403,
+        description: str = "Forbidden: bot was blocked by the user",
+    ) -> None:
+        """Every later call of ``method`` (for ``chat_id``, if given) is refused with ``code``, as Telegram does."""
+        self._refusals.append(_Refusal(method, chat_id, code, description))
+
     def stall(self, method: str, seconds: float) -> None:
         """The next call of ``method`` is recorded, then answered only after ``seconds``."""
         self._stalls.setdefault(method, []).append(seconds)
@@ -166,6 +187,9 @@ class FakeTelegram:
                     },
                     status=429,
                 )
+        for refusal in self._refusals:
+            if refusal.method == method and refusal.chat_id in (None, call.chat_id):
+                return _error(refusal.code, refusal.description)
         if self._stalls.get(method):
             await asyncio.sleep(self._stalls[method].pop(0))
         handler = getattr(self, f"_m_{method}", None)
