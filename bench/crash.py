@@ -1,0 +1,152 @@
+"""kill -9 of the Rasa server in the middle of a Telegram burst: what was acknowledged, lost, duplicated.
+
+What runs: the stack of `bench/live_stack.py` (actions, Rasa with the customer bot in webhook
+mode, desk) on a fresh SQLite file, against the fake Bot API on 127.0.0.1.
+
+How:
+1. A calm run learns how many replies each opening message gets: the 50 different first
+   messages of the burst, each in a fresh chat, 25 at a time, a turn ending 4 s after its last reply.
+2. The burst: 200 fresh chats each send one of those messages, POSTed to the webhook evenly over
+   4 s. Like Telegram, an update that got no 2xx is POSTed again every second until it does.
+3. 3 s after the first update the Rasa server's process group gets SIGKILL; it is started again
+   at once with the same command line.
+4. Replies are watched at the fake Bot API until every chat has its expected replies and the
+   connector's claims taken before the kill have expired (`TELEGRAM_CLAIM_SECONDS` plus two
+   sweeps), at most 4 minutes after the restarted server answers its health route (`GET /`).
+
+Reported: updates acknowledged (on the first POST / after redelivery / never), turns whose
+replies were lost (fewer than the calm run's count, duplicates not counted), duplicated replies
+(the same text twice in one chat), and recovery time: from the restarted server's first 200 on
+`GET /` to the reply that completed the last chat.
+
+    python -m bench.crash            # `name: value` lines (about 4 minutes)
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import aiohttp
+
+from bench.customers import first_messages
+from bench.fake_bot_api import FakeBotApi
+from bench.live_stack import live_stack, run_main, work_dir
+from bench.traffic import TelegramLine
+from connectors.telegram.settings import TelegramSettings
+
+BURST, DISTINCT = 200, 50
+BURST_SECONDS, KILL_AFTER = 4.0, 3.0
+REDELIVER_EVERY = 1.0
+CALM_PARALLEL, CALM_QUIET = 25, 4.0
+LONGEST_WATCH = 240.0
+MARKS = (10, 30, 60, 120, 180)
+
+
+async def calm_counts(line: TelegramLine, texts: list[str]) -> dict[str, int]:
+    """Replies each text gets as the first message of a fresh chat, on an otherwise idle stack."""
+    counts: dict[str, int] = {}
+    gate = asyncio.Semaphore(CALM_PARALLEL)
+
+    async def one(index: int, text: str) -> None:
+        chat = 20_000_000 + index
+        async with gate:
+            sent = time.perf_counter()
+            if await line.post(line.update(chat, text)) != 200:
+                raise RuntimeError(f"calm run: webhook refused {text!r}")
+            await line.wait_replies(chat, 10**6, sent + 60, quiet=CALM_QUIET, since=sent)
+            counts[text] = len(line.replies[chat])
+
+    await asyncio.gather(*(one(i, t) for i, t in enumerate(texts)))
+    return counts
+
+
+def chat_state(texts: list[str], expected: int) -> tuple[int, int]:
+    """(replies lost, replies duplicated) of one chat: a repeated text is a duplicate."""
+    duplicates = sum(n - 1 for n in Counter(texts).values())
+    return max(0, expected - (len(texts) - duplicates)), duplicates
+
+
+async def run_crash(print_line: Callable[[str, str], None]) -> None:
+    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)  # the killed server's requests break off
+    with work_dir("bench-crash-") as work:
+        async with FakeBotApi() as fake, live_stack(work, fake) as stack, aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0)
+        ) as session:
+            settings = TelegramSettings.from_env(stack.env)
+            line = TelegramLine(fake, session, stack.webhook_url)
+            texts = first_messages(DISTINCT)
+            counts = await calm_counts(line, texts)
+            print_line("crash.calm_replies_per_message", f"{min(counts.values())}-{max(counts.values())}, "
+                       f"{sum(counts[texts[i % DISTINCT]] for i in range(BURST))} expected for the burst")
+
+            chats = {30_000_000 + i: texts[i % DISTINCT] for i in range(BURST)}
+            updates = {chat: line.update(chat, text) for chat, text in chats.items()}
+            attempts: dict[int, int] = {}  # chat -> POSTs until acknowledged
+            start = time.perf_counter()
+
+            async def deliver(order: int, chat: int) -> None:
+                await asyncio.sleep(order * BURST_SECONDS / BURST)
+                tries = 0
+                while time.perf_counter() < start + LONGEST_WATCH:
+                    tries += 1
+                    if await line.post(updates[chat], timeout=10) == 200:
+                        attempts[chat] = tries
+                        return
+                    await asyncio.sleep(REDELIVER_EVERY)
+
+            deliveries = [asyncio.create_task(deliver(i, c)) for i, c in enumerate(chats)]
+            await asyncio.sleep(KILL_AFTER)
+            killed = time.perf_counter()
+            before_kill = (len(attempts), sum(len(line.replies[c]) for c in chats))
+            stack.kill_rasa()
+            stack.start("rasa")
+            healthy = await stack.wait_ready("rasa", f"{stack.rasa_url}/")
+
+            def missing() -> int:
+                return sum(chat_state(line.texts[c], counts[t])[0] for c, t in chats.items())
+
+            quiet_after = killed + settings.claim_seconds + 2 * settings.sweep_seconds + 5
+            complete_at: dict[int, float] = {}
+            while time.perf_counter() < healthy + LONGEST_WATCH:
+                now = time.perf_counter()
+                for c, t in chats.items():
+                    if c not in complete_at and chat_state(line.texts[c], counts[t])[0] == 0:
+                        complete_at[c] = line.replies[c][counts[t] - 1] if counts[t] else now
+                if len(complete_at) == BURST and now > quiet_after:
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.gather(*deliveries)
+
+            for c, t in chats.items():  # what went wrong, chat by chat, for whoever investigates
+                lost, dup = chat_state(line.texts[c], counts[t])
+                if lost or dup:
+                    print(f"crash: chat {c} {t!r}: expected {counts[t]}, got {line.texts[c]}", file=sys.stderr)
+            lost_turns = sum(chat_state(line.texts[c], counts[t])[0] > 0 for c, t in chats.items())
+            duplicated = sum(chat_state(line.texts[c], counts[t])[1] for c, t in chats.items())
+            first_try = sum(a == 1 for a in attempts.values())
+            print_line("crash.updates_acknowledged", f"{len(attempts)}/{BURST} ({first_try} on the first POST, "
+                       f"{len(attempts) - first_try} after redelivery; {before_kill[0]} before the kill)")
+            print_line("crash.replies_before_kill", str(before_kill[1]))
+            print_line("crash.restart_to_health_s", f"{healthy - killed:.1f}")
+            print_line("crash.turns_with_lost_replies", f"{lost_turns}/{BURST} ({missing()} replies missing)")
+            print_line("crash.duplicated_replies", str(duplicated))
+            if len(complete_at) == BURST:
+                recovery = max(complete_at.values()) - healthy
+                print_line("crash.recovery_s", f"{recovery:.1f} (restarted server healthy -> last pending reply)")
+            else:
+                print_line("crash.recovery_s", f"incomplete: {BURST - len(complete_at)} turns still short "
+                           f"{time.perf_counter() - healthy:.0f} s after the restarted server was healthy")
+            print_line("crash.turns_complete_after_health", ", ".join(
+                f"+{m}s {sum(t <= healthy + m for t in complete_at.values())}" for m in MARKS))
+
+
+def main() -> None:
+    run_main(lambda: run_crash(lambda name, value: print(f"{name}: {value}", flush=True)))
+
+
+if __name__ == "__main__":
+    main()
