@@ -140,6 +140,7 @@ async def run_crash(print_line: Callable[[str, str], None]) -> None:
             print_line("crash.restart_to_health_s", f"{healthy - killed:.1f}")
             print_line("crash.turns_with_lost_replies", f"{lost_turns}/{BURST} ({missing()} replies missing)")
             print_line("crash.duplicated_replies", str(duplicated))
+            print_line("crash.action_call_failures", str(stack.log_lines("rasa", "Failed to run custom action")))
             after_restart = [at for c in chats for at in line.replies[c] if at > healthy]
             recovery = max(after_restart, default=healthy) - healthy
             never = BURST - len(complete_at)

@@ -129,11 +129,19 @@ class LiveStack:
                 raise TimeoutError(f"the agents' bot did not confirm /onduty in {timeout:.0f} s; logs in {self.work}")
             await asyncio.sleep(0.05)
 
+    def log_lines(self, name: str, needle: str) -> int:
+        """How many lines of ``name``'s logs (every start) contain ``needle``."""
+        return sum(
+            sum(needle in line for line in path.open(errors="replace")) for path in self.work.glob(f"{name}-*.log")
+        )
+
     def stop(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes.values():
+        """Rasa first (it calls the others), then the desk, then the action server."""
+        for name in ("rasa", "desk", "actions"):
+            process = self.processes.get(name)
+            if process is None or process.poll() is not None:
+                continue
+            os.killpg(process.pid, signal.SIGTERM)
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:

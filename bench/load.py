@@ -19,7 +19,9 @@ How it is measured:
   whose reply count then differs is reported (`reply_count_mismatches`).
 - Throughput: turns whose first reply arrived inside the window, per second. Latency: message
   sent (REST request / webhook POST) to the first reply, p50/p99 over the turns sent in the window.
-- CPU per answered message of each process (/proc/<pid>/stat) over each 100-chat point.
+- CPU per answered message of each process (/proc/<pid>/stat) over each 100-chat point; the
+  Bot API calls per Telegram message; custom-action calls that failed (Rasa logs each one and
+  goes on without the action: those turns lose replies).
 - P1 alert latency: a Telegram customer's theft report (webhook POST) until the agents' bot
   posts the alert to the group at the fake Bot API; on the idle stack, and again after the
   closed-loop points (their cases' alerts still queued: Telegram allows a bot ~20 messages a
@@ -52,6 +54,7 @@ OPEN_CHATS, OPEN_PERIOD = 100, 3.0
 DRAIN = 90.0  # longest wait for the turns still open when a closed-loop window ends
 OPEN_DRAIN = 45.0  # the same after the open-loop window (its backlog is not waited out)
 STALL = 15.0  # a Telegram turn short of replies for this long is given up
+ACTION_FAILED = "Failed to run custom action"
 CASE_ID = re.compile(r"\bCX-[0-9A-Z]{6}\b")
 Expected = dict[tuple[int, int], int]  # (script, turn index) -> replies
 
@@ -78,9 +81,15 @@ def figures(name: str, turns: list[Turn], start: float, seconds: float) -> dict[
     return out
 
 
-def cpu_per_message(name: str, before: dict[str, float], after: dict[str, float], answered: int) -> dict[str, str]:
-    parts = [f"{p} {(after[p] - before[p]) * 1000 / max(answered, 1):.0f}" for p in after if p in before]
-    return {f"{name}.cpu_ms_per_msg": ", ".join(parts)}
+def cpu_per_message(
+    name: str, before: dict[str, float], after: dict[str, float], answered: int, seconds: float
+) -> dict[str, str]:
+    """CPU ms per answered message of each process, and the cores each kept busy over ``seconds``."""
+    used = {p: after[p] - before[p] for p in after if p in before}
+    return {
+        f"{name}.cpu_ms_per_msg": ", ".join(f"{p} {cpu * 1000 / max(answered, 1):.0f}" for p, cpu in used.items()),
+        f"{name}.cpu_cores_busy": ", ".join(f"{p} {cpu / seconds:.2f}" for p, cpu in used.items()),
+    }
 
 
 def bot_api_calls(name: str, fake: FakeBotApi, since: int, answered: int) -> dict[str, str]:
@@ -131,32 +140,26 @@ async def rest_closed(rest: RestClient, expected: Expected, chats: int, name: st
 
 
 async def rest_open(rest: RestClient, expected: Expected, name: str) -> dict[str, str]:
-    """Each chat sends every OPEN_PERIOD s whether or not its last message was answered.
+    """Each chat's messages are due every OPEN_PERIOD s whether or not the last one was answered.
 
-    A conversation's first message is awaited (its id comes with the answer); the others are not.
+    A REST client keeps a conversation's order by sending the next message after the previous
+    answer (the server names the conversation in the first one), so a message that is due while
+    the previous is unanswered waits in the client; its latency counts from when it was due, as a
+    Telegram update's counts from its POST while it waits in the connector's inbox.
     """
     turns: list[Turn] = []
     start = time.perf_counter()
 
-    async def timed(conversation: Conversation, number: int, index: int) -> None:
-        turns.append(turn := Turn(number, time.perf_counter()))
-        learn(expected, number, index, await rest.turn(conversation, script(number)[index], turn))
-
     async def chat(number: int) -> None:
         lines, index, conversation = script(number), 0, Conversation()
         due = start + number * OPEN_PERIOD / OPEN_CHATS
-        sending: list[asyncio.Task] = []
-        while (now := time.perf_counter()) < start + WINDOW:
-            await asyncio.sleep(max(0.0, due - now))
-            due += OPEN_PERIOD
+        while due < start + WINDOW:
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
             if index == len(lines):
                 index, conversation = 0, Conversation()
-            if index == 0:
-                await timed(conversation, number, 0)
-            else:
-                sending.append(asyncio.create_task(timed(conversation, number, index)))
-            index += 1
-        await asyncio.gather(*sending)
+            turns.append(turn := Turn(number, due))
+            learn(expected, number, index, await rest.turn(conversation, lines[index], turn))
+            index, due = index + 1, due + OPEN_PERIOD
 
     await bounded([chat(n) for n in range(OPEN_CHATS)], WINDOW + OPEN_DRAIN)
     return figures(name, turns, start, WINDOW)
@@ -265,11 +268,12 @@ async def p1_alert_latency(
         if alert is not None:
             latencies.append(alert.at - sent_monotonic)
         await asyncio.sleep(0.5)
-    alerts = sum(c.token == AGENT_TOKEN for c in stack.fake.calls_to("sendMessage", AGENT_GROUP))
+    group = [c for c in stack.fake.calls_to("sendMessage", AGENT_GROUP) if c.token == AGENT_TOKEN]
+    last_minute = sum(c.at > time.monotonic() - 60 for c in group)
     return {
         f"{name}_s_p50": f"{percentile(latencies, 50):.2f}",
         f"{name}_s_max": f"{max(latencies, default=float('nan')):.2f} ({len(latencies)}/{samples} alerts within "
-                         f"{wait:.0f} s; {alerts} group messages so far)",
+                         f"{wait:.0f} s; {len(group)} group messages so far, {last_minute} in the last minute)",
     }
 
 
@@ -283,6 +287,15 @@ async def run_load(print_line: Callable[[str, str], None]) -> dict[str, str]:
         for key, value in values.items():
             print_line(key, value)
 
+    failures = 0
+
+    def action_failures(name: str) -> dict[str, str]:
+        """Custom-action calls that failed during the point (Rasa logs each; the turn goes on without it)."""
+        nonlocal failures
+        now = stack.log_lines("rasa", ACTION_FAILED)
+        failed, failures = now - failures, now
+        return {f"{name}.action_call_failures": str(failed)} if failed else {}
+
     with work_dir("bench-load-") as work:
         async with FakeBotApi() as fake, live_stack(work, fake) as stack, aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0)
@@ -292,22 +305,28 @@ async def run_load(print_line: Callable[[str, str], None]) -> dict[str, str]:
             emit(await p1_alert_latency(stack, line, 5, 90, "p1_alert.idle"))
             expected: Expected = {}
             for chats in CONCURRENCY:
-                before = stack.cpu()
+                before, started = stack.cpu(), time.perf_counter()
                 emit(await rest_closed(rest, expected, chats, f"rest.c{chats}"))
+                emit(action_failures(f"rest.c{chats}"))
                 if chats == max(CONCURRENCY):
                     answered = int(results[f"rest.c{chats}.turns_answered"])
-                    emit(cpu_per_message(f"rest.c{chats}", before, stack.cpu(), answered))
+                    emit(cpu_per_message(f"rest.c{chats}", before, stack.cpu(), answered,
+                                         time.perf_counter() - started))
             emit(await rest_open(rest, expected, "rest.open33"))
+            emit(action_failures("rest.open33"))
             for run, chats in enumerate(CONCURRENCY, start=1):
-                before, calls = stack.cpu(), len(fake.calls)
+                before, calls, started = stack.cpu(), len(fake.calls), time.perf_counter()
                 emit(await telegram_closed(line, expected, chats, run, f"telegram.c{chats}"))
+                emit(action_failures(f"telegram.c{chats}"))
                 answered = int(results[f"telegram.c{chats}.turns_answered"])
                 emit(bot_api_calls(f"telegram.c{chats}", fake, calls, answered))
                 if chats == max(CONCURRENCY):
-                    emit(cpu_per_message(f"telegram.c{chats}", before, stack.cpu(), answered))
+                    emit(cpu_per_message(f"telegram.c{chats}", before, stack.cpu(), answered,
+                                         time.perf_counter() - started))
             emit(await p1_alert_latency(stack, line, 1, 91, "p1_alert.after_load"))
             calls = len(fake.calls)
             emit(await telegram_open(line, expected, len(CONCURRENCY) + 1, "telegram.open33"))
+            emit(action_failures("telegram.open33"))
             emit(bot_api_calls("telegram.open33", fake, calls, int(results["telegram.open33.turns_answered"])))
             for point in [f"c{c}" for c in CONCURRENCY] + ["open33"]:
                 ratio = float(results[f"telegram.{point}.throughput_msgs_per_s"]) / max(

@@ -66,8 +66,7 @@ class RestClient:
             return list(await response.json())
 
     async def turn(self, conversation: Conversation, text: str, turn: Turn) -> Turn:
-        """Fill ``turn`` with one timed turn: the response carries every reply, so first and last are one moment."""
-        turn.sent = time.perf_counter()
+        """Fill ``turn`` (sent at ``turn.sent``): the response carries every reply, so first and last are one moment."""
         try:
             replies = await self.say(conversation, text)
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
