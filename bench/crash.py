@@ -7,7 +7,8 @@ How:
 1. A calm run learns how many replies each opening message gets: the 50 different first
    messages of the burst, each in a fresh chat, 25 at a time, a turn ending 4 s after its last reply.
 2. The burst: 200 fresh chats each send one of those messages, POSTed to the webhook evenly over
-   4 s. Like Telegram, an update that got no 2xx is POSTed again every second until it does.
+   4 s. Like Telegram, an update that got no 2xx (or no answer within 10 s) is POSTed again
+   every second until it does.
 3. 3 s after the first update the Rasa server's process group gets SIGKILL; it is started again
    at once with the same command line.
 4. Replies are watched at the fake Bot API until the connector's claims taken before the kill
@@ -26,7 +27,6 @@ that. Chats short of replies are listed on stderr with what they got.
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 import time
 from collections import Counter
@@ -42,7 +42,7 @@ from connectors.telegram.settings import TelegramSettings
 
 BURST, DISTINCT = 200, 50
 BURST_SECONDS, KILL_AFTER = 4.0, 3.0
-REDELIVER_EVERY = 1.0
+REDELIVER_EVERY, POST_TIMEOUT = 1.0, 10.0
 CALM_PARALLEL, CALM_QUIET = 25, 4.0
 LONGEST_WATCH = 240.0
 SILENCE = 15.0
@@ -74,7 +74,6 @@ def chat_state(texts: list[str], expected: int) -> tuple[int, int]:
 
 
 async def run_crash(print_line: Callable[[str, str], None]) -> None:
-    logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)  # the killed server's requests break off
     with work_dir("bench-crash-") as work:
         async with FakeBotApi() as fake, live_stack(work, fake) as stack, aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0)
@@ -89,6 +88,7 @@ async def run_crash(print_line: Callable[[str, str], None]) -> None:
             chats = {30_000_000 + i: texts[i % DISTINCT] for i in range(BURST)}
             updates = {chat: line.update(chat, text) for chat, text in chats.items()}
             attempts: dict[int, int] = {}  # chat -> POSTs until acknowledged
+            outcomes: dict[int, list[str]] = {c: [] for c in chats}  # chat -> each POST's status or error
             start = time.perf_counter()
 
             async def deliver(order: int, chat: int) -> None:
@@ -96,7 +96,9 @@ async def run_crash(print_line: Callable[[str, str], None]) -> None:
                 tries = 0
                 while time.perf_counter() < start + LONGEST_WATCH:
                     tries += 1
-                    if await line.post(updates[chat], timeout=10) == 200:
+                    status = await line.post(updates[chat], timeout=POST_TIMEOUT)
+                    outcomes[chat].append(f"{time.perf_counter() - start:.1f}s:{status}")
+                    if status == 200:
                         attempts[chat] = tries
                         return
                     await asyncio.sleep(REDELIVER_EVERY)
@@ -130,7 +132,8 @@ async def run_crash(print_line: Callable[[str, str], None]) -> None:
             for c, t in chats.items():  # what went wrong, chat by chat, for whoever investigates
                 lost, dup = chat_state(line.texts[c], counts[t])
                 if lost or dup:
-                    print(f"crash: chat {c} {t!r}: expected {counts[t]}, got {line.texts[c]}", file=sys.stderr)
+                    print(f"crash: chat {c} {t!r}: expected {counts[t]}, got {line.texts[c]}; "
+                          f"POSTs (time after the burst began: status) {outcomes[c]}", file=sys.stderr)
             lost_turns = sum(chat_state(line.texts[c], counts[t])[0] > 0 for c, t in chats.items())
             duplicated = sum(chat_state(line.texts[c], counts[t])[1] for c, t in chats.items())
             first_try = sum(a == 1 for a in attempts.values())
@@ -138,6 +141,8 @@ async def run_crash(print_line: Callable[[str, str], None]) -> None:
                        f"{len(attempts) - first_try} after redelivery; {before_kill[0]} before the kill)")
             print_line("crash.replies_before_kill", str(before_kill[1]))
             print_line("crash.restart_to_health_s", f"{healthy - killed:.1f}")
+            timed_out = sum(o.endswith("TimeoutError") for posts in outcomes.values() for o in posts)
+            print_line("crash.webhook_posts_timed_out", f"{timed_out} (no answer within {POST_TIMEOUT:.0f} s)")
             print_line("crash.turns_with_lost_replies", f"{lost_turns}/{BURST} ({missing()} replies missing)")
             print_line("crash.duplicated_replies", str(duplicated))
             print_line("crash.action_call_failures", str(stack.log_lines("rasa", "Failed to run custom action")))
