@@ -19,10 +19,11 @@ How:
   outbox bookkeeping (store, claim, finish; two replies added, claimed, marked sent).
   The channel's own costs under load are in `bench/load.py` (CPU per message per process).
 
-    python -m bench.cpu_profile      # `name: value` lines (about 2 minutes)
+    python -m bench.cpu_profile [--messages-per-s RATE]    # `name: value` lines (about 2 minutes)
 """
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import os
@@ -222,7 +223,10 @@ async def run_profile(print_line: Callable[[str, str], None], messages_per_s: fl
 
 
 def main() -> None:
-    run_main(lambda: run_profile(lambda name, value: print(f"{name}: {value}", flush=True)))
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages-per-s", type=float, help="also state the idle polling per message at this rate")
+    rate = parser.parse_args().messages_per_s
+    run_main(lambda: run_profile(lambda name, value: print(f"{name}: {value}", flush=True), rate))
 
 
 if __name__ == "__main__":
