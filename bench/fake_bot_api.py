@@ -7,6 +7,7 @@ customer bot in webhook mode leaves the agents' bot polling.
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +23,8 @@ class FakeBotApi(FakeTelegram):
     def __init__(self) -> None:
         super().__init__()
         self.listeners: list[Listener] = []
+        # A client that gives up mid-request (a cancelled typing action, a killed server) is normal here.
+        logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
         self.registered_webhooks: list[dict[str, Any]] = []
 
     async def __aenter__(self) -> FakeBotApi:
