@@ -10,8 +10,9 @@ How:
   scripts (`bench/customers.py`) are played through `Agent.handle_message`, one message at a time.
   The real methods are wrapped with `time.process_time`/`time.perf_counter` timers: NLU
   (`MessageProcessor.parse_message`), the policies (`_predict_next_with_tracker`), tracker store
-  reads and writes, and custom-action round trips (`RemoteAction.run`; the action server's own
-  CPU comes from /proc, its SQL from `bench.sql_timing`). SQL in this process is timed through
+  reads and writes, and custom-action round trips (`RemoteAction.run`; within it the request
+  body, the HTTP call and the response's schema check; the action server's own CPU comes from
+  /proc, its SQL from `bench.sql_timing`). SQL in this process is timed through
   SQLAlchemy events (it is part of the tracker store figures). "other" is the rest of
   `handle_message`: events, slots, forms, response templating.
 - The Telegram inbox's claim, which a worker repeats every 0.1 s while an earlier update of its
@@ -110,6 +111,7 @@ async def load_served_agent(stack: LiveStack) -> Any:  # rasa.core.agent.Agent
 
 def instrument(agent: Any) -> Stages:
     from rasa.core.actions.action import RemoteAction
+    from rasa.utils.endpoints import EndpointConfig
 
     stages = Stages()
     processor = agent.processor
@@ -120,6 +122,10 @@ def instrument(agent: Any) -> Stages:
     stages.wrap_async(store, "retrieve_full_tracker", "tracker_store_read")
     stages.wrap_async(store, "save", "tracker_store_write")
     stages.wrap_async(RemoteAction, "run", "action_server_round_trip")
+    # inside the round trip: the request body (tracker and domain), the HTTP call, the response's schema check
+    stages.wrap_sync(RemoteAction, "_action_call_format", "action_call.payload")
+    stages.wrap_async(EndpointConfig, "request", "action_call.http")
+    stages.wrap_sync(RemoteAction, "_validate_action_result", "action_call.response_validation")
     stages.wrap_async(agent, "handle_message", "handle_message")
     return stages
 
@@ -203,7 +209,7 @@ async def run_profile(print_line: Callable[[str, str], None], messages_per_s: fl
         total = meters["handle_message"]
         parts = ("nlu_parse", "policy_prediction", "tracker_store_read", "tracker_store_write",
                  "action_server_round_trip")
-        for name in parts:
+        for name in (*parts, "action_call.payload", "action_call.http", "action_call.response_validation"):
             m = meters[name]
             emit(f"profile.{name}", f"{m.cpu * 1000 / messages:.1f} ms CPU/msg "
                  f"({m.wall * 1000 / messages:.1f} ms wall, {m.calls / messages:.1f} calls/msg)")

@@ -18,15 +18,17 @@ How:
 
 Reported: updates acknowledged (on the first POST / after redelivery / never), turns whose
 replies were lost (fewer than the calm run's count, duplicates not counted), duplicated replies
-(the same text twice in one chat), recovery time (from the restarted server's first 200 on
-`GET /` to the last reply it sent), and how many turns were complete 10/30/60/90/120 s after
-that. Chats short of replies are listed on stderr with what they got.
+(the same text twice in one chat), messages that give a case id in the calm run (P1 reports)
+but got none, failed custom-action calls (from Rasa's log), recovery time (from the restarted
+server's first 200 on `GET /` to the last reply it sent), and how many turns were complete
+10/30/60/90/120 s after that. Chats short of replies are listed on stderr with what they got.
 
     python -m bench.crash            # `name: value` lines (about 4 minutes)
 """
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import time
 from collections import Counter
@@ -40,6 +42,7 @@ from bench.live_stack import live_stack, run_main, work_dir
 from bench.traffic import TelegramLine
 
 BURST, DISTINCT = 200, 50
+CASE_ID = re.compile(r"\bCX-[0-9A-Z]{6}\b")
 BURST_SECONDS, KILL_AFTER = 4.0, 3.0
 REDELIVER_EVERY, POST_TIMEOUT = 1.0, 10.0
 CALM_PARALLEL, CALM_QUIET = 25, 4.0
@@ -48,9 +51,10 @@ SILENCE = 15.0
 MARKS = (10, 30, 60, 90, 120)
 
 
-async def calm_counts(line: TelegramLine, texts: list[str]) -> dict[str, int]:
-    """Replies each text gets as the first message of a fresh chat, on an otherwise idle stack."""
+async def calm_counts(line: TelegramLine, texts: list[str]) -> tuple[dict[str, int], set[str]]:
+    """Replies each text gets as the first message of a fresh chat on an idle stack; the texts that open a case."""
     counts: dict[str, int] = {}
+    opening: set[str] = set()
     gate = asyncio.Semaphore(CALM_PARALLEL)
 
     async def one(index: int, text: str) -> None:
@@ -61,9 +65,11 @@ async def calm_counts(line: TelegramLine, texts: list[str]) -> dict[str, int]:
                 raise RuntimeError(f"calm run: webhook refused {text!r}")
             await line.wait_replies(chat, 10**6, sent + 60, quiet=CALM_QUIET, since=sent)
             counts[text] = len(line.replies[chat])
+            if any(CASE_ID.search(reply) for reply in line.texts[chat]):
+                opening.add(text)
 
     await asyncio.gather(*(one(i, t) for i, t in enumerate(texts)))
-    return counts
+    return counts, opening
 
 
 def chat_state(texts: list[str], expected: int) -> tuple[int, int]:
@@ -82,7 +88,7 @@ async def run_crash(print_line: Callable[[str, str], None]) -> None:
             sweep_seconds = float(stack.env.get("TELEGRAM_SWEEP_SECONDS") or 5)
             line = TelegramLine(fake, session, stack.webhook_url)
             texts = first_messages(DISTINCT)
-            counts = await calm_counts(line, texts)
+            counts, opening = await calm_counts(line, texts)
             print_line("crash.calm_replies_per_message", f"{min(counts.values())}-{max(counts.values())}, "
                        f"{sum(counts[texts[i % DISTINCT]] for i in range(BURST))} expected for the burst")
 
@@ -146,6 +152,9 @@ async def run_crash(print_line: Callable[[str, str], None]) -> None:
             print_line("crash.webhook_posts_timed_out", f"{timed_out} (no answer within {POST_TIMEOUT:.0f} s)")
             print_line("crash.turns_with_lost_replies", f"{lost_turns}/{BURST} ({missing()} replies missing)")
             print_line("crash.duplicated_replies", str(duplicated))
+            no_case = sum(t in opening and not any(CASE_ID.search(r) for r in line.texts[c]) for c, t in chats.items())
+            print_line("crash.case_ids_missing", f"{no_case}/{sum(t in opening for t in chats.values())} "
+                       "(messages that give a case id in the calm run, P1 reports among them, without one)")
             print_line("crash.action_call_failures", str(stack.log_lines("rasa", "Failed to run custom action")))
             after_restart = [at for c in chats for at in line.replies[c] if at > healthy]
             recovery = max(after_restart, default=healthy) - healthy

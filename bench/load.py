@@ -52,7 +52,7 @@ THINK = 1.0
 CONCURRENCY = (1, 10, 100)
 OPEN_CHATS, OPEN_PERIOD = 100, 3.0
 DRAIN = 90.0  # longest wait for the turns still open when a closed-loop window ends
-OPEN_DRAIN = 45.0  # the same after the open-loop window (its backlog is not waited out)
+OPEN_DRAIN = 30.0  # the same after the open-loop window (its backlog is not waited out)
 STALL = 15.0  # a Telegram turn short of replies for this long is given up
 ACTION_FAILED = "Failed to run custom action"
 CASE_ID = re.compile(r"\bCX-[0-9A-Z]{6}\b")
@@ -323,7 +323,7 @@ async def run_load(print_line: Callable[[str, str], None]) -> dict[str, str]:
                 if chats == max(CONCURRENCY):
                     emit(cpu_per_message(f"telegram.c{chats}", before, stack.cpu(), answered,
                                          time.perf_counter() - started))
-            emit(await p1_alert_latency(stack, line, 1, 91, "p1_alert.after_load"))
+            emit(await p1_alert_latency(stack, line, 1, 91, "p1_alert.after_load", wait=45.0))
             calls = len(fake.calls)
             emit(await telegram_open(line, expected, len(CONCURRENCY) + 1, "telegram.open33"))
             emit(action_failures("telegram.open33"))
