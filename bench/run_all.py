@@ -1,11 +1,20 @@
 """`make bench`: figures of the trained assistant on this machine, printed as `name: value` lines.
 
-Loads the model `make model` built (the same one `make run` serves) and parses the held-out
+NLU: loads the model `make model` built (the same one `make run` serves) and parses the held-out
 NLU sentences and the real-text slice one by one through `Agent.parse_message`, as the
-server does per message.
-The pipeline comparison itself is `make nlu-report` (it trains several models).
+server does per message. The pipeline comparison itself is `make nlu-report` (it trains several models).
+
+End to end, each in its own process (a fresh Python, one stack at a time: the processes
+`make run` starts, on 127.0.0.1, a fake Telegram Bot API, a temporary SQLite file):
+`bench/load.py` (REST and Telegram throughput and first-reply latency, P1 alert latency),
+`bench/crash.py` (kill -9 of the Rasa server during a Telegram burst), `bench/cpu_profile.py`
+(CPU per message by component, idle polling). Each also runs alone: `python -m bench.load` /
+`bench.crash` / `bench.cpu_profile`. About 13 minutes in all on the 2-core machine.
 """
 import asyncio
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -51,9 +60,48 @@ async def nlu_figures(model: Path) -> dict[str, str]:
     }
 
 
+def print_line(name: str, value: str) -> None:
+    print(f"{name}: {value}", flush=True)
+
+
+def run_part(module: str, *args: str) -> tuple[dict[str, str], bool]:
+    """``python -m module args``, its lines passed through as they come; its figures, and whether it succeeded.
+
+    SIGTERM or Ctrl-C here is passed on, so the part stops the stack it started.
+    """
+    started, figures_seen = time.perf_counter(), {}
+    process = subprocess.Popen([sys.executable, "-m", module, *args], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            print(line, end="", flush=True)
+            name, sep, value = line.partition(": ")
+            if sep:
+                figures_seen[name] = value.strip()
+        process.wait()
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait()
+        print_line(f"{module}.run_seconds", f"{time.perf_counter() - started:.0f}")
+    if process.returncode:
+        print_line(f"{module}.failed", f"exit status {process.returncode}")
+    return figures_seen, process.returncode == 0
+
+
 def main() -> None:
+    started = time.perf_counter()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # runs the parts' `finally`
     for name, value in asyncio.run(nlu_figures(ensure_model())).items():
-        print(f"{name}: {value}")
+        print_line(name, value)
+    load, load_ok = run_part("bench.load")
+    _, crash_ok = run_part("bench.crash")
+    saturated = load.get("telegram.open33.throughput_msgs_per_s")
+    _, profile_ok = run_part("bench.cpu_profile", *(["--messages-per-s", saturated] if saturated else []))
+    print_line("bench.run_seconds", f"{time.perf_counter() - started:.0f}")
+    failed = [name for name, ok in (("load", load_ok), ("crash", crash_ok), ("profile", profile_ok)) if not ok]
+    if failed:
+        sys.exit(f"failed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":
