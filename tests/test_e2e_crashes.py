@@ -34,7 +34,7 @@ GROUP = -1005550000
 CASE_ID = re.compile(r"\bCX-[0-9A-Z]{6}\b")
 SECRET = "crash-test-webhook-secret"
 MESSAGES = ("someone stole my account", "my withdrawal is stuck")
-CHATS = 12
+CHATS = 8
 SETTLE_SECONDS = 120.0  # a burst, a restart and the replays
 ACTION_DOWN_SECONDS = 2.0
 

@@ -15,6 +15,7 @@ from connectors.telegram.storage import Inbox
 from tests.auxil.fake_telegram import FakeTelegram, private_message
 from tests.auxil.telegram_harness import ChannelHarness, domain_texts
 
+pytestmark = pytest.mark.timeout(180)  # a hang fails in minutes, not after the suite-wide limit
 CHAT = 7171
 FAST = {"TELEGRAM_TURN_TIMEOUT_SECONDS": "1", "DATABASE_CALL_TIMEOUT_SECONDS": "2"}
 

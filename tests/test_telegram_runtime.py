@@ -18,6 +18,7 @@ from tests.auxil.fake_telegram import FakeTelegram, private_message
 from tests.auxil.telegram_harness import ChannelHarness
 from tests.auxil.waiting import until
 
+pytestmark = pytest.mark.timeout(180)  # a hang fails in minutes, not after the suite-wide limit
 CHAT = 6161
 OPENED = {"text": "Case C-1 is open.", "utter_action": "utter_case_opened"}
 NOBODY_ON_DUTY = {"text": "No agent is on duty right now.", "utter_action": "utter_no_agents_on_duty"}
@@ -90,7 +91,7 @@ async def test_a_turn_cut_after_its_first_reply_is_completed_without_repeating_i
 
     first.on_new_message = two_replies_then_crash  # type: ignore[method-assign]
     await first.post(text_update(31, "my withdrawal is stuck"))
-    await cut.wait()
+    await asyncio.wait_for(cut.wait(), timeout=30)
     await until(lambda: [r["status"] for r in outbox_of(first.engine).rows(CHAT)] == ["sent"] * 2, timeout=10)
     await first.crash()
     second = ChannelHarness(fake, database_url, tmp_path)

@@ -16,6 +16,7 @@ import os
 from typing import Any
 
 import aiohttp
+from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.exceptions import RasaException
 
@@ -55,5 +56,13 @@ def install(timeout_seconds: float | None = None, retry_seconds: float | None = 
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 2.0)
 
+    spec = RemoteAction.action_response_format_spec()
+    validator = validator_for(spec)(spec)
+
+    def validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
+        validator.validate(result)  # raises jsonschema's ValidationError, as Rasa's own check does
+        return True
+
     RemoteAction.run = run  # type: ignore[method-assign]
+    RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
     _installed = True

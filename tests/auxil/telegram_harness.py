@@ -14,6 +14,7 @@ import html
 import json
 import socket
 import uuid
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,14 @@ def test_domain() -> Domain:
 def domain_texts(name: str) -> set[str]:
     """Every variation of a domain response as Telegram receives it (HTML-escaped): any may be picked."""
     return {html.escape(v["text"], quote=False) for v in test_domain().responses[name]}
+
+
+async def bounded(step: Awaitable[Any], what: str, seconds: float = 30.0) -> Any:
+    """A harness step never waits forever: a hang fails the test, naming the step."""
+    try:
+        return await asyncio.wait_for(step, seconds)
+    except asyncio.TimeoutError:
+        raise AssertionError(f"{what} did not finish within {seconds:.0f} s") from None
 
 
 class RecordingAgent(Agent):
@@ -154,10 +163,10 @@ class ChannelHarness:
         if self._http is not None:
             await self._http.close()
         if self._server is not None:
-            await self._server.before_stop()
+            await bounded(self._server.before_stop(), "the channel's stop")
             self._server.close()
-            await self._server.wait_closed()
-            await self._server.after_stop()
+            await bounded(self._server.wait_closed(), "the web server's close")
+            await bounded(self._server.after_stop(), "the after-stop listeners")
         self.engine.dispose()
 
     async def crash(self) -> None:
@@ -173,12 +182,12 @@ class ChannelHarness:
         for task in tasks:
             if task is not None:
                 task.cancel()
-        await asyncio.gather(*(t for t in tasks if t is not None), return_exceptions=True)
-        await runtime.sender.bot.shutdown()
+        await bounded(asyncio.gather(*(t for t in tasks if t is not None), return_exceptions=True), "the crash")
+        await bounded(runtime.sender.bot.shutdown(), "the Bot API client's close")
         if self._http is not None:
             await self._http.close()
         self._server.close()
-        await self._server.wait_closed()
+        await bounded(self._server.wait_closed(), "the web server's close")
         self.engine.dispose()
 
     async def __aenter__(self) -> ChannelHarness:
