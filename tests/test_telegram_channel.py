@@ -230,6 +230,7 @@ async def test_long_button_payload_survives_the_64_byte_limit(harness: ChannelHa
     await harness.runtime.deliver(
         CHAT, None, [{"kind": "text", "text": "Pick", "buttons": [{"title": "T", "payload": payload}]}]
     )
+    await harness.idle()  # sent by the delivery task, off the caller
     data = fake.calls_to("sendMessage", CHAT)[0].params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
     assert len(data.encode()) <= 64
     await send(harness, update(402, callback_query=press("cbq-2", data)))

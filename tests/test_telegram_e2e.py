@@ -31,7 +31,8 @@ BOT_SECONDS = 60.0  # how long each wait may take
 
 @contextmanager
 def _bot(tmp_path, database_url: str, fake: FakeTelegram):
-    env = {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": fake.base_url, "TELEGRAM_SWEEP_SECONDS": "1"}
+    env = {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": fake.base_url, "TELEGRAM_SWEEP_SECONDS": "1",
+           "TELEGRAM_TYPING_AFTER_SECONDS": "0"}
     with rasa_stack(tmp_path, database_url, extra_env=env) as stack:
         yield stack
 

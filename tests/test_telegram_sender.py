@@ -182,7 +182,7 @@ async def test_download_through_get_file_with_size_limit(fake: FakeTelegram, tmp
 
 async def test_keep_typing_repeats_while_the_bot_thinks_and_stops_after(fake: FakeTelegram) -> None:
     async with make_sender(fake) as sender:
-        async with sender.keep_typing(4, every=0.1):
+        async with sender.keep_typing(4, every=0.1, after=0):
             await asyncio.sleep(0.5)
         count = len(fake.calls_to("sendChatAction", 4))
         await asyncio.sleep(0.25)

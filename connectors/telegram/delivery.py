@@ -73,8 +73,9 @@ class ReplyDelivery:
         if tasks:
             _, unfinished = await asyncio.wait(tasks, timeout=5.0)
             for task in unfinished:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+                while not task.done():  # a cancellation meeting wait_for can be lost on Python 3.10
+                    task.cancel()
+                    await asyncio.wait({task}, timeout=1.0)
 
     async def _drain(self, chat_id: int) -> None:
         """Send the chat's rows in order; stop at a row that must wait, so none overtakes it."""

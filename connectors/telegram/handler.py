@@ -47,7 +47,6 @@ _COMMAND = re.compile(r"^/(?P<name>[A-Za-z0-9_]{1,32})(?:@(?P<bot>[A-Za-z0-9_]+)
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 NON_TEXT = "utter_telegram_non_text"
-UNREADABLE = "utter_telegram_unreadable"
 HELP = "utter_help"
 GROUP_MOVED = "utter_telegram_group_moved_to_private"
 ATTACHMENT_RECEIVED = "utter_attachment_received"
@@ -56,7 +55,6 @@ ATTACHMENT_TOO_LARGE = "utter_attachment_too_large"
 ATTACHMENT_UNSUPPORTED = "utter_attachment_unsupported"
 RESPONSES = (
     NON_TEXT,
-    UNREADABLE,
     HELP,
     GROUP_MOVED,
     ATTACHMENT_RECEIVED,
@@ -155,8 +153,8 @@ class TelegramUpdateHandler:
 
     async def cannot_read(self, update_id: int, chat_id: int) -> None:
         """The update could not be read or handled: ask for the message again in a form the bot reads."""
-        text = response_text(self._app, UNREADABLE)
-        await self._runtime.deliver(chat_id, update_id, [{"kind": "text", "text": text}], key=UNREADABLE)
+        text = response_text(self._app, NON_TEXT)  # "I can read text messages, photos and PDF ... files"
+        await self._runtime.deliver(chat_id, update_id, [{"kind": "text", "text": text}], key=NON_TEXT)
 
     async def _text(self, talk: _Conversation, text: str, *, edited: bool) -> None:
         """Plain text goes to the bot; our commands map to intents; any other ``/...`` gets help.
@@ -217,7 +215,7 @@ class TelegramUpdateHandler:
         if not admission.for_bot:
             return
         output = TranscribingOutputChannel(TelegramOutput(self._runtime, talk.update_id), gate, CHANNEL)
-        async with self._runtime.sender.keep_typing(talk.chat_id):
+        async with self._runtime.sender.keep_typing(talk.chat_id, after=self._runtime.settings.typing_after_seconds):
             await self._on_new_message(
                 UserMessage(
                     admission.text,

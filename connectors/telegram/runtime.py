@@ -106,6 +106,19 @@ def body_key(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:24]
 
 
+async def cancelled(task: asyncio.Task[Any]) -> None:
+    """Cancel ``task`` and wait for it to end.
+
+    On Python 3.10 a cancellation that meets ``asyncio.wait_for`` just as its inner call
+    finishes is lost, and the task runs on; so it is cancelled again until it ends.
+    """
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        task.result()
+
+
 def chat_key(payload: dict[str, Any]) -> str:
     """The chat an update belongs to (its processing order), found without parsing the update."""
     for value in payload.values():
@@ -214,14 +227,12 @@ class TelegramRuntime:
         self._ready = False
         for task in (self._sweeper, self._poller):
             if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await cancelled(task)
         workers = list(self._workers.values())
         if workers:
             _, unfinished = await asyncio.wait(workers, timeout=5.0)
             for task in unfinished:
-                task.cancel()  # the update stays pending in the inbox and is resumed next start
+                await cancelled(task)  # the update stays pending in the inbox and is resumed next start
         await self.delivery.stop()
         await self.sender.stop()
 

@@ -42,6 +42,7 @@ class TelegramSettings:
     max_send_attempts: int
     database_timeout_seconds: float
     overall_sends_per_second: int
+    typing_after_seconds: float
 
     @property
     def enabled(self) -> bool:
@@ -80,4 +81,5 @@ class TelegramSettings:
             max_send_attempts=int(env.get("TELEGRAM_MAX_SEND_ATTEMPTS") or 8),
             database_timeout_seconds=float(env.get("DATABASE_CALL_TIMEOUT_SECONDS") or 30.0),
             overall_sends_per_second=int(env.get("TELEGRAM_OVERALL_SENDS_PER_SECOND") or 30),
+            typing_after_seconds=float(env.get("TELEGRAM_TYPING_AFTER_SECONDS") or 1.0),
         )

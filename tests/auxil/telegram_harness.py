@@ -31,7 +31,7 @@ from bot.runtime.tracker_store import DatabaseUrlTrackerStore
 from bot.settings import PROJECT_ROOT
 from connectors.gate import ConversationGate
 from connectors.telegram.channel import TelegramInput
-from connectors.telegram.runtime import TelegramRuntime
+from connectors.telegram.runtime import TelegramRuntime, cancelled
 from connectors.telegram.settings import TelegramSettings
 from connectors.telegram.storage import metadata as telegram_metadata
 from tests.auxil.fake_telegram import FakeTelegram
@@ -101,6 +101,7 @@ class ChannelHarness:
             "TELEGRAM_POLLER_RETRY_SECONDS": "0.1",
             "TELEGRAM_PER_CHAT_INTERVAL_SECONDS": "0.01",
             "TELEGRAM_SWEEP_SECONDS": "0.2",
+            "TELEGRAM_TYPING_AFTER_SECONDS": "0.0001",
         }
         if webhook:
             values["TELEGRAM_WEBHOOK_URL"] = "https://bot.example.com/webhooks/telegram/webhook"
@@ -179,10 +180,7 @@ class ChannelHarness:
             runtime._poller,
             self.channel._starting,
         ]
-        for task in tasks:
-            if task is not None:
-                task.cancel()
-        await bounded(asyncio.gather(*(t for t in tasks if t is not None), return_exceptions=True), "the crash")
+        await bounded(asyncio.gather(*(cancelled(t) for t in tasks if t is not None)), "the crash")
         await bounded(runtime.sender.bot.shutdown(), "the Bot API client's close")
         if self._http is not None:
             await self._http.close()
