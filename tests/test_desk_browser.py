@@ -12,6 +12,7 @@ from bot.cases.store import TranscriptLine
 from tests.auxil.desk_app import PASSWORDS, context_of, origin, running_desk
 from tests.auxil.desk_browser import chromium, close, require_chromium
 from tests.auxil.fake_telegram import FakeTelegram
+from tests.auxil.telegram_harness import ChannelHarness
 
 CUSTOMER_TOKEN = "222:customers"
 CUSTOMER_CHAT = 5151
@@ -36,8 +37,9 @@ def _drive(driver, base: str, case_id: str, customer_texts) -> None:
     wait.until(ec.text_to_be_present_in_element((By.ID, "case-meta"), "claimed by alice"))
     driver.find_element(By.ID, "reply-text").send_keys("Your account is frozen; we are on it.")
     driver.find_element(By.ID, "send-reply").click()
-    wait.until(lambda d: "Your account is frozen; we are on it." in customer_texts())
-    wait.until(ec.text_to_be_present_in_element((By.ID, "transcript"), "agent alice: Your account is frozen"))
+    wait.until(lambda d: "Your account is frozen; we are on it." in customer_texts())  # sent by the channel
+    sent = "agent alice: Your account is frozen; we are on it. sent"  # the page looks again while it is queued
+    wait.until(ec.text_to_be_present_in_element((By.ID, "transcript"), sent))
     driver.find_element(By.ID, "resolve").click()
     wait.until(ec.text_to_be_present_in_element((By.ID, "case-meta"), "Status: resolved"))
     wait.until(lambda d: any(case_id in text and "5" in text for text in customer_texts()[1:]))
@@ -56,36 +58,38 @@ def _wait_for_sign_in_page(driver) -> None:
 @pytest.mark.browser
 async def test_agent_signs_in_claims_a_p1_replies_and_resolves_in_chromium(sqlite_url, tmp_path):
     require_chromium()
-    async with FakeTelegram() as fake:
-        env = {"TELEGRAM_BOT_TOKEN": CUSTOMER_TOKEN, "TELEGRAM_API_BASE_URL": fake.base_url}
-        async with running_desk(sqlite_url, **env) as server:
-            context = context_of(server)
-            case = context.store.open_case(
-                intent="suspected_theft",
-                priority=1,
-                channel="telegram",
-                sender_id=f"tg:{CUSTOMER_CHAT}:{CUSTOMER_CHAT}",
-                summary="Withdrawals I did not make",
-                details={"coin": "BTC", "amount": "0.5"},
-                transcript=[TranscriptLine(role="customer", text="someone took my BTC")],
-            )
+    async with (
+        FakeTelegram() as fake,
+        ChannelHarness(fake, sqlite_url, tmp_path, token=CUSTOMER_TOKEN),
+        running_desk(sqlite_url) as server,
+    ):
+        context = context_of(server)
+        case = context.store.open_case(
+            intent="suspected_theft",
+            priority=1,
+            channel="telegram",
+            sender_id=f"tg:{CUSTOMER_CHAT}:{CUSTOMER_CHAT}",
+            summary="Withdrawals I did not make",
+            details={"coin": "BTC", "amount": "0.5"},
+            transcript=[TranscriptLine(role="customer", text="someone took my BTC")],
+        )
 
-            def customer_texts() -> list[str]:
-                return [
-                    c.params["text"] for c in fake.calls_to("sendMessage", CUSTOMER_CHAT) if c.token == CUSTOMER_TOKEN
-                ]
+        def customer_texts() -> list[str]:
+            return [
+                c.params["text"] for c in fake.calls_to("sendMessage", CUSTOMER_CHAT) if c.token == CUSTOMER_TOKEN
+            ]
 
-            driver = await asyncio.to_thread(chromium, tmp_path / "profile")
-            started = time.monotonic()
-            try:
-                await asyncio.to_thread(_drive, driver, origin(server), case.id, customer_texts)
-                _end_every_session(context)  # as if signed out in another tab, or through another desk process
-                await context.hub.close_ended(context.sessions)
-                await asyncio.to_thread(_wait_for_sign_in_page, driver)
-            finally:
-                await asyncio.to_thread(close, driver, tmp_path / "profile")
-            print(f"\nbrowser flow took {time.monotonic() - started:.1f} s")
-            final = context.store.get(case.id)
-            assert final.status == "resolved" and final.assignee == "alice"
-            actions = [(a.actor, a.action) for a in context.desk.audit.entries(case.id)]
-            assert actions == [("alice", "claim"), ("alice", "reply"), ("alice", "resolve")]
+        driver = await asyncio.to_thread(chromium, tmp_path / "profile")
+        started = time.monotonic()
+        try:
+            await asyncio.to_thread(_drive, driver, origin(server), case.id, customer_texts)
+            _end_every_session(context)  # as if signed out in another tab, or through another desk process
+            await context.hub.close_ended(context.sessions)
+            await asyncio.to_thread(_wait_for_sign_in_page, driver)
+        finally:
+            await asyncio.to_thread(close, driver, tmp_path / "profile")
+        print(f"\nbrowser flow took {time.monotonic() - started:.1f} s")
+        final = context.store.get(case.id)
+        assert final.status == "resolved" and final.assignee == "alice"
+        actions = [(a.actor, a.action) for a in context.desk.audit.entries(case.id)]
+        assert actions == [("alice", "claim"), ("alice", "reply"), ("alice", "resolve")]

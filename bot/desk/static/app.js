@@ -1,8 +1,9 @@
 // The agent desk page: queue with SLA timers, case view, actions, live updates. No build step.
 "use strict";
 
-const state = { cases: [], current: null, sla: {} };
+const state = { cases: [], current: null, sla: {}, recheck: null };
 const SESSION_ENDED = 4401;  // the desk closed the live feed because this session was signed out or expired
+const QUEUED_RECHECK_MS = 2000;  // a queued message's delivery is looked up again this often
 const $ = (id) => document.getElementById(id);
 
 async function api(path, options = {}) {
@@ -98,12 +99,31 @@ async function openCase(caseId) {
   list("transcript", c.transcript, (li, t) => {
     li.className = "role-" + t.role;
     li.textContent = t.role + (t.author ? " " + t.author : "") + ": " + t.text;
+    if (t.delivery) li.append(" ", deliveryBadge(t.delivery));
   });
+  recheckWhileQueued(c);
   list("audit", c.audit, (li, a) => {
     li.textContent = a.at.slice(11, 19) + " " + a.actor + " " + a.action + (a.allowed ? "" : " (refused: " + (a.detail.reason || "") + ")");
   });
   $("export-txt").href = "/api/cases/" + c.id + "/export?format=txt";
   $("export-json").href = "/api/cases/" + c.id + "/export?format=json";
+}
+
+function deliveryBadge(delivery) {
+  const span = document.createElement("span");
+  span.className = "delivery delivery-" + delivery.state;
+  span.textContent = delivery.state + (delivery.error ? ": " + delivery.error : "");
+  return span;
+}
+
+// The Telegram channel sends queued messages in another process: look again until none is queued.
+function recheckWhileQueued(c) {
+  clearTimeout(state.recheck);
+  if (!c.transcript.some((t) => t.delivery && t.delivery.state === "queued")) return;
+  state.recheck = setTimeout(() => {
+    if (state.current !== c.id) return;
+    openCase(c.id).catch((error) => { $("message").textContent = error.message; });
+  }, QUEUED_RECHECK_MS);
 }
 
 async function act(action, body) {
