@@ -6,6 +6,7 @@ database and one attachment directory; the fake Bot API is the customer's Telegr
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from connectors.telegram.storage import Outbox
 from tests.auxil.desk_app import act, context_of, open_case, origin, running_desk, signed_in
 from tests.auxil.fake_telegram import FakeTelegram
 from tests.auxil.telegram_harness import ChannelHarness
-from tests.auxil.waiting import until
+from tests.auxil.waiting import until_awaited
 
 CHAT = 5151
 WAIT_SECONDS = 10.0
@@ -39,13 +40,23 @@ async def _shown(client: TestClient, case_id: str) -> list[tuple[str, Any]]:
     return [(line["text"], line["delivery"]) for line in view["transcript"]]
 
 
-def _states(server: TestServer, case_id: str) -> list[str | None]:
-    """Each agent line's delivery state, read the way the desk's view reads it."""
-    context = context_of(server)
-    case = context.store.get(case_id)
-    lines = context.store.transcript(case_id)
-    deliveries = context.desk.relay.deliveries(case, lines)
-    return [d.state if d else None for line, d in zip(lines, deliveries, strict=True) if line.role == "agent"]
+async def _desk_shows(client: TestClient, case_id: str, *states: str) -> list[tuple[str, Any]]:
+    """Wait until the desk shows the agent's lines in these delivery states; the transcript it shows."""
+
+    async def shown() -> list[tuple[str, Any]] | None:
+        lines = await _shown(client, case_id)
+        return lines if tuple(d["state"] for _, d in lines if d) == states else None
+
+    return await until_awaited(shown, WAIT_SECONDS)
+
+
+async def _outbox_reaches(outbox: Outbox, *statuses: str) -> None:
+    """Wait until the chat's outbox rows have these statuses (read off the loop, which keeps running)."""
+
+    async def reached() -> bool:
+        return tuple(row["status"] for row in await asyncio.to_thread(outbox.rows, CHAT)) == statuses
+
+    await until_awaited(reached, WAIT_SECONDS)
 
 
 async def test_a_reply_and_a_file_are_queued_then_sent_by_the_telegram_channel(database_url, tmp_path):
@@ -61,13 +72,13 @@ async def test_a_reply_and_a_file_are_queued_then_sent_by_the_telegram_channel(d
         form.add_field("file", b"%PDF-1.4 steps", filename="steps.pdf", content_type="application/pdf")
         sent_file = await alice.post(f"/api/cases/{case.id}/file", data=form, headers={"Origin": origin(server)})
         assert sent_file.status == 200, await sent_file.text()
-        await until(lambda: _states(server, case.id) == ["sent", "sent"], WAIT_SECONDS)
+        shown = await _desk_shows(alice, case.id, "sent", "sent")
 
         assert fake.sent_texts(CHAT) == ["We froze &lt;b&gt;withdrawals&lt;/b&gt;."]  # agents' text is never markup
         [document] = fake.calls_to("sendDocument", CHAT)
         assert document.params["document"] == b"%PDF-1.4 steps" and document.params["document_name"] == "steps.pdf"
         sent = {"state": "sent", "error": None}
-        assert await _shown(alice, case.id) == [
+        assert shown == [
             ("someone took my BTC", None),
             ("We froze <b>withdrawals</b>.", sent),
             ("[file] steps.pdf", sent),
@@ -88,7 +99,7 @@ async def test_without_a_telegram_channel_the_reply_waits_queued_and_goes_once_o
 
         async with ChannelHarness(fake, database_url, tmp_path) as channel:
             outbox = channel.runtime.outbox
-            await until(lambda: [r["status"] for r in outbox.rows(CHAT)] == ["sent"], WAIT_SECONDS)
+            await _outbox_reaches(outbox, "sent")
         assert fake.sent_texts(CHAT) == ["We are on it."]
 
         async with running_desk(database_url, **_env(tmp_path)) as server, signed_in(server, "alice") as alice:
@@ -105,8 +116,7 @@ async def test_a_customer_who_blocked_the_bot_shows_the_reply_failed_with_telegr
         fake.refuse(CHAT)  # 403 Forbidden: bot was blocked by the user
         case = _telegram_case(server)
         assert (await act(alice, server, case.id, "reply", text="Are you still there?")).status == 200
-        await until(lambda: _states(server, case.id) == ["failed"], WAIT_SECONDS)
-        [(text, delivery)] = (await _shown(alice, case.id))[1:]
+        [_, (text, delivery)] = await _desk_shows(alice, case.id, "failed")
         assert text == "Are you still there?" and delivery["state"] == "failed"
         assert "blocked by the user" in delivery["error"]
         assert len(fake.calls_to("sendMessage", CHAT)) == 1  # a refusal is final: not retried
@@ -124,8 +134,8 @@ async def test_quick_replies_arrive_in_order_even_when_the_first_must_be_retried
         for text in ("one", "two", "three"):
             assert (await act(alice, server, case.id, "reply", text=text)).status == 200
         await fake.wait_for("sendMessage", 1, CHAT)
-        assert _states(server, case.id) == ["queued"] * 3  # a 429 is not a failure
-        await until(lambda: _states(server, case.id) == ["sent"] * 3, WAIT_SECONDS)
+        assert [d["state"] for _, d in await _shown(alice, case.id) if d] == ["queued"] * 3  # a 429 is no failure
+        await _desk_shows(alice, case.id, "sent", "sent", "sent")
         assert fake.sent_texts(CHAT) == ["one", "one", "two", "three"]  # the retry went before the others
 
 
@@ -136,6 +146,6 @@ async def test_the_channel_sends_no_file_from_outside_the_attachment_directory(s
         outbox = Outbox(channel.engine, Instance(channel.engine, "desk:test"))
         body = {"kind": "document", "path": "../secret.txt", "filename": "secret.txt"}
         outbox.add(CHAT, None, [body], origin="agent", reference="1")
-        await until(lambda: [r["status"] for r in outbox.rows(CHAT)] == ["failed"], WAIT_SECONDS)
+        await _outbox_reaches(outbox, "failed")
         assert "outside the attachment directory" in outbox.rows(CHAT)[0]["error"]
         assert fake.calls_to("sendDocument") == []

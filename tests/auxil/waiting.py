@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -15,6 +15,15 @@ async def until(predicate: Callable[[], T], timeout: float) -> T:
     """Poll ``predicate`` until it returns something truthy and return that; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not (result := predicate()):
+        assert time.monotonic() < deadline, f"timed out after {timeout} s"
+        await asyncio.sleep(POLL_SECONDS)
+    return result
+
+
+async def until_awaited(predicate: Callable[[], Awaitable[T]], timeout: float) -> T:
+    """``until`` for a check that awaits (an HTTP call, a query off the loop), so the loop runs meanwhile."""
+    deadline = time.monotonic() + timeout
+    while not (result := await predicate()):
         assert time.monotonic() < deadline, f"timed out after {timeout} s"
         await asyncio.sleep(POLL_SECONDS)
     return result
