@@ -80,17 +80,23 @@ def attachment_kind(payload: dict[str, Any]) -> str | None:
     return None
 
 
-def private_chat_of(payload: dict[str, Any]) -> int | None:
-    """The private chat to tell that its message could not be read (groups are never answered unasked)."""
+def chat_of(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """The update's chat (of its message, or of the message a pressed button is on), unparsed."""
     for value in payload.values():
         if not isinstance(value, dict):
             continue
         inner = value.get("message")
         for holder in (value, inner if isinstance(inner, dict) else {}):
             chat = holder.get("chat")
-            if isinstance(chat, dict) and type(chat.get("id")) is int and chat.get("type") == "private":
-                return int(chat["id"])
+            if isinstance(chat, dict) and type(chat.get("id")) is int:
+                return chat
     return None
+
+
+def private_chat_of(payload: dict[str, Any]) -> int | None:
+    """The private chat to tell that its message could not be read (groups are never answered unasked)."""
+    chat = chat_of(payload)
+    return int(chat["id"]) if chat is not None and chat.get("type") == "private" else None
 
 
 def _id(payload: dict[str, Any]) -> object:

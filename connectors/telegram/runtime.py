@@ -34,7 +34,7 @@ from bot.cases.instances import Instance
 from bot.cases.leases import LeaderLease, run_while_leader
 from connectors.telegram.delivery import ReplyDelivery, backoff_seconds
 from connectors.telegram.ratelimit import retry_seconds
-from connectors.telegram.raw_updates import attachment_kind, parse_update, private_chat_of
+from connectors.telegram.raw_updates import attachment_kind, chat_of, parse_update, private_chat_of
 from connectors.telegram.redaction import redact_update
 from connectors.telegram.sender import TelegramSender
 from connectors.telegram.settings import TelegramSettings
@@ -121,15 +121,8 @@ async def cancelled(task: asyncio.Task[Any]) -> None:
 
 def chat_key(payload: dict[str, Any]) -> str:
     """The chat an update belongs to (its processing order), found without parsing the update."""
-    for value in payload.values():
-        if not isinstance(value, dict):
-            continue
-        inner = value.get("message")
-        for holder in (value, inner if isinstance(inner, dict) else {}):
-            chat = holder.get("chat")
-            if isinstance(chat, dict) and type(chat.get("id")) is int:
-                return str(chat["id"])
-    return f"update:{payload.get('update_id')}"
+    chat = chat_of(payload)
+    return str(chat["id"]) if chat is not None else f"update:{payload.get('update_id')}"
 
 
 class TelegramRuntime:
