@@ -95,8 +95,3 @@ class Instance:
         """Ids with a fresh heartbeat (for health pages and tests)."""
         with self._engine.connect() as conn:
             return [str(row[0]) for row in conn.execute(self.live_ids())]
-
-    def now(self) -> float:
-        """The database's clock, in seconds since 1970."""
-        with self._engine.connect() as conn:
-            return float(conn.execute(select(database_epoch())).scalar_one())

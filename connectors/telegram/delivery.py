@@ -10,6 +10,7 @@ duplicate); still failing after the last attempt -> ``failed`` with its error.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -29,6 +30,19 @@ T = TypeVar("T")
 def backoff_seconds(attempt: int, cap: float = 60.0) -> float:
     """1, 2, 4 ... seconds after the first, second, third failure, at most ``cap``."""
     return float(min(cap, 2 ** max(0, attempt - 1)))
+
+
+async def cancelled(task: asyncio.Task[Any]) -> None:
+    """Cancel ``task`` and wait for it to end.
+
+    On Python 3.10 a cancellation that meets ``asyncio.wait_for`` just as its inner call
+    finishes is lost, and the task runs on; so it is cancelled again until it ends.
+    """
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        task.result()
 
 
 class ReplyDelivery:
@@ -73,9 +87,7 @@ class ReplyDelivery:
         if tasks:
             _, unfinished = await asyncio.wait(tasks, timeout=5.0)
             for task in unfinished:
-                while not task.done():  # a cancellation meeting wait_for can be lost on Python 3.10
-                    task.cancel()
-                    await asyncio.wait({task}, timeout=1.0)
+                await cancelled(task)
 
     async def _drain(self, chat_id: int) -> None:
         """Send the chat's rows in order; stop at a row that must wait, so none overtakes it."""

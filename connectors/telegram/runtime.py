@@ -32,7 +32,7 @@ from telegram.warnings import PTBUserWarning
 from bot.cases.database import DATABASE_UNAVAILABLE, in_thread
 from bot.cases.instances import Instance
 from bot.cases.leases import LeaderLease, run_while_leader
-from connectors.telegram.delivery import ReplyDelivery, backoff_seconds
+from connectors.telegram.delivery import ReplyDelivery, backoff_seconds, cancelled
 from connectors.telegram.ratelimit import retry_seconds
 from connectors.telegram.raw_updates import attachment_kind, chat_of, parse_update, private_chat_of
 from connectors.telegram.redaction import redact_update
@@ -65,10 +65,6 @@ class UpdateHandler(Protocol):
     async def __call__(self, update_id: int, update: Update, *, replay: bool) -> None: ...
 
     async def cannot_read(self, update_id: int, chat_id: int) -> None: ...
-
-
-class TurnHung(Exception):
-    """A turn ran past ``TELEGRAM_TURN_TIMEOUT_SECONDS`` and was stopped."""
 
 
 @dataclass
@@ -104,19 +100,6 @@ class TurnReplies:
 def body_key(body: dict[str, Any]) -> str:
     """A reply without a response name is known by its content."""
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:24]
-
-
-async def cancelled(task: asyncio.Task[Any]) -> None:
-    """Cancel ``task`` and wait for it to end.
-
-    On Python 3.10 a cancellation that meets ``asyncio.wait_for`` just as its inner call
-    finishes is lost, and the task runs on; so it is cancelled again until it ends.
-    """
-    while not task.done():
-        task.cancel()
-        await asyncio.wait({task}, timeout=1.0)
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        task.result()
 
 
 def chat_key(payload: dict[str, Any]) -> str:

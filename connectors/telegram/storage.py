@@ -48,7 +48,6 @@ metadata = MetaData()
 PENDING, DONE, FAILED = "pending", "done", "failed"
 SENDING, SENT = "sending", "sent"
 CLAIMED, WAIT, TAKEN = "claimed", "wait", "taken"
-ORIGINS = ("bot", "agent")
 
 telegram_updates = Table(
     "telegram_updates",
@@ -264,15 +263,6 @@ class Inbox:
             found = conn.execute(select(telegram_updates).where(telegram_updates.c.update_id == update_id)).first()
         return dict(found._mapping) if found is not None else None
 
-    def backlog(self) -> int:
-        """Updates still waiting for their turn."""
-        with self._engine.connect() as conn:
-            return int(
-                conn.execute(
-                    select(func.count()).select_from(telegram_updates).where(telegram_updates.c.status == PENDING)
-                ).scalar_one()
-            )
-
 
 @dataclass(frozen=True)
 class OutboxItem:
@@ -280,7 +270,6 @@ class OutboxItem:
     chat_id: int
     update_id: int | None
     body: dict[str, Any]
-    status: str = PENDING
     attempts: int = 0
     blocked: bool = False  # held by a live sender elsewhere or waiting out a retry delay
 
@@ -357,7 +346,7 @@ class Outbox:
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
         return [
-            OutboxItem(r.id, r.chat_id, r.update_id, r.body, r.status, r.attempts, blocked=not r.free) for r in rows
+            OutboxItem(r.id, r.chat_id, r.update_id, r.body, r.attempts, blocked=not r.free) for r in rows
         ]
 
     def due_chats(self) -> list[int]:

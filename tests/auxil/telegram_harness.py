@@ -31,7 +31,8 @@ from bot.runtime.tracker_store import DatabaseUrlTrackerStore
 from bot.settings import PROJECT_ROOT
 from connectors.gate import ConversationGate
 from connectors.telegram.channel import TelegramInput
-from connectors.telegram.runtime import TelegramRuntime, cancelled
+from connectors.telegram.delivery import cancelled
+from connectors.telegram.runtime import TelegramRuntime
 from connectors.telegram.settings import TelegramSettings
 from connectors.telegram.storage import metadata as telegram_metadata
 from tests.auxil.fake_telegram import FakeTelegram
