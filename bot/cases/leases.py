@@ -17,6 +17,8 @@ from sqlalchemy import Column, Float, MetaData, String, Table, insert, or_, upda
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from bot.runtime.tasks import cancelled
+
 logger = logging.getLogger(__name__)
 
 metadata = MetaData()
@@ -141,12 +143,9 @@ async def _cycle_holding(lease: LeaderLease, cycle: Callable[[], Awaitable[None]
         while not task.done():
             await asyncio.wait({task}, timeout=lease.seconds / 3)
             if not task.done() and not await asyncio.to_thread(lease.acquire):
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+                await cancelled(task)
                 return False
         task.result()  # the cycle's own error, if any
         return True
     finally:
-        if not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await cancelled(task)

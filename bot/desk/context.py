@@ -32,6 +32,7 @@ from bot.desk.settings import DeskSettings
 from bot.desk.telegram_replies import TelegramReplies
 from bot.desk.texts import CustomerTexts
 from bot.desk.throttle import SignInThrottle
+from bot.runtime.tasks import all_cancelled
 from connectors.rest.mailbox import RestMailbox
 from connectors.telegram.sender import TelegramSender
 from connectors.twitter.sender import XSender
@@ -53,9 +54,7 @@ class DeskContext:
 
     async def stop_tasks(self) -> None:
         """Cancel the background loops (dispatcher, escalation watcher, group bot) and wait for them."""
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await all_cancelled(self.tasks)
 
 
 DESK = web.AppKey("desk", DeskContext)

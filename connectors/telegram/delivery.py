@@ -10,7 +10,6 @@ duplicate); still failing after the last attempt -> ``failed`` with its error.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -18,6 +17,7 @@ from typing import Any, TypeVar
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.cases.database import in_thread
+from bot.runtime.tasks import cancelled
 from connectors.telegram.ratelimit import retry_seconds
 from connectors.telegram.sender import Button, TelegramSender
 from connectors.telegram.settings import TelegramSettings
@@ -30,19 +30,6 @@ T = TypeVar("T")
 def backoff_seconds(attempt: int, cap: float = 60.0) -> float:
     """1, 2, 4 ... seconds after the first, second, third failure, at most ``cap``."""
     return float(min(cap, 2 ** max(0, attempt - 1)))
-
-
-async def cancelled(task: asyncio.Task[Any]) -> None:
-    """Cancel ``task`` and wait for it to end.
-
-    On Python 3.10 a cancellation that meets ``asyncio.wait_for`` just as its inner call
-    finishes is lost, and the task runs on; so it is cancelled again until it ends.
-    """
-    while not task.done():
-        task.cancel()
-        await asyncio.wait({task}, timeout=1.0)
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        task.result()
 
 
 class ReplyDelivery:

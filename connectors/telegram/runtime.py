@@ -32,7 +32,8 @@ from telegram.warnings import PTBUserWarning
 from bot.cases.database import DATABASE_UNAVAILABLE, in_thread
 from bot.cases.instances import Instance
 from bot.cases.leases import LeaderLease, run_while_leader
-from connectors.telegram.delivery import ReplyDelivery, backoff_seconds, cancelled
+from bot.runtime.tasks import cancelled
+from connectors.telegram.delivery import ReplyDelivery, backoff_seconds
 from connectors.telegram.ratelimit import retry_seconds
 from connectors.telegram.raw_updates import attachment_kind, chat_of, parse_update, private_chat_of
 from connectors.telegram.redaction import redact_update

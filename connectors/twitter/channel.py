@@ -20,6 +20,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.cases.leases import LeaderLease
+from bot.runtime.tasks import all_cancelled
 from connectors.rasa_bridge import conversation_gate
 from connectors.twitter.conversations import OnNewMessage, XConversations
 from connectors.twitter.identity import CHANNEL
@@ -82,9 +83,7 @@ class XRuntime:
         self.worker.wake()
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await all_cancelled(self._tasks)
         self._tasks.clear()
         await self.sender.close()
 
