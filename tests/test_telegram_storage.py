@@ -10,6 +10,7 @@ from sqlalchemy import update
 from bot.cases.database import make_engine
 from bot.cases.instances import Instance
 from bot.cases.leases import LeaderLease, leader_leases
+from bot.migrations.runner import ensure_schema
 from connectors.telegram.storage import (
     CLAIMED,
     TAKEN,
@@ -17,13 +18,13 @@ from connectors.telegram.storage import (
     CallbackPayloads,
     Inbox,
     Outbox,
-    metadata,
 )
 
 
 @pytest.fixture
 def engine(database_url: str):  # type: ignore[no-untyped-def]
-    engine = make_engine(database_url, metadata)
+    engine = make_engine(database_url)
+    ensure_schema(engine)
     yield engine
     engine.dispose()
 

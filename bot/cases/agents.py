@@ -17,6 +17,7 @@ from sqlalchemy import BigInteger, Column, MetaData, String, Table, delete, func
 from sqlalchemy.engine import Connection, Engine
 
 from bot.cases.schema import UtcDateTime
+from bot.migrations.runner import ensure_schema
 
 metadata = MetaData()
 
@@ -64,7 +65,7 @@ class DutyRoster:
     """On/off duty with an idle timeout, shared by the desk page and the agents' group."""
 
     def __init__(self, engine: Engine, *, idle_minutes: float) -> None:
-        metadata.create_all(engine)
+        ensure_schema(engine)
         self._engine = engine
         self._idle = timedelta(minutes=idle_minutes)
 
@@ -114,7 +115,7 @@ class DeskSessions:
     """
 
     def __init__(self, engine: Engine, *, idle_minutes: float, max_hours: float) -> None:
-        metadata.create_all(engine)
+        ensure_schema(engine)
         self._engine = engine
         self._idle = timedelta(minutes=idle_minutes)
         self._lifetime = timedelta(hours=max_hours)

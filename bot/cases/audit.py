@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from bot.cases.schema import UtcDateTime
 from bot.cases.store import utcnow
+from bot.migrations.runner import ensure_schema
 
 metadata = MetaData()
 ACTOR_LENGTH, ACTION_LENGTH = 128, 32  # column sizes: text from outside is cut to them before it is stored
@@ -44,7 +45,7 @@ class AuditLog:
     """Append-only record of every agent action and every refused attempt."""
 
     def __init__(self, engine: Engine) -> None:
-        metadata.create_all(engine)
+        ensure_schema(engine)
         self._engine = engine
 
     def record(

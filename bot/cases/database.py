@@ -22,8 +22,6 @@ from sqlalchemy.engine import Engine, create_engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from bot.cases.schema import metadata as case_metadata
-
 SQLITE_BUSY_SECONDS = 30
 REPLY_MARGIN_SECONDS = 2.0  # past the server's own statement timeout, for the network
 KEEPALIVE = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
@@ -59,9 +57,12 @@ class DatabaseTimeouts:
 
 
 def make_engine(
-    database_url: str, *extra_metadata: MetaData, timeouts: DatabaseTimeouts = DatabaseTimeouts()
+    database_url: str, *foreign_metadata: MetaData, timeouts: DatabaseTimeouts = DatabaseTimeouts()
 ) -> Engine:
-    """Create the engine and every table the caller needs (cases plus ``extra_metadata``).
+    """Create the engine, and the tables of ``foreign_metadata`` (Rasa's tracker store) if missing.
+
+    Our own tables are not made here: each store brings the database to the newest
+    revision (``bot.migrations.runner.ensure_schema``).
 
     SQLite files get WAL mode and a busy timeout, because the Rasa server, the action
     server and the desk write to the same file from three processes. PostgreSQL gets
@@ -79,7 +80,7 @@ def make_engine(
     engine = create_engine(url, **kwargs)
     if url.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    for metadata in (case_metadata, *extra_metadata):
+    for metadata in foreign_metadata:
         metadata.create_all(engine)
     return engine
 

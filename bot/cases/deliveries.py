@@ -34,6 +34,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.cases.schema import UtcDateTime, cases, outbox
 from bot.cases.store import utcnow
+from bot.migrations.runner import ensure_schema
 
 metadata = MetaData()
 
@@ -96,7 +97,7 @@ class DeliveryLedger:
     """Plan, claim and settle deliveries; safe with several dispatchers on PostgreSQL."""
 
     def __init__(self, engine: Engine, *, backoff: Backoff | None = None, lease_seconds: float = 60.0) -> None:
-        metadata.create_all(engine)
+        ensure_schema(engine)
         self._engine = engine
         self._backoff = backoff or Backoff()
         self._lease = timedelta(seconds=lease_seconds)

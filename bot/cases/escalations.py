@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.cases.schema import UtcDateTime, outbox
 from bot.cases.store import utcnow
+from bot.migrations.runner import ensure_schema
 
 metadata = MetaData()
 
@@ -34,7 +35,7 @@ class Escalations:
     """Set a case flag once and enqueue its outbox event with it."""
 
     def __init__(self, engine: Engine) -> None:
-        metadata.create_all(engine)
+        ensure_schema(engine)
         self._engine = engine
 
     def once(self, case_id: str, flag: str, event: str | None = None, payload: dict[str, Any] | None = None) -> bool:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.cases.schema import UtcDateTime
 from bot.cases.store import utcnow
+from bot.migrations.runner import ensure_schema
 
 metadata = MetaData()
 
@@ -37,7 +38,7 @@ class GroupUpdates:
     """One row per update of the agents' group: started, then done or failed (with its error)."""
 
     def __init__(self, engine: Engine) -> None:
-        metadata.create_all(engine)
+        ensure_schema(engine)
         self._engine = engine
 
     def begin(self, update_id: int) -> str:

@@ -20,6 +20,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 from sqlalchemy.sql.selectable import Select
 
+from bot.migrations.runner import ensure_schema
+
 metadata = MetaData()
 
 runtime_instances = Table(
@@ -57,7 +59,7 @@ class Instance:
     """This process in the instance table: ``register`` once at start, ``beat`` every few seconds."""
 
     def __init__(self, engine: Engine, instance_id: str, stale_seconds: float = 10.0) -> None:
-        metadata.create_all(engine)
+        ensure_schema(engine)
         self._engine = engine
         self.id = instance_id
         self.stale_seconds = stale_seconds

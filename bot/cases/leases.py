@@ -17,6 +17,7 @@ from sqlalchemy import Column, Float, MetaData, String, Table, insert, or_, upda
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from bot.migrations.runner import ensure_schema
 from bot.runtime.tasks import cancelled
 
 logger = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ class LeaderLease:
     """``acquire()`` is True while this process holds (or has just taken) the lease ``name``."""
 
     def __init__(self, engine: Engine, name: str, seconds: float, holder: str | None = None) -> None:
-        metadata.create_all(engine)
+        ensure_schema(engine)
         self._engine = engine
         self._name = name
         self._seconds = seconds

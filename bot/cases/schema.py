@@ -1,7 +1,7 @@
 """Tables of the case store: cases, their transcript and attachments, and the outbox.
 
-One ``MetaData`` so that a single ``create_all`` builds everything the cases need, on
-SQLite by default and on PostgreSQL through ``DATABASE_URL``.
+The same on SQLite by default and on PostgreSQL through ``DATABASE_URL``; a change to a
+table here needs a revision in ``bot/migrations/versions``.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.cases.agents import on_duty_count
 from bot.cases.schema import attachments, case_messages, cases, outbox
+from bot.migrations.runner import ensure_schema
 
 OPEN, CLAIMED, RESOLVED, CANCELLED = "open", "claimed", "resolved", "cancelled"
 ACTIVE_STATUSES = (OPEN, CLAIMED)
@@ -86,6 +87,7 @@ class CaseStore:
     """All reads and writes of cases, through one engine."""
 
     def __init__(self, engine: Engine, *, default_wait_minutes: int = 15) -> None:
+        ensure_schema(engine)
         self._engine = engine
         self._default_wait = default_wait_minutes
 

@@ -22,6 +22,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection, Row
 
 from bot.cases.store import Case, CaseStore, TranscriptLine
+from bot.migrations.runner import ensure_schema
 from connectors.telegram import storage
 from connectors.telegram.sender import split_text
 
@@ -52,7 +53,7 @@ class TelegramReplies:
     """Queue an agent's text or file for a Telegram customer, and read back how each one went."""
 
     def __init__(self, store: CaseStore, attachment_dir: Path) -> None:
-        storage.metadata.create_all(store.engine)
+        ensure_schema(store.engine)
         self._store = store
         self._attachment_dir = attachment_dir
 

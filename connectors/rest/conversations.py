@@ -20,6 +20,8 @@ from datetime import datetime, timezone
 from sqlalchemy import Column, DateTime, MetaData, String, Table, insert, select
 from sqlalchemy.engine import Engine
 
+from bot.migrations.runner import ensure_schema
+
 PREFIX = "rest:"
 _ID = re.compile(r"[A-Za-z0-9_-]{22}")
 
@@ -59,7 +61,7 @@ class RestConversations:
     """Issue REST conversation ids and check that a request holds the id's secret."""
 
     def __init__(self, engine: Engine) -> None:
-        metadata.create_all(engine)
+        ensure_schema(engine)
         self._engine = engine
 
     def issue(self) -> IssuedConversation:

@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, insert, select, update
 from sqlalchemy.engine import Engine
 
+from bot.migrations.runner import ensure_schema
+
 metadata = MetaData()
 
 rest_mailbox = Table(
@@ -28,7 +30,7 @@ class RestMailbox:
     """Post a message for a REST customer; hand each message out exactly once on their poll."""
 
     def __init__(self, engine: Engine) -> None:
-        metadata.create_all(engine)
+        ensure_schema(engine)
         self._engine = engine
 
     def post(self, sender_id: str, text: str, author: str | None = None) -> None:

@@ -42,6 +42,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from bot.cases.instances import Instance, database_epoch
 from bot.cases.schema import UtcDateTime
+from bot.migrations.runner import ensure_schema
 
 metadata = MetaData()
 
@@ -147,7 +148,7 @@ class Inbox:
     """Updates stored before Telegram gets its 2xx; each turn claimed, run and marked done once."""
 
     def __init__(self, engine: Engine, instance: Instance, hold_seconds: float = 120.0) -> None:
-        metadata.create_all(engine)
+        ensure_schema(engine)
         self._engine = engine
         self._instance = instance
         self._hold = hold_seconds
@@ -284,7 +285,7 @@ class Outbox:
     """
 
     def __init__(self, engine: Engine, instance: Instance, hold_seconds: float = 60.0) -> None:
-        metadata.create_all(engine)
+        ensure_schema(engine)
         self._engine = engine
         self._instance = instance
         self._hold = hold_seconds
@@ -451,7 +452,7 @@ class CallbackPayloads:
     PREFIX = "cb:"
 
     def __init__(self, engine: Engine) -> None:
-        metadata.create_all(engine)
+        ensure_schema(engine)
         self._engine = engine
 
     def data_for(self, payload: str) -> str:

@@ -37,6 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.cases.redaction import UNLABELLED_HEX, redact
 from bot.cases.schema import UtcDateTime
 from bot.cases.store import utcnow
+from bot.migrations.runner import ensure_schema
 from connectors.twitter.sender import DmEvent, Mention
 from connectors.twitter.state import DM, MENTION
 
@@ -87,7 +88,7 @@ class XInbox:
     """Durable queue of the X channel's incoming events in the shared database."""
 
     def __init__(self, engine: Engine) -> None:
-        metadata.create_all(engine)
+        ensure_schema(engine)
         self._engine = engine
 
     def store(self, events: Sequence[Event]) -> int:

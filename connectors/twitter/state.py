@@ -13,6 +13,8 @@ from sqlalchemy import JSON, Column, Float, MetaData, String, Table, delete, ins
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from bot.migrations.runner import ensure_schema
+
 metadata = MetaData()
 
 x_cursors = Table(
@@ -47,7 +49,7 @@ class XState:
     """Durable bookkeeping of the X channel in the shared database."""
 
     def __init__(self, engine: Engine) -> None:
-        metadata.create_all(engine)
+        ensure_schema(engine)
         self._engine = engine
 
     def cursor(self, name: str) -> str | None:

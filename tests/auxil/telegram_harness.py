@@ -34,7 +34,6 @@ from connectors.telegram.channel import TelegramInput
 from connectors.telegram.delivery import cancelled
 from connectors.telegram.runtime import TelegramRuntime
 from connectors.telegram.settings import TelegramSettings
-from connectors.telegram.storage import metadata as telegram_metadata
 from tests.auxil.fake_telegram import FakeTelegram
 
 TOKEN = "123456:TEST-TOKEN"
@@ -108,7 +107,7 @@ class ChannelHarness:
             values["TELEGRAM_WEBHOOK_URL"] = "https://bot.example.com/webhooks/telegram/webhook"
         values.update(env or {})
         self.settings = TelegramSettings.from_env(values)
-        self.engine = make_engine(database_url, telegram_metadata)
+        self.engine = make_engine(database_url)
         self.store = CaseStore(self.engine)
         self.channel = TelegramInput(self.settings)
         self.port = 0

@@ -1,0 +1,1 @@
+"""Our tables' schema history as Alembic revisions (``versions/``), and what runs them (``runner``)."""
