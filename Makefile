@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: run test model data lint typecheck validate chat bench nlu-report lock clean
+.PHONY: run migrate test model data lint typecheck validate chat bench nlu-report lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found (python3.10 or pyenv versions/3.10*)"; exit 1; }
@@ -31,7 +31,11 @@ model: $(STAMP)
 data: $(STAMP)
 	$(PY) -m bench.real_text
 
-## Start the whole stack: action server, Rasa server (REST + configured channels), agent desk.
+## Bring the database (DATABASE_URL, or var/support.db) to the newest schema revision.
+migrate: $(STAMP)
+	$(PY) -m bot.migrate
+
+## Start the whole stack (upgrading the database first): action server, Rasa server, agent desk.
 run: model
 	$(PY) -m bot.runtime.stack
 

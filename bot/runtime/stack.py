@@ -1,4 +1,4 @@
-"""``make run``: start the action server, the Rasa server and the agent desk; restart one that dies.
+"""``make run``: upgrade the database, start the action server, Rasa server and desk; restart one that dies.
 
 Writes ``var/endpoints.yml`` (Redis lock store only when ``REDIS_URL`` is set) and fills
 the environment defaults the YAML files refer to, so a fresh checkout needs no settings.
@@ -148,12 +148,23 @@ class Child:
 STABLE_SECONDS = 60.0  # a child that ran this long before dying is restarted without delay
 
 
+def upgrade_database(env: dict[str, str]) -> None:
+    """The schema at its newest revision before any child starts; a failed upgrade starts nothing.
+
+    Done here, once, with the upgrade's long statement limit (``bot.migrate``), rather than
+    by the children's stores, whose statements are limited for serving requests.
+    """
+    if subprocess.run([sys.executable, "-m", "bot.migrate"], cwd=PROJECT_ROOT, env=env).returncode != 0:
+        sys.exit("The database upgrade failed (see above); nothing was started.")
+
+
 def main() -> None:
     settings = Settings.from_env()
     ports = Ports.from_env()
     model = ensure_model()
     endpoints = write_endpoints(settings, PROJECT_ROOT / "var")
     env = process_environment(settings, ports)
+    upgrade_database(env)
     children = [Child(name, command, env) for name, command in commands(model, endpoints, ports).items()]
     for child in children:
         child.start()
