@@ -54,7 +54,7 @@ validate: $(STAMP)
 
 test: model lint typecheck validate
 	bash tests/setup_machine.sh
-	$(PY) -m pytest -p no:cacheprovider
+	$(PY) -m pytest -p no:cacheprovider --durations=25
 
 bench: model
 	$(PY) -m bench.run_all
