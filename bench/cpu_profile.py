@@ -103,7 +103,10 @@ async def load_served_agent(stack: LiveStack) -> Any:  # rasa.core.agent.Agent
     from rasa.core.utils import AvailableEndpoints
     from rasa.utils.log_utils import configure_structlog
 
+    from bot.runtime import action_calls
+
     configure_structlog(logging.WARNING)
+    action_calls.install()  # as bot.runtime.launch does in the Rasa server
     endpoints = AvailableEndpoints.read_endpoints(str(stack.work / "var" / "endpoints.yml"))
     model = stack.command["rasa"][stack.command["rasa"].index("--model") + 1]
     return await load_agent(model_path=model, endpoints=endpoints)
