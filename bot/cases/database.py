@@ -24,6 +24,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import QueuePool
 
 SQLITE_BUSY_SECONDS = 30
+SQLITE_POOL_SIZE = 10  # kept open: asyncio's default thread pool plus the event loop's own calls, with room
 REPLY_MARGIN_SECONDS = 2.0  # past the server's own statement timeout, for the network
 KEEPALIVE = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
 T = TypeVar("T")
@@ -76,6 +77,7 @@ def make_engine(
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
             kwargs["poolclass"] = QueuePool  # SQLAlchemy 1.4 would open and close a file per transaction
+            kwargs["pool_size"] = SQLITE_POOL_SIZE
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS, "check_same_thread": False}
     elif url.get_backend_name() == "postgresql":
         kwargs["pool_pre_ping"] = True
