@@ -16,6 +16,7 @@ import sys
 
 import pytest
 
+from bot.desk.context import GROUP_POLL_TIMEOUT
 from bot.runtime.model import ensure_model
 from bot.settings import PROJECT_ROOT
 from tests.auxil.fake_telegram import FakeTelegram, private_message
@@ -70,7 +71,8 @@ async def test_a_full_session_logs_no_token(tmp_path):
             await until(alert, START_SECONDS)
             await until(lambda: len(fake.sent_texts(CHAT)) >= 2, 60)
             count = len(polled(AGENT_TOKEN))
-            await until(lambda: len(polled(AGENT_TOKEN)) >= count + 2, 30)  # a few more polling cycles logged
+            # one more whole polling cycle of the agents' bot logged (its long poll lasts GROUP_POLL_TIMEOUT)
+            await until(lambda: len(polled(AGENT_TOKEN)) >= count + 1, GROUP_POLL_TIMEOUT + 10)
         finally:
             os.killpg(stack.pid, signal.SIGINT)
             try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import select
+import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -145,13 +146,32 @@ def _wait_bounded(connection: Any) -> None:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    _switch_to_wal(cursor)
     # A commit survives a killed process without waiting for the disk; only a power cut may take
     # back the last commits (SQLite's advice for WAL). PostgreSQL is the store for stronger needs.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """WAL mode, once per file: the first connections to a new file may race to switch it.
+
+    Switching needs the file to itself, and SQLite answers "database is locked" at once
+    rather than waiting out the busy timeout; so it is tried again for as long as that timeout.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_SECONDS
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0] in ("wal", "memory"):  # memory: no file
+                return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error):
+                raise
+        if time.monotonic() > deadline:
+            raise sqlite3.OperationalError("could not switch the SQLite file to WAL mode: database is locked")
+        time.sleep(0.05)
 
 
 async def in_thread(timeout: float, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
