@@ -144,8 +144,7 @@ async def _cycle_holding(lease: LeaderLease, cycle: Callable[[], Awaitable[None]
         while not task.done():
             await asyncio.wait({task}, timeout=lease.seconds / 3)
             if not task.done() and not await asyncio.to_thread(lease.acquire):
-                await cancelled(task)
-                return False
+                return False  # the cycle is cancelled below
         task.result()  # the cycle's own error, if any
         return True
     finally:
