@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from bench.served_agent import load_agent, print_scores
+from bench.served_agent import load_agent, parse_texts, print_scores
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_SET = ROOT / "tests" / "data" / "nlu_entities_apart.yml"
@@ -60,7 +60,9 @@ def scores(pairs: list[tuple[Counter, Counter]]) -> dict[str, dict[str, float]]:
 
 async def parse_messages(agent) -> list[tuple[str, Counter, Counter]]:
     """(text, gold bag, predicted bag) for every message of the set."""
-    return [(text, gold, bag((await agent.parse_message(text))["entities"])) for text, gold in gold_messages()]
+    messages = list(gold_messages())
+    parsed = parse_texts(agent, [text for text, _ in messages])
+    return [(text, gold, bag(data["entities"])) for (text, gold), data in zip(messages, parsed, strict=True)]
 
 
 async def evaluate(model: Path) -> dict:

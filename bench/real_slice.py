@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.served_agent import load_agent, print_scores
+from bench.served_agent import load_agent, parse_texts, print_scores
 from bot.nlu_components.p1_safety_net import P1_CHECK, P1_ROUTE, P1SafetyNet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,10 +60,9 @@ def as_row(source: str, gold: str, text: str, parsed: dict) -> Row:
 
 
 async def parse_slice(agent) -> list[Row]:
-    rows = []
-    for source, gold, text in slice_rows():
-        rows.append(as_row(source, gold, text, await agent.parse_message(text)))
-    return rows
+    rows = list(slice_rows())
+    parsed = parse_texts(agent, [text for _, _, text in rows])
+    return [as_row(source, gold, text, data) for (source, gold, text), data in zip(rows, parsed, strict=True)]
 
 
 def shipped_safety_net() -> P1SafetyNet:

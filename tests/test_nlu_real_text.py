@@ -8,12 +8,13 @@ as the server parses a message. The figures are computed by `bench.real_slice` a
 """
 
 import asyncio
+import random
 
 import pytest
 
 from bench.entities_apart import SCORED, parse_messages, scores
-from bench.real_slice import figures, parse_slice, shipped_safety_net
-from bench.served_agent import load_agent
+from bench.real_slice import figures, parse_slice, shipped_safety_net, slice_rows
+from bench.served_agent import load_agent, parse_texts
 from bot.runtime.model import ensure_model
 
 pytestmark = pytest.mark.slow
@@ -28,14 +29,27 @@ ENTITY_F1_GATE = 0.90
 
 
 @pytest.fixture(scope="module")
-def parsed():
-    """Every slice row and every entity message, parsed once by the served model."""
-    agent = load_agent(ensure_model())
+def agent():
+    return load_agent(ensure_model())
+
+
+@pytest.fixture(scope="module")
+def parsed(agent):
+    """Every slice row and every entity message, parsed once by the served model (in batches)."""
 
     async def parse_both():
         return await parse_slice(agent), await parse_messages(agent)
 
     return asyncio.run(parse_both())
+
+
+def test_a_batch_parse_equals_parsing_each_message_as_the_server_does(agent):
+    texts = random.Random(7).sample([text for _, _, text in slice_rows()], 40)
+
+    async def one_by_one():
+        return [await agent.parse_message(text) for text in texts]
+
+    assert parse_texts(agent, texts) == asyncio.run(one_by_one())
 
 
 @pytest.fixture(scope="module")
