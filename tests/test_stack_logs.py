@@ -16,7 +16,6 @@ import sys
 
 import pytest
 
-from bot.desk.context import GROUP_POLL_TIMEOUT
 from bot.runtime.model import ensure_model
 from bot.settings import PROJECT_ROOT
 from tests.auxil.fake_telegram import FakeTelegram, private_message
@@ -29,6 +28,7 @@ AGENT_TOKEN = "7098765432:AAH5yT2wQ9eR1tY6uI3oP8aS4dF7gJ0kLzX"
 ALERT_SECRET = "whsec_5b1d0c7e9f2a4c6b8d0e"
 CHAT, GROUP = 5551234, -1005550000
 START_SECONDS = 240.0
+AGENT_POLL_SECONDS = 2  # the agents' bot's long poll, short so a whole cycle is seen soon
 
 
 async def test_a_full_session_logs_no_token(tmp_path):
@@ -49,6 +49,7 @@ async def test_a_full_session_logs_no_token(tmp_path):
             "TELEGRAM_AGENT_IDS": "4242",
             "TELEGRAM_API_BASE_URL": fake.base_url,
             "TELEGRAM_POLL_TIMEOUT_SECONDS": "1",
+            "TELEGRAM_AGENT_POLL_TIMEOUT_SECONDS": str(AGENT_POLL_SECONDS),
             "ALERT_WEBHOOK_URL": f"http://127.0.0.1:{free_port()}/nobody-listens",
             "ALERT_WEBHOOK_SECRET": ALERT_SECRET,
         }
@@ -71,8 +72,8 @@ async def test_a_full_session_logs_no_token(tmp_path):
             await until(alert, START_SECONDS)
             await until(lambda: len(fake.sent_texts(CHAT)) >= 2, 60)
             count = len(polled(AGENT_TOKEN))
-            # one more whole polling cycle of the agents' bot logged (its long poll lasts GROUP_POLL_TIMEOUT)
-            await until(lambda: len(polled(AGENT_TOKEN)) >= count + 1, GROUP_POLL_TIMEOUT + 10)
+            # one more whole polling cycle of the agents' bot logged
+            await until(lambda: len(polled(AGENT_TOKEN)) >= count + 1, AGENT_POLL_SECONDS + 10)
         finally:
             os.killpg(stack.pid, signal.SIGINT)
             try:

@@ -59,7 +59,6 @@ class DeskContext:
 
 DESK = web.AppKey("desk", DeskContext)
 GROUP_POLLER_LEASE = "agents_group_poller"
-GROUP_POLL_TIMEOUT = 20
 
 
 @contextlib.asynccontextmanager
@@ -106,7 +105,7 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
                     desk_origin=settings.public_origin,
                 )
             )
-            lease = LeaderLease(engine, GROUP_POLLER_LEASE, seconds=GROUP_POLL_TIMEOUT + 30.0)
+            lease = LeaderLease(engine, GROUP_POLLER_LEASE, seconds=settings.agent_poll_timeout_seconds + 30.0)
             group_bot = AgentGroupBot(
                 agents_bot.bot,
                 settings.agent_chat_id,
@@ -115,7 +114,7 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
                 ledger,
                 lease,
                 GroupUpdates(engine),
-                poll_timeout=GROUP_POLL_TIMEOUT,
+                poll_timeout=settings.agent_poll_timeout_seconds,
             )
         if settings.webhook_url and settings.webhook_secret:
             session = await stack.enter_async_context(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)))

@@ -48,6 +48,7 @@ class DeskSettings:
     agent_bot_token: str | None = None
     agent_chat_id: int | None = None
     agent_telegram_ids: tuple[int, ...] = ()
+    agent_poll_timeout_seconds: int = 20  # the agents' bot's getUpdates long poll
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     webhook_url: str | None = None
     webhook_secret: str | None = None
@@ -90,6 +91,7 @@ class DeskSettings:
             agent_telegram_ids=tuple(
                 int(x) for x in env.get("TELEGRAM_AGENT_IDS", "").replace(" ", "").split(",") if x
             ),
+            agent_poll_timeout_seconds=int(env.get("TELEGRAM_AGENT_POLL_TIMEOUT_SECONDS") or 20),
             telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL") or "https://api.telegram.org/bot",
             webhook_url=webhook_url,
             webhook_secret=webhook_secret,
