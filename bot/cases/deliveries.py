@@ -80,6 +80,7 @@ class Delivery:
     event: str
     payload: dict[str, Any]
     created_at: datetime
+    priority: int = 3  # of the case, when it was claimed
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ class DeliveryLedger:
         earlier = deliveries.alias("earlier")
         with self._engine.begin() as conn:
             query = (
-                select(deliveries, outbox.c.event, outbox.c.payload, outbox.c.created_at)
+                select(deliveries, outbox.c.event, outbox.c.payload, outbox.c.created_at, cases.c.priority)
                 .join(outbox, outbox.c.id == deliveries.c.outbox_id)
                 .join(cases, cases.c.id == deliveries.c.case_id)
                 .where(
@@ -182,6 +183,7 @@ class DeliveryLedger:
                 event=r.event,
                 payload=dict(r.payload or {}),
                 created_at=r.created_at,
+                priority=r.priority,
             )
             for r in rows
         ]
@@ -192,6 +194,18 @@ class DeliveryLedger:
                 update(deliveries)
                 .where(deliveries.c.id == delivery.id)
                 .values(status=DELIVERED, delivered_at=utcnow(), attempts=delivery.attempts + 1, last_error=None)
+            )
+
+    def postpone(self, deliveries_: Iterable[Delivery], seconds: float) -> None:
+        """Give claimed rows back, due again in ``seconds``; not an attempt (the destination asked to wait)."""
+        ids = [d.id for d in deliveries_]
+        if not ids:
+            return
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(ids))
+                .values(next_attempt_at=utcnow() + timedelta(seconds=seconds))
             )
 
     def failed(self, delivery: Delivery, error: str) -> float:

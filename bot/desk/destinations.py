@@ -21,6 +21,7 @@ from bot.cases.escalations import NO_AGENT_FLAG, P1_REALERT_FLAG, Escalations
 from bot.cases.priorities import P1
 from bot.cases.store import Case, CaseStore
 from bot.desk.alerts import LINE_CHARS, alert_buttons, alert_text, clip, mention, on_duty_mentions
+from bot.desk.budget import SendBudget
 from bot.desk.relay import CustomerRelay
 from bot.desk.signing import signed_headers
 from bot.desk.texts import NO_AGENT, CustomerTexts
@@ -30,6 +31,10 @@ FULL_ALERTS = ("case_opened", P1_REALERT_FLAG)
 
 class Destination(Protocol):
     name: str
+
+    @property
+    def budget(self) -> SendBudget | None:
+        """A rate-limited destination's own pacing, else None."""
 
     async def deliver(self, delivery: Delivery) -> None: ...
 
@@ -62,6 +67,7 @@ class TelegramGroup:
     """Alerts in the agents' group via the agents' own bot; later events reply to the alert."""
 
     name = "telegram_group"
+    budget: SendBudget
 
     def __init__(
         self,
@@ -73,7 +79,9 @@ class TelegramGroup:
         *,
         all_agent_ids: tuple[int, ...] = (),
         desk_origin: str | None = None,
+        budget: SendBudget | None = None,
     ) -> None:
+        self.budget = budget or SendBudget()
         self._bot = bot
         self._chat_id = chat_id
         self._store = store
@@ -142,6 +150,7 @@ class Webhook:
     """JSON POST signed with HMAC-SHA256 over ``"<timestamp>.<body>"``."""
 
     name = "webhook"
+    budget: SendBudget | None = None
 
     def __init__(self, session: aiohttp.ClientSession, url: str, secret: str, store: CaseStore) -> None:
         self._session = session
@@ -177,6 +186,7 @@ class CustomerNotices:
     """
 
     name = "customer_notice"
+    budget: SendBudget | None = None
 
     def __init__(
         self, relay: CustomerRelay, store: CaseStore, roster: DutyRoster, escalations: Escalations, texts: CustomerTexts

@@ -48,10 +48,21 @@ class Dispatcher:
                 await asyncio.sleep(self._poll)
 
     async def pass_once(self, destination: Destination) -> bool:
-        """Plan and deliver what is due now; True if anything was attempted."""
+        """Plan and deliver what is due now; True if anything was attempted.
+
+        A destination with a sending budget takes one row at a time, so each send is the
+        most urgent one due, and a row the budget holds back waits for it (not an attempt).
+        """
         await asyncio.to_thread(self._ledger.plan, [destination.name])
-        due = await asyncio.to_thread(self._ledger.claim_due, destination.name, self._batch)
+        budget = destination.budget
+        due = await asyncio.to_thread(self._ledger.claim_due, destination.name, 1 if budget else self._batch)
         for delivery in due:
+            wait = budget.wait_seconds(delivery.priority) if budget else 0.0
+            if wait > 0:
+                await asyncio.to_thread(self._ledger.postpone, [delivery], wait)
+                return False
+            if budget:
+                budget.spend()
             try:
                 await destination.deliver(delivery)
             except Exception as error:
