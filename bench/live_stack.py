@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -26,7 +27,7 @@ import aiohttp
 
 from bench.fake_bot_api import FakeBotApi
 from bot.runtime.model import ensure_model
-from bot.runtime.stack import Ports, commands, process_environment, write_endpoints
+from bot.runtime.stack import Ports, commands, process_environment, rasa_children, rasa_ports, write_endpoints
 from bot.settings import PROJECT_ROOT, Settings
 from tests.auxil.fake_telegram import agent_group_message
 from tests.auxil.rasa_stack import free_port
@@ -58,10 +59,20 @@ class LiveStack:
     command: dict[str, list[str]]
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     starts: int = 0
+    child_env: dict[str, dict[str, str]] = field(default_factory=dict)  # a Rasa server's own RASA_PORT
 
     @property
     def rasa_url(self) -> str:
+        """The first Rasa server: the one Telegram's webhook reaches, as `make run` publishes one port."""
         return f"http://127.0.0.1:{self.ports.rasa}"
+
+    @property
+    def rasa_urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{port}" for port in rasa_ports(self.ports)]
+
+    @property
+    def rasa_names(self) -> list[str]:
+        return [name for name in self.command if name.startswith("rasa")]
 
     @property
     def webhook_url(self) -> str:
@@ -80,8 +91,8 @@ class LiveStack:
         self.starts += 1
         log = (self.work / f"{name}-{self.starts}.log").open("w")
         self.processes[name] = subprocess.Popen(
-            self.command[name], cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            self.command[name], cwd=PROJECT_ROOT, env=self.child_env.get(name, self.env),
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         log.close()
 
@@ -137,7 +148,7 @@ class LiveStack:
 
     def stop(self) -> None:
         """Rasa first (it calls the others), then the desk, then the action server."""
-        for name in ("rasa", "desk", "actions"):
+        for name in (*self.rasa_names, "desk", "actions"):
             process = self.processes.get(name)
             if process is None or process.poll() is not None:
                 continue
@@ -159,6 +170,23 @@ def work_dir(prefix: str) -> Iterator[Path]:
     else:
         with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
             yield Path(tmp)
+
+
+def free_ports(count: int) -> int:
+    """The first of ``count`` consecutive free ports on 127.0.0.1 (Rasa servers sit on consecutive ports)."""
+    while True:
+        first = free_port()
+        if all(_port_is_free(first + offset) for offset in range(1, count)):
+            return first
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def stack_environment(work: Path, fake: FakeBotApi, ports: Ports, **extra: str) -> tuple[dict[str, str], Path]:
@@ -196,25 +224,39 @@ def stack_environment(work: Path, fake: FakeBotApi, ports: Ports, **extra: str) 
 
 @asynccontextmanager
 async def live_stack(
-    work: Path, fake: FakeBotApi, *, desk: bool = True, sql_timing: Path | None = None, **extra: str
+    work: Path,
+    fake: FakeBotApi,
+    *,
+    desk: bool = True,
+    sql_timing: Path | None = None,
+    instances: int = 1,
+    **extra: str,
 ) -> AsyncIterator[LiveStack]:
     """Start actions, Rasa (and the desk), wait until each answers; stop them all when the block ends.
 
     With ``sql_timing`` the action server runs under `bench.sql_timing`, which writes its SQL totals there.
+    ``instances`` Rasa servers run as `make run` runs them with ``RASA_INSTANCES`` (on Redis, REDIS_URL or
+    the local one).
     """
     model = await asyncio.to_thread(ensure_model)
-    ports = Ports(rasa=free_port(), actions=free_port(), desk=free_port(), rasa_host="127.0.0.1")
+    ports = Ports(rasa=free_ports(instances), actions=free_port(), desk=free_port(), rasa_host="127.0.0.1",
+                  rasa_instances=instances)
+    if instances > 1:
+        extra = {"REDIS_URL": os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0", **extra}
     env, endpoints = stack_environment(work, fake, ports, **extra)
     command = commands(model, endpoints, ports)
+    servers = rasa_children(model, endpoints, ports, env)
+    command.update({name: server_command for name, (server_command, _) in servers.items()})
     if sql_timing is not None:  # [python, -m, bot.runtime.launch, rasa, ...] -> [..., bench.sql_timing, OUT, rasa, ...]
         command["actions"] = [*command["actions"][:2], "bench.sql_timing", str(sql_timing), *command["actions"][3:]]
-    stack = LiveStack(work, fake, ports, env, command)
+    stack = LiveStack(work, fake, ports, env, command, child_env={name: e for name, (_, e) in servers.items()})
     try:
         stack.start("actions")
-        stack.start("rasa")
         await stack.wait_ready("actions", f"http://127.0.0.1:{ports.actions}/health")
-        await stack.wait_ready("rasa", f"{stack.rasa_url}/webhooks/rest/")
-        await stack.wait_telegram(1)
+        for name, url in zip(stack.rasa_names, stack.rasa_urls, strict=True):  # one by one: loading is CPU-bound
+            stack.start(name)
+            await stack.wait_ready(name, f"{url}/webhooks/rest/")
+        await stack.wait_telegram(instances)
         if desk:  # after Rasa: both create tables in the same SQLite file
             stack.start("desk")
             await stack.wait_ready("desk", f"http://127.0.0.1:{ports.desk}/")

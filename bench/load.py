@@ -31,6 +31,7 @@ How it is measured:
 """
 from __future__ import annotations
 
+import argparse
 import asyncio
 import re
 import sys
@@ -284,8 +285,8 @@ async def p1_alert_latency(
 
 
 # ---------------------------------------------------------------- the whole run
-async def run_load(print_line: Callable[[str, str], None]) -> dict[str, str]:
-    """Every figure above, printed as it is measured; also returned."""
+async def run_load(print_line: Callable[[str, str], None], instances: int = 1) -> dict[str, str]:
+    """Every figure above, printed as it is measured; also returned. ``instances``: Rasa servers (RASA_INSTANCES)."""
     results: dict[str, str] = {}
 
     def emit(values: dict[str, str]) -> None:
@@ -303,10 +304,10 @@ async def run_load(print_line: Callable[[str, str], None]) -> dict[str, str]:
         return {f"{name}.action_call_failures": str(failed)} if failed else {}
 
     with work_dir("bench-load-") as work:
-        async with FakeBotApi() as fake, live_stack(work, fake) as stack, aiohttp.ClientSession(
+        async with FakeBotApi() as fake, live_stack(work, fake, instances=instances) as stack, aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0)
         ) as session:
-            rest = RestClient(session, stack.rasa_url)
+            rest = RestClient(session, *stack.rasa_urls)
             line = TelegramLine(fake, session, stack.webhook_url)
             emit(await p1_alert_latency(stack, line, 5, 90, "p1_alert.idle"))
             expected: Expected = {}
@@ -342,7 +343,10 @@ async def run_load(print_line: Callable[[str, str], None]) -> dict[str, str]:
 
 
 def main() -> None:
-    run_main(lambda: run_load(lambda name, value: print(f"{name}: {value}", flush=True)))
+    parser = argparse.ArgumentParser(description="End-to-end load on the real stack (see the module's docstring).")
+    parser.add_argument("--instances", type=int, default=1, help="Rasa servers, as RASA_INSTANCES runs them")
+    instances = parser.parse_args().instances
+    run_main(lambda: run_load(lambda name, value: print(f"{name}: {value}", flush=True), instances))
 
 
 if __name__ == "__main__":

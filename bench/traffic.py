@@ -45,11 +45,11 @@ class Conversation:
 
 
 class RestClient:
-    """POST /webhooks/rest/webhook as `make chat` does."""
+    """POST /webhooks/rest/webhook as `make chat` does; to several Rasa servers in turn, as a load balancer would."""
 
-    def __init__(self, session: aiohttp.ClientSession, rasa_url: str) -> None:
+    def __init__(self, session: aiohttp.ClientSession, *rasa_urls: str) -> None:
         self._session = session
-        self._url = f"{rasa_url}/webhooks/rest/webhook"
+        self._urls = itertools.cycle([f"{url}/webhooks/rest/webhook" for url in rasa_urls])
 
     async def say(self, conversation: Conversation, text: str) -> list[dict]:
         """Send ``text``; the first message of ``conversation`` opens it (the server names it)."""
@@ -58,7 +58,7 @@ class RestClient:
         if conversation.conversation_id is not None:
             body["sender"] = conversation.conversation_id
             headers["Authorization"] = f"Bearer {conversation.secret}"
-        async with self._session.post(self._url, json=body, headers=headers, timeout=HTTP_TIMEOUT) as response:
+        async with self._session.post(next(self._urls), json=body, headers=headers, timeout=HTTP_TIMEOUT) as response:
             response.raise_for_status()
             if conversation.conversation_id is None:
                 conversation.conversation_id = response.headers["X-Conversation-Id"]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
+import pytest
 import yaml
 
-from bot.runtime.stack import Ports, commands, process_environment, redis_lock_store, write_endpoints
+from bot.runtime.stack import Ports, commands, process_environment, rasa_children, redis_lock_store, write_endpoints
 from bot.settings import Settings
 
 
@@ -49,3 +52,24 @@ def test_hosts_and_cors_origins_are_settings(monkeypatch, tmp_path):
     assert process_environment(Settings.from_env(), ports)["SANIC_HOST"] == "10.0.0.5"
     assert rasa[rasa.index("--interface") + 1] == "127.0.0.1"
     assert rasa[rasa.index("--cors") + 1 :][:2] == ["https://help.example.com", "https://example.com"]
+
+
+def test_several_rasa_servers_get_consecutive_ports_their_own_ids_and_share_the_cores(monkeypatch, tmp_path):
+    monkeypatch.setenv("RASA_PORT", "5005")
+    monkeypatch.setenv("RASA_INSTANCES", "2")
+    monkeypatch.delenv("NLU_EMBEDDING_THREADS", raising=False)
+    ports = Ports.from_env()
+    with pytest.raises(ValueError, match="REDIS_URL"):
+        process_environment(Settings.from_env({}), ports)
+    env = process_environment(Settings.from_env({"REDIS_URL": "redis://127.0.0.1:6379/0"}), ports)
+    servers = rasa_children(tmp_path / "model.tar.gz", tmp_path / "endpoints.yml", ports, env)
+    assert list(servers) == ["rasa", "rasa-1"]
+    for (command, server_env), port in zip(servers.values(), ("5005", "5006"), strict=True):
+        assert command[command.index("--port") + 1] == port == server_env["RASA_PORT"]  # the instance id's part
+        assert server_env["NLU_EMBEDDING_THREADS"] == str(max(1, (os.cpu_count() or 1) // 2))
+
+
+def test_rasa_instances_must_be_positive(monkeypatch):
+    monkeypatch.setenv("RASA_INSTANCES", "0")
+    with pytest.raises(ValueError, match="RASA_INSTANCES"):
+        Ports.from_env()

@@ -329,3 +329,46 @@ async def test_images_documents_and_unsendable_bodies(fake: FakeTelegram, sqlite
     assert fake.calls_to("sendDocument")[0].params["document"] == "https://example.com/f.pdf"
     assert fake.sent_texts(CHAT) == ["Here", "still sending"]
     assert [r["status"] for r in outbox_of(harness.engine).rows(CHAT)] == ["sent", "sent", "sent", "failed", "sent"]
+
+
+async def test_an_instance_with_free_turn_slots_takes_work_another_received(
+    fake: FakeTelegram, database_url: str, tmp_path: Path
+) -> None:
+    """Updates waiting for a busy instance's turn slot stay unclaimed; an idle instance's sweep runs them."""
+    one_slot = {"TELEGRAM_MAX_CONCURRENT_TURNS": "1"}
+    busy = await ChannelHarness(fake, database_url, tmp_path, reply_delay=0.4, env=one_slot).start()
+    idle_env = {**one_slot, "INSTANCE_ID": "idle"}
+    idle = await ChannelHarness(fake, database_url, tmp_path, reply_delay=0.4, env=idle_env).start()
+    chats = range(7001, 7009)
+    try:
+        for number, chat in enumerate(chats):
+            assert (await busy.post(text_update(700 + number, f"question {number}", chat=chat)))[0] == 200
+        inbox = inbox_of(busy.engine)
+        await until(lambda: all(inbox.status(700 + n) == "done" for n in range(len(chats))), 30)
+    finally:
+        await busy.stop()
+        await idle.stop()
+    assert sorted(busy.texts() + idle.texts()) == sorted(f"question {n}" for n in range(len(chats)))  # each once
+    assert len(idle.texts()) >= 2, (busy.texts(), idle.texts())
+    for number, chat in enumerate(chats):
+        assert fake.sent_texts(chat) == [f"You said: question {number}"]
+
+
+async def test_a_chats_next_update_left_by_another_instance_follows_its_turn_at_once(
+    fake: FakeTelegram, database_url: str, tmp_path: Path
+) -> None:
+    """The instance that ends a chat's turn schedules the chat's next update, which another instance stored."""
+    slow_sweep = {"TELEGRAM_SWEEP_SECONDS": "30"}  # no sweep helps within the test
+    first = await ChannelHarness(fake, database_url, tmp_path, reply_delay=0.5, env=slow_sweep).start()
+    second = await ChannelHarness(fake, database_url, tmp_path, env={**slow_sweep, "INSTANCE_ID": "second"}).start()
+    try:
+        assert (await first.post(text_update(801, "first question")))[0] == 200
+        await until(lambda: first.texts() == ["first question"], 10)
+        assert (await second.post(text_update(802, "follow-up")))[0] == 200  # arrives while the first turn runs
+        inbox = inbox_of(first.engine)
+        await until(lambda: inbox.status(802) == "done", 10)
+    finally:
+        await first.stop()
+        await second.stop()
+    assert first.texts() == ["first question", "follow-up"] and second.texts() == []
+    assert fake.sent_texts(CHAT) == ["You said: first question", "You said: follow-up"]

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -35,10 +35,15 @@ class Ports:
     rasa_host: str = "0.0.0.0"
     actions_host: str = "127.0.0.1"
     cors_origins: tuple[str, ...] = ()
+    rasa_instances: int = 1  # more Rasa servers on the ports after `rasa`, sharing the channels' work
 
     @classmethod
     def from_env(cls) -> Ports:
+        instances = int(os.environ.get("RASA_INSTANCES") or 1)
+        if instances < 1:
+            raise ValueError(f"RASA_INSTANCES must be at least 1, got {instances}")
         return cls(
+            rasa_instances=instances,
             rasa=int(os.environ.get("RASA_PORT", "5005")),
             actions=int(os.environ.get("ACTIONS_PORT", "5055")),
             desk=int(os.environ.get("DESK_PORT", "8080")),
@@ -80,8 +85,34 @@ def redis_lock_store(redis_url: str, timeout_seconds: float) -> dict[str, object
     return config
 
 
+def rasa_ports(ports: Ports) -> list[int]:
+    """The port of each Rasa server: ``RASA_PORT``, then the next ones for ``RASA_INSTANCES`` > 1."""
+    return [ports.rasa + index for index in range(ports.rasa_instances)]
+
+
+def rasa_children(
+    model: Path, endpoints: Path, ports: Ports, env: dict[str, str]
+) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """Name -> (command, environment) of each Rasa server; each has its own port, hence its own instance id.
+
+    Several servers use several cores: the Telegram inbox lets whichever has a free turn
+    slot run an update, whichever server received it (one Python process runs one core).
+    """
+    children = {}
+    for index, port in enumerate(rasa_ports(ports)):
+        command = commands(model, endpoints, replace(ports, rasa=port))["rasa"]
+        children["rasa" if index == 0 else f"rasa-{index}"] = (command, {**env, "RASA_PORT": str(port)})
+    return children
+
+
 def process_environment(settings: Settings, ports: Ports) -> dict[str, str]:
+    if ports.rasa_instances > 1 and not settings.redis_url:
+        raise ValueError(
+            f"RASA_INSTANCES={ports.rasa_instances} needs REDIS_URL: the Rasa servers must share one conversation lock"
+        )
     env = dict(os.environ)
+    if ports.rasa_instances > 1:  # the cores are shared out, not each server spinning a thread per core
+        env.setdefault("NLU_EMBEDDING_THREADS", str(max(1, (os.cpu_count() or 1) // ports.rasa_instances)))
     env.setdefault("DATABASE_URL", settings.database_url)
     env.setdefault("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{ports.actions}/webhook")
     env.setdefault("PYTHONPATH", str(PROJECT_ROOT))
@@ -165,7 +196,13 @@ def main() -> None:
     endpoints = write_endpoints(settings, PROJECT_ROOT / "var")
     env = process_environment(settings, ports)
     upgrade_database(env)
-    children = [Child(name, command, env) for name, command in commands(model, endpoints, ports).items()]
+    every = commands(model, endpoints, ports)
+    rasa = rasa_children(model, endpoints, ports, env)
+    children = [
+        Child("actions", every["actions"], env),
+        *(Child(name, command, child_env) for name, (command, child_env) in rasa.items()),
+        Child("desk", every["desk"], env),
+    ]
     for child in children:
         child.start()
     print(

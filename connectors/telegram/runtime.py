@@ -39,7 +39,7 @@ from connectors.telegram.raw_updates import attachment_kind, chat_of, parse_upda
 from connectors.telegram.redaction import redact_update
 from connectors.telegram.sender import TelegramSender
 from connectors.telegram.settings import TelegramSettings
-from connectors.telegram.storage import CLAIMED, DONE, FAILED, WAIT, CallbackPayloads, Inbox, Outbox
+from connectors.telegram.storage import CLAIMED, DONE, FAILED, CallbackPayloads, Inbox, Outbox
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -275,6 +275,8 @@ class TelegramRuntime:
                 await self._process(key, update_id, self._payloads[update_id])
                 queue.popleft()
                 self._payloads.pop(update_id, None)
+                if not queue:
+                    await self._follow(key, update_id)
         except Exception:
             logger.exception("the worker of chat %s stopped; the sweep resumes its updates", key)
         finally:
@@ -284,12 +286,18 @@ class TelegramRuntime:
                     self._queues.pop(key, None)
 
     async def _process(self, key: str, update_id: int, payload: dict[str, Any]) -> None:
+        """Run the update's turn once this process has a free turn slot and the update is still free.
+
+        The claim comes after the slot: an update waiting here for a slot stays unclaimed, so
+        an instance with free slots (whose sweep saw it) runs it instead. Several Rasa
+        processes on one machine or several thus share one inbox's work, whichever received it.
+        """
         if self._handler is None:
             return
-        claim = await self._claim_in_turn(update_id)
-        if claim is None:
-            return
         async with self._turns:
+            claim = await self._claim_in_turn(update_id)
+            if claim is None:
+                return
             current = asyncio.current_task()
             assert current is not None
             self._busy[key] = _Busy(update_id, asyncio.get_running_loop().time(), current)
@@ -342,22 +350,22 @@ class TelegramRuntime:
         await self._db(self.inbox.finish, update_id, FAILED, error)
 
     async def _claim_in_turn(self, update_id: int) -> int | None:
-        """Claim the update once its chat's earlier updates are done (maybe by another instance).
+        """Claim the update if its chat's earlier updates are done (maybe by another instance).
 
-        Returns the attempt number, or ``None`` when it is taken, or still waiting after a
-        while: then it stays pending and the sweep schedules it again.
+        Returns the attempt number, or ``None`` when it is taken or must wait for an earlier
+        update: then it stays pending, and whoever finishes that earlier update (or the
+        sweep) schedules it, so no turn slot is held while waiting.
         """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.turn_timeout_seconds
-        pause = 0.02
-        while True:
-            claim = await self._db(self.inbox.claim, update_id)
-            if claim.outcome == CLAIMED:
-                return claim.attempt
-            if claim.outcome != WAIT or loop.time() > deadline:
-                return None
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.5)
+        claim = await self._db(self.inbox.claim, update_id)
+        return claim.attempt if claim.outcome == CLAIMED else None
+
+    async def _follow(self, key: str, previous: int) -> None:
+        """Schedule the chat's next update that another instance stored and left for this turn to end."""
+        if key.startswith("update:"):
+            return  # an update without a chat has no successor
+        following = await self._db(self.inbox.next_of_chat, key)
+        if following is not None and following.update_id != previous:
+            self._enqueue(following.update_id, following.chat_key, following.payload)
 
     async def _resume(self, orphans_only: bool = False) -> None:
         """Send replies that are due, then schedule updates nobody is processing, oldest first.

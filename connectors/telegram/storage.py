@@ -255,6 +255,31 @@ class Inbox:
             rows = conn.execute(query.order_by(telegram_updates.c.update_id)).all()
         return [InboxItem(r.update_id, r.chat_key, r.payload) for r in rows]
 
+    def next_of_chat(self, chat_key: str) -> InboxItem | None:
+        """The chat's oldest pending update, if nobody holds it and it is due.
+
+        Asked when a turn of the chat ends: its next update may have reached another
+        instance, which left it here because an earlier update was still running.
+        """
+        query = (
+            select(telegram_updates.c.update_id, telegram_updates.c.chat_key, telegram_updates.c.payload)
+            .where(telegram_updates.c.chat_key == chat_key, telegram_updates.c.status == PENDING)
+            .order_by(telegram_updates.c.update_id)
+            .limit(1)
+        )
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+            if row is None:
+                return None
+            free = conn.execute(
+                select(telegram_updates.c.update_id).where(
+                    telegram_updates.c.update_id == row.update_id,
+                    _claimable(telegram_updates, self._instance, self._hold),
+                    _due(telegram_updates),
+                )
+            ).first()
+        return InboxItem(row.update_id, row.chat_key, row.payload) if free is not None else None
+
     def status(self, update_id: int) -> str | None:
         row = self.row(update_id)
         return str(row["status"]) if row is not None else None
