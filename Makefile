@@ -4,11 +4,8 @@ PYTHON310 ?= $(shell for c in $$(ls -d $$(pyenv root 2>/dev/null)/versions/3.10*
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# Local settings (see .env.example); every variable is optional.
-ifneq (,$(wildcard .env))
-include .env
-export $(shell sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' .env)
-endif
+# Local settings live in .env (see .env.example). make does not read it: it would expand
+# every $ in it (a password hash has several). The Python entry points read it themselves.
 export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
@@ -59,9 +56,9 @@ test: model lint typecheck validate
 bench: model
 	$(PY) -m bench.run_all
 
-## Compare NLU pipelines on the held-out set (slow; kept out of `make test`).
+## Compare NLU pipelines on the held-out set (slow; kept out of `make test`); options in ARGS="--only ...".
 nlu-report: $(STAMP)
-	$(PY) -m bench.nlu_report
+	$(PY) -m bench.nlu_report $(ARGS)
 
 lock: $(STAMP)
 	$(PY) -m pip freeze --exclude-editable > requirements.lock.new && mv requirements.lock.new requirements.lock

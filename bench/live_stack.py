@@ -216,10 +216,9 @@ def stack_environment(work: Path, fake: FakeBotApi, ports: Ports, **extra: str) 
         os.environ.clear()
         os.environ.update(saved)
     env = process_environment(settings, ports)
-    env.pop("ACTION_ENDPOINT_URL", None)
     env.update(overrides)
     env["ACTION_ENDPOINT_URL"] = f"http://127.0.0.1:{ports.actions}/webhook"
-    return env, write_endpoints(settings, work / "var")
+    return env, write_endpoints(settings, env["ACTION_ENDPOINT_URL"], work / "var")
 
 
 @asynccontextmanager

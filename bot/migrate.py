@@ -16,6 +16,7 @@ from alembic import command
 
 from bot.cases.database import make_engine
 from bot.migrations import runner
+from bot.runtime.configuration import load_env_file, require_valid_environment
 from bot.settings import Settings
 
 UPGRADE_STATEMENT_SECONDS = 600.0  # one statement of an upgrade (a copy of a big table) may take long
@@ -68,4 +69,6 @@ def _revision(settings: Settings, message: str, autogenerate: bool) -> None:
 
 
 if __name__ == "__main__":
+    load_env_file()
+    require_valid_environment()
     main()

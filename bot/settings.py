@@ -6,18 +6,21 @@ holds what every process shares.
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from bot.cases.database import DatabaseTimeouts
+from bot.environment import EnvReader, reading
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'support.db'}"
 
 
-def _split(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(",") if part.strip())
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
 
 
 @dataclass(frozen=True)
@@ -33,15 +36,28 @@ class Settings:
     default_wait_minutes: int
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        """Read settings from ``env`` (the process environment by default)."""
-        env = dict(os.environ if env is None else env)
-        return cls(
-            database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
-            redis_url=env.get("REDIS_URL") or None,
-            database_timeouts=DatabaseTimeouts.from_env(env),
-            redis_timeout_seconds=float(env.get("REDIS_TIMEOUT_SECONDS") or 5),
-            official_domains=_split(env.get("OFFICIAL_DOMAINS", "example-exchange.com")),
-            support_handles=_split(env.get("SUPPORT_HANDLES", "@ExampleExchangeSupport")),
-            default_wait_minutes=int(env.get("DEFAULT_WAIT_MINUTES", "15")),
-        )
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from ``env`` (the process environment by default); ``SettingsError`` names bad ones."""
+        with reading(env) as read:
+            return cls(
+                database_url=_database_url(read),
+                redis_url=read.url("REDIS_URL", schemes=("redis", "rediss")),
+                database_timeouts=DatabaseTimeouts.from_env(env),
+                redis_timeout_seconds=read.number("REDIS_TIMEOUT_SECONDS", 5.0, positive=True),
+                official_domains=read.items("OFFICIAL_DOMAINS", "example-exchange.com"),
+                support_handles=read.items("SUPPORT_HANDLES", "@ExampleExchangeSupport"),
+                default_wait_minutes=read.integer("DEFAULT_WAIT_MINUTES", 15, minimum=1),
+            )
+
+
+def _database_url(read: EnvReader) -> str:
+    """``DATABASE_URL``, if SQLAlchemy reads it as SQLite or PostgreSQL (never shown: it may hold a password)."""
+    url = read.text("DATABASE_URL", DEFAULT_DATABASE_URL)
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        backend = ""
+    if backend not in SUPPORTED_DATABASES:
+        read.problem("DATABASE_URL", "must be a sqlite:/// or postgresql:// URL")
+        return DEFAULT_DATABASE_URL
+    return url

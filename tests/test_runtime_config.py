@@ -1,14 +1,26 @@
-"""Start-up configuration: endpoints written for Rasa from the environment."""
+"""Start-up configuration: endpoints written for Rasa from the environment; a dead child restarted."""
 
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 import yaml
 
-from bot.runtime.stack import Ports, commands, process_environment, rasa_children, redis_lock_store, write_endpoints
-from bot.settings import Settings
+from bot.runtime.stack import (
+    STABLE_SECONDS,
+    Child,
+    Ports,
+    commands,
+    process_environment,
+    rasa_children,
+    redis_lock_store,
+    write_endpoints,
+)
+from bot.settings import PROJECT_ROOT, Settings
+
+ACTIONS = "http://127.0.0.1:5055/webhook"
 
 
 def test_redis_url_becomes_rasa_lock_store_fields():
@@ -24,11 +36,12 @@ def test_redis_url_becomes_rasa_lock_store_fields():
 
 
 def test_lock_store_only_when_redis_is_configured(tmp_path):
-    plain = yaml.safe_load(write_endpoints(Settings.from_env({}), tmp_path).read_text())
+    plain = yaml.safe_load(write_endpoints(Settings.from_env({}), "http://actions:5055/webhook", tmp_path).read_text())
     assert "lock_store" not in plain
-    assert plain["tracker_store"]["url"] == "${DATABASE_URL}"
+    assert plain["action_endpoint"]["url"] == "http://actions:5055/webhook"
+    assert "url" not in plain["tracker_store"], "the tracker store reads DATABASE_URL (no password in the file)"
     with_redis = Settings.from_env({"REDIS_URL": "redis://127.0.0.1:6379/0", "REDIS_TIMEOUT_SECONDS": "3"})
-    shared = yaml.safe_load(write_endpoints(with_redis, tmp_path).read_text())
+    shared = yaml.safe_load(write_endpoints(with_redis, ACTIONS, tmp_path).read_text())
     assert shared["lock_store"]["url"] == "127.0.0.1"
     assert shared["lock_store"]["socket_timeout"] == 3.0, "Rasa's lock store waits on Redis this long at most"
 
@@ -73,3 +86,47 @@ def test_rasa_instances_must_be_positive(monkeypatch):
     monkeypatch.setenv("RASA_INSTANCES", "0")
     with pytest.raises(ValueError, match="RASA_INSTANCES"):
         Ports.from_env()
+
+
+def test_plain_rasa_reads_the_shipped_endpoints_without_any_variable(monkeypatch, tmp_path):
+    """`rasa run --endpoints endpoints.yml` once stopped on an unset ``${ACTION_ENDPOINT_URL}``."""
+    from rasa.core.tracker_store import TrackerStore
+    from rasa.core.utils import AvailableEndpoints
+    from rasa.shared.core.domain import Domain
+
+    from bot.runtime.tracker_store import DatabaseUrlTrackerStore
+
+    for name in ("ACTION_ENDPOINT_URL", "DATABASE_URL", "REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    assert "${" not in (PROJECT_ROOT / "endpoints.yml").read_text()
+    endpoints = AvailableEndpoints.read_endpoints(str(PROJECT_ROOT / "endpoints.yml"))
+    assert endpoints.action.url == ACTIONS
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'support.db'}")
+    store = TrackerStore.create(endpoints.tracker_store, Domain.empty())
+    assert isinstance(store, DatabaseUrlTrackerStore)
+    assert store.engine.url.database == str(tmp_path / "support.db")
+    store.engine.dispose()
+
+
+def test_a_child_that_dies_is_restarted_with_growing_pauses_and_at_once_after_a_long_run():
+    child = Child("flaky", [sys.executable, "-c", "raise SystemExit(3)"], env={})
+    child.start()
+    pauses = []
+    for _ in range(3):
+        dead = child.process
+        assert dead is not None and dead.wait(timeout=30) == 3
+        died = child.started_at + 1  # a quick death
+        child.check(died)
+        assert child.restart_at is not None
+        due = child.restart_at
+        pauses.append(due - died)
+        child.check(due - 0.1)
+        assert child.process is dead, "not restarted before its pause is over"
+        child.check(due)
+        assert child.process is not dead, "restarted once the pause is over"
+    dead = child.process
+    assert dead is not None and dead.wait(timeout=30) == 3
+    child.check(child.started_at + STABLE_SECONDS + 1)
+    assert child.process is not dead, "a child that ran long is restarted without a pause"
+    assert child.process is not None and child.process.wait(timeout=30) == 3
+    assert pauses == [1.0, 2.0, 4.0]

@@ -2,8 +2,9 @@
 
 Runs ``python -m bot.runtime.stack`` (what `make run` runs) against a fake Bot API on
 loopback: the customer bot polls and answers a P1, the agents' bot polls and posts the
-alert, a 429 and a failing webhook exercise the error paths. Every line the three
-processes wrote is then searched for either token, their secret halves and the X secrets.
+alert, a 429 and a failing webhook exercise the error paths. Then the desk is killed: the
+stack starts it again and keeps the rest running. Every line the processes wrote is then
+searched for either token, their secret halves and the X secrets.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import requests
 
 from bot.runtime.model import ensure_model
 from bot.settings import PROJECT_ROOT
@@ -29,6 +32,25 @@ ALERT_SECRET = "whsec_5b1d0c7e9f2a4c6b8d0e"
 CHAT, GROUP = 5551234, -1005550000
 START_SECONDS = 240.0
 AGENT_POLL_SECONDS = 2  # the agents' bot's long poll, short so a whole cycle is seen soon
+RESTART_SECONDS = 60.0
+
+
+def children_of(pid: int) -> dict[int, str]:
+    """The child processes of ``pid`` and their command lines."""
+    children = {}
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        try:
+            children[int(child)] = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except FileNotFoundError:
+            continue  # it just exited
+    return children
+
+
+def desk_answers(port: str) -> bool:
+    try:
+        return requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 async def test_a_full_session_logs_no_token(tmp_path):
@@ -74,6 +96,16 @@ async def test_a_full_session_logs_no_token(tmp_path):
             count = len(polled(AGENT_TOKEN))
             # one more whole polling cycle of the agents' bot logged
             await until(lambda: len(polled(AGENT_TOKEN)) >= count + 1, AGENT_POLL_SECONDS + 10)
+
+            before = children_of(stack.pid)
+            (desk,) = (pid for pid, command in before.items() if "-m bot.desk" in command)
+            rasa = {pid for pid, command in before.items() if "rasa run" in command}
+            os.kill(desk, signal.SIGKILL)
+            new_desk = lambda: [p for p, c in children_of(stack.pid).items() if "-m bot.desk" in c and p != desk]  # noqa: E731
+            await until(new_desk, RESTART_SECONDS)
+            await until(lambda: desk_answers(env["DESK_PORT"]), RESTART_SECONDS)
+            assert stack.poll() is None, "a dead child does not stop the stack"
+            assert rasa <= set(children_of(stack.pid)), "the other processes kept running"
         finally:
             os.killpg(stack.pid, signal.SIGINT)
             try:
@@ -82,6 +114,7 @@ async def test_a_full_session_logs_no_token(tmp_path):
                 os.killpg(stack.pid, signal.SIGKILL)
     logged = log_path.read_text(errors="replace")
     assert "Support bot starting" in logged and len(logged.splitlines()) > 20, logged[-3000:]
+    assert "desk exited with -9; restarting in" in logged
     halves = [token.split(":")[1] for token in (CUSTOMER_TOKEN, AGENT_TOKEN)]
     for secret in (CUSTOMER_TOKEN, AGENT_TOKEN, ALERT_SECRET, *halves):
         assert secret not in logged, f"{secret[:12]}… is in the stack's log"

@@ -24,6 +24,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import QueuePool
 
+from bot.environment import reading
+
 SQLITE_BUSY_SECONDS = 30
 SQLITE_POOL_SIZE = 10  # kept open: asyncio's default thread pool plus the event loop's own calls, with room
 REPLY_MARGIN_SECONDS = 2.0  # past the server's own statement timeout, for the network
@@ -48,15 +50,14 @@ class DatabaseTimeouts:
     pool: float = 10.0
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> DatabaseTimeouts:
-        timeouts = cls(
-            connect=float(env.get("DATABASE_CONNECT_TIMEOUT_SECONDS") or cls.connect),
-            statement=float(env.get("DATABASE_STATEMENT_TIMEOUT_SECONDS") or cls.statement),
-            pool=float(env.get("DATABASE_POOL_TIMEOUT_SECONDS") or cls.pool),
-        )
-        if min(timeouts.connect, timeouts.statement, timeouts.pool) <= 0:
-            raise ValueError("DATABASE_*_TIMEOUT_SECONDS must be positive")
-        return timeouts
+    def from_env(cls, env: Mapping[str, str] | None = None) -> DatabaseTimeouts:
+        """Read ``DATABASE_*_TIMEOUT_SECONDS`` (each must be positive)."""
+        with reading(env) as read:
+            return cls(
+                connect=read.number("DATABASE_CONNECT_TIMEOUT_SECONDS", cls.connect, positive=True),
+                statement=read.number("DATABASE_STATEMENT_TIMEOUT_SECONDS", cls.statement, positive=True),
+                pool=read.number("DATABASE_POOL_TIMEOUT_SECONDS", cls.pool, positive=True),
+            )
 
 
 def make_engine(

@@ -8,8 +8,9 @@ import logging
 from aiohttp import web
 
 from bot.desk.app import create_app
-from bot.desk.settings import DeskSettings
+from bot.desk.settings import NO_AGENTS_HINT, DeskSettings
 from bot.runtime import log_secrets
+from bot.runtime.configuration import require_valid_environment
 
 
 def main() -> None:
@@ -19,7 +20,10 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log_secrets.install()
+    require_valid_environment()
     settings = DeskSettings.from_env()
+    if not settings.agents:
+        logging.getLogger(__name__).warning(NO_AGENTS_HINT)
     web.run_app(create_app(settings), host=args.host or settings.host, port=args.port)
 
 

@@ -28,6 +28,11 @@ def check_password(password: str, encoded: str) -> bool:
     return hmac.compare_digest(base64.b64encode(digest).decode(), expected)
 
 
+def is_password_hash(encoded: str) -> bool:
+    """True when ``encoded`` has the shape ``hash_password`` gives (a ``$`` lost on the way breaks it)."""
+    return _parse(encoded) is not None
+
+
 def dummy_hash(real_hashes: Iterable[str]) -> str:
     """A hash of a random password that costs as much to check as the costliest real one."""
     rounds = [parsed[0] for parsed in map(_parse, real_hashes) if parsed is not None]

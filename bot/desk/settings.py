@@ -2,28 +2,61 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.desk.passwords import is_password_hash
+from bot.environment import EnvReader, reading
 from bot.settings import Settings
-from connectors.telegram.settings import TelegramSettings
+from connectors.telegram.settings import DEFAULT_API_BASE_URL, TelegramSettings
 from connectors.twitter.settings import XSettings
 
 DEFAULT_SLA_MINUTES = {1: 5, 2: 30, 3: 240, 4: 1440}
 
 
-def _pairs(value: str, sep: str = ":") -> list[tuple[str, str]]:
+NO_AGENTS_HINT = """DESK_AGENTS is empty: nobody can sign in to the agent desk. To add an agent:
+  .venv/bin/python -m bot.desk.hash_password      (type the password; it prints a hash)
+  then in .env:  DESK_AGENTS=alice:<the hash>     (more agents: alice:<hash>,bob:<hash>)"""
+
+
+def _pairs(read: EnvReader, name: str) -> list[tuple[str, str]]:
+    """``key:value`` items of a comma-separated variable; a malformed item is a problem of ``name``."""
     pairs = []
-    for item in value.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        key, _, rest = item.partition(sep)
-        if not rest:
-            raise ValueError(f"expected name{sep}value, got {item!r}")
-        pairs.append((key.strip(), rest.strip()))
+    for item in read.items(name):
+        key, _, value = item.partition(":")
+        if not key.strip() or not value.strip():
+            read.problem(name, "expected name:value items separated by commas")
+            return []
+        pairs.append((key.strip(), value.strip()))
     return pairs
+
+
+def _agents(read: EnvReader) -> dict[str, str]:
+    """``DESK_AGENTS``: each hash must be one ``hash_password`` makes (a shell or make may have eaten its ``$``)."""
+    agents: dict[str, str] = {}
+    for name, encoded in _pairs(read, "DESK_AGENTS"):
+        if name in agents:
+            read.problem("DESK_AGENTS", f"agent {name!r} is listed twice")
+        elif not is_password_hash(encoded):
+            read.problem(
+                "DESK_AGENTS",
+                f"the hash of {name!r} is not one `python -m bot.desk.hash_password` prints "
+                "(pbkdf2_sha256$<iterations>$<salt>$<digest>); were its $ parts expanded by a shell?",
+            )
+        agents[name] = encoded
+    return agents
+
+
+def _sla_minutes(read: EnvReader) -> dict[int, int]:
+    sla = dict(DEFAULT_SLA_MINUTES)
+    for key, minutes in _pairs(read, "DESK_SLA_MINUTES"):
+        priority = key.upper().removeprefix("P")
+        if priority not in {str(p) for p in DEFAULT_SLA_MINUTES} or not minutes.isdigit() or int(minutes) < 1:
+            read.problem("DESK_SLA_MINUTES", "expected items like P1:5 (priorities P1-P4, whole minutes)")
+            return dict(DEFAULT_SLA_MINUTES)
+        sla[int(priority)] = int(minutes)
+    return sla
 
 
 @dataclass(frozen=True)
@@ -58,41 +91,36 @@ class DeskSettings:
         return bool(self.agent_bot_token and self.agent_chat_id is not None)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> DeskSettings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> DeskSettings:
         """Read ``DESK_*``, ``ALERT_*`` and ``TELEGRAM_*`` variables (see ``.env.example``)."""
-        env = dict(os.environ if env is None else env)
-        chat_id = env.get("TELEGRAM_AGENT_CHAT_ID", "").strip()
-        webhook_url = env.get("ALERT_WEBHOOK_URL") or None
-        webhook_secret = env.get("ALERT_WEBHOOK_SECRET") or None
-        if webhook_url and not webhook_secret:
-            raise ValueError("ALERT_WEBHOOK_URL needs ALERT_WEBHOOK_SECRET to sign the alerts")
-        sla = dict(DEFAULT_SLA_MINUTES)
-        for key, minutes in _pairs(env.get("DESK_SLA_MINUTES", "")):
-            sla[int(key.upper().lstrip("P"))] = int(minutes)
-        x = XSettings.from_env(env)
-        return cls(
-            core=Settings.from_env(env),
-            attachment_dir=TelegramSettings.from_env(env).attachment_dir,
-            x=x if x.configured else None,
-            agents=dict(_pairs(env.get("DESK_AGENTS", ""))),
-            host=env.get("DESK_HOST", "127.0.0.1"),
-            public_origin=(env.get("DESK_PUBLIC_ORIGIN") or "").rstrip("/") or None,
-            cookie_secure=env.get("DESK_COOKIE_SECURE", "false").lower() == "true",
-            idle_minutes=float(env.get("DESK_IDLE_MINUTES", "30")),
-            session_max_hours=float(env.get("DESK_SESSION_MAX_HOURS", "12")),
-            sla_minutes=sla,
-            poll_seconds=float(env.get("DESK_POLL_SECONDS", "0.2")),
-            retry_base_seconds=float(env.get("ALERT_RETRY_BASE_SECONDS", "1")),
-            retry_max_seconds=float(env.get("ALERT_RETRY_MAX_SECONDS", "300")),
-            p1_realert_seconds=float(env.get("P1_REALERT_SECONDS", "120")),
-            no_agent_notice_seconds=float(env.get("DESK_NO_AGENT_NOTICE_SECONDS", "60")),
-            agent_bot_token=env.get("TELEGRAM_AGENT_BOT_TOKEN") or None,
-            agent_chat_id=int(chat_id) if chat_id else None,
-            agent_telegram_ids=tuple(
-                int(x) for x in env.get("TELEGRAM_AGENT_IDS", "").replace(" ", "").split(",") if x
-            ),
-            agent_poll_timeout_seconds=int(env.get("TELEGRAM_AGENT_POLL_TIMEOUT_SECONDS") or 20),
-            telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL") or "https://api.telegram.org/bot",
-            webhook_url=webhook_url,
-            webhook_secret=webhook_secret,
-        )
+        with reading(env) as read:
+            webhook_url = read.url("ALERT_WEBHOOK_URL", schemes=("http", "https"))
+            webhook_secret = read.optional("ALERT_WEBHOOK_SECRET")
+            if webhook_url and not webhook_secret:
+                read.problem("ALERT_WEBHOOK_SECRET", "must be set with ALERT_WEBHOOK_URL, to sign the alerts")
+            public_origin = read.url("DESK_PUBLIC_ORIGIN", schemes=("http", "https"))
+            x = XSettings.from_env(env)
+            return cls(
+                core=Settings.from_env(env),
+                attachment_dir=TelegramSettings.from_env(env).attachment_dir,
+                x=x if x.configured else None,
+                agents=_agents(read),
+                host=read.text("DESK_HOST", "127.0.0.1"),
+                public_origin=public_origin.rstrip("/") if public_origin else None,
+                cookie_secure=read.flag("DESK_COOKIE_SECURE", False),
+                idle_minutes=read.number("DESK_IDLE_MINUTES", 30.0, positive=True),
+                session_max_hours=read.number("DESK_SESSION_MAX_HOURS", 12.0, positive=True),
+                sla_minutes=_sla_minutes(read),
+                poll_seconds=read.number("DESK_POLL_SECONDS", 0.2, positive=True),
+                retry_base_seconds=read.number("ALERT_RETRY_BASE_SECONDS", 1.0, positive=True),
+                retry_max_seconds=read.number("ALERT_RETRY_MAX_SECONDS", 300.0, positive=True),
+                p1_realert_seconds=read.number("P1_REALERT_SECONDS", 120.0, positive=True),
+                no_agent_notice_seconds=read.number("DESK_NO_AGENT_NOTICE_SECONDS", 60.0, minimum=0.0),
+                agent_bot_token=read.optional("TELEGRAM_AGENT_BOT_TOKEN"),
+                agent_chat_id=read.integer("TELEGRAM_AGENT_CHAT_ID", 0) or None,
+                agent_telegram_ids=read.integers("TELEGRAM_AGENT_IDS"),
+                agent_poll_timeout_seconds=read.integer("TELEGRAM_AGENT_POLL_TIMEOUT_SECONDS", 20, minimum=1),
+                telegram_api_base_url=read.url("TELEGRAM_API_BASE_URL", ("http", "https")) or DEFAULT_API_BASE_URL,
+                webhook_url=webhook_url,
+                webhook_secret=webhook_secret,
+            )

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from typing import Any
 
 import aiohttp
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.exceptions import RasaException
+
+from bot.runtime.server_settings import ActionServerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +37,9 @@ def install(timeout_seconds: float | None = None, retry_seconds: float | None = 
     global _installed
     if _installed:
         return
-    timeout = timeout_seconds or float(os.environ.get("ACTION_TIMEOUT_SECONDS") or 30.0)
-    retry_for = retry_seconds or float(os.environ.get("ACTION_RETRY_SECONDS") or 30.0)
+    settings = ActionServerSettings.from_env()
+    timeout = timeout_seconds or settings.timeout_seconds
+    retry_for = retry_seconds or settings.retry_seconds
     original = RemoteAction.run
 
     async def run(self: RemoteAction, *args: Any, **kwargs: Any) -> Any:

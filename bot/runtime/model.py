@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bot.runtime.configuration import load_env_file
 from bot.settings import PROJECT_ROOT
 
 MODEL_INPUTS = ("config.yml", "bot/domain.yml", "nlu", "stories", "bot/nlu_components")
@@ -54,7 +55,7 @@ def ensure_model(root: Path = PROJECT_ROOT) -> Path:
         "--out", str(target.parent),
         "--fixed-model-name", target.name.removesuffix(".tar.gz"),
     ]  # fmt: skip
-    subprocess.run(command, check=True, cwd=root)
+    subprocess.run(command, check=True, cwd=root, stdout=sys.stderr)  # stdout: only the model's path
     _prune(target.parent, keep=target)
     return target
 
@@ -67,4 +68,5 @@ def _prune(directory: Path, keep: Path) -> None:
 
 
 if __name__ == "__main__":
+    load_env_file()  # NLU_EMBEDDING_* shape training
     print(ensure_model())

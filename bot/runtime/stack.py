@@ -1,7 +1,8 @@
 """``make run``: upgrade the database, start the action server, Rasa server and desk; restart one that dies.
 
-Writes ``var/endpoints.yml`` (Redis lock store only when ``REDIS_URL`` is set) and fills
-the environment defaults the YAML files refer to, so a fresh checkout needs no settings.
+Reads ``.env`` (python-dotenv; the environment wins), checks every setting and stops before
+starting anything if one is bad. Writes ``var/endpoints.yml``: ``endpoints.yml`` with this
+stack's action server, plus the Redis lock store when ``REDIS_URL`` is set.
 """
 
 from __future__ import annotations
@@ -17,50 +18,27 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from bot.desk.settings import NO_AGENTS_HINT, DeskSettings
+from bot.runtime.configuration import load_env_file, require_valid_environment
 from bot.runtime.model import ensure_model
+from bot.runtime.server_settings import ActionServerSettings, Ports
 from bot.settings import PROJECT_ROOT, Settings
 
 
-@dataclass(frozen=True)
-class Ports:
-    """Where each process listens. Only Rasa's port (the channels' webhooks) is meant to be public.
+def write_endpoints(settings: Settings, action_url: str, var_dir: Path) -> Path:
+    """``endpoints.yml`` with this stack's action server, and the Redis lock store when configured, in ``var/``.
 
-    The action server runs actions on whatever tracker it is sent, so it stays on loopback
-    unless ``ACTIONS_HOST`` says otherwise (a multi-host deployment on a private network).
+    Written to a temporary file and renamed, so Rasa servers starting together never read half a file.
     """
-
-    rasa: int
-    actions: int
-    desk: int
-    rasa_host: str = "0.0.0.0"
-    actions_host: str = "127.0.0.1"
-    cors_origins: tuple[str, ...] = ()
-    rasa_instances: int = 1  # more Rasa servers on the ports after `rasa`, sharing the channels' work
-
-    @classmethod
-    def from_env(cls) -> Ports:
-        instances = int(os.environ.get("RASA_INSTANCES") or 1)
-        if instances < 1:
-            raise ValueError(f"RASA_INSTANCES must be at least 1, got {instances}")
-        return cls(
-            rasa_instances=instances,
-            rasa=int(os.environ.get("RASA_PORT", "5005")),
-            actions=int(os.environ.get("ACTIONS_PORT", "5055")),
-            desk=int(os.environ.get("DESK_PORT", "8080")),
-            rasa_host=os.environ.get("RASA_HOST", "0.0.0.0").strip() or "0.0.0.0",
-            actions_host=os.environ.get("ACTIONS_HOST", "127.0.0.1").strip() or "127.0.0.1",
-            cors_origins=tuple(o.strip() for o in os.environ.get("REST_CORS_ORIGINS", "").split(",") if o.strip()),
-        )
-
-
-def write_endpoints(settings: Settings, var_dir: Path) -> Path:
-    """Copy ``endpoints.yml`` to ``var/`` and add the Redis lock store when configured."""
     endpoints = yaml.safe_load((PROJECT_ROOT / "endpoints.yml").read_text())
+    endpoints["action_endpoint"]["url"] = action_url
     if settings.redis_url:
         endpoints["lock_store"] = redis_lock_store(settings.redis_url, settings.redis_timeout_seconds)
     var_dir.mkdir(parents=True, exist_ok=True)
     target = var_dir / "endpoints.yml"
-    target.write_text(yaml.safe_dump(endpoints, sort_keys=False))
+    partial = target.with_name(f".endpoints.{os.getpid()}.yml")
+    partial.write_text(yaml.safe_dump(endpoints, sort_keys=False))
+    partial.replace(target)
     return target
 
 
@@ -114,7 +92,6 @@ def process_environment(settings: Settings, ports: Ports) -> dict[str, str]:
     if ports.rasa_instances > 1:  # the cores are shared out, not each server spinning a thread per core
         env.setdefault("NLU_EMBEDDING_THREADS", str(max(1, (os.cpu_count() or 1) // ports.rasa_instances)))
     env.setdefault("DATABASE_URL", settings.database_url)
-    env.setdefault("ACTION_ENDPOINT_URL", f"http://127.0.0.1:{ports.actions}/webhook")
     env.setdefault("PYTHONPATH", str(PROJECT_ROOT))
     env["RASA_PORT"] = str(ports.rasa)  # with the host, the instance id a restarted server claims its work back by
     env["SANIC_HOST"] = ports.actions_host  # rasa_sdk reads its interface from here (default 0.0.0.0)
@@ -190,10 +167,12 @@ def upgrade_database(env: dict[str, str]) -> None:
 
 
 def main() -> None:
+    load_env_file()
+    require_valid_environment()
     settings = Settings.from_env()
     ports = Ports.from_env()
     model = ensure_model()
-    endpoints = write_endpoints(settings, PROJECT_ROOT / "var")
+    endpoints = write_endpoints(settings, ActionServerSettings.from_env().endpoint_url, PROJECT_ROOT / "var")
     env = process_environment(settings, ports)
     upgrade_database(env)
     every = commands(model, endpoints, ports)
@@ -212,6 +191,8 @@ def main() -> None:
         "  Stop:           Ctrl+C\n",
         flush=True,
     )
+    if not DeskSettings.from_env().agents:
+        print(NO_AGENTS_HINT, flush=True)
     stopping = False
 
     def stop(*_: object) -> None:

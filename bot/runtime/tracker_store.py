@@ -19,20 +19,22 @@ from bot.settings import Settings
 
 
 class DatabaseUrlTrackerStore(SQLTrackerStore):
-    """``tracker_store: {type: bot.runtime.tracker_store.DatabaseUrlTrackerStore, url: ...}``.
+    """``tracker_store: {type: bot.runtime.tracker_store.DatabaseUrlTrackerStore}``: the ``DATABASE_URL`` database.
 
-    Rasa hands a custom store the endpoint's ``url`` as ``host``.
+    Rasa hands a custom store the endpoint's ``url`` as ``host``; without one (``endpoints.yml``
+    names none) the store uses ``DATABASE_URL``, like every other store of the product.
     """
 
     def __init__(
         self,
         domain: Domain | None = None,
-        host: str = "",
+        host: str | None = None,
         event_broker: EventBroker | None = None,
         **kwargs: Any,
     ) -> None:
         settings = Settings.from_env()
-        self.engine = make_engine(host, self.Base.metadata, timeouts=settings.database_timeouts)
+        url = host or settings.database_url
+        self.engine = make_engine(url, self.Base.metadata, timeouts=settings.database_timeouts)
         self.sessionmaker = sessionmaker(bind=self.engine)
         # SQLTrackerStore.__init__ would build a second, unbounded engine: start one level up.
         super(SQLTrackerStore, self).__init__(domain, event_broker, **kwargs)

@@ -15,6 +15,9 @@ from typing import Any
 
 import aiohttp
 
+from bot.runtime.configuration import load_env_file
+from bot.runtime.server_settings import Ports
+
 POLL_SECONDS = 2.0
 
 
@@ -93,10 +96,12 @@ async def chat(base: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--url", default="http://127.0.0.1:5005/webhooks/rest", help="REST channel base URL")
+    rasa_port = Ports.from_env().rasa
+    parser.add_argument("--url", default=f"http://127.0.0.1:{rasa_port}/webhooks/rest", help="REST channel base URL")
     args = parser.parse_args()
     asyncio.run(chat(args.url.rstrip("/")))
 
 
 if __name__ == "__main__":
+    load_env_file()
     main()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.cases.instances import default_instance_id
+from bot.environment import reading
 from bot.settings import PROJECT_ROOT
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
@@ -56,30 +56,30 @@ class TelegramSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> TelegramSettings:
         """Read ``TELEGRAM_*`` variables from ``env`` (the process environment by default)."""
-        env = dict(os.environ if env is None else env)
-        attachment_dir = Path(env.get("TELEGRAM_ATTACHMENT_DIR") or PROJECT_ROOT / "var" / "attachments")
-        if not attachment_dir.is_absolute():
-            attachment_dir = PROJECT_ROOT / attachment_dir
-        return cls(
-            bot_token=env.get("TELEGRAM_BOT_TOKEN") or None,
-            webhook_url=env.get("TELEGRAM_WEBHOOK_URL") or None,
-            webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
-            api_base_url=env.get("TELEGRAM_API_BASE_URL") or DEFAULT_API_BASE_URL,
-            bot_username=(env.get("TELEGRAM_BOT_USERNAME") or "").lstrip("@") or None,
-            attachment_dir=attachment_dir,
-            max_attachment_bytes=int(env.get("TELEGRAM_MAX_ATTACHMENT_BYTES") or DEFAULT_MAX_ATTACHMENT_BYTES),
-            poll_timeout_seconds=int(env.get("TELEGRAM_POLL_TIMEOUT_SECONDS") or 25),
-            poller_retry_seconds=float(env.get("TELEGRAM_POLLER_RETRY_SECONDS") or 5),
-            per_chat_interval_seconds=float(env.get("TELEGRAM_PER_CHAT_INTERVAL_SECONDS") or 1.0),
-            request_timeout_seconds=float(env.get("TELEGRAM_REQUEST_TIMEOUT_SECONDS") or 10.0),
-            sweep_seconds=float(env.get("TELEGRAM_SWEEP_SECONDS") or 1.0),
-            instance_id=(env.get("INSTANCE_ID") or "").strip()[:128] or default_instance_id(env.get("RASA_PORT")),
-            instance_stale_seconds=float(env.get("INSTANCE_STALE_SECONDS") or 10.0),
-            turn_timeout_seconds=float(env.get("TELEGRAM_TURN_TIMEOUT_SECONDS") or 60.0),
-            max_turn_attempts=int(env.get("TELEGRAM_MAX_TURN_ATTEMPTS") or 3),
-            max_concurrent_turns=int(env.get("TELEGRAM_MAX_CONCURRENT_TURNS") or 16),
-            max_send_attempts=int(env.get("TELEGRAM_MAX_SEND_ATTEMPTS") or 8),
-            database_timeout_seconds=float(env.get("DATABASE_CALL_TIMEOUT_SECONDS") or 30.0),
-            overall_sends_per_second=int(env.get("TELEGRAM_OVERALL_SENDS_PER_SECOND") or 30),
-            typing_after_seconds=float(env.get("TELEGRAM_TYPING_AFTER_SECONDS") or 1.0),
-        )
+        with reading(env) as read:
+            attachment_dir = Path(read.text("TELEGRAM_ATTACHMENT_DIR") or PROJECT_ROOT / "var" / "attachments")
+            return cls(
+                bot_token=read.optional("TELEGRAM_BOT_TOKEN"),
+                webhook_url=read.url("TELEGRAM_WEBHOOK_URL", schemes=("https", "http")),
+                webhook_secret=read.optional("TELEGRAM_WEBHOOK_SECRET"),
+                api_base_url=read.url("TELEGRAM_API_BASE_URL", schemes=("https", "http")) or DEFAULT_API_BASE_URL,
+                bot_username=read.text("TELEGRAM_BOT_USERNAME").lstrip("@") or None,
+                attachment_dir=attachment_dir if attachment_dir.is_absolute() else PROJECT_ROOT / attachment_dir,
+                max_attachment_bytes=read.integer(
+                    "TELEGRAM_MAX_ATTACHMENT_BYTES", DEFAULT_MAX_ATTACHMENT_BYTES, minimum=1
+                ),
+                poll_timeout_seconds=read.integer("TELEGRAM_POLL_TIMEOUT_SECONDS", 25, minimum=0),
+                poller_retry_seconds=read.number("TELEGRAM_POLLER_RETRY_SECONDS", 5.0, positive=True),
+                per_chat_interval_seconds=read.number("TELEGRAM_PER_CHAT_INTERVAL_SECONDS", 1.0, minimum=0.0),
+                request_timeout_seconds=read.number("TELEGRAM_REQUEST_TIMEOUT_SECONDS", 10.0, positive=True),
+                sweep_seconds=read.number("TELEGRAM_SWEEP_SECONDS", 1.0, positive=True),
+                instance_id=read.text("INSTANCE_ID")[:128] or default_instance_id(read.optional("RASA_PORT")),
+                instance_stale_seconds=read.number("INSTANCE_STALE_SECONDS", 10.0, positive=True),
+                turn_timeout_seconds=read.number("TELEGRAM_TURN_TIMEOUT_SECONDS", 60.0, positive=True),
+                max_turn_attempts=read.integer("TELEGRAM_MAX_TURN_ATTEMPTS", 3, minimum=1),
+                max_concurrent_turns=read.integer("TELEGRAM_MAX_CONCURRENT_TURNS", 16, minimum=1),
+                max_send_attempts=read.integer("TELEGRAM_MAX_SEND_ATTEMPTS", 8, minimum=1),
+                database_timeout_seconds=read.number("DATABASE_CALL_TIMEOUT_SECONDS", 30.0, positive=True),
+                overall_sends_per_second=read.integer("TELEGRAM_OVERALL_SENDS_PER_SECOND", 30, minimum=1),
+                typing_after_seconds=read.number("TELEGRAM_TYPING_AFTER_SECONDS", 1.0, minimum=0.0),
+            )

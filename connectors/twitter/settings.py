@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from bot.environment import reading
 
 POLL, WEBHOOK = "poll", "webhook"
 RATE_WINDOW_SECONDS = 900  # X counts most limits per 15 minutes
@@ -76,29 +77,26 @@ class XSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> XSettings:
         """Read ``X_*`` variables from ``env`` (the process environment by default)."""
-        env = dict(os.environ if env is None else env)
-        mode = env.get("X_MODE", POLL).strip().lower() or POLL
-        if mode not in (POLL, WEBHOOK):
-            raise ValueError(f"X_MODE must be {POLL!r} or {WEBHOOK!r}, not {mode!r}")
-        return cls(
-            credentials=XCredentials(
-                bearer_token=env.get("X_BEARER_TOKEN", ""),
-                consumer_key=env.get("X_CONSUMER_KEY", ""),
-                consumer_secret=env.get("X_CONSUMER_SECRET", ""),
-                access_token=env.get("X_ACCESS_TOKEN", ""),
-                access_token_secret=env.get("X_ACCESS_TOKEN_SECRET", ""),
-            ),
-            account_id=env.get("X_ACCOUNT_ID", "").strip(),
-            account_handle=env.get("X_ACCOUNT_HANDLE", "").strip().lstrip("@"),
-            mode=mode,
-            poll_seconds=float(env.get("X_POLL_SECONDS", "20")),
-            page_size=int(env.get("X_PAGE_SIZE", "100")),
-            max_pages=int(env.get("X_MAX_PAGES", "10")),
-            first_run_lookback_minutes=int(env.get("X_FIRST_RUN_LOOKBACK_MINUTES", "60")),
-            mentions_per_window=int(env.get("X_MENTIONS_PER_15MIN", "180")),
-            dm_events_per_window=int(env.get("X_DM_EVENTS_PER_15MIN", "300")),
-            backoff_max_seconds=float(env.get("X_BACKOFF_MAX_SECONDS", "300")),
-            event_max_failures=int(env.get("X_EVENT_MAX_FAILURES", "5")),
-            event_retry_seconds=float(env.get("X_EVENT_RETRY_SECONDS", "5")),
-            event_timeout_seconds=float(env.get("X_EVENT_TIMEOUT_SECONDS", "120")),
-        )
+        with reading(env) as read:
+            return cls(
+                credentials=XCredentials(
+                    bearer_token=read.text("X_BEARER_TOKEN"),
+                    consumer_key=read.text("X_CONSUMER_KEY"),
+                    consumer_secret=read.text("X_CONSUMER_SECRET"),
+                    access_token=read.text("X_ACCESS_TOKEN"),
+                    access_token_secret=read.text("X_ACCESS_TOKEN_SECRET"),
+                ),
+                account_id=read.text("X_ACCOUNT_ID"),
+                account_handle=read.text("X_ACCOUNT_HANDLE").lstrip("@"),
+                mode=read.choice("X_MODE", POLL, (POLL, WEBHOOK)),
+                poll_seconds=read.number("X_POLL_SECONDS", 20.0, positive=True),
+                page_size=read.integer("X_PAGE_SIZE", 100, minimum=5, maximum=100),
+                max_pages=read.integer("X_MAX_PAGES", 10, minimum=1),
+                first_run_lookback_minutes=read.integer("X_FIRST_RUN_LOOKBACK_MINUTES", 60, minimum=0),
+                mentions_per_window=read.integer("X_MENTIONS_PER_15MIN", 180, minimum=1),
+                dm_events_per_window=read.integer("X_DM_EVENTS_PER_15MIN", 300, minimum=1),
+                backoff_max_seconds=read.number("X_BACKOFF_MAX_SECONDS", 300.0, positive=True),
+                event_max_failures=read.integer("X_EVENT_MAX_FAILURES", 5, minimum=1),
+                event_retry_seconds=read.number("X_EVENT_RETRY_SECONDS", 5.0, positive=True),
+                event_timeout_seconds=read.number("X_EVENT_TIMEOUT_SECONDS", 120.0, positive=True),
+            )

@@ -152,7 +152,7 @@ def rasa_stack(
                 os.environ[key] = value
     action_port = free_port()
     ports = [Ports(rasa=free_port(), actions=action_port, desk=0) for _ in range(max(instances, 1))]
-    endpoints = write_endpoints(settings, tmp_path / "var")
+    endpoints = write_endpoints(settings, f"http://127.0.0.1:{action_port}/webhook", tmp_path / "var")
     env = process_environment(settings, ports[0])
     env.update(env_overrides)
     env.update({"PYTHONPATH": str(PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "RASA_TELEMETRY_ENABLED": "false"})

@@ -1,0 +1,69 @@
+"""Where the three processes listen, and how the Rasa server reaches the action server."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bot.environment import EnvReader, reading
+
+HIGHEST_PORT = 65535
+
+
+def _port(read: EnvReader, name: str, default: int) -> int:
+    return read.integer(name, default, minimum=1, maximum=HIGHEST_PORT)
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Where each process listens. Only Rasa's port (the channels' webhooks) is meant to be public.
+
+    The action server runs actions on whatever tracker it is sent, so it stays on loopback
+    unless ``ACTIONS_HOST`` says otherwise (a multi-host deployment on a private network).
+    """
+
+    rasa: int
+    actions: int
+    desk: int
+    rasa_host: str = "0.0.0.0"
+    actions_host: str = "127.0.0.1"
+    cors_origins: tuple[str, ...] = ()
+    rasa_instances: int = 1  # more Rasa servers on the ports after `rasa`, sharing the channels' work
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Ports:
+        """Read ``RASA_*``, ``ACTIONS_*``, ``DESK_PORT`` and ``REST_CORS_ORIGINS``."""
+        with reading(env) as read:
+            return cls(
+                rasa_instances=read.integer("RASA_INSTANCES", 1, minimum=1, maximum=64),
+                rasa=_port(read, "RASA_PORT", 5005),
+                actions=_port(read, "ACTIONS_PORT", 5055),
+                desk=_port(read, "DESK_PORT", 8080),
+                rasa_host=read.text("RASA_HOST", "0.0.0.0"),
+                actions_host=read.text("ACTIONS_HOST", "127.0.0.1"),
+                cors_origins=read.items("REST_CORS_ORIGINS"),
+            )
+
+
+@dataclass(frozen=True)
+class ActionServerSettings:
+    """The Rasa server's calls to the action server: where, how long each may take, how long to retry.
+
+    ``endpoint_url`` defaults to the action server of this host (``ACTIONS_PORT``); a deployment
+    with the action server elsewhere sets ``ACTION_ENDPOINT_URL``.
+    """
+
+    endpoint_url: str
+    timeout_seconds: float = 30.0
+    retry_seconds: float = 30.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ActionServerSettings:
+        """Read ``ACTION_ENDPOINT_URL``, ``ACTION_TIMEOUT_SECONDS`` and ``ACTION_RETRY_SECONDS``."""
+        with reading(env) as read:
+            local = f"http://127.0.0.1:{_port(read, 'ACTIONS_PORT', 5055)}/webhook"
+            return cls(
+                endpoint_url=read.url("ACTION_ENDPOINT_URL", schemes=("http", "https")) or local,
+                timeout_seconds=read.number("ACTION_TIMEOUT_SECONDS", 30.0, positive=True),
+                retry_seconds=read.number("ACTION_RETRY_SECONDS", 30.0, minimum=0.0),
+            )
