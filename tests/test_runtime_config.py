@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import pytest
@@ -67,10 +66,9 @@ def test_hosts_and_cors_origins_are_settings(monkeypatch, tmp_path):
     assert rasa[rasa.index("--cors") + 1 :][:2] == ["https://help.example.com", "https://example.com"]
 
 
-def test_several_rasa_servers_get_consecutive_ports_their_own_ids_and_share_the_cores(monkeypatch, tmp_path):
+def test_several_rasa_servers_get_consecutive_ports_and_their_own_ids(monkeypatch, tmp_path):
     monkeypatch.setenv("RASA_PORT", "5005")
     monkeypatch.setenv("RASA_INSTANCES", "2")
-    monkeypatch.delenv("NLU_EMBEDDING_THREADS", raising=False)
     ports = Ports.from_env()
     with pytest.raises(ValueError, match="REDIS_URL"):
         process_environment(Settings.from_env({}), ports)
@@ -79,7 +77,6 @@ def test_several_rasa_servers_get_consecutive_ports_their_own_ids_and_share_the_
     assert list(servers) == ["rasa", "rasa-1"]
     for (command, server_env), port in zip(servers.values(), ("5005", "5006"), strict=True):
         assert command[command.index("--port") + 1] == port == server_env["RASA_PORT"]  # the instance id's part
-        assert server_env["NLU_EMBEDDING_THREADS"] == str(max(1, (os.cpu_count() or 1) // 2))
 
 
 def test_rasa_instances_must_be_positive(monkeypatch):

@@ -89,8 +89,6 @@ def process_environment(settings: Settings, ports: Ports) -> dict[str, str]:
             f"RASA_INSTANCES={ports.rasa_instances} needs REDIS_URL: the Rasa servers must share one conversation lock"
         )
     env = dict(os.environ)
-    if ports.rasa_instances > 1:  # the cores are shared out, not each server spinning a thread per core
-        env.setdefault("NLU_EMBEDDING_THREADS", str(max(1, (os.cpu_count() or 1) // ports.rasa_instances)))
     env.setdefault("DATABASE_URL", settings.database_url)
     env.setdefault("PYTHONPATH", str(PROJECT_ROOT))
     env["RASA_PORT"] = str(ports.rasa)  # with the host, the instance id a restarted server claims its work back by
