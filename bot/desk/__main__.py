@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import logging
+from pathlib import Path
 
 from aiohttp import web
 
 from bot.desk.app import create_app
 from bot.desk.settings import DeskSettings
-from bot.runtime import log_secrets
+from bot.runtime import log_secrets, logs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--host", default=None, help="default: DESK_HOST or 127.0.0.1")
+    parser.add_argument("--logging-config-file", type=Path, default=logs.LOG_CONFIG, help="default: logging.yml")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log_secrets.install()
+    logs.set_service("desk")
+    logs.configure(args.logging_config_file)
     settings = DeskSettings.from_env()
     web.run_app(create_app(settings), host=args.host or settings.host, port=args.port)
 
