@@ -1,4 +1,8 @@
-"""``python -m bot.desk --port 8080``: the agent desk, alert dispatcher and agents' group bot."""
+"""``python -m bot.desk --port 8080``: the agent desk, alert dispatcher and agents' group bot.
+
+The app is imported only after ``use_worker_files`` has dropped an inherited
+``PROMETHEUS_MULTIPROC_DIR``: the desk is one process and counts in memory.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.desk.app import create_app
-from bot.desk.settings import DeskSettings
+from bot.metrics import workers
 from bot.runtime import log_secrets, logs
 
 
@@ -21,6 +24,10 @@ def main() -> None:
     log_secrets.install()
     logs.set_service("desk")
     logs.configure(args.logging_config_file)
+    workers.use_worker_files(1)
+    from bot.desk.app import create_app
+    from bot.desk.settings import DeskSettings
+
     settings = DeskSettings.from_env()
     web.run_app(create_app(settings), host=args.host or settings.host, port=args.port)
 

@@ -10,7 +10,7 @@ import ipaddress
 import os
 from collections.abc import Iterable, Iterator, Mapping
 
-from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, disable_created_metrics, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -41,7 +41,11 @@ def may_read(peer: str | None, headers: Mapping[str, str], networks: Iterable[Ip
 
 
 def render(*extra: Collector) -> bytes:
-    """Everything this process counts (every worker's, in multiprocess mode), then ``extra`` collectors."""
+    """Everything this process counts (every worker's, in multiprocess mode), then ``extra`` collectors.
+
+    Without the ``*_created`` series the client adds by default: Prometheus does not need them.
+    """
+    disable_created_metrics()
     return generate_latest(_Together([_local(), *extra]))
 
 

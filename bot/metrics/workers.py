@@ -30,14 +30,14 @@ def sanic_workers(process: str, env: Mapping[str, str] | None = None) -> int:
 def use_worker_files(workers: int) -> Path | None:
     """Multiprocess mode when ``workers`` > 1: the directory the workers count in, or None.
 
-    An operator's own ``PROMETHEUS_MULTIPROC_DIR`` is kept; otherwise a new directory is
-    made for this run and removed when the main process ends (forked workers skip atexit).
+    The directory is new for this server and removed when its main process ends (forked
+    workers skip atexit). One inherited from the environment is dropped, with or without
+    workers: shared by several servers, it would add up their counts, and the client takes
+    even an empty value as a directory to write in.
     """
+    os.environ.pop(MULTIPROC_VARIABLE, None)
     if workers <= 1:
         return None
-    given = os.environ.get(MULTIPROC_VARIABLE)
-    if given:
-        return Path(given)
     path = Path(tempfile.mkdtemp(prefix="support-metrics-"))
     os.environ[MULTIPROC_VARIABLE] = str(path)
     atexit.register(shutil.rmtree, path, True)
