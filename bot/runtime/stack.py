@@ -2,6 +2,8 @@
 
 Writes ``var/endpoints.yml`` (Redis lock store only when ``REDIS_URL`` is set) and fills
 the environment defaults the YAML files refer to, so a fresh checkout needs no settings.
+Says "ready" once every process answers its readiness check (``readiness_urls``), and
+meanwhile, every ``REPORT_SECONDS``, what it still waits for.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from bot.runtime import logs
 from bot.runtime.model import ensure_model
+from bot.runtime.probe import not_ready
 from bot.settings import PROJECT_ROOT, Settings
 
 
@@ -34,6 +38,7 @@ class Ports:
     desk: int
     rasa_host: str = "0.0.0.0"
     actions_host: str = "127.0.0.1"
+    desk_host: str = "127.0.0.1"
     cors_origins: tuple[str, ...] = ()
 
     @classmethod
@@ -44,6 +49,7 @@ class Ports:
             desk=int(os.environ.get("DESK_PORT", "8080")),
             rasa_host=os.environ.get("RASA_HOST", "0.0.0.0").strip() or "0.0.0.0",
             actions_host=os.environ.get("ACTIONS_HOST", "127.0.0.1").strip() or "127.0.0.1",
+            desk_host=os.environ.get("DESK_HOST", "127.0.0.1").strip() or "127.0.0.1",
             cors_origins=tuple(o.strip() for o in os.environ.get("REST_CORS_ORIGINS", "").split(",") if o.strip()),
         )
 
@@ -92,10 +98,13 @@ def process_environment(settings: Settings, ports: Ports) -> dict[str, str]:
 
 def commands(model: Path, endpoints: Path, ports: Ports) -> dict[str, list[str]]:
     rasa = [sys.executable, "-m", "bot.runtime.launch", "rasa"]  # Rasa's CLI, with log masking installed
+    logging_config = ["--logging-config-file", str(logs.LOG_CONFIG)]
     return {
-        "actions": [*rasa, "run", "actions", "--actions", "bot.actions", "--port", str(ports.actions)],
+        "actions": [
+            *rasa, "run", "actions", "--actions", "bot.actions", "--port", str(ports.actions), *logging_config,
+        ],
         "rasa": [
-            *rasa, "run",
+            *rasa, "run", *logging_config,
             "--model", str(model),
             "--credentials", str(PROJECT_ROOT / "credentials.yml"),
             "--endpoints", str(endpoints),
@@ -103,8 +112,26 @@ def commands(model: Path, endpoints: Path, ports: Ports) -> dict[str, list[str]]
             "--port", str(ports.rasa),
             *(["--cors", *ports.cors_origins] if ports.cors_origins else []),
         ],
-        "desk": [sys.executable, "-m", "bot.desk", "--port", str(ports.desk)],
+        "desk": [sys.executable, "-m", "bot.desk", "--port", str(ports.desk), *logging_config],
     }  # fmt: skip
+
+
+def readiness_urls(ports: Ports) -> dict[str, str]:
+    """Where each process says it is ready (the action server has only rasa_sdk's ``/health``)."""
+    return {
+        "actions": f"http://{_local(ports.actions_host)}:{ports.actions}/health",
+        "rasa": f"http://{_local(ports.rasa_host)}:{ports.rasa}/readyz",
+        "desk": f"http://{_local(ports.desk_host)}:{ports.desk}/readyz",
+    }
+
+
+def _local(host: str) -> str:
+    """The address to reach a server bound to ``host`` from this machine."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
 
 
 @dataclass
@@ -146,6 +173,7 @@ class Child:
 
 
 STABLE_SECONDS = 60.0  # a child that ran this long before dying is restarted without delay
+REPORT_SECONDS = 30.0  # how often the supervisor says what it still waits for
 
 
 def upgrade_database(env: dict[str, str]) -> None:
@@ -161,6 +189,7 @@ def upgrade_database(env: dict[str, str]) -> None:
 def main() -> None:
     settings = Settings.from_env()
     ports = Ports.from_env()
+    logs.log_format()  # a wrong LOG_FORMAT stops here, before anything starts
     model = ensure_model()
     endpoints = write_endpoints(settings, PROJECT_ROOT / "var")
     env = process_environment(settings, ports)
@@ -168,13 +197,9 @@ def main() -> None:
     children = [Child(name, command, env) for name, command in commands(model, endpoints, ports).items()]
     for child in children:
         child.start()
-    print(
-        f"\nSupport bot starting (model {model.name}).\n"
-        f"  Chat locally:   make chat   (or POST http://127.0.0.1:{ports.rasa}/webhooks/rest/webhook)\n"
-        f"  Agent desk:     http://127.0.0.1:{ports.desk}/\n"
-        "  Stop:           Ctrl+C\n",
-        flush=True,
-    )
+    print(f"\nSupport bot starting (model {model.name}); waiting until every process is ready.", flush=True)
+    waiting_for = readiness_urls(ports)
+    reported_at = time.monotonic()
     stopping = False
 
     def stop(*_: object) -> None:
@@ -187,10 +212,30 @@ def main() -> None:
         now = time.monotonic()
         for child in children:
             child.check(now)
+        if waiting_for:
+            reasons = not_ready(waiting_for)
+            waiting_for = {name: url for name, url in waiting_for.items() if name in reasons}
+            if not waiting_for:
+                print(ready_banner(ports), flush=True)
+            elif now - reported_at >= REPORT_SECONDS:
+                print("Still waiting for: " + "; ".join(f"{n} ({r})" for n, r in reasons.items()), flush=True)
+                reported_at = now
         time.sleep(0.5)
     for child in children:
         child.stop()
     sys.exit(0)
+
+
+def ready_banner(ports: Ports) -> str:
+    rasa, desk = f"http://127.0.0.1:{ports.rasa}", f"http://{_local(ports.desk_host)}:{ports.desk}"
+    return (
+        "\nSupport bot ready.\n"
+        f"  Chat locally:   make chat   (or POST {rasa}/webhooks/rest/webhook)\n"
+        f"  Agent desk:     {desk}/\n"
+        f"  Metrics:        {rasa}/metrics  http://{_local(ports.actions_host)}:{ports.actions}/metrics"
+        f"  {desk}/metrics\n"
+        "  Stop:           Ctrl+C\n"
+    )
 
 
 if __name__ == "__main__":

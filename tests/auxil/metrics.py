@@ -18,3 +18,13 @@ def value(scrape: str, name: str, **labels: str) -> float:
     """Like ``sample``, with an absent series read as 0 (a counter not incremented yet)."""
     found = sample(scrape, name, **labels)
     return 0.0 if found is None else found
+
+
+def total(scrape: str, name: str, **labels: str) -> float:
+    """The sum over every sample ``name`` whose labels include ``labels`` (all actions, all intents...)."""
+    return sum(
+        float(each.value)
+        for family in text_string_to_metric_families(scrape)
+        for each in family.samples
+        if each.name == name and all(each.labels.get(key) == wanted for key, wanted in labels.items())
+    )
