@@ -198,7 +198,7 @@ def main() -> None:
     for child in children:
         child.start()
     print(f"\nSupport bot starting (model {model.name}); waiting until every process is ready.", flush=True)
-    waiting_for = readiness_urls(ports)
+    urls, ready = readiness_urls(ports), False
     reported_at = time.monotonic()
     stopping = False
 
@@ -212,10 +212,10 @@ def main() -> None:
         now = time.monotonic()
         for child in children:
             child.check(now)
-        if waiting_for:
-            reasons = not_ready(waiting_for)
-            waiting_for = {name: url for name, url in waiting_for.items() if name in reasons}
-            if not waiting_for:
+        if not ready:
+            reasons = not_ready(urls)  # all at once: one that was ready may have died meanwhile
+            ready = not reasons
+            if ready:
                 print(ready_banner(ports), flush=True)
             elif now - reported_at >= REPORT_SECONDS:
                 print("Still waiting for: " + "; ".join(f"{n} ({r})" for n, r in reasons.items()), flush=True)
@@ -227,7 +227,7 @@ def main() -> None:
 
 
 def ready_banner(ports: Ports) -> str:
-    rasa, desk = f"http://127.0.0.1:{ports.rasa}", f"http://{_local(ports.desk_host)}:{ports.desk}"
+    rasa, desk = f"http://{_local(ports.rasa_host)}:{ports.rasa}", f"http://{_local(ports.desk_host)}:{ports.desk}"
     return (
         "\nSupport bot ready.\n"
         f"  Chat locally:   make chat   (or POST {rasa}/webhooks/rest/webhook)\n"
