@@ -13,6 +13,8 @@ from datetime import datetime, timedelta, timezone
 
 from bot.cases.redaction import Redaction, redact
 from bot.cases.store import Case, CaseStore, TranscriptLine
+from bot.metrics import cases as case_metrics
+from bot.metrics import messages
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +71,7 @@ class ConversationGate:
         ``redacted_before`` are kinds of secret the channel took out of the message before
         storing it (Telegram's inbox): the customer is warned about them as well.
         """
+        messages.received(channel)
         redaction = await asyncio.to_thread(redact, valid_unicode(text), txid_expected=txid_expected)
         if redacted_before:
             redaction = replace(redaction, kinds=tuple(dict.fromkeys((*redacted_before, *redaction.kinds))))
@@ -101,11 +104,13 @@ class ConversationGate:
         if datetime.now(timezone.utc) - case.resolved_at > RATING_WINDOW:
             return None
         self._store.rate(case.id, int(answer))
+        case_metrics.rated(int(answer))
         self._store.record_message(case.id, TranscriptLine(role="customer", text=answer, author=sender_id))
         return case
 
     async def record_bot_reply(self, *, channel: str, sender_id: str, text: str) -> None:
-        """Keep what the bot said on the customer's active case, so agents see both sides."""
+        """Keep what the bot said on the customer's active case, so agents see both sides (and count it)."""
+        messages.sent(channel, "bot")
         case = await asyncio.to_thread(self._store.active_case, channel, sender_id)
         if case is not None:
             await asyncio.to_thread(self._store.record_message, case.id, TranscriptLine(role="bot", text=text))

@@ -23,6 +23,7 @@ from bot.cases.store import CaseStore
 from connectors.rest.mailbox import RestMailbox
 from tests.auxil.databases import postgres_database
 from tests.auxil.fuzzing import ABSENT, FUZZ, bodies, json_values, optional_fields, texts
+from tests.auxil.metrics import total, value
 from tests.auxil.rasa_stack import RunningStack, rasa_stack
 
 pytestmark = pytest.mark.slow
@@ -116,6 +117,39 @@ def test_p2_withdrawal_read_back_then_case(stack_and_store):
     case = store.get(CASE_ID.search(opened).group())
     assert (case.intent, case.priority) == ("withdrawal_stuck", 2)
     assert "queue" in opened
+
+
+def test_a_message_moves_the_counters_and_its_id_names_it_in_both_processes(stack_and_store):
+    """/healthz, /readyz and /metrics on the Rasa server and the action server, and the turn's log lines."""
+    stack, _store, _engine = stack_and_store
+    rasa, actions = stack.rasa_urls[0], stack.actions_url.removesuffix("/webhook")
+    assert requests.get(f"{rasa}/healthz", timeout=10).json() == {"alive": True}
+    ready = requests.get(f"{rasa}/readyz", timeout=10)
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {"model": True, "database": True, "leases": True, "outbox": True}
+    before = {url: requests.get(f"{url}/metrics", timeout=10).text for url in (rasa, actions)}
+    reply = requests.post(
+        f"{rasa}/webhooks/rest/webhook", json={"message": "someone stole the BTC from my account"}, timeout=60
+    )
+    after = {url: requests.get(f"{url}/metrics", timeout=10).text for url in (rasa, actions)}
+
+    def grew(url: str, name: str, **labels: str) -> float:
+        return value(after[url], name, **labels) - value(before[url], name, **labels)
+
+    said = [r for r in reply.json() if r.get("text")]
+    assert grew(rasa, "support_messages_received_total", channel="rest") == 1
+    assert grew(rasa, "support_messages_sent_total", channel="rest", sender="bot") == len(said) > 0
+    assert grew(rasa, "support_nlu_parse_seconds_count") == 1 and grew(rasa, "support_nlu_parse_seconds_sum") > 0
+    assert grew(rasa, "support_nlu_intents_total", intent="suspected_theft") == 1
+    assert grew(actions, "support_escalations_total", priority="P1") == 1
+    assert total(after[actions], "support_action_calls_total", outcome="ok") > total(
+        before[actions], "support_action_calls_total", outcome="ok"
+    )
+    request_id = reply.headers["X-Request-Id"]
+    assert request_id.startswith("rest-")
+    logged = [json.loads(line) for line in stack.children["actions"].log.read_text().splitlines() if line[:1] == "{"]
+    opened = [line for line in logged if line["message"].startswith("opened P1 case")]
+    assert opened and opened[-1]["request_id"] == request_id, "the action server logs the turn under Rasa's id"
 
 
 def test_malformed_requests_get_400_and_the_channel_keeps_serving(stack_and_store):

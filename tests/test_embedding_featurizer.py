@@ -165,5 +165,5 @@ def test_a_max_tokens_that_leaves_no_text_is_rejected(max_tokens):
 
 def test_the_thread_count_changes_speed_only_never_a_vector():
     """NLU_EMBEDDING_THREADS is a serving knob: a model trained with one count serves with another."""
-    texts = ["someone withdrew all my USDT", "출금이 3시간째 대기 중이에요", "有人盗了我的账户", "what are the fees for BTC"]
+    texts = ["someone withdrew all my USDT", "출금이 3시간째 대기 중이에요", "有人盗了我的账户", "the fees for BTC?"]
     assert np.array_equal(shared_encoder(None, 1).embed(texts), shared_encoder(None, 2).embed(texts))

@@ -1,15 +1,18 @@
-"""A whole `make run` session with both Telegram bots configured leaves no token in its logs.
+"""A whole `make run` session with both Telegram bots configured: ready, counted, JSON-logged, no token.
 
 Runs ``python -m bot.runtime.stack`` (what `make run` runs) against a fake Bot API on
 loopback: the customer bot polls and answers a P1, the agents' bot polls and posts the
-alert, a 429 and a failing webhook exercise the error paths. Then the desk is killed: the
-stack starts it again and keeps the rest running. Every line the processes wrote is then
-searched for either token, their secret halves and the X secrets.
+alert, a 429 and a failing webhook exercise the error paths. The supervisor says "ready"
+only once every process is; each process's /metrics counts what happened; every log line
+of the three processes is JSON carrying its process, and the P1's lines carry the update's
+id in both Rasa processes. Then the desk is killed: the stack starts it again and keeps the
+rest running. No line holds either token, their secret halves or the X secrets.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -22,6 +25,7 @@ import requests
 from bot.runtime.model import ensure_model
 from bot.settings import PROJECT_ROOT
 from tests.auxil.fake_telegram import FakeTelegram, private_message
+from tests.auxil.metrics import total, value
 from tests.auxil.rasa_stack import free_port
 from tests.auxil.waiting import until
 
@@ -56,15 +60,17 @@ def desk_answers(port: str) -> bool:
 async def test_a_full_session_logs_no_token(tmp_path):
     await asyncio.to_thread(ensure_model)
     log_path = tmp_path / "stack.log"
+    ports = {"rasa": free_port(), "actions": free_port(), "desk": free_port()}
     async with FakeTelegram() as fake:
         env = {
             **os.environ,
             "PYTHONPATH": str(PROJECT_ROOT),
             "DATABASE_URL": f"sqlite:///{tmp_path / 'support.db'}",
             "REDIS_URL": "",
-            "RASA_PORT": str(free_port()),
-            "ACTIONS_PORT": str(free_port()),
-            "DESK_PORT": str(free_port()),
+            "LOG_FORMAT": "json",
+            "RASA_PORT": str(ports["rasa"]),
+            "ACTIONS_PORT": str(ports["actions"]),
+            "DESK_PORT": str(ports["desk"]),
             "TELEGRAM_BOT_TOKEN": CUSTOMER_TOKEN,
             "TELEGRAM_AGENT_BOT_TOKEN": AGENT_TOKEN,
             "TELEGRAM_AGENT_CHAT_ID": str(GROUP),
@@ -82,11 +88,12 @@ async def test_a_full_session_logs_no_token(tmp_path):
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
         try:
+            await until(lambda: "Support bot ready." in log_path.read_text(errors="replace"), START_SECONDS)
             polled = lambda token: [c for c in fake.calls_to("getUpdates") if c.token == token]  # noqa: E731
-            await until(lambda: polled(CUSTOMER_TOKEN) and polled(AGENT_TOKEN), START_SECONDS)
+            assert polled(CUSTOMER_TOKEN) and polled(AGENT_TOKEN), "ready: both pollers hold their leases"
             fake.rate_limit(retry_after=1, chat_id=CHAT)
-            fake.queue_update({"message": private_message(CHAT, "/start", message_id=1)}, token=CUSTOMER_TOKEN)
-            fake.queue_update(
+            start = fake.queue_update({"message": private_message(CHAT, "/start", message_id=1)}, token=CUSTOMER_TOKEN)
+            report = fake.queue_update(
                 {"message": private_message(CHAT, "someone hacked my account and withdrew all my BTC", message_id=2)},
                 token=CUSTOMER_TOKEN,
             )
@@ -96,6 +103,7 @@ async def test_a_full_session_logs_no_token(tmp_path):
             count = len(polled(AGENT_TOKEN))
             # one more whole polling cycle of the agents' bot logged
             await until(lambda: len(polled(AGENT_TOKEN)) >= count + 1, AGENT_POLL_SECONDS + 10)
+            scrapes = {name: await asyncio.to_thread(_scrape, port) for name, port in ports.items()}
 
             before = children_of(stack.pid)
             (desk,) = (pid for pid, command in before.items() if "-m bot.desk" in command)
@@ -115,6 +123,40 @@ async def test_a_full_session_logs_no_token(tmp_path):
     logged = log_path.read_text(errors="replace")
     assert "Support bot starting" in logged and len(logged.splitlines()) > 20, logged[-3000:]
     assert "desk exited with -9; restarting in" in logged
+    assert logged.index("Support bot starting") < logged.index("Support bot ready.")
+    _assert_counted(scrapes)
+    _assert_json_lines(logged, f"tg-{start['update_id']}", f"tg-{report['update_id']}")
     halves = [token.split(":")[1] for token in (CUSTOMER_TOKEN, AGENT_TOKEN)]
     for secret in (CUSTOMER_TOKEN, AGENT_TOKEN, ALERT_SECRET, *halves):
         assert secret not in logged, f"{secret[:12]}… is in the stack's log"
+
+
+def _scrape(port: int) -> str:
+    response = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+def _assert_counted(scrapes: dict[str, str]) -> None:
+    rasa, actions, desk = scrapes["rasa"], scrapes["actions"], scrapes["desk"]
+    assert value(rasa, "support_messages_received_total", channel="telegram") >= 2  # /start and the report
+    assert value(rasa, "support_messages_sent_total", channel="telegram", sender="bot") >= 2
+    assert value(rasa, "support_nlu_parse_seconds_count") >= 2 and value(rasa, "support_nlu_parse_seconds_sum") > 0
+    assert value(actions, "support_escalations_total", priority="P1") == 1
+    assert total(actions, "support_action_calls_total", outcome="ok") >= 1
+    assert total(rasa, "support_nlu_intents_total") == value(rasa, "support_nlu_parse_seconds_count")
+    assert value(desk, "support_database_up") == 1
+    assert value(desk, "support_lease_held", lease="telegram_poller") == 1
+    assert value(desk, "support_lease_held", lease="agents_group_poller") == 1
+    assert value(desk, "support_cases_waiting", priority="P1") == 1
+    assert value(desk, "support_outbox_depth", destination="webhook") >= 1, "the webhook nobody listens to"
+
+
+def _assert_json_lines(logged: str, start_id: str, report_id: str) -> None:
+    """Every process writes JSON; lines about an update carry its id, in Rasa and in the action server."""
+    lines = [json.loads(line) for line in logged.splitlines() if line.startswith("{")]
+    assert {line["service"] for line in lines} == {"rasa", "actions", "desk"}
+    opened = [line for line in lines if line["service"] == "actions" and line["message"].startswith("opened P1 case")]
+    assert [line["request_id"] for line in opened] == [report_id], opened
+    limited = [line for line in lines if line["service"] == "rasa" and "Telegram asked to wait" in line["message"]]
+    assert limited and limited[0]["request_id"] in (start_id, report_id), "the 429 hit a reply of one of them"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -12,6 +13,8 @@ from bot.actions.families import DETAIL_SLOTS
 from bot.cases.escalations import NO_AGENT_FLAG
 from bot.cases.priorities import P3
 from bot.cases.store import Case
+
+logger = logging.getLogger(__name__)
 
 SUMMARY_LENGTH = 200
 
@@ -37,7 +40,7 @@ def open_case(tracker: Tracker, intent: str, priority: int, **known: Any) -> Cas
     """
     details = {**{k: v for k, v in known.items() if v is not None}, **collected_details(tracker)}
     description = str(details.get("description") or intent.replace("_", " "))
-    return case_store().open_case(
+    case = case_store().open_case(
         intent=intent,
         priority=priority,
         channel=channel_of(tracker),
@@ -46,6 +49,8 @@ def open_case(tracker: Tracker, intent: str, priority: int, **known: Any) -> Cas
         details=details,
         transcript=transcript_of(tracker),
     )
+    logger.info("opened P%d case %s (%s) on %s", priority, case.id, intent, case.channel)
+    return case
 
 
 def tell_queue_place(dispatcher: CollectingDispatcher, case: Case, response: str, **values: Any) -> None:

@@ -44,6 +44,10 @@ class LeaderLease:
         self.holder = holder or uuid.uuid4().hex
 
     @property
+    def name(self) -> str:
+        return self._name
+
+    @property
     def seconds(self) -> float:
         """How long the lease lasts without renewal."""
         return self._seconds

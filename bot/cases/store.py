@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError
 
 from bot.cases.agents import on_duty_count
 from bot.cases.schema import attachments, case_messages, cases, outbox
+from bot.metrics import cases as case_metrics
 from bot.migrations.runner import ensure_schema
 
 OPEN, CLAIMED, RESOLVED, CANCELLED = "open", "claimed", "resolved", "cancelled"
@@ -132,6 +133,7 @@ class CaseStore:
                     _enqueue(conn, "case_opened", case_id, {"priority": priority, "intent": intent})
             except IntegrityError:
                 continue  # id collision: draw another
+            case_metrics.escalated(priority)
             return self.get(case_id)
         raise RuntimeError("could not allocate a case id")
 
@@ -216,6 +218,15 @@ class CaseStore:
             if with_line is not None:
                 with_line(conn, line_id)
         return line_id
+
+    def agent_has_written(self, case_id: str) -> bool:
+        """True once an agent has written to the customer on this case (the first reply is measured)."""
+        with self._engine.connect() as conn:
+            return bool(
+                conn.execute(
+                    select(exists().where(case_messages.c.case_id == case_id, case_messages.c.role == "agent"))
+                ).scalar()
+            )
 
     def transcript(self, case_id: str) -> list[TranscriptLine]:
         with self._engine.connect() as conn:

@@ -8,16 +8,19 @@ from aiohttp import web
 
 from bot.desk.auth import add_security_headers, guard
 from bot.desk.context import DESK, open_desk
+from bot.desk.health import METRICS, request_ids
 from bot.desk.routes import setup_routes
 from bot.desk.settings import DeskSettings
 from bot.desk.views import errors
+from bot.metrics.settings import MetricsSettings
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # what the Bot API accepts from a bot without a local server
 
 
-def create_app(settings: DeskSettings) -> web.Application:
+def create_app(settings: DeskSettings, metrics: MetricsSettings | None = None) -> web.Application:
     """Build the app; the database, bots and background loops open on startup."""
-    app = web.Application(middlewares=[errors, guard], client_max_size=MAX_UPLOAD_BYTES)
+    app = web.Application(middlewares=[request_ids, errors, guard], client_max_size=MAX_UPLOAD_BYTES)
+    app[METRICS] = metrics or MetricsSettings.from_env()
 
     async def desk_context(app: web.Application) -> AsyncIterator[None]:
         async with open_desk(settings) as context:

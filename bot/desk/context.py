@@ -50,6 +50,7 @@ class DeskContext:
     desk: AgentDesk
     hub: LiveHub
     dispatcher: Dispatcher
+    leases: tuple[LeaderLease, ...] = ()  # the jobs this process competes for (readiness checks them)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def stop_tasks(self) -> None:
@@ -90,6 +91,7 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
         live_feed = LiveFeed(hub, OutboxReader(engine), store, poll_seconds=settings.poll_seconds)
         destinations: list[Destination] = [CustomerNotices(relay, store, roster, escalations, texts)]
         group_bot = None
+        leases: tuple[LeaderLease, ...] = ()
         if settings.telegram_group_enabled:
             assert settings.agent_bot_token is not None and settings.agent_chat_id is not None
             agents_bot = TelegramSender.create(settings.agent_bot_token, base_url=settings.telegram_api_base_url)
@@ -106,6 +108,7 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
                 )
             )
             lease = LeaderLease(engine, GROUP_POLLER_LEASE, seconds=settings.agent_poll_timeout_seconds + 30.0)
+            leases = (lease,)
             group_bot = AgentGroupBot(
                 agents_bot.bot,
                 settings.agent_chat_id,
@@ -139,6 +142,7 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
             desk=desk,
             hub=hub,
             dispatcher=dispatcher,
+            leases=leases,
         )
         context.tasks.append(asyncio.create_task(dispatcher.run(), name="outbox-dispatcher"))
         context.tasks.append(asyncio.create_task(live_feed.run(), name="live-feed"))

@@ -12,8 +12,9 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from bot.cases.deliveries import DeliveryLedger
+from bot.cases.deliveries import Delivery, DeliveryLedger
 from bot.desk.destinations import Destination
+from bot.runtime import log_context
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,10 @@ class Dispatcher:
         self._destinations = list(destinations)
         self._poll = poll_seconds
         self._batch = batch
+
+    @property
+    def destination_names(self) -> tuple[str, ...]:
+        return tuple(destination.name for destination in self._destinations)
 
     async def run(self) -> None:
         """Run until cancelled."""
@@ -63,18 +68,23 @@ class Dispatcher:
                 return False
             if budget:
                 budget.spend()
-            try:
-                await destination.deliver(delivery)
-            except Exception as error:
-                delay = await asyncio.to_thread(self._ledger.failed, delivery, f"{type(error).__name__}: {error}")
-                logger.warning(
-                    "delivery of outbox row %s to %s failed (attempt %s), retry in %.1f s",
-                    delivery.outbox_id,
-                    destination.name,
-                    delivery.attempts + 1,
-                    delay,
-                    exc_info=error,
-                )
-            else:
-                await asyncio.to_thread(self._ledger.delivered, delivery)
+            with log_context.bound(f"outbox-{delivery.outbox_id}"):
+                await self._deliver(destination, delivery)
         return bool(due)
+
+    async def _deliver(self, destination: Destination, delivery: Delivery) -> None:
+        """Deliver one row and record the outcome; a failure schedules the retry."""
+        try:
+            await destination.deliver(delivery)
+        except Exception as error:
+            delay = await asyncio.to_thread(self._ledger.failed, delivery, f"{type(error).__name__}: {error}")
+            logger.warning(
+                "delivery of outbox row %s to %s failed (attempt %s), retry in %.1f s",
+                delivery.outbox_id,
+                destination.name,
+                delivery.attempts + 1,
+                delay,
+                exc_info=error,
+            )
+        else:
+            await asyncio.to_thread(self._ledger.delivered, delivery)

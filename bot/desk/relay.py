@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from bot.cases.store import Case, CaseStore, TranscriptLine
 from bot.desk.telegram_replies import DELIVERED, QUEUED, SENT, Delivery, TelegramReplies
 from bot.desk.texts import X_PUBLIC_INVITE, CustomerTexts
+from bot.metrics import messages
 from connectors.rest.mailbox import RestMailbox
 from connectors.twitter import identity as x_identity
 from connectors.twitter.identity import SENDER_PREFIX as X_PREFIX
@@ -64,6 +65,7 @@ class CustomerRelay:
         line = TranscriptLine(role=role, text=text, author=author)
         if case.channel == "telegram":
             await asyncio.to_thread(self._telegram.queue_text, case, line)
+            messages.sent(case.channel, role)
             return QUEUED
         if case.channel == "rest":
             await asyncio.to_thread(self._mailbox.post, case.sender_id, text, author)
@@ -73,12 +75,14 @@ class CustomerRelay:
         else:
             raise RelayUnavailable(f"the desk cannot write to {case.channel} customers")
         await asyncio.to_thread(self._store.record_message, case.id, line)
+        messages.sent(case.channel, role)
         return SENT
 
     async def send_file(self, case: Case, name: str, data: bytes, *, mime_type: str, author: str) -> None:
         """A document for a Telegram customer (stored, then queued) or an image in an X customer's DM (sent)."""
         if case.channel == "telegram":
             await asyncio.to_thread(self._telegram.queue_file, case, name, data, mime_type=mime_type, author=author)
+            messages.sent(case.channel, "agent")
             return
         if case.channel != x_identity.CHANNEL:
             raise RelayUnavailable(f"files can only be sent to Telegram and X customers, not {case.channel}")
@@ -93,6 +97,7 @@ class CustomerRelay:
         )
         line = TranscriptLine(role="agent", text=f"[file] {name}", author=author)
         await asyncio.to_thread(self._store.record_message, case.id, line)
+        messages.sent(case.channel, "agent")
 
     def deliveries(self, case: Case, lines: Sequence[TranscriptLine]) -> list[Delivery | None]:
         """How each line reached the customer, for the desk to show.

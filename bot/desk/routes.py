@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.desk import views
+from bot.desk import health, views
 
 
 def setup_routes(app: web.Application) -> None:
@@ -12,7 +12,9 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/login", views.login_page)
     app.router.add_post("/login", views.login)
     app.router.add_post("/logout", views.logout)
-    app.router.add_get("/healthz", views.healthz)
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", health.readyz)
+    app.router.add_get("/metrics", health.metrics)
     app.router.add_get("/api/me", views.me)
     app.router.add_get("/api/queue", views.queue)
     app.router.add_get("/api/cases/{case_id}", views.case_view)

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from bot.cases.agents import DutyRoster
 from bot.cases.audit import ACTION_LENGTH, ACTOR_LENGTH, AuditLog
 from bot.cases.priorities import P1, P4
-from bot.cases.store import CLAIMED, OPEN, Case, CaseNotFound, CaseStore, TranscriptLine
+from bot.cases.store import CLAIMED, OPEN, Case, CaseNotFound, CaseStore, TranscriptLine, utcnow
 from bot.desk.relay import CustomerRelay, RelayUnavailable
 from bot.desk.texts import RESOLVED, CustomerTexts
+from bot.metrics import cases as case_metrics
 
 _PLAIN_ACTION = re.compile(rf"[A-Za-z_]{{1,{ACTION_LENGTH}}}")
 
@@ -58,7 +59,10 @@ class AgentDesk:
             )
             raise await self._refusal(actor, "claim", case.id, reason)
         await self._done(actor, "claim", case.id)
-        return await asyncio.to_thread(self.store.get, case.id)
+        claimed = await asyncio.to_thread(self.store.get, case.id)
+        if case.claimed_at is None and claimed.claimed_at is not None:  # its first claim, not a re-claim
+            case_metrics.claimed(claimed.priority, claimed.created_at, claimed.claimed_at)
+        return claimed
 
     async def reply(self, actor: Actor, case_id: str, text: str) -> str:
         """Answer the customer; returns ``sent``, or ``queued`` when their channel delivers later."""
@@ -66,10 +70,13 @@ class AgentDesk:
         if not text:
             raise Refused("empty reply")
         case = await self._take(actor, "reply", case_id)
+        first = not await asyncio.to_thread(self.store.agent_has_written, case.id)
         try:
             delivery = await self.relay.send(case, text, author=actor.name)
         except RelayUnavailable as error:
             raise await self._refusal(actor, "reply", case.id, str(error)) from error
+        if first:
+            case_metrics.first_response(case.priority, case.created_at, utcnow())
         await self._done(actor, "reply", case.id, {"chars": len(text)})
         return delivery
 
@@ -77,10 +84,13 @@ class AgentDesk:
         if not data:
             raise Refused("empty file")
         case = await self._take(actor, "send_file", case_id)
+        first = not await asyncio.to_thread(self.store.agent_has_written, case.id)
         try:
             await self.relay.send_file(case, name, data, mime_type=mime_type, author=actor.name)
         except RelayUnavailable as error:
             raise await self._refusal(actor, "send_file", case.id, str(error)) from error
+        if first:
+            case_metrics.first_response(case.priority, case.created_at, utcnow())
         await self._done(actor, "send_file", case.id, {"name": name, "size": len(data)})
         return case
 

@@ -116,10 +116,6 @@ async def index(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC / "index.html")
 
 
-async def healthz(request: web.Request) -> web.StreamResponse:
-    return web.json_response({"ok": True})
-
-
 async def me(request: web.Request) -> web.StreamResponse:
     context = request.app[DESK]
     on_duty = await asyncio.to_thread(context.desk.roster.current)

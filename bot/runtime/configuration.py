@@ -15,6 +15,8 @@ import dotenv
 
 from bot.desk.settings import DeskSettings
 from bot.environment import SettingsError, reading
+from bot.metrics.settings import MetricsSettings
+from bot.runtime.logs import JSON, TEXT
 from bot.runtime.server_settings import ActionServerSettings, Ports
 from bot.settings import PROJECT_ROOT, Settings
 from connectors.telegram.settings import TelegramSettings
@@ -43,6 +45,9 @@ def check_environment(env: Mapping[str, str] | None = None) -> None:
         # bot.nlu_components.settings reads these in the Rasa server; checked here because that
         # package is an input of the model (changing it would mean training again).
         read.integer("NLU_EMBEDDING_THREADS", 1, minimum=1)
+        MetricsSettings.from_env(env)
+        if read.text("LOG_FORMAT", JSON).lower() not in (JSON, TEXT):
+            read.problem("LOG_FORMAT", "must be json or text")
 
 
 def require_valid_environment(env: Mapping[str, str] | None = None) -> None:

@@ -1,31 +1,65 @@
-"""``python -m bot.runtime.launch rasa run …``: Rasa's own command line, with log masking first.
+"""``python -m bot.runtime.launch rasa run …``: Rasa's own command line, with our logging and metrics first.
 
 The Rasa server and the action server are Rasa's programs; this starts them the same way
-``rasa`` does, after the record factory that keeps tokens out of their logs is installed
-(and, in the Rasa server, bounded and retried action calls: ``action_calls``).
+``rasa`` does, after the record factory that keeps tokens out of their logs is installed,
+with the process named in every log line, and with multiprocess metrics when Sanic will
+fork several workers (``bot.metrics.workers``). In the Rasa server it also installs
+bounded and retried action calls (``action_calls``); in the action server, the metrics
+route and per-call counting (``action_server``).
+
+With ``--logging-config-file``, that configuration is applied at once (so warnings and
+lines logged while Rasa imports are formatted too; Rasa applies it again), and Rasa's and
+rasa_sdk's coloredlogs set-up, which would replace the configured handler, is skipped.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
-from bot.runtime import log_secrets
+from bot.metrics import workers
+from bot.runtime import log_secrets, logs
+
+LOGGING_FLAG = "--logging-config-file"
 
 
 def main() -> None:
-    """Install masking, then hand ``argv`` (starting with ``rasa``) to Rasa's CLI."""
+    """Install masking, logging and metrics set-up, then hand ``argv`` (starting with ``rasa``) to Rasa's CLI."""
     if len(sys.argv) < 2 or sys.argv[1] != "rasa":
         raise SystemExit("usage: python -m bot.runtime.launch rasa <rasa arguments>")
     log_secrets.install()
+    logs.log_format()  # a wrong LOG_FORMAT stops here: Rasa would skip a logging file that fails
+    action_server = sys.argv[2:4] == ["run", "actions"]
+    process = "actions" if action_server else "rasa"
+    logs.set_service(process)
+    workers.use_worker_files(workers.sanic_workers(process))  # before anything imports prometheus_client
+    if LOGGING_FLAG in sys.argv[:-1]:
+        logs.configure(Path(sys.argv[sys.argv.index(LOGGING_FLAG) + 1]))
+        _keep_configured_handlers()
     from rasa.__main__ import main as rasa_main  # imported after masking: Rasa logs while importing
 
-    if sys.argv[2:3] == ["run"] and "actions" not in sys.argv[3:4]:
+    if action_server:
+        from bot.runtime import action_server as extensions
+
+        extensions.install()  # the action server: /metrics, calls counted, request ids
+    elif sys.argv[2:3] == ["run"]:
         from bot.runtime import action_calls
 
         action_calls.install()  # the Rasa server: bounded, retried calls to the action server
 
     sys.argv = sys.argv[1:]
     rasa_main()
+
+
+def _keep_configured_handlers() -> None:
+    import rasa.utils.io
+    import rasa_sdk.utils
+
+    def configured_elsewhere(*_: object) -> None:
+        """The logging file already set the handlers up."""
+
+    rasa.utils.io.configure_colored_logging = configured_elsewhere  # type: ignore[assignment]
+    rasa_sdk.utils.configure_colored_logging = configured_elsewhere  # type: ignore[assignment]
 
 
 if __name__ == "__main__":

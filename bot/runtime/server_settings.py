@@ -27,6 +27,7 @@ class Ports:
     desk: int
     rasa_host: str = "0.0.0.0"
     actions_host: str = "127.0.0.1"
+    desk_host: str = "127.0.0.1"
     cors_origins: tuple[str, ...] = ()
     rasa_instances: int = 1  # more Rasa servers on the ports after `rasa`, sharing the channels' work
 
@@ -41,6 +42,7 @@ class Ports:
                 desk=_port(read, "DESK_PORT", 8080),
                 rasa_host=read.text("RASA_HOST", "0.0.0.0"),
                 actions_host=read.text("ACTIONS_HOST", "127.0.0.1"),
+                desk_host=read.text("DESK_HOST", "127.0.0.1"),
                 cors_origins=read.items("REST_CORS_ORIGINS"),
             )
 

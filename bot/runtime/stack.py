@@ -2,7 +2,9 @@
 
 Reads ``.env`` (python-dotenv; the environment wins), checks every setting and stops before
 starting anything if one is bad. Writes ``var/endpoints.yml``: ``endpoints.yml`` with this
-stack's action server, plus the Redis lock store when ``REDIS_URL`` is set.
+stack's action server, plus the Redis lock store when ``REDIS_URL`` is set. Says "ready" once
+every process answers its readiness check (``readiness_urls``), and meanwhile, every
+``REPORT_SECONDS``, what it still waits for.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from urllib.parse import urlsplit
 import yaml
 
 from bot.desk.settings import NO_AGENTS_HINT, DeskSettings
+from bot.runtime import logs
 from bot.runtime.configuration import load_env_file, require_valid_environment
 from bot.runtime.model import ensure_model
+from bot.runtime.probe import not_ready
 from bot.runtime.server_settings import ActionServerSettings, Ports
 from bot.settings import PROJECT_ROOT, Settings
 
@@ -98,10 +102,13 @@ def process_environment(settings: Settings, ports: Ports) -> dict[str, str]:
 
 def commands(model: Path, endpoints: Path, ports: Ports) -> dict[str, list[str]]:
     rasa = [sys.executable, "-m", "bot.runtime.launch", "rasa"]  # Rasa's CLI, with log masking installed
+    logging_config = ["--logging-config-file", str(logs.LOG_CONFIG)]
     return {
-        "actions": [*rasa, "run", "actions", "--actions", "bot.actions", "--port", str(ports.actions)],
+        "actions": [
+            *rasa, "run", "actions", "--actions", "bot.actions", "--port", str(ports.actions), *logging_config,
+        ],
         "rasa": [
-            *rasa, "run",
+            *rasa, "run", *logging_config,
             "--model", str(model),
             "--credentials", str(PROJECT_ROOT / "credentials.yml"),
             "--endpoints", str(endpoints),
@@ -109,8 +116,30 @@ def commands(model: Path, endpoints: Path, ports: Ports) -> dict[str, list[str]]
             "--port", str(ports.rasa),
             *(["--cors", *ports.cors_origins] if ports.cors_origins else []),
         ],
-        "desk": [sys.executable, "-m", "bot.desk", "--port", str(ports.desk)],
+        "desk": [sys.executable, "-m", "bot.desk", "--port", str(ports.desk), *logging_config],
     }  # fmt: skip
+
+
+def readiness_urls(ports: Ports) -> dict[str, str]:
+    """Where each process says it is ready (the action server has only rasa_sdk's ``/health``)."""
+    rasa = {
+        "rasa" if index == 0 else f"rasa-{index}": f"http://{_local(ports.rasa_host)}:{port}/readyz"
+        for index, port in enumerate(rasa_ports(ports))
+    }
+    return {
+        "actions": f"http://{_local(ports.actions_host)}:{ports.actions}/health",
+        **rasa,
+        "desk": f"http://{_local(ports.desk_host)}:{ports.desk}/readyz",
+    }
+
+
+def _local(host: str) -> str:
+    """The address to reach a server bound to ``host`` from this machine."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
 
 
 @dataclass
@@ -152,6 +181,7 @@ class Child:
 
 
 STABLE_SECONDS = 60.0  # a child that ran this long before dying is restarted without delay
+REPORT_SECONDS = 30.0  # how often the supervisor says what it still waits for
 
 
 def upgrade_database(env: dict[str, str]) -> None:
@@ -169,6 +199,7 @@ def main() -> None:
     require_valid_environment()
     settings = Settings.from_env()
     ports = Ports.from_env()
+    logs.log_format()  # a wrong LOG_FORMAT stops here, before anything starts
     model = ensure_model()
     endpoints = write_endpoints(settings, ActionServerSettings.from_env().endpoint_url, PROJECT_ROOT / "var")
     env = process_environment(settings, ports)
@@ -182,15 +213,11 @@ def main() -> None:
     ]
     for child in children:
         child.start()
-    print(
-        f"\nSupport bot starting (model {model.name}).\n"
-        f"  Chat locally:   make chat   (or POST http://127.0.0.1:{ports.rasa}/webhooks/rest/webhook)\n"
-        f"  Agent desk:     http://127.0.0.1:{ports.desk}/\n"
-        "  Stop:           Ctrl+C\n",
-        flush=True,
-    )
+    print(f"\nSupport bot starting (model {model.name}); waiting until every process is ready.", flush=True)
     if not DeskSettings.from_env().agents:
         print(NO_AGENTS_HINT, flush=True)
+    urls, ready = readiness_urls(ports), False
+    reported_at = time.monotonic()
     stopping = False
 
     def stop(*_: object) -> None:
@@ -203,10 +230,30 @@ def main() -> None:
         now = time.monotonic()
         for child in children:
             child.check(now)
+        if not ready:
+            reasons = not_ready(urls)  # all at once: one that was ready may have died meanwhile
+            ready = not reasons
+            if ready:
+                print(ready_banner(ports), flush=True)
+            elif now - reported_at >= REPORT_SECONDS:
+                print("Still waiting for: " + "; ".join(f"{n} ({r})" for n, r in reasons.items()), flush=True)
+                reported_at = now
         time.sleep(0.5)
     for child in children:
         child.stop()
     sys.exit(0)
+
+
+def ready_banner(ports: Ports) -> str:
+    rasa, desk = f"http://{_local(ports.rasa_host)}:{ports.rasa}", f"http://{_local(ports.desk_host)}:{ports.desk}"
+    return (
+        "\nSupport bot ready.\n"
+        f"  Chat locally:   make chat   (or POST {rasa}/webhooks/rest/webhook)\n"
+        f"  Agent desk:     {desk}/\n"
+        f"  Metrics:        {rasa}/metrics  http://{_local(ports.actions_host)}:{ports.actions}/metrics"
+        f"  {desk}/metrics\n"
+        "  Stop:           Ctrl+C\n"
+    )
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ from sanic.response import HTTPResponse
 from sqlalchemy.engine import Engine
 
 from bot.cases.redaction import REDACTED, redact
+from bot.metrics import messages
+from bot.runtime import log_context
 from connectors.gate import ConversationGate
 from connectors.rasa_bridge import (
     UNAVAILABLE,
@@ -45,8 +47,9 @@ MAX_TEXT_LENGTH = 4000
 MAX_METADATA_BYTES = 4096
 MAX_BODY_BYTES = 64 * 1024  # a longest message and metadata, JSON-escaped, with room to spare
 ID_HEADER, SECRET_HEADER = "X-Conversation-Id", "X-Conversation-Secret"
+REQUEST_ID_HEADER = "X-Request-Id"
 RETRY_AFTER_SECONDS = 5
-EXPOSED_HEADERS = {"Access-Control-Expose-Headers": f"{ID_HEADER}, {SECRET_HEADER}"}
+EXPOSED_HEADERS = {"Access-Control-Expose-Headers": f"{ID_HEADER}, {SECRET_HEADER}, {REQUEST_ID_HEADER}"}
 
 
 class SupportRestInput(InputChannel):
@@ -69,28 +72,47 @@ class SupportRestInput(InputChannel):
 
         @hook.route("/messages", methods=["GET"])
         async def poll(request: Request) -> HTTPResponse:
-            conversation_id = request.args.get("sender", "")
-            if not conversation_id:
-                return response.json({"error": "query parameter 'sender' is required"}, status=400)
-            try:
-                refused = await _refused(request, conversation_id)
-                if refused is not None:
-                    return refused
-                return response.json(await asyncio.to_thread(_mailbox(request).collect, sender_key(conversation_id)))
-            except UNAVAILABLE as error:
-                return _unavailable(request, error)
+            with log_context.bound(log_context.new_id(CHANNEL)) as request_id:
+                return _named(await _poll(request), request_id)
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            parsed = _parse(request)
-            if isinstance(parsed, HTTPResponse):
-                return parsed
-            try:
-                return await _converse(request, *parsed, on_new_message)
-            except UNAVAILABLE as error:
-                return _unavailable(request, error)
+            with log_context.bound(log_context.new_id(CHANNEL)) as request_id:
+                return _named(await _receive(request, on_new_message), request_id)
 
         return hook
+
+
+async def _poll(request: Request) -> HTTPResponse:
+    """Agents' messages waiting for the conversation, handed out once (the bearer secret required)."""
+    conversation_id = request.args.get("sender", "")
+    if not conversation_id:
+        return response.json({"error": "query parameter 'sender' is required"}, status=400)
+    try:
+        refused = await _refused(request, conversation_id)
+        if refused is not None:
+            return refused
+        return response.json(await asyncio.to_thread(_mailbox(request).collect, sender_key(conversation_id)))
+    except UNAVAILABLE as error:
+        return _unavailable(request, error)
+
+
+async def _receive(request: Request, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> HTTPResponse:
+    """One message from the client: validated, then the conversation's turn."""
+    parsed = _parse(request)
+    if isinstance(parsed, HTTPResponse):
+        return parsed
+    try:
+        return await _converse(request, *parsed, on_new_message)
+    except UNAVAILABLE as error:
+        return _unavailable(request, error)
+
+
+def _named(reply: HTTPResponse, request_id: str | None) -> HTTPResponse:
+    """The response names the request id its log lines carry, for a client's bug report."""
+    if request_id is not None:
+        reply.headers[REQUEST_ID_HEADER] = request_id
+    return reply
 
 
 async def _converse(
@@ -120,6 +142,7 @@ async def _converse(
     )
     replies: list[dict[str, Any]] = await asyncio.to_thread(_mailbox(request).collect, sender_id)
     replies += [{"recipient_id": sender_id, "text": response_text(request.app, n)} for n in admission.notices]
+    messages.sent(CHANNEL, "bot", len(admission.notices))  # notices skip the transcript, where replies are counted
     if not admission.for_bot:
         return response.json(replies, headers=headers)
     collector = CollectingOutputChannel()
@@ -129,6 +152,7 @@ async def _converse(
             TranscribingOutputChannel(collector, gate, CHANNEL),
             sender_id,
             input_channel=CHANNEL,
+            message_id=log_context.current(),  # the action server logs the turn under the same id
             metadata={
                 **await asyncio.to_thread(_redacted_metadata, metadata),
                 "redacted": list(admission.redaction.kinds),

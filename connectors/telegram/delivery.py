@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.cases.database import in_thread
+from bot.runtime import log_context
 from bot.runtime.tasks import cancelled
 from connectors.telegram.ratelimit import retry_seconds
 from connectors.telegram.sender import Button, TelegramSender
@@ -97,7 +98,12 @@ class ReplyDelivery:
                 del self._chats[chat_id]
 
     async def _send(self, item: OutboxItem) -> bool:
-        """Send one claimed row; False when it waits for a retry (later rows of the chat wait too)."""
+        """Send one claimed row, its log lines under its update's id (``tg-<update_id>``; none for an agent's)."""
+        with log_context.bound(None if item.update_id is None else f"tg-{item.update_id}"):
+            return await self._send_item(item)
+
+    async def _send_item(self, item: OutboxItem) -> bool:
+        """False when the row waits for a retry (later rows of the chat wait too)."""
         try:
             message_id = await asyncio.wait_for(self._send_body(item.chat_id, item.body), self._send_limit)
         except (BadRequest, Forbidden) as exc:

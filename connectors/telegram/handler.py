@@ -24,6 +24,7 @@ from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 from telegram import CallbackQuery, Chat, Message, MessageEntity, Update, User
 
+from bot.metrics import messages
 from connectors.gate import SECRET_NOTICE, ConversationGate
 from connectors.rasa_bridge import (
     UNAVAILABLE,
@@ -138,6 +139,8 @@ class TelegramUpdateHandler:
             redacted_kinds(update),
             replay,
         )
+        if not (message.text or message.caption):
+            messages.received(CHANNEL)  # text and captions are counted by the gate
         if message.text:
             await self._text(talk, message.text, edited=edited)
         elif message.photo or message.document:

@@ -32,6 +32,7 @@ from telegram.warnings import PTBUserWarning
 from bot.cases.database import DATABASE_UNAVAILABLE, in_thread
 from bot.cases.instances import Instance
 from bot.cases.leases import LeaderLease, run_while_leader
+from bot.runtime import log_context
 from bot.runtime.tasks import cancelled
 from connectors.telegram.delivery import ReplyDelivery, backoff_seconds
 from connectors.telegram.ratelimit import retry_seconds
@@ -173,6 +174,11 @@ class TelegramRuntime:
     def started(self) -> bool:
         return self._started.is_set()
 
+    @property
+    def poller_lease(self) -> LeaderLease | None:
+        """The lease polling runs under (None in webhook mode): some process must hold it."""
+        return None if self.settings.webhook_url else self._lease
+
     async def start(self, handler: UpdateHandler) -> None:
         """Register this instance, take back its earlier claims, connect, and resume unfinished work."""
         self._handler = handler
@@ -286,6 +292,11 @@ class TelegramRuntime:
                     self._queues.pop(key, None)
 
     async def _process(self, key: str, update_id: int, payload: dict[str, Any]) -> None:
+        """Claim and run one update's turn; its log lines carry ``tg-<update_id>``, as Rasa's message id does."""
+        with log_context.bound(f"tg-{update_id}"):
+            await self._process_update(key, update_id, payload)
+
+    async def _process_update(self, key: str, update_id: int, payload: dict[str, Any]) -> None:
         """Run the update's turn once this process has a free turn slot and the update is still free.
 
         The claim comes after the slot: an update waiting here for a slot stays unclaimed, so

@@ -58,6 +58,7 @@ class XRuntime:
         self.conversations = XConversations(app, on_new_message, self.sender, self.state, settings)
         self.worker = XWorker(self.inbox, self.conversations, settings)
         lease = LeaderLease(engine, LEASE_NAME, max(settings.lease_seconds, 3 * settings.poll_seconds))
+        self.poller_lease = None if settings.webhook_mode else lease  # some process must hold it
         self.poller = XPoller(
             settings,
             self.sender,

@@ -20,8 +20,9 @@ from sanic import Sanic
 from bot.cases.priorities import P1, priority_for
 from bot.cases.redaction import Redaction, redact
 from bot.cases.store import TranscriptLine
+from bot.metrics import messages
 from connectors.rasa_bridge import TranscribingOutputChannel, conversation_gate, response_text, txid_expected
-from connectors.twitter.identity import CHANNEL, conversation_key
+from connectors.twitter.identity import CHANNEL, conversation_key, event_log_id
 from connectors.twitter.output import XOutput
 from connectors.twitter.public import fit, personal_data, without_handles
 from connectors.twitter.sender import DmEvent, Mention, XFeatureDisabled, XRejected, XSender
@@ -66,6 +67,7 @@ class XConversations:
             return
         done = [(MENTION, mention.id)]
         if mention.author_id != self._settings.account_id and not mention.is_retweet:
+            messages.received(CHANNEL)
             done += await self._answer(mention, redacted)
         await asyncio.to_thread(self._state.finish, *done)
 
@@ -89,6 +91,7 @@ class XConversations:
         text = fit(response_text(self._app, name, dm_link=self._settings.dm_link))
         try:
             await self._sender.reply(mention.id, text)
+            messages.sent(CHANNEL, "bot")
         except XFeatureDisabled:  # reported once by the sender; a P1 case above still alerts agents
             logger.debug("mention %s not answered: the X plan cannot post", mention.id)
         except XRejected:
@@ -165,6 +168,7 @@ class XConversations:
                 output,
                 sender_id,
                 input_channel=CHANNEL,
+                message_id=event_log_id(DM, event.id),
                 metadata={"x_dm_event_id": event.id, "redacted": list(admission.redaction.kinds)},
             )
         )

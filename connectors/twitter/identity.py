@@ -17,3 +17,8 @@ def conversation_key(user_id: str) -> str:
 def user_id(conversation: str) -> str:
     """The X user id behind a conversation key (the DM participant id)."""
     return conversation.removeprefix(SENDER_PREFIX)
+
+
+def event_log_id(kind: str, event_id: str) -> str:
+    """The id an event's log lines carry, and the Rasa message id of a DM: ``x-dm-<event id>``."""
+    return f"x-{kind}-{event_id}"

@@ -17,7 +17,9 @@ import time
 import aiohttp
 from sqlalchemy import exc as sql
 
+from bot.runtime import log_context
 from connectors.twitter.conversations import XConversations
+from connectors.twitter.identity import event_log_id
 from connectors.twitter.inbox import InboxItem, XInbox
 from connectors.twitter.sender import Mention, XRejected, XUnavailable
 from connectors.twitter.settings import XSettings
@@ -80,6 +82,10 @@ class XWorker:
         return tried
 
     async def _handle(self, item: InboxItem) -> None:
+        with log_context.bound(event_log_id(item.kind, item.event_id)):
+            await self._handle_event(item)
+
+    async def _handle_event(self, item: InboxItem) -> None:
         try:
             await asyncio.wait_for(self._dispatch(item), self._settings.event_timeout_seconds)
         except asyncio.TimeoutError as error:

@@ -13,6 +13,7 @@ from bot.desk.app import create_app
 from bot.desk.context import DESK, DeskContext
 from bot.desk.passwords import hash_password
 from bot.desk.settings import DeskSettings
+from bot.metrics.settings import MetricsSettings
 
 PASSWORDS = {"alice": "alice-pass-1", "bob": "bob-pass-2"}
 
@@ -23,8 +24,11 @@ def desk_env(database_url: str, **extra: str) -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def running_desk(database_url: str, **extra: str) -> AsyncIterator[TestServer]:
-    server = TestServer(create_app(DeskSettings.from_env(desk_env(database_url, **extra))), host="127.0.0.1", port=0)
+async def running_desk(
+    database_url: str, *, metrics: MetricsSettings | None = None, **extra: str
+) -> AsyncIterator[TestServer]:
+    settings = DeskSettings.from_env(desk_env(database_url, **extra))
+    server = TestServer(create_app(settings, metrics or MetricsSettings.from_env({})), host="127.0.0.1", port=0)
     await server.start_server()
     try:
         yield server
