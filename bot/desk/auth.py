@@ -11,7 +11,7 @@ from bot.cases.agents import session_key
 from bot.desk.context import DESK
 
 COOKIE = "desk_session"
-PUBLIC_PREFIXES = ("/login", "/static/", "/healthz")
+PUBLIC_PREFIXES = ("/login", "/static/", "/healthz", "/help")  # /help: the customers' help center
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'",

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.helpcenter.settings import HelpCenterSettings
 from bot.settings import Settings
 from connectors.telegram.settings import TelegramSettings
 from connectors.twitter.settings import XSettings
@@ -51,6 +52,7 @@ class DeskSettings:
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    helpcenter: HelpCenterSettings = field(default_factory=HelpCenterSettings)
 
     @property
     def telegram_group_enabled(self) -> bool:
@@ -93,4 +95,5 @@ class DeskSettings:
             telegram_api_base_url=env.get("TELEGRAM_API_BASE_URL") or "https://api.telegram.org/bot",
             webhook_url=webhook_url,
             webhook_secret=webhook_secret,
+            helpcenter=HelpCenterSettings.from_env(env),
         )
