@@ -49,6 +49,11 @@ typecheck: $(STAMP)
 validate: $(STAMP)
 	$(VENV)/bin/rasa data validate --domain bot/domain.yml --data nlu stories --config config.yml --fail-on-warnings
 
+## Validate the help center (helpcenter/): front matter, placeholders, links, language parity, intents.
+.PHONY: helpcenter-check
+helpcenter-check: $(STAMP)
+	$(PY) -m bot.helpcenter.check
+
 test: model lint typecheck validate
 	bash tests/setup_machine.sh
 	$(PY) -m pytest -p no:cacheprovider --durations=25

@@ -9,9 +9,11 @@ from aiohttp import web
 from bot.desk.auth import add_security_headers, guard
 from bot.desk.context import DESK, open_desk
 from bot.desk.health import METRICS, request_ids
+from bot.desk.help_pages import HELP_CENTER
 from bot.desk.routes import setup_routes
 from bot.desk.settings import DeskSettings
 from bot.desk.views import errors
+from bot.helpcenter.library import LiveLibrary
 from bot.metrics.settings import MetricsSettings
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024  # what the Bot API accepts from a bot without a local server
@@ -31,6 +33,7 @@ def create_app(settings: DeskSettings, metrics: MetricsSettings | None = None) -
         # aiohttp waits for every running task before cleanup_ctx teardown: stop ours first.
         await app[DESK].stop_tasks()
 
+    app[HELP_CENTER] = LiveLibrary(settings.helpcenter)  # reads its files at the first page asked for
     app.cleanup_ctx.append(desk_context)
     app.on_shutdown.append(stop_background_loops)  # type: ignore[arg-type]  # same stub problem
     app.on_response_prepare.append(add_security_headers)  # type: ignore[arg-type]  # aiohttp 3.9 stub types the signal wrong

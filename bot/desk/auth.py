@@ -11,7 +11,8 @@ from bot.cases.agents import session_key
 from bot.desk.context import DESK
 
 COOKIE = "desk_session"
-PUBLIC_PREFIXES = ("/login", "/static/", "/healthz", "/readyz", "/metrics")  # /metrics: by network, not sign-in
+# Open without signing in: /metrics is limited by network instead; /help is the customers' help center.
+PUBLIC_PREFIXES = ("/login", "/static/", "/healthz", "/readyz", "/metrics", "/help")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'",

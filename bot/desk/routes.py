@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.desk import health, views
+from bot.desk import health, help_pages, views
 
 
 def setup_routes(app: web.Application) -> None:
@@ -23,4 +23,9 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/cases/{case_id}/export", views.export)
     app.router.add_get("/api/cases/{case_id}/attachments/{attachment_id:[0-9]{1,18}}", views.attachment)
     app.router.add_get("/ws", views.live)
+    app.router.add_get("/help", help_pages.home)
+    app.router.add_get("/help/", help_pages.home)
+    app.router.add_get("/help/{language}", help_pages.with_slash)
+    app.router.add_get("/help/{language}/", help_pages.index)
+    app.router.add_get("/help/{language}/{article_id}", help_pages.article)
     app.router.add_static("/static/", views.STATIC)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bot.desk.passwords import is_password_hash
 from bot.environment import EnvReader, reading
+from bot.helpcenter.settings import HelpCenterSettings
 from bot.settings import Settings
 from connectors.telegram.settings import DEFAULT_API_BASE_URL, TelegramSettings
 from connectors.twitter.settings import XSettings
@@ -85,6 +86,7 @@ class DeskSettings:
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    helpcenter: HelpCenterSettings = field(default_factory=HelpCenterSettings)
 
     @property
     def telegram_group_enabled(self) -> bool:
@@ -123,4 +125,5 @@ class DeskSettings:
                 telegram_api_base_url=read.url("TELEGRAM_API_BASE_URL", ("http", "https")) or DEFAULT_API_BASE_URL,
                 webhook_url=webhook_url,
                 webhook_secret=webhook_secret,
+                helpcenter=HelpCenterSettings.from_env(env),
             )

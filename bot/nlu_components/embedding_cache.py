@@ -1,7 +1,8 @@
 """On-disk cache of training-data embeddings, keyed by model digest and text.
 
-Only training examples are cached (they are already on disk in nlu/); customer messages
-parsed at run time are never written here.
+Only texts that are already on disk are cached: training examples (nlu/), help-center
+article passages and the help-center test questions (each under its own namespace);
+customer messages parsed at run time are never written here.
 """
 import hashlib
 import sqlite3

@@ -99,13 +99,17 @@ class SentenceEncoder:
         if probe.shape != (1, DIMENSIONS) or not math.isclose(float(np.linalg.norm(probe)), 1.0, rel_tol=1e-3):
             raise EmbeddingModelError(f"Sentence-embedding model {model.path} loaded but produced invalid vectors.")
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Return a float32 matrix (len(texts), 384) of unit vectors, one row per text."""
+    def embed(self, texts: Sequence[str], *, as_query: bool = PREFIX_IS_QUERY) -> np.ndarray:
+        """Return a float32 matrix (len(texts), 384) of unit vectors, one row per text.
+
+        ``as_query=False`` embeds with e5's "passage: " prefix: what a search embeds its
+        documents with, while the questions put to it keep "query: ".
+        """
         if not texts:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
         with self._lock:  # the engine's scratch buffers are per model, not per call
             self._set_threads(self._threads)
-            vectors = np.asarray(self._engine.encode(list(texts), PREFIX_IS_QUERY), dtype=np.float32)
+            vectors = np.asarray(self._engine.encode(list(texts), as_query), dtype=np.float32)
             self.texts_embedded += len(texts)
         return vectors.reshape(len(texts), DIMENSIONS)
 
