@@ -334,8 +334,8 @@ async def test_images_documents_and_unsendable_bodies(fake: FakeTelegram, sqlite
 async def test_an_instance_with_free_turn_slots_takes_work_another_received(
     fake: FakeTelegram, database_url: str, tmp_path: Path
 ) -> None:
-    """Updates waiting for a busy instance's turn slot stay unclaimed; an idle instance's sweep runs them."""
-    one_slot = {"TELEGRAM_MAX_CONCURRENT_TURNS": "1"}
+    """Updates waiting for a busy instance's turn slot stay unclaimed; an idle instance takes them up and runs them."""
+    one_slot = {"TELEGRAM_MAX_CONCURRENT_TURNS": "1", "TELEGRAM_SWEEP_SECONDS": "30"}  # the pickup, not the sweep
     busy = await ChannelHarness(fake, database_url, tmp_path, reply_delay=0.4, env=one_slot).start()
     idle_env = {**one_slot, "INSTANCE_ID": "idle"}
     idle = await ChannelHarness(fake, database_url, tmp_path, reply_delay=0.4, env=idle_env).start()
@@ -358,7 +358,7 @@ async def test_a_chats_next_update_left_by_another_instance_follows_its_turn_at_
     fake: FakeTelegram, database_url: str, tmp_path: Path
 ) -> None:
     """The instance that ends a chat's turn schedules the chat's next update, which another instance stored."""
-    slow_sweep = {"TELEGRAM_SWEEP_SECONDS": "30"}  # no sweep helps within the test
+    slow_sweep = {"TELEGRAM_SWEEP_SECONDS": "30", "TELEGRAM_PICKUP_SECONDS": "30"}  # neither helps within the test
     first = await ChannelHarness(fake, database_url, tmp_path, reply_delay=0.5, env=slow_sweep).start()
     second = await ChannelHarness(fake, database_url, tmp_path, env={**slow_sweep, "INSTANCE_ID": "second"}).start()
     try:

@@ -142,6 +142,7 @@ class TelegramRuntime:
         self._poller: asyncio.Task[None] | None = None
         self._offset: int | None = None  # the next update polling asks for
         self._sweeper: asyncio.Task[None] | None = None
+        self._picker: asyncio.Task[None] | None = None
         self._ready = False  # new updates are scheduled directly (else resumed from the inbox)
         self._started = asyncio.Event()  # and unfinished work from before has been picked up
         # _raw_updates calls getUpdates by name on purpose (see there); the library warns about that.
@@ -203,12 +204,14 @@ class TelegramRuntime:
         await self._resume()  # and whatever arrived between the first look and now
         if self._sweeper is None:
             self._sweeper = asyncio.create_task(self._sweep(), name="telegram-sweeper")
+        if self._picker is None:
+            self._picker = asyncio.create_task(self._pick_up(), name="telegram-pickup")
         self._started.set()
 
     async def stop(self) -> None:
         """Stop polling, let running turns and sends finish (briefly), release the lease, close the client."""
         self._ready = False
-        for task in (self._sweeper, self._poller):
+        for task in (self._picker, self._sweeper, self._poller):
             if task is not None:
                 await cancelled(task)
         workers = list(self._workers.values())
@@ -388,6 +391,27 @@ class TelegramRuntime:
         cutoff = datetime.now(timezone.utc) - timedelta(seconds=self.settings.sweep_seconds) if orphans_only else None
         for pending in await self._db(self.inbox.pending, cutoff, next_only=orphans_only):
             self._enqueue(pending.update_id, pending.chat_key, pending.payload)
+
+    async def _pick_up(self) -> None:
+        """Take updates nobody runs yet while this server has free turn slots, as many as are free.
+
+        Another server that received them and is busy leaves them unclaimed (it claims only
+        when a slot frees), so the servers share the work within ``pickup_seconds``, sooner
+        than the sweep. One cheap query, and only when there is room.
+        """
+        while True:
+            await asyncio.sleep(self.settings.pickup_seconds)
+            free = self.settings.max_concurrent_turns - sum(not w.done() for w in self._workers.values())
+            if free <= 0 or not self._ready:
+                continue
+            cutoff = datetime.now(timezone.utc) - timedelta(seconds=self.settings.pickup_seconds)
+            try:
+                waiting = await self._db(self.inbox.pending, cutoff, next_only=True, limit=free)
+            except Exception:
+                logger.exception("looking for Telegram updates to take failed; trying again later")
+                continue
+            for item in waiting:
+                self._enqueue(item.update_id, item.chat_key, item.payload)
 
     async def _sweep(self) -> None:
         """Every sweep: heartbeat, watchdog, and resume whatever is due.

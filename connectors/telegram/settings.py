@@ -34,6 +34,7 @@ class TelegramSettings:
     per_chat_interval_seconds: float
     request_timeout_seconds: float
     sweep_seconds: float
+    pickup_seconds: float  # how often a server with free turn slots looks for updates nobody runs yet
     instance_id: str
     instance_stale_seconds: float
     turn_timeout_seconds: float
@@ -73,6 +74,7 @@ class TelegramSettings:
                 per_chat_interval_seconds=read.number("TELEGRAM_PER_CHAT_INTERVAL_SECONDS", 1.0, minimum=0.0),
                 request_timeout_seconds=read.number("TELEGRAM_REQUEST_TIMEOUT_SECONDS", 10.0, positive=True),
                 sweep_seconds=read.number("TELEGRAM_SWEEP_SECONDS", 1.0, positive=True),
+                pickup_seconds=read.number("TELEGRAM_PICKUP_SECONDS", 0.2, positive=True),
                 instance_id=read.text("INSTANCE_ID")[:128] or default_instance_id(read.optional("RASA_PORT")),
                 instance_stale_seconds=read.number("INSTANCE_STALE_SECONDS", 10.0, positive=True),
                 turn_timeout_seconds=read.number("TELEGRAM_TURN_TIMEOUT_SECONDS", 60.0, positive=True),

@@ -235,7 +235,9 @@ class Inbox:
                 ).rowcount
             )
 
-    def pending(self, stored_before: datetime | None = None, *, next_only: bool = False) -> list[InboxItem]:
+    def pending(
+        self, stored_before: datetime | None = None, *, next_only: bool = False, limit: int | None = None
+    ) -> list[InboxItem]:
         """Updates waiting for their turn that nobody holds and that are due, oldest first.
 
         ``stored_before`` leaves fresh rows to the process that received them (it claims them
@@ -252,7 +254,7 @@ class Inbox:
         if stored_before is not None:
             query = query.where(telegram_updates.c.created_at < stored_before)
         with self._engine.connect() as conn:
-            rows = conn.execute(query.order_by(telegram_updates.c.update_id)).all()
+            rows = conn.execute(query.order_by(telegram_updates.c.update_id).limit(limit)).all()
         return [InboxItem(r.update_id, r.chat_key, r.payload) for r in rows]
 
     def next_of_chat(self, chat_key: str) -> InboxItem | None:

@@ -177,6 +177,7 @@ class ChannelHarness:
             *runtime._workers.values(),
             *runtime.delivery._chats.values(),
             runtime._sweeper,
+            runtime._picker,
             runtime._poller,
             self.channel._starting,
         ]
