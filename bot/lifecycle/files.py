@@ -1,0 +1,35 @@
+"""Attachment files on disk, removed once the rows that name them are gone."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
+
+from bot.cases.schema import attachments
+
+logger = logging.getLogger(__name__)
+
+
+def remove_files(paths: Iterable[str]) -> int:
+    """Delete the stored files; one that cannot be deleted is logged by its path (never its content)."""
+    removed = 0
+    for path in paths:
+        try:
+            Path(path).unlink()
+        except FileNotFoundError:
+            continue
+        except OSError:
+            logger.exception("could not delete attachment file %s", path)
+            continue
+        removed += 1
+    return removed
+
+
+def attachment_files(conn: Connection, which: ColumnElement[bool]) -> list[str]:
+    """The stored paths of the attachment rows ``which`` selects (rows of files never downloaded have none)."""
+    return [p for p in conn.execute(select(attachments.c.stored_path).where(which)).scalars() if p]
