@@ -92,7 +92,8 @@ class World:
             transcript=[TranscriptLine("customer", f"hello, {words}")],
         )
         line = self.store.record_message(case.id, TranscriptLine("agent", f"looking at {words}", author="alice"))
-        path = self.files / f"{case.id}-{words}.jpg"
+        path = self.files / case.id / f"{words}.jpg"  # as the Telegram channel keeps them
+        path.parent.mkdir()
         path.write_bytes(b"jpeg")
         self.store.add_attachment(
             case.id, kind="photo", name=f"{words}.jpg", mime_type="image/jpeg", size=4, stored_path=str(path)
@@ -172,8 +173,9 @@ async def test_erasing_a_customer_leaves_nothing_of_them_in_any_table_and_keeps_
 
     assert tables_holding(world.engine, target.tokens) == set()
     assert tables_holding(world.engine, other_tokens) == others_before
-    assert not list(world.files.glob(f"*{target.tokens[1]}*"))
-    assert len(list(world.files.glob("*Bravo*"))) == 3
+    assert not list(world.files.rglob(f"*{target.tokens[1]}*"))
+    assert not (world.files / target.tokens[2]).exists()  # the case's folder too
+    assert len(list(world.files.rglob("*Bravo*"))) == 3
     assert erasure.files == 1 and erasure.counts["cases"] == 1
     last = world.audit.entries()[-1]
     assert (last.action, last.actor, last.case_id) == (ERASED, "operator", None)

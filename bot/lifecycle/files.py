@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable
 from pathlib import Path
@@ -11,22 +12,27 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.cases.schema import attachments
+from bot.cases.store import CaseStore
 
 logger = logging.getLogger(__name__)
 
 
 def remove_files(paths: Iterable[str]) -> int:
-    """Delete the stored files; one that cannot be deleted is logged by its path (never its content)."""
+    """Delete the stored files, and a case's folder once empty; a file that cannot be deleted is logged by its path."""
     removed = 0
-    for path in paths:
+    for name in paths:
+        path = Path(name)
         try:
-            Path(path).unlink()
+            path.unlink()
         except FileNotFoundError:
             continue
         except OSError:
             logger.exception("could not delete attachment file %s", path)
             continue
         removed += 1
+        if CaseStore.is_case_id(path.parent.name):  # the Telegram channel keeps a case's files in a folder of its id
+            with contextlib.suppress(OSError):  # not empty: the case's other files stay
+                path.parent.rmdir()
     return removed
 
 
