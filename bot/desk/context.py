@@ -32,6 +32,8 @@ from bot.desk.settings import DeskSettings
 from bot.desk.telegram_replies import TelegramReplies
 from bot.desk.texts import CustomerTexts
 from bot.desk.throttle import SignInThrottle
+from bot.lifecycle.job import purge_lease, run_purges
+from bot.lifecycle.purge import Purge
 from bot.runtime.tasks import all_cancelled
 from connectors.rest.mailbox import RestMailbox
 from connectors.telegram.sender import TelegramSender
@@ -64,7 +66,7 @@ GROUP_POLLER_LEASE = "agents_group_poller"
 
 @contextlib.asynccontextmanager
 async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
-    """Open the database, the bots and the HTTP client; start dispatcher, watcher and group bot."""
+    """Open the database, the bots and the HTTP client; start dispatcher, watcher, daily purge and group bot."""
     engine = make_engine(settings.core.database_url, timeouts=settings.core.database_timeouts)
     store = CaseStore(engine, default_wait_minutes=settings.core.default_wait_minutes)
     ledger = DeliveryLedger(engine, backoff=Backoff(settings.retry_base_seconds, settings.retry_max_seconds))
@@ -148,6 +150,9 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
         context.tasks.append(asyncio.create_task(live_feed.run(), name="live-feed"))
         context.tasks.append(asyncio.create_task(watcher.run(), name="escalation-watcher"))
         context.tasks.append(asyncio.create_task(hub.watch_sessions(context.sessions), name="page-sessions"))
+        every_hours = settings.lifecycle.purge_interval_hours
+        purges = run_purges(Purge(engine, settings.lifecycle), purge_lease(engine, every_hours), every_hours)
+        context.tasks.append(asyncio.create_task(purges, name="data-purge"))
         if group_bot is not None:
             context.tasks.append(asyncio.create_task(group_bot.run(), name="agents-group-bot"))
         try:

@@ -9,6 +9,7 @@ from pathlib import Path
 from bot.desk.passwords import is_password_hash
 from bot.environment import EnvReader, reading
 from bot.helpcenter.settings import HelpCenterSettings
+from bot.lifecycle.settings import LifecycleSettings
 from bot.settings import Settings
 from connectors.telegram.settings import DEFAULT_API_BASE_URL, TelegramSettings
 from connectors.twitter.settings import XSettings
@@ -87,6 +88,7 @@ class DeskSettings:
     webhook_url: str | None = None
     webhook_secret: str | None = None
     helpcenter: HelpCenterSettings = field(default_factory=HelpCenterSettings)
+    lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)  # the daily purge's retention
 
     @property
     def telegram_group_enabled(self) -> bool:
@@ -126,4 +128,5 @@ class DeskSettings:
                 webhook_url=webhook_url,
                 webhook_secret=webhook_secret,
                 helpcenter=HelpCenterSettings.from_env(env),
+                lifecycle=LifecycleSettings.from_env(env),
             )

@@ -15,6 +15,7 @@ import dotenv
 
 from bot.desk.settings import DeskSettings
 from bot.environment import SettingsError, reading
+from bot.lifecycle.settings import LifecycleSettings
 from bot.metrics.settings import MetricsSettings
 from bot.runtime.logs import JSON, TEXT
 from bot.runtime.server_settings import ActionServerSettings, Ports
@@ -46,6 +47,7 @@ def check_environment(env: Mapping[str, str] | None = None) -> None:
         # package is an input of the model (changing it would mean training again).
         read.integer("NLU_EMBEDDING_THREADS", 1, minimum=1)
         MetricsSettings.from_env(env)
+        LifecycleSettings.from_env(env)  # the desk reads it too; here also for the admin command
         if read.text("LOG_FORMAT", JSON).lower() not in (JSON, TEXT):
             read.problem("LOG_FORMAT", "must be json or text")
 

@@ -26,6 +26,7 @@ SECRET_VARIABLES = (
     "X_ACCESS_TOKEN",
     "X_ACCESS_TOKEN_SECRET",
     "ALERT_WEBHOOK_SECRET",
+    "ERASURE_SALT",
 )
 MIN_SECRET_LENGTH = 6  # shorter values would mask ordinary words; no real token is that short
 _TELEGRAM_TOKEN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}")

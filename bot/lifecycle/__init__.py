@@ -1,0 +1,1 @@
+"""Data lifecycle: retention and the daily purge, erasing one customer, exporting cases."""
