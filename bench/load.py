@@ -47,6 +47,7 @@ from bench.customers import p1_message, script
 from bench.fake_bot_api import FakeBotApi
 from bench.live_stack import AGENT_GROUP, AGENT_TOKEN, CUSTOMER_TOKEN, LiveStack, live_stack, run_main, work_dir
 from bench.traffic import Conversation, RestClient, TelegramLine, Turn, attribute
+from tests.auxil.databases import postgres_database
 
 WINDOW = 20.0
 THINK = 1.0
@@ -285,8 +286,11 @@ async def p1_alert_latency(
 
 
 # ---------------------------------------------------------------- the whole run
-async def run_load(print_line: Callable[[str, str], None], instances: int = 1) -> dict[str, str]:
-    """Every figure above, printed as it is measured; also returned. ``instances``: Rasa servers (RASA_INSTANCES)."""
+async def run_load(
+    print_line: Callable[[str, str], None], instances: int = 1, database_url: str | None = None
+) -> dict[str, str]:
+    """Every figure above, printed as measured; also returned. ``instances``: Rasa servers (RASA_INSTANCES);
+    ``database_url``: a database instead of the fresh SQLite file."""
     results: dict[str, str] = {}
 
     def emit(values: dict[str, str]) -> None:
@@ -303,10 +307,13 @@ async def run_load(print_line: Callable[[str, str], None], instances: int = 1) -
         failed, failures = now - failures, now
         return {f"{name}.action_call_failures": str(failed)} if failed else {}
 
+    database = {"DATABASE_URL": database_url} if database_url else {}
     with work_dir("bench-load-") as work:
-        async with FakeBotApi() as fake, live_stack(work, fake, instances=instances) as stack, aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0)
-        ) as session:
+        async with (
+            FakeBotApi() as fake,
+            live_stack(work, fake, instances=instances, **database) as stack,
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session,
+        ):
             rest = RestClient(session, *stack.rasa_urls)
             line = TelegramLine(fake, session, stack.webhook_url)
             emit(await p1_alert_latency(stack, line, 5, 90, "p1_alert.idle"))
@@ -345,8 +352,18 @@ async def run_load(print_line: Callable[[str, str], None], instances: int = 1) -
 def main() -> None:
     parser = argparse.ArgumentParser(description="End-to-end load on the real stack (see the module's docstring).")
     parser.add_argument("--instances", type=int, default=1, help="Rasa servers, as RASA_INSTANCES runs them")
-    instances = parser.parse_args().instances
-    run_main(lambda: run_load(lambda name, value: print(f"{name}: {value}", flush=True), instances))
+    parser.add_argument("--postgres", action="store_true", help="a fresh PostgreSQL database instead of SQLite")
+    args = parser.parse_args()
+
+    def run(database_url: str | None) -> None:
+        printed = lambda name, value: print(f"{name}: {value}", flush=True)  # noqa: E731
+        run_main(lambda: run_load(printed, args.instances, database_url))
+
+    if args.postgres:
+        with postgres_database() as url:
+            run(url)
+    else:
+        run(None)
 
 
 if __name__ == "__main__":
