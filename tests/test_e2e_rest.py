@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 import socket
-from contextlib import ExitStack
 
 import pytest
 import requests
@@ -21,7 +20,6 @@ from bot.cases.database import make_engine
 from bot.cases.schema import outbox
 from bot.cases.store import CaseStore
 from connectors.rest.mailbox import RestMailbox
-from tests.auxil.databases import postgres_database
 from tests.auxil.fuzzing import ABSENT, FUZZ, bodies, json_values, optional_fields, texts
 from tests.auxil.metrics import total, value
 from tests.auxil.rasa_stack import RunningStack, rasa_stack
@@ -46,20 +44,21 @@ def _answer_until_read_back(stack: RunningStack, sender: str, first: list[dict],
     raise AssertionError(f"no read-back after {max_turns} answers; last: {_texts(replies)}")
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def stack_and_store(request, tmp_path_factory):
-    """One running stack per database, shared by this module's tests (each uses its own sender)."""
-    tmp_path = tmp_path_factory.mktemp(f"e2e-{request.param}")
-    with ExitStack() as resources:
-        url = (
-            f"sqlite:///{tmp_path / 'support.db'}"
-            if request.param == "sqlite"
-            else resources.enter_context(postgres_database())
-        )
-        stack = resources.enter_context(rasa_stack(tmp_path, url))
+@pytest.fixture(scope="module")
+def stack_and_store(tmp_path_factory):
+    """One running stack on SQLite (`make run`'s default), shared by this module's tests (each uses its own sender).
+
+    PostgreSQL runs the same channel in ``test_two_instances_share_postgres_and_redis`` below
+    and in the crash and fault tests; a second whole stack here only repeated them.
+    """
+    tmp_path = tmp_path_factory.mktemp("e2e-sqlite")
+    url = f"sqlite:///{tmp_path / 'support.db'}"
+    with rasa_stack(tmp_path, url) as stack:
         engine = make_engine(url)
-        resources.callback(engine.dispose)
-        yield stack, CaseStore(engine), engine
+        try:
+            yield stack, CaseStore(engine), engine
+        finally:
+            engine.dispose()
 
 
 def test_p1_theft_secret_redaction_and_handoff(stack_and_store):
