@@ -7,6 +7,7 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot import language
 from bot.actions.case_access import case_store, channel_of, escalations, transcript_of
 from bot.actions.families import DETAIL_SLOTS
 from bot.cases.escalations import NO_AGENT_FLAG
@@ -45,6 +46,7 @@ def open_case(tracker: Tracker, intent: str, priority: int, **known: Any) -> Cas
         summary=description[:SUMMARY_LENGTH],
         details=details,
         transcript=transcript_of(tracker),
+        language=language.known(tracker.get_slot(language.SLOT)),
     )
 
 
