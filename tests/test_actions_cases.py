@@ -163,8 +163,8 @@ async def test_open_case_after_the_read_back_gives_id_place_and_wait(store):
 
 
 async def test_the_case_keeps_the_conversations_language(store):
-    t = tracker([user("출금이 안 돼요", "withdrawal_stuck"), slot("language", "ko"), slot("case_intent", "withdrawal_stuck"),
-                 slot("case_priority", "P2"), user("네", "affirm")])  # fmt: skip
+    t = tracker([user("출금이 안 돼요", "withdrawal_stuck"), slot("language", "ko"), slot("case_priority", "P2"),
+                 slot("case_intent", "withdrawal_stuck"), user("네", "affirm")])  # fmt: skip
     await run(ActionOpenCase(), t)
     assert store.active_case("rest", "customer-1").language == "ko"
     await run(ActionHandoff(), tracker([user("人工客服", "request_human"), slot("language", "zh")], sender_id="other"))
@@ -212,7 +212,8 @@ async def test_a_detail_not_known_reads_unknown_in_the_customers_language(store)
 async def test_a_read_back_exists_for_every_family_with_yes_and_no():
     for family in ("theft", "security", "funds", "access", "technical", "general"):
         variations = domain()["responses"][f"utter_read_back_{family}"]
-        assert all(v["buttons"][0]["payload"] == "/affirm" and v["buttons"][1]["payload"] == "/deny" for v in variations)
+        payloads = [[b["payload"] for b in v["buttons"]] for v in variations]
+        assert payloads == [["/affirm", "/deny"]] * 3
     _, messages = await run(ActionReadBack(), tracker([user("kyc", "kyc_verification")]))
     assert messages[0]["response"] == "utter_read_back_general"  # no family yet
 

@@ -46,7 +46,8 @@ def test_translations_keep_the_slots_and_buttons_and_are_in_their_script(name):
         english_buttons, buttons = english.get("buttons") or [], translated.get("buttons") or []
         assert [b["payload"] for b in buttons] == [b["payload"] for b in english_buttons], (name, language)
         if name != "utter_language_set":  # the three languages' names, each in its own script
-            assert all(b["title"] != e["title"] for b, e in zip(buttons, english_buttons)), (name, language)
+            titles = zip(buttons, english_buttons, strict=True)
+            assert all(b["title"] != e["title"] for b, e in titles), (name, language)
 
 
 @pytest.mark.parametrize("name", sorted(MUST_SAY))
