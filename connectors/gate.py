@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 from bot.cases.redaction import Redaction, redact
 from bot.cases.store import Case, CaseStore, TranscriptLine
+from bot.language.script import detect
 from bot.metrics import cases as case_metrics
 from bot.metrics import messages
 
@@ -33,7 +34,8 @@ class Admission:
     ``notices`` are domain response names to send the customer first (rotate a secret,
     resend a hash). ``human_case`` is set when an agent owns the conversation: the bot
     stays silent and the message has already been forwarded to the case. ``rated_case``
-    is set when the message was the 1-5 rating of a just-resolved case.
+    is set when the message was the 1-5 rating of a just-resolved case. ``language`` is the
+    language the message makes clear (None when it does not: a txid, an amount, "ok").
     """
 
     text: str
@@ -41,6 +43,7 @@ class Admission:
     notices: tuple[str, ...]
     human_case: Case | None
     rated_case: Case | None = None
+    language: str | None = None
 
     @property
     def for_bot(self) -> bool:
@@ -80,18 +83,28 @@ class ConversationGate:
             notices.append(SECRET_NOTICE)
         if redaction.ambiguous_hash:
             notices.append(AMBIGUOUS_HASH_NOTICE)
+        language = detect(redaction.text)
         case = await asyncio.to_thread(self._store.active_case, channel, sender_id)
         if case is None:
             rated = await asyncio.to_thread(self._take_rating, channel, sender_id, redaction.text)
             if rated is not None:
-                return Admission(redaction.text, redaction, (*notices, RATING_THANKS), None, rated_case=rated)
+                notices.append(RATING_THANKS)
+                return Admission(redaction.text, redaction, tuple(notices), None, rated_case=rated, language=language)
         else:
             line = TranscriptLine(role="customer", text=redaction.text, author=sender_id)
             await asyncio.to_thread(self._store.record_message, case.id, line)
+            if language is not None and language != case.language:  # notices on the agent's behalf follow it
+                await asyncio.to_thread(self._store.set_language, case.id, language)
         human_case = case if case is not None and case.status == "claimed" else None
         if redaction.kinds:
             logger.info("redacted %s from %s message of %s", ",".join(redaction.kinds), channel, sender_id)
-        return Admission(text=redaction.text, redaction=redaction, notices=tuple(notices), human_case=human_case)
+        return Admission(
+            text=redaction.text,
+            redaction=redaction,
+            notices=tuple(notices),
+            human_case=human_case,
+            language=language,
+        )
 
     def _take_rating(self, channel: str, sender_id: str, text: str) -> Case | None:
         """Store a bare 1-5 answer as the rating of the customer's recently resolved, unrated case."""

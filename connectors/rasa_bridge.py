@@ -6,17 +6,20 @@ are built on first use, never at import time.
 
 from __future__ import annotations
 
-import random
+import asyncio
 from typing import Any
 
 from rasa.core.channels.channel import OutputChannel
 from rasa.core.lock_store import LockError
-from rasa.shared.core.events import UserUttered
+from rasa.shared.core.events import SlotSet, UserUttered
 from redis.exceptions import RedisError
 from sanic import Sanic
 
 from bot.cases.database import DATABASE_UNAVAILABLE, make_engine
 from bot.cases.store import CaseStore
+from bot.language import DEFAULT_LANGUAGE, SLOT, known
+from bot.language.script import detect
+from bot.language.variations import for_language
 from bot.settings import Settings
 from connectors.gate import TXID_SLOT, ConversationGate
 
@@ -36,15 +39,49 @@ def conversation_gate(app: Sanic) -> ConversationGate:
     return gate
 
 
-def response_text(app: Sanic, name: str, **values: Any) -> str:
-    """The text of domain response ``name`` (one variation), with ``{slots}`` filled from ``values``."""
+def response(app: Sanic, name: str, language: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
+    """Domain response ``name`` in ``language``: the variation Rasa would pick for that ``language`` slot."""
     agent = getattr(app.ctx, "agent", None)
     variations = agent.domain.responses.get(name, []) if agent is not None and agent.domain else []
-    texts = [v["text"] for v in variations if v.get("text")]
+    texts = [v for v in variations if v.get("text")]
     if not texts:
         raise KeyError(f"domain has no text response {name!r}")
-    text: str = random.choice(texts)
+    return dict(for_language(texts, language))
+
+
+def response_text(app: Sanic, name: str, language: str = DEFAULT_LANGUAGE, **values: Any) -> str:
+    """The text of domain response ``name`` in ``language``, with ``{slots}`` filled from ``values``."""
+    text = str(response(app, name, language)["text"])
     return text.format(**values) if values else text
+
+
+async def conversation_language(app: Sanic, sender_id: str, text: str = "") -> str:
+    """The language to answer in: the one ``text`` makes clear, else the conversation's, else English."""
+    detected = detect(text) if text else None
+    if detected is not None:
+        return detected
+    agent = getattr(app.ctx, "agent", None)
+    if agent is None or agent.tracker_store is None:
+        return DEFAULT_LANGUAGE
+    tracker = await agent.tracker_store.retrieve(sender_id)
+    return known(tracker.get_slot(SLOT)) if tracker is not None else DEFAULT_LANGUAGE
+
+
+async def choose_language(app: Sanic, channel: str, sender_id: str, language: str) -> None:
+    """``/lang``: set the conversation's ``language`` slot, and its open case's language, now.
+
+    Appended to the tracker under the conversation's lock, as Rasa's own "append events"
+    endpoint does; the next turn starts from it (a new session carries the slot over).
+    """
+    agent = app.ctx.agent
+    async with agent.lock_store.lock(sender_id):
+        tracker = await agent.tracker_store.get_or_create_tracker(sender_id)
+        tracker.update(SlotSet(SLOT, language))
+        await agent.tracker_store.save(tracker)
+    store = conversation_gate(app).store
+    case = await asyncio.to_thread(store.active_case, channel, sender_id)
+    if case is not None and case.language != language:
+        await asyncio.to_thread(store.set_language, case.id, language)
 
 
 async def txid_expected(app: Sanic, sender_id: str) -> bool:

@@ -91,6 +91,12 @@ async def test_start_case_explains_a_stuck_withdrawal_and_normalises_entities(st
         ("my 2FA codes don't work", "two_factor_issue", "P3", ["utter_two_factor_help"]),
         ("2fa was reset and someone withdrew my USDT", "two_factor_issue", "P1", []),
         ("my account is frozen", "account_locked", "P1", []),
+        ("텔레그램으로 가짜 고객센터 DM을 받았어요", "phishing_report", "P3", ["utter_phishing_warning"]),
+        ("가짜 사이트에 비밀번호랑 OTP를 입력해 버렸어요", "phishing_report", "P1", []),
+        ("我在一个假网站上输入了助记词", "phishing_report", "P1", []),
+        ("谷歌验证码一直提示错误", "two_factor_issue", "P3", ["utter_two_factor_help"]),
+        ("OTP가 바뀌어 있고 제가 안 한 출금이 있어요", "two_factor_issue", "P1", []),
+        ("两步验证被人改了，币被盗了", "two_factor_issue", "P1", []),
     ],
 )
 async def test_start_case_priority_follows_the_spec(store, text, intent, priority, intro):
@@ -156,6 +162,15 @@ async def test_open_case_after_the_read_back_gives_id_place_and_wait(store):
     assert (messages[0]["case_id"], messages[0]["place"], messages[0]["wait_minutes"]) == (case.id, 2, 30)
 
 
+async def test_the_case_keeps_the_conversations_language(store):
+    t = tracker([user("출금이 안 돼요", "withdrawal_stuck"), slot("language", "ko"), slot("case_priority", "P2"),
+                 slot("case_intent", "withdrawal_stuck"), user("네", "affirm")])  # fmt: skip
+    await run(ActionOpenCase(), t)
+    assert store.active_case("rest", "customer-1").language == "ko"
+    await run(ActionHandoff(), tracker([user("人工客服", "request_human"), slot("language", "zh")], sender_id="other"))
+    assert store.active_case("rest", "other").language == "zh"
+
+
 async def test_confirming_twice_does_not_open_a_second_case(store):
     t = tracker([user("yes", "affirm"), slot("case_intent", "kyc_verification"), slot("case_priority", "P3")])
     first, _ = await run(ActionOpenCase(), t)
@@ -180,18 +195,27 @@ def read_back_tracker(*latest):
 async def test_read_back_summarises_the_collected_details(store):
     events, messages = await run(ActionReadBack(), read_back_tracker())
     assert events == []
-    assert messages[0]["response"] == "utter_read_back"
+    assert messages[0]["response"] == "utter_read_back_funds"
     assert {k: messages[0][k] for k in ("coin", "network", "amount", "txid", "counterparty", "started_at")} == {
         "coin": "USDT", "network": "TRC20", "amount": "150", "txid": "unknown", "counterparty": "Binance",
         "started_at": "unknown",
     }  # fmt: skip
 
 
-async def test_a_read_back_variation_exists_for_every_family():
-    variations = domain()["responses"]["utter_read_back"]
-    families = {v["condition"][0]["value"] for v in variations if "condition" in v}
-    assert families == {"theft", "security", "funds", "access", "technical"}
-    assert all(v["buttons"][0]["payload"] == "/affirm" and v["buttons"][1]["payload"] == "/deny" for v in variations)
+async def test_a_detail_not_known_reads_unknown_in_the_customers_language(store):
+    _, messages = await run(ActionReadBack(), read_back_tracker(slot("language", "ko")))
+    assert (messages[0]["txid"], messages[0]["started_at"], messages[0]["coin"]) == ("모름", "모름", "USDT")
+    _, messages = await run(ActionReadBack(), read_back_tracker(slot("language", "zh")))
+    assert messages[0]["txid"] == "不清楚"
+
+
+async def test_a_read_back_exists_for_every_family_with_yes_and_no():
+    for family in ("theft", "security", "funds", "access", "technical", "general"):
+        variations = domain()["responses"][f"utter_read_back_{family}"]
+        payloads = [[b["payload"] for b in v["buttons"]] for v in variations]
+        assert payloads == [["/affirm", "/deny"]] * 3
+    _, messages = await run(ActionReadBack(), tracker([user("kyc", "kyc_verification")]))
+    assert messages[0]["response"] == "utter_read_back_general"  # no family yet
 
 
 async def test_a_labelled_correction_changes_that_detail(store):

@@ -6,7 +6,7 @@ import aiohttp
 import pytest
 
 from bot.cases.database import REPLY_MARGIN_SECONDS, make_engine
-from bot.cases.store import CaseStore
+from bot.cases.store import CaseStore, TranscriptLine
 from connectors.rest.mailbox import RestMailbox
 from tests.auxil.desk_app import PASSWORDS, act, context_of, open_case, origin, running_desk, signed_in, visitor
 
@@ -90,7 +90,10 @@ async def test_reply_reaches_rest_customer_then_resolve_asks_for_rating(database
         assert (await act(alice, server, case.id, "note", text="customer seems legit")).status == 200
         assert (await act(alice, server, case.id, "priority", priority=2)).status == 200
         mailbox = RestMailbox(context.engine)
-        assert [m["text"] for m in mailbox.collect("web-ada")] == ["Please change your password now."]
+        assert [m["text"] for m in mailbox.collect("web-ada")] == [
+            f"An agent has taken your case {case.id} and will reply here.",
+            "Please change your password now.",
+        ]
         resolved = await act(alice, server, case.id, "resolve")
         assert resolved.status == 200 and (await resolved.json())["status"] == "resolved"
         rating = mailbox.collect("web-ada")
@@ -101,7 +104,7 @@ async def test_reply_reaches_rest_customer_then_resolve_asks_for_rating(database
         view = await (await alice.get(f"/api/cases/{case.id}")).json()
         shown = [(t["role"], t["delivery"]) for t in view["transcript"]]
         sent = {"state": "sent", "error": None}  # in the mailbox before it was recorded
-        assert shown == [("customer", None), ("agent", sent), ("note", None), ("bot", None)]
+        assert shown == [("customer", None), ("bot", None), ("agent", sent), ("note", None), ("bot", None)]
         assert [a["action"] for a in view["audit"]] == ["claim", "reply", "note", "priority", "resolve"]
         assert view["priority"] == 2
         again = await act(alice, server, case.id, "resolve")
@@ -243,7 +246,29 @@ async def test_a_database_fault_is_a_503_the_agent_retries_and_the_reply_lands_o
             assert retried.status == 200, await retried.text()
         assert direct.get(case.id).status == "claimed" and direct.get(case.id).assignee == "alice"
         lines = [(t.role, t.text) for t in direct.transcript(case.id)]
-        assert lines == [("customer", "someone took my BTC"), ("agent", "We froze withdrawals.")]
-        assert [m["text"] for m in RestMailbox(direct.engine).collect("web-ada")] == ["We froze withdrawals."]
+        claimed = f"An agent has taken your case {case.id} and will reply here."
+        assert lines == [("customer", "someone took my BTC"), ("bot", claimed), ("agent", "We froze withdrawals.")]
+        mailbox = RestMailbox(direct.engine).collect("web-ada")
+        assert [m["text"] for m in mailbox] == [claimed, "We froze withdrawals."]
     finally:
         direct.engine.dispose()
+
+
+async def test_notices_on_the_agents_behalf_go_out_in_the_customers_language(sqlite_url):
+    async with running_desk(sqlite_url) as server, signed_in(server, "alice") as alice:
+        store = context_of(server).store
+        written = TranscriptLine(role="customer", text="출금이 3시간째 대기 중이에요")
+        case = store.open_case(intent="withdrawal_stuck", priority=2, channel="rest", sender_id="web-minji",
+                               summary="출금이 안 돼요", details={}, language="ko", transcript=[written])  # fmt: skip
+        view = await (await alice.get(f"/api/cases/{case.id}")).json()
+        assert view["language"] == "ko" and view["transcript"][0]["language"] == "ko"  # shown as written
+        assert view["transcript"][0]["text"] == "출금이 3시간째 대기 중이에요"
+        assert (await act(alice, server, case.id, "claim")).status == 200
+        store.record_message(case.id, TranscriptLine(role="customer", text="提现还没到账"))
+        store.set_language(case.id, "zh")  # what the gate does when the customer switches
+        assert (await act(alice, server, case.id, "resolve")).status == 200
+        notices = [m["text"] for m in RestMailbox(context_of(server).engine).collect("web-minji")]
+        assert notices == [
+            f"상담원이 문의 {case.id} 건을 맡았습니다. 곧 여기에서 답변드리겠습니다.",
+            f"您的工单 {case.id} 已处理完毕。您对本次服务满意吗？请回复 1（很差）到 5（非常好）之间的数字。",
+        ]

@@ -124,8 +124,9 @@ async def test_reply_to_the_alert_reaches_the_telegram_customer_and_resolve_asks
             token=AGENT_TOKEN,
         )
         customer = lambda: [c for c in fake.calls_to("sendMessage", 555) if c.token == CUSTOMER_TOKEN]  # noqa: E731
-        await until(lambda: len(customer()) == 1, WAIT_SECONDS)  # queued by the desk, sent by the channel
-        assert customer()[0].params["text"] == "We are freezing your account now."
+        await until(lambda: len(customer()) == 2, WAIT_SECONDS)  # queued by the desk, sent by the channel
+        claimed = f"An agent has taken your case {case.id} and will reply here."  # the reply claimed it first
+        assert [c.params["text"] for c in customer()] == [claimed, "We are freezing your account now."]
         queued = f"Queued for the customer of {case.id}; the desk shows when it is sent."
         await until(lambda: any(c.params["text"] == queued for c in _agent_calls(fake)), WAIT_SECONDS)
         assert context.store.get(case.id).assignee == "@alice_tg"  # the first reply claims the case
@@ -134,8 +135,8 @@ async def test_reply_to_the_alert_reaches_the_telegram_customer_and_resolve_asks
         context.store.record_message(case.id, TranscriptLine(role="customer", text="thank you, hurry"))
         await until(lambda: any("thank you, hurry" in c.params["text"] for c in _agent_calls(fake)), WAIT_SECONDS)
         fake.queue_update(_from_group(AGENT, f"/resolve {case.id}", 51, username="alice_tg"), token=AGENT_TOKEN)
-        await until(lambda: len(customer()) == 2, WAIT_SECONDS)
-        assert case.id in customer()[1].params["text"] and "5" in customer()[1].params["text"]
+        await until(lambda: len(customer()) == 3, WAIT_SECONDS)
+        assert case.id in customer()[2].params["text"] and "5" in customer()[2].params["text"]
         assert context.store.get(case.id).status == "resolved"
         assert context.store.get(other.id).status == "open"
         assert not [c for c in fake.calls_to("sendMessage", 777) if c.token == CUSTOMER_TOKEN]
@@ -319,7 +320,8 @@ async def test_a_crash_mid_update_reads_it_again_without_repeating_what_was_done
             assert lines.count(("note", "called the customer")) == 1
             assert lines.count(("agent", "We froze your account.")) == 1
             customer = [m["text"] for m in RestMailbox(context.engine).collect("web-8")]
-            assert customer == ["We froze your account."]
+            claimed = f"An agent has taken your case {case.id} and will reply here."
+            assert customer == [claimed, "We froze your account."]
             notice = next(c for c in _agent_calls(fake) if "Not repeated" in c.params["text"])
             assert case.id in notice.params["text"] and notice.params["reply_parameters"]["message_id"] == 4
 

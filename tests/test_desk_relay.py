@@ -158,7 +158,9 @@ async def test_x_customer_gets_an_image_in_a_dm_and_a_pdf_is_refused_before_any_
 
 def test_desk_texts_come_from_the_domain_and_a_missing_one_fails_at_start(tmp_path):
     texts = CustomerTexts.load()
-    assert "{case_id}" in texts.responses[RESOLVED]
+    assert all("{case_id}" in texts.responses[RESOLVED][language] for language in ("en", "ko", "zh"))
+    assert texts.render(RESOLVED, "ko", case_id="CX-7K3M9Q").startswith("문의 CX-7K3M9Q 건이 해결되었습니다")
+    assert texts.render(RESOLVED, "xx", case_id="CX-7K3M9Q").startswith("Your case CX-7K3M9Q has been resolved")
     broken = tmp_path / "domain.yml"
     broken.write_text("responses:\n  utter_case_resolved_rate:\n  - text: done {case_id}\n")
     with pytest.raises(MissingResponse, match="utter_no_agents_on_duty"):

@@ -75,3 +75,13 @@ async def test_a_lone_surrogate_is_replaced_before_anything_stores_the_text(gate
     assert admission.text == "\ufffd hi \U0001f600"
     assert admission.text.encode("utf-8")
     assert gate.store.transcript(case.id)[-1].text == "\ufffd hi \U0001f600"
+
+
+async def test_the_case_follows_the_language_the_customer_writes_in(gate):
+    case = _open(gate.store)
+    korean = await gate.admit(channel="rest", sender_id="u1", text="USDT 출금이 아직 안 왔어요")
+    assert korean.language == "ko" and gate.store.get(case.id).language == "ko"
+    unclear = await gate.admit(channel="rest", sender_id="u1", text="0.5 USDT")  # no evidence: unchanged
+    assert unclear.language is None and gate.store.get(case.id).language == "ko"
+    await gate.admit(channel="rest", sender_id="u1", text="我的提现还没到")
+    assert gate.store.get(case.id).language == "zh"

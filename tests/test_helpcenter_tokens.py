@@ -19,4 +19,4 @@ def test_chinese_runs_become_pairs_and_single_characters():
 
 
 def test_full_width_letters_and_curly_apostrophes_read_as_plain_ones():
-    assert terms("２ＦＡ won’t work") == ["2fa", "won't", "work"]  # noqa: RUF001 (the look-alikes are the point)
+    assert terms("２ＦＡ won’t work") == ["2fa", "won't", "work"]

@@ -404,3 +404,49 @@ async def test_fuzzed_webhook_posts_never_get_a_5xx(harness: ChannelHarness, fak
     harness.received.clear()
     await send(harness, update(10**9, message=private_message(CHAT, "still there?")))
     assert harness.texts() == ["still there?"]
+
+
+async def test_lang_sets_the_language_of_the_conversation_and_answers_in_it(
+    harness: ChannelHarness, fake: FakeTelegram
+) -> None:
+    await send(harness, update(800, message=private_message(CHAT, "/lang ko")))
+    assert harness.received == []  # set by the channel, not a turn of the dialogue
+    answer = fake.calls_to("sendMessage", CHAT)[0]
+    assert answer.params["text"].startswith("이제 한국어로 답변드리겠습니다")
+    buttons = [b for row in answer.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert [b["text"] for b in buttons] == ["English", "한국어", "中文"]
+    tracker = await harness.app_agent.tracker_store.retrieve(f"tg:{CHAT}:{CHAT}")
+    assert tracker.get_slot("language") == "ko"
+
+    await send(harness, update(801, message=private_message(CHAT, "/whatever")))  # nothing to tell the language by
+    assert fake.sent_texts(CHAT)[-1].startswith("어떤 문제가 있는지 말씀해 주시면")
+
+    offered = [b["callback_data"] for b in buttons]
+    await send(harness, update(802, callback_query=press("cbq-lang", offered[2], offered=offered)))
+    assert fake.sent_texts(CHAT)[-1].startswith("我将用中文为您解答")
+    assert harness.received == []
+    tracker = await harness.app_agent.tracker_store.retrieve(f"tg:{CHAT}:{CHAT}")
+    assert tracker.get_slot("language") == "zh"
+
+
+async def test_a_notice_for_a_message_goes_out_in_that_messages_language(
+    harness: ChannelHarness, fake: FakeTelegram
+) -> None:
+    seed = "abandon ability able about above absent absorb abstract absurd abuse access accident"
+    await send(harness, update(810, message=private_message(CHAT, f"我的助记词是 {seed}")))
+    assert fake.sent_texts(CHAT)[0].startswith("您消息中的敏感信息在保存或被任何人看到之前已被删除")
+
+
+async def test_start_greets_in_the_language_of_the_customers_app_when_it_is_korean_or_chinese(
+    harness: ChannelHarness,
+) -> None:
+    apps = [private_message(CHAT + n, "/start") for n in range(3)]
+    for message, code in zip(apps, ["ko", "zh-hans", "fr"], strict=True):
+        message["from"]["language_code"] = code
+    await send(harness, *(update(820 + n, message=m) for n, m in enumerate(apps)))
+    greeted = {m.sender_id: m.text for m in harness.received}  # three chats: handled side by side
+    assert [greeted[f"tg:{CHAT + n}:{CHAT + n}"] for n in range(3)] == [
+        '/greet{"language": "ko"}',
+        '/greet{"language": "zh"}',
+        "/greet",
+    ]

@@ -19,6 +19,12 @@ _SKIP = re.compile(
     r"skip|pass|unknown|n/?a|no clue|can'?t remember|cannot remember|can'?t recall|i have no idea|i'?m not sure)\b",
     re.I,
 )
+# "I don't know" in Korean and Chinese ("모르겠어요", "기억이 안 나요", "不知道", "忘了"); not "없어요" / "没有":
+# to "did you click a link?" they mean "no".
+_SKIP_KO_ZH = re.compile(
+    r"^(잘\s*|아직\s*|정확히\s*)?(모르겠|모름|몰라|모릅니다|모르|기억(이|이\s*잘)?\s*(안|나지|없)|건너뛰|패스)"
+    r"|^(我\s*)?(也\s*|还\s*)?(不知道|不清楚|不太清楚|不记得|记不清|忘了|忘记了|跳过)"
+)
 _FILLER = frozenset(
     "the it that this one a an my any of to it's its sorry really exactly anymore yet now either honestly "
     "txid tx hash id address amount network coin version error device time link page screen os this question "
@@ -43,6 +49,16 @@ COIN_NAMES: dict[str, str] = {
     "avalanche": "AVAX", "shiba inu": "SHIB", "shiba": "SHIB", "chainlink": "LINK", "stellar": "XLM",
     "cosmos": "ATOM", "toncoin": "TON", "bitcoin cash": "BCH", "ethereum classic": "ETC", "korean won": "KRW",
     "won": "KRW", "dollar": "USD", "dollars": "USD", "euro": "EUR", "euros": "EUR",
+}  # fmt: skip
+# Korean and Chinese coin names, found inside words (particles attach: "테더요", "比特币的").
+CJK_COIN_NAMES: dict[str, str] = {
+    "비트코인캐시": "BCH", "비트코인": "BTC", "이더리움클래식": "ETC", "이더리움": "ETH", "테더": "USDT", "리플": "XRP",
+    "솔라나": "SOL", "도지코인": "DOGE", "도지": "DOGE", "에이다": "ADA", "트론": "TRX", "라이트코인": "LTC",
+    "폴카닷": "DOT", "스텔라루멘": "XLM", "체인링크": "LINK", "아발란체": "AVAX", "시바이누": "SHIB", "톤코인": "TON",
+    "원화": "KRW", "比特币现金": "BCH", "比特币": "BTC", "以太坊经典": "ETC", "以太坊": "ETH", "以太币": "ETH",
+    "泰达币": "USDT", "泰达": "USDT", "瑞波币": "XRP", "瑞波": "XRP", "索拉纳": "SOL", "狗狗币": "DOGE",
+    "艾达币": "ADA", "波场": "TRX", "莱特币": "LTC", "波卡": "DOT", "恒星币": "XLM", "柴犬币": "SHIB", "人民币": "CNY",
+    "韩元": "KRW",
 }  # fmt: skip
 COIN_SYMBOLS = frozenset(
     "BTC ETH USDT USDC XRP SOL DOGE ADA TRX BNB LTC DOT MATIC POL AVAX SHIB LINK XLM ATOM TON BCH ETC ARB OP APT "
@@ -73,7 +89,7 @@ class Checked:
 def is_skip(text: str) -> bool:
     """True for "I don't know", "skip", "not sure", "no idea" and the like (nothing else said)."""
     cleaned = text.strip().lower()
-    match = _SKIP.match(cleaned)
+    match = _SKIP.match(cleaned) or _SKIP_KO_ZH.match(cleaned)
     if match is None:
         return False
     rest = _WORD.findall(cleaned[match.end() :])
@@ -110,6 +126,9 @@ def check_coin(value: str) -> Checked:
     for name in sorted(COIN_NAMES, key=len, reverse=True):
         if re.search(rf"\b{re.escape(name)}\b", lowered):
             return Checked(COIN_NAMES[name])
+    for name in sorted(CJK_COIN_NAMES, key=len, reverse=True):
+        if name in text:
+            return Checked(CJK_COIN_NAMES[name])
     for token in re.findall(r"[A-Za-z0-9]+", text):
         if token.upper() in COIN_SYMBOLS:
             return Checked(token.upper())

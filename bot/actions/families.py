@@ -96,6 +96,20 @@ _THEFT_SIGNS = re.compile(
     r"sim[\s-]?swap\w*|ported|takeover|taken over|compromised|someone (else )?(is )?(logged|logging|got|used))\b",
     re.I,
 )
+# The same in Korean and Chinese (no word boundaries: particles attach to the words).
+_CREDENTIALS_ENTERED_KO_ZH = re.compile(
+    r"(비밀번호|비번|패스워드|시드|니모닉|복구\s*문구|개인\s*키|프라이빗\s*키|otp|인증\s*(코드|번호)|로그인\s*정보|지갑)"
+    r".{0,30}(입력|넣었|알려\s*(줬|주었|드렸)|보냈|공유|연결|제출|적었)"
+    r"|(输入|填写|填了|输了|提交|告诉|发给|给了|导入|连接)(了)?.{0,30}(密码|助记词|私钥|验证码|谷歌验证|2fa|钱包|账号)"
+    r"|(密码|助记词|私钥|验证码).{0,20}(输入|填写|填了|提交|告诉|发给|给了)",
+    re.I,
+)
+_THEFT_SIGNS_KO_ZH = re.compile(
+    r"해킹|도용|탈취|털렸|털림|도난|빠져나갔|무단|제가\s*안\s*한|내가\s*안\s*한|제가\s*한\s*게\s*아|유심\s*복제|심\s*스와|"
+    r"다른\s*사람이\s*(로그인|접속|출금)|被盗|盗号|被黑|黑客|被转走|盗刷|未经授权|未授权|不是我|非本人|别人登录|被人登录|"
+    r"SIM\s*卡被|补卡",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -167,9 +181,9 @@ def value_before_latest_message(tracker: Tracker, slot: str) -> Any:
 
 def credentials_exposed(text: str) -> bool:
     """True when a phishing victim says they typed credentials or keys into the fake site."""
-    return bool(_CREDENTIALS_ENTERED.search(text))
+    return bool(_CREDENTIALS_ENTERED.search(text) or _CREDENTIALS_ENTERED_KO_ZH.search(text))
 
 
 def theft_signs(text: str) -> bool:
     """True when a 2FA problem comes with signs that someone else is in the account."""
-    return bool(_THEFT_SIGNS.search(text))
+    return bool(_THEFT_SIGNS.search(text) or _THEFT_SIGNS_KO_ZH.search(text))

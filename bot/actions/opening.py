@@ -8,6 +8,7 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot import language
 from bot.actions.case_access import case_store, channel_of, escalations, transcript_of
 from bot.actions.families import DETAIL_SLOTS
 from bot.cases.escalations import NO_AGENT_FLAG
@@ -48,6 +49,7 @@ def open_case(tracker: Tracker, intent: str, priority: int, **known: Any) -> Cas
         summary=description[:SUMMARY_LENGTH],
         details=details,
         transcript=transcript_of(tracker),
+        language=language.known(tracker.get_slot(language.SLOT)),
     )
     logger.info("opened P%d case %s (%s) on %s", priority, case.id, intent, case.channel)
     return case

@@ -64,6 +64,8 @@ cases = Table(
     Column("updated_at", UtcDateTime, nullable=False),
     Column("claimed_at", UtcDateTime),
     Column("resolved_at", UtcDateTime),
+    # The customer's language (en, ko, zh): what the desk shows and sends notices in.
+    Column("language", String(8), nullable=False, server_default="en"),
     Index("ix_cases_conversation", "channel", "sender_id", "status"),
     Index("ix_cases_queue", "status", "priority", "created_at"),
 )

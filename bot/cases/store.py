@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.cases.agents import on_duty_count
 from bot.cases.schema import attachments, case_messages, cases, outbox
+from bot.language import DEFAULT_LANGUAGE, known
 from bot.metrics import cases as case_metrics
 from bot.migrations.runner import ensure_schema
 
@@ -65,6 +66,7 @@ class Case:
     updated_at: datetime
     claimed_at: datetime | None
     resolved_at: datetime | None
+    language: str = DEFAULT_LANGUAGE
 
     @classmethod
     def from_row(cls, row: Row) -> Case:
@@ -106,6 +108,7 @@ class CaseStore:
         summary: str,
         details: Mapping[str, Any],
         transcript: Iterable[TranscriptLine] = (),
+        language: str = DEFAULT_LANGUAGE,
     ) -> Case:
         """Create a case with its transcript and enqueue the ``case_opened`` alert."""
         lines = list(transcript)
@@ -124,6 +127,7 @@ class CaseStore:
                             sender_id=sender_id,
                             summary=summary,
                             details=dict(details),
+                            language=known(language),
                             created_at=now,
                             updated_at=now,
                         )
@@ -310,6 +314,11 @@ class CaseStore:
     def cancel(self, case_id: str) -> bool:
         """The customer withdrew the request before an agent took it."""
         return self._close(case_id, CANCELLED, "case_cancelled", {}, only_from=(OPEN,))
+
+    def set_language(self, case_id: str, language: str) -> None:
+        """The customer now writes (or chose) ``language``: later notices to them use it."""
+        with self._engine.begin() as conn:
+            conn.execute(update(cases).where(cases.c.id == case_id).values(language=known(language)))
 
     def set_priority(self, case_id: str, priority: int) -> None:
         with self._engine.begin() as conn:

@@ -11,6 +11,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.cases.agents import OnDuty
 from bot.cases.priorities import label
 from bot.cases.store import Case
+from bot.language import NAMES
 
 MARKERS = {1: "\U0001f534", 2: "\U0001f7e0", 3: "\U0001f7e1", 4: "\u26aa"}  # red, orange, yellow, white
 # Telegram takes 4096 characters a message: cap what the customer wrote, never the structure.
@@ -42,7 +43,7 @@ def alert_text(
         lines.append(f"<b>{escape(headline)}</b>")
     lines.append(
         f"{MARKERS.get(case.priority, '')} <b>{label(case.priority)}</b> \u00b7 <code>{case.id}</code> \u00b7 "
-        f"{escape(case.intent)} \u00b7 {escape(case.channel)}"
+        f"{escape(case.intent)} \u00b7 {escape(case.channel)} \u00b7 {NAMES.get(case.language, case.language)}"
     )
     lines.append(escape(clip(case.summary, SUMMARY_CHARS)))
     if case.details:

@@ -47,6 +47,7 @@ def case_json(case: Case, attachments: list[dict[str, Any]] | None = None) -> di
         "priority": case.priority,
         "status": case.status,
         "channel": case.channel,
+        "language": case.language,
         "summary": case.summary,
         "details": case.details,
         "assignee": case.assignee,
@@ -210,5 +211,7 @@ class CustomerNotices:
         if case.status != "open":
             return
         info = await asyncio.to_thread(self._store.queue_info, case.id)
-        text = self._texts.render(NO_AGENT, case_id=case.id, place=info.place, wait_minutes=info.estimated_wait_minutes)
+        text = self._texts.render(
+            NO_AGENT, case.language, case_id=case.id, place=info.place, wait_minutes=info.estimated_wait_minutes
+        )
         await self._relay.send(case, text, author="desk", role="bot")

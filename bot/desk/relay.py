@@ -127,7 +127,7 @@ class CustomerRelay:
             tweet_id = case.details.get("tweet_id")
             if not tweet_id:
                 raise RelayUnavailable(f"X refused the direct message ({error})") from error
-            invite = self._texts.render(X_PUBLIC_INVITE, dm_link=self._x_dm_link)
+            invite = self._texts.render(X_PUBLIC_INVITE, case.language, dm_link=self._x_dm_link)
             await x.reply(str(tweet_id), invite)
             line = TranscriptLine(role="bot", text=invite, author="desk")
             await asyncio.to_thread(self._store.record_message, case.id, line)

@@ -16,6 +16,7 @@ from bot.cases.audit import ACTION_LENGTH, ACTOR_LENGTH, AuditLog
 from bot.cases.priorities import P1, P4
 from bot.cases.store import CLAIMED, OPEN, Case, CaseNotFound, CaseStore, TranscriptLine, utcnow
 from bot.desk.relay import CustomerRelay, RelayUnavailable
+from bot.desk.texts import CLAIMED as CLAIMED_NOTICE
 from bot.desk.texts import RESOLVED, CustomerTexts
 from bot.metrics import cases as case_metrics
 
@@ -47,7 +48,7 @@ class AgentDesk:
         self.texts = texts
 
     async def claim(self, actor: Actor, case_id: str) -> Case:
-        """Take the case; only an agent on duty can, so no case waits on someone who left."""
+        """Take the case and tell the customer; only an agent on duty can, so no case waits on someone who left."""
         case = await self._case(actor, "claim", case_id)
         on_duty = await asyncio.to_thread(self.roster.current)
         if actor.name not in {a.agent for a in on_duty}:
@@ -58,8 +59,9 @@ class AgentDesk:
                 f"already claimed by {current.assignee}" if current.status == CLAIMED else f"case is {current.status}"
             )
             raise await self._refusal(actor, "claim", case.id, reason)
-        await self._done(actor, "claim", case.id)
         claimed = await asyncio.to_thread(self.store.get, case.id)
+        notified = await self._notify(claimed, self.texts.render(CLAIMED_NOTICE, case.language, case_id=case.id), actor)
+        await self._done(actor, "claim", case.id, {"customer_notified": notified})
         if case.claimed_at is None and claimed.claimed_at is not None:  # its first claim, not a re-claim
             case_metrics.claimed(claimed.priority, claimed.created_at, claimed.claimed_at)
         return claimed
@@ -118,14 +120,10 @@ class AgentDesk:
             await self._owned(actor, "resolve", case)
         if not await asyncio.to_thread(self.store.resolve, case.id, actor.name):
             raise await self._refusal(actor, "resolve", case.id, f"case is {case.status}")
-        notified = True
-        try:
-            await self.relay.send(case, self.texts.render(RESOLVED, case_id=case.id), author=actor.name, role="bot")
-        except Exception:
-            logger.exception("case %s resolved but the customer could not be told", case.id)
-            notified = False
+        resolved = await asyncio.to_thread(self.store.get, case.id)
+        notified = await self._notify(resolved, self.texts.render(RESOLVED, resolved.language, case_id=case.id), actor)
         await self._done(actor, "resolve", case.id, {"customer_notified": notified})
-        return await asyncio.to_thread(self.store.get, case.id)
+        return resolved
 
     async def hand_back(self, actor: Actor, case_id: str) -> None:
         """The bot takes the conversation back; the case waits for another agent."""
@@ -151,6 +149,15 @@ class AgentDesk:
             allowed=False,
             detail={"reason": "not an agent"},
         )
+
+    async def _notify(self, case: Case, text: str, actor: Actor) -> bool:
+        """Tell the customer what the agent did (in the case's language); False when it could not be sent."""
+        try:
+            await self.relay.send(case, text, author=actor.name, role="bot")
+        except Exception:
+            logger.exception("case %s: the customer could not be told (%s)", case.id, text[:40])
+            return False
+        return True
 
     async def _case(self, actor: Actor, action: str, case_id: str) -> Case:
         case = await asyncio.to_thread(self.store.find, case_id.strip().upper())

@@ -22,6 +22,8 @@ from bot.desk.context import DESK
 from bot.desk.destinations import case_json
 from bot.desk.service import Actor, Refused
 from bot.desk.telegram_replies import Delivery
+from bot.language import NAMES
+from bot.language.script import detect
 
 STATIC = Path(__file__).resolve().parent / "static"
 ACTIONS = frozenset({"claim", "reply", "note", "priority", "resolve", "hand_back"})
@@ -158,7 +160,10 @@ async def case_view(request: web.Request) -> web.StreamResponse:
 
 
 def _line(line: TranscriptLine) -> dict[str, Any]:
-    return {"role": line.role, "author": line.author, "text": line.text, "at": line.at.isoformat()}
+    """A transcript line as written (never translated); a customer's with the language its script shows."""
+    language = detect(line.text) if line.role == "customer" else None
+    at = line.at.isoformat()
+    return {"role": line.role, "author": line.author, "text": line.text, "at": at, "language": language}
 
 
 def _delivery(delivery: Delivery | None) -> dict[str, Any] | None:
@@ -222,7 +227,8 @@ async def export(request: web.Request) -> web.StreamResponse:
         body = json.dumps({"case": case_json(case), "transcript": [_line(t) for t in transcript]}, indent=2)
         filename, content_type = f"{case.id}.json", "application/json"
     else:
-        lines = [f"Case {case.id} ({case.intent}, P{case.priority}, {case.status})", case.summary, ""]
+        header = f"Case {case.id} ({case.intent}, P{case.priority}, {case.status}, {NAMES.get(case.language)})"
+        lines = [header, case.summary, ""]
         lines += [
             f"[{t.at:%Y-%m-%d %H:%M:%S}] {t.role}{' ' + t.author if t.author else ''}: {t.text}" for t in transcript
         ]

@@ -8,7 +8,8 @@ Differences from Rasa's own:
 - a malformed request gets a 4xx instead of a crash;
 - a conversation owned by an agent is forwarded to the case instead of the bot, and agents'
   replies are delivered on the next message or poll (``GET /webhooks/rest/messages?sender=<id>``
-  with the same bearer secret).
+  with the same bearer secret);
+- ``/lang [en|ko|zh]`` sets the conversation's language (the reply's buttons send it too).
 """
 
 from __future__ import annotations
@@ -28,11 +29,13 @@ from sqlalchemy.engine import Engine
 from bot.cases.redaction import REDACTED, redact
 from bot.metrics import messages
 from bot.runtime import log_context
+from connectors import language_command
 from connectors.gate import ConversationGate
 from connectors.rasa_bridge import (
     UNAVAILABLE,
     TranscribingOutputChannel,
     conversation_gate,
+    conversation_language,
     response_text,
     txid_expected,
 )
@@ -133,6 +136,11 @@ async def _converse(
         if refused is not None:
             return refused
     sender_id = sender_key(conversation_id)
+    command = language_command.typed_language_command(text)
+    if command is not None:
+        _language, reply = await language_command.answer(request.app, CHANNEL, sender_id, command)
+        mail: list[dict[str, Any]] = await asyncio.to_thread(_mailbox(request).collect, sender_id)
+        return response.json([*mail, {"recipient_id": sender_id, **reply}], headers=headers)
     gate: ConversationGate = conversation_gate(request.app)
     admission = await gate.admit(
         channel=CHANNEL,
@@ -141,8 +149,13 @@ async def _converse(
         txid_expected=await txid_expected(request.app, sender_id),
     )
     replies: list[dict[str, Any]] = await asyncio.to_thread(_mailbox(request).collect, sender_id)
-    replies += [{"recipient_id": sender_id, "text": response_text(request.app, n)} for n in admission.notices]
-    messages.sent(CHANNEL, "bot", len(admission.notices))  # notices skip the transcript, where replies are counted
+    if admission.notices:
+        language = admission.language or await conversation_language(request.app, sender_id)
+        replies += [
+            {"recipient_id": sender_id, "text": response_text(request.app, notice, language)}
+            for notice in admission.notices
+        ]
+        messages.sent(CHANNEL, "bot", len(admission.notices))  # notices skip the transcript, where replies are counted
     if not admission.for_bot:
         return response.json(replies, headers=headers)
     collector = CollectingOutputChannel()

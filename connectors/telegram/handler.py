@@ -1,9 +1,10 @@
 """What each Telegram update means for the support conversation.
 
 Private chats run the full flow: text and button presses go through the gate to Rasa,
-commands map to intents, photos and PDF/JPG/PNG documents attach to the open case, and
-anything else gets a helpful reply. In groups the bot only answers when mentioned or
-replied to, and then invites the customer to a private chat (no details in public).
+commands map to intents (``/lang`` sets the conversation's language itself), photos and
+PDF/JPG/PNG documents attach to the open case, and anything else gets a helpful reply. In
+groups the bot only answers when mentioned or replied to, and then invites the customer to
+a private chat (no details in public).
 
 Edited messages are treated as new messages: customers edit to correct what they typed
 (an email, a transaction id), and the corrected text is what the bot should act on.
@@ -13,6 +14,7 @@ Channel posts, member changes and unknown update types are logged and skipped.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -24,17 +26,22 @@ from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 from telegram import CallbackQuery, Chat, Message, MessageEntity, Update, User
 
+from bot.language import DEFAULT_LANGUAGE, LANGUAGES, SLOT
+from bot.language.script import detect
 from bot.metrics import messages
+from connectors import language_command
 from connectors.gate import SECRET_NOTICE, ConversationGate
+from connectors.language_command import LanguageCommand, typed_language_command
 from connectors.rasa_bridge import (
     UNAVAILABLE,
     TranscribingOutputChannel,
     conversation_gate,
+    conversation_language,
     response_text,
     turn_finished,
     txid_expected,
 )
-from connectors.telegram.output import CHANNEL, TelegramOutput, sender_id
+from connectors.telegram.output import CHANNEL, TelegramOutput, bodies_for, sender_id
 from connectors.telegram.redaction import redacted_kinds
 from connectors.telegram.runtime import TelegramRuntime
 from connectors.telegram.sender import FileTooLarge
@@ -88,6 +95,7 @@ class _Conversation:
     sender_id: str
     redacted: tuple[str, ...] = ()
     replay: bool = False
+    client_language: str | None = None  # the language of the customer's Telegram app, if one of ours
 
 
 class TelegramUpdateHandler:
@@ -138,6 +146,7 @@ class TelegramUpdateHandler:
             sender_id(message.chat.id, message.from_user.id),
             redacted_kinds(update),
             replay,
+            client_language(message.from_user.language_code),
         )
         if not (message.text or message.caption):
             messages.received(CHANNEL)  # text and captions are counted by the gate
@@ -156,7 +165,9 @@ class TelegramUpdateHandler:
 
     async def cannot_read(self, update_id: int, chat_id: int) -> None:
         """The update could not be read or handled: ask for the message again in a form the bot reads."""
-        text = response_text(self._app, NON_TEXT)  # "I can read text messages, photos and PDF ... files"
+        private = chat_id > 0  # a private chat's id is its user's id; groups have negative ids
+        language = await conversation_language(self._app, sender_id(chat_id, chat_id)) if private else DEFAULT_LANGUAGE
+        text = response_text(self._app, NON_TEXT, language)  # "I can read text messages, photos and PDF ... files"
         await self._runtime.deliver(chat_id, update_id, [{"kind": "text", "text": text}], key=NON_TEXT)
 
     async def _text(self, talk: _Conversation, text: str, *, edited: bool) -> None:
@@ -170,10 +181,16 @@ class TelegramUpdateHandler:
             await self._to_bot(talk, text, metadata)
             return
         command = parse_command(text, self._username)
-        if command is not None and command.name in COMMAND_MESSAGES:
-            if command.name == "start" and command.args:
-                metadata["start_payload"] = command.args
-            await self._to_bot(talk, COMMAND_MESSAGES[command.name], metadata)
+        if command is not None and command.name == language_command.COMMAND:
+            await self._language(talk, language_command.language_command(command.args))
+        elif command is not None and command.name in COMMAND_MESSAGES:
+            intent = COMMAND_MESSAGES[command.name]
+            if command.name == "start":
+                if command.args:
+                    metadata["start_payload"] = command.args
+                if talk.client_language not in (None, DEFAULT_LANGUAGE):  # no text to tell it by yet: their app's
+                    intent += json.dumps({SLOT: talk.client_language})
+            await self._to_bot(talk, intent, metadata)
         else:
             await self._warn_of_secrets(talk)
             await self._say(talk, HELP)
@@ -194,7 +211,10 @@ class TelegramUpdateHandler:
         await self._runtime.sender.clear_buttons(message.chat.id, message.message_id)
         payload = await asyncio.to_thread(self._runtime.callbacks.payload_for, query.data or "")
         talk = _Conversation(update_id, message.chat.id, sender_id(message.chat.id, query.from_user.id), replay=replay)
-        if payload:
+        chosen = typed_language_command(payload) if payload else None
+        if chosen is not None:
+            await self._language(talk, chosen)
+        elif payload:
             await self._to_bot(talk, payload, {"button": True})
         else:
             await self._say(talk, HELP)  # a button from before the callback store was wiped
@@ -214,7 +234,7 @@ class TelegramUpdateHandler:
             redacted_before=talk.redacted,
         )
         for notice in admission.notices:
-            await self._say(talk, notice)
+            await self._say(talk, notice, language=admission.language)
         if not admission.for_bot:
             return
         output = TranscribingOutputChannel(TelegramOutput(self._runtime, talk.update_id), gate, CHANNEL)
@@ -235,7 +255,8 @@ class TelegramUpdateHandler:
         if not self._addressed(message):
             return
         link = f"https://t.me/{self._username}?start=group"
-        text = response_text(self._app, GROUP_MOVED, link=link)
+        language = detect(message.text or message.caption or "") or DEFAULT_LANGUAGE
+        text = response_text(self._app, GROUP_MOVED, language, link=link)
         body = {"kind": "text", "text": text, "reply_to": message.message_id}
         await self._runtime.deliver(message.chat.id, update_id, [body], key=GROUP_MOVED)
 
@@ -308,11 +329,27 @@ class TelegramUpdateHandler:
         if talk.redacted:
             await self._say(talk, SECRET_NOTICE)
 
-    async def _say(self, talk: _Conversation, name: str, **values: Any) -> None:
-        """Send a domain response outside Rasa's turn, and keep it on the case transcript."""
-        text = response_text(self._app, name, **values)
+    async def _language(self, talk: _Conversation, command: LanguageCommand) -> None:
+        """``/lang``: set the language (if one was named) and answer in it, with the three to choose from."""
+        _language, reply = await language_command.answer(self._app, CHANNEL, talk.sender_id, command)
+        await self._gate.record_bot_reply(channel=CHANNEL, sender_id=talk.sender_id, text=reply["text"])
+        await self._runtime.deliver(talk.chat_id, talk.update_id, bodies_for(reply), key=language_command.ANSWER)
+
+    async def _say(self, talk: _Conversation, name: str, *, language: str | None = None, **values: Any) -> None:
+        """Send a domain response outside Rasa's turn, in the conversation's language, and keep it on the case.
+
+        ``language``: the language of the message being answered, when it made one clear.
+        """
+        language = language or await conversation_language(self._app, talk.sender_id)
+        text = response_text(self._app, name, language, **values)
         await self._gate.record_bot_reply(channel=CHANNEL, sender_id=talk.sender_id, text=text)
         await self._runtime.deliver(talk.chat_id, talk.update_id, [{"kind": "text", "text": text}], key=name)
+
+
+def client_language(language_code: str | None) -> str | None:
+    """Ours for a Telegram app language (``ko``, ``zh-hans``, ``en-GB``, ...); None for any other."""
+    base = (language_code or "").lower().split("-")[0]
+    return base if base in LANGUAGES else None
 
 
 def _offered(message: Message, data: str | None) -> bool:

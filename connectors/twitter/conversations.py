@@ -1,8 +1,9 @@
 """What the support account does with each mention and each direct message.
 
 Mentions are classified (never run through the dialogue in public) and answered once with
-a short invitation to DM; a P1 opens a case at once. DMs pass the gate and run the full
-Rasa flow, with numbered choices standing in for buttons.
+a short invitation to DM, in the post's language; a P1 opens a case at once. DMs pass the
+gate and run the full Rasa flow, with numbered choices standing in for buttons; ``/lang``
+sets the conversation's language.
 """
 
 from __future__ import annotations
@@ -20,8 +21,17 @@ from sanic import Sanic
 from bot.cases.priorities import P1, priority_for
 from bot.cases.redaction import Redaction, redact
 from bot.cases.store import TranscriptLine
+from bot.language import DEFAULT_LANGUAGE
+from bot.language.script import detect
 from bot.metrics import messages
-from connectors.rasa_bridge import TranscribingOutputChannel, conversation_gate, response_text, txid_expected
+from connectors import language_command
+from connectors.rasa_bridge import (
+    TranscribingOutputChannel,
+    conversation_gate,
+    conversation_language,
+    response_text,
+    txid_expected,
+)
 from connectors.twitter.identity import CHANNEL, conversation_key, event_log_id
 from connectors.twitter.output import XOutput
 from connectors.twitter.public import fit, personal_data, without_handles
@@ -88,7 +98,8 @@ class XConversations:
             (True, False): LEAK_WARNING,
             (True, True): LEAK_WARNING_P1,
         }[(leaked, urgent)]
-        text = fit(response_text(self._app, name, dm_link=self._settings.dm_link))
+        language = detect(without_handles(redaction.text)) or DEFAULT_LANGUAGE
+        text = fit(response_text(self._app, name, language, dm_link=self._settings.dm_link))
         try:
             await self._sender.reply(mention.id, text)
             messages.sent(CHANNEL, "bot")
@@ -122,6 +133,7 @@ class XConversations:
                 channel=CHANNEL,
                 sender_id=sender_id,
                 summary=f"Public post on X: {redaction.text[:200]}",
+                language=detect(without_handles(redaction.text)) or DEFAULT_LANGUAGE,
                 details={
                     "source": "x_mention",
                     "tweet_id": mention.id,
@@ -149,6 +161,15 @@ class XConversations:
     async def _converse(self, event: DmEvent, redacted: tuple[str, ...]) -> None:
         sender_id = conversation_key(event.sender_id)
         choice = _chosen(event.text, await asyncio.to_thread(self._state.take_choices, sender_id))
+        command = language_command.typed_language_command(choice[1] if choice else event.text)
+        if command is not None:
+            chosen, reply = await language_command.answer(self._app, CHANNEL, sender_id, command)
+
+            async def in_use() -> str:
+                return chosen
+
+            await XOutput(self._sender, self._state, self._choice_hint(in_use)).send_response(sender_id, reply)
+            return
         gate = conversation_gate(self._app)
         admission = await gate.admit(
             channel=CHANNEL,
@@ -157,9 +178,16 @@ class XConversations:
             txid_expected=await txid_expected(self._app, sender_id),
             redacted_before=redacted,
         )
-        output = TranscribingOutputChannel(XOutput(self._sender, self._state, self._choice_hint), gate, CHANNEL)
+        known_language = admission.language
+
+        async def language() -> str:
+            """This message's language, else the conversation's (looked up only when a text needs it)."""
+            return known_language or await conversation_language(self._app, sender_id)
+
+        hint = self._choice_hint(language)
+        output = TranscribingOutputChannel(XOutput(self._sender, self._state, hint), gate, CHANNEL)
         for notice in admission.notices:
-            await output.send_response(sender_id, {"text": response_text(self._app, notice)})
+            await output.send_response(sender_id, {"text": response_text(self._app, notice, await language())})
         if not admission.for_bot:
             return
         await self._on_new_message(
@@ -173,8 +201,13 @@ class XConversations:
             )
         )
 
-    def _choice_hint(self, count: int) -> str:
-        return response_text(self._app, CHOICE_HINT, count=count)
+    def _choice_hint(self, language: Callable[[], Awaitable[str]]) -> Callable[[int], Awaitable[str]]:
+        """"Reply with a number (1-n)" in the language ``language()`` gives."""
+
+        async def hint(count: int) -> str:
+            return response_text(self._app, CHOICE_HINT, await language(), count=count)
+
+        return hint
 
 
 def _chosen(text: str, choices: list[tuple[str, str]]) -> tuple[str, str] | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa.core.channels.channel import OutputChannel
@@ -16,10 +16,11 @@ from connectors.twitter.state import XState
 class XOutput(OutputChannel):
     """Sends each bot message as a DM; remembers offered choices so "1" maps back to a payload.
 
-    ``choice_hint(count)`` is the domain text telling the customer to reply with a number.
+    ``choice_hint(count)`` is the domain text telling the customer to reply with a number (in
+    their language, which it may have to look up).
     """
 
-    def __init__(self, sender: XSender, state: XState, choice_hint: Callable[[int], str]) -> None:
+    def __init__(self, sender: XSender, state: XState, choice_hint: Callable[[int], Awaitable[str]]) -> None:
         self._sender = sender
         self._state = state
         self._choice_hint = choice_hint
@@ -39,7 +40,7 @@ class XOutput(OutputChannel):
         choices = [(str(b.get("title", "")), str(b.get("payload", b.get("title", "")))) for b in buttons]
         await asyncio.to_thread(self._state.save_choices, recipient_id, choices)
         lines = [f"{number}. {title}" for number, (title, _payload) in enumerate(choices, start=1)]
-        body = "\n".join([text, "", *lines, "", self._choice_hint(len(choices))])
+        body = "\n".join([text, "", *lines, "", await self._choice_hint(len(choices))])
         await self._sender.send_dm(user_id(recipient_id), body)
 
     async def send_quick_replies(

@@ -5,6 +5,7 @@ const state = { cases: [], current: null, sla: {}, recheck: null };
 const SESSION_ENDED = 4401;  // the desk closed the live feed because this session was signed out or expired
 const QUEUED_RECHECK_MS = 2000;  // a queued message's delivery is looked up again this often
 const $ = (id) => document.getElementById(id);
+const LANGUAGE_NAMES = { en: "English", ko: "Korean", zh: "Chinese" };  // shown as written: no translation
 
 async function api(path, options = {}) {
   const response = await fetch(path, { credentials: "same-origin", ...options });
@@ -44,6 +45,7 @@ function renderQueue() {
     cell(row, "P" + c.priority, "p" + c.priority);
     cell(row, c.id);
     cell(row, c.intent);
+    cell(row, c.language);
     cell(row, c.status + (c.assignee ? " (" + c.assignee + ")" : ""));
     cell(row, "", "waiting").dataset.since = Date.parse(c.created_at);
     cell(row, "", "sla").dataset.due = c.sla_due_at;
@@ -81,7 +83,8 @@ async function openCase(caseId) {
   $("case-pane").hidden = false;
   $("case-title").textContent = "P" + c.priority + " " + c.id + " · " + c.intent;
   $("case-summary").textContent = c.summary;
-  $("case-meta").textContent = "Status: " + c.status + (c.assignee ? " by " + c.assignee : "") + " · channel " + c.channel;
+  $("case-meta").textContent = "Status: " + c.status + (c.assignee ? " by " + c.assignee : "") + " · channel " + c.channel
+    + " · customer writes " + (LANGUAGE_NAMES[c.language] || c.language);
   $("case-pane").dataset.status = c.status;
   $("priority").value = String(c.priority);
   const dl = $("details"); dl.textContent = "";
@@ -98,7 +101,8 @@ async function openCase(caseId) {
   });
   list("transcript", c.transcript, (li, t) => {
     li.className = "role-" + t.role;
-    li.textContent = t.role + (t.author ? " " + t.author : "") + ": " + t.text;
+    li.textContent = t.role + (t.language ? " [" + t.language + "]" : "") + (t.author ? " " + t.author : "") + ": " + t.text;
+    if (t.language) li.lang = t.language;
     if (t.delivery) li.append(" ", deliveryBadge(t.delivery));
   });
   recheckWhileQueued(c);
