@@ -16,7 +16,7 @@ from pathlib import Path
 from bot.cases.database import make_engine
 from bot.environment import SettingsError
 from bot.lifecycle.erase import USAGE, UnknownCustomer, erase_customer
-from bot.lifecycle.export import export_cases
+from bot.lifecycle.export import ExportTargetError, export_cases
 from bot.lifecycle.salt import SALT_FILE, erasure_salt
 from bot.lifecycle.settings import LifecycleSettings
 from bot.runtime.configuration import INVALID_SETTINGS_STATUS, load_env_file
@@ -44,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     engine = make_engine(settings.database_url, timeouts=settings.database_timeouts)
     try:
         if args.command == "export":
-            count = export_cases(engine, args.output)
+            try:
+                count = export_cases(engine, args.output)
+            except ExportTargetError as error:
+                print(error, file=sys.stderr)
+                return USAGE_STATUS
             print(f"exported {count} cases to {args.output}")
             return 0
         if not lifecycle.erasure_salt and not SALT_FILE.exists():

@@ -105,3 +105,15 @@ def test_several_rasa_servers_without_redis_are_refused_at_start():
     with pytest.raises(SettingsError, match="RASA_INSTANCES"):
         check_environment({"RASA_INSTANCES": "2"})
     check_environment({"RASA_INSTANCES": "2", "REDIS_URL": "redis://127.0.0.1:6379/0"})
+
+
+def test_ports_that_would_collide_are_named_before_anything_starts():
+    with pytest.raises(SettingsError) as refused:
+        check_environment({"RASA_PORT": "15005", "ACTIONS_PORT": "15005", "DESK_PORT": "15005"})
+    assert {"ACTIONS_PORT", "DESK_PORT"} <= set(refused.value.problems)
+    redis = {"REDIS_URL": "redis://127.0.0.1:6379/0"}
+    with pytest.raises(SettingsError, match="RASA_INSTANCES"):
+        check_environment({**redis, "RASA_INSTANCES": "3", "RASA_PORT": "65534"})
+    with pytest.raises(SettingsError, match="ACTIONS_PORT"):
+        check_environment({**redis, "RASA_INSTANCES": "2", "RASA_PORT": "15005", "ACTIONS_PORT": "15006"})
+    check_environment({**redis, "RASA_INSTANCES": "2", "RASA_PORT": "15005", "ACTIONS_PORT": "15055"})

@@ -6,9 +6,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from bot.cases.database import make_engine
 from bot.cases.store import CaseStore, TranscriptLine
-from bot.lifecycle.export import BATCH, export_cases
+from bot.lifecycle.export import BATCH, ExportTargetError, export_cases
 from bot.settings import PROJECT_ROOT
 
 
@@ -57,3 +59,37 @@ def test_the_command_writes_the_file(sqlite_url, tmp_path):
     assert "exported 1 cases" in result.stdout
     assert len((tmp_path / "backup.jsonl").read_text().splitlines()) == 1
     engine.dispose()
+
+
+def test_a_directory_or_a_missing_folder_is_refused_and_nothing_is_left_behind(sqlite_url, tmp_path):
+    engine = make_engine(sqlite_url)
+    out = tmp_path / "backups"
+    out.mkdir()
+    try:
+        for target in (out, out / "missing" / "cases.jsonl"):
+            with pytest.raises(ExportTargetError):
+                export_cases(engine, target)
+        assert list(out.iterdir()) == [] and not (tmp_path / ".backups.partial").exists(), "no draft anywhere"
+    finally:
+        engine.dispose()
+
+
+def test_a_failed_export_removes_its_draft(sqlite_url, tmp_path, monkeypatch):
+    engine = make_engine(sqlite_url)
+    CaseStore(engine).open_case(
+        intent="deposit_missing", priority=2, channel="rest", sender_id="rest:x", summary="s", details={}
+    )
+
+    def broken(conn):
+        yield {"id": "CX-1"}
+        raise ConnectionError("the database went away mid-export")
+
+    monkeypatch.setattr("bot.lifecycle.export._records", broken)
+    out = tmp_path / "backups"
+    out.mkdir()
+    try:
+        with pytest.raises(ConnectionError):
+            export_cases(engine, out / "cases.jsonl")
+        assert list(out.iterdir()) == []
+    finally:
+        engine.dispose()

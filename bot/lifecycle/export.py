@@ -22,17 +22,32 @@ from bot.migrations.runner import ensure_schema
 BATCH = 200  # cases read per query
 
 
+class ExportTargetError(ValueError):
+    """The backup cannot be written where it was asked to go."""
+
+
 def export_cases(engine: Engine, path: Path) -> int:
-    """Write every case to ``path`` (replaced whole, readable by its owner only); the number written."""
+    """Write every case to ``path`` (replaced whole, readable by its owner only); the number written.
+
+    The cases go to a draft beside ``path`` first, renamed over it when complete; a failure
+    removes the draft, so no partial copy of customer data is left behind.
+    """
+    if path.is_dir():
+        raise ExportTargetError(f"{path} is a directory: name the file to write, e.g. {path / 'cases.jsonl'}")
+    if not path.parent.is_dir():
+        raise ExportTargetError(f"the folder {path.parent} does not exist")
     ensure_schema(engine)
     draft = path.with_name(f".{path.name}.partial")
     written = 0
-    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as file, engine.connect() as conn:
-        for record in _records(conn):
-            file.write(json.dumps(record, ensure_ascii=False, default=_json_value, sort_keys=True) + "\n")
-            written += 1
-    draft.replace(path)
+    try:
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file, engine.connect() as conn:
+            for record in _records(conn):
+                file.write(json.dumps(record, ensure_ascii=False, default=_json_value, sort_keys=True) + "\n")
+                written += 1
+        draft.replace(path)
+    finally:
+        draft.unlink(missing_ok=True)
     return written
 
 

@@ -18,7 +18,7 @@ from bot.environment import SettingsError, reading
 from bot.lifecycle.settings import LifecycleSettings
 from bot.metrics.settings import MetricsSettings
 from bot.runtime.logs import JSON, TEXT
-from bot.runtime.server_settings import ActionServerSettings, Ports
+from bot.runtime.server_settings import HIGHEST_PORT, ActionServerSettings, Ports
 from bot.settings import PROJECT_ROOT, Settings
 from connectors.telegram.settings import TelegramSettings
 from connectors.twitter.settings import XSettings
@@ -39,6 +39,14 @@ def check_environment(env: Mapping[str, str] | None = None) -> None:
         ports = Ports.from_env(env)
         if ports.rasa_instances > 1 and not settings.redis_url:
             read.problem("RASA_INSTANCES", "more than 1 needs REDIS_URL (the Rasa servers share one conversation lock)")
+        rasa_ports = range(ports.rasa, ports.rasa + ports.rasa_instances)
+        if rasa_ports[-1] > HIGHEST_PORT:
+            read.problem("RASA_INSTANCES", f"{ports.rasa_instances} servers from RASA_PORT {ports.rasa} pass 65535")
+        for name, port in (("ACTIONS_PORT", ports.actions), ("DESK_PORT", ports.desk)):
+            if port in rasa_ports:
+                read.problem(name, f"{port} is a Rasa server's port (RASA_PORT and RASA_INSTANCES)")
+        if ports.actions == ports.desk:
+            read.problem("DESK_PORT", f"{ports.desk} is the action server's port (ACTIONS_PORT)")
         ActionServerSettings.from_env(env)
         TelegramSettings.from_env(env)
         XSettings.from_env(env)
