@@ -58,12 +58,14 @@ async def test_p1_from_a_customer_message_to_the_agents_group_and_back(tmp_path)
             alert_id = context.ledger.first_alert_message(case_id, GROUP)
             fake.queue_update(_agent_says("Ann from security here: I froze withdrawals.", 2, reply_to=alert_id))
             await until(lambda: context.store.get(case_id).status == "claimed", 10)
+            reply = "Ann from security here: I froze withdrawals."
             polled: list[dict] = []
             deadline = time.monotonic() + 10
-            while not polled and time.monotonic() < deadline:  # the customer's client polls, as `make chat` does
-                polled = await asyncio.to_thread(stack.poll, sender)
+            while reply not in [m["text"] for m in polled] and time.monotonic() < deadline:
+                polled += await asyncio.to_thread(stack.poll, sender)  # the client polls, as `make chat` does
                 await asyncio.sleep(0.2)
-            assert [m["text"] for m in polled] == ["Ann from security here: I froze withdrawals."]
+            notice, answer = [m["text"] for m in polled]
+            assert notice.startswith(f"An agent has taken your case {case_id}") and answer == reply
 
             quiet = await asyncio.to_thread(stack.say, sender, "thank you, it was about 2000 USDT")
             assert quiet == [], "the bot is silent while the agent owns the case"

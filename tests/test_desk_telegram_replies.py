@@ -23,6 +23,7 @@ from tests.auxil.waiting import until_awaited
 
 CHAT = 5151
 WAIT_SECONDS = 10.0
+CLAIMED_NOTICE = "An agent has taken your case"  # sent for the agent when their first reply claims the case
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -35,9 +36,15 @@ def _telegram_case(server: TestServer) -> Case:
 
 
 async def _shown(client: TestClient, case_id: str) -> list[tuple[str, Any]]:
-    """The transcript as the desk page gets it: each line's text and delivery."""
+    """The transcript as the desk page gets it, each line's text and delivery, without the claimed notice."""
     view = await (await client.get(f"/api/cases/{case_id}")).json()
-    return [(line["text"], line["delivery"]) for line in view["transcript"]]
+    lines = [(line["text"], line["delivery"]) for line in view["transcript"]]
+    return [(text, delivery) for text, delivery in lines if not text.startswith(CLAIMED_NOTICE)]
+
+
+def _sent_for_agents(fake: FakeTelegram) -> list[str]:
+    """What reached the customer from the agent, the claimed notice left out."""
+    return [text for text in fake.sent_texts(CHAT) if not text.startswith(CLAIMED_NOTICE)]
 
 
 async def _desk_shows(client: TestClient, case_id: str, *states: str) -> list[tuple[str, Any]]:
@@ -74,7 +81,8 @@ async def test_a_reply_and_a_file_are_queued_then_sent_by_the_telegram_channel(d
         assert sent_file.status == 200, await sent_file.text()
         shown = await _desk_shows(alice, case.id, "sent", "sent")
 
-        assert fake.sent_texts(CHAT) == ["We froze &lt;b&gt;withdrawals&lt;/b&gt;."]  # agents' text is never markup
+        assert fake.sent_texts(CHAT)[0].startswith(f"{CLAIMED_NOTICE} {case.id}")  # the customer knows who answers
+        assert _sent_for_agents(fake) == ["We froze &lt;b&gt;withdrawals&lt;/b&gt;."]  # agents' text is never markup
         [document] = fake.calls_to("sendDocument", CHAT)
         assert document.params["document"] == b"%PDF-1.4 steps" and document.params["document_name"] == "steps.pdf"
         sent = {"state": "sent", "error": None}
@@ -99,8 +107,8 @@ async def test_without_a_telegram_channel_the_reply_waits_queued_and_goes_once_o
 
         async with ChannelHarness(fake, database_url, tmp_path) as channel:
             outbox = channel.runtime.outbox
-            await _outbox_reaches(outbox, "sent")
-        assert fake.sent_texts(CHAT) == ["We are on it."]
+            await _outbox_reaches(outbox, "sent", "sent")  # the claimed notice, then the reply
+        assert _sent_for_agents(fake) == ["We are on it."]
 
         async with running_desk(database_url, **_env(tmp_path)) as server, signed_in(server, "alice") as alice:
             assert (await _shown(alice, case.id))[1:] == [("We are on it.", {"state": "sent", "error": None})]
@@ -119,7 +127,7 @@ async def test_a_customer_who_blocked_the_bot_shows_the_reply_failed_with_telegr
         [_, (text, delivery)] = await _desk_shows(alice, case.id, "failed")
         assert text == "Are you still there?" and delivery["state"] == "failed"
         assert "blocked by the user" in delivery["error"]
-        assert len(fake.calls_to("sendMessage", CHAT)) == 1  # a refusal is final: not retried
+        assert len(fake.calls_to("sendMessage", CHAT)) == 2  # the notice and the reply, each refused once: not retried
 
 
 async def test_quick_replies_arrive_in_order_even_when_the_first_must_be_retried(sqlite_url, tmp_path):
@@ -136,7 +144,9 @@ async def test_quick_replies_arrive_in_order_even_when_the_first_must_be_retried
         await fake.wait_for("sendMessage", 1, CHAT)
         assert [d["state"] for _, d in await _shown(alice, case.id) if d] == ["queued"] * 3  # a 429 is no failure
         await _desk_shows(alice, case.id, "sent", "sent", "sent")
-        assert fake.sent_texts(CHAT) == ["one", "one", "two", "three"]  # the retry went before the others
+        sent = fake.sent_texts(CHAT)  # the claimed notice went first: it met the 429 and was sent again
+        assert sent[0] == sent[1] and sent[0].startswith(CLAIMED_NOTICE)
+        assert sent[2:] == ["one", "two", "three"]  # in order behind the retried one
 
 
 async def test_the_channel_sends_no_file_from_outside_the_attachment_directory(sqlite_url, tmp_path):
