@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 from bot.cases.instances import Instance
 from connectors.telegram.storage import Inbox
 from tests.auxil.fake_telegram import FakeTelegram, private_message
-from tests.auxil.telegram_harness import ChannelHarness, domain_texts
+from tests.auxil.telegram_harness import ChannelHarness, domain_text
 
 pytestmark = pytest.mark.timeout(180)  # a hang fails in minutes, not after the suite-wide limit
 CHAT = 7171
@@ -77,7 +77,7 @@ async def test_a_turn_that_keeps_hanging_is_set_aside_with_its_error_and_the_cus
         await harness.post(text_update(12, "hello"))
         await fake.wait_for("sendMessage", count=2, chat_id=CHAT, timeout=20)
         await harness.idle()
-        assert fake.sent_texts(CHAT) == [*domain_texts("utter_telegram_non_text"), "You said: hello"]
+        assert fake.sent_texts(CHAT) == [domain_text("utter_telegram_non_text"), "You said: hello"]
         poison = row(harness, 11)
         assert poison["status"] == "failed" and poison["attempts"] == 2 and "longer than" in str(poison["error"])
 
@@ -149,6 +149,6 @@ async def test_an_update_with_nothing_readable_gets_a_reply_and_keeps_its_error(
         await harness.post(text_update(52, "hello"))
         await harness.idle()
         assert harness.texts() == ["hello"]
-        assert fake.sent_texts(CHAT) == [*domain_texts("utter_telegram_non_text"), "You said: hello"]
+        assert fake.sent_texts(CHAT) == [domain_text("utter_telegram_non_text"), "You said: hello"]
         failed = row(harness, 51)
         assert failed["status"] == "failed" and "poll" in str(failed["error"])

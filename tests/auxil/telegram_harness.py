@@ -51,6 +51,15 @@ def domain_texts(name: str) -> set[str]:
     return {html.escape(v["text"], quote=False) for v in test_domain().responses[name]}
 
 
+def domain_text(name: str, language: str = "en") -> str:
+    """The variation of a domain response a conversation in ``language`` gets (English: the unconditioned one)."""
+    for variation in test_domain().responses[name]:
+        values = {c.get("value") for c in variation.get("condition") or []}
+        if (language == "en" and not values) or language in values:
+            return html.escape(variation["text"], quote=False)
+    raise KeyError(f"{name} has no {language} variation")
+
+
 async def bounded(step: Awaitable[Any], what: str, seconds: float = 30.0) -> Any:
     """A harness step never waits forever: a hang fails the test, naming the step."""
     try:
