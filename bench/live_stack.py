@@ -27,7 +27,7 @@ import aiohttp
 
 from bench.fake_bot_api import FakeBotApi
 from bot.runtime.model import ensure_model
-from bot.runtime.stack import Ports, commands, process_environment, rasa_children, rasa_ports, write_endpoints
+from bot.runtime.stack import Ports, commands, process_environment, rasa_children, write_endpoints
 from bot.settings import PROJECT_ROOT, Settings
 from tests.auxil.fake_telegram import agent_group_message
 from tests.auxil.rasa_stack import free_port
@@ -68,7 +68,7 @@ class LiveStack:
 
     @property
     def rasa_urls(self) -> list[str]:
-        return [f"http://127.0.0.1:{port}" for port in rasa_ports(self.ports)]
+        return [f"http://127.0.0.1:{port}" for port in self.ports.rasa_ports]
 
     @property
     def rasa_names(self) -> list[str]:

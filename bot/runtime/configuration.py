@@ -39,7 +39,7 @@ def check_environment(env: Mapping[str, str] | None = None) -> None:
         ports = Ports.from_env(env)
         if ports.rasa_instances > 1 and not settings.redis_url:
             read.problem("RASA_INSTANCES", "more than 1 needs REDIS_URL (the Rasa servers share one conversation lock)")
-        rasa_ports = range(ports.rasa, ports.rasa + ports.rasa_instances)
+        rasa_ports = ports.rasa_ports
         if rasa_ports[-1] > HIGHEST_PORT:
             read.problem("RASA_INSTANCES", f"{ports.rasa_instances} servers from RASA_PORT {ports.rasa} pass 65535")
         for name, port in (("ACTIONS_PORT", ports.actions), ("DESK_PORT", ports.desk)):

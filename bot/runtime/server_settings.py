@@ -31,6 +31,11 @@ class Ports:
     cors_origins: tuple[str, ...] = ()
     rasa_instances: int = 1  # more Rasa servers on the ports after `rasa`, sharing the channels' work
 
+    @property
+    def rasa_ports(self) -> range:
+        """The port of each Rasa server: ``RASA_PORT``, then the next ones for ``RASA_INSTANCES`` > 1."""
+        return range(self.rasa, self.rasa + self.rasa_instances)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Ports:
         """Read ``RASA_*``, ``ACTIONS_*``, ``DESK_PORT`` and ``REST_CORS_ORIGINS``."""

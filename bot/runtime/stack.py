@@ -67,11 +67,6 @@ def redis_lock_store(redis_url: str, timeout_seconds: float) -> dict[str, object
     return config
 
 
-def rasa_ports(ports: Ports) -> list[int]:
-    """The port of each Rasa server: ``RASA_PORT``, then the next ones for ``RASA_INSTANCES`` > 1."""
-    return [ports.rasa + index for index in range(ports.rasa_instances)]
-
-
 def rasa_children(
     model: Path, endpoints: Path, ports: Ports, env: dict[str, str]
 ) -> dict[str, tuple[list[str], dict[str, str]]]:
@@ -81,7 +76,7 @@ def rasa_children(
     slot run an update, whichever server received it (one Python process runs one core).
     """
     children = {}
-    for index, port in enumerate(rasa_ports(ports)):
+    for index, port in enumerate(ports.rasa_ports):
         command = commands(model, endpoints, replace(ports, rasa=port))["rasa"]
         children["rasa" if index == 0 else f"rasa-{index}"] = (command, {**env, "RASA_PORT": str(port)})
     return children
@@ -124,7 +119,7 @@ def readiness_urls(ports: Ports) -> dict[str, str]:
     """Where each process says it is ready (the action server has only rasa_sdk's ``/health``)."""
     rasa = {
         "rasa" if index == 0 else f"rasa-{index}": f"http://{_local(ports.rasa_host)}:{port}/readyz"
-        for index, port in enumerate(rasa_ports(ports))
+        for index, port in enumerate(ports.rasa_ports)
     }
     return {
         "actions": f"http://{_local(ports.actions_host)}:{ports.actions}/health",
