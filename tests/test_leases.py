@@ -137,3 +137,28 @@ async def test_a_lost_lease_stops_the_running_cycle_and_is_logged(
             assert job.cycles == 1 and not job.task.done()  # waits to be leader again
         finally:
             await job.stop()
+
+
+async def test_a_leader_backing_off_from_a_failing_platform_keeps_its_lease(engine: Engine) -> None:
+    """The back-off outlasts the lease, yet no other process gets it: readiness sees a live holder."""
+    job = Job(engine, "one", seconds=0.3)
+    other = LeaderLease(engine, NAME, 0.3, holder="two")
+    failures: list[float] = []
+
+    async def platform_down() -> None:
+        failures.append(time.monotonic())
+        raise ConnectionError("the platform is unreachable")
+
+    job.task = asyncio.create_task(
+        run_while_leader(job.lease, platform_down, name="job one", retry_seconds=1.0, max_backoff_seconds=1.0)
+    )
+    try:
+        await until(lambda: len(failures) == 1, WAIT_SECONDS)
+        deadline = time.monotonic() + 0.9  # three lease periods inside the first back-off
+        while time.monotonic() < deadline:
+            assert not other.acquire()
+            await asyncio.sleep(0.1)
+        await until(lambda: len(failures) == 2, WAIT_SECONDS)  # and it still retries
+    finally:
+        await job.stop()
+    assert other.acquire()  # released on stop

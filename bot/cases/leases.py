@@ -109,6 +109,7 @@ async def run_while_leader(
     failures = 0
     try:
         while True:
+            holding = False
             try:
                 if not await asyncio.to_thread(lease.acquire):
                     if leader:
@@ -116,6 +117,7 @@ async def run_while_leader(
                     leader = False
                     await asyncio.sleep(retry_seconds)
                     continue
+                holding = True
                 if not leader:
                     if on_leader is not None:
                         await on_leader()
@@ -130,7 +132,10 @@ async def run_while_leader(
                 failures += 1
                 delay = min(retry_seconds * 2 ** (failures - 1), max_backoff_seconds)
                 logger.exception("%s failed (%d in a row); trying again in %.1f s", name, failures, delay)
-                await asyncio.sleep(delay)
+                if holding:
+                    await _wait_holding(lease, delay, name)
+                else:
+                    await asyncio.sleep(delay)
                 continue
             if pause_seconds > 0:
                 await asyncio.sleep(pause_seconds)
@@ -139,6 +144,24 @@ async def run_while_leader(
             await asyncio.to_thread(lease.release)
         except Exception:  # the lease then simply runs out
             logger.exception("%s: releasing the lease failed", name)
+
+
+async def _wait_holding(lease: LeaderLease, seconds: float, name: str) -> None:
+    """Back off for ``seconds`` while renewing ``lease``.
+
+    A leader whose platform is down is still alive and still the one to poll it: letting
+    the lease lapse would only make readiness report "nobody holds it" and hand the same
+    failing job to another process. If the process dies, the lease runs out as usual.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (left := deadline - loop.time()) > 0:
+        await asyncio.sleep(min(left, lease.seconds / 3))
+        try:
+            if not await asyncio.to_thread(lease.acquire):
+                return  # another process took it; the loop notices on its next try
+        except Exception:  # the database is down too: the lease runs out by itself
+            logger.warning("%s: renewing the lease during the back-off failed", name, exc_info=True)
 
 
 async def _cycle_holding(lease: LeaderLease, cycle: Callable[[], Awaitable[None]]) -> bool:
