@@ -107,8 +107,10 @@ def test_leases_held_released_and_cases_waiting_by_priority(engine):
                         details={})  # fmt: skip
     claimed = store.open_case(intent="i", priority=1, channel="rest", sender_id="rest:c", summary="s", details={})
     assert store.claim(claimed.id, "ann")
-    backlog = read_backlog(engine, [], chat_stuck_seconds=300)
+    backlog = read_backlog(engine, [], chat_stuck_seconds=300, expected_leases=["telegram_poller", "group_poller"])
     leases = {lease.name: lease for lease in backlog.leases}
+    assert sorted(leases) == ["group_poller", "telegram_poller", "x_poller"]
+    assert not leases["group_poller"].held and leases["group_poller"].seconds_left == 0  # nobody ever took it
     assert leases["telegram_poller"].held and 45 < leases["telegram_poller"].seconds_left <= 50
     assert not leases["x_poller"].held and leases["x_poller"].seconds_left == 0
     assert [(q.priority, q.waiting) for q in backlog.case_queues] == [(1, 1), (2, 2)]

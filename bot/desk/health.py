@@ -76,6 +76,7 @@ async def metrics(request: web.Request) -> web.StreamResponse:
             context.engine,
             context.dispatcher.destination_names,
             settings.chat_stuck_seconds,
+            [lease.name for lease in context.leases],
         )
     except Exception as error:
         logger.warning("metrics: the database did not answer: %s", error or type(error).__name__)

@@ -69,8 +69,14 @@ class Backlog:
     case_queues: tuple[CaseQueue, ...]
 
 
-def read_backlog(engine: Engine, destinations: Sequence[str], chat_stuck_seconds: float) -> Backlog:
-    """Everything at once, in one connection (blocking: call it in a thread)."""
+def read_backlog(
+    engine: Engine, destinations: Sequence[str], chat_stuck_seconds: float, expected_leases: Sequence[str] = ()
+) -> Backlog:
+    """Everything at once, in one connection (blocking: call it in a thread).
+
+    ``expected_leases`` are the jobs the reading process knows should run: they appear as not
+    held even before any process ever took them, so an alert on "not held" can fire.
+    """
     now = utcnow()
     with engine.connect() as conn:
         return Backlog(
@@ -79,7 +85,7 @@ def read_backlog(engine: Engine, destinations: Sequence[str], chat_stuck_seconds
                 telegram_inbox(conn, now, chat_stuck_seconds),
                 x_inbox_state(conn, now, chat_stuck_seconds),
             ),
-            leases=tuple(lease_states(conn)),
+            leases=tuple(lease_states(conn, expected_leases)),
             case_queues=tuple(case_queues(conn, now)),
         )
 
@@ -169,11 +175,17 @@ def x_inbox_state(conn: Connection, now: datetime, stuck_seconds: float) -> Queu
     return QueueState(X_CHANNEL, int(depth), _age(now, oldest), stuck_chats=int(stuck or 0))
 
 
-def lease_states(conn: Connection) -> list[LeaseState]:
-    """Every named lease; leases are timed by their holders' clocks (``time.time()``), so this is too."""
+def lease_states(conn: Connection, expected: Sequence[str] = ()) -> list[LeaseState]:
+    """Every named lease, and each ``expected`` one nobody took yet (not held).
+
+    Leases are timed by their holders' clocks (``time.time()``), so this is too.
+    """
     now = time.time()
-    rows = conn.execute(select(leader_leases.c.name, leader_leases.c.expires_at).order_by(leader_leases.c.name))
-    return [LeaseState(r.name, r.expires_at > now, max(0.0, r.expires_at - now)) for r in rows]
+    rows = conn.execute(select(leader_leases.c.name, leader_leases.c.expires_at))
+    states = {r.name: LeaseState(r.name, r.expires_at > now, max(0.0, r.expires_at - now)) for r in rows}
+    for name in expected:
+        states.setdefault(name, LeaseState(name, False, 0.0))
+    return [states[name] for name in sorted(states)]
 
 
 def case_queues(conn: Connection, now: datetime) -> list[CaseQueue]:
