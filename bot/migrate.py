@@ -13,8 +13,9 @@ import logging
 from dataclasses import replace
 
 from alembic import command
+from sqlalchemy.engine import make_url
 
-from bot.cases.database import make_engine
+from bot.cases.database import DATABASE_UNAVAILABLE, make_engine
 from bot.migrations import runner
 from bot.runtime.configuration import load_env_file, require_valid_environment
 from bot.settings import Settings
@@ -47,8 +48,17 @@ def main(argv: list[str] | None = None) -> None:
                 runner.upgrade(engine)
             with engine.connect() as conn:
                 print(f"database at revision {runner.current_revision(conn) or 'none'}")
+        except DATABASE_UNAVAILABLE as error:
+            raise SystemExit(unreachable(settings.database_url, error)) from None
         finally:
             engine.dispose()
+
+
+def unreachable(database_url: str, error: Exception) -> str:
+    """One line for an operator instead of a driver traceback; the URL without its password."""
+    reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    shown = repr(make_url(database_url))  # SQLAlchemy masks the password here
+    return f"bot.migrate: the database {shown} did not answer: {reason}. Is it running, and is DATABASE_URL right?"
 
 
 def _revision(settings: Settings, message: str, autogenerate: bool) -> None:

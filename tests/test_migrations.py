@@ -253,3 +253,12 @@ def test_the_upgrade_prints_as_sql_without_a_database(monkeypatch, capsys):
     assert "CREATE TABLE telegram_inbox" in sql and "INSERT INTO telegram_updates" in sql
     assert sql.rstrip().endswith("COMMIT;")
 
+
+
+def test_an_unreachable_database_is_one_clear_line_without_the_password(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody:hunter2@127.0.0.1:1/none")
+    with pytest.raises(SystemExit) as stopped:
+        migrate.main([])
+    message = str(stopped.value.code)
+    assert message.startswith("bot.migrate: the database postgresql://nobody:***@127.0.0.1:1/none did not answer")
+    assert "hunter2" not in message and "\n" not in message
