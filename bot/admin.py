@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bot.cases.database import make_engine
 from bot.environment import SettingsError
-from bot.lifecycle.erase import USAGE, UnknownCustomer, erase_customer
+from bot.lifecycle.erase import USAGE, NothingStored, UnknownCustomer, check_customer_key, erase_customer
 from bot.lifecycle.export import ExportTargetError, export_cases
 from bot.lifecycle.salt import SALT_FILE, erasure_salt
 from bot.lifecycle.settings import LifecycleSettings
@@ -23,6 +23,7 @@ from bot.runtime.configuration import INVALID_SETTINGS_STATUS, load_env_file
 from bot.settings import Settings
 
 USAGE_STATUS = 2
+NOTHING_STORED_STATUS = 3  # a well-formed key with no data: nothing erased, nothing audited
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,13 +52,18 @@ def main(argv: list[str] | None = None) -> int:
                 return USAGE_STATUS
             print(f"exported {count} cases to {args.output}")
             return 0
+        try:
+            check_customer_key(args.customer)
+        except UnknownCustomer as error:
+            print(error, file=sys.stderr)
+            return USAGE_STATUS
         if not lifecycle.erasure_salt and not SALT_FILE.exists():
             print(f"ERASURE_SALT is unset: a random salt is kept in {SALT_FILE}; back it up", file=sys.stderr)
         try:
             erasure = erase_customer(engine, args.customer, erasure_salt(lifecycle.erasure_salt))
-        except UnknownCustomer as error:
+        except NothingStored as error:
             print(error, file=sys.stderr)
-            return USAGE_STATUS
+            return NOTHING_STORED_STATUS
         print(json.dumps({"customer_hash": erasure.customer_hash, "rows": erasure.counts, "files": erasure.files}))
         return 0
     finally:

@@ -21,7 +21,7 @@ from bot.cases.deliveries import DeliveryLedger
 from bot.cases.escalations import Escalations
 from bot.cases.instances import Instance
 from bot.cases.store import CaseStore, TranscriptLine
-from bot.lifecycle.erase import ERASED, UnknownCustomer, erase_customer
+from bot.lifecycle.erase import ERASED, NothingStored, UnknownCustomer, erase_customer
 from bot.lifecycle.salt import customer_hash, erasure_salt
 from bot.runtime.tracker_store import DatabaseUrlTrackerStore
 from bot.settings import PROJECT_ROOT
@@ -197,6 +197,29 @@ async def test_a_telegram_conversation_key_erases_that_conversation_only(world):
 def test_a_key_of_no_channel_is_refused(world):
     with pytest.raises(UnknownCustomer):
         erase_customer(world.engine, "7301234567", SALT)
+
+
+def test_a_key_nothing_is_stored_for_is_refused_and_not_audited(world):
+    before = len(world.audit.entries())
+    with pytest.raises(NothingStored):
+        erase_customer(world.engine, "x:404404404", SALT)
+    assert len(world.audit.entries()) == before
+
+
+def _admin(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.admin", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_the_command_refuses_a_bad_key_before_making_a_salt_and_a_missing_customer_with_3(sqlite_url, tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT_ROOT), "DATABASE_URL": sqlite_url, "ERASURE_SALT": SALT}
+    bad = _admin({k: v for k, v in env.items() if k != "ERASURE_SALT"}, tmp_path, "erase", "--customer", "7301234567")
+    assert bad.returncode == 2 and "is not a customer key" in bad.stderr
+    assert "ERASURE_SALT is unset" not in bad.stderr  # refused before any salt was made or announced
+    missing = _admin(env, tmp_path, "erase", "--customer", "rest:nobodyHere")
+    assert missing.returncode == 3 and "nothing is stored for 'rest:nobodyHere'" in missing.stderr
+    assert missing.stdout == ""
 
 
 def test_the_command_erases_and_prints_counts_and_the_hash(sqlite_url, tmp_path):

@@ -50,6 +50,16 @@ class UnknownCustomer(ValueError):
     """Not a conversation key of any channel."""
 
 
+class NothingStored(LookupError):
+    """A well-formed key no row belongs to: most likely a mistyped key, so nothing is audited."""
+
+
+def check_customer_key(customer: str) -> None:
+    """Refuse a key of no channel before anything else happens (no salt is made for it)."""
+    if not any(p.fullmatch(customer) for p in (_TELEGRAM, _X, _REST)):
+        raise UnknownCustomer(f"{customer!r} is not a customer key ({USAGE})")
+
+
 @dataclass(frozen=True)
 class Erasure:
     """What was removed, by table: counts only, never the customer."""
@@ -61,8 +71,7 @@ class Erasure:
 
 def erase_customer(engine: Engine, customer: str, salt: str, *, actor: str | None = None) -> Erasure:
     """Remove every row of ``customer`` and their attachment files; audit it under a salted hash."""
-    if not any(p.fullmatch(customer) for p in (_TELEGRAM, _X, _REST)):
-        raise UnknownCustomer(f"{customer!r} is not a customer key ({USAGE})")
+    check_customer_key(customer)
     ensure_schema(engine)
     counts: dict[str, int] = {}
     with engine.begin() as conn:
@@ -92,6 +101,8 @@ def erase_customer(engine: Engine, customer: str, salt: str, *, actor: str | Non
             counts[tracker_events.name] = conn.execute(
                 delete(tracker_events).where(tracker_events.c.sender_id.in_(keys))
             ).rowcount
+        if not any(counts.values()):  # the transaction ends with nothing changed
+            raise NothingStored(f"nothing is stored for {customer!r}: check the key ({USAGE})")
         hashed = customer_hash(salt, customer)
         conn.execute(
             audit_log.insert().values(
