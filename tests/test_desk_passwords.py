@@ -13,3 +13,19 @@ def test_credentials_accept_only_an_agent_with_the_right_password():
     assert not credentials.check("alice", "wrong")
     assert not credentials.check("mallory", "alice-pass")
     assert not credentials.check("mallory", "")
+
+
+def test_the_hash_command_explains_itself_and_hashes_a_piped_password():
+    import subprocess
+    import sys
+
+    from bot.desk.passwords import check_password
+    from bot.settings import PROJECT_ROOT
+
+    run = dict(cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    helped = subprocess.run([sys.executable, "-m", "bot.desk.hash_password", "--help"], input="", **run)
+    assert helped.returncode == 0 and "DESK_AGENTS" in helped.stdout
+    wrong = subprocess.run([sys.executable, "-m", "bot.desk.hash_password", "alice"], input="", **run)
+    assert wrong.returncode == 2 and "unrecognized arguments" in wrong.stderr
+    made = subprocess.run([sys.executable, "-m", "bot.desk.hash_password"], input="s3cret pass\n", **run)
+    assert made.returncode == 0 and check_password("s3cret pass", made.stdout.strip())
