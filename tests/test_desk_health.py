@@ -39,6 +39,7 @@ async def test_alive_and_ready_without_signing_in(database_url):
             "ready": True,
             "checks": {"database": True, "leases": True, "outbox": True},
             "problems": [],
+            "notes": [],
         }
 
 

@@ -7,6 +7,7 @@ whether the database answers.
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator
 
@@ -14,18 +15,23 @@ import aiohttp
 from rasa.core.channels.channel import register
 from sanic import Sanic
 
+from bot.cases.database import make_engine
 from bot.metrics.settings import MetricsSettings
 from bot.runtime.ops_channel import OpsInput
 from bot.settings import Settings
+from connectors.telegram.runtime import TelegramRuntime
+from connectors.telegram.settings import TelegramSettings
 from tests.auxil.metrics import sample
 from tests.auxil.rasa_stack import free_port
 
 
 @contextlib.asynccontextmanager
-async def rasa_server_with_ops(database_url: str) -> AsyncIterator[str]:
+async def rasa_server_with_ops(database_url: str, telegram: TelegramRuntime | None = None) -> AsyncIterator[str]:
     """A Sanic app with the ops channel under Rasa's own ``register`` (route ``/webhooks/``), serving on loopback."""
     Sanic.test_mode = True  # several apps in one process, as the channel tests run them
     app = Sanic(f"rasa_ops_{uuid.uuid4().hex}", configure_logging=False)
+    if telegram is not None:
+        app.ctx.telegram_runtime = telegram  # as the Telegram channel sets it before it connects
     channel = OpsInput(MetricsSettings.from_env({}), Settings.from_env({"DATABASE_URL": database_url}))
     register([channel], app, "/webhooks/")
     port = free_port()
@@ -65,3 +71,19 @@ async def test_readyz_says_when_the_database_does_not_answer(pg_url, proxy_to):
         proxy.blackhole()
         status, body = await _get(f"{base}/readyz")
         assert status == 503 and '"database":false' in body and "the database did not answer" in body
+
+
+async def test_a_telegram_channel_still_connecting_is_a_note_not_an_unheld_lease(sqlite_url):
+    unreachable = f"http://127.0.0.1:{free_port()}/bot"  # nothing listens: Telegram is down
+    settings = TelegramSettings.from_env(
+        {"TELEGRAM_BOT_TOKEN": "123456:" + "A" * 35, "TELEGRAM_API_BASE_URL": unreachable}
+    )
+    engine = make_engine(sqlite_url)
+    runtime = TelegramRuntime.create(settings, engine)
+    try:
+        async with rasa_server_with_ops(sqlite_url, telegram=runtime) as base:
+            body = json.loads((await _get(f"{base}/readyz"))[1])
+        assert body["checks"]["leases"] is True and not any("lease" in p for p in body["problems"])
+        assert body["notes"] == ["Telegram is not connected yet: the channel keeps retrying (see the log)"]
+    finally:
+        engine.dispose()

@@ -9,14 +9,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bot.runtime.probe import not_ready
+from bot.runtime.probe import not_ready, readiness_notes
 from tests.auxil.rasa_stack import free_port
 
 
 class _Readiness(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        ready = self.path == "/ready"
-        body = json.dumps({"ready": ready, "problems": [] if ready else ["the model is not loaded yet"]}).encode()
+        ready = self.path.startswith("/ready")
+        notes = ["Telegram is not connected yet"] if self.path == "/ready-connecting" else []
+        problems = [] if ready else ["the model is not loaded yet"]
+        body = json.dumps({"ready": ready, "problems": problems, "notes": notes}).encode()
         self.send_response(200 if ready else 503)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -42,3 +44,13 @@ def test_only_the_processes_not_ready_are_named_with_their_reasons(server):
         {"desk": f"{server}/ready", "rasa": f"{server}/loading", "actions": f"http://127.0.0.1:{free_port()}/health"}
     )
     assert reasons == {"rasa": "the model is not loaded yet", "actions": "not answering yet"}
+
+
+def test_notes_of_ready_processes_are_read_and_the_others_skipped(server):
+    urls = {
+        "rasa": f"{server}/ready-connecting",
+        "desk": f"{server}/ready",
+        "actions": f"http://127.0.0.1:{free_port()}/health",
+    }
+    assert not_ready(urls) == {"actions": "not answering yet"}
+    assert readiness_notes(urls) == {"rasa": ["Telegram is not connected yet"]}

@@ -69,6 +69,7 @@ class OpsInput(InputChannel):
                 outboxes=lambda conn, now: [telegram_reply_outbox(conn, now)],
                 stuck_seconds=self.metrics.outbox_stuck_seconds,
                 model_loaded=model_loaded(request.app),
+                notes=channel_notes(request.app),
             )
             return response.json(result.body(), status=result.status)
 
@@ -97,3 +98,11 @@ def leases_in_use(app: Sanic) -> list[LeaderLease]:
     """The pollers' leases of the channels running here (Telegram and X in polling mode)."""
     runtimes = (getattr(app.ctx, "telegram_runtime", None), getattr(app.ctx, "x_runtime", None))
     return [lease for runtime in runtimes if runtime is not None and (lease := runtime.poller_lease) is not None]
+
+
+def channel_notes(app: Sanic) -> list[str]:
+    """A channel still connecting: REST and the other channels serve meanwhile, so it is a note, not a 503."""
+    runtime = getattr(app.ctx, "telegram_runtime", None)
+    if runtime is not None and not runtime.started:
+        return ["Telegram is not connected yet: the channel keeps retrying (see the log)"]
+    return []

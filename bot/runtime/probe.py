@@ -32,3 +32,17 @@ def _why_not_ready(url: str) -> str | None:
         return ", ".join(map(str, problems)) or f"HTTP {error.code}"
     except OSError:  # refused, reset or timed out: still starting (or restarting)
         return "not answering yet"
+
+
+def readiness_notes(urls: Mapping[str, str]) -> dict[str, list[str]]:
+    """The notes each ready process lists (e.g. a channel still connecting); none for one that does not answer."""
+    notes: dict[str, list[str]] = {}
+    for name, url in urls.items():
+        try:
+            with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_SECONDS) as reply:
+                listed = json.loads(reply.read() or b"{}").get("notes") or []
+        except (OSError, ValueError, AttributeError):
+            continue
+        if listed:
+            notes[name] = [str(note) for note in listed]
+    return notes

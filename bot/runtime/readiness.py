@@ -41,6 +41,7 @@ class Readiness:
 
     checks: dict[str, bool]
     problems: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # worth an operator's eye, but the process can serve: not a 503
 
     @property
     def ready(self) -> bool:
@@ -51,7 +52,7 @@ class Readiness:
         return 200 if self.ready else 503
 
     def body(self) -> dict[str, Any]:
-        return {"ready": self.ready, "checks": self.checks, "problems": list(self.problems)}
+        return {"ready": self.ready, "checks": self.checks, "problems": list(self.problems), "notes": list(self.notes)}
 
 
 async def assess(
@@ -61,8 +62,9 @@ async def assess(
     outboxes: ReadOutboxes,
     stuck_seconds: float,
     model_loaded: bool | None = None,
+    notes: Sequence[str] = (),
 ) -> Readiness:
-    """Run every check (``model_loaded`` None: this process has no model)."""
+    """Run every check (``model_loaded`` None: this process has no model); ``notes`` pass through."""
     checks: dict[str, bool] = {}
     problems: list[str] = []
     if model_loaded is not None:
@@ -74,11 +76,11 @@ async def assess(
     except UNANSWERED as error:
         logger.warning("readiness: the database did not answer: %s", error or type(error).__name__)
         checks.update({DATABASE: False, LEASES: False, OUTBOX: False})
-        return Readiness(checks, (*problems, "the database did not answer"))
+        return Readiness(checks, (*problems, "the database did not answer"), tuple(notes))
     except Exception as error:  # answered, but the check could not read what it needs
         logger.exception("readiness: the database check failed")
         checks.update({DATABASE: False, LEASES: False, OUTBOX: False})
-        return Readiness(checks, (*problems, f"the database check failed ({type(error).__name__})"))
+        return Readiness(checks, (*problems, f"the database check failed ({type(error).__name__})"), tuple(notes))
     checks[DATABASE] = True
     lease_problems = [p for lease in leases if (p := lease_problem(lease, held.get(lease.name))) is not None]
     outbox_problems = [
@@ -88,7 +90,7 @@ async def assess(
     ]
     checks[LEASES] = not lease_problems
     checks[OUTBOX] = not outbox_problems
-    return Readiness(checks, (*problems, *lease_problems, *outbox_problems))
+    return Readiness(checks, (*problems, *lease_problems, *outbox_problems), tuple(notes))
 
 
 def lease_problem(lease: LeaderLease, state: LeaseState | None) -> str | None:

@@ -24,7 +24,7 @@ from bot.desk.settings import NO_AGENTS_HINT, DeskSettings
 from bot.runtime import logs
 from bot.runtime.configuration import load_env_file, require_valid_environment
 from bot.runtime.model import ensure_model
-from bot.runtime.probe import not_ready
+from bot.runtime.probe import not_ready, readiness_notes
 from bot.runtime.server_settings import ActionServerSettings, Ports
 from bot.settings import PROJECT_ROOT, Settings
 
@@ -230,6 +230,8 @@ def main() -> None:
             ready = not reasons
             if ready:
                 print(ready_banner(ports), flush=True)
+                for name, notes in readiness_notes(urls).items():
+                    print("\n".join(f"  Note ({name}): {note}" for note in notes), flush=True)
             elif now - reported_at >= REPORT_SECONDS:
                 print("Still waiting for: " + "; ".join(f"{n} ({r})" for n, r in reasons.items()), flush=True)
                 reported_at = now

@@ -177,8 +177,12 @@ class TelegramRuntime:
 
     @property
     def poller_lease(self) -> LeaderLease | None:
-        """The lease polling runs under (None in webhook mode): some process must hold it."""
-        return None if self.settings.webhook_url else self._lease
+        """The lease polling runs under, once polling runs (None in webhook mode): some process must hold it.
+
+        Before the channel has connected there is no poller here to hold it, so readiness
+        does not wait on it (it notes the channel is still connecting instead).
+        """
+        return None if self.settings.webhook_url or self._poller is None else self._lease
 
     async def start(self, handler: UpdateHandler) -> None:
         """Register this instance, take back its earlier claims, connect, and resume unfinished work."""
