@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 from sanic import Sanic
 
 from bot.cases.database import DATABASE_UNAVAILABLE, make_engine
+from bot.cases.redaction import holds_key_or_txid
 from bot.cases.store import CaseStore
 from bot.language import DEFAULT_LANGUAGE, SLOT, known
 from bot.language.script import detect
@@ -84,10 +85,13 @@ async def choose_language(app: Sanic, channel: str, sender_id: str, language: st
         await asyncio.to_thread(store.set_language, case.id, language)
 
 
-async def txid_expected(app: Sanic, sender_id: str) -> bool:
-    """True when the bot's open question is the transaction id, so a bare hash is a txid."""
+async def txid_expected(app: Sanic, sender_id: str, text: str) -> bool:
+    """True when ``text`` holds a bare hash and the bot's open question is the transaction id, so it is a txid.
+
+    The tracker is read only for a message with such a hash: the answer changes nothing else.
+    """
     agent = getattr(app.ctx, "agent", None)
-    if agent is None or agent.tracker_store is None:
+    if agent is None or agent.tracker_store is None or not holds_key_or_txid(text):
         return False
     tracker = await agent.tracker_store.retrieve(sender_id)
     return tracker is not None and tracker.get_slot("requested_slot") == TXID_SLOT

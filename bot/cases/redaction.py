@@ -105,6 +105,15 @@ def _joined_secrets(text: str) -> list[tuple[int, int, str]]:
     return _secrets(text, False) + _secrets(spaced, False, joined=True)
 
 
+def holds_key_or_txid(text: str) -> bool:
+    """Whether ``text`` has a string that is a key or a txid depending on the bot's question.
+
+    Only then does the answer to "did the bot ask for a txid?" matter, and finding it out
+    costs the channel a read of the whole conversation.
+    """
+    return _KEY_OR_TXID.search(text) is not None
+
+
 def _secrets(text: str, txid_expected: bool, *, joined: bool = False) -> list[tuple[int, int, str]]:
     spans: list[tuple[int, int, str]] = [(start, end, SEED_PHRASE) for start, end in seed_phrase_spans(text)]
     spans += [(m.start(), m.end(), PRIVATE_KEY) for m in _KEYS.finditer(text)]

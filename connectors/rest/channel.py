@@ -146,7 +146,7 @@ async def _converse(
         channel=CHANNEL,
         sender_id=sender_id,
         text=text,
-        txid_expected=await txid_expected(request.app, sender_id),
+        txid_expected=await txid_expected(request.app, sender_id, text),
     )
     replies: list[dict[str, Any]] = await asyncio.to_thread(_mailbox(request).collect, sender_id)
     if admission.notices:

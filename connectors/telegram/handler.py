@@ -230,7 +230,7 @@ class TelegramUpdateHandler:
             channel=CHANNEL,
             sender_id=talk.sender_id,
             text=text,
-            txid_expected=await txid_expected(self._app, talk.sender_id),
+            txid_expected=await txid_expected(self._app, talk.sender_id, text),
             redacted_before=talk.redacted,
         )
         for notice in admission.notices:

@@ -171,11 +171,12 @@ class XConversations:
             await XOutput(self._sender, self._state, self._choice_hint(in_use)).send_response(sender_id, reply)
             return
         gate = conversation_gate(self._app)
+        text = choice[0] if choice else event.text
         admission = await gate.admit(
             channel=CHANNEL,
             sender_id=sender_id,
-            text=choice[0] if choice else event.text,
-            txid_expected=await txid_expected(self._app, sender_id),
+            text=text,
+            txid_expected=await txid_expected(self._app, sender_id, text),
             redacted_before=redacted,
         )
         known_language = admission.language
