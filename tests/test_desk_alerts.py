@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 from bot.cases.agents import OnDuty
 from bot.cases.store import Case
-from bot.desk.alerts import alert_buttons, alert_text, on_duty_mentions
+from bot.desk.alerts import alert_buttons, alert_text, digest_buttons, digest_text, on_duty_mentions
 from bot.desk.destinations import update_line
 
 NOW = datetime(2026, 1, 2, 3, 4, tzinfo=timezone.utc)
@@ -68,3 +68,18 @@ def test_attachment_links_and_desk_link_when_the_desk_address_is_known():
     text = alert_text(_case(), [{"id": 3, "name": "a.png"}], desk_origin="https://desk.example")
     assert '<a href="https://desk.example/api/cases/CX-7K3M9Q/attachments/3">a.png</a>' in text
     assert '<a href="https://desk.example/#case=CX-7K3M9Q">Open on the desk</a>' in text
+
+
+def test_a_digest_of_ten_huge_cases_fits_one_message_with_a_claim_button_each():
+    cases = [_case(id=f"CX-00000{i}", summary="<i>" + "z" * 5000, priority=1 + i % 2) for i in range(10)]
+    text = digest_text(cases, mentions=["@alice"], desk_origin="https://desk.example")
+    assert len(text) < 4096 and text.startswith("<b>10 new cases at once</b>")
+    assert "\U0001f534 <b>P1</b> \u00b7 <code>CX-000000</code>" in text
+    assert "\U0001f7e0 <b>P2</b> \u00b7 <code>CX-000001</code>" in text
+    assert "&lt;i&gt;zzz" in text and "<i>" not in text
+    assert '<a href="https://desk.example/#case=CX-000009">desk</a>' in text and "On duty: @alice" in text
+    buttons = digest_buttons([c.id for c in cases]).inline_keyboard
+    assert [(row[0].text, row[0].callback_data) for row in buttons][:2] == [
+        ("Claim CX-000000", "claim:CX-000000"),
+        ("Claim CX-000001", "claim:CX-000001"),
+    ]

@@ -88,28 +88,39 @@ class RecordingGroup:
     def __init__(self, budget: SendBudget) -> None:
         self.budget = budget
         self.sent: list[tuple[str, str]] = []
+        self.digests: list[list[str]] = []
+
+    @property
+    def messages(self) -> int:
+        return len(self.sent) - sum(len(d) for d in self.digests) + len(self.digests)
 
     async def deliver(self, delivery: Delivery) -> None:
         self.sent.append((delivery.case_id, delivery.event))
+
+    async def deliver_digest(self, opened: list[Delivery]) -> None:
+        self.digests.append([d.case_id for d in opened])
+        self.sent.extend((d.case_id, d.event) for d in opened)
 
 
 async def test_a_p1_alert_goes_out_at_once_when_lower_priorities_used_up_their_share(database_url):
     engine = make_engine(database_url)
     store = CaseStore(engine)
     ledger = DeliveryLedger(engine)
-    group = RecordingGroup(SendBudget(per_minute=5, kept_for_p1=2))
+    group = RecordingGroup(SendBudget(per_minute=5, kept_for_p1=2, burst=4))
     task = asyncio.create_task(Dispatcher(ledger, [group], poll_seconds=0.02).run())
     try:
-        routine = await asyncio.to_thread(_open, store, 4)  # 8 rows of P2 cases: only 3 fit their share
-        await until(lambda: len(group.sent) >= 3, 5)
+        routine = await asyncio.to_thread(_open, store, 4)  # 8 rows of P2 cases: only 3 messages fit their share
+        await until(lambda: group.messages >= 3, 5)
         await asyncio.sleep(0.3)  # passes go on; the budget holds the rest back
-        assert len(group.sent) == 3 and {case for case, _ in group.sent} <= set(routine)
+        assert group.messages == 3 and {case for case, _ in group.sent} <= set(routine)
+        assert len(group.sent) < 8
         theft = await asyncio.to_thread(
             store.open_case, intent="suspected_theft", priority=1, channel="rest", sender_id="victim",
             summary="account drained", details={},
         )  # fmt: skip
         await until(lambda: (theft.id, "case_opened") in group.sent, 5)
-        assert ledger.counts("group")["pending"] == 5, "the other P2 rows wait for the window, not failed"
+        left = 9 - len(group.sent)  # the other P2 rows wait for the window, not failed
+        await until(lambda: ledger.counts("group") == {"pending": left, "delivered": 9 - left}, 5)
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -119,14 +130,61 @@ async def test_a_p1_alert_goes_out_at_once_when_lower_priorities_used_up_their_s
 
 def test_the_budget_keeps_its_last_messages_for_p1_and_frees_them_as_the_minute_moves():
     now = [0.0]
-    budget = SendBudget(per_minute=3, kept_for_p1=1, clock=lambda: now[0])
-    for _ in range(2):
-        assert budget.wait_seconds(3) == 0
-        budget.spend()
-        now[0] += 10
-    assert budget.wait_seconds(3) == 40.0  # the first send leaves the window at 60 s
-    assert budget.wait_seconds(1) == 0
+    budget = SendBudget(per_minute=20, kept_for_p1=5, burst=5, clock=lambda: now[0])
+    for _ in range(15):
+        budget.spend()  # lower priorities' whole share at once
+    assert budget.wait_seconds(3) == 60.0  # until the first of them leaves the window
+    assert budget.wait_seconds(1) == 4.0  # a P1 takes the kept messages, one spacing apart
+    now[0] = 4.0
     budget.spend()
-    assert budget.wait_seconds(1) == 40.0
+    for _ in range(4):
+        now[0] += budget.wait_seconds(1)
+        budget.spend()
+    assert now[0] == 20.0 and budget.wait_seconds(1) == 40.0  # 20 in the minute: Telegram's limit holds
     now[0] = 60.0
-    assert budget.wait_seconds(3) == 10.0 and budget.wait_seconds(1) == 0
+    assert budget.wait_seconds(3) == 0 and budget.wait_seconds(1) == 0  # the first 15 left the window
+
+
+def test_after_a_burst_sends_are_spaced_so_the_minute_never_runs_dry():
+    """A flood gets 5 messages at once, then one every 4 s: never a wait of the rest of the minute."""
+    now = [0.0]
+    budget = SendBudget(per_minute=20, kept_for_p1=5, burst=5, clock=lambda: now[0])
+    for _ in range(5):
+        assert budget.wait_seconds(1) == 0
+        budget.spend()
+    assert budget.wait_seconds(1) == 4.0
+    sent = 5
+    while now[0] < 120:  # a P1 flood for two minutes: send whenever allowed
+        wait = budget.wait_seconds(1)
+        assert wait <= 4.0
+        now[0] += wait
+        budget.spend()
+        sent += 1
+    assert 20 + 15 <= sent <= 20 + 30 + 1  # about 20 in the first minute, 15 a minute after
+
+
+async def test_new_cases_waiting_for_the_budget_go_out_together_in_one_digest(database_url):
+    engine = make_engine(database_url)
+    store = CaseStore(engine)
+    ledger = DeliveryLedger(engine)
+    group = RecordingGroup(SendBudget(per_minute=13, kept_for_p1=5, burst=1))  # after one message: one each 5 s
+    task = asyncio.create_task(Dispatcher(ledger, [group], poll_seconds=0.02).run())
+
+    def theft(i: int) -> str:
+        return store.open_case(
+            intent="suspected_theft", priority=1, channel="rest", sender_id=f"victim{i}", summary="drained",
+            details={},
+        ).id  # fmt: skip
+
+    try:
+        first = await asyncio.to_thread(theft, 0)
+        await until(lambda: group.sent == [(first, "case_opened")], 5)
+        flood = [await asyncio.to_thread(theft, i) for i in range(1, 7)]  # all within the 5 s spacing
+        await until(lambda: len(group.sent) == 7, 10)
+        assert group.digests == [flood], "one message for the six that waited, most urgent and oldest first"
+        await until(lambda: ledger.counts("group") == {"pending": 0, "delivered": 7}, 5)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        engine.dispose()

@@ -264,8 +264,9 @@ async def test_fuzzed_group_updates_never_break_the_group_bot(pg_url, caplog):
         await asyncio.to_thread(one)
         failures = [r.getMessage() for r in caplog.records if r.name.startswith("bot.desk") and r.exc_info]
         assert failures == []
+        before = len(_agent_calls(fake))  # case update lines may still be going out, paced by the budget
         fake.queue_update(_from_group(AGENT, "/onduty", 2), token=AGENT_TOKEN)
-        await until(lambda: any("is on duty" in c.params["text"] for c in _agent_calls(fake)[-3:]), WAIT_SECONDS)
+        await until(lambda: any("is on duty" in c.params["text"] for c in _agent_calls(fake)[before:]), WAIT_SECONDS)
 
 
 async def test_a_strangers_long_button_data_or_command_is_audited_not_crashed_on(pg_url, caplog):

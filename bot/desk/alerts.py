@@ -16,6 +16,7 @@ from bot.language import NAMES
 MARKERS = {1: "\U0001f534", 2: "\U0001f7e0", 3: "\U0001f7e1", 4: "\u26aa"}  # red, orange, yellow, white
 # Telegram takes 4096 characters a message: cap what the customer wrote, never the structure.
 SUMMARY_CHARS, DETAIL_CHARS, MAX_DETAILS, MAX_ATTACHMENTS, LINE_CHARS = 500, 100, 20, 10, 3500
+DIGEST_SUMMARY_CHARS = 200  # ten cases of a digest stay well within one message
 
 
 def clip(text: str, limit: int) -> str:
@@ -27,6 +28,14 @@ def mention(agent: str, telegram_user_id: int | None) -> str:
     if telegram_user_id is None:
         return escape(agent)
     return f'<a href="tg://user?id={telegram_user_id}">{escape(agent)}</a>'
+
+
+def case_header(case: Case) -> str:
+    """Priority, id, problem, channel and language: the line an agent triages by."""
+    return (
+        f"{MARKERS.get(case.priority, '')} <b>{label(case.priority)}</b> \u00b7 <code>{case.id}</code> \u00b7 "
+        f"{escape(case.intent)} \u00b7 {escape(case.channel)} \u00b7 {NAMES.get(case.language, case.language)}"
+    )
 
 
 def alert_text(
@@ -41,10 +50,7 @@ def alert_text(
     lines = []
     if headline:
         lines.append(f"<b>{escape(headline)}</b>")
-    lines.append(
-        f"{MARKERS.get(case.priority, '')} <b>{label(case.priority)}</b> \u00b7 <code>{case.id}</code> \u00b7 "
-        f"{escape(case.intent)} \u00b7 {escape(case.channel)} \u00b7 {NAMES.get(case.language, case.language)}"
-    )
+    lines.append(case_header(case))
     lines.append(escape(clip(case.summary, SUMMARY_CHARS)))
     if case.details:
         lines.append("")
@@ -88,6 +94,30 @@ def alert_buttons(case_id: str) -> InlineKeyboardMarkup:
                 InlineKeyboardButton("Resolve", callback_data=f"resolve:{case_id}"),
             ]
         ]
+    )
+
+
+def digest_text(cases: Sequence[Case], *, mentions: Iterable[str] = (), desk_origin: str | None = None) -> str:
+    """Several new cases in one message: who, what and how urgent, each in two lines; the rest is on the desk."""
+    lines = [f"<b>{len(cases)} new cases at once</b> (the bot may post about 20 messages a minute here)"]
+    for case in cases:
+        lines.append("")
+        lines.append(case_header(case))
+        summary = escape(clip(case.summary, DIGEST_SUMMARY_CHARS))
+        if desk_origin:
+            summary += f' <a href="{escape(desk_origin)}/#case={case.id}">desk</a>'
+        lines.append(summary)
+    tags = list(mentions)
+    if tags:
+        lines.append("")
+        lines.append("On duty: " + " ".join(tags))
+    lines.append("Press Claim on a case; reply to its claim notice to answer the customer.")
+    return "\n".join(lines)
+
+
+def digest_buttons(case_ids: Sequence[str]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(f"Claim {case_id}", callback_data=f"claim:{case_id}")] for case_id in case_ids]
     )
 
 

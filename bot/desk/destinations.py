@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
 
 import aiohttp
 from telegram import Bot, ReplyParameters
@@ -20,23 +21,39 @@ from bot.cases.deliveries import Delivery, DeliveryLedger
 from bot.cases.escalations import NO_AGENT_FLAG, P1_REALERT_FLAG, Escalations
 from bot.cases.priorities import P1
 from bot.cases.store import Case, CaseStore
-from bot.desk.alerts import LINE_CHARS, alert_buttons, alert_text, clip, mention, on_duty_mentions
+from bot.desk.alerts import (
+    LINE_CHARS,
+    alert_buttons,
+    alert_text,
+    clip,
+    digest_buttons,
+    digest_text,
+    mention,
+    on_duty_mentions,
+)
 from bot.desk.budget import SendBudget
 from bot.desk.relay import CustomerRelay
 from bot.desk.signing import signed_headers
 from bot.desk.texts import NO_AGENT, CustomerTexts
 
-FULL_ALERTS = ("case_opened", P1_REALERT_FLAG)
+CASE_OPENED = "case_opened"
+FULL_ALERTS = (CASE_OPENED, P1_REALERT_FLAG)
 
 
 class Destination(Protocol):
     name: str
 
-    @property
-    def budget(self) -> SendBudget | None:
-        """A rate-limited destination's own pacing, else None."""
-
     async def deliver(self, delivery: Delivery) -> None: ...
+
+
+@runtime_checkable
+class PacedDestination(Destination, Protocol):
+    """A destination with a sending budget, which may alert several new cases in one message."""
+
+    @property
+    def budget(self) -> SendBudget: ...
+
+    async def deliver_digest(self, opened: Sequence[Delivery]) -> None: ...
 
 
 def case_json(case: Case, attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -107,6 +124,20 @@ class TelegramGroup:
             message = await self._bot.send_message(self._chat_id, clip(line, LINE_CHARS), reply_parameters=reply)
         await asyncio.to_thread(self._ledger.remember_alert_message, case.id, self._chat_id, message.message_id)
 
+    async def deliver_digest(self, opened: Sequence[Delivery]) -> None:
+        """New cases that waited for the budget together, in one message with a Claim button each.
+
+        The message is not remembered as any one case's alert, so a reply to it reaches no
+        customer; a case's claim line, which follows, becomes its thread here.
+        """
+        cases = [await asyncio.to_thread(self._store.get, delivery.case_id) for delivery in opened]
+        on_duty = await asyncio.to_thread(self._roster.current)
+        mentions = on_duty_mentions(on_duty) if any(case.priority == P1 for case in cases) else []
+        text = digest_text(cases, mentions=mentions, desk_origin=self._desk_origin)
+        await self._bot.send_message(
+            self._chat_id, text, parse_mode=ParseMode.HTML, reply_markup=digest_buttons([c.id for c in cases])
+        )
+
     async def _full_alert(self, case: Case, delivery: Delivery) -> str:
         attachments = await asyncio.to_thread(self._store.attachments, case.id)
         on_duty = await asyncio.to_thread(self._roster.current)
@@ -151,7 +182,6 @@ class Webhook:
     """JSON POST signed with HMAC-SHA256 over ``"<timestamp>.<body>"``."""
 
     name = "webhook"
-    budget: SendBudget | None = None
 
     def __init__(self, session: aiohttp.ClientSession, url: str, secret: str, store: CaseStore) -> None:
         self._session = session
@@ -187,7 +217,6 @@ class CustomerNotices:
     """
 
     name = "customer_notice"
-    budget: SendBudget | None = None
 
     def __init__(
         self, relay: CustomerRelay, store: CaseStore, roster: DutyRoster, escalations: Escalations, texts: CustomerTexts

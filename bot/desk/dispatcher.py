@@ -13,10 +13,12 @@ import logging
 from collections.abc import Sequence
 
 from bot.cases.deliveries import Delivery, DeliveryLedger
-from bot.desk.destinations import Destination
+from bot.desk.destinations import CASE_OPENED, Destination, PacedDestination
 from bot.runtime import log_context
 
 logger = logging.getLogger(__name__)
+
+DIGEST_CASES = 10  # new cases one digest message lists at most (a message holds 4096 characters)
 
 
 class Dispatcher:
@@ -59,18 +61,49 @@ class Dispatcher:
         most urgent one due, and a row the budget holds back waits for it (not an attempt).
         """
         await asyncio.to_thread(self._ledger.plan, [destination.name])
-        budget = destination.budget
-        due = await asyncio.to_thread(self._ledger.claim_due, destination.name, 1 if budget else self._batch)
+        if isinstance(destination, PacedDestination):
+            return await self._paced_pass(destination)
+        due = await asyncio.to_thread(self._ledger.claim_due, destination.name, self._batch)
         for delivery in due:
-            wait = budget.wait_seconds(delivery.priority) if budget else 0.0
-            if wait > 0:
-                await asyncio.to_thread(self._ledger.postpone, [delivery], wait)
-                return False
-            if budget:
-                budget.spend()
             with log_context.bound(f"outbox-{delivery.outbox_id}"):
                 await self._deliver(destination, delivery)
         return bool(due)
+
+    async def _paced_pass(self, destination: PacedDestination) -> bool:
+        """One message: the most urgent row due, or, once the budget spaces messages, every new case due.
+
+        Under a flood the budget allows a message every few seconds; one alert per message
+        would leave each later case waiting minutes, while a digest of every new case due
+        keeps each within one spacing of the customer's message.
+        """
+        due = await asyncio.to_thread(self._ledger.claim_due, destination.name, DIGEST_CASES)
+        if not due:
+            return False
+        first, budget = due[0], destination.budget
+        wait = budget.wait_seconds(first.priority)
+        if wait > 0:
+            await asyncio.to_thread(self._ledger.postpone, due, wait)
+            return False
+        digest = first.event == CASE_OPENED and budget.spaced  # calm: each case gets its full alert
+        together = [d for d in due if d.event == CASE_OPENED] if digest else []
+        chosen = together if len(together) > 1 else [first]
+        await asyncio.to_thread(self._ledger.postpone, [d for d in due if d not in chosen], 0)
+        budget.spend()
+        if len(chosen) == 1:
+            with log_context.bound(f"outbox-{first.outbox_id}"):
+                await self._deliver(destination, first)
+            return True
+        with log_context.bound(f"outbox-{first.outbox_id}+{len(chosen) - 1}"):
+            try:
+                await destination.deliver_digest(chosen)
+            except Exception as error:
+                for delivery in chosen:
+                    await asyncio.to_thread(self._ledger.failed, delivery, f"{type(error).__name__}: {error}")
+                logger.warning("digest of %d new cases to %s failed", len(chosen), destination.name, exc_info=error)
+            else:
+                for delivery in chosen:
+                    await asyncio.to_thread(self._ledger.delivered, delivery)
+        return True
 
     async def _deliver(self, destination: Destination, delivery: Delivery) -> None:
         """Deliver one row and record the outcome; a failure schedules the retry."""
