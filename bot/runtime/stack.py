@@ -22,7 +22,8 @@ import yaml
 
 from bot.desk.settings import NO_AGENTS_HINT, DeskSettings
 from bot.runtime import logs
-from bot.runtime.configuration import load_env_file, require_valid_environment
+from bot.runtime.configuration import INVALID_SETTINGS_STATUS, load_env_file, require_valid_environment
+from bot.runtime.free_ports import taken_ports
 from bot.runtime.model import ensure_model
 from bot.runtime.probe import not_ready, readiness_notes
 from bot.runtime.server_settings import ActionServerSettings, Ports
@@ -195,6 +196,9 @@ def main() -> None:
     settings = Settings.from_env()
     ports = Ports.from_env()
     logs.log_format()  # a wrong LOG_FORMAT stops here, before anything starts
+    if taken := taken_ports(ports):
+        print("\n".join(taken), file=sys.stderr)
+        sys.exit(INVALID_SETTINGS_STATUS)
     model = ensure_model()
     endpoints = write_endpoints(settings, ActionServerSettings.from_env().endpoint_url, PROJECT_ROOT / "var")
     env = process_environment(settings, ports)
