@@ -64,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         except NothingStored as error:
             print(error, file=sys.stderr)
             return NOTHING_STORED_STATUS
-        print(json.dumps({"customer_hash": erasure.customer_hash, "rows": erasure.counts, "files": erasure.files}))
+        report = {"customer_hash": erasure.customer_hash, "rows": erasure.counts, "files": erasure.files}
+        if erasure.wal_cleared is not None:
+            report["sqlite_wal_cleared"] = erasure.wal_cleared
+        print(json.dumps(report))
         return 0
     finally:
         engine.dispose()

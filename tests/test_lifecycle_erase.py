@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -245,3 +246,21 @@ def test_without_a_configured_salt_one_is_made_once_and_kept_private(tmp_path):
     assert salt_file.stat().st_mode & 0o777 == 0o600
     assert erasure_salt("configured", salt_file) == "configured"
     assert [p.name for p in salt_file.parent.iterdir()] == ["erasure-salt"]
+
+
+def test_on_sqlite_nothing_of_the_customer_stays_in_the_file_or_its_write_ahead_log(tmp_path):
+    path = tmp_path / "support.db"
+    engine = make_engine(f"sqlite:///{path}")
+    store = CaseStore(engine)
+    for sender, words in (("rest:gone", "orangewalrus says hi"), ("rest:kept", "bluefalcon stays")):
+        store.open_case(intent="other", priority=3, channel="rest", sender_id=sender, summary=words, details={})
+    other_process = sqlite3.connect(path)  # the running stack keeps the file open: the log is not removed on close
+    try:
+        other_process.execute("SELECT count(*) FROM cases").fetchone()
+        erasure = erase_customer(engine, "rest:gone", SALT)
+        engine.dispose()
+        assert erasure.wal_cleared is True
+        stored = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("support.db"))
+        assert b"orangewalrus" not in stored and b"bluefalcon" in stored
+    finally:
+        other_process.close()

@@ -67,6 +67,7 @@ class Erasure:
     customer_hash: str
     counts: dict[str, int]
     files: int
+    wal_cleared: bool | None = None  # SQLite: whether the write-ahead log holding the old rows was emptied
 
 
 def erase_customer(engine: Engine, customer: str, salt: str, *, actor: str | None = None) -> Erasure:
@@ -74,7 +75,10 @@ def erase_customer(engine: Engine, customer: str, salt: str, *, actor: str | Non
     check_customer_key(customer)
     ensure_schema(engine)
     counts: dict[str, int] = {}
+    sqlite = engine.dialect.name == "sqlite"
     with engine.begin() as conn:
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA secure_delete=ON")  # freed pages are zeroed, not left readable
         keys = _conversation_keys(conn, customer)
         case_ids = list(conn.execute(select(cases.c.id).where(cases.c.sender_id.in_(keys))).scalars())
         files = attachment_files(conn, attachments.c.case_id.in_(case_ids))
@@ -116,8 +120,21 @@ def erase_customer(engine: Engine, customer: str, salt: str, *, actor: str | Non
             )
         )
     removed = remove_files(files)
+    wal_cleared = _empty_the_wal(engine) if sqlite else None
     logger.info("erased customer %s: %s rows, %d files", hashed[:12], sum(counts.values()), removed)
-    return Erasure(hashed, counts, removed)
+    return Erasure(hashed, counts, removed, wal_cleared)
+
+
+def _empty_the_wal(engine: Engine) -> bool:
+    """Copy the write-ahead log into the (zeroed) pages and truncate it: the old rows live on there until then.
+
+    False when a reader of another process held it back: the next checkpoint clears it.
+    """
+    with engine.connect() as conn:
+        busy, _log, _moved = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+    if busy:
+        logger.warning("the SQLite write-ahead log could not be emptied now (a reader held it): the next checkpoint will")
+    return not busy
 
 
 def _conversation_keys(conn: Connection, customer: str) -> list[str]:
