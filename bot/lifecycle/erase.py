@@ -133,7 +133,7 @@ def _empty_the_wal(engine: Engine) -> bool:
     with engine.connect() as conn:
         busy, _log, _moved = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
     if busy:
-        logger.warning("the SQLite write-ahead log could not be emptied now (a reader held it): the next checkpoint will")
+        logger.warning("the SQLite write-ahead log was not emptied (a reader held it); the next checkpoint will")
     return not busy
 
 
