@@ -60,4 +60,15 @@ def _database_url(read: EnvReader) -> str:
     if backend not in SUPPORTED_DATABASES:
         read.problem("DATABASE_URL", "must be a sqlite:/// or postgresql:// URL")
         return DEFAULT_DATABASE_URL
+    folder = _sqlite_folder(url)
+    if folder is not None and folder != PROJECT_ROOT / "var" and not folder.is_dir():
+        read.problem("DATABASE_URL", f"the folder of the SQLite file, {folder}, does not exist (a typo?)")
     return url
+
+
+def _sqlite_folder(url: str) -> Path | None:
+    """The folder a SQLite file URL puts its file in (None: not a file; relative paths from the working folder)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).resolve().parent

@@ -74,6 +74,25 @@ def test_every_bad_variable_is_named_at_once_and_no_secret_is_shown():
     assert "hash_password" in raised.value.problems["DESK_AGENTS"]
 
 
+def test_a_plain_http_webhook_and_a_sqlite_file_in_a_missing_folder_are_refused(tmp_path):
+    with pytest.raises(SettingsError) as raised:
+        check_environment(
+            {
+                "TELEGRAM_WEBHOOK_URL": "http://bot.example.com/webhooks/telegram/webhook",
+                "DATABASE_URL": f"sqlite:///{tmp_path / 'no-such-folder' / 'support.db'}",
+            }
+        )
+    problems = raised.value.problems
+    assert set(problems) == {"TELEGRAM_WEBHOOK_URL", "DATABASE_URL"}
+    assert "https://" in problems["TELEGRAM_WEBHOOK_URL"] and "does not exist" in problems["DATABASE_URL"]
+    check_environment(  # a local fake Bot API may call plain HTTP on loopback; an existing folder is fine
+        {
+            "TELEGRAM_WEBHOOK_URL": "http://127.0.0.1:5005/webhooks/telegram/webhook",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'support.db'}",
+        }
+    )
+
+
 def test_env_example_is_valid_and_lists_every_variable_the_code_reads():
     example = dotenv.dotenv_values(PROJECT_ROOT / ".env.example")
     check_environment({name: value or "" for name, value in example.items()})

@@ -143,3 +143,14 @@ def test_a_sqlite_file_keeps_its_connections_and_commits_without_waiting_for_the
         assert len(opened) == 1
     finally:
         engine.dispose()
+
+
+def test_a_new_sqlite_file_and_its_logs_are_readable_by_the_owner_only(tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'support.db'}")
+    try:
+        CaseStore(engine).open_case(intent="other", priority=3, channel="rest", sender_id="rest:a", summary="s",
+                                    details={})  # fmt: skip
+        modes = {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()}
+    finally:
+        engine.dispose()
+    assert modes["support.db"] == 0o600 and modes.get("support.db-wal", 0o600) == 0o600

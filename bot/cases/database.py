@@ -7,6 +7,8 @@ an error after a known time instead of a stuck thread (and, in Rasa, a stuck eve
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import select
 import sqlite3
 import time
@@ -78,6 +80,7 @@ def make_engine(
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(url.database))
             kwargs["poolclass"] = QueuePool  # SQLAlchemy 1.4 would open and close a file per transaction
             kwargs["pool_size"] = SQLITE_POOL_SIZE
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS, "check_same_thread": False}
@@ -91,6 +94,15 @@ def make_engine(
     for metadata in foreign_metadata:
         metadata.create_all(engine)
     return engine
+
+
+def _create_private(path: Path) -> None:
+    """Make a new SQLite file readable by its owner only: it holds customers' messages.
+
+    SQLite gives its -wal and -shm files the database file's mode, so they follow.
+    """
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def _postgresql_connect_args(timeouts: DatabaseTimeouts) -> dict[str, Any]:

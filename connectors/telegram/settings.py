@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bot.cases.instances import default_instance_id
-from bot.environment import reading
+from bot.environment import EnvReader, reading
 from bot.settings import PROJECT_ROOT
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024  # the Bot API's own getFile limit
@@ -61,7 +64,7 @@ class TelegramSettings:
             attachment_dir = Path(read.text("TELEGRAM_ATTACHMENT_DIR") or PROJECT_ROOT / "var" / "attachments")
             return cls(
                 bot_token=read.optional("TELEGRAM_BOT_TOKEN"),
-                webhook_url=read.url("TELEGRAM_WEBHOOK_URL", schemes=("https", "http")),
+                webhook_url=_webhook_url(read),
                 webhook_secret=read.optional("TELEGRAM_WEBHOOK_SECRET"),
                 api_base_url=read.url("TELEGRAM_API_BASE_URL", schemes=("https", "http")) or DEFAULT_API_BASE_URL,
                 bot_username=read.text("TELEGRAM_BOT_USERNAME").lstrip("@") or None,
@@ -85,3 +88,12 @@ class TelegramSettings:
                 overall_sends_per_second=read.integer("TELEGRAM_OVERALL_SENDS_PER_SECOND", 30, minimum=1),
                 typing_after_seconds=read.number("TELEGRAM_TYPING_AFTER_SECONDS", 1.0, minimum=0.0),
             )
+
+
+def _webhook_url(read: EnvReader) -> str | None:
+    """``TELEGRAM_WEBHOOK_URL``: Telegram calls only HTTPS webhooks; plain HTTP only on loopback, for a local fake."""
+    url = read.url("TELEGRAM_WEBHOOK_URL", schemes=("https", "http"))
+    if url is not None and urlsplit(url).scheme == "http" and urlsplit(url).hostname not in LOOPBACK_HOSTS:
+        read.problem("TELEGRAM_WEBHOOK_URL", "must start with https:// (Telegram calls only HTTPS webhooks)")
+        return None
+    return url
