@@ -9,7 +9,6 @@ in ``bot/migrations/versions``.
 from __future__ import annotations
 
 import argparse
-import logging
 from dataclasses import replace
 
 from alembic import command
@@ -17,6 +16,7 @@ from sqlalchemy.engine import make_url
 
 from bot.cases.database import DATABASE_UNAVAILABLE, make_engine
 from bot.migrations import runner
+from bot.runtime import logs
 from bot.runtime.configuration import load_env_file, require_valid_environment
 from bot.settings import Settings
 
@@ -30,7 +30,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-m", "--message", help="what the new revision changes")
     parser.add_argument("--autogenerate", action="store_true", help="fill the new revision from the models")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
     if args.action == "revision":
         if not args.message:
@@ -81,4 +80,6 @@ def _revision(settings: Settings, message: str, autogenerate: bool) -> None:
 if __name__ == "__main__":
     load_env_file()
     require_valid_environment()
+    logs.set_service("migrate")
+    logs.configure()  # JSON lines like the three processes (compose and systemd run this step too)
     main()

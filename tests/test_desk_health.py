@@ -161,3 +161,29 @@ async def test_claim_and_first_reply_are_timed_and_agent_messages_counted(sqlite
     assert grew("support_first_agent_response_seconds_sum", priority="P1") > 0
     assert grew("support_messages_sent_total", channel="rest", sender="agent") == 2
     assert grew("support_escalations_total", priority="P1") == 1
+
+
+async def test_access_lines_carry_the_request_id_and_successful_probes_are_not_logged(sqlite_url, json_lines, caplog):
+    caplog.set_level(logging.INFO, logger="aiohttp.access")  # as logging.yml sets it
+    from aiohttp import ClientSession
+    from aiohttp.test_utils import TestServer
+
+    from bot.desk.app import create_app
+    from bot.desk.health import RequestIdAccessLogger
+    from bot.desk.settings import DeskSettings
+    from tests.auxil.desk_app import desk_env
+
+    app = create_app(DeskSettings.from_env(desk_env(sqlite_url)), MetricsSettings.from_env({}))
+    server = TestServer(app, host="127.0.0.1", port=0)
+    await server.start_server(access_log_class=RequestIdAccessLogger)  # as web.run_app gets it
+    try:
+        async with ClientSession() as session:
+            for path in ("/healthz", "/readyz", "/"):
+                async with session.get(server.make_url(path)) as response:
+                    await response.read()
+                    request_id = response.headers[REQUEST_ID_HEADER]
+    finally:
+        await server.close()
+    access = [line for line in json_lines if line["logger"] == "aiohttp.access"]
+    assert [line["first_request_line"] for line in access] == ["GET / HTTP/1.1", "GET /login HTTP/1.1"]  # redirected
+    assert access[-1]["request_id"] == request_id and access[0]["request_id"].startswith("desk-")

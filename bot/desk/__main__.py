@@ -27,6 +27,7 @@ def main() -> None:
     logs.configure(args.logging_config_file)
     workers.use_worker_files(1)
     from bot.desk.app import create_app
+    from bot.desk.health import RequestIdAccessLogger
     from bot.desk.settings import NO_AGENTS_HINT, DeskSettings
     from bot.runtime.configuration import require_valid_environment
 
@@ -35,7 +36,12 @@ def main() -> None:
     settings = DeskSettings.from_env()
     if not settings.agents:
         logging.getLogger(__name__).warning(NO_AGENTS_HINT)
-    web.run_app(create_app(settings), host=args.host or settings.host, port=args.port)
+    web.run_app(
+        create_app(settings),
+        host=args.host or settings.host,
+        port=args.port,
+        access_log_class=RequestIdAccessLogger,
+    )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,9 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.web_log import AccessLogger
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_response import StreamResponse
 
 from bot.cases.database import in_thread
 from bot.desk.context import DESK
@@ -25,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 METRICS = web.AppKey("metrics_settings", MetricsSettings)
 REQUEST_ID_HEADER = "X-Request-Id"
+REQUEST_ID_KEY = "request_id"
+PROBES = ("/healthz", "/readyz", "/metrics")  # asked every few seconds: a line each would drown the log
 SCRAPE_TIMEOUT_SECONDS = 5.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -35,6 +40,7 @@ async def request_ids(request: web.Request, handler: Handler) -> web.StreamRespo
     """Every line logged while handling the request carries its id; the response names it too."""
     with log_context.bound(log_context.new_id("desk")) as request_id:
         assert request_id is not None
+        request[REQUEST_ID_KEY] = request_id  # for the access line, logged after this middleware returns
         try:
             response = await handler(request)
         except web.HTTPException as error:
@@ -43,6 +49,16 @@ async def request_ids(request: web.Request, handler: Handler) -> web.StreamRespo
         if not response.prepared:
             response.headers[REQUEST_ID_HEADER] = request_id
         return response
+
+
+class RequestIdAccessLogger(AccessLogger):
+    """aiohttp's access line with the request's id; a successful probe is not logged."""
+
+    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        if request.path in PROBES and response.status < 300:
+            return
+        with log_context.bound(request.get(REQUEST_ID_KEY)):
+            super().log(request, response, time)
 
 
 async def healthz(request: web.Request) -> web.StreamResponse:
