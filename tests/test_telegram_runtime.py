@@ -372,3 +372,27 @@ async def test_a_chats_next_update_left_by_another_instance_follows_its_turn_at_
         await second.stop()
     assert first.texts() == ["first question", "follow-up"] and second.texts() == []
     assert fake.sent_texts(CHAT) == ["You said: first question", "You said: follow-up"]
+
+
+async def test_a_worker_stopped_by_an_error_leaves_its_chat_to_the_sweep_not_stalled(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    """The error hits before the claim (the database hiccups); the chat's updates still get their turns."""
+    async with ChannelHarness(fake, sqlite_url, tmp_path) as harness:
+        runtime = harness.runtime
+        claim = runtime._claim_in_turn
+        failures = {31: 1}
+
+        async def flaky_claim(update_id: int) -> int | None:
+            if failures.get(update_id):
+                failures[update_id] -= 1
+                raise ConnectionError("the database went away for a moment")
+            return await claim(update_id)
+
+        runtime._claim_in_turn = flaky_claim  # type: ignore[method-assign]
+        assert (await harness.post(text_update(31, "my withdrawal is stuck")))[0] == 200  # nothing follows it
+        await until(lambda: fake.sent_texts(CHAT) == ["You said: my withdrawal is stuck"], 30)
+        assert failures == {31: 0}
+        assert (await harness.post(text_update(32, "it was BTC")))[0] == 200
+        await harness.idle()
+        assert fake.sent_texts(CHAT) == ["You said: my withdrawal is stuck", "You said: it was BTC"]

@@ -295,8 +295,9 @@ class TelegramRuntime:
         finally:
             if self._workers.get(key) is asyncio.current_task():
                 del self._workers[key]
-                if not queue:
-                    self._queues.pop(key, None)
+                self._queues.pop(key, None)
+                for left in queue:  # stopped by an error: forget them here, so the sweep can schedule them again
+                    self._payloads.pop(left, None)
 
     async def _process(self, key: str, update_id: int, payload: dict[str, Any]) -> None:
         """Claim and run one update's turn; its log lines carry ``tg-<update_id>``, as Rasa's message id does."""
