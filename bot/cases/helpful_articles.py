@@ -1,7 +1,9 @@
-"""Help-center articles customers said solved their problem ("Did this solve it?" answered Yes).
+"""What the help center did for customers: the articles that solved their problem, and those tried before a case.
 
-One row per Yes: the article, the language it was read in, and when. Nothing about who said
-it is kept, so these rows outlive erasure and retention: they count articles, not customers.
+"Did this solve it?" - Yes: one ``helpful_articles`` row, with the article, the language it was
+read in, and when. Nothing about who said it is kept, so these rows outlive erasure and
+retention: they count articles, not customers. No: the case that follows names the articles
+the customer was shown in its details, under ``ARTICLES_TRIED`` (article ids, best first).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from bot.migrations.runner import ensure_schema
 
 metadata = MetaData()
 ARTICLE_ID_LENGTH = 80
+ARTICLES_TRIED = "articles_tried"  # the case detail
 
 helpful_articles = Table(
     "helpful_articles",
