@@ -68,3 +68,9 @@ def test_attachment_links_and_desk_link_when_the_desk_address_is_known():
     text = alert_text(_case(), [{"id": 3, "name": "a.png"}], desk_origin="https://desk.example")
     assert '<a href="https://desk.example/api/cases/CX-7K3M9Q/attachments/3">a.png</a>' in text
     assert '<a href="https://desk.example/#case=CX-7K3M9Q">Open on the desk</a>' in text
+
+
+def test_the_help_center_articles_tried_read_as_a_list():
+    details = {"description": "withdrawal fee", "articles_tried": ["withdrawal-fees", "trading-fees"]}
+    text = alert_text(_case(intent="fees_and_limits", priority=4, details=details), [])
+    assert "\u2022 articles tried: withdrawal-fees, trading-fees" in text
