@@ -77,7 +77,7 @@ def _draw(chat: int, seed: int) -> tuple[list[str], list[str]]:
     elif kind == "locked":
         lines = [rng.choice(LOCKED), f"my account id is {uid}", "I want to talk to a real person"]
     else:
-        lines = [rng.choice(LOGIN), f"uid {uid}", "on my iphone", rng.choice(THANKS)]
+        lines = [rng.choice(LOGIN), "no", f"uid {uid}", "on my iphone", rng.choice(THANKS)]  # "no": not solved
     return opener, lines
 
 

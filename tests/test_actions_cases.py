@@ -9,7 +9,7 @@ from bot.actions.cancel import ActionCancelCase
 from bot.actions.case_access import case_store, escalations
 from bot.actions.case_status import ActionCaseStatus
 from bot.actions.correction import ActionApplyCorrection
-from bot.actions.families import CASE_SLOTS, DETAIL_SLOTS
+from bot.actions.families import CASE_SLOTS, DETAIL_SLOTS, HELP_SLOTS
 from bot.actions.handoff import ActionHandoff
 from bot.actions.open_case import ActionOpenCase
 from bot.actions.read_back import ActionReadBack
@@ -44,7 +44,7 @@ def outbox_events(store, case_id):
 
 
 def cleared():
-    return [SlotSet(name, None) for name in DETAIL_SLOTS]
+    return [SlotSet(name, None) for name in (*DETAIL_SLOTS, *HELP_SLOTS)]
 
 
 # ------------------------------------------------------------------ action_start_case
@@ -88,13 +88,13 @@ async def test_start_case_explains_a_stuck_withdrawal_and_normalises_entities(st
         ("I got a fake support DM on telegram", "phishing_report", "P3", ["utter_phishing_warning"]),
         ("I clicked a link and entered my password on a fake site", "phishing_report", "P1", []),
         ("i typed my seed phrase into a fake wallet app", "phishing_report", "P1", []),
-        ("my 2FA codes don't work", "two_factor_issue", "P3", ["utter_two_factor_help"]),
+        ("my 2FA codes don't work", "two_factor_issue", "P3", []),  # the help center answers next
         ("2fa was reset and someone withdrew my USDT", "two_factor_issue", "P1", []),
         ("my account is frozen", "account_locked", "P1", []),
         ("텔레그램으로 가짜 고객센터 DM을 받았어요", "phishing_report", "P3", ["utter_phishing_warning"]),
         ("가짜 사이트에 비밀번호랑 OTP를 입력해 버렸어요", "phishing_report", "P1", []),
         ("我在一个假网站上输入了助记词", "phishing_report", "P1", []),
-        ("谷歌验证码一直提示错误", "two_factor_issue", "P3", ["utter_two_factor_help"]),
+        ("谷歌验证码一直提示错误", "two_factor_issue", "P3", []),
         ("OTP가 바뀌어 있고 제가 안 한 출금이 있어요", "two_factor_issue", "P1", []),
         ("两步验证被人改了，币被盗了", "two_factor_issue", "P1", []),
     ],

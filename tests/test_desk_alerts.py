@@ -83,3 +83,9 @@ def test_a_digest_of_ten_huge_cases_fits_one_message_with_a_claim_button_each():
         ("Claim CX-000000", "claim:CX-000000"),
         ("Claim CX-000001", "claim:CX-000001"),
     ]
+
+
+def test_the_help_center_articles_tried_read_as_a_list():
+    details = {"description": "withdrawal fee", "articles_tried": ["withdrawal-fees", "trading-fees"]}
+    text = alert_text(_case(intent="fees_and_limits", priority=4, details=details), [])
+    assert "\u2022 articles tried: withdrawal-fees, trading-fees" in text

@@ -7,6 +7,8 @@ import pytest
 
 from bot.cases.database import REPLY_MARGIN_SECONDS, make_engine
 from bot.cases.store import CaseStore, TranscriptLine
+from bot.helpcenter.library import read_library
+from bot.helpcenter.settings import HelpCenterSettings
 from connectors.rest.mailbox import RestMailbox
 from tests.auxil.desk_app import PASSWORDS, act, context_of, open_case, origin, running_desk, signed_in, visitor
 
@@ -272,3 +274,21 @@ async def test_notices_on_the_agents_behalf_go_out_in_the_customers_language(sql
             f"상담원이 문의 {case.id} 건을 맡았습니다. 곧 여기에서 답변드리겠습니다.",
             f"您的工单 {case.id} 已处理完毕。您对本次服务满意吗？请回复 1（很差）到 5（非常好）之间的数字。",
         ]
+
+
+async def test_the_articles_a_customer_tried_are_links_to_the_pages_they_read(sqlite_url):
+    library = read_library(HelpCenterSettings())
+    async with running_desk(sqlite_url) as server, signed_in(server, "alice") as alice:
+        store = context_of(server).store
+        tried = ["withdrawal-fees", "trading-fees", "../etc/passwd", "gone-article"]
+        case = store.open_case(intent="fees_and_limits", priority=4, channel="rest", sender_id="web-jun",
+                               summary="출금 수수료", details={"articles_tried": tried}, language="ko")  # fmt: skip
+        view = await (await alice.get(f"/api/cases/{case.id}")).json()
+        assert view["articles_tried"] == [
+            {"id": "withdrawal-fees", "title": library.get("en", "withdrawal-fees").title,
+             "url": "/help/ko/withdrawal-fees"},
+            {"id": "trading-fees", "title": library.get("en", "trading-fees").title, "url": "/help/ko/trading-fees"},
+            {"id": "gone-article", "title": "gone-article", "url": "/help/ko/gone-article"},  # removed since: its id
+        ]  # fmt: skip
+        page = await alice.get(view["articles_tried"][0]["url"])
+        assert page.status == 200 and library.get("ko", "withdrawal-fees").title in await page.text()

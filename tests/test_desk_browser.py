@@ -32,6 +32,10 @@ def _drive(driver, base: str, case_id: str, customer_texts) -> None:
     row.click()
     wait.until(ec.text_to_be_present_in_element((By.ID, "case-title"), case_id))
     assert "BTC" in driver.find_element(By.ID, "details").text
+    assert "articles tried" not in driver.find_element(By.ID, "details").text  # listed apart, as links
+    tried = driver.find_element(By.ID, "articles-tried")
+    assert "(phishing-protection)" in tried.text
+    assert tried.find_element(By.TAG_NAME, "a").get_attribute("href").endswith("/help/en/phishing-protection")
     assert "someone took my BTC" in driver.find_element(By.ID, "transcript").text
     driver.find_element(By.ID, "claim").click()
     wait.until(ec.text_to_be_present_in_element((By.ID, "case-meta"), "claimed by alice"))
@@ -70,7 +74,7 @@ async def test_agent_signs_in_claims_a_p1_replies_and_resolves_in_chromium(sqlit
             channel="telegram",
             sender_id=f"tg:{CUSTOMER_CHAT}:{CUSTOMER_CHAT}",
             summary="Withdrawals I did not make",
-            details={"coin": "BTC", "amount": "0.5"},
+            details={"coin": "BTC", "amount": "0.5", "articles_tried": ["phishing-protection"]},
             transcript=[TranscriptLine(role="customer", text="someone took my BTC")],
         )
 

@@ -17,8 +17,11 @@ from mnemonic import Mnemonic
 from sqlalchemy import select, text
 
 from bot.cases.database import make_engine
+from bot.cases.helpful_articles import HelpfulArticles
 from bot.cases.schema import outbox
 from bot.cases.store import CaseStore
+from bot.helpcenter.library import read_library
+from bot.helpcenter.settings import HelpCenterSettings
 from connectors.rest.mailbox import RestMailbox
 from tests.auxil.fuzzing import ABSENT, FUZZ, bodies, json_values, optional_fields, texts
 from tests.auxil.metrics import total, value
@@ -28,6 +31,7 @@ pytestmark = pytest.mark.slow
 CASE_ID = re.compile(r"\bCX-[0-9A-Z]{6}\b")
 SEED = Mnemonic("english").to_mnemonic(bytes(range(40, 56)))
 SKIP = "I don't know"
+LIBRARY = read_library(HelpCenterSettings())
 
 
 def _texts(replies: list[dict]) -> str:
@@ -116,6 +120,50 @@ def test_p2_withdrawal_read_back_then_case(stack_and_store):
     case = store.get(CASE_ID.search(opened).group())
     assert (case.intent, case.priority) == ("withdrawal_stuck", 2)
     assert "queue" in opened
+
+
+def test_search_over_rest_answers_from_the_help_center_and_yes_records_the_article(stack_and_store):
+    stack, _store, engine = stack_and_store
+    helpful = HelpfulArticles(engine)
+    before = helpful.counts().get(("missing-memo", "en"), 0)
+    replies = stack.say("e2e-search-solved", "/search forgot the memo tag on my XRP deposit")
+    answer = _texts(replies)
+    assert LIBRARY.get("en", "missing-memo").summary in answer and "/help/en/missing-memo" in answer
+    assert "Related articles:" in answer
+    asked = replies[-1]
+    assert asked["text"] == "Did this solve it?"
+    assert [b["payload"] for b in asked["buttons"]] == ["/affirm", "/deny"]
+    assert "Glad that helped" in _texts(stack.say("e2e-search-solved", asked["buttons"][0]["payload"]))
+    assert helpful.counts()[("missing-memo", "en")] == before + 1
+
+
+def test_a_search_that_did_not_solve_it_becomes_a_case_listing_the_articles_tried(stack_and_store):
+    stack, store, _engine = stack_and_store
+    sender = "e2e-search-not-solved"
+    answer = _texts(stack.say(sender, "/search withdrawal fee"))
+    assert "/help/en/withdrawal-fees" in answer
+    not_solved = stack.say(sender, "no")
+    assert "Sorry it didn't" in _texts(not_solved)
+    _answer_until_read_back(stack, sender, not_solved)
+    case = store.get(CASE_ID.search(_texts(stack.say(sender, "yes"))).group())
+    assert (case.intent, case.priority, case.details["description"]) == ("search_help_center", 3, "withdrawal fee")
+    assert case.details["articles_tried"][0] == "withdrawal-fees"
+    assert any(line.text == "withdrawal fee" for line in store.transcript(case.id)), "the search's words, as typed"
+
+
+@pytest.mark.parametrize(
+    ("language", "question"), [("ko", "출금 수수료는 얼마인가요?"), ("zh", "提现手续费是多少？")], ids=["ko", "zh"]
+)
+def test_a_fee_question_in_korean_or_chinese_is_answered_from_the_help_center_in_that_language(
+    stack_and_store, language, question
+):
+    stack, _store, _engine = stack_and_store
+    replies = stack.say(f"e2e-fee-{language}", question)
+    answer = _texts(replies)
+    article = LIBRARY.get(language, "withdrawal-fees")
+    assert article.summary in answer and f"/help/{language}/withdrawal-fees" in answer
+    assert replies[-1]["text"] == {"ko": "문제가 해결되었나요?", "zh": "问题解决了吗？"}[language]
+    assert [b["payload"] for b in replies[-1]["buttons"]] == ["/affirm", "/deny"]
 
 
 def test_a_message_moves_the_counters_and_its_id_names_it_in_both_processes(stack_and_store):

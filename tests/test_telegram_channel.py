@@ -268,6 +268,21 @@ async def test_commands_map_to_intents(harness: ChannelHarness, typed: str, expe
     assert harness.texts() == [expected]
 
 
+async def test_search_reaches_rasa_as_a_help_center_search_of_its_words(harness: ChannelHarness) -> None:
+    await send(
+        harness,
+        update(510, message=private_message(CHAT, "/search 출금 수수료")),
+        update(511, message=private_message(CHAT, "/search@ExampleSupportBot my password is hunter2")),
+        update(512, message=private_message(CHAT, "/search")),
+    )
+    korean, secret, bare = harness.received
+    assert korean.text == "출금 수수료" and korean.parse_data["intent"]["name"] == "search_help_center"
+    assert [(e["entity"], e["value"]) for e in korean.parse_data["entities"]] == [("language", "ko")]
+    assert "hunter2" not in secret.text and "[REDACTED]" in secret.text  # the gate saw it first
+    assert secret.parse_data["intent"]["name"] == "search_help_center"
+    assert bare.text == "/search" and bare.parse_data["intent"]["name"] == "search_help_center"
+
+
 async def test_start_deep_link_payload_is_passed_as_metadata(harness: ChannelHarness) -> None:
     await send(harness, update(501, message=private_message(CHAT, "/start group")))
     [message] = harness.received

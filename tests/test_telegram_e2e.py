@@ -8,6 +8,7 @@ and a restart in the middle of a conversation loses nothing.
 from __future__ import annotations
 
 import asyncio
+import html
 import re
 from contextlib import contextmanager
 
@@ -15,8 +16,11 @@ import pytest
 from mnemonic import Mnemonic
 
 from bot.cases.database import make_engine
+from bot.cases.helpful_articles import HelpfulArticles
 from bot.cases.store import CaseStore
-from tests.auxil.fake_telegram import FakeTelegram, private_message
+from bot.helpcenter.library import read_library
+from bot.helpcenter.settings import HelpCenterSettings
+from tests.auxil.fake_telegram import BOT_USER, FakeTelegram, private_message
 from tests.auxil.rasa_stack import rasa_stack
 from tests.auxil.waiting import until
 
@@ -88,6 +92,46 @@ async def test_p1_conversation_secret_and_restart_over_telegram(tmp_path):
             await until(lambda: len(texts()) > after_secret, BOT_SECONDS)
             await until(lambda: store.get(case.id).details, BOT_SECONDS)
             assert store.active_case("telegram", sender).id == case.id, "the conversation continued on the same case"
+        finally:
+            await asyncio.to_thread(stack.__exit__, None, None, None)
+    engine.dispose()
+
+
+def _press(chat: int, query_id: str, pressed: dict) -> dict:
+    """The customer presses the first button of a message the bot sent (Telegram sends the message along)."""
+    keyboard = pressed["reply_markup"]["inline_keyboard"]
+    return {
+        "id": query_id,
+        "from": {"id": chat, "is_bot": False, "first_name": "Minji"},
+        "chat_instance": "ci",
+        "data": keyboard[0][0]["callback_data"],
+        "message": {"message_id": 99, "date": 1, "chat": {"id": chat, "type": "private"}, "from": BOT_USER,
+                    "text": pressed["text"], "reply_markup": {"inline_keyboard": keyboard}},
+    }  # fmt: skip
+
+
+async def test_search_over_telegram_answers_in_the_customers_language_and_yes_records_the_article(tmp_path):
+    url = f"sqlite:///{tmp_path / 'support.db'}"
+    engine = make_engine(url)
+    chat = CHAT + 1
+    korean = read_library(HelpCenterSettings()).get("ko", "withdrawal-fees")
+    async with FakeTelegram() as fake:
+        stack = _bot(tmp_path, url, fake)
+        await asyncio.to_thread(stack.__enter__)
+        try:
+            fake.queue_update({"message": private_message(chat, "/search 출금 수수료 얼마예요", message_id=1)})
+            sent = lambda: [c.params for c in fake.calls_to("sendMessage", chat)]  # noqa: E731
+            (asked,) = await until(lambda: [p for p in sent() if p.get("reply_markup")], BOT_SECONDS)
+            answer = " ".join(fake.sent_texts(chat))
+            assert html.escape(korean.summary, quote=False) in answer and "/help/ko/withdrawal-fees" in answer
+            assert asked["text"] == "문제가 해결되었나요?"
+            assert [b["text"] for b in asked["reply_markup"]["inline_keyboard"][0]] == ["네, 해결됐어요", "아니요"]
+
+            fake.queue_update({"callback_query": _press(chat, "cbq-yes", asked)})
+            helpful = HelpfulArticles(engine)
+            assert await until(helpful.counts, BOT_SECONDS) == {("withdrawal-fees", "ko"): 1}
+            await until(lambda: "도움이 되었다니 다행입니다" in " ".join(fake.sent_texts(chat)), BOT_SECONDS)
+            assert CaseStore(engine).latest_case("telegram", f"tg:{chat}:{chat}") is None, "solved: no case"
         finally:
             await asyncio.to_thread(stack.__exit__, None, None, None)
     engine.dispose()

@@ -33,6 +33,8 @@ FAMILY_OF_INTENT: dict[str, str] = {
 }
 # Intents that name a problem (a request for a person names none).
 PROBLEM_INTENTS = frozenset(FAMILY_OF_INTENT) - {"request_human"}
+# ``/search <words>`` (or "search the help center for ..."): the words name what the customer needs.
+SEARCH_INTENT = "search_help_center"
 
 _COMMON = ("description", "account_ref")
 FAMILY_SLOTS: dict[str, tuple[str, ...]] = {
@@ -52,6 +54,9 @@ FAMILY_SLOTS: dict[str, tuple[str, ...]] = {
 }
 DETAIL_SLOTS: tuple[str, ...] = tuple(dict.fromkeys(slot for slots in FAMILY_SLOTS.values() for slot in slots))
 CASE_SLOTS = ("case_intent", "case_priority", "case_family", "case_urgent", "case_id")
+# What the help center answered in this matter: whether it found an article, the best one of
+# the last answer (recorded if it solved it), and every article shown (the case lists them).
+HELP_SLOTS = ("help_found", "help_article", "help_articles")
 
 # Entities that fill a detail slot (the same mappings as in the domain).
 SLOT_OF_ENTITY: dict[str, str] = {
@@ -71,13 +76,13 @@ SLOT_OF_ENTITY: dict[str, str] = {
 
 _IDENTIFIER_ENTITIES = frozenset({"account_id", "order_id", "phone", "error_code", "txid", "wallet_address"})
 
-# The first reply for a case that is not urgent: what the spec says to explain.
+# The first reply for a case that is not urgent: what the spec says to explain. Login and 2FA
+# problems ("help-center steps, then ticket") and the P4 questions get the help center's answer
+# instead (action_answer_from_help_center).
 INTRO_RESPONSE: dict[str, str] = {
     "withdrawal_stuck": "utter_withdrawal_status_info",
     "deposit_missing": "utter_deposit_confirmations",
     "phishing_report": "utter_phishing_warning",
-    "login_failure": "utter_login_help",
-    "two_factor_issue": "utter_two_factor_help",
     "kyc_verification": "utter_kyc_info",
     "account_change": "utter_account_change_info",
     "trade_issue": "utter_collect_details",
@@ -128,15 +133,16 @@ class ProblemTurn:
 
 
 def latest_problem_turn(tracker: Tracker) -> ProblemTurn | None:
-    """The newest user message that named a problem (it may be a few turns back).
+    """The newest user message that named a problem, or a help-center search (it may be a few turns back).
 
     A button pressed to answer "what is this about?" names the problem; the words it
     answers for are the unclear message just before it, so those become the description.
+    A search's text is the words searched for (the channels pass them without ``/search``).
     """
     users = [e for e in tracker.events if e.get("event") == "user"]
     for index in range(len(users) - 1, -1, -1):
         intent = _intent_of(users[index])
-        if intent not in PROBLEM_INTENTS:
+        if intent not in PROBLEM_INTENTS and intent != SEARCH_INTENT:
             continue
         said = users[index]
         if (said.get("text") or "").startswith("/") and index and _intent_of(users[index - 1]) == "nlu_fallback":

@@ -12,6 +12,7 @@ from bot import language
 from bot.actions.case_access import case_store, channel_of, escalations, transcript_of
 from bot.actions.families import DETAIL_SLOTS
 from bot.cases.escalations import NO_AGENT_FLAG
+from bot.cases.helpful_articles import ARTICLES_TRIED
 from bot.cases.priorities import P3
 from bot.cases.store import Case
 
@@ -29,8 +30,12 @@ def priority_of(tracker: Tracker, default: int = P3) -> int:
 
 
 def collected_details(tracker: Tracker) -> dict[str, Any]:
-    """The details collected so far (``unknown`` included: the agent knows it was asked)."""
-    return {slot: tracker.get_slot(slot) for slot in DETAIL_SLOTS if tracker.get_slot(slot) is not None}
+    """The details collected so far (``unknown`` included: the agent knows it was asked), and the articles tried."""
+    details = {slot: tracker.get_slot(slot) for slot in DETAIL_SLOTS if tracker.get_slot(slot) is not None}
+    tried = tracker.get_slot("help_articles")
+    if tried:
+        details[ARTICLES_TRIED] = list(tried)
+    return details
 
 
 def open_case(tracker: Tracker, intent: str, priority: int, **known: Any) -> Case:

@@ -14,6 +14,7 @@ from bot.actions.families import (
     DETAIL_SLOTS,
     FAMILY_OF_INTENT,
     GENERAL,
+    HELP_SLOTS,
     INTRO_RESPONSE,
     SLOT_OF_ENTITY,
     credentials_exposed,
@@ -28,8 +29,10 @@ from bot.settings import Settings
 class ActionStartCase(Action):
     """Sets ``case_intent``, ``case_priority``, ``case_family`` and ``case_urgent`` for a new case.
 
-    Details of an earlier case are cleared; what the customer already said in the problem
-    message (its words, coin, amount, ...) is kept so the form does not ask it again.
+    Details of an earlier case, and the help-center articles shown for it, are cleared; what
+    the customer already said in the problem message (its words, coin, amount, ...) is kept so
+    the form does not ask it again. A help-center search is a case of its own intent (P3,
+    general details), described by the words searched for.
     """
 
     def name(self) -> str:
@@ -41,7 +44,7 @@ class ActionStartCase(Action):
         text = turn.text if turn else ""
         priority = priority_for(intent, credentials_exposed=credentials_exposed(text), theft_signs=theft_signs(text))
         urgent = priority == P1
-        events = [SlotSet(slot, None) for slot in DETAIL_SLOTS]
+        events = [SlotSet(slot, None) for slot in (*DETAIL_SLOTS, *HELP_SLOTS)]
         if turn is not None:
             events.append(SlotSet("description", turn.description))
             for entity in without_shadowed_amounts(turn.entities):

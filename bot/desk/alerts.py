@@ -24,6 +24,11 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
+def shown(value: Any) -> str:
+    """A detail as the alert shows it: a list (the help-center articles tried) as its items, comma-separated."""
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
 def mention(agent: str, telegram_user_id: int | None) -> str:
     if telegram_user_id is None:
         return escape(agent)
@@ -57,7 +62,7 @@ def alert_text(
         lines.append("<b>Details</b>")
         items = list(case.details.items())
         lines.extend(
-            f"\u2022 {escape(clip(str(k).replace('_', ' '), 30))}: {escape(clip(str(v), DETAIL_CHARS))}"
+            f"\u2022 {escape(clip(str(k).replace('_', ' '), 30))}: {escape(clip(shown(v), DETAIL_CHARS))}"
             for k, v in items[:MAX_DETAILS]
         )
         if len(items) > MAX_DETAILS:

@@ -14,14 +14,19 @@ from aiohttp import web
 
 from bot.cases.audit import AuditEntry
 from bot.cases.database import DATABASE_UNAVAILABLE
+from bot.cases.helpful_articles import ARTICLES_TRIED
 from bot.cases.queue import active_cases
 from bot.cases.store import Case, CaseNotFound, TranscriptLine, utcnow
 from bot.desk import inputs
 from bot.desk.auth import COOKIE, authenticate, set_session_cookie
 from bot.desk.context import DESK
 from bot.desk.destinations import case_json
+from bot.desk.help_pages import HELP_CENTER
 from bot.desk.service import Actor, Refused
 from bot.desk.telegram_replies import Delivery
+from bot.helpcenter.articles import ARTICLE_ID
+from bot.helpcenter.errors import HelpCenterError
+from bot.helpcenter.library import Library
 from bot.language import NAMES
 from bot.language.script import detect
 
@@ -156,7 +161,31 @@ async def case_view(request: web.Request) -> web.StreamResponse:
     data.update(case_json(case, attachments))
     data["transcript"] = [{**_line(t), "delivery": _delivery(d)} for t, d in zip(transcript, deliveries, strict=True)]
     data["audit"] = [_audit(a) for a in audit]
+    data["articles_tried"] = await _articles_tried(request, case)
     return web.json_response(data)
+
+
+async def _articles_tried(request: web.Request, case: Case) -> list[dict[str, str]]:
+    """The help-center articles the customer was shown before the case, as links to the desk's own pages.
+
+    Titled in English for the agent; the link opens the page in the customer's language, as they read it.
+    """
+    ids = [i for i in case.details.get(ARTICLES_TRIED) or [] if isinstance(i, str) and ARTICLE_ID.fullmatch(i)]
+    if not ids:
+        return []
+    try:
+        library: Library | None = await asyncio.to_thread(request.app[HELP_CENTER].current)
+    except HelpCenterError:
+        logger.exception("help center cannot be read; articles tried shown by id")
+        library = None
+    tried = []
+    for article_id in ids:
+        article = None
+        if library is not None:
+            article = library.get("en", article_id) or library.get(case.language, article_id)
+        title = article.title if article is not None else article_id
+        tried.append({"id": article_id, "title": title, "url": f"/help/{case.language}/{article_id}"})
+    return tried
 
 
 def _line(line: TranscriptLine) -> dict[str, Any]:

@@ -6,7 +6,17 @@ Rasa's tracker tables are Rasa's and stay out (``runner.RASA_TABLES``).
 
 from sqlalchemy import MetaData
 
-from bot.cases import agents, audit, deliveries, escalations, group_updates, instances, leases, schema
+from bot.cases import (
+    agents,
+    audit,
+    deliveries,
+    escalations,
+    group_updates,
+    helpful_articles,
+    instances,
+    leases,
+    schema,
+)
 from connectors.rest import conversations, mailbox
 from connectors.telegram import storage
 from connectors.twitter import inbox, state
@@ -18,6 +28,7 @@ METADATA: tuple[MetaData, ...] = (
     deliveries.metadata,
     escalations.metadata,
     group_updates.metadata,
+    helpful_articles.metadata,
     instances.metadata,
     leases.metadata,
     conversations.metadata,

@@ -1,4 +1,6 @@
-"""The action server's additions: ``/metrics``, each call counted and timed, and a request id on its lines.
+"""The action server's additions: ``/metrics``, call counts and times, request ids, the help center's warm-up.
+
+The help center is prepared once the server is up, not in the first customer's turn.
 
 rasa_sdk calls its plugins' ``attach_sanic_app_extensions`` hook before it serves; ``install``
 registers this module as one (``bot.runtime.launch`` does, for ``rasa run actions``). The
@@ -8,6 +10,7 @@ logged that turn under.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -22,6 +25,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.actions import help_access
 from bot.metrics import actions
 from bot.metrics.exposition import CONTENT_TYPE, may_read, render
 from bot.metrics.settings import MetricsSettings
@@ -42,7 +46,7 @@ def install() -> None:
 
 @hookimpl  # type: ignore[misc]
 def attach_sanic_app_extensions(app: Sanic) -> None:
-    """Add the metrics route and the middleware that counts and names each action call."""
+    """Add the metrics route, the middleware that counts and names each action call, and the help-center warm-up."""
     settings = MetricsSettings.from_env()
     known = frozenset(_registered_actions())
 
@@ -64,6 +68,11 @@ def attach_sanic_app_extensions(app: Sanic) -> None:
         if started is not None:
             actions.called(request.ctx.action, reply.status, time.perf_counter() - started)
         log_context.bind(None)
+
+    async def prepare_help_center(app: Sanic, _loop: Any) -> None:
+        app.add_task(asyncio.to_thread(help_access.warm_up))
+
+    app.register_listener(prepare_help_center, "after_server_start")
 
     @app.get("/metrics")
     async def metrics(request: Request) -> HTTPResponse:

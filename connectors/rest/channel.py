@@ -9,7 +9,8 @@ Differences from Rasa's own:
 - a conversation owned by an agent is forwarded to the case instead of the bot, and agents'
   replies are delivered on the next message or poll (``GET /webhooks/rest/messages?sender=<id>``
   with the same bearer secret);
-- ``/lang [en|ko|zh]`` sets the conversation's language (the reply's buttons send it too).
+- ``/lang [en|ko|zh]`` sets the conversation's language (the reply's buttons send it too);
+- ``/search <words>`` reaches the dialogue as a help-center search (``connectors/search_command.py``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from sqlalchemy.engine import Engine
 from bot.cases.redaction import REDACTED, redact
 from bot.metrics import messages
 from bot.runtime import log_context
-from connectors import language_command
+from connectors import language_command, search_command
 from connectors.gate import ConversationGate
 from connectors.rasa_bridge import (
     UNAVAILABLE,
@@ -159,11 +160,13 @@ async def _converse(
     if not admission.for_bot:
         return response.json(replies, headers=headers)
     collector = CollectingOutputChannel()
+    search = search_command.search_message(admission.text)
     await on_new_message(
         UserMessage(
-            admission.text,
+            search.text if search else admission.text,
             TranscribingOutputChannel(collector, gate, CHANNEL),
             sender_id,
+            parse_data=search.parse_data if search else None,
             input_channel=CHANNEL,
             message_id=log_context.current(),  # the action server logs the turn under the same id
             metadata={

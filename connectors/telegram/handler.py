@@ -1,7 +1,8 @@
 """What each Telegram update means for the support conversation.
 
 Private chats run the full flow: text and button presses go through the gate to Rasa,
-commands map to intents (``/lang`` sets the conversation's language itself), photos and
+commands map to intents (``/lang`` sets the conversation's language itself, ``/search`` is
+handed over as a help-center search: ``connectors/search_command.py``), photos and
 PDF/JPG/PNG documents attach to the open case, and anything else gets a helpful reply. In
 groups the bot only answers when mentioned or replied to, and then invites the customer to
 a private chat (no details in public).
@@ -29,7 +30,7 @@ from telegram import CallbackQuery, Chat, Message, MessageEntity, Update, User
 from bot.language import DEFAULT_LANGUAGE, LANGUAGES, SLOT
 from bot.language.script import detect
 from bot.metrics import messages
-from connectors import language_command
+from connectors import language_command, search_command
 from connectors.gate import SECRET_NOTICE, ConversationGate
 from connectors.language_command import LanguageCommand, typed_language_command
 from connectors.rasa_bridge import (
@@ -183,6 +184,8 @@ class TelegramUpdateHandler:
         command = parse_command(text, self._username)
         if command is not None and command.name == language_command.COMMAND:
             await self._language(talk, language_command.language_command(command.args))
+        elif command is not None and command.name == search_command.COMMAND:
+            await self._to_bot(talk, text, metadata)
         elif command is not None and command.name in COMMAND_MESSAGES:
             intent = COMMAND_MESSAGES[command.name]
             if command.name == "start":
@@ -238,12 +241,14 @@ class TelegramUpdateHandler:
         if not admission.for_bot:
             return
         output = TranscribingOutputChannel(TelegramOutput(self._runtime, talk.update_id), gate, CHANNEL)
+        search = search_command.search_message(admission.text)
         async with self._runtime.sender.keep_typing(talk.chat_id, after=self._runtime.settings.typing_after_seconds):
             await self._on_new_message(
                 UserMessage(
-                    admission.text,
+                    search.text if search else admission.text,
                     output,
                     talk.sender_id,
+                    parse_data=search.parse_data if search else None,
                     input_channel=CHANNEL,
                     message_id=message_id,
                     metadata={**metadata, "redacted": list(admission.redaction.kinds)},

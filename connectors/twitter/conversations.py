@@ -3,7 +3,8 @@
 Mentions are classified (never run through the dialogue in public) and answered once with
 a short invitation to DM, in the post's language; a P1 opens a case at once. DMs pass the
 gate and run the full Rasa flow, with numbered choices standing in for buttons; ``/lang``
-sets the conversation's language.
+sets the conversation's language; ``/search <words>`` is a help-center search
+(``connectors/search_command.py``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from bot.cases.store import TranscriptLine
 from bot.language import DEFAULT_LANGUAGE
 from bot.language.script import detect
 from bot.metrics import messages
-from connectors import language_command
+from connectors import language_command, search_command
 from connectors.rasa_bridge import (
     TranscribingOutputChannel,
     conversation_gate,
@@ -191,11 +192,14 @@ class XConversations:
             await output.send_response(sender_id, {"text": response_text(self._app, notice, await language())})
         if not admission.for_bot:
             return
+        said = choice[1] if choice else admission.text
+        search = None if choice else search_command.search_message(said)
         await self._on_new_message(
             UserMessage(
-                choice[1] if choice else admission.text,
+                search.text if search else said,
                 output,
                 sender_id,
+                parse_data=search.parse_data if search else None,
                 input_channel=CHANNEL,
                 message_id=event_log_id(DM, event.id),
                 metadata={"x_dm_event_id": event.id, "redacted": list(admission.redaction.kinds)},

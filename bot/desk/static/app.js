@@ -89,10 +89,18 @@ async function openCase(caseId) {
   $("priority").value = String(c.priority);
   const dl = $("details"); dl.textContent = "";
   for (const [k, v] of Object.entries(c.details || {})) {
+    if (k === "articles_tried") continue;  // listed below, as links
     const dt = document.createElement("dt"); dt.textContent = k.replace(/_/g, " ");
     const dd = document.createElement("dd"); dd.textContent = String(v);
     dl.append(dt, dd);
   }
+  $("articles-tried-pane").hidden = !c.articles_tried.length;
+  list("articles-tried", c.articles_tried, (li, a) => {
+    const link = document.createElement("a");
+    link.href = a.url; link.target = "_blank"; link.rel = "noopener";
+    link.textContent = a.title;
+    li.append(link, " (" + a.id + ")");
+  });
   list("attachments", c.attachments, (li, a) => {
     const link = document.createElement("a");
     link.href = "/api/cases/" + c.id + "/attachments/" + a.id;
