@@ -16,13 +16,16 @@ from redis.exceptions import RedisError
 from sanic import Sanic
 
 from bot.cases.database import DATABASE_UNAVAILABLE, make_engine
+from bot.cases.priorities import URGENT_INTENTS
 from bot.cases.redaction import holds_key_or_txid
 from bot.cases.store import CaseStore
 from bot.language import DEFAULT_LANGUAGE, SLOT, known
 from bot.language.script import detect
 from bot.language.variations import for_language
+from bot.nlu_components.p1_safety_net import P1_CHECK
 from bot.settings import Settings
 from connectors.gate import TXID_SLOT, ConversationGate
+from connectors.search_command import SearchMessage, search_message
 
 UNAVAILABLE: tuple[type[Exception], ...] = (*DATABASE_UNAVAILABLE, RedisError, LockError)
 """What a turn raises while the database or Rasa's Redis lock store is unreachable: the client may retry."""
@@ -95,6 +98,22 @@ async def txid_expected(app: Sanic, sender_id: str, text: str) -> bool:
         return False
     tracker = await agent.tracker_store.retrieve(sender_id)
     return tracker is not None and tracker.get_slot("requested_slot") == TXID_SLOT
+
+
+async def search_unless_urgent(app: Sanic, text: str) -> SearchMessage | None:
+    """``/search <words>`` as a help-center search, unless the NLU reads the words as a P1 report.
+
+    The search skips the NLU (``search_command``), and so would skip the P1 safety net: "/search
+    someone took my coins" must reach the theft flow, not a list of articles. One parse, for
+    searches only.
+    """
+    search = search_message(text)
+    agent = getattr(app.ctx, "agent", None)
+    if search is None or not search.has_words or agent is None:
+        return search
+    parsed = await agent.parse_message(search.text)
+    urgent = (parsed.get("intent") or {}).get("name") in URGENT_INTENTS or P1_CHECK in parsed
+    return search.parsed_by_rasa() if urgent else search
 
 
 async def turn_finished(app: Sanic, sender_id: str, message_id: str) -> bool:

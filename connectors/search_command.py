@@ -31,7 +31,15 @@ class SearchMessage:
     """What Rasa gets for a ``/search``: ``text`` (the words, or ``/search`` alone) and its ``parse_data``."""
 
     text: str
-    parse_data: dict[str, Any]
+    parse_data: dict[str, Any] | None  # None: Rasa parses the words itself (they read as a P1 report)
+
+    def parsed_by_rasa(self) -> SearchMessage:
+        """The words as an ordinary message: a theft report typed after /search still gets the P1 flow."""
+        return SearchMessage(self.text, None)
+
+    @property
+    def has_words(self) -> bool:
+        return self.text != f"/{COMMAND}"
 
 
 def search_message(text: str) -> SearchMessage | None:

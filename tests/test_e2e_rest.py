@@ -151,6 +151,15 @@ def test_a_search_that_did_not_solve_it_becomes_a_case_listing_the_articles_trie
     assert any(line.text == "withdrawal fee" for line in store.transcript(case.id)), "the search's words, as typed"
 
 
+def test_a_theft_report_typed_after_search_still_gets_the_p1_flow(stack_and_store):
+    """A search skips the NLU; the P1 check must not: theft is escalated, never answered with articles."""
+    stack, store, _engine = stack_and_store
+    first = _texts(stack.say("e2e-search-theft", "/search someone logged into my account and withdrew all my USDT"))
+    case = store.get(CASE_ID.search(first).group())
+    assert (case.intent, case.priority) == ("suspected_theft", 1)
+    assert "/help/" not in first and "Did this solve it?" not in first
+
+
 @pytest.mark.parametrize(
     ("language", "question"), [("ko", "출금 수수료는 얼마인가요?"), ("zh", "提现手续费是多少？")], ids=["ko", "zh"]
 )

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Engine
 from bot.cases.redaction import REDACTED, redact
 from bot.metrics import messages
 from bot.runtime import log_context
-from connectors import language_command, search_command
+from connectors import language_command
 from connectors.gate import ConversationGate
 from connectors.rasa_bridge import (
     UNAVAILABLE,
@@ -38,6 +38,7 @@ from connectors.rasa_bridge import (
     conversation_gate,
     conversation_language,
     response_text,
+    search_unless_urgent,
     txid_expected,
 )
 from connectors.rest.conversations import RestConversations, sender_key
@@ -160,7 +161,7 @@ async def _converse(
     if not admission.for_bot:
         return response.json(replies, headers=headers)
     collector = CollectingOutputChannel()
-    search = search_command.search_message(admission.text)
+    search = await search_unless_urgent(request.app, admission.text)
     await on_new_message(
         UserMessage(
             search.text if search else admission.text,

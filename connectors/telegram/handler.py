@@ -39,6 +39,7 @@ from connectors.rasa_bridge import (
     conversation_gate,
     conversation_language,
     response_text,
+    search_unless_urgent,
     turn_finished,
     txid_expected,
 )
@@ -241,7 +242,7 @@ class TelegramUpdateHandler:
         if not admission.for_bot:
             return
         output = TranscribingOutputChannel(TelegramOutput(self._runtime, talk.update_id), gate, CHANNEL)
-        search = search_command.search_message(admission.text)
+        search = await search_unless_urgent(self._app, admission.text)
         async with self._runtime.sender.keep_typing(talk.chat_id, after=self._runtime.settings.typing_after_seconds):
             await self._on_new_message(
                 UserMessage(

@@ -25,12 +25,13 @@ from bot.cases.store import TranscriptLine
 from bot.language import DEFAULT_LANGUAGE
 from bot.language.script import detect
 from bot.metrics import messages
-from connectors import language_command, search_command
+from connectors import language_command
 from connectors.rasa_bridge import (
     TranscribingOutputChannel,
     conversation_gate,
     conversation_language,
     response_text,
+    search_unless_urgent,
     txid_expected,
 )
 from connectors.twitter.identity import CHANNEL, conversation_key, event_log_id
@@ -193,7 +194,7 @@ class XConversations:
         if not admission.for_bot:
             return
         said = choice[1] if choice else admission.text
-        search = None if choice else search_command.search_message(said)
+        search = None if choice else await search_unless_urgent(self._app, said)
         await self._on_new_message(
             UserMessage(
                 search.text if search else said,
