@@ -109,7 +109,7 @@ async def search_unless_urgent(app: Sanic, text: str) -> SearchMessage | None:
     """
     search = search_message(text)
     agent = getattr(app.ctx, "agent", None)
-    if search is None or not search.has_words or agent is None:
+    if search is None or not search.has_words or agent is None or not agent.is_ready():
         return search
     parsed = await agent.parse_message(search.text)
     urgent = (parsed.get("intent") or {}).get("name") in URGENT_INTENTS or P1_CHECK in parsed
