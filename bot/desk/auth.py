@@ -56,7 +56,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         raise web.HTTPFound("/login")
     request["agent"] = agent
     request["session"] = session_key(token)
-    await asyncio.to_thread(context.desk.roster.on_duty, agent, via="desk")
+    # Reading pages and polling is not activity: only the agent's own actions put them on duty.
     return await handler(request)
 
 

@@ -16,6 +16,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", health.metrics)
     app.router.add_get("/api/me", views.me)
+    app.router.add_post("/api/duty", views.duty)
     app.router.add_get("/api/queue", views.queue)
     app.router.add_get("/api/cases/{case_id}", views.case_view)
     app.router.add_post("/api/cases/{case_id}/file", views.send_file)

@@ -14,13 +14,14 @@ from aiohttp import web
 
 from bot.cases.audit import AuditEntry
 from bot.cases.database import DATABASE_UNAVAILABLE
-from bot.cases.queue import active_cases
-from bot.cases.store import Case, CaseNotFound, TranscriptLine, utcnow
+from bot.cases.queue import active_cases, reply_times
+from bot.cases.store import CaseNotFound, TranscriptLine, utcnow
 from bot.desk import inputs
 from bot.desk.auth import COOKIE, authenticate, set_session_cookie
 from bot.desk.context import DESK
 from bot.desk.destinations import case_json
 from bot.desk.service import Actor, Refused
+from bot.desk.sla import sla_fields
 from bot.desk.telegram_replies import Delivery
 from bot.language import NAMES
 from bot.language.script import detect
@@ -60,6 +61,12 @@ async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
 
 def _actor(request: web.Request) -> Actor:
     return Actor(name=request["agent"], via="desk")
+
+
+async def _acting(request: web.Request) -> Actor:
+    """The agent acts on a case: that, and never an open tab's polling, keeps them on duty."""
+    await asyncio.to_thread(request.app[DESK].desk.roster.on_duty, request["agent"], via="desk")
+    return _actor(request)
 
 
 async def login_page(request: web.Request) -> web.StreamResponse:
@@ -120,28 +127,42 @@ async def index(request: web.Request) -> web.StreamResponse:
 
 async def me(request: web.Request) -> web.StreamResponse:
     context = request.app[DESK]
-    on_duty = await asyncio.to_thread(context.desk.roster.current)
+    on_duty = [a.agent for a in await asyncio.to_thread(context.desk.roster.current)]
     return web.json_response(
         {
             "agent": request["agent"],
-            "on_duty": [a.agent for a in on_duty],
+            "is_on_duty": request["agent"] in on_duty,
+            "on_duty": on_duty,
             "sla_minutes": {str(k): v for k, v in context.settings.sla_minutes.items()},
             "now": utcnow().isoformat(),
         }
     )
 
 
+async def duty(request: web.Request) -> web.StreamResponse:
+    """POST /api/duty ``{"on_duty": true|false}``: the agent goes on or off duty by hand."""
+    context = request.app[DESK]
+    on = inputs.flag(await inputs.json_object(request), "on_duty")
+    agent = request["agent"]
+    if on:
+        await asyncio.to_thread(context.desk.roster.on_duty, agent, via="desk")
+    else:
+        await asyncio.to_thread(context.desk.roster.off_duty, agent)
+    await asyncio.to_thread(context.desk.audit.record, actor=agent, via="desk", action="on_duty" if on else "off_duty")
+    return await me(request)
+
+
 async def queue(request: web.Request) -> web.StreamResponse:
     context = request.app[DESK]
     cases = await asyncio.to_thread(active_cases, context.engine)
-    return web.json_response({"cases": [_with_sla(request, c) for c in cases], "now": utcnow().isoformat()})
-
-
-def _with_sla(request: web.Request, case: Case) -> dict[str, Any]:
-    data = case_json(case)
-    minutes = request.app[DESK].settings.sla_minutes.get(case.priority, 240)
-    data["sla_due_at"] = (case.created_at.timestamp() + minutes * 60) * 1000  # ms, for the page's timers
-    return data
+    times = await asyncio.to_thread(reply_times, context.engine, [c.id for c in cases])
+    sla_minutes = context.settings.sla_minutes
+    return web.json_response(
+        {
+            "cases": [{**case_json(c), **sla_fields(c, times[c.id], sla_minutes)} for c in cases],
+            "now": utcnow().isoformat(),
+        }
+    )
 
 
 async def case_view(request: web.Request) -> web.StreamResponse:
@@ -152,8 +173,8 @@ async def case_view(request: web.Request) -> web.StreamResponse:
     transcript = await asyncio.to_thread(context.store.transcript, case_id)
     audit = await asyncio.to_thread(context.desk.audit.entries, case_id)
     deliveries = await asyncio.to_thread(context.desk.relay.deliveries, case, transcript)
-    data = _with_sla(request, case)
-    data.update(case_json(case, attachments))
+    times = await asyncio.to_thread(reply_times, context.engine, [case.id])
+    data = {**case_json(case, attachments), **sla_fields(case, times[case.id], context.settings.sla_minutes)}
     data["transcript"] = [{**_line(t), "delivery": _delivery(d)} for t, d in zip(transcript, deliveries, strict=True)]
     data["audit"] = [_audit(a) for a in audit]
     return web.json_response(data)
@@ -184,7 +205,7 @@ async def act(request: web.Request) -> web.StreamResponse:
     if action not in ACTIONS:
         raise inputs.not_found("unknown action")
     body = await inputs.json_object(request)
-    actor = _actor(request)
+    actor = await _acting(request)
     desk = context.desk
     if action == "claim":
         await desk.claim(actor, case_id)
@@ -208,7 +229,8 @@ async def send_file(request: web.Request) -> web.StreamResponse:
     upload = inputs.upload(await inputs.form(request), "file")
     data = upload.file.read()
     name = _safe_filename(upload.filename or "file")
-    case = await context.desk.send_file(_actor(request), request.match_info["case_id"], name, data, upload.content_type)
+    actor = await _acting(request)
+    case = await context.desk.send_file(actor, request.match_info["case_id"], name, data, upload.content_type)
     return web.json_response(case_json(await asyncio.to_thread(context.store.get, case.id)))
 
 

@@ -1,7 +1,7 @@
 // The agent desk page: queue with SLA timers, case view, actions, live updates. No build step.
 "use strict";
 
-const state = { cases: [], current: null, sla: {}, recheck: null };
+const state = { cases: [], current: null, recheck: null, drafts: {} };
 const SESSION_ENDED = 4401;  // the desk closed the live feed because this session was signed out or expired
 const QUEUED_RECHECK_MS = 2000;  // a queued message's delivery is looked up again this often
 const $ = (id) => document.getElementById(id);
@@ -47,21 +47,32 @@ function renderQueue() {
     cell(row, c.intent);
     cell(row, c.language);
     cell(row, c.status + (c.assignee ? " (" + c.assignee + ")" : ""));
-    cell(row, "", "waiting").dataset.since = Date.parse(c.created_at);
-    cell(row, "", "sla").dataset.due = c.sla_due_at;
+    cell(row, "", "waiting").dataset.since = c.waiting_since ? Date.parse(c.waiting_since) : "";
+    slaCell(cell(row, "", "sla"), c);
     row.addEventListener("click", () => openCase(c.id));
     body.appendChild(row);
   }
   tick();
 }
 
+// The SLA is the time to the first agent reply: once stopped it shows "met" or "breached".
+function slaCell(el, c) {
+  el.dataset.due = c.sla_due_at;
+  el.dataset.state = c.sla_state;
+  return el;
+}
+
 function tick() {
   const now = Date.now();
-  for (const td of document.querySelectorAll("td.waiting")) td.textContent = duration(now - Number(td.dataset.since));
-  for (const td of document.querySelectorAll("td.sla")) {
-    const left = Number(td.dataset.due) - now;
-    td.textContent = left >= 0 ? duration(left) + " left" : "overdue " + duration(-left);
-    td.classList.toggle("overdue", left < 0);
+  for (const el of document.querySelectorAll(".waiting")) {
+    el.textContent = el.dataset.since ? duration(now - Number(el.dataset.since)) : "answered";
+  }
+  for (const el of document.querySelectorAll(".sla")) {
+    const state = el.dataset.state, left = Number(el.dataset.due) - now;
+    if (state === "running") el.textContent = left >= 0 ? duration(left) + " left" : "overdue " + duration(-left);
+    else el.textContent = state;
+    el.classList.toggle("overdue", state === "breached" || (state === "running" && left < 0));
+    el.classList.toggle("met", state === "met");
   }
 }
 
@@ -78,6 +89,7 @@ function list(id, items, render) {
 
 async function openCase(caseId) {
   const c = await api("/api/cases/" + encodeURIComponent(caseId));
+  if (state.current !== c.id) switchDrafts(c.id);
   state.current = c.id;
   location.hash = "case=" + c.id;
   $("case-pane").hidden = false;
@@ -86,6 +98,9 @@ async function openCase(caseId) {
   $("case-meta").textContent = "Status: " + c.status + (c.assignee ? " by " + c.assignee : "") + " · channel " + c.channel
     + " · customer writes " + (LANGUAGE_NAMES[c.language] || c.language);
   $("case-pane").dataset.status = c.status;
+  slaCell($("case-sla"), c);
+  $("case-waiting").dataset.since = c.waiting_since ? Date.parse(c.waiting_since) : "";
+  tick();
   $("priority").value = String(c.priority);
   const dl = $("details"); dl.textContent = "";
   for (const [k, v] of Object.entries(c.details || {})) {
@@ -137,7 +152,40 @@ async function act(action, body) {
   } catch (error) {
     $("message").textContent = error.message;
   }
+  await refresh();
+}
+
+async function refresh() {
   await Promise.all([openCase(state.current), loadQueue()]);
+}
+
+// Reply and note each have their own box; the text stays there until the desk took it.
+async function send(action, box, errorLine) {
+  errorLine.textContent = "";
+  if (!box.value.trim()) { errorLine.textContent = "Nothing to send."; return; }
+  try {
+    await post("/api/cases/" + state.current + "/" + action, { text: box.value });
+    box.value = "";
+    delete state.drafts[state.current + ":" + box.id];
+  } catch (error) {
+    errorLine.textContent = "Not sent: " + error.message + " (your text is kept)";
+  }
+  await refresh();
+}
+
+// Each case keeps its own unsent reply and note while the agent looks at another one.
+function switchDrafts(nextId) {
+  for (const id of ["reply-text", "note-text"]) {
+    if (state.current) state.drafts[state.current + ":" + id] = $(id).value;
+    $(id).value = state.drafts[nextId + ":" + id] || "";
+  }
+  $("reply-error").textContent = ""; $("note-error").textContent = "";
+}
+
+function showDuty(me) {
+  $("on-duty").textContent = "On duty: " + (me.on_duty.join(", ") || "nobody");
+  $("duty-toggle").textContent = me.is_on_duty ? "Go off duty" : "Go on duty";
+  $("duty-toggle").dataset.onDuty = String(me.is_on_duty);
 }
 
 function connectLive() {
@@ -158,22 +206,16 @@ function connectLive() {
 async function start() {
   const me = await api("/api/me");
   $("agent").textContent = "Signed in as " + me.agent;
-  $("on-duty").textContent = "On duty: " + me.on_duty.join(", ");
+  showDuty(me);
+  $("duty-toggle").addEventListener("click", async () => {
+    showDuty(await post("/api/duty", { on_duty: $("duty-toggle").dataset.onDuty !== "true" }));
+  });
   $("claim").addEventListener("click", () => act("claim"));
   $("resolve").addEventListener("click", () => act("resolve"));
   $("hand-back").addEventListener("click", () => act("hand_back"));
   $("priority").addEventListener("change", () => act("priority", { priority: Number($("priority").value) }));
-  $("reply-form").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const text = $("reply-text").value;
-    $("reply-text").value = "";
-    await act("reply", { text });
-  });
-  $("add-note").addEventListener("click", async () => {
-    const text = $("reply-text").value;
-    $("reply-text").value = "";
-    await act("note", { text });
-  });
+  $("reply-form").addEventListener("submit", (event) => { event.preventDefault(); send("reply", $("reply-text"), $("reply-error")); });
+  $("note-form").addEventListener("submit", (event) => { event.preventDefault(); send("note", $("note-text"), $("note-error")); });
   $("file-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const file = $("file-input").files[0];
@@ -194,7 +236,8 @@ async function start() {
   if (wanted) await openCase(wanted);
   connectLive();
   setInterval(tick, 1000);
-  setInterval(loadQueue, 30000);  // also keeps the agent on duty while the page is open
+  setInterval(loadQueue, 30000);  // a safety net for missed live events; reading is not activity: it keeps nobody on duty
+  setInterval(async () => showDuty(await api("/api/me")), 30000);
 }
 
 start();
