@@ -1,4 +1,5 @@
-"""Working cases in headless Chromium: the SLA stops at the first reply, a failed send keeps the reply."""
+"""Working cases in headless Chromium: the SLA stops at the first reply, a failed send keeps the reply,
+an agent in the Telegram group and on the desk is one identity."""
 
 import asyncio
 
@@ -8,8 +9,11 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from bot.cases.store import TranscriptLine
-from tests.auxil.desk_app import PASSWORDS, context_of, open_case, origin, running_desk
+from connectors.rest.mailbox import RestMailbox
+from tests.auxil.desk_app import PASSWORDS, context_of, desk_agents, open_case, origin, running_desk
 from tests.auxil.desk_browser import WAIT_SECONDS, chromium, close, require_chromium, sign_in
+from tests.auxil.fake_telegram import FakeTelegram, agent_group_message
+from tests.auxil.waiting import until
 
 pytestmark = pytest.mark.browser
 
@@ -67,3 +71,65 @@ async def test_sla_is_met_after_the_first_reply_and_a_failed_send_keeps_the_text
             await asyncio.to_thread(close, driver, tmp_path / "profile")
         lines = [(t.role, t.text) for t in context.store.transcript(x_case.id)]
         assert ("note", "customer called too") in lines and all(text != UNSENT for _, text in lines)
+
+
+GROUP, ALICE_TG, BOB_TG, AGENT_TOKEN = -1001234, 4242, 4343, "111:agents"
+FROM_DESK = "Alice here, from the desk: your withdrawal is on hold."
+
+
+def _group_says(fake: FakeTelegram, user_id: int, username: str, text: str, message_id: int) -> None:
+    user = {"id": user_id, "is_bot": False, "first_name": "Agent", "username": username}
+    fake.queue_update(agent_group_message(GROUP, user, text, message_id=message_id), token=AGENT_TOKEN)
+
+
+def _group_answers(fake: FakeTelegram) -> list[str]:
+    return [c.params["text"] for c in fake.calls_to("sendMessage", GROUP) if c.token == AGENT_TOKEN]
+
+
+def _answer_from_the_desk_and_link_bob(driver, base: str, case_id: str) -> None:
+    wait = sign_in(driver, base, "alice", PASSWORDS["alice"])
+    wait.until(lambda d: "claimed (alice)" in _row(d, case_id).text)  # claimed in the group, as alice
+    _row(driver, case_id).click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "case-meta"), "claimed by alice"))
+    driver.find_element(By.ID, "reply-text").send_keys(FROM_DESK)
+    driver.find_element(By.ID, "send-reply").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "transcript"), "agent alice: " + FROM_DESK))
+    assert driver.find_element(By.ID, "reply-error").text == ""
+    audit = driver.find_element(By.ID, "audit").text
+    assert "alice (telegram) claim" in audit and "alice (desk) reply" in audit
+    driver.find_element(By.ID, "show-agents").click()
+    bob = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, 'tr[data-agent="bob"]'))
+    assert bob.find_element(By.CSS_SELECTOR, ".telegram-id").text == "not linked"
+    bob.find_element(By.CSS_SELECTOR, "input.link-telegram").send_keys(str(BOB_TG))
+    bob.find_element(By.CSS_SELECTOR, "button.save-telegram").click()
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, 'tr[data-agent="bob"] .telegram-id').text == str(BOB_TG))
+
+
+async def test_a_telegram_group_agent_and_the_same_agent_in_the_desk_are_one_identity(sqlite_url, tmp_path):
+    require_chromium()
+    async with FakeTelegram() as fake:
+        env = {
+            "TELEGRAM_AGENT_BOT_TOKEN": AGENT_TOKEN,
+            "TELEGRAM_AGENT_CHAT_ID": str(GROUP),
+            "TELEGRAM_API_BASE_URL": fake.base_url,
+            "DESK_AGENTS": desk_agents({"alice": ALICE_TG}),
+        }
+        async with running_desk(sqlite_url, **env) as server:
+            context = context_of(server)
+            case = open_case(server, sender_id="web-one")
+            _group_says(fake, ALICE_TG, "ally_renamed", "/onduty", 1)  # the username is never what counts
+            await until(lambda: "alice is on duty." in _group_answers(fake), WAIT_SECONDS)
+            _group_says(fake, ALICE_TG, "ally_renamed", f"/claim {case.id}", 2)
+            await until(lambda: context.store.get(case.id).assignee == "alice", WAIT_SECONDS)
+            driver = await asyncio.to_thread(chromium, tmp_path / "profile")
+            try:
+                await asyncio.to_thread(_answer_from_the_desk_and_link_bob, driver, origin(server), case.id)
+            finally:
+                await asyncio.to_thread(close, driver, tmp_path / "profile")
+            customer = [m["text"] for m in RestMailbox(context.engine).collect("web-one")]
+            assert customer[-1] == FROM_DESK
+            assert [a.agent for a in context.desk.roster.current()] == ["alice"]  # one duty row, whichever door
+            _group_says(fake, BOB_TG, "bobby", "/onduty", 3)  # linked by the admin a moment ago
+            await until(lambda: "bob is on duty." in _group_answers(fake), WAIT_SECONDS)
+            actions = [(e.actor, e.via, e.action) for e in context.desk.audit.entries(case.id)]
+            assert actions == [("alice", "telegram", "claim"), ("alice", "desk", "reply")]

@@ -15,6 +15,7 @@ import aiohttp
 from telegram import Bot, ReplyParameters
 from telegram.constants import ParseMode
 
+from bot.cases.agent_directory import AgentDirectory
 from bot.cases.agents import DutyRoster
 from bot.cases.deliveries import Delivery, DeliveryLedger
 from bot.cases.escalations import NO_AGENT_FLAG, P1_REALERT_FLAG, Escalations
@@ -78,7 +79,8 @@ class TelegramGroup:
         ledger: DeliveryLedger,
         roster: DutyRoster,
         *,
-        all_agent_ids: tuple[int, ...] = (),
+        directory: AgentDirectory | None = None,
+        allowed_ids: tuple[int, ...] = (),
         desk_origin: str | None = None,
         budget: SendBudget | None = None,
     ) -> None:
@@ -88,7 +90,8 @@ class TelegramGroup:
         self._store = store
         self._ledger = ledger
         self._roster = roster
-        self._all_agent_ids = all_agent_ids
+        self._directory = directory
+        self._allowed_ids = allowed_ids
         self._desk_origin = desk_origin
 
     async def deliver(self, delivery: Delivery) -> None:
@@ -115,12 +118,21 @@ class TelegramGroup:
         if delivery.event == P1_REALERT_FLAG:
             seconds = int(delivery.payload.get("waited_seconds", 0))
             headline = f"Still unclaimed after {seconds} s: everyone please look"
-            named = {a.telegram_user_id: a.agent for a in on_duty if a.telegram_user_id is not None}
-            mentions = [mention(named.get(uid, f"agent {uid}"), uid) for uid in self._all_agent_ids]
+            named = await asyncio.to_thread(self._everyone)
+            named.update({a.telegram_user_id: a.agent for a in on_duty if a.telegram_user_id is not None})
+            mentions = [mention(name, uid) for uid, name in named.items()]
             mentions += [mention(a.agent, None) for a in on_duty if a.telegram_user_id is None]
         elif case.priority == P1:
             mentions = on_duty_mentions(on_duty) or ["nobody is on duty"]
         return alert_text(case, attachments, mentions=mentions, headline=headline, desk_origin=self._desk_origin)
+
+    def _everyone(self) -> dict[int, str]:
+        """Every agent who can act in the group, by Telegram user id: linked agents, then the allow-list."""
+        linked = self._directory.all() if self._directory is not None else []
+        everyone = {a.telegram_user_id: a.name for a in linked if a.active and a.telegram_user_id is not None}
+        for uid in self._allowed_ids:
+            everyone.setdefault(uid, f"agent {uid}")
+        return everyone
 
 
 def update_line(case: Case, event: str, payload: dict[str, Any]) -> str | None:

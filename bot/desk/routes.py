@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.desk import health, help_pages, views
+from bot.desk import agent_views, health, help_pages, views
 
 
 def setup_routes(app: web.Application) -> None:
@@ -17,6 +17,9 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/metrics", health.metrics)
     app.router.add_get("/api/me", views.me)
     app.router.add_post("/api/duty", views.duty)
+    app.router.add_get("/api/agents", agent_views.agents)
+    app.router.add_post("/api/agents", agent_views.add_agent)
+    app.router.add_post("/api/agents/{name}", agent_views.change_agent)
     app.router.add_get("/api/queue", views.queue)
     app.router.add_get("/api/cases/{case_id}", views.case_view)
     app.router.add_post("/api/cases/{case_id}/file", views.send_file)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.cases.agent_directory import ADMIN, AGENT, NewAgent
 from bot.desk.passwords import is_password_hash
 from bot.environment import EnvReader, reading
 from bot.helpcenter.settings import HelpCenterSettings
@@ -34,10 +35,20 @@ def _pairs(read: EnvReader, name: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def _agents(read: EnvReader) -> dict[str, str]:
-    """``DESK_AGENTS``: each hash must be one ``hash_password`` makes (a shell or make may have eaten its ``$``)."""
+def _agents(read: EnvReader) -> tuple[dict[str, str], dict[str, int]]:
+    """``DESK_AGENTS``: ``name:hash`` or ``name:hash:telegram_user_id`` items; names to hashes, names to Telegram ids.
+
+    Each hash must be one ``hash_password`` makes (a shell or make may have eaten its ``$``).
+    """
     agents: dict[str, str] = {}
-    for name, encoded in _pairs(read, "DESK_AGENTS"):
+    telegram: dict[str, int] = {}
+    for name, value in _pairs(read, "DESK_AGENTS"):
+        encoded, _, telegram_id = value.partition(":")
+        if telegram_id:
+            if not telegram_id.strip().isdigit():
+                read.problem("DESK_AGENTS", f"the Telegram user id of {name!r} must be a number (not a @username)")
+            else:
+                telegram[name] = int(telegram_id)
         if name in agents:
             read.problem("DESK_AGENTS", f"agent {name!r} is listed twice")
         elif not is_password_hash(encoded):
@@ -47,7 +58,16 @@ def _agents(read: EnvReader) -> dict[str, str]:
                 "(pbkdf2_sha256$<iterations>$<salt>$<digest>); were its $ parts expanded by a shell?",
             )
         agents[name] = encoded
-    return agents
+    return agents, telegram
+
+
+def _admins(read: EnvReader, agents: dict[str, str]) -> tuple[str, ...]:
+    """``DESK_ADMINS``: who may manage agents in the desk; by default the first agent of ``DESK_AGENTS``."""
+    admins = read.items("DESK_ADMINS")
+    for name in admins:
+        if name not in agents:
+            read.problem("DESK_ADMINS", f"{name!r} is not in DESK_AGENTS")
+    return admins or tuple(list(agents)[:1])
 
 
 def _sla_minutes(read: EnvReader) -> dict[int, int]:
@@ -68,7 +88,9 @@ class DeskSettings:
     core: Settings
     attachment_dir: Path  # shared with the Telegram channel, which sends the files agents queue there
     x: XSettings | None = None  # set when the X channel is configured
-    agents: dict[str, str] = field(default_factory=dict)  # name -> password hash
+    agents: dict[str, str] = field(default_factory=dict)  # name -> password hash; seeds the agents table once
+    agent_telegram: dict[str, int] = field(default_factory=dict)  # name -> Telegram user id, seeded with them
+    admins: tuple[str, ...] = ()  # seeded with the admin role
     host: str = "127.0.0.1"
     public_origin: str | None = None
     cookie_secure: bool = False
@@ -91,6 +113,14 @@ class DeskSettings:
     lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)  # the daily purge's retention
 
     @property
+    def agent_seeds(self) -> list[NewAgent]:
+        """The agents table's first rows, from ``DESK_AGENTS`` and ``DESK_ADMINS``."""
+        return [
+            NewAgent(name, encoded, ADMIN if name in self.admins else AGENT, self.agent_telegram.get(name))
+            for name, encoded in self.agents.items()
+        ]
+
+    @property
     def telegram_group_enabled(self) -> bool:
         return bool(self.agent_bot_token and self.agent_chat_id is not None)
 
@@ -104,11 +134,14 @@ class DeskSettings:
                 read.problem("ALERT_WEBHOOK_SECRET", "must be set with ALERT_WEBHOOK_URL, to sign the alerts")
             public_origin = read.url("DESK_PUBLIC_ORIGIN", schemes=("http", "https"))
             x = XSettings.from_env(env)
+            agents, agent_telegram = _agents(read)
             return cls(
                 core=Settings.from_env(env),
                 attachment_dir=TelegramSettings.from_env(env).attachment_dir,
                 x=x if x.configured else None,
-                agents=_agents(read),
+                agents=agents,
+                agent_telegram=agent_telegram,
+                admins=_admins(read, agents),
                 host=read.text("DESK_HOST", "127.0.0.1"),
                 public_origin=public_origin.rstrip("/") if public_origin else None,
                 cookie_secure=read.flag("DESK_COOKIE_SECURE", False),

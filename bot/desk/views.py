@@ -99,7 +99,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 async def _audit_failed_sign_in(request: web.Request, name: str, address: str) -> None:
     """An agent's name is kept; any other typed name is not, since people type their password there."""
-    known = name in request.app[DESK].settings.agents
+    known = await asyncio.to_thread(request.app[DESK].agents.get, name) is not None
     await asyncio.to_thread(
         request.app[DESK].desk.audit.record,
         actor=name if known else UNKNOWN_NAME,
@@ -131,6 +131,7 @@ async def me(request: web.Request) -> web.StreamResponse:
     return web.json_response(
         {
             "agent": request["agent"],
+            "is_admin": request["is_admin"],
             "is_on_duty": request["agent"] in on_duty,
             "on_duty": on_duty,
             "sla_minutes": {str(k): v for k, v in context.settings.sla_minutes.items()},

@@ -122,7 +122,8 @@ async function openCase(caseId) {
   });
   recheckWhileQueued(c);
   list("audit", c.audit, (li, a) => {
-    li.textContent = a.at.slice(11, 19) + " " + a.actor + " " + a.action + (a.allowed ? "" : " (refused: " + (a.detail.reason || "") + ")");
+    li.textContent = a.at.slice(11, 19) + " " + a.actor + " (" + a.via + ") " + a.action
+      + (a.allowed ? "" : " (refused: " + (a.detail.reason || "") + ")");
   });
   $("export-txt").href = "/api/cases/" + c.id + "/export?format=txt";
   $("export-json").href = "/api/cases/" + c.id + "/export?format=json";
@@ -203,12 +204,76 @@ function connectLive() {
   };
 }
 
+// Agents: everyone sees who they are; an admin adds agents, links Telegram ids, changes roles, removes.
+async function loadAgents() {
+  const { agents, is_admin } = await api("/api/agents");
+  const body = $("agents").querySelector("tbody");
+  body.textContent = "";
+  for (const a of agents) {
+    const row = document.createElement("tr");
+    row.dataset.agent = a.name;
+    cell(row, a.name);
+    cell(row, a.role);
+    cell(row, a.telegram_user_id === null ? "not linked" : String(a.telegram_user_id), "telegram-id");
+    cell(row, a.active ? "active" : "removed");
+    const actions = cell(row, "");
+    if (is_admin && a.active) {
+      const input = document.createElement("input");
+      input.className = "link-telegram"; input.inputMode = "numeric"; input.placeholder = "Telegram user id";
+      input.value = a.telegram_user_id === null ? "" : String(a.telegram_user_id);
+      const save = button("Link", "save-telegram", () => changeAgent(a.name, { telegram_user_id: input.value.trim() ? Number(input.value) : null }));
+      const role = button(a.role === "admin" ? "Make agent" : "Make admin", "toggle-role",
+        () => changeAgent(a.name, { role: a.role === "admin" ? "agent" : "admin" }));
+      const remove = button("Remove", "remove-agent", () => changeAgent(a.name, { active: false }));
+      const reset = button("Reset password", "reset-password", () => {
+        const password = prompt("New password for " + a.name + " (at least 10 characters)");
+        if (password) changeAgent(a.name, { password });
+      });
+      actions.append(input, save, role, reset, remove);
+    } else if (is_admin) {
+      actions.append(button("Restore", "restore-agent", () => changeAgent(a.name, { active: true })));
+    }
+    body.appendChild(row);
+  }
+  for (const el of document.querySelectorAll(".admin-only")) el.hidden = !is_admin;
+}
+
+function button(text, cls, onClick) {
+  const b = document.createElement("button");
+  b.type = "button"; b.textContent = text; b.className = cls;
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+async function changeAgent(name, body) {
+  $("agents-error").textContent = "";
+  try { await post("/api/agents/" + encodeURIComponent(name), body); } catch (error) { $("agents-error").textContent = error.message; }
+  await loadAgents();
+}
+
 async function start() {
   const me = await api("/api/me");
   $("agent").textContent = "Signed in as " + me.agent;
   showDuty(me);
   $("duty-toggle").addEventListener("click", async () => {
     showDuty(await post("/api/duty", { on_duty: $("duty-toggle").dataset.onDuty !== "true" }));
+  });
+  $("show-agents").addEventListener("click", async () => {
+    $("agents-pane").hidden = !$("agents-pane").hidden;
+    if (!$("agents-pane").hidden) await loadAgents();
+  });
+  $("agent-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    $("agents-error").textContent = "";
+    const telegram = $("new-agent-telegram").value.trim();
+    try {
+      await post("/api/agents", {
+        name: $("new-agent-name").value, password: $("new-agent-password").value, role: $("new-agent-role").value,
+        telegram_user_id: telegram ? Number(telegram) : null,
+      });
+      $("agent-form").reset();
+    } catch (error) { $("agents-error").textContent = error.message; }
+    await loadAgents();
   });
   $("claim").addEventListener("click", () => act("claim"));
   $("resolve").addEventListener("click", () => act("resolve"));
