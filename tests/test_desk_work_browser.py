@@ -6,7 +6,7 @@ import asyncio
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from bot.cases.store import TranscriptLine
 from connectors.rest.mailbox import RestMailbox
@@ -133,3 +133,57 @@ async def test_a_telegram_group_agent_and_the_same_agent_in_the_desk_are_one_ide
             await until(lambda: "bob is on duty." in _group_answers(fake), WAIT_SECONDS)
             actions = [(e.actor, e.via, e.action) for e in context.desk.audit.entries(case.id)]
             assert actions == [("alice", "telegram", "claim"), ("alice", "desk", "reply")]
+
+
+TXID = "7e3a" + "cd" * 30
+
+
+def _rows(driver) -> list[str]:
+    return [r.get_attribute("data-case-id") for r in driver.find_elements(By.CSS_SELECTOR, "tr.case-row")]
+
+
+def _search_by_txid_resolve_and_reopen(driver, base: str, wanted: str, others: list[str]) -> None:
+    wait = sign_in(driver, base, "alice", PASSWORDS["alice"])
+    wait.until(lambda d: set(_rows(d)) == {wanted, *others})
+    row = _row(driver, wanted)
+    assert row.find_element(By.CSS_SELECTOR, ".channel").get_attribute("title") == "Telegram"
+    assert row.find_element(By.CSS_SELECTOR, ".lang").text == "KO"
+    assert row.find_element(By.CSS_SELECTOR, ".customer-name").text == "tg:6161"
+    driver.find_element(By.ID, "search").send_keys(TXID[10:30])  # a piece of the txid, pasted
+    wait.until(lambda d: _rows(d) == [wanted])
+    _row(driver, wanted).click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "case-title"), wanted))
+    driver.find_element(By.ID, "resolve").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "case-meta"), "Status: resolved"))
+    wait.until(lambda d: _rows(d) == [])  # the working queue holds no resolved case
+    Select(driver.find_element(By.ID, "filter-status")).select_by_value("resolved")
+    wait.until(lambda d: _rows(d) == [wanted])
+    assert driver.find_element(By.ID, "reopen").is_displayed()
+    assert not driver.find_element(By.ID, "reply-form").is_displayed()
+    driver.find_element(By.ID, "reopen").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "case-meta"), "Status: open"))
+    wait.until(lambda d: _rows(d) == [])
+
+
+async def test_an_agent_finds_a_case_by_txid_and_reopens_it_once_resolved(sqlite_url, tmp_path):
+    require_chromium()
+    async with running_desk(sqlite_url) as server:
+        store = context_of(server).store
+        wanted = store.open_case(
+            intent="withdrawal_missing",
+            priority=2,
+            channel="telegram",
+            sender_id="tg:6161:6161",
+            summary="출금이 안 됐어요",
+            details={"txid": TXID, "coin": "ETH"},
+            transcript=[TranscriptLine(role="customer", text="출금이 안 됐어요")],
+            language="ko",
+        )
+        others = [open_case(server, sender_id=f"web-{n}").id for n in range(2)]
+        driver = await asyncio.to_thread(chromium, tmp_path / "profile")
+        try:
+            await asyncio.to_thread(_search_by_txid_resolve_and_reopen, driver, origin(server), wanted.id, others)
+        finally:
+            await asyncio.to_thread(close, driver, tmp_path / "profile")
+        actions = [(e.actor, e.action) for e in context_of(server).desk.audit.entries(wanted.id)]
+        assert actions == [("alice", "resolve"), ("alice", "reopen")]

@@ -1,4 +1,10 @@
-"""The agents' view of the queue: active cases, most urgent and longest waiting first, and their reply times."""
+"""The agents' view of the queue: which cases (filters and search) in which order, and their reply times.
+
+Search looks for every word typed, each anywhere in a case's id, the customer's handle
+(the conversation key), its details (txids, addresses, usernames), summary or transcript,
+ignoring case. It is a plain substring match on both databases: enough for a desk's
+thousands of cases, and it finds part of a txid, which a word index would not.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, and_, cast, exists, func, or_, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.cases.schema import case_messages, cases
 from bot.cases.store import ACTIVE_STATUSES, Case
@@ -28,6 +35,48 @@ class ReplyTimes:
 
 
 NO_REPLIES = ReplyTimes(None, None)
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What an agent asks the queue for; the defaults are the working queue (open and claimed cases)."""
+
+    statuses: tuple[str, ...] = ACTIVE_STATUSES
+    priority: int | None = None
+    channel: str | None = None
+    assignee: str | None = None  # "mine"
+    search: str = ""
+    limit: int = 200
+
+
+def find_cases(engine: Engine, wanted: QueueFilter) -> list[Case]:
+    """Cases that pass the filter: active ones most urgent first, others most recently changed first."""
+    conditions: list[ColumnElement[bool]] = [cases.c.status.in_(wanted.statuses)]
+    if wanted.priority is not None:
+        conditions.append(cases.c.priority == wanted.priority)
+    if wanted.channel is not None:
+        conditions.append(cases.c.channel == wanted.channel)
+    if wanted.assignee is not None:
+        conditions.append(cases.c.assignee == wanted.assignee)
+    conditions += [_mentions(word) for word in wanted.search.lower().split()]
+    working = set(wanted.statuses) <= set(ACTIVE_STATUSES)
+    order = (cases.c.priority, cases.c.created_at) if working else (cases.c.updated_at.desc(),)
+    with engine.connect() as conn:
+        rows = conn.execute(select(cases).where(and_(*conditions)).order_by(*order).limit(wanted.limit)).all()
+    return [Case.from_row(r) for r in rows]
+
+
+def _mentions(word: str) -> ColumnElement[bool]:
+    """The case holds ``word`` (lower case) in its id, handle, details, summary or transcript."""
+    pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+    def has(column: ColumnElement[str]) -> ColumnElement[bool]:
+        return func.lower(column).like(pattern, escape="\\")
+
+    in_transcript = exists().where(case_messages.c.case_id == cases.c.id, has(case_messages.c.text))
+    return or_(
+        has(cases.c.id), has(cases.c.sender_id), has(cast(cases.c.details, Text)), has(cases.c.summary), in_transcript
+    )
 
 
 def active_cases(engine: Engine, statuses: tuple[str, ...] = ACTIVE_STATUSES) -> list[Case]:

@@ -307,6 +307,19 @@ class CaseStore:
             _enqueue(conn, "case_released", case_id, {})
         return True
 
+    def reopen(self, case_id: str, agent: str) -> bool:
+        """A resolved or cancelled case waits in the queue again; False when it is not closed."""
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                update(cases)
+                .where(cases.c.id == case_id, cases.c.status.in_((RESOLVED, CANCELLED)))
+                .values(status=OPEN, assignee=None, resolved_at=None, updated_at=utcnow())
+            )
+            if result.rowcount != 1:
+                return False
+            _enqueue(conn, "case_reopened", case_id, {"agent": agent})
+        return True
+
     def resolve(self, case_id: str, agent: str) -> bool:
         """Close the case; the bot resumes the conversation."""
         return self._close(case_id, RESOLVED, "case_resolved", {"agent": agent})

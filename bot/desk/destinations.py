@@ -152,6 +152,8 @@ def update_line(case: Case, event: str, payload: dict[str, Any]) -> str | None:
         return f"{case.id} handed back to the bot; open for another agent"
     if event == "case_resolved":
         return f"{case.id} resolved by {payload.get('agent', '?')}"
+    if event == "case_reopened":
+        return f"{case.id} reopened by {payload.get('agent', '?')}; open for an agent"
     if event == "case_cancelled":
         return f"{case.id} cancelled by the customer"
     if event == NO_AGENT_FLAG:

@@ -125,6 +125,17 @@ class AgentDesk:
         await self._done(actor, "resolve", case.id, {"customer_notified": notified})
         return resolved
 
+    async def reopen(self, actor: Actor, case_id: str) -> Case:
+        """A closed case back in the queue, unless the customer has another case open on that conversation."""
+        case = await self._case(actor, "reopen", case_id)
+        other = await asyncio.to_thread(self.store.active_case, case.channel, case.sender_id)
+        if other is not None:
+            raise await self._refusal(actor, "reopen", case.id, f"the customer's case {other.id} is {other.status}")
+        if not await asyncio.to_thread(self.store.reopen, case.id, actor.name):
+            raise await self._refusal(actor, "reopen", case.id, f"case is {case.status}")
+        await self._done(actor, "reopen", case.id)
+        return await asyncio.to_thread(self.store.get, case.id)
+
     async def hand_back(self, actor: Actor, case_id: str) -> None:
         """The bot takes the conversation back; the case waits for another agent."""
         case = await self._case(actor, "hand_back", case_id)

@@ -14,11 +14,21 @@ from aiohttp import web
 
 from bot.cases.audit import AuditEntry
 from bot.cases.database import DATABASE_UNAVAILABLE
-from bot.cases.queue import active_cases, reply_times
-from bot.cases.store import CaseNotFound, TranscriptLine, utcnow
+from bot.cases.queue import QueueFilter, find_cases, reply_times
+from bot.cases.store import (
+    ACTIVE_STATUSES,
+    CANCELLED,
+    CLAIMED,
+    OPEN,
+    RESOLVED,
+    CaseNotFound,
+    TranscriptLine,
+    utcnow,
+)
 from bot.desk import inputs
 from bot.desk.auth import COOKIE, authenticate, set_session_cookie
 from bot.desk.context import DESK
+from bot.desk.customers import customer_json
 from bot.desk.destinations import case_json
 from bot.desk.service import Actor, Refused
 from bot.desk.sla import sla_fields
@@ -27,7 +37,18 @@ from bot.language import NAMES
 from bot.language.script import detect
 
 STATIC = Path(__file__).resolve().parent / "static"
-ACTIONS = frozenset({"claim", "reply", "note", "priority", "resolve", "hand_back"})
+ACTIONS = frozenset({"claim", "reply", "note", "priority", "resolve", "hand_back", "reopen"})
+STATUS_FILTERS = {
+    "active": ACTIVE_STATUSES,
+    OPEN: (OPEN,),
+    CLAIMED: (CLAIMED,),
+    RESOLVED: (RESOLVED,),
+    CANCELLED: (CANCELLED,),
+    "closed": (RESOLVED, CANCELLED),
+    "all": (OPEN, CLAIMED, RESOLVED, CANCELLED),
+}
+CHANNELS = ("telegram", "twitter", "rest")
+MAX_SEARCH_CHARS = 200
 EXPORT_FORMATS = ("txt", "json")
 UNKNOWN_NAME = "(unknown name)"
 RETRY_AFTER_SECONDS = 5
@@ -154,15 +175,41 @@ async def duty(request: web.Request) -> web.StreamResponse:
 
 
 async def queue(request: web.Request) -> web.StreamResponse:
+    """GET /api/queue?status=&priority=&channel=&mine=1&q=: the working queue by default."""
     context = request.app[DESK]
-    cases = await asyncio.to_thread(active_cases, context.engine)
+    cases = await asyncio.to_thread(find_cases, context.engine, _queue_filter(request))
     times = await asyncio.to_thread(reply_times, context.engine, [c.id for c in cases])
     sla_minutes = context.settings.sla_minutes
     return web.json_response(
         {
-            "cases": [{**case_json(c), **sla_fields(c, times[c.id], sla_minutes)} for c in cases],
+            "cases": [
+                {**case_json(c), **sla_fields(c, times[c.id], sla_minutes), "customer": customer_json(c)} for c in cases
+            ],
             "now": utcnow().isoformat(),
         }
+    )
+
+
+def _queue_filter(request: web.Request) -> QueueFilter:
+    query = request.query
+    status = query.get("status") or "active"
+    if status not in STATUS_FILTERS:
+        raise inputs.bad_request(f"status must be one of {', '.join(STATUS_FILTERS)}")
+    priority = query.get("priority") or None
+    if priority is not None and priority not in {"1", "2", "3", "4"}:
+        raise inputs.bad_request("priority must be 1 to 4")
+    channel = query.get("channel") or None
+    if channel is not None and channel not in CHANNELS:
+        raise inputs.bad_request(f"channel must be one of {', '.join(CHANNELS)}")
+    search = query.get("q", "")
+    if len(search) > MAX_SEARCH_CHARS or "\x00" in search:
+        raise inputs.bad_request(f"search is at most {MAX_SEARCH_CHARS} characters of text")
+    return QueueFilter(
+        statuses=STATUS_FILTERS[status],
+        priority=int(priority) if priority else None,
+        channel=channel,
+        assignee=request["agent"] if query.get("mine") in ("1", "true") else None,
+        search=search,
     )
 
 
@@ -176,6 +223,7 @@ async def case_view(request: web.Request) -> web.StreamResponse:
     deliveries = await asyncio.to_thread(context.desk.relay.deliveries, case, transcript)
     times = await asyncio.to_thread(reply_times, context.engine, [case.id])
     data = {**case_json(case, attachments), **sla_fields(case, times[case.id], context.settings.sla_minutes)}
+    data["customer"] = customer_json(case)
     data["transcript"] = [{**_line(t), "delivery": _delivery(d)} for t, d in zip(transcript, deliveries, strict=True)]
     data["audit"] = [_audit(a) for a in audit]
     return web.json_response(data)
@@ -220,6 +268,8 @@ async def act(request: web.Request) -> web.StreamResponse:
         await desk.resolve(actor, case_id)
     elif action == "hand_back":
         await desk.hand_back(actor, case_id)
+    elif action == "reopen":
+        await desk.reopen(actor, case_id)
     case = await asyncio.to_thread(context.store.get, case_id)
     return web.json_response(case_json(case))
 

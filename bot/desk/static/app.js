@@ -6,6 +6,9 @@ const SESSION_ENDED = 4401;  // the desk closed the live feed because this sessi
 const QUEUED_RECHECK_MS = 2000;  // a queued message's delivery is looked up again this often
 const $ = (id) => document.getElementById(id);
 const LANGUAGE_NAMES = { en: "English", ko: "Korean", zh: "Chinese" };  // shown as written: no translation
+const CHANNELS = { telegram: ["\u2708", "Telegram"], twitter: ["\ud835\udd4f", "X"], rest: ["\u{1f310}", "Web"] };
+const CLOSED = ["resolved", "cancelled"];
+const SEARCH_DELAY_MS = 300;
 
 async function api(path, options = {}) {
   const response = await fetch(path, { credentials: "same-origin", ...options });
@@ -34,19 +37,49 @@ function cell(row, text, cls) {
   return td;
 }
 
+function channelIcon(channel) {
+  const [icon, name] = CHANNELS[channel] || ["?", channel];
+  const span = document.createElement("span");
+  span.className = "channel channel-" + channel;
+  span.textContent = icon;
+  span.title = name;
+  span.setAttribute("aria-label", name);
+  return span;
+}
+
+function customerCell(row, c) {
+  const td = cell(row, "", "customer");
+  const name = document.createElement("span");
+  name.className = "customer-name";
+  name.textContent = c.customer.name;
+  name.title = c.customer.handle;
+  const language = document.createElement("span");
+  language.className = "lang";
+  language.textContent = c.language.toUpperCase();
+  language.title = LANGUAGE_NAMES[c.language] || c.language;
+  td.append(channelIcon(c.channel), " ", name, " ", language);
+}
+
+function issueCell(row, c) {
+  const td = cell(row, c.intent.replace(/_/g, " "), "issue");
+  const id = document.createElement("small");
+  id.className = "case-id";
+  id.textContent = c.id;
+  td.append(" ", id);
+}
+
 function renderQueue() {
   const body = $("queue").querySelector("tbody");
   body.textContent = "";
   $("queue-empty").hidden = state.cases.length > 0;
   for (const c of state.cases) {
     const row = document.createElement("tr");
-    row.className = "case-row";
+    row.className = "case-row" + (c.id === state.current ? " current" : "");
     row.dataset.caseId = c.id;
-    cell(row, "P" + c.priority, "p" + c.priority);
-    cell(row, c.id);
-    cell(row, c.intent);
-    cell(row, c.language);
-    cell(row, c.status + (c.assignee ? " (" + c.assignee + ")" : ""));
+    customerCell(row, c);
+    issueCell(row, c);
+    cell(row, "P" + c.priority, "priority p" + c.priority);
+    cell(row, c.status + (c.assignee ? " (" + c.assignee + ")" : ""), "status");
     cell(row, "", "waiting").dataset.since = c.waiting_since ? Date.parse(c.waiting_since) : "";
     slaCell(cell(row, "", "sla"), c);
     row.addEventListener("click", () => openCase(c.id));
@@ -76,8 +109,25 @@ function tick() {
   }
 }
 
+function queueQuery() {
+  const query = new URLSearchParams();
+  const search = $("search").value.trim();
+  if (search) query.set("q", search);
+  query.set("status", $("filter-status").value);
+  if ($("filter-priority").value) query.set("priority", $("filter-priority").value);
+  if ($("filter-channel").value) query.set("channel", $("filter-channel").value);
+  if ($("filter-mine").checked) query.set("mine", "1");
+  return query.toString();
+}
+
 async function loadQueue() {
-  state.cases = (await api("/api/queue")).cases;
+  try {
+    state.cases = (await api("/api/queue?" + queueQuery())).cases;
+    $("queue-error").textContent = "";
+  } catch (error) {
+    $("queue-error").textContent = error.message;
+    return;
+  }
   renderQueue();
 }
 
@@ -94,10 +144,16 @@ async function openCase(caseId) {
   location.hash = "case=" + c.id;
   $("case-pane").hidden = false;
   $("case-title").textContent = "P" + c.priority + " " + c.id + " · " + c.intent;
+  $("case-customer").textContent = "";
+  $("case-customer").append(channelIcon(c.channel), " " + c.customer.name + (c.customer.name !== c.customer.handle ? " (" + c.customer.handle + ")" : ""));
   $("case-summary").textContent = c.summary;
   $("case-meta").textContent = "Status: " + c.status + (c.assignee ? " by " + c.assignee : "") + " · channel " + c.channel
     + " · customer writes " + (LANGUAGE_NAMES[c.language] || c.language);
   $("case-pane").dataset.status = c.status;
+  const closed = CLOSED.includes(c.status);
+  $("reopen").hidden = !closed;
+  for (const id of ["claim", "resolve", "hand-back"]) $(id).hidden = closed;
+  $("reply-form").hidden = closed;
   slaCell($("case-sla"), c);
   $("case-waiting").dataset.since = c.waiting_since ? Date.parse(c.waiting_since) : "";
   tick();
@@ -278,6 +334,11 @@ async function start() {
   $("claim").addEventListener("click", () => act("claim"));
   $("resolve").addEventListener("click", () => act("resolve"));
   $("hand-back").addEventListener("click", () => act("hand_back"));
+  $("reopen").addEventListener("click", () => act("reopen"));
+  let searchTimer = null;
+  $("search").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(loadQueue, SEARCH_DELAY_MS); });
+  $("filters").addEventListener("submit", (event) => { event.preventDefault(); loadQueue(); });
+  for (const id of ["filter-status", "filter-priority", "filter-channel", "filter-mine"]) $(id).addEventListener("change", loadQueue);
   $("priority").addEventListener("change", () => act("priority", { priority: Number($("priority").value) }));
   $("reply-form").addEventListener("submit", (event) => { event.preventDefault(); send("reply", $("reply-text"), $("reply-error")); });
   $("note-form").addEventListener("submit", (event) => { event.preventDefault(); send("note", $("note-text"), $("note-error")); });
