@@ -6,12 +6,12 @@ import asyncio
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 from bot.cases.store import TranscriptLine
 from connectors.rest.mailbox import RestMailbox
 from tests.auxil.desk_app import PASSWORDS, context_of, desk_agents, open_case, origin, running_desk
-from tests.auxil.desk_browser import WAIT_SECONDS, chromium, close, require_chromium, sign_in
+from tests.auxil.desk_browser import WAIT_SECONDS, chromium, close, require_chromium, sign_in, waiting
 from tests.auxil.fake_telegram import FakeTelegram, agent_group_message
 from tests.auxil.waiting import until
 
@@ -28,7 +28,7 @@ def _row(driver, case_id: str):
 def _sla_met_after_the_first_reply(driver, base: str, case_id: str) -> None:
     wait = sign_in(driver, base, "alice", PASSWORDS["alice"])
     wait.until(lambda d: "left" in _row(d, case_id).find_element(By.CSS_SELECTOR, "td.sla").text)
-    _row(driver, case_id).click()
+    wait.until(lambda d: _row(d, case_id).click() or True)
     wait.until(ec.text_to_be_present_in_element((By.ID, "case-title"), case_id))
     assert "left" in driver.find_element(By.ID, "case-sla").text
     driver.find_element(By.ID, "reply-text").send_keys(REPLY)
@@ -40,10 +40,10 @@ def _sla_met_after_the_first_reply(driver, base: str, case_id: str) -> None:
 
 
 def _waiting_again_and_a_failed_send(driver, case_id: str, x_case_id: str) -> None:
-    wait = WebDriverWait(driver, WAIT_SECONDS)  # signed in already
+    wait = waiting(driver)  # signed in already
     wait.until(lambda d: _row(d, case_id).find_element(By.CSS_SELECTOR, "td.waiting").text.endswith("s"))
     assert _row(driver, case_id).find_element(By.CSS_SELECTOR, "td.sla").text == "met"  # the SLA stays stopped
-    _row(driver, x_case_id).click()
+    wait.until(lambda d: _row(d, x_case_id).click() or True)
     wait.until(ec.text_to_be_present_in_element((By.ID, "case-title"), x_case_id))
     driver.find_element(By.ID, "note-text").send_keys("customer called too")
     driver.find_element(By.ID, "add-note").click()
@@ -89,7 +89,7 @@ def _group_answers(fake: FakeTelegram) -> list[str]:
 def _answer_from_the_desk_and_link_bob(driver, base: str, case_id: str) -> None:
     wait = sign_in(driver, base, "alice", PASSWORDS["alice"])
     wait.until(lambda d: "claimed (alice)" in _row(d, case_id).text)  # claimed in the group, as alice
-    _row(driver, case_id).click()
+    wait.until(lambda d: _row(d, case_id).click() or True)
     wait.until(ec.text_to_be_present_in_element((By.ID, "case-meta"), "claimed by alice"))
     driver.find_element(By.ID, "reply-text").send_keys(FROM_DESK)
     driver.find_element(By.ID, "send-reply").click()
@@ -151,7 +151,7 @@ def _search_by_txid_resolve_and_reopen(driver, base: str, wanted: str, others: l
     assert row.find_element(By.CSS_SELECTOR, ".customer-name").text == "tg:6161"
     driver.find_element(By.ID, "search").send_keys(TXID[10:30])  # a piece of the txid, pasted
     wait.until(lambda d: _rows(d) == [wanted])
-    _row(driver, wanted).click()
+    wait.until(lambda d: _row(d, wanted).click() or True)
     wait.until(ec.text_to_be_present_in_element((By.ID, "case-title"), wanted))
     driver.find_element(By.ID, "resolve").click()
     wait.until(ec.text_to_be_present_in_element((By.ID, "case-meta"), "Status: resolved"))

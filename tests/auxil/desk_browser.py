@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
@@ -55,9 +56,14 @@ def close(driver: webdriver.Chrome, profile_dir: Path) -> None:
     shutil.rmtree(profile_dir, ignore_errors=True)
 
 
+def waiting(driver: webdriver.Chrome) -> WebDriverWait:
+    """A wait that looks again when the page re-rendered what it was reading (the queue does on each event)."""
+    return WebDriverWait(driver, WAIT_SECONDS, ignored_exceptions=(StaleElementReferenceException,))
+
+
 def sign_in(driver: webdriver.Chrome, base: str, name: str, password: str) -> WebDriverWait:
     """Open the desk, sign in on the page it redirects to, and return a wait for what follows."""
-    wait = WebDriverWait(driver, WAIT_SECONDS)
+    wait = waiting(driver)
     driver.get(base + "/")
     wait.until(ec.presence_of_element_located((By.ID, "login-form")))
     driver.find_element(By.ID, "name").send_keys(name)

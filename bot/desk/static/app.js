@@ -6,7 +6,8 @@ const SESSION_ENDED = 4401;  // the desk closed the live feed because this sessi
 const QUEUED_RECHECK_MS = 2000;  // a queued message's delivery is looked up again this often
 const $ = (id) => document.getElementById(id);
 const LANGUAGE_NAMES = { en: "English", ko: "Korean", zh: "Chinese" };  // shown as written: no translation
-const CHANNELS = { telegram: ["\u2708", "Telegram"], twitter: ["\ud835\udd4f", "X"], rest: ["\u{1f310}", "Web"] };
+// Symbols the common system fonts have (no emoji font needed, no image to load).
+const CHANNELS = { telegram: ["\u2708", "Telegram"], twitter: ["X", "X"], rest: ["\u2709", "Web"] };
 const CLOSED = ["resolved", "cancelled"];
 const SEARCH_DELAY_MS = 300;
 
@@ -141,6 +142,8 @@ async function openCase(caseId) {
   const c = await api("/api/cases/" + encodeURIComponent(caseId));
   if (state.current !== c.id) switchDrafts(c.id);
   state.current = c.id;
+  document.body.classList.add("case-open");  // at phone width the case replaces the queue
+  for (const row of document.querySelectorAll("tr.case-row")) row.classList.toggle("current", row.dataset.caseId === c.id);
   location.hash = "case=" + c.id;
   $("case-pane").hidden = false;
   $("case-title").textContent = "P" + c.priority + " " + c.id + " · " + c.intent;
@@ -255,6 +258,7 @@ function connectLive() {
   };
   socket.onmessage = async (message) => {
     const event = JSON.parse(message.data);
+    notifyP1(event);
     await loadQueue();
     if (state.current && event.case && event.case.id === state.current) await openCase(state.current);
   };
@@ -307,6 +311,53 @@ async function changeAgent(name, body) {
   await loadAgents();
 }
 
+// A browser notification for a new P1 or a P1 re-alert while the tab is open (after the agent allowed it).
+function setUpNotifications() {
+  if (!("Notification" in window)) return;
+  const offer = () => { $("enable-notifications").hidden = Notification.permission !== "default"; };
+  offer();
+  $("enable-notifications").addEventListener("click", async () => { await Notification.requestPermission(); offer(); });
+}
+
+function notifyP1(event) {
+  const c = event.case;
+  const realert = event.event === "p1_realert";
+  if (!c || !(realert || (event.event === "case_opened" && c.priority === 1))) return;
+  if (!("Notification" in window) || Notification.permission !== "granted") return;
+  const title = (realert ? "Still unclaimed P1: " : "New P1: ") + c.id;
+  const shown = new Notification(title, { body: c.intent.replace(/_/g, " ") + " · " + c.summary, tag: c.id + ":" + event.event });
+  shown.onclick = () => { window.focus(); openCase(c.id); };
+}
+
+// Keyboard: n next case, c claim, r reply, e resolve, / search; Ctrl+Enter sends from a box, Escape leaves it.
+function nextCase() {
+  if (!state.cases.length) return;
+  const at = state.cases.findIndex((c) => c.id === state.current);
+  openCase(state.cases[(at + 1) % state.cases.length].id);
+}
+
+function onKey(event) {
+  const target = event.target;
+  if (target.matches("input, textarea, select")) {
+    if (event.key === "Escape") target.blur();
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && target.form && target.tagName === "TEXTAREA") {
+      event.preventDefault();
+      target.form.requestSubmit();
+    }
+    return;
+  }
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  const withCase = (fn) => () => { if (state.current) fn(); };
+  const keys = {
+    n: nextCase,
+    c: withCase(() => act("claim")),
+    r: withCase(() => $("reply-text").focus()),
+    e: withCase(() => act("resolve")),
+    "/": () => $("search").focus(),
+  };
+  if (keys[event.key]) { event.preventDefault(); keys[event.key](); }
+}
+
 async function start() {
   const me = await api("/api/me");
   $("agent").textContent = "Signed in as " + me.agent;
@@ -335,6 +386,9 @@ async function start() {
   $("resolve").addEventListener("click", () => act("resolve"));
   $("hand-back").addEventListener("click", () => act("hand_back"));
   $("reopen").addEventListener("click", () => act("reopen"));
+  $("back-to-queue").addEventListener("click", () => { document.body.classList.remove("case-open"); });
+  document.addEventListener("keydown", onKey);
+  setUpNotifications();
   let searchTimer = null;
   $("search").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(loadQueue, SEARCH_DELAY_MS); });
   $("filters").addEventListener("submit", (event) => { event.preventDefault(); loadQueue(); });
