@@ -14,11 +14,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError
 
-from bot.cases.agents import agents, utcnow
+from bot.cases.agents import agent_teams, agents, utcnow
 from bot.cases.schema import cases
 from bot.migrations.runner import ensure_schema
 
@@ -34,6 +34,7 @@ class Agent:
     role: str
     telegram_user_id: int | None
     active: bool
+    teams: tuple[str, ...] = ()
 
     @property
     def is_admin(self) -> bool:
@@ -77,13 +78,29 @@ class AgentDirectory:
     def all(self) -> list[Agent]:
         with self._engine.connect() as conn:
             rows = conn.execute(select(agents).order_by(agents.c.name)).all()
-        return [_agent(r) for r in rows]
+            teams = _teams(conn)
+        return [_agent(r, teams.get(r.name, ())) for r in rows]
 
     def get(self, name: str) -> Agent | None:
         """The active agent named ``name``."""
         with self._engine.connect() as conn:
             row = conn.execute(select(agents).where(agents.c.name == name, agents.c.active.is_(True))).first()
-        return _agent(row) if row else None
+            teams = _teams(conn, name)
+        return _agent(row, teams.get(name, ())) if row else None
+
+    def set_teams(self, name: str, teams: Iterable[str]) -> Agent:
+        """The agent now works in exactly ``teams``."""
+        wanted = sorted(set(teams))
+        with self._engine.begin() as conn:
+            if conn.execute(select(agents.c.name).where(agents.c.name == name)).first() is None:
+                raise LookupError(name)
+            conn.execute(delete(agent_teams).where(agent_teams.c.agent == name))
+            if wanted:
+                conn.execute(insert(agent_teams), [{"agent": name, "team": team} for team in wanted])
+        found = self.get(name)
+        if found is None:
+            raise LookupError(name)
+        return found
 
     def by_telegram(self, telegram_user_id: int) -> Agent | None:
         """The active agent who linked this Telegram user id."""
@@ -91,7 +108,8 @@ class AgentDirectory:
             row = conn.execute(
                 select(agents).where(agents.c.telegram_user_id == telegram_user_id, agents.c.active.is_(True))
             ).first()
-        return _agent(row) if row else None
+            teams = _teams(conn, row.name) if row else {}
+        return _agent(row, teams.get(row.name, ())) if row else None
 
     def telegram_ids(self) -> list[int]:
         """The Telegram user ids of active agents: who a P1 re-alert calls in the group."""
@@ -169,8 +187,9 @@ class AgentDirectory:
             raise AgentConflict(_conflict(self, name, telegram_user_id)) from None
         with self._engine.connect() as conn:
             changed = conn.execute(select(agents).where(agents.c.name == name)).first()
+            teams = _teams(conn, name)
         assert changed is not None
-        return _agent(changed)
+        return _agent(changed, teams.get(name, ()))
 
     @staticmethod
     def _insert(conn: Connection, agent: NewAgent) -> None:
@@ -226,5 +245,17 @@ def _conflict(directory: AgentDirectory, name: str, telegram_user_id: int | None
     return f"an agent named {name} exists already"
 
 
-def _agent(row: Row[Any]) -> Agent:
-    return Agent(name=row.name, role=row.role, telegram_user_id=row.telegram_user_id, active=bool(row.active))
+def _teams(conn: Connection, name: str | None = None) -> dict[str, tuple[str, ...]]:
+    query = select(agent_teams).order_by(agent_teams.c.team)
+    if name is not None:
+        query = query.where(agent_teams.c.agent == name)
+    teams: dict[str, list[str]] = {}
+    for row in conn.execute(query):
+        teams.setdefault(row.agent, []).append(row.team)
+    return {agent: tuple(names) for agent, names in teams.items()}
+
+
+def _agent(row: Row[Any], teams: tuple[str, ...]) -> Agent:
+    return Agent(
+        name=row.name, role=row.role, telegram_user_id=row.telegram_user_id, active=bool(row.active), teams=teams
+    )

@@ -50,6 +50,14 @@ agents = Table(
     UniqueConstraint("telegram_user_id", name="uq_agents_telegram_user_id"),
 )
 
+# The teams each agent works in (one or more); names as in the desk's teams file.
+agent_teams = Table(
+    "agent_teams",
+    metadata,
+    Column("agent", String(64), primary_key=True),
+    Column("team", String(32), primary_key=True),
+)
+
 duty = Table(
     "agent_duty",
     metadata,

@@ -16,6 +16,7 @@ from sqlalchemy import Text, and_, cast, exists, func, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.cases.routing import Routing
 from bot.cases.schema import case_messages, cases
 from bot.cases.store import ACTIVE_STATUSES, Case
 
@@ -45,6 +46,8 @@ class QueueFilter:
     priority: int | None = None
     channel: str | None = None
     assignee: str | None = None  # "mine"
+    teams: tuple[str, ...] | None = None  # cases of these teams (as ``routing`` gives them), None: every team
+    routing: Routing | None = None
     search: str = ""
     limit: int = 200
 
@@ -58,6 +61,8 @@ def find_cases(engine: Engine, wanted: QueueFilter) -> list[Case]:
         conditions.append(cases.c.channel == wanted.channel)
     if wanted.assignee is not None:
         conditions.append(cases.c.assignee == wanted.assignee)
+    if wanted.teams is not None and wanted.routing is not None:
+        conditions.append(wanted.routing.team_column().in_(wanted.teams))
     conditions += [_mentions(word) for word in wanted.search.lower().split()]
     working = set(wanted.statuses) <= set(ACTIVE_STATUSES)
     order = (cases.c.priority, cases.c.created_at) if working else (cases.c.updated_at.desc(),)

@@ -23,7 +23,13 @@ MAX_TELEGRAM_ID = 2**53  # Telegram's user ids fit 52 bits
 
 async def agents(request: web.Request) -> web.StreamResponse:
     listed = await asyncio.to_thread(request.app[DESK].agents.all)
-    return web.json_response({"agents": [_json(a) for a in listed], "is_admin": request["is_admin"]})
+    return web.json_response(
+        {
+            "agents": [_json(a) for a in listed],
+            "is_admin": request["is_admin"],
+            "teams": list(request.app[DESK].settings.routing.teams),
+        }
+    )
 
 
 async def add_agent(request: web.Request) -> web.StreamResponse:
@@ -62,15 +68,21 @@ async def change_agent(request: web.Request) -> web.StreamResponse:
         changes["active"] = inputs.flag(body, "active")
     if "password" in body:
         changes["password_hash"] = await asyncio.to_thread(hash_password, _password(body))
-    if not changes:
-        raise inputs.bad_request("nothing to change: give role, telegram_user_id, active or password")
+    teams = _teams(request, body) if "teams" in body else None
+    if not changes and teams is None:
+        raise inputs.bad_request("nothing to change: give role, telegram_user_id, active, password or teams")
+    directory = request.app[DESK].agents
     try:
-        agent = await asyncio.to_thread(lambda: request.app[DESK].agents.change(name, **changes))
+        if teams is not None:
+            await asyncio.to_thread(directory.set_teams, name, teams)
+        agent = await asyncio.to_thread(lambda: directory.change(name, **changes))
     except LookupError:
         raise inputs.not_found(f"no agent {name}") from None
     except AgentConflict as error:
         raise _conflict(error) from None
     detail = {k: v for k, v in changes.items() if k != "password_hash"} | {"agent": name}
+    if teams is not None:
+        detail["teams"] = teams
     if "password_hash" in changes:
         detail["password"] = "reset"
     await _audit(request, "agent_change", detail)
@@ -115,9 +127,23 @@ def _telegram_id(body: dict[str, Any]) -> int | None:
     return value
 
 
+def _teams(request: web.Request, body: dict[str, Any]) -> list[str]:
+    teams = body.get("teams")
+    known = request.app[DESK].settings.routing.teams
+    if not isinstance(teams, list) or not all(isinstance(t, str) and t in known for t in teams):
+        raise inputs.bad_request(f"'teams' must be a list of {', '.join(known)}")
+    return teams
+
+
 def _conflict(error: AgentConflict) -> web.HTTPConflict:
     return web.HTTPConflict(text=json.dumps({"error": str(error)}), content_type="application/json")
 
 
 def _json(agent: Agent) -> dict[str, Any]:
-    return {"name": agent.name, "role": agent.role, "telegram_user_id": agent.telegram_user_id, "active": agent.active}
+    return {
+        "name": agent.name,
+        "role": agent.role,
+        "telegram_user_id": agent.telegram_user_id,
+        "active": agent.active,
+        "teams": list(agent.teams),
+    }

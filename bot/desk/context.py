@@ -112,6 +112,7 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
                     ledger,
                     roster,
                     directory=directory,
+                    routing=settings.routing,
                     allowed_ids=settings.agent_telegram_ids,
                     desk_origin=settings.public_origin,
                 )

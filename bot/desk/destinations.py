@@ -16,10 +16,11 @@ from telegram import Bot, ReplyParameters
 from telegram.constants import ParseMode
 
 from bot.cases.agent_directory import AgentDirectory
-from bot.cases.agents import DutyRoster
+from bot.cases.agents import DutyRoster, OnDuty
 from bot.cases.deliveries import Delivery, DeliveryLedger
 from bot.cases.escalations import NO_AGENT_FLAG, P1_REALERT_FLAG, Escalations
 from bot.cases.priorities import P1
+from bot.cases.routing import Routing
 from bot.cases.store import Case, CaseStore
 from bot.desk.alerts import LINE_CHARS, alert_buttons, alert_text, clip, mention, on_duty_mentions
 from bot.desk.budget import SendBudget
@@ -80,6 +81,7 @@ class TelegramGroup:
         roster: DutyRoster,
         *,
         directory: AgentDirectory | None = None,
+        routing: Routing | None = None,
         allowed_ids: tuple[int, ...] = (),
         desk_origin: str | None = None,
         budget: SendBudget | None = None,
@@ -91,6 +93,7 @@ class TelegramGroup:
         self._ledger = ledger
         self._roster = roster
         self._directory = directory
+        self._routing = routing
         self._allowed_ids = allowed_ids
         self._desk_origin = desk_origin
 
@@ -123,8 +126,18 @@ class TelegramGroup:
             mentions = [mention(name, uid) for uid, name in named.items()]
             mentions += [mention(a.agent, None) for a in on_duty if a.telegram_user_id is None]
         elif case.priority == P1:
-            mentions = on_duty_mentions(on_duty) or ["nobody is on duty"]
+            mentions = on_duty_mentions(await asyncio.to_thread(self._team_first, case, on_duty)) or [
+                "nobody is on duty"
+            ]
         return alert_text(case, attachments, mentions=mentions, headline=headline, desk_origin=self._desk_origin)
+
+    def _team_first(self, case: Case, on_duty: list[OnDuty]) -> list[OnDuty]:
+        """A P1 calls the agents on duty in its team; everyone on duty when none of them is (the re-alert calls all)."""
+        if self._routing is None or self._directory is None:
+            return on_duty
+        team = self._routing.team_of(case)
+        members = {a.name for a in self._directory.all() if team in a.teams}
+        return [a for a in on_duty if a.agent in members] or on_duty
 
     def _everyone(self) -> dict[int, str]:
         """Every agent who can act in the group, by Telegram user id: linked agents, then the allow-list."""
@@ -152,6 +165,9 @@ def update_line(case: Case, event: str, payload: dict[str, Any]) -> str | None:
         return f"{case.id} handed back to the bot; open for another agent"
     if event == "case_resolved":
         return f"{case.id} resolved by {payload.get('agent', '?')}"
+    if event == "case_transferred":
+        to = " and ".join(str(part) for part in (payload.get("team"), payload.get("agent")) if part)
+        return f"{case.id} transferred to {to} by {payload.get('by', '?')}"
     if event == "case_reopened":
         return f"{case.id} reopened by {payload.get('agent', '?')}; open for an agent"
     if event == "case_cancelled":

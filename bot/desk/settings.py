@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.cases.agent_directory import ADMIN, AGENT, NewAgent
+from bot.cases.routing import Routing
 from bot.desk.passwords import is_password_hash
+from bot.desk.teams import TeamsFileError, load_routing
 from bot.environment import EnvReader, reading
 from bot.helpcenter.settings import HelpCenterSettings
 from bot.lifecycle.settings import LifecycleSettings
@@ -61,6 +63,16 @@ def _agents(read: EnvReader) -> tuple[dict[str, str], dict[str, int]]:
     return agents, telegram
 
 
+def _routing(read: EnvReader) -> Routing:
+    """``DESK_TEAMS_FILE`` (default ``bot/desk/teams.yml``): the teams and their routes."""
+    path = read.text("DESK_TEAMS_FILE")
+    try:
+        return load_routing(Path(path)) if path else load_routing()
+    except TeamsFileError as error:
+        read.problem("DESK_TEAMS_FILE", str(error))
+        return load_routing()
+
+
 def _admins(read: EnvReader, agents: dict[str, str]) -> tuple[str, ...]:
     """``DESK_ADMINS``: who may manage agents in the desk; by default the first agent of ``DESK_AGENTS``."""
     admins = read.items("DESK_ADMINS")
@@ -97,6 +109,7 @@ class DeskSettings:
     idle_minutes: float = 30.0
     session_max_hours: float = 12.0
     sla_minutes: dict[int, int] = field(default_factory=lambda: dict(DEFAULT_SLA_MINUTES))
+    routing: Routing = field(default_factory=load_routing)  # teams and which cases reach them
     poll_seconds: float = 0.2
     retry_base_seconds: float = 1.0
     retry_max_seconds: float = 300.0
@@ -148,6 +161,7 @@ class DeskSettings:
                 idle_minutes=read.number("DESK_IDLE_MINUTES", 30.0, positive=True),
                 session_max_hours=read.number("DESK_SESSION_MAX_HOURS", 12.0, positive=True),
                 sla_minutes=_sla_minutes(read),
+                routing=_routing(read),
                 poll_seconds=read.number("DESK_POLL_SECONDS", 0.2, positive=True),
                 retry_base_seconds=read.number("ALERT_RETRY_BASE_SECONDS", 1.0, positive=True),
                 retry_max_seconds=read.number("ALERT_RETRY_MAX_SECONDS", 300.0, positive=True),

@@ -37,7 +37,8 @@ from bot.language import NAMES
 from bot.language.script import detect
 
 STATIC = Path(__file__).resolve().parent / "static"
-ACTIONS = frozenset({"claim", "reply", "note", "priority", "resolve", "hand_back", "reopen"})
+ACTIONS = frozenset({"claim", "reply", "note", "priority", "resolve", "hand_back", "reopen", "transfer"})
+MY_TEAMS = "mine"
 STATUS_FILTERS = {
     "active": ACTIVE_STATUSES,
     OPEN: (OPEN,),
@@ -149,9 +150,12 @@ async def index(request: web.Request) -> web.StreamResponse:
 async def me(request: web.Request) -> web.StreamResponse:
     context = request.app[DESK]
     on_duty = [a.agent for a in await asyncio.to_thread(context.desk.roster.current)]
+    agent = await asyncio.to_thread(context.agents.get, request["agent"])
     return web.json_response(
         {
             "agent": request["agent"],
+            "teams": list(agent.teams) if agent else [],
+            "all_teams": list(context.settings.routing.teams),
             "is_admin": request["is_admin"],
             "is_on_duty": request["agent"] in on_duty,
             "on_duty": on_duty,
@@ -177,21 +181,38 @@ async def duty(request: web.Request) -> web.StreamResponse:
 async def queue(request: web.Request) -> web.StreamResponse:
     """GET /api/queue?status=&priority=&channel=&mine=1&q=: the working queue by default."""
     context = request.app[DESK]
-    cases = await asyncio.to_thread(find_cases, context.engine, _queue_filter(request))
+    cases = await asyncio.to_thread(find_cases, context.engine, await _queue_filter(request))
     times = await asyncio.to_thread(reply_times, context.engine, [c.id for c in cases])
     sla_minutes = context.settings.sla_minutes
+    routing = context.settings.routing
     return web.json_response(
         {
             "cases": [
-                {**case_json(c), **sla_fields(c, times[c.id], sla_minutes), "customer": customer_json(c)} for c in cases
+                {
+                    **case_json(c),
+                    **sla_fields(c, times[c.id], sla_minutes),
+                    "customer": customer_json(c),
+                    "team": routing.team_of(c),
+                }
+                for c in cases
             ],
             "now": utcnow().isoformat(),
         }
     )
 
 
-def _queue_filter(request: web.Request) -> QueueFilter:
+async def _queue_filter(request: web.Request) -> QueueFilter:
     query = request.query
+    routing = request.app[DESK].settings.routing
+    team = query.get("team") or None
+    teams: tuple[str, ...] | None = None
+    if team == MY_TEAMS:
+        agent = await asyncio.to_thread(request.app[DESK].agents.get, request["agent"])
+        teams = agent.teams if agent else ()
+    elif team is not None:
+        if team not in routing.teams:
+            raise inputs.bad_request(f"team must be {MY_TEAMS} or one of {', '.join(routing.teams)}")
+        teams = (team,)
     status = query.get("status") or "active"
     if status not in STATUS_FILTERS:
         raise inputs.bad_request(f"status must be one of {', '.join(STATUS_FILTERS)}")
@@ -209,6 +230,8 @@ def _queue_filter(request: web.Request) -> QueueFilter:
         priority=int(priority) if priority else None,
         channel=channel,
         assignee=request["agent"] if query.get("mine") in ("1", "true") else None,
+        teams=teams,
+        routing=routing,
         search=search,
     )
 
@@ -224,6 +247,7 @@ async def case_view(request: web.Request) -> web.StreamResponse:
     times = await asyncio.to_thread(reply_times, context.engine, [case.id])
     data = {**case_json(case, attachments), **sla_fields(case, times[case.id], context.settings.sla_minutes)}
     data["customer"] = customer_json(case)
+    data["team"] = context.settings.routing.team_of(case)
     data["transcript"] = [{**_line(t), "delivery": _delivery(d)} for t, d in zip(transcript, deliveries, strict=True)]
     data["audit"] = [_audit(a) for a in audit]
     return web.json_response(data)
@@ -270,8 +294,23 @@ async def act(request: web.Request) -> web.StreamResponse:
         await desk.hand_back(actor, case_id)
     elif action == "reopen":
         await desk.reopen(actor, case_id)
+    elif action == "transfer":
+        team, agent = await _transfer_target(request, body)
+        await desk.transfer(actor, case_id, team=team, agent=agent, note=inputs.text(body, "note"))
     case = await asyncio.to_thread(context.store.get, case_id)
     return web.json_response(case_json(case))
+
+
+async def _transfer_target(request: web.Request, body: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The team (one of the routing's) and the agent (an active one) a transfer names."""
+    context = request.app[DESK]
+    team = inputs.text(body, "team") if body.get("team") else None
+    if team is not None and team not in context.settings.routing.teams:
+        raise inputs.bad_request(f"team must be one of {', '.join(context.settings.routing.teams)}")
+    agent = inputs.text(body, "agent") if body.get("agent") else None
+    if agent is not None and await asyncio.to_thread(context.agents.get, agent) is None:
+        raise inputs.bad_request(f"no agent {agent}")
+    return team, agent
 
 
 async def send_file(request: web.Request) -> web.StreamResponse:

@@ -1,7 +1,7 @@
 // The agent desk page: queue with SLA timers, case view, actions, live updates. No build step.
 "use strict";
 
-const state = { cases: [], current: null, recheck: null, drafts: {} };
+const state = { cases: [], current: null, recheck: null, drafts: {}, teams: [] };
 const SESSION_ENDED = 4401;  // the desk closed the live feed because this session was signed out or expired
 const QUEUED_RECHECK_MS = 2000;  // a queued message's delivery is looked up again this often
 const $ = (id) => document.getElementById(id);
@@ -66,7 +66,10 @@ function issueCell(row, c) {
   const id = document.createElement("small");
   id.className = "case-id";
   id.textContent = c.id;
-  td.append(" ", id);
+  const team = document.createElement("small");
+  team.className = "team";
+  team.textContent = c.team;
+  td.append(" ", id, " ", team);
 }
 
 function renderQueue() {
@@ -117,6 +120,7 @@ function queueQuery() {
   query.set("status", $("filter-status").value);
   if ($("filter-priority").value) query.set("priority", $("filter-priority").value);
   if ($("filter-channel").value) query.set("channel", $("filter-channel").value);
+  if ($("filter-team").value) query.set("team", $("filter-team").value);
   if ($("filter-mine").checked) query.set("mine", "1");
   return query.toString();
 }
@@ -150,12 +154,13 @@ async function openCase(caseId) {
   $("case-customer").textContent = "";
   $("case-customer").append(channelIcon(c.channel), " " + c.customer.name + (c.customer.name !== c.customer.handle ? " (" + c.customer.handle + ")" : ""));
   $("case-summary").textContent = c.summary;
-  $("case-meta").textContent = "Status: " + c.status + (c.assignee ? " by " + c.assignee : "") + " · channel " + c.channel
+  $("case-meta").textContent = "Status: " + c.status + (c.assignee ? " by " + c.assignee : "") + " · team " + c.team
+    + " · channel " + c.channel
     + " · customer writes " + (LANGUAGE_NAMES[c.language] || c.language);
   $("case-pane").dataset.status = c.status;
   const closed = CLOSED.includes(c.status);
   $("reopen").hidden = !closed;
-  for (const id of ["claim", "resolve", "hand-back"]) $(id).hidden = closed;
+  for (const id of ["claim", "resolve", "hand-back", "transfer-form"]) $(id).hidden = closed;
   $("reply-form").hidden = closed;
   slaCell($("case-sla"), c);
   $("case-waiting").dataset.since = c.waiting_since ? Date.parse(c.waiting_since) : "";
@@ -267,6 +272,7 @@ function connectLive() {
 // Agents: everyone sees who they are; an admin adds agents, links Telegram ids, changes roles, removes.
 async function loadAgents() {
   const { agents, is_admin } = await api("/api/agents");
+  fillAgentChoices(agents);
   const body = $("agents").querySelector("tbody");
   body.textContent = "";
   for (const a of agents) {
@@ -275,6 +281,19 @@ async function loadAgents() {
     cell(row, a.name);
     cell(row, a.role);
     cell(row, a.telegram_user_id === null ? "not linked" : String(a.telegram_user_id), "telegram-id");
+    const teams = cell(row, is_admin ? "" : a.teams.join(", "), "teams");
+    if (is_admin && a.active) {
+      for (const team of state.teams) {
+        const box = document.createElement("input");
+        box.type = "checkbox"; box.value = team; box.checked = a.teams.includes(team);
+        box.addEventListener("change", () => changeAgent(a.name, {
+          teams: [...teams.querySelectorAll("input:checked")].map((b) => b.value),
+        }));
+        const label = document.createElement("label");
+        label.append(box, " " + team + " ");
+        teams.appendChild(label);
+      }
+    }
     cell(row, a.active ? "active" : "removed");
     const actions = cell(row, "");
     if (is_admin && a.active) {
@@ -296,6 +315,17 @@ async function loadAgents() {
     body.appendChild(row);
   }
   for (const el of document.querySelectorAll(".admin-only")) el.hidden = !is_admin;
+}
+
+function options(select, values, keepFirst) {
+  while (select.options.length > keepFirst) select.remove(keepFirst);
+  for (const value of values) select.add(new Option(value, value));
+}
+
+function fillAgentChoices(agents) {
+  const chosen = $("transfer-agent").value;
+  options($("transfer-agent"), agents.filter((a) => a.active).map((a) => a.name), 1);
+  $("transfer-agent").value = chosen;
 }
 
 function button(text, cls, onClick) {
@@ -362,12 +392,18 @@ async function start() {
   const me = await api("/api/me");
   $("agent").textContent = "Signed in as " + me.agent;
   showDuty(me);
+  state.teams = me.all_teams;
+  options($("filter-team"), me.all_teams, 2);
+  options($("transfer-team"), me.all_teams, 1);
+  fillAgentChoices((await api("/api/agents")).agents);
   $("duty-toggle").addEventListener("click", async () => {
     showDuty(await post("/api/duty", { on_duty: $("duty-toggle").dataset.onDuty !== "true" }));
   });
-  $("show-agents").addEventListener("click", async () => {
-    $("agents-pane").hidden = !$("agents-pane").hidden;
-    if (!$("agents-pane").hidden) await loadAgents();
+  $("show-agents").addEventListener("click", async () => {  // the agents page replaces queue and case while open
+    const open = document.body.classList.toggle("agents-open");
+    $("agents-pane").hidden = !open;
+    $("show-agents").textContent = open ? "Back to the queue" : "Agents";
+    if (open) await loadAgents();
   });
   $("agent-form").addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -386,13 +422,23 @@ async function start() {
   $("resolve").addEventListener("click", () => act("resolve"));
   $("hand-back").addEventListener("click", () => act("hand_back"));
   $("reopen").addEventListener("click", () => act("reopen"));
+  $("transfer-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = { team: $("transfer-team").value || null, agent: $("transfer-agent").value || null, note: $("transfer-note").value };
+    $("message").textContent = "";
+    try {
+      await post("/api/cases/" + state.current + "/transfer", body);
+      $("transfer-form").reset();
+    } catch (error) { $("message").textContent = "Not transferred: " + error.message; }
+    await refresh();
+  });
   $("back-to-queue").addEventListener("click", () => { document.body.classList.remove("case-open"); });
   document.addEventListener("keydown", onKey);
   setUpNotifications();
   let searchTimer = null;
   $("search").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(loadQueue, SEARCH_DELAY_MS); });
   $("filters").addEventListener("submit", (event) => { event.preventDefault(); loadQueue(); });
-  for (const id of ["filter-status", "filter-priority", "filter-channel", "filter-mine"]) $(id).addEventListener("change", loadQueue);
+  for (const id of ["filter-status", "filter-priority", "filter-channel", "filter-team", "filter-mine"]) $(id).addEventListener("change", loadQueue);
   $("priority").addEventListener("change", () => act("priority", { priority: Number($("priority").value) }));
   $("reply-form").addEventListener("submit", (event) => { event.preventDefault(); send("reply", $("reply-text"), $("reply-error")); });
   $("note-form").addEventListener("submit", (event) => { event.preventDefault(); send("note", $("note-text"), $("note-error")); });
