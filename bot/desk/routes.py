@@ -22,6 +22,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/agents/{name}", agent_views.change_agent)
     app.router.add_get("/api/queue", views.queue)
     app.router.add_get("/api/cases/{case_id}", views.case_view)
+    app.router.add_get("/api/cases/{case_id}/canned", views.canned)
     app.router.add_post("/api/cases/{case_id}/file", views.send_file)
     app.router.add_post("/api/cases/{case_id}/{action}", views.act)
     app.router.add_get("/api/cases/{case_id}/export", views.export)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bot.cases.agent_directory import ADMIN, AGENT, NewAgent
 from bot.cases.routing import Routing
+from bot.desk.canned import CannedFileError, CannedReply, load_canned
 from bot.desk.passwords import is_password_hash
 from bot.desk.teams import TeamsFileError, load_routing
 from bot.environment import EnvReader, reading
@@ -73,6 +74,16 @@ def _routing(read: EnvReader) -> Routing:
         return load_routing()
 
 
+def _canned(read: EnvReader, teams: tuple[str, ...]) -> tuple[CannedReply, ...]:
+    """``DESK_CANNED_REPLIES_FILE`` (default ``bot/desk/canned_replies.yml``), its teams among ``teams``."""
+    path = read.text("DESK_CANNED_REPLIES_FILE")
+    try:
+        return load_canned(teams, Path(path)) if path else load_canned(teams)
+    except CannedFileError as error:
+        read.problem("DESK_CANNED_REPLIES_FILE", str(error))
+        return ()
+
+
 def _admins(read: EnvReader, agents: dict[str, str]) -> tuple[str, ...]:
     """``DESK_ADMINS``: who may manage agents in the desk; by default the first agent of ``DESK_AGENTS``."""
     admins = read.items("DESK_ADMINS")
@@ -110,6 +121,7 @@ class DeskSettings:
     session_max_hours: float = 12.0
     sla_minutes: dict[int, int] = field(default_factory=lambda: dict(DEFAULT_SLA_MINUTES))
     routing: Routing = field(default_factory=load_routing)  # teams and which cases reach them
+    canned_replies: tuple[CannedReply, ...] = field(default_factory=lambda: load_canned(load_routing().teams))
     poll_seconds: float = 0.2
     retry_base_seconds: float = 1.0
     retry_max_seconds: float = 300.0
@@ -148,6 +160,7 @@ class DeskSettings:
             public_origin = read.url("DESK_PUBLIC_ORIGIN", schemes=("http", "https"))
             x = XSettings.from_env(env)
             agents, agent_telegram = _agents(read)
+            routing = _routing(read)
             return cls(
                 core=Settings.from_env(env),
                 attachment_dir=TelegramSettings.from_env(env).attachment_dir,
@@ -161,7 +174,8 @@ class DeskSettings:
                 idle_minutes=read.number("DESK_IDLE_MINUTES", 30.0, positive=True),
                 session_max_hours=read.number("DESK_SESSION_MAX_HOURS", 12.0, positive=True),
                 sla_minutes=_sla_minutes(read),
-                routing=_routing(read),
+                routing=routing,
+                canned_replies=_canned(read, routing.teams),
                 poll_seconds=read.number("DESK_POLL_SECONDS", 0.2, positive=True),
                 retry_base_seconds=read.number("ALERT_RETRY_BASE_SECONDS", 1.0, positive=True),
                 retry_max_seconds=read.number("ALERT_RETRY_MAX_SECONDS", 300.0, positive=True),

@@ -253,6 +253,24 @@ async def case_view(request: web.Request) -> web.StreamResponse:
     return web.json_response(data)
 
 
+async def canned(request: web.Request) -> web.StreamResponse:
+    """GET /api/cases/{id}/canned: the replies of the case's team, in the customer's language, filled in."""
+    context = request.app[DESK]
+    case = await asyncio.to_thread(context.store.get, request.match_info["case_id"])
+    team = context.settings.routing.team_of(case)
+    values = {
+        "customer_name": customer_json(case)["name"],
+        "case_id": case.id,
+        "official_domains": ", ".join(context.settings.core.official_domains),
+    }
+    replies = [
+        {"id": r.id, "title": r.title, "text": r.render(case.language, **values)}
+        for r in context.settings.canned_replies
+        if r.serves(team)
+    ]
+    return web.json_response({"team": team, "language": case.language, "replies": replies})
+
+
 def _line(line: TranscriptLine) -> dict[str, Any]:
     """A transcript line as written (never translated); a customer's with the language its script shows."""
     language = detect(line.text) if line.role == "customer" else None

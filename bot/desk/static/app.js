@@ -1,7 +1,7 @@
 // The agent desk page: queue with SLA timers, case view, actions, live updates. No build step.
 "use strict";
 
-const state = { cases: [], current: null, recheck: null, drafts: {}, teams: [] };
+const state = { cases: [], current: null, recheck: null, drafts: {}, teams: [], canned: [] };
 const SESSION_ENDED = 4401;  // the desk closed the live feed because this session was signed out or expired
 const QUEUED_RECHECK_MS = 2000;  // a queued message's delivery is looked up again this often
 const $ = (id) => document.getElementById(id);
@@ -185,12 +185,32 @@ async function openCase(caseId) {
     if (t.delivery) li.append(" ", deliveryBadge(t.delivery));
   });
   recheckWhileQueued(c);
+  loadCanned(c.id);
   list("audit", c.audit, (li, a) => {
     li.textContent = a.at.slice(11, 19) + " " + a.actor + " (" + a.via + ") " + a.action
       + (a.allowed ? "" : " (refused: " + (a.detail.reason || "") + ")");
   });
   $("export-txt").href = "/api/cases/" + c.id + "/export?format=txt";
   $("export-json").href = "/api/cases/" + c.id + "/export?format=json";
+}
+
+// Canned replies of the case's team, already in the customer's language: inserted for the agent to edit.
+async function loadCanned(caseId) {
+  const { replies } = await api("/api/cases/" + encodeURIComponent(caseId) + "/canned");
+  if (state.current !== caseId) return;
+  state.canned = replies;
+  const select = $("canned");
+  while (select.options.length > 1) select.remove(1);
+  for (const r of replies) select.add(new Option(r.title, r.id));
+}
+
+function insertCanned() {
+  const reply = state.canned.find((r) => r.id === $("canned").value);
+  $("canned").value = "";
+  if (!reply) return;
+  const box = $("reply-text");
+  box.value = box.value.trim() ? box.value.trimEnd() + "\n\n" + reply.text : reply.text;
+  box.focus();
 }
 
 function deliveryBadge(delivery) {
@@ -422,6 +442,7 @@ async function start() {
   $("resolve").addEventListener("click", () => act("resolve"));
   $("hand-back").addEventListener("click", () => act("hand_back"));
   $("reopen").addEventListener("click", () => act("reopen"));
+  $("canned").addEventListener("change", insertCanned);
   $("transfer-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const body = { team: $("transfer-team").value || null, agent: $("transfer-agent").value || null, note: $("transfer-note").value };
