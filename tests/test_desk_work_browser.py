@@ -142,7 +142,7 @@ def _rows(driver) -> list[str]:
     return [r.get_attribute("data-case-id") for r in driver.find_elements(By.CSS_SELECTOR, "tr.case-row")]
 
 
-def _search_by_txid_resolve_and_reopen(driver, base: str, wanted: str, others: list[str]) -> None:
+def _search_by_txid_and_resolve(driver, base: str, wanted: str, others: list[str]) -> None:
     wait = sign_in(driver, base, "alice", PASSWORDS["alice"])
     wait.until(lambda d: set(_rows(d)) == {wanted, *others})
     row = _row(driver, wanted)
@@ -156,8 +156,15 @@ def _search_by_txid_resolve_and_reopen(driver, base: str, wanted: str, others: l
     driver.find_element(By.ID, "resolve").click()
     wait.until(ec.text_to_be_present_in_element((By.ID, "case-meta"), "Status: resolved"))
     wait.until(lambda d: _rows(d) == [])  # the working queue holds no resolved case
+
+
+def _see_the_rating_and_reopen(driver, wanted: str) -> None:
+    wait = waiting(driver)
     Select(driver.find_element(By.ID, "filter-status")).select_by_value("resolved")
     wait.until(lambda d: _rows(d) == [wanted])
+    assert "CSAT 4/5" in _row(driver, wanted).find_element(By.CSS_SELECTOR, "td.status").text
+    wait.until(lambda d: _row(d, wanted).click() or True)
+    wait.until(ec.text_to_be_present_in_element((By.ID, "case-csat"), "Customer rating (CSAT): 4/5"))
     assert driver.find_element(By.ID, "reopen").is_displayed()
     assert not driver.find_element(By.ID, "reply-form").is_displayed()
     driver.find_element(By.ID, "reopen").click()
@@ -165,7 +172,7 @@ def _search_by_txid_resolve_and_reopen(driver, base: str, wanted: str, others: l
     wait.until(lambda d: _rows(d) == [])
 
 
-async def test_an_agent_finds_a_case_by_txid_and_reopens_it_once_resolved(sqlite_url, tmp_path):
+async def test_an_agent_finds_a_case_by_txid_sees_its_rating_once_resolved_and_reopens_it(sqlite_url, tmp_path):
     require_chromium()
     async with running_desk(sqlite_url) as server:
         store = context_of(server).store
@@ -182,7 +189,9 @@ async def test_an_agent_finds_a_case_by_txid_and_reopens_it_once_resolved(sqlite
         others = [open_case(server, sender_id=f"web-{n}").id for n in range(2)]
         driver = await asyncio.to_thread(chromium, tmp_path / "profile")
         try:
-            await asyncio.to_thread(_search_by_txid_resolve_and_reopen, driver, origin(server), wanted.id, others)
+            await asyncio.to_thread(_search_by_txid_and_resolve, driver, origin(server), wanted.id, others)
+            store.rate(wanted.id, 4)  # the customer answered the rating question
+            await asyncio.to_thread(_see_the_rating_and_reopen, driver, wanted.id)
         finally:
             await asyncio.to_thread(close, driver, tmp_path / "profile")
         actions = [(e.actor, e.action) for e in context_of(server).desk.audit.entries(wanted.id)]

@@ -83,7 +83,7 @@ function renderQueue() {
     customerCell(row, c);
     issueCell(row, c);
     cell(row, "P" + c.priority, "priority p" + c.priority);
-    cell(row, c.status + (c.assignee ? " (" + c.assignee + ")" : ""), "status");
+    cell(row, c.status + (c.assignee ? " (" + c.assignee + ")" : "") + (c.rating ? " · CSAT " + c.rating + "/5" : ""), "status");
     cell(row, "", "waiting").dataset.since = c.waiting_since ? Date.parse(c.waiting_since) : "";
     slaCell(cell(row, "", "sla"), c);
     row.addEventListener("click", () => openCase(c.id));
@@ -154,6 +154,8 @@ async function openCase(caseId) {
   $("case-customer").textContent = "";
   $("case-customer").append(channelIcon(c.channel), " " + c.customer.name + (c.customer.name !== c.customer.handle ? " (" + c.customer.handle + ")" : ""));
   $("case-summary").textContent = c.summary;
+  $("case-csat").hidden = !c.rating;
+  $("case-csat").textContent = c.rating ? "Customer rating (CSAT): " + c.rating + "/5 " + "\u2605".repeat(c.rating) : "";
   $("case-meta").textContent = "Status: " + c.status + (c.assignee ? " by " + c.assignee : "") + " · team " + c.team
     + " · channel " + c.channel
     + " · customer writes " + (LANGUAGE_NAMES[c.language] || c.language);
