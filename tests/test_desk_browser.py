@@ -2,6 +2,7 @@ import asyncio
 import time
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
@@ -19,17 +20,18 @@ CUSTOMER_CHAT = 5151
 
 
 def _drive(driver, base: str, case_id: str, customer_texts) -> None:
-    wait = WebDriverWait(driver, 15)
+    wait = WebDriverWait(driver, 15, ignored_exceptions=(StaleElementReferenceException,))
     driver.get(base + "/")
     wait.until(ec.presence_of_element_located((By.ID, "login-form")))  # redirected to sign in
     driver.find_element(By.ID, "name").send_keys("alice")
     driver.find_element(By.ID, "password").send_keys(PASSWORDS["alice"])
     driver.find_element(By.ID, "sign-in").click()
-    row = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, f'tr[data-case-id="{case_id}"]')))
-    assert row.find_element(By.CSS_SELECTOR, "td.p1").text == "P1"
-    wait.until(lambda d: "left" in row.find_element(By.CSS_SELECTOR, "td.sla").text)  # SLA timer runs
+    row = f'tr[data-case-id="{case_id}"]'  # found again each time: a live event re-renders the queue
+    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, row)))
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, row + " td.p1").text == "P1")
+    wait.until(lambda d: "left" in d.find_element(By.CSS_SELECTOR, row + " td.sla").text)  # SLA timer runs
     wait.until(lambda d: d.find_element(By.ID, "live").text == "live")
-    row.click()
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, row).click() or True)
     wait.until(ec.text_to_be_present_in_element((By.ID, "case-title"), case_id))
     assert "BTC" in driver.find_element(By.ID, "details").text
     assert "articles tried" not in driver.find_element(By.ID, "details").text  # listed apart, as links

@@ -10,7 +10,7 @@ from bot.cases.instances import Instance
 from bot.cases.store import TranscriptLine
 from connectors.rest.mailbox import RestMailbox
 from connectors.telegram.storage import Outbox
-from tests.auxil.desk_app import context_of, running_desk
+from tests.auxil.desk_app import context_of, desk_agents, running_desk
 from tests.auxil.fake_telegram import FakeTelegram, agent_group_message
 from tests.auxil.fuzzing import FUZZ, texts
 from tests.auxil.telegram_harness import ChannelHarness
@@ -28,6 +28,7 @@ def _env(fake: FakeTelegram, **extra: str) -> dict[str, str]:
         "TELEGRAM_AGENT_BOT_TOKEN": AGENT_TOKEN,
         "TELEGRAM_AGENT_CHAT_ID": str(GROUP),
         "TELEGRAM_AGENT_IDS": f"{AGENT},{OTHER_AGENT}",
+        "DESK_AGENTS": desk_agents({"alice": AGENT}),  # alice in the group is alice on the desk; 4343 is not linked
         "TELEGRAM_API_BASE_URL": fake.base_url,
         **extra,
     }
@@ -88,7 +89,7 @@ async def test_p1_alert_reaches_the_agents_group_within_5_seconds(sqlite_url):
         text = alert.params["text"]
         assert "P1" in text and "suspected_theft" in text and "Account taken over" in text
         assert "coin: BTC" in text
-        assert f'<a href="tg://user?id={AGENT}">@alice_tg</a>' in text  # P1 mentions the agent on duty
+        assert f'<a href="tg://user?id={AGENT}">alice</a>' in text  # P1 mentions the agent on duty
         keyboard = alert.params["reply_markup"]["inline_keyboard"][0]
         assert [b["callback_data"] for b in keyboard] == [f"claim:{case.id}", f"resolve:{case.id}"]
         context_of(server).store.add_attachment(
@@ -129,7 +130,7 @@ async def test_reply_to_the_alert_reaches_the_telegram_customer_and_resolve_asks
         assert [c.params["text"] for c in customer()] == [claimed, "We are freezing your account now."]
         queued = f"Queued for the customer of {case.id}; the desk shows when it is sent."
         await until(lambda: any(c.params["text"] == queued for c in _agent_calls(fake)), WAIT_SECONDS)
-        assert context.store.get(case.id).assignee == "@alice_tg"  # the first reply claims the case
+        assert context.store.get(case.id).assignee == "alice"  # the first reply claims the case
         assert context.store.get(other.id).status == "open"  # another customer's case is untouched
         # a customer message to the claimed case is forwarded to the group as a reply to the alert
         context.store.record_message(case.id, TranscriptLine(role="customer", text="thank you, hurry"))
@@ -180,11 +181,11 @@ async def test_non_agents_are_refused_and_audited_and_buttons_claim(sqlite_url):
         fake.queue_update({"callback_query": {**button, "id": "cb-3", "from": _user(AGENT, "alice_tg")}})
         await until(lambda: len(fake.calls_to("answerCallbackQuery")) == 3, WAIT_SECONDS)
         assert fake.calls_to("answerCallbackQuery")[2].params["text"] == f"{case.id}: claimed"
-        assert context.store.get(case.id).assignee == "@alice_tg"
+        assert context.store.get(case.id).assignee == "alice"
         fake.queue_update(_from_group(OTHER_AGENT, "/onduty", 65, username="bob_tg"))
         fake.queue_update(_from_group(OTHER_AGENT, f"/claim {case.id}", 62, username="bob_tg"))
         await until(
-            lambda: any("already claimed by @alice_tg" in c.params["text"] for c in _agent_calls(fake)), WAIT_SECONDS
+            lambda: any("already claimed by alice" in c.params["text"] for c in _agent_calls(fake)), WAIT_SECONDS
         )
         fake.queue_update(_from_group(OTHER_AGENT, "/cases", 63, username="bob_tg"))
         await until(lambda: any(c.params["text"].startswith("P1 " + case.id) for c in _agent_calls(fake)), WAIT_SECONDS)
@@ -347,11 +348,11 @@ async def test_a_claim_cut_short_by_a_crash_is_read_again_and_not_claimed_twice(
                 }
             )
             await until(lambda: len(fake.calls_to("answerCallbackQuery")) == 1, WAIT_SECONDS)
-            assert context_of(first).store.get(case.id).assignee == "@alice_tg"
+            assert context_of(first).store.get(case.id).assignee == "alice"
 
         async with running_desk(sqlite_url, **_env(fake)) as second:
             await until(lambda: len(fake.calls_to("answerCallbackQuery")) == 2, WAIT_SECONDS)  # read again
-            assert fake.calls_to("answerCallbackQuery")[1].params["text"] == "Refused: already claimed by @alice_tg"
+            assert fake.calls_to("answerCallbackQuery")[1].params["text"] == "Refused: already claimed by alice"
             handled = GroupUpdates(context_of(second).engine)
             await until(lambda: handled.status(press["update_id"]) == "done", WAIT_SECONDS)
             claims = [e for e in context_of(second).desk.audit.entries(case.id) if e.action == "claim" and e.allowed]

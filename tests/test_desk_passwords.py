@@ -1,3 +1,5 @@
+from bot.cases.agent_directory import AgentDirectory, NewAgent
+from bot.cases.database import make_engine
 from bot.desk.passwords import DEFAULT_ITERATIONS, Credentials, dummy_hash, hash_password
 
 
@@ -7,12 +9,18 @@ def test_the_dummy_hash_costs_what_the_costliest_agent_hash_costs():
     assert dummy_hash([]).startswith(f"pbkdf2_sha256${DEFAULT_ITERATIONS}$")
 
 
-def test_credentials_accept_only_an_agent_with_the_right_password():
-    credentials = Credentials({"alice": hash_password("alice-pass", iterations=1000)})
+def test_credentials_accept_only_an_active_agent_with_the_right_password(sqlite_url):
+    directory = AgentDirectory(make_engine(sqlite_url))
+    directory.seed([NewAgent("alice", hash_password("alice-pass", iterations=1000), "admin")])
+    directory.add(NewAgent("bob", hash_password("bob-pass", iterations=1000)))
+    credentials = Credentials(directory)
     assert credentials.check("alice", "alice-pass")
     assert not credentials.check("alice", "wrong")
     assert not credentials.check("mallory", "alice-pass")
     assert not credentials.check("mallory", "")
+    assert credentials.check("bob", "bob-pass")
+    directory.change("bob", active=False)  # removed by an admin: refused from the next sign-in on
+    assert not credentials.check("bob", "bob-pass")
 
 
 def test_the_hash_command_explains_itself_and_hashes_a_piped_password():

@@ -8,10 +8,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select, update
 
-from bot.cases.agents import desk_sessions
+from bot.cases.agents import desk_sessions, duty
 from bot.cases.store import utcnow
 from bot.desk.live import SESSION_ENDED
-from tests.auxil.desk_app import context_of, open_case, origin, running_desk, signed_in, visitor
+from tests.auxil.desk_app import act, context_of, open_case, origin, running_desk, signed_in, visitor
 
 
 def _sign_in_time(server, agent: str, at) -> None:
@@ -96,3 +96,36 @@ async def test_pages_whose_session_ended_elsewhere_close_at_the_next_check(datab
         await hub.close_ended(sessions)
         await _closed_as_signed_out(bob_page)
         assert hub.size == 0
+
+
+def _idle(server, agent: str) -> None:
+    """As if ``agent`` had done nothing for longer than the idle time."""
+    with context_of(server).engine.begin() as conn:
+        conn.execute(update(duty).where(duty.c.agent == agent).values(active_until=utcnow() - timedelta(seconds=1)))
+
+
+def _on_duty(server) -> list[str]:
+    return [a.agent for a in context_of(server).desk.roster.current()]
+
+
+async def test_an_open_tab_keeps_nobody_on_duty_only_the_agents_own_actions_do(sqlite_url):
+    async with running_desk(sqlite_url) as server, signed_in(server, "alice") as alice:
+        assert _on_duty(server) == ["alice"]  # signing in is an action
+        _idle(server, "alice")
+        page = await _page(alice, server, _token(alice))
+        for path in ("/api/me", "/api/queue", "/"):  # what an open tab asks for, every 30 s
+            assert (await alice.get(path)).status == 200
+        assert _on_duty(server) == []
+        me = await (await alice.get("/api/me")).json()
+        assert me["is_on_duty"] is False and me["on_duty"] == []
+        case = open_case(server)
+        assert (await act(alice, server, case.id, "claim")).status == 200  # acting on a case is activity
+        assert _on_duty(server) == ["alice"]
+        off = await alice.post("/api/duty", json={"on_duty": False}, headers={"Origin": origin(server)})
+        assert off.status == 200 and (await off.json())["is_on_duty"] is False and _on_duty(server) == []
+        bad = await alice.post("/api/duty", json={"on_duty": "yes"}, headers={"Origin": origin(server)})
+        assert bad.status == 400 and _on_duty(server) == []
+        on = await alice.post("/api/duty", json={"on_duty": True}, headers={"Origin": origin(server)})
+        assert (await on.json())["is_on_duty"] is True and _on_duty(server) == ["alice"]
+        assert [e.action for e in context_of(server).desk.audit.entries()][-2:] == ["off_duty", "on_duty"]
+        await page.close()

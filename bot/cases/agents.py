@@ -1,4 +1,4 @@
-"""Who is on duty, and the desk's sign-in sessions.
+"""The agents (one identity for the desk and the agents' Telegram group), who is on duty, and desk sessions.
 
 An agent is on duty while signed in on the desk or after ``/onduty`` in the agents'
 group, until they sign out, send ``/offduty`` or stay idle longer than the configured
@@ -13,13 +13,50 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import BigInteger, Column, MetaData, String, Table, delete, func, insert, inspect, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    delete,
+    func,
+    insert,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection, Engine
 
 from bot.cases.schema import UtcDateTime
 from bot.migrations.runner import ensure_schema
 
 metadata = MetaData()
+
+# Each agent once: the desk login, and optionally the Telegram user id (the number: a username
+# can change) the agent acts with in the agents' group. ``bot.cases.agent_directory`` reads and writes it.
+agents = Table(
+    "agents",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("role", String(16), nullable=False),  # agent or admin (manages agents in the desk)
+    Column("telegram_user_id", BigInteger),
+    Column("active", Boolean, nullable=False),  # a removed agent is kept, inactive, for the audit trail
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("telegram_user_id", name="uq_agents_telegram_user_id"),
+)
+
+# The teams each agent works in (one or more); names as in the desk's teams file.
+agent_teams = Table(
+    "agent_teams",
+    metadata,
+    Column("agent", String(64), primary_key=True),
+    Column("team", String(32), primary_key=True),
+)
 
 duty = Table(
     "agent_duty",
@@ -101,9 +138,16 @@ class DutyRoster:
             conn.execute(delete(duty).where(duty.c.agent == agent))
 
     def current(self) -> list[OnDuty]:
-        """Agents on duty now (idle ones are not)."""
+        """Agents on duty now (idle ones are not), with the Telegram id an agent has linked, wherever they came on."""
+        telegram_id = func.coalesce(duty.c.telegram_user_id, agents.c.telegram_user_id).label("telegram_user_id")
+        query = (
+            select(duty.c.agent, duty.c.via, duty.c.last_seen, telegram_id)
+            .select_from(duty.outerjoin(agents, agents.c.name == duty.c.agent))
+            .where(duty.c.active_until >= utcnow())
+            .order_by(duty.c.agent)
+        )
         with self._engine.connect() as conn:
-            rows = conn.execute(select(duty).where(duty.c.active_until >= utcnow()).order_by(duty.c.agent)).all()
+            rows = conn.execute(query).all()
         return [OnDuty(r.agent, r.via, r.telegram_user_id, r.last_seen) for r in rows]
 
 

@@ -66,6 +66,8 @@ cases = Table(
     Column("resolved_at", UtcDateTime),
     # The customer's language (en, ko, zh): what the desk shows and sends notices in.
     Column("language", String(8), nullable=False, server_default="en"),
+    # The team an agent transferred the case to; none: the desk's routes decide (bot.cases.routing).
+    Column("team", String(32)),
     Index("ix_cases_conversation", "channel", "sender_id", "status"),
     Index("ix_cases_queue", "status", "priority", "created_at"),
 )

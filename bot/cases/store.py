@@ -67,6 +67,7 @@ class Case:
     claimed_at: datetime | None
     resolved_at: datetime | None
     language: str = DEFAULT_LANGUAGE
+    team: str | None = None  # set by a transfer; otherwise the desk's routes decide
 
     @classmethod
     def from_row(cls, row: Row) -> Case:
@@ -307,6 +308,41 @@ class CaseStore:
             _enqueue(conn, "case_released", case_id, {})
         return True
 
+    def reopen(self, case_id: str, agent: str) -> bool:
+        """A resolved or cancelled case waits in the queue again; False when it is not closed."""
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                update(cases)
+                .where(cases.c.id == case_id, cases.c.status.in_((RESOLVED, CANCELLED)))
+                .values(status=OPEN, assignee=None, resolved_at=None, updated_at=utcnow())
+            )
+            if result.rowcount != 1:
+                return False
+            _enqueue(conn, "case_reopened", case_id, {"agent": agent})
+        return True
+
+    def transfer(self, case_id: str, *, by: str, team: str | None, agent: str | None) -> bool:
+        """Give the case to ``team`` and/or ``agent``: to an agent it is theirs, to a team alone it waits for one.
+
+        False when the case is closed.
+        """
+        now = utcnow()
+        values: dict[str, Any] = {"updated_at": now}
+        if team is not None:
+            values["team"] = team
+        if agent is not None:
+            values.update(status=CLAIMED, assignee=agent, claimed_at=func.coalesce(cases.c.claimed_at, now))
+        else:
+            values.update(status=OPEN, assignee=None)
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                update(cases).where(cases.c.id == case_id, cases.c.status.in_(ACTIVE_STATUSES)).values(**values)
+            )
+            if result.rowcount != 1:
+                return False
+            _enqueue(conn, "case_transferred", case_id, {"by": by, "team": team, "agent": agent})
+        return True
+
     def resolve(self, case_id: str, agent: str) -> bool:
         """Close the case; the bot resumes the conversation."""
         return self._close(case_id, RESOLVED, "case_resolved", {"agent": agent})
@@ -395,4 +431,3 @@ def _message_row(case_id: str, line: TranscriptLine) -> dict[str, Any]:
 
 def _enqueue(conn: Connection, event_name: str, case_id: str, payload: dict[str, Any]) -> None:
     conn.execute(insert(outbox).values(event=event_name, case_id=case_id, payload=payload, created_at=utcnow()))
-

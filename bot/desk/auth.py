@@ -49,14 +49,16 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     context = request.app[DESK]
     token = request.cookies.get(COOKIE, "")
-    agent = await asyncio.to_thread(context.sessions.agent_for, token) if token else None
-    if agent is None or agent not in context.settings.agents:
+    name = await asyncio.to_thread(context.sessions.agent_for, token) if token else None
+    agent = await asyncio.to_thread(context.agents.get, name) if name else None  # removed agents are signed out
+    if agent is None:
         if request.path.startswith("/api/") or is_ws:
             raise web.HTTPUnauthorized(text="sign in first")
         raise web.HTTPFound("/login")
-    request["agent"] = agent
+    request["agent"] = agent.name
+    request["is_admin"] = agent.is_admin
     request["session"] = session_key(token)
-    await asyncio.to_thread(context.desk.roster.on_duty, agent, via="desk")
+    # Reading pages and polling is not activity: only the agent's own actions put them on duty.
     return await handler(request)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -11,6 +12,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.engine import Engine
 
+from bot.cases.agent_directory import AgentDirectory
 from bot.cases.agents import DeskSessions, DutyRoster
 from bot.cases.audit import AuditLog
 from bot.cases.database import make_engine
@@ -47,6 +49,7 @@ class DeskContext:
     store: CaseStore
     ledger: DeliveryLedger
     sessions: DeskSessions
+    agents: AgentDirectory
     credentials: Credentials
     sign_ins: SignInThrottle
     desk: AgentDesk
@@ -61,6 +64,7 @@ class DeskContext:
 
 
 DESK = web.AppKey("desk", DeskContext)
+logger = logging.getLogger(__name__)
 GROUP_POLLER_LEASE = "agents_group_poller"
 
 
@@ -71,6 +75,8 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
     store = CaseStore(engine, default_wait_minutes=settings.core.default_wait_minutes)
     ledger = DeliveryLedger(engine, backoff=Backoff(settings.retry_base_seconds, settings.retry_max_seconds))
     roster = DutyRoster(engine, idle_minutes=settings.idle_minutes)
+    directory = AgentDirectory(engine)
+    await asyncio.to_thread(_seed_agents, directory, settings)
     async with contextlib.AsyncExitStack() as stack:
         stack.callback(engine.dispose)
         x_sender = None
@@ -105,7 +111,9 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
                     store,
                     ledger,
                     roster,
-                    all_agent_ids=settings.agent_telegram_ids,
+                    directory=directory,
+                    routing=settings.routing,
+                    allowed_ids=settings.agent_telegram_ids,
                     desk_origin=settings.public_origin,
                 )
             )
@@ -114,6 +122,7 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
             group_bot = AgentGroupBot(
                 agents_bot.bot,
                 settings.agent_chat_id,
+                directory,
                 settings.agent_telegram_ids,
                 desk,
                 ledger,
@@ -139,7 +148,8 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
             store=store,
             ledger=ledger,
             sessions=DeskSessions(engine, idle_minutes=settings.idle_minutes, max_hours=settings.session_max_hours),
-            credentials=await asyncio.to_thread(Credentials, settings.agents),
+            agents=directory,
+            credentials=await asyncio.to_thread(Credentials, directory),
             sign_ins=SignInThrottle(),
             desk=desk,
             hub=hub,
@@ -159,3 +169,17 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
             yield context
         finally:
             await context.stop_tasks()
+
+
+def _seed_agents(directory: AgentDirectory, settings: DeskSettings) -> None:
+    """The agents table starts from ``DESK_AGENTS``; later changes there are not read (an admin manages agents)."""
+    if directory.seed(settings.agent_seeds):
+        logger.info("agents table seeded from DESK_AGENTS: %s", ", ".join(settings.agents))
+        return
+    known = {agent.name for agent in directory.all()}
+    if missing := [name for name in settings.agents if name not in known]:
+        logger.warning(
+            "DESK_AGENTS names %s, not in the agents table: it is read on the first start only; "
+            "an admin adds agents in the desk",
+            ", ".join(missing),
+        )

@@ -16,10 +16,12 @@ import aiohttp
 from telegram import Bot, ReplyParameters
 from telegram.constants import ParseMode
 
-from bot.cases.agents import DutyRoster
+from bot.cases.agent_directory import AgentDirectory
+from bot.cases.agents import DutyRoster, OnDuty
 from bot.cases.deliveries import Delivery, DeliveryLedger
 from bot.cases.escalations import NO_AGENT_FLAG, P1_REALERT_FLAG, Escalations
 from bot.cases.priorities import P1
+from bot.cases.routing import Routing
 from bot.cases.store import Case, CaseStore
 from bot.desk.alerts import (
     LINE_CHARS,
@@ -95,7 +97,9 @@ class TelegramGroup:
         ledger: DeliveryLedger,
         roster: DutyRoster,
         *,
-        all_agent_ids: tuple[int, ...] = (),
+        directory: AgentDirectory | None = None,
+        routing: Routing | None = None,
+        allowed_ids: tuple[int, ...] = (),
         desk_origin: str | None = None,
         budget: SendBudget | None = None,
     ) -> None:
@@ -105,7 +109,9 @@ class TelegramGroup:
         self._store = store
         self._ledger = ledger
         self._roster = roster
-        self._all_agent_ids = all_agent_ids
+        self._directory = directory
+        self._routing = routing
+        self._allowed_ids = allowed_ids
         self._desk_origin = desk_origin
 
     async def deliver(self, delivery: Delivery) -> None:
@@ -146,12 +152,31 @@ class TelegramGroup:
         if delivery.event == P1_REALERT_FLAG:
             seconds = int(delivery.payload.get("waited_seconds", 0))
             headline = f"Still unclaimed after {seconds} s: everyone please look"
-            named = {a.telegram_user_id: a.agent for a in on_duty if a.telegram_user_id is not None}
-            mentions = [mention(named.get(uid, f"agent {uid}"), uid) for uid in self._all_agent_ids]
+            named = await asyncio.to_thread(self._everyone)
+            named.update({a.telegram_user_id: a.agent for a in on_duty if a.telegram_user_id is not None})
+            mentions = [mention(name, uid) for uid, name in named.items()]
             mentions += [mention(a.agent, None) for a in on_duty if a.telegram_user_id is None]
         elif case.priority == P1:
-            mentions = on_duty_mentions(on_duty) or ["nobody is on duty"]
+            mentions = on_duty_mentions(await asyncio.to_thread(self._team_first, case, on_duty)) or [
+                "nobody is on duty"
+            ]
         return alert_text(case, attachments, mentions=mentions, headline=headline, desk_origin=self._desk_origin)
+
+    def _team_first(self, case: Case, on_duty: list[OnDuty]) -> list[OnDuty]:
+        """A P1 calls the agents on duty in its team; everyone on duty when none of them is (the re-alert calls all)."""
+        if self._routing is None or self._directory is None:
+            return on_duty
+        team = self._routing.team_of(case)
+        members = {a.name for a in self._directory.all() if team in a.teams}
+        return [a for a in on_duty if a.agent in members] or on_duty
+
+    def _everyone(self) -> dict[int, str]:
+        """Every agent who can act in the group, by Telegram user id: linked agents, then the allow-list."""
+        linked = self._directory.all() if self._directory is not None else []
+        everyone = {a.telegram_user_id: a.name for a in linked if a.active and a.telegram_user_id is not None}
+        for uid in self._allowed_ids:
+            everyone.setdefault(uid, f"agent {uid}")
+        return everyone
 
 
 def update_line(case: Case, event: str, payload: dict[str, Any]) -> str | None:
@@ -171,6 +196,11 @@ def update_line(case: Case, event: str, payload: dict[str, Any]) -> str | None:
         return f"{case.id} handed back to the bot; open for another agent"
     if event == "case_resolved":
         return f"{case.id} resolved by {payload.get('agent', '?')}"
+    if event == "case_transferred":
+        to = " and ".join(str(part) for part in (payload.get("team"), payload.get("agent")) if part)
+        return f"{case.id} transferred to {to} by {payload.get('by', '?')}"
+    if event == "case_reopened":
+        return f"{case.id} reopened by {payload.get('agent', '?')}; open for an agent"
     if event == "case_cancelled":
         return f"{case.id} cancelled by the customer"
     if event == NO_AGENT_FLAG:

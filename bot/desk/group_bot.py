@@ -2,7 +2,10 @@
 
 Runs ``getUpdates`` on the agents' own bot (never the customer bot's consumer). A reply
 finds its case through the stored id of the message it answers, never by reading text.
-Only user ids on the allow-list may act; anyone else is refused and audited.
+A Telegram user acts as the agent who linked their user id (the number: a username can
+change), the same identity as on the desk, so a case claimed here is answered there; a user
+on the ``TELEGRAM_AGENT_IDS`` allow-list linked to no agent acts as ``tg:<id>``. Anyone else
+is refused and audited.
 
 An update is confirmed to Telegram only once it is marked handled, so one cut short by a
 crash is read again. Claims, resolves and hand-backs only change a case in the state they
@@ -19,6 +22,7 @@ from datetime import timedelta
 
 from telegram import Bot, CallbackQuery, Message, ReplyParameters, Update, User
 
+from bot.cases.agent_directory import AgentDirectory, group_name
 from bot.cases.deliveries import DeliveryLedger
 from bot.cases.group_updates import INTERRUPTED, SEEN, GroupUpdates
 from bot.cases.leases import LeaderLease, run_while_leader
@@ -42,8 +46,9 @@ UNREPEATABLE = frozenset({"", "/reply", "/note"})  # "" is a reply to an alert
 KEEP_HANDLED = timedelta(days=2)  # Telegram keeps an unconfirmed update for 24 hours
 
 
-def agent_name(user: User) -> str:
-    return f"@{user.username}" if user.username else f"tg:{user.id}"
+def stranger_name(user: User) -> str:
+    """How the audit names someone who may not act: their username helps whoever reads it, and decides nothing."""
+    return f"@{user.username}" if user.username else group_name(user.id)
 
 
 class AgentGroupBot:
@@ -51,7 +56,8 @@ class AgentGroupBot:
         self,
         bot: Bot,
         chat_id: int,
-        agent_ids: tuple[int, ...],
+        directory: AgentDirectory,
+        allowed_ids: tuple[int, ...],
         desk: AgentDesk,
         ledger: DeliveryLedger,
         lease: LeaderLease,
@@ -62,7 +68,8 @@ class AgentGroupBot:
     ) -> None:
         self._bot = bot
         self._chat_id = chat_id
-        self._agent_ids = frozenset(agent_ids)
+        self._directory = directory
+        self._allowed_ids = frozenset(allowed_ids)
         self._desk = desk
         self._ledger = ledger
         self._lease = lease
@@ -124,13 +131,13 @@ class AgentGroupBot:
 
     async def _button(self, query: CallbackQuery) -> None:
         action, _, case_id = (query.data or "").partition(":")
-        if query.from_user.id not in self._agent_ids:
+        actor = await self._actor(query.from_user)
+        if actor is None:
             await self._desk.refuse_stranger(
-                agent_name(query.from_user), "telegram", action or "button", case_id or None
+                stranger_name(query.from_user), "telegram", action or "button", case_id or None
             )
             await query.get_bot().answer_callback_query(query.id, text="Only configured agents can do that.")
             return
-        actor = self._actor(query.from_user)
         handlers = {"claim": self._desk.claim, "resolve": self._desk.resolve}
         if action not in handlers:
             await query.get_bot().answer_callback_query(query.id, text="Unknown button.")
@@ -150,18 +157,21 @@ class AgentGroupBot:
         replied_case = await self._replied_case(message)
         if user is None or (not command and replied_case is None):
             return  # chatter in the group
-        if user.id not in self._agent_ids:
+        actor = await self._actor(user)
+        if actor is None:
             named_case, _ = _case_and_text(rest, replied_case)
-            await self._desk.refuse_stranger(agent_name(user), "telegram", command.lstrip("/") or "reply", named_case)
+            await self._desk.refuse_stranger(
+                stranger_name(user), "telegram", command.lstrip("/") or "reply", named_case
+            )
             await self._answer(message, "Only configured agents can act on cases.")
             return
         if interrupted and command in UNREPEATABLE:
             named_case, _ = _case_and_text(rest, replied_case)
             await self._answer(message, NOT_REPEATED.format(case=(named_case or "the case").upper()))
             return
-        actor = self._actor(user)
         if command == "/onduty":
             await asyncio.to_thread(self._desk.roster.on_duty, actor.name, via="telegram", telegram_user_id=user.id)
+            await asyncio.to_thread(self._desk.audit.record, actor=actor.name, via="telegram", action="on_duty")
         try:
             answer = await self._command(actor, command, rest.strip(), replied_case, text)
         except (Refused, CaseNotFound) as error:
@@ -177,6 +187,7 @@ class AgentGroupBot:
             return f"{actor.name} is on duty."
         if command == "/offduty":
             await asyncio.to_thread(self._desk.roster.off_duty, actor.name)
+            await asyncio.to_thread(self._desk.audit.record, actor=actor.name, via="telegram", action="off_duty")
             return f"{actor.name} is off duty."
         if command == "/cases":
             return await self._cases()
@@ -223,8 +234,14 @@ class AgentGroupBot:
             self._ledger.case_for_message, message.chat.id, message.reply_to_message.message_id
         )
 
-    def _actor(self, user: User) -> Actor:
-        return Actor(name=agent_name(user), via="telegram")
+    async def _actor(self, user: User) -> Actor | None:
+        """The agent this Telegram user is (by user id), or None for someone who may not act."""
+        agent = await asyncio.to_thread(self._directory.by_telegram, user.id)
+        if agent is not None:
+            return Actor(name=agent.name, via="telegram")
+        if user.id in self._allowed_ids:
+            return Actor(name=group_name(user.id), via="telegram")
+        return None
 
     async def _answer(self, message: Message, text: str) -> None:
         await self._bot.send_message(

@@ -81,6 +81,14 @@ def whole_number(body: dict[str, Any], name: str) -> int:
     return value
 
 
+def flag(body: dict[str, Any], name: str) -> bool:
+    """A JSON ``true`` or ``false``, not a string or a number."""
+    value = body.get(name)
+    if not isinstance(value, bool):
+        raise bad_request(f"{name!r} must be true or false")
+    return value
+
+
 async def form(request: web.Request) -> Form:
     """The urlencoded or multipart form of a POST."""
     try:

@@ -6,7 +6,8 @@ import base64
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from typing import Protocol
 
 ALGORITHM = "pbkdf2_sha256"
 DEFAULT_ITERATIONS = 600_000
@@ -39,15 +40,24 @@ def dummy_hash(real_hashes: Iterable[str]) -> str:
     return hash_password(secrets.token_urlsafe(16), iterations=max(rounds, default=DEFAULT_ITERATIONS))
 
 
+class PasswordHashes(Protocol):
+    """Where the agents' hashes live (the agents table)."""
+
+    def password_hash(self, name: str) -> str | None: ...
+
+    def password_hashes(self) -> list[str]: ...
+
+
 class Credentials:
     """The agents' hashes, and a dummy checked for any other name, so timing does not tell which names exist."""
 
-    def __init__(self, hashes: Mapping[str, str]) -> None:
-        self._hashes = dict(hashes)
-        self._dummy = dummy_hash(self._hashes.values())  # once, at start: it costs as much as a sign-in
+    def __init__(self, hashes: PasswordHashes) -> None:
+        self._hashes = hashes
+        self._dummy = dummy_hash(hashes.password_hashes())  # once, at start: it costs as much as a sign-in
 
     def check(self, name: str, password: str) -> bool:
-        stored = self._hashes.get(name)
+        """Only an active agent's name with its password; read from the table each time, so changes count at once."""
+        stored = self._hashes.password_hash(name)
         ok = check_password(password, stored or self._dummy)
         return ok and stored is not None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.desk import health, help_pages, views
+from bot.desk import agent_views, health, help_pages, report_views, views
 
 
 def setup_routes(app: web.Application) -> None:
@@ -16,8 +16,16 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/metrics", health.metrics)
     app.router.add_get("/api/me", views.me)
+    app.router.add_get("/reports", report_views.reports_page)
+    app.router.add_get("/api/reports", report_views.reports)
+    app.router.add_get("/api/reports.csv", report_views.reports)
+    app.router.add_post("/api/duty", views.duty)
+    app.router.add_get("/api/agents", agent_views.agents)
+    app.router.add_post("/api/agents", agent_views.add_agent)
+    app.router.add_post("/api/agents/{name}", agent_views.change_agent)
     app.router.add_get("/api/queue", views.queue)
     app.router.add_get("/api/cases/{case_id}", views.case_view)
+    app.router.add_get("/api/cases/{case_id}/canned", views.canned)
     app.router.add_post("/api/cases/{case_id}/file", views.send_file)
     app.router.add_post("/api/cases/{case_id}/{action}", views.act)
     app.router.add_get("/api/cases/{case_id}/export", views.export)

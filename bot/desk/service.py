@@ -125,6 +125,40 @@ class AgentDesk:
         await self._done(actor, "resolve", case.id, {"customer_notified": notified})
         return resolved
 
+    async def reopen(self, actor: Actor, case_id: str) -> Case:
+        """A closed case back in the queue, unless the customer has another case open on that conversation."""
+        case = await self._case(actor, "reopen", case_id)
+        other = await asyncio.to_thread(self.store.active_case, case.channel, case.sender_id)
+        if other is not None:
+            raise await self._refusal(actor, "reopen", case.id, f"the customer's case {other.id} is {other.status}")
+        if not await asyncio.to_thread(self.store.reopen, case.id, actor.name):
+            raise await self._refusal(actor, "reopen", case.id, f"case is {case.status}")
+        await self._done(actor, "reopen", case.id)
+        return await asyncio.to_thread(self.store.get, case.id)
+
+    async def transfer(self, actor: Actor, case_id: str, *, team: str | None, agent: str | None, note: str) -> Case:
+        """Pass the case to a team (it waits for one of them) or an agent on duty (it is theirs), with a note.
+
+        A claimed case is passed on by its owner only; the note lands on the case for whoever takes it.
+        """
+        note = note.strip()
+        if not note:
+            raise Refused("say why in a note: whoever takes the case reads it")
+        if team is None and agent is None:
+            raise Refused("transfer to a team or an agent")
+        case = await self._case(actor, "transfer", case_id)
+        if case.status == CLAIMED and case.assignee != actor.name:
+            raise await self._refusal(actor, "transfer", case.id, f"case belongs to {case.assignee}")
+        if agent is not None and agent not in {a.agent for a in await asyncio.to_thread(self.roster.current)}:
+            raise await self._refusal(actor, "transfer", case.id, f"{agent} is off duty")
+        if not await asyncio.to_thread(self.store.transfer, case.id, by=actor.name, team=team, agent=agent):
+            raise await self._refusal(actor, "transfer", case.id, f"case is {case.status}")
+        to = " and ".join(part for part in (team and f"team {team}", agent) if part)
+        line = TranscriptLine(role="note", text=f"Transferred to {to}: {note}", author=actor.name)
+        await asyncio.to_thread(self.store.record_message, case.id, line)
+        await self._done(actor, "transfer", case.id, {"team": team, "agent": agent})
+        return await asyncio.to_thread(self.store.get, case.id)
+
     async def hand_back(self, actor: Actor, case_id: str) -> None:
         """The bot takes the conversation back; the case waits for another agent."""
         case = await self._case(actor, "hand_back", case_id)

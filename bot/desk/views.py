@@ -15,14 +15,26 @@ from aiohttp import web
 from bot.cases.audit import AuditEntry
 from bot.cases.database import DATABASE_UNAVAILABLE
 from bot.cases.helpful_articles import ARTICLES_TRIED
-from bot.cases.queue import active_cases
-from bot.cases.store import Case, CaseNotFound, TranscriptLine, utcnow
+from bot.cases.queue import QueueFilter, find_cases, reply_times
+from bot.cases.store import (
+    ACTIVE_STATUSES,
+    CANCELLED,
+    CLAIMED,
+    OPEN,
+    RESOLVED,
+    Case,
+    CaseNotFound,
+    TranscriptLine,
+    utcnow,
+)
 from bot.desk import inputs
 from bot.desk.auth import COOKIE, authenticate, set_session_cookie
 from bot.desk.context import DESK
+from bot.desk.customers import customer_json
 from bot.desk.destinations import case_json
 from bot.desk.help_pages import HELP_CENTER
 from bot.desk.service import Actor, Refused
+from bot.desk.sla import sla_fields
 from bot.desk.telegram_replies import Delivery
 from bot.helpcenter.articles import ARTICLE_ID
 from bot.helpcenter.errors import HelpCenterError
@@ -31,7 +43,19 @@ from bot.language import NAMES
 from bot.language.script import detect
 
 STATIC = Path(__file__).resolve().parent / "static"
-ACTIONS = frozenset({"claim", "reply", "note", "priority", "resolve", "hand_back"})
+ACTIONS = frozenset({"claim", "reply", "note", "priority", "resolve", "hand_back", "reopen", "transfer"})
+MY_TEAMS = "mine"
+STATUS_FILTERS = {
+    "active": ACTIVE_STATUSES,
+    OPEN: (OPEN,),
+    CLAIMED: (CLAIMED,),
+    RESOLVED: (RESOLVED,),
+    CANCELLED: (CANCELLED,),
+    "closed": (RESOLVED, CANCELLED),
+    "all": (OPEN, CLAIMED, RESOLVED, CANCELLED),
+}
+CHANNELS = ("telegram", "twitter", "rest")
+MAX_SEARCH_CHARS = 200
 EXPORT_FORMATS = ("txt", "json")
 UNKNOWN_NAME = "(unknown name)"
 RETRY_AFTER_SECONDS = 5
@@ -67,6 +91,12 @@ def _actor(request: web.Request) -> Actor:
     return Actor(name=request["agent"], via="desk")
 
 
+async def _acting(request: web.Request) -> Actor:
+    """The agent acts on a case: that, and never an open tab's polling, keeps them on duty."""
+    await asyncio.to_thread(request.app[DESK].desk.roster.on_duty, request["agent"], via="desk")
+    return _actor(request)
+
+
 async def login_page(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC / "login.html")
 
@@ -97,7 +127,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 async def _audit_failed_sign_in(request: web.Request, name: str, address: str) -> None:
     """An agent's name is kept; any other typed name is not, since people type their password there."""
-    known = name in request.app[DESK].settings.agents
+    known = await asyncio.to_thread(request.app[DESK].agents.get, name) is not None
     await asyncio.to_thread(
         request.app[DESK].desk.audit.record,
         actor=name if known else UNKNOWN_NAME,
@@ -125,28 +155,91 @@ async def index(request: web.Request) -> web.StreamResponse:
 
 async def me(request: web.Request) -> web.StreamResponse:
     context = request.app[DESK]
-    on_duty = await asyncio.to_thread(context.desk.roster.current)
+    on_duty = [a.agent for a in await asyncio.to_thread(context.desk.roster.current)]
+    agent = await asyncio.to_thread(context.agents.get, request["agent"])
     return web.json_response(
         {
             "agent": request["agent"],
-            "on_duty": [a.agent for a in on_duty],
+            "teams": list(agent.teams) if agent else [],
+            "all_teams": list(context.settings.routing.teams),
+            "is_admin": request["is_admin"],
+            "is_on_duty": request["agent"] in on_duty,
+            "on_duty": on_duty,
             "sla_minutes": {str(k): v for k, v in context.settings.sla_minutes.items()},
             "now": utcnow().isoformat(),
         }
     )
 
 
-async def queue(request: web.Request) -> web.StreamResponse:
+async def duty(request: web.Request) -> web.StreamResponse:
+    """POST /api/duty ``{"on_duty": true|false}``: the agent goes on or off duty by hand."""
     context = request.app[DESK]
-    cases = await asyncio.to_thread(active_cases, context.engine)
-    return web.json_response({"cases": [_with_sla(request, c) for c in cases], "now": utcnow().isoformat()})
+    on = inputs.flag(await inputs.json_object(request), "on_duty")
+    agent = request["agent"]
+    if on:
+        await asyncio.to_thread(context.desk.roster.on_duty, agent, via="desk")
+    else:
+        await asyncio.to_thread(context.desk.roster.off_duty, agent)
+    await asyncio.to_thread(context.desk.audit.record, actor=agent, via="desk", action="on_duty" if on else "off_duty")
+    return await me(request)
 
 
-def _with_sla(request: web.Request, case: Case) -> dict[str, Any]:
-    data = case_json(case)
-    minutes = request.app[DESK].settings.sla_minutes.get(case.priority, 240)
-    data["sla_due_at"] = (case.created_at.timestamp() + minutes * 60) * 1000  # ms, for the page's timers
-    return data
+async def queue(request: web.Request) -> web.StreamResponse:
+    """GET /api/queue?status=&priority=&channel=&mine=1&q=: the working queue by default."""
+    context = request.app[DESK]
+    cases = await asyncio.to_thread(find_cases, context.engine, await _queue_filter(request))
+    times = await asyncio.to_thread(reply_times, context.engine, [c.id for c in cases])
+    sla_minutes = context.settings.sla_minutes
+    routing = context.settings.routing
+    return web.json_response(
+        {
+            "cases": [
+                {
+                    **case_json(c),
+                    **sla_fields(c, times[c.id], sla_minutes),
+                    "customer": customer_json(c),
+                    "team": routing.team_of(c),
+                }
+                for c in cases
+            ],
+            "now": utcnow().isoformat(),
+        }
+    )
+
+
+async def _queue_filter(request: web.Request) -> QueueFilter:
+    query = request.query
+    routing = request.app[DESK].settings.routing
+    team = query.get("team") or None
+    teams: tuple[str, ...] | None = None
+    if team == MY_TEAMS:
+        agent = await asyncio.to_thread(request.app[DESK].agents.get, request["agent"])
+        teams = agent.teams if agent else ()
+    elif team is not None:
+        if team not in routing.teams:
+            raise inputs.bad_request(f"team must be {MY_TEAMS} or one of {', '.join(routing.teams)}")
+        teams = (team,)
+    status = query.get("status") or "active"
+    if status not in STATUS_FILTERS:
+        raise inputs.bad_request(f"status must be one of {', '.join(STATUS_FILTERS)}")
+    priority = query.get("priority") or None
+    if priority is not None and priority not in {"1", "2", "3", "4"}:
+        raise inputs.bad_request("priority must be 1 to 4")
+    channel = query.get("channel") or None
+    if channel is not None and channel not in CHANNELS:
+        raise inputs.bad_request(f"channel must be one of {', '.join(CHANNELS)}")
+    search = query.get("q", "")
+    if len(search) > MAX_SEARCH_CHARS or "\x00" in search:
+        raise inputs.bad_request(f"search is at most {MAX_SEARCH_CHARS} characters of text")
+    return QueueFilter(
+        statuses=STATUS_FILTERS[status],
+        priority=int(priority) if priority else None,
+        channel=channel,
+        assignee=request["agent"] if query.get("mine") in ("1", "true") else None,
+        teams=teams,
+        routing=routing,
+        search=search,
+    )
 
 
 async def case_view(request: web.Request) -> web.StreamResponse:
@@ -157,8 +250,10 @@ async def case_view(request: web.Request) -> web.StreamResponse:
     transcript = await asyncio.to_thread(context.store.transcript, case_id)
     audit = await asyncio.to_thread(context.desk.audit.entries, case_id)
     deliveries = await asyncio.to_thread(context.desk.relay.deliveries, case, transcript)
-    data = _with_sla(request, case)
-    data.update(case_json(case, attachments))
+    times = await asyncio.to_thread(reply_times, context.engine, [case.id])
+    data = {**case_json(case, attachments), **sla_fields(case, times[case.id], context.settings.sla_minutes)}
+    data["customer"] = customer_json(case)
+    data["team"] = context.settings.routing.team_of(case)
     data["transcript"] = [{**_line(t), "delivery": _delivery(d)} for t, d in zip(transcript, deliveries, strict=True)]
     data["audit"] = [_audit(a) for a in audit]
     data["articles_tried"] = await _articles_tried(request, case)
@@ -188,6 +283,24 @@ async def _articles_tried(request: web.Request, case: Case) -> list[dict[str, st
     return tried
 
 
+async def canned(request: web.Request) -> web.StreamResponse:
+    """GET /api/cases/{id}/canned: the replies of the case's team, in the customer's language, filled in."""
+    context = request.app[DESK]
+    case = await asyncio.to_thread(context.store.get, request.match_info["case_id"])
+    team = context.settings.routing.team_of(case)
+    values = {
+        "customer_name": customer_json(case)["name"],
+        "case_id": case.id,
+        "official_domains": ", ".join(context.settings.core.official_domains),
+    }
+    replies = [
+        {"id": r.id, "title": r.title, "text": r.render(case.language, **values)}
+        for r in context.settings.canned_replies
+        if r.serves(team)
+    ]
+    return web.json_response({"team": team, "language": case.language, "replies": replies})
+
+
 def _line(line: TranscriptLine) -> dict[str, Any]:
     """A transcript line as written (never translated); a customer's with the language its script shows."""
     language = detect(line.text) if line.role == "customer" else None
@@ -213,7 +326,7 @@ async def act(request: web.Request) -> web.StreamResponse:
     if action not in ACTIONS:
         raise inputs.not_found("unknown action")
     body = await inputs.json_object(request)
-    actor = _actor(request)
+    actor = await _acting(request)
     desk = context.desk
     if action == "claim":
         await desk.claim(actor, case_id)
@@ -227,8 +340,25 @@ async def act(request: web.Request) -> web.StreamResponse:
         await desk.resolve(actor, case_id)
     elif action == "hand_back":
         await desk.hand_back(actor, case_id)
+    elif action == "reopen":
+        await desk.reopen(actor, case_id)
+    elif action == "transfer":
+        team, agent = await _transfer_target(request, body)
+        await desk.transfer(actor, case_id, team=team, agent=agent, note=inputs.text(body, "note"))
     case = await asyncio.to_thread(context.store.get, case_id)
     return web.json_response(case_json(case))
+
+
+async def _transfer_target(request: web.Request, body: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The team (one of the routing's) and the agent (an active one) a transfer names."""
+    context = request.app[DESK]
+    team = inputs.text(body, "team") if body.get("team") else None
+    if team is not None and team not in context.settings.routing.teams:
+        raise inputs.bad_request(f"team must be one of {', '.join(context.settings.routing.teams)}")
+    agent = inputs.text(body, "agent") if body.get("agent") else None
+    if agent is not None and await asyncio.to_thread(context.agents.get, agent) is None:
+        raise inputs.bad_request(f"no agent {agent}")
+    return team, agent
 
 
 async def send_file(request: web.Request) -> web.StreamResponse:
@@ -237,7 +367,8 @@ async def send_file(request: web.Request) -> web.StreamResponse:
     upload = inputs.upload(await inputs.form(request), "file")
     data = upload.file.read()
     name = _safe_filename(upload.filename or "file")
-    case = await context.desk.send_file(_actor(request), request.match_info["case_id"], name, data, upload.content_type)
+    actor = await _acting(request)
+    case = await context.desk.send_file(actor, request.match_info["case_id"], name, data, upload.content_type)
     return web.json_response(case_json(await asyncio.to_thread(context.store.get, case.id)))
 
 

@@ -18,9 +18,17 @@ from bot.metrics.settings import MetricsSettings
 PASSWORDS = {"alice": "alice-pass-1", "bob": "bob-pass-2"}
 
 
+def desk_agents(telegram_ids: dict[str, int] | None = None) -> str:
+    """``DESK_AGENTS`` for alice (the first, so the admin) and bob, each linked to the Telegram id given."""
+    links = telegram_ids or {}
+    return ",".join(
+        f"{name}:{hash_password(pw, iterations=1000)}" + (f":{links[name]}" if name in links else "")
+        for name, pw in PASSWORDS.items()
+    )
+
+
 def desk_env(database_url: str, **extra: str) -> dict[str, str]:
-    agents = ",".join(f"{name}:{hash_password(pw, iterations=1000)}" for name, pw in PASSWORDS.items())
-    return {"DATABASE_URL": database_url, "DESK_AGENTS": agents, "DESK_POLL_SECONDS": "0.05", **extra}
+    return {"DATABASE_URL": database_url, "DESK_AGENTS": desk_agents(), "DESK_POLL_SECONDS": "0.05", **extra}
 
 
 @contextlib.asynccontextmanager

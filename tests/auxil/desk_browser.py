@@ -8,10 +8,16 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
+WAIT_SECONDS = 10  # for any one thing the page should show
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"  # kept by the run, not committed
 
 
 def require_chromium() -> None:
@@ -48,3 +54,28 @@ def chromium(profile_dir: Path) -> webdriver.Chrome:
 def close(driver: webdriver.Chrome, profile_dir: Path) -> None:
     driver.quit()
     shutil.rmtree(profile_dir, ignore_errors=True)
+
+
+def waiting(driver: webdriver.Chrome) -> WebDriverWait:
+    """A wait that looks again when the page re-rendered what it was reading (the queue does on each event)."""
+    return WebDriverWait(driver, WAIT_SECONDS, ignored_exceptions=(StaleElementReferenceException,))
+
+
+def sign_in(driver: webdriver.Chrome, base: str, name: str, password: str) -> WebDriverWait:
+    """Open the desk, sign in on the page it redirects to, and return a wait for what follows."""
+    wait = waiting(driver)
+    driver.get(base + "/")
+    wait.until(ec.presence_of_element_located((By.ID, "login-form")))
+    driver.find_element(By.ID, "name").send_keys(name)
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.ID, "sign-in").click()
+    wait.until(lambda d: d.find_element(By.ID, "live").text == "live")
+    return wait
+
+
+def screenshot(driver: webdriver.Chrome, name: str) -> Path:
+    """Save what the page shows now under ``var/screenshots`` for a person to look at."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    return path

@@ -1,11 +1,15 @@
 // The agent desk page: queue with SLA timers, case view, actions, live updates. No build step.
 "use strict";
 
-const state = { cases: [], current: null, sla: {}, recheck: null };
+const state = { cases: [], current: null, recheck: null, drafts: {}, teams: [], canned: [] };
 const SESSION_ENDED = 4401;  // the desk closed the live feed because this session was signed out or expired
 const QUEUED_RECHECK_MS = 2000;  // a queued message's delivery is looked up again this often
 const $ = (id) => document.getElementById(id);
 const LANGUAGE_NAMES = { en: "English", ko: "Korean", zh: "Chinese" };  // shown as written: no translation
+// Symbols the common system fonts have (no emoji font needed, no image to load).
+const CHANNELS = { telegram: ["\u2708", "Telegram"], twitter: ["X", "X"], rest: ["\u2709", "Web"] };
+const CLOSED = ["resolved", "cancelled"];
+const SEARCH_DELAY_MS = 300;
 
 async function api(path, options = {}) {
   const response = await fetch(path, { credentials: "same-origin", ...options });
@@ -34,39 +38,101 @@ function cell(row, text, cls) {
   return td;
 }
 
+function channelIcon(channel) {
+  const [icon, name] = CHANNELS[channel] || ["?", channel];
+  const span = document.createElement("span");
+  span.className = "channel channel-" + channel;
+  span.textContent = icon;
+  span.title = name;
+  span.setAttribute("aria-label", name);
+  return span;
+}
+
+function customerCell(row, c) {
+  const td = cell(row, "", "customer");
+  const name = document.createElement("span");
+  name.className = "customer-name";
+  name.textContent = c.customer.name;
+  name.title = c.customer.handle;
+  const language = document.createElement("span");
+  language.className = "lang";
+  language.textContent = c.language.toUpperCase();
+  language.title = LANGUAGE_NAMES[c.language] || c.language;
+  td.append(channelIcon(c.channel), " ", name, " ", language);
+}
+
+function issueCell(row, c) {
+  const td = cell(row, c.intent.replace(/_/g, " "), "issue");
+  const id = document.createElement("small");
+  id.className = "case-id";
+  id.textContent = c.id;
+  const team = document.createElement("small");
+  team.className = "team";
+  team.textContent = c.team;
+  td.append(" ", id, " ", team);
+}
+
 function renderQueue() {
   const body = $("queue").querySelector("tbody");
   body.textContent = "";
   $("queue-empty").hidden = state.cases.length > 0;
   for (const c of state.cases) {
     const row = document.createElement("tr");
-    row.className = "case-row";
+    row.className = "case-row" + (c.id === state.current ? " current" : "");
     row.dataset.caseId = c.id;
-    cell(row, "P" + c.priority, "p" + c.priority);
-    cell(row, c.id);
-    cell(row, c.intent);
-    cell(row, c.language);
-    cell(row, c.status + (c.assignee ? " (" + c.assignee + ")" : ""));
-    cell(row, "", "waiting").dataset.since = Date.parse(c.created_at);
-    cell(row, "", "sla").dataset.due = c.sla_due_at;
+    customerCell(row, c);
+    issueCell(row, c);
+    cell(row, "P" + c.priority, "priority p" + c.priority);
+    cell(row, c.status + (c.assignee ? " (" + c.assignee + ")" : "") + (c.rating ? " · CSAT " + c.rating + "/5" : ""), "status");
+    cell(row, "", "waiting").dataset.since = c.waiting_since ? Date.parse(c.waiting_since) : "";
+    slaCell(cell(row, "", "sla"), c);
     row.addEventListener("click", () => openCase(c.id));
     body.appendChild(row);
   }
   tick();
 }
 
+// The SLA is the time to the first agent reply: once stopped it shows "met" or "breached".
+function slaCell(el, c) {
+  el.dataset.due = c.sla_due_at;
+  el.dataset.state = c.sla_state;
+  return el;
+}
+
 function tick() {
   const now = Date.now();
-  for (const td of document.querySelectorAll("td.waiting")) td.textContent = duration(now - Number(td.dataset.since));
-  for (const td of document.querySelectorAll("td.sla")) {
-    const left = Number(td.dataset.due) - now;
-    td.textContent = left >= 0 ? duration(left) + " left" : "overdue " + duration(-left);
-    td.classList.toggle("overdue", left < 0);
+  for (const el of document.querySelectorAll(".waiting")) {
+    el.textContent = el.dataset.since ? duration(now - Number(el.dataset.since)) : "answered";
+  }
+  for (const el of document.querySelectorAll(".sla")) {
+    const state = el.dataset.state, left = Number(el.dataset.due) - now;
+    if (state === "running") el.textContent = left >= 0 ? duration(left) + " left" : "overdue " + duration(-left);
+    else el.textContent = state;
+    el.classList.toggle("overdue", state === "breached" || (state === "running" && left < 0));
+    el.classList.toggle("met", state === "met");
   }
 }
 
+function queueQuery() {
+  const query = new URLSearchParams();
+  const search = $("search").value.trim();
+  if (search) query.set("q", search);
+  query.set("status", $("filter-status").value);
+  if ($("filter-priority").value) query.set("priority", $("filter-priority").value);
+  if ($("filter-channel").value) query.set("channel", $("filter-channel").value);
+  if ($("filter-team").value) query.set("team", $("filter-team").value);
+  if ($("filter-mine").checked) query.set("mine", "1");
+  return query.toString();
+}
+
 async function loadQueue() {
-  state.cases = (await api("/api/queue")).cases;
+  try {
+    state.cases = (await api("/api/queue?" + queueQuery())).cases;
+    $("queue-error").textContent = "";
+  } catch (error) {
+    $("queue-error").textContent = error.message;
+    return;
+  }
   renderQueue();
 }
 
@@ -78,14 +144,29 @@ function list(id, items, render) {
 
 async function openCase(caseId) {
   const c = await api("/api/cases/" + encodeURIComponent(caseId));
+  if (state.current !== c.id) switchDrafts(c.id);
   state.current = c.id;
+  document.body.classList.add("case-open");  // at phone width the case replaces the queue
+  for (const row of document.querySelectorAll("tr.case-row")) row.classList.toggle("current", row.dataset.caseId === c.id);
   location.hash = "case=" + c.id;
   $("case-pane").hidden = false;
   $("case-title").textContent = "P" + c.priority + " " + c.id + " · " + c.intent;
+  $("case-customer").textContent = "";
+  $("case-customer").append(channelIcon(c.channel), " " + c.customer.name + (c.customer.name !== c.customer.handle ? " (" + c.customer.handle + ")" : ""));
   $("case-summary").textContent = c.summary;
-  $("case-meta").textContent = "Status: " + c.status + (c.assignee ? " by " + c.assignee : "") + " · channel " + c.channel
+  $("case-csat").hidden = !c.rating;
+  $("case-csat").textContent = c.rating ? "Customer rating (CSAT): " + c.rating + "/5 " + "\u2605".repeat(c.rating) : "";
+  $("case-meta").textContent = "Status: " + c.status + (c.assignee ? " by " + c.assignee : "") + " · team " + c.team
+    + " · channel " + c.channel
     + " · customer writes " + (LANGUAGE_NAMES[c.language] || c.language);
   $("case-pane").dataset.status = c.status;
+  const closed = CLOSED.includes(c.status);
+  $("reopen").hidden = !closed;
+  for (const id of ["claim", "resolve", "hand-back", "transfer-form"]) $(id).hidden = closed;
+  $("reply-form").hidden = closed;
+  slaCell($("case-sla"), c);
+  $("case-waiting").dataset.since = c.waiting_since ? Date.parse(c.waiting_since) : "";
+  tick();
   $("priority").value = String(c.priority);
   const dl = $("details"); dl.textContent = "";
   for (const [k, v] of Object.entries(c.details || {})) {
@@ -114,11 +195,32 @@ async function openCase(caseId) {
     if (t.delivery) li.append(" ", deliveryBadge(t.delivery));
   });
   recheckWhileQueued(c);
+  loadCanned(c.id);
   list("audit", c.audit, (li, a) => {
-    li.textContent = a.at.slice(11, 19) + " " + a.actor + " " + a.action + (a.allowed ? "" : " (refused: " + (a.detail.reason || "") + ")");
+    li.textContent = a.at.slice(11, 19) + " " + a.actor + " (" + a.via + ") " + a.action
+      + (a.allowed ? "" : " (refused: " + (a.detail.reason || "") + ")");
   });
   $("export-txt").href = "/api/cases/" + c.id + "/export?format=txt";
   $("export-json").href = "/api/cases/" + c.id + "/export?format=json";
+}
+
+// Canned replies of the case's team, already in the customer's language: inserted for the agent to edit.
+async function loadCanned(caseId) {
+  const { replies } = await api("/api/cases/" + encodeURIComponent(caseId) + "/canned");
+  if (state.current !== caseId) return;
+  state.canned = replies;
+  const select = $("canned");
+  while (select.options.length > 1) select.remove(1);
+  for (const r of replies) select.add(new Option(r.title, r.id));
+}
+
+function insertCanned() {
+  const reply = state.canned.find((r) => r.id === $("canned").value);
+  $("canned").value = "";
+  if (!reply) return;
+  const box = $("reply-text");
+  box.value = box.value.trim() ? box.value.trimEnd() + "\n\n" + reply.text : reply.text;
+  box.focus();
 }
 
 function deliveryBadge(delivery) {
@@ -145,7 +247,40 @@ async function act(action, body) {
   } catch (error) {
     $("message").textContent = error.message;
   }
+  await refresh();
+}
+
+async function refresh() {
   await Promise.all([openCase(state.current), loadQueue()]);
+}
+
+// Reply and note each have their own box; the text stays there until the desk took it.
+async function send(action, box, errorLine) {
+  errorLine.textContent = "";
+  if (!box.value.trim()) { errorLine.textContent = "Nothing to send."; return; }
+  try {
+    await post("/api/cases/" + state.current + "/" + action, { text: box.value });
+    box.value = "";
+    delete state.drafts[state.current + ":" + box.id];
+  } catch (error) {
+    errorLine.textContent = "Not sent: " + error.message + " (your text is kept)";
+  }
+  await refresh();
+}
+
+// Each case keeps its own unsent reply and note while the agent looks at another one.
+function switchDrafts(nextId) {
+  for (const id of ["reply-text", "note-text"]) {
+    if (state.current) state.drafts[state.current + ":" + id] = $(id).value;
+    $(id).value = state.drafts[nextId + ":" + id] || "";
+  }
+  $("reply-error").textContent = ""; $("note-error").textContent = "";
+}
+
+function showDuty(me) {
+  $("on-duty").textContent = "On duty: " + (me.on_duty.join(", ") || "nobody");
+  $("duty-toggle").textContent = me.is_on_duty ? "Go off duty" : "Go on duty";
+  $("duty-toggle").dataset.onDuty = String(me.is_on_duty);
 }
 
 function connectLive() {
@@ -158,30 +293,186 @@ function connectLive() {
   };
   socket.onmessage = async (message) => {
     const event = JSON.parse(message.data);
+    notifyP1(event);
     await loadQueue();
     if (state.current && event.case && event.case.id === state.current) await openCase(state.current);
   };
 }
 
+// Agents: everyone sees who they are; an admin adds agents, links Telegram ids, changes roles, removes.
+async function loadAgents() {
+  const { agents, is_admin } = await api("/api/agents");
+  fillAgentChoices(agents);
+  const body = $("agents").querySelector("tbody");
+  body.textContent = "";
+  for (const a of agents) {
+    const row = document.createElement("tr");
+    row.dataset.agent = a.name;
+    cell(row, a.name);
+    cell(row, a.role);
+    cell(row, a.telegram_user_id === null ? "not linked" : String(a.telegram_user_id), "telegram-id");
+    const teams = cell(row, is_admin ? "" : a.teams.join(", "), "teams");
+    if (is_admin && a.active) {
+      for (const team of state.teams) {
+        const box = document.createElement("input");
+        box.type = "checkbox"; box.value = team; box.checked = a.teams.includes(team);
+        box.addEventListener("change", () => changeAgent(a.name, {
+          teams: [...teams.querySelectorAll("input:checked")].map((b) => b.value),
+        }));
+        const label = document.createElement("label");
+        label.append(box, " " + team + " ");
+        teams.appendChild(label);
+      }
+    }
+    cell(row, a.active ? "active" : "removed");
+    const actions = cell(row, "");
+    if (is_admin && a.active) {
+      const input = document.createElement("input");
+      input.className = "link-telegram"; input.inputMode = "numeric"; input.placeholder = "Telegram user id";
+      input.value = a.telegram_user_id === null ? "" : String(a.telegram_user_id);
+      const save = button("Link", "save-telegram", () => changeAgent(a.name, { telegram_user_id: input.value.trim() ? Number(input.value) : null }));
+      const role = button(a.role === "admin" ? "Make agent" : "Make admin", "toggle-role",
+        () => changeAgent(a.name, { role: a.role === "admin" ? "agent" : "admin" }));
+      const remove = button("Remove", "remove-agent", () => changeAgent(a.name, { active: false }));
+      const reset = button("Reset password", "reset-password", () => {
+        const password = prompt("New password for " + a.name + " (at least 10 characters)");
+        if (password) changeAgent(a.name, { password });
+      });
+      actions.append(input, save, role, reset, remove);
+    } else if (is_admin) {
+      actions.append(button("Restore", "restore-agent", () => changeAgent(a.name, { active: true })));
+    }
+    body.appendChild(row);
+  }
+  for (const el of document.querySelectorAll(".admin-only")) el.hidden = !is_admin;
+}
+
+function options(select, values, keepFirst) {
+  while (select.options.length > keepFirst) select.remove(keepFirst);
+  for (const value of values) select.add(new Option(value, value));
+}
+
+function fillAgentChoices(agents) {
+  const chosen = $("transfer-agent").value;
+  options($("transfer-agent"), agents.filter((a) => a.active).map((a) => a.name), 1);
+  $("transfer-agent").value = chosen;
+}
+
+function button(text, cls, onClick) {
+  const b = document.createElement("button");
+  b.type = "button"; b.textContent = text; b.className = cls;
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+async function changeAgent(name, body) {
+  $("agents-error").textContent = "";
+  try { await post("/api/agents/" + encodeURIComponent(name), body); } catch (error) { $("agents-error").textContent = error.message; }
+  await loadAgents();
+}
+
+// A browser notification for a new P1 or a P1 re-alert while the tab is open (after the agent allowed it).
+function setUpNotifications() {
+  if (!("Notification" in window)) return;
+  const offer = () => { $("enable-notifications").hidden = Notification.permission !== "default"; };
+  offer();
+  $("enable-notifications").addEventListener("click", async () => { await Notification.requestPermission(); offer(); });
+}
+
+function notifyP1(event) {
+  const c = event.case;
+  const realert = event.event === "p1_realert";
+  if (!c || !(realert || (event.event === "case_opened" && c.priority === 1))) return;
+  if (!("Notification" in window) || Notification.permission !== "granted") return;
+  const title = (realert ? "Still unclaimed P1: " : "New P1: ") + c.id;
+  const shown = new Notification(title, { body: c.intent.replace(/_/g, " ") + " · " + c.summary, tag: c.id + ":" + event.event });
+  shown.onclick = () => { window.focus(); openCase(c.id); };
+}
+
+// Keyboard: n next case, c claim, r reply, e resolve, / search; Ctrl+Enter sends from a box, Escape leaves it.
+function nextCase() {
+  if (!state.cases.length) return;
+  const at = state.cases.findIndex((c) => c.id === state.current);
+  openCase(state.cases[(at + 1) % state.cases.length].id);
+}
+
+function onKey(event) {
+  const target = event.target;
+  if (target.matches("input, textarea, select")) {
+    if (event.key === "Escape") target.blur();
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && target.form && target.tagName === "TEXTAREA") {
+      event.preventDefault();
+      target.form.requestSubmit();
+    }
+    return;
+  }
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  const withCase = (fn) => () => { if (state.current) fn(); };
+  const keys = {
+    n: nextCase,
+    c: withCase(() => act("claim")),
+    r: withCase(() => $("reply-text").focus()),
+    e: withCase(() => act("resolve")),
+    "/": () => $("search").focus(),
+  };
+  if (keys[event.key]) { event.preventDefault(); keys[event.key](); }
+}
+
 async function start() {
   const me = await api("/api/me");
   $("agent").textContent = "Signed in as " + me.agent;
-  $("on-duty").textContent = "On duty: " + me.on_duty.join(", ");
+  showDuty(me);
+  state.teams = me.all_teams;
+  options($("filter-team"), me.all_teams, 2);
+  options($("transfer-team"), me.all_teams, 1);
+  fillAgentChoices((await api("/api/agents")).agents);
+  $("duty-toggle").addEventListener("click", async () => {
+    showDuty(await post("/api/duty", { on_duty: $("duty-toggle").dataset.onDuty !== "true" }));
+  });
+  $("show-agents").addEventListener("click", async () => {  // the agents page replaces queue and case while open
+    const open = document.body.classList.toggle("agents-open");
+    $("agents-pane").hidden = !open;
+    $("show-agents").textContent = open ? "Back to the queue" : "Agents";
+    if (open) await loadAgents();
+  });
+  $("agent-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    $("agents-error").textContent = "";
+    const telegram = $("new-agent-telegram").value.trim();
+    try {
+      await post("/api/agents", {
+        name: $("new-agent-name").value, password: $("new-agent-password").value, role: $("new-agent-role").value,
+        telegram_user_id: telegram ? Number(telegram) : null,
+      });
+      $("agent-form").reset();
+    } catch (error) { $("agents-error").textContent = error.message; }
+    await loadAgents();
+  });
   $("claim").addEventListener("click", () => act("claim"));
   $("resolve").addEventListener("click", () => act("resolve"));
   $("hand-back").addEventListener("click", () => act("hand_back"));
-  $("priority").addEventListener("change", () => act("priority", { priority: Number($("priority").value) }));
-  $("reply-form").addEventListener("submit", async (event) => {
+  $("reopen").addEventListener("click", () => act("reopen"));
+  $("canned").addEventListener("change", insertCanned);
+  $("transfer-form").addEventListener("submit", async (event) => {
     event.preventDefault();
-    const text = $("reply-text").value;
-    $("reply-text").value = "";
-    await act("reply", { text });
+    const body = { team: $("transfer-team").value || null, agent: $("transfer-agent").value || null, note: $("transfer-note").value };
+    $("message").textContent = "";
+    try {
+      await post("/api/cases/" + state.current + "/transfer", body);
+      $("transfer-form").reset();
+    } catch (error) { $("message").textContent = "Not transferred: " + error.message; }
+    await refresh();
   });
-  $("add-note").addEventListener("click", async () => {
-    const text = $("reply-text").value;
-    $("reply-text").value = "";
-    await act("note", { text });
-  });
+  $("back-to-queue").addEventListener("click", () => { document.body.classList.remove("case-open"); });
+  document.addEventListener("keydown", onKey);
+  setUpNotifications();
+  let searchTimer = null;
+  $("search").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(loadQueue, SEARCH_DELAY_MS); });
+  $("filters").addEventListener("submit", (event) => { event.preventDefault(); loadQueue(); });
+  for (const id of ["filter-status", "filter-priority", "filter-channel", "filter-team", "filter-mine"]) $(id).addEventListener("change", loadQueue);
+  $("priority").addEventListener("change", () => act("priority", { priority: Number($("priority").value) }));
+  $("reply-form").addEventListener("submit", (event) => { event.preventDefault(); send("reply", $("reply-text"), $("reply-error")); });
+  $("note-form").addEventListener("submit", (event) => { event.preventDefault(); send("note", $("note-text"), $("note-error")); });
   $("file-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const file = $("file-input").files[0];
@@ -202,7 +493,8 @@ async function start() {
   if (wanted) await openCase(wanted);
   connectLive();
   setInterval(tick, 1000);
-  setInterval(loadQueue, 30000);  // also keeps the agent on duty while the page is open
+  setInterval(loadQueue, 30000);  // a safety net for missed live events; reading is not activity: it keeps nobody on duty
+  setInterval(async () => showDuty(await api("/api/me")), 30000);
 }
 
 start();
