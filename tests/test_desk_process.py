@@ -53,6 +53,6 @@ def test_the_desk_listens_on_loopback_unless_told_otherwise(monkeypatch, tmp_pat
     for name, value in {"DATABASE_URL": f"sqlite:///{tmp_path / 'desk.db'}", **env}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(sys, "argv", ["bot.desk", "--port", "8080", *argv])
-    monkeypatch.setattr(desk_main.web, "run_app", lambda app, host, port: served.update(host=host, port=port))
+    monkeypatch.setattr(desk_main.web, "run_app", lambda app, host, port, **_: served.update(host=host, port=port))
     desk_main.main()
     assert served == {"host": host, "port": 8080}

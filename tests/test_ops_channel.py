@@ -17,6 +17,7 @@ from sanic import Sanic
 
 from bot.cases.database import make_engine
 from bot.metrics.settings import MetricsSettings
+from bot.runtime import ops_channel
 from bot.runtime.ops_channel import OpsInput
 from bot.settings import Settings
 from connectors.telegram.runtime import TelegramRuntime
@@ -73,7 +74,7 @@ async def test_readyz_says_when_the_database_does_not_answer(pg_url, proxy_to):
         assert status == 503 and '"database":false' in body and "the database did not answer" in body
 
 
-async def test_a_telegram_channel_still_connecting_is_a_note_not_an_unheld_lease(sqlite_url):
+async def test_a_telegram_channel_still_connecting_is_a_note_not_an_unheld_lease(sqlite_url, monkeypatch):
     unreachable = f"http://127.0.0.1:{free_port()}/bot"  # nothing listens: Telegram is down
     settings = TelegramSettings.from_env(
         {"TELEGRAM_BOT_TOKEN": "123456:" + "A" * 35, "TELEGRAM_API_BASE_URL": unreachable}
@@ -82,8 +83,14 @@ async def test_a_telegram_channel_still_connecting_is_a_note_not_an_unheld_lease
     runtime = TelegramRuntime.create(settings, engine)
     try:
         async with rasa_server_with_ops(sqlite_url, telegram=runtime) as base:
+            connecting = json.loads((await _get(f"{base}/readyz"))[1])
+            monkeypatch.setattr(ops_channel, "CONNECT_GRACE_SECONDS", 0.0)  # the time to connect is over
             body = json.loads((await _get(f"{base}/readyz"))[1])
-        assert body["checks"]["leases"] is True and not any("lease" in p for p in body["problems"])
+        assert (
+            connecting["checks"]["channels"] is False and "the Telegram channel is connecting" in connecting["problems"]
+        )
+        assert "channels" not in body["checks"] and body["checks"]["leases"] is True
+        assert not any("lease" in p or "connecting" in p for p in body["problems"])
         assert body["notes"] == ["Telegram is not connected yet: the channel keeps retrying (see the log)"]
     finally:
         engine.dispose()

@@ -9,6 +9,7 @@ NLU timing (``nlu_timing``), since it is built in every Rasa server and only the
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,6 +28,7 @@ from bot.runtime import nlu_timing, readiness
 from bot.settings import Settings
 
 CHANNEL = "ops"
+CONNECT_GRACE_SECONDS = 30.0  # how long readiness waits for the Telegram channel to connect
 
 
 class OpsInput(InputChannel):
@@ -69,7 +71,7 @@ class OpsInput(InputChannel):
                 outboxes=lambda conn, now: [telegram_reply_outbox(conn, now)],
                 stuck_seconds=self.metrics.outbox_stuck_seconds,
                 model_loaded=model_loaded(request.app),
-                notes=channel_notes(request.app),
+                **channel_state(request.app),
             )
             return response.json(result.body(), status=result.status)
 
@@ -100,9 +102,16 @@ def leases_in_use(app: Sanic) -> list[LeaderLease]:
     return [lease for runtime in runtimes if runtime is not None and (lease := runtime.poller_lease) is not None]
 
 
-def channel_notes(app: Sanic) -> list[str]:
-    """A channel still connecting: REST and the other channels serve meanwhile, so it is a note, not a 503."""
+def channel_state(app: Sanic) -> dict[str, list[str]]:
+    """A Telegram channel still connecting: unready for its first ``CONNECT_GRACE_SECONDS``, then a note.
+
+    Telegram usually answers within a second, and "ready" should mean the bot reads its
+    messages. Past the grace Telegram is down or unreachable: REST and the other channels
+    serve meanwhile, so the process is ready and the note says what is missing.
+    """
     runtime = getattr(app.ctx, "telegram_runtime", None)
-    if runtime is not None and not runtime.started:
-        return ["Telegram is not connected yet: the channel keeps retrying (see the log)"]
-    return []
+    if runtime is None or runtime.started:
+        return {"connecting": [], "notes": []}
+    if time.monotonic() - runtime.created_at < CONNECT_GRACE_SECONDS:
+        return {"connecting": ["the Telegram channel is connecting"], "notes": []}
+    return {"connecting": [], "notes": ["Telegram is not connected yet: the channel keeps retrying (see the log)"]}

@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 3.0  # under a load balancer's usual probe timeout
 CLOCK_SLACK_SECONDS = 5.0
-DATABASE, MODEL, LEASES, OUTBOX = "database", "model", "leases", "outbox"
+DATABASE, MODEL, LEASES, OUTBOX, CHANNELS = "database", "model", "leases", "outbox", "channels"
 UNANSWERED: tuple[type[Exception], ...] = (*DATABASE_UNAVAILABLE, asyncio.TimeoutError)
 ReadOutboxes = Callable[[Connection, datetime], Sequence[QueueState]]
 
@@ -62,15 +62,23 @@ async def assess(
     outboxes: ReadOutboxes,
     stuck_seconds: float,
     model_loaded: bool | None = None,
+    connecting: Sequence[str] = (),
     notes: Sequence[str] = (),
 ) -> Readiness:
-    """Run every check (``model_loaded`` None: this process has no model); ``notes`` pass through."""
+    """Run every check (``model_loaded`` None: this process has no model).
+
+    ``connecting`` names channels still within their time to connect (unready meanwhile);
+    ``notes`` pass through.
+    """
     checks: dict[str, bool] = {}
     problems: list[str] = []
     if model_loaded is not None:
         checks[MODEL] = model_loaded
         if not model_loaded:
             problems.append("the model is not loaded yet")
+    if connecting:
+        checks[CHANNELS] = False
+        problems.extend(connecting)
     try:
         held, queues = await in_thread(TIMEOUT_SECONDS, _read, engine, outboxes)
     except UNANSWERED as error:

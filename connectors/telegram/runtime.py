@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 import warnings
 from collections import Counter, deque
 from collections.abc import Callable
@@ -145,6 +146,7 @@ class TelegramRuntime:
         self._picker: asyncio.Task[None] | None = None
         self._ready = False  # new updates are scheduled directly (else resumed from the inbox)
         self._started = asyncio.Event()  # and unfinished work from before has been picked up
+        self.created_at = time.monotonic()  # readiness waits a while for the channel to connect
         # _raw_updates calls getUpdates by name on purpose (see there); the library warns about that.
         warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)
 
