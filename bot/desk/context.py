@@ -34,6 +34,7 @@ from bot.desk.settings import DeskSettings
 from bot.desk.telegram_replies import TelegramReplies
 from bot.desk.texts import CustomerTexts
 from bot.desk.throttle import SignInThrottle
+from bot.desk.typing import CustomerTyping
 from bot.lifecycle.job import purge_lease, run_purges
 from bot.lifecycle.purge import Purge
 from bot.runtime.tasks import all_cancelled
@@ -55,6 +56,7 @@ class DeskContext:
     desk: AgentDesk
     hub: LiveHub
     dispatcher: Dispatcher
+    typing: CustomerTyping | None = None  # set when the customer bot's token is
     leases: tuple[LeaderLease, ...] = ()  # the jobs this process competes for (readiness checks them)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -94,6 +96,10 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
         )
         desk = AgentDesk(store, AuditLog(engine), roster, relay, texts)
         hub = LiveHub()
+        typing = None
+        if settings.customer_telegram is not None:
+            typing = CustomerTyping(TelegramSender.from_settings(settings.customer_telegram))
+            stack.push_async_callback(typing.stop)
         stack.push_async_callback(hub.close_all)
         escalations = Escalations(engine)
         live_feed = LiveFeed(hub, OutboxReader(engine), store, poll_seconds=settings.poll_seconds)
@@ -154,6 +160,7 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
             desk=desk,
             hub=hub,
             dispatcher=dispatcher,
+            typing=typing,
             leases=leases,
         )
         context.tasks.append(asyncio.create_task(dispatcher.run(), name="outbox-dispatcher"))

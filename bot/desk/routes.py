@@ -27,6 +27,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/cases/{case_id}", views.case_view)
     app.router.add_get("/api/cases/{case_id}/canned", views.canned)
     app.router.add_post("/api/cases/{case_id}/file", views.send_file)
+    app.router.add_post("/api/cases/{case_id}/typing", views.typing)
     app.router.add_post("/api/cases/{case_id}/{action}", views.act)
     app.router.add_get("/api/cases/{case_id}/export", views.export)
     app.router.add_get("/api/cases/{case_id}/attachments/{attachment_id:[0-9]{1,18}}", views.attachment)

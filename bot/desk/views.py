@@ -372,6 +372,23 @@ async def send_file(request: web.Request) -> web.StreamResponse:
     return web.json_response(case_json(await asyncio.to_thread(context.store.get, case.id)))
 
 
+async def typing(request: web.Request) -> web.StreamResponse:
+    """POST /api/cases/{id}/typing: the agent is writing; a Telegram customer sees "typing...".
+
+    Only for the agent who claimed the case (nobody else's words are coming), and at most
+    once per case every few seconds; ``{"sent": false}`` when this keystroke fell inside that.
+    """
+    context = request.app[DESK]
+    case = await asyncio.to_thread(context.store.get, request.match_info["case_id"].strip().upper())
+    if case.status != CLAIMED or case.assignee != request["agent"]:
+        raise Refused("typing is shown only for a case you have claimed")
+    if case.channel != "telegram":
+        raise Refused("typing is shown only to Telegram customers")
+    if context.typing is None:
+        raise Refused("TELEGRAM_BOT_TOKEN is not set for the desk: it cannot show typing to the customer")
+    return web.json_response({"sent": await context.typing.shown(case)})
+
+
 async def export(request: web.Request) -> web.StreamResponse:
     """The transcript as a download: ``?format=txt`` (default) or ``json``."""
     context = request.app[DESK]

@@ -1,7 +1,7 @@
 // The agent desk page: queue with SLA timers, case view, actions, live updates. No build step.
 "use strict";
 
-const state = { cases: [], current: null, recheck: null, drafts: {}, teams: [], canned: [] };
+const state = { cases: [], current: null, currentCase: null, me: null, recheck: null, drafts: {}, teams: [], canned: [], typedAt: 0 };
 const SESSION_ENDED = 4401;  // the desk closed the live feed because this session was signed out or expired
 const QUEUED_RECHECK_MS = 2000;  // a queued message's delivery is looked up again this often
 const $ = (id) => document.getElementById(id);
@@ -10,6 +10,7 @@ const LANGUAGE_NAMES = { en: "English", ko: "Korean", zh: "Chinese" };  // shown
 const CHANNELS = { telegram: ["\u2708", "Telegram"], twitter: ["X", "X"], rest: ["\u2709", "Web"] };
 const CLOSED = ["resolved", "cancelled"];
 const SEARCH_DELAY_MS = 300;
+const TYPING_EVERY_MS = 4000;  // the desk throttles too; this spares it the keystrokes in between
 
 async function api(path, options = {}) {
   const response = await fetch(path, { credentials: "same-origin", ...options });
@@ -146,6 +147,7 @@ async function openCase(caseId) {
   const c = await api("/api/cases/" + encodeURIComponent(caseId));
   if (state.current !== c.id) switchDrafts(c.id);
   state.current = c.id;
+  state.currentCase = c;
   document.body.classList.add("case-open");  // at phone width the case replaces the queue
   for (const row of document.querySelectorAll("tr.case-row")) row.classList.toggle("current", row.dataset.caseId === c.id);
   location.hash = "case=" + c.id;
@@ -266,6 +268,15 @@ async function send(action, box, errorLine) {
     errorLine.textContent = "Not sent: " + error.message + " (your text is kept)";
   }
   await refresh();
+}
+
+// The Telegram customer sees "typing..." while the agent who claimed their case writes a reply.
+function reportTyping() {
+  const c = state.currentCase;
+  if (!c || c.channel !== "telegram" || c.status !== "claimed" || c.assignee !== state.me) return;
+  if (Date.now() - state.typedAt < TYPING_EVERY_MS) return;
+  state.typedAt = Date.now();
+  post("/api/cases/" + c.id + "/typing").catch(() => {});  // cosmetic: a failure must not disturb the agent
 }
 
 // Each case keeps its own unsent reply and note while the agent looks at another one.
@@ -421,6 +432,7 @@ function onKey(event) {
 async function start() {
   const me = await api("/api/me");
   $("agent").textContent = "Signed in as " + me.agent;
+  state.me = me.agent;
   showDuty(me);
   state.teams = me.all_teams;
   options($("filter-team"), me.all_teams, 2);
@@ -472,6 +484,7 @@ async function start() {
   for (const id of ["filter-status", "filter-priority", "filter-channel", "filter-team", "filter-mine"]) $(id).addEventListener("change", loadQueue);
   $("priority").addEventListener("change", () => act("priority", { priority: Number($("priority").value) }));
   $("reply-form").addEventListener("submit", (event) => { event.preventDefault(); send("reply", $("reply-text"), $("reply-error")); });
+  $("reply-text").addEventListener("input", reportTyping);
   $("note-form").addEventListener("submit", (event) => { event.preventDefault(); send("note", $("note-text"), $("note-error")); });
   $("file-form").addEventListener("submit", async (event) => {
     event.preventDefault();
