@@ -59,6 +59,8 @@ MAX_SEARCH_CHARS = 200
 EXPORT_FORMATS = ("txt", "json")
 UNKNOWN_NAME = "(unknown name)"
 RETRY_AFTER_SECONDS = 5
+# Raster images the desk previews on the case page. Never SVG: it can carry script.
+PREVIEW_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
 logger = logging.getLogger(__name__)
 
@@ -254,6 +256,8 @@ async def case_view(request: web.Request) -> web.StreamResponse:
     data = {**case_json(case, attachments), **sla_fields(case, times[case.id], context.settings.sla_minutes)}
     data["customer"] = customer_json(case)
     data["team"] = context.settings.routing.team_of(case)
+    for shown, stored in zip(data["attachments"], attachments, strict=True):
+        shown["image"] = _previewable(stored)
     data["transcript"] = [{**_line(t), "delivery": _delivery(d)} for t, d in zip(transcript, deliveries, strict=True)]
     data["audit"] = [_audit(a) for a in audit]
     data["articles_tried"] = await _articles_tried(request, case)
@@ -423,11 +427,18 @@ async def attachment(request: web.Request) -> web.StreamResponse:
     wanted = int(request.match_info["attachment_id"])  # the route admits 1 to 18 ASCII digits
     for item in await asyncio.to_thread(context.store.attachments, case.id):
         if item["id"] == wanted and item["stored_path"] and Path(item["stored_path"]).is_file():
-            return web.FileResponse(
-                item["stored_path"],
-                headers={"Content-Disposition": f'attachment; filename="{_safe_filename(item["name"])}"'},
-            )
+            filename = _safe_filename(item["name"])
+            if _previewable(item):  # shown in the page's <img>; nosniff keeps a non-image from being read as one
+                headers = {"Content-Type": item["mime_type"], "Content-Disposition": f'inline; filename="{filename}"'}
+            else:
+                headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+            return web.FileResponse(item["stored_path"], headers=headers)
     raise web.HTTPNotFound(text="attachment not stored")
+
+
+def _previewable(item: dict[str, Any]) -> bool:
+    """A stored raster image: the case page shows it (a missing file would be a broken picture)."""
+    return item["mime_type"] in PREVIEW_IMAGE_TYPES and bool(item["stored_path"])
 
 
 def _safe_filename(name: str) -> str:

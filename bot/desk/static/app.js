@@ -188,6 +188,11 @@ async function openCase(caseId) {
     const link = document.createElement("a");
     link.href = "/api/cases/" + c.id + "/attachments/" + a.id;
     link.textContent = a.name + " (" + a.mime_type + ", " + a.size + " bytes)";
+    if (a.image) {  // a stored picture is shown; the link opens it at full size
+      const img = document.createElement("img");
+      img.className = "attachment-preview"; img.src = link.href; img.alt = a.name; img.loading = "lazy";
+      link.prepend(img, document.createElement("br"));
+    }
     li.appendChild(link);
   });
   list("transcript", c.transcript, (li, t) => {
