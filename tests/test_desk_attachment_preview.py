@@ -64,15 +64,15 @@ async def test_an_image_is_served_inline_as_its_type_and_marked_for_preview(sqli
 
 def _preview_shown(driver, base: str, case_id: str, image_id: int, pdf_id: int) -> None:  # type: ignore[no-untyped-def]
     wait = sign_in(driver, base, "alice", PASSWORDS["alice"])
-    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, f'tr[data-case-id="{case_id}"]').click() or True)
+    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, f'tr[data-case-id="{case_id}"]'))).click()
     wait.until(ec.text_to_be_present_in_element((By.ID, "case-title"), case_id))
     img = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#attachments img.attachment-preview"))
     wait.until(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", img) == WIDTH)
     assert driver.execute_script("return arguments[0].naturalHeight", img) == HEIGHT
     assert img.get_attribute("alt") == "shot.png"
-    assert img.get_attribute("src").endswith(f"/api/cases/{case_id}/attachments/{image_id}")
+    assert (img.get_attribute("src") or "").endswith(f"/api/cases/{case_id}/attachments/{image_id}")
     links = driver.find_elements(By.CSS_SELECTOR, "#attachments a")
-    pdf = next(a for a in links if a.get_attribute("href").endswith(f"/attachments/{pdf_id}"))
+    pdf = next(a for a in links if (a.get_attribute("href") or "").endswith(f"/attachments/{pdf_id}"))
     assert "statement.pdf" in pdf.text and pdf.find_elements(By.TAG_NAME, "img") == []
     assert len(driver.find_elements(By.CSS_SELECTOR, "#attachments img")) == 1
 

@@ -16,6 +16,7 @@ from bot.cases.audit import AuditEntry
 from bot.cases.database import DATABASE_UNAVAILABLE
 from bot.cases.helpful_articles import ARTICLES_TRIED
 from bot.cases.queue import QueueFilter, find_cases, reply_times
+from bot.cases.routing import Routing
 from bot.cases.store import (
     ACTIVE_STATUSES,
     CANCELLED,
@@ -87,6 +88,11 @@ async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
             content_type="application/json",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         ) from None
+
+
+async def routing_in_force(request: web.Request) -> Routing:
+    """The teams and routes as they stand now (an admin may have changed them since the last request)."""
+    return await asyncio.to_thread(request.app[DESK].routing.current)
 
 
 def _actor(request: web.Request) -> Actor:
@@ -163,7 +169,7 @@ async def me(request: web.Request) -> web.StreamResponse:
         {
             "agent": request["agent"],
             "teams": list(agent.teams) if agent else [],
-            "all_teams": list(context.settings.routing.teams),
+            "all_teams": list((await routing_in_force(request)).teams),
             "is_admin": request["is_admin"],
             "is_on_duty": request["agent"] in on_duty,
             "on_duty": on_duty,
@@ -189,10 +195,10 @@ async def duty(request: web.Request) -> web.StreamResponse:
 async def queue(request: web.Request) -> web.StreamResponse:
     """GET /api/queue?status=&priority=&channel=&mine=1&q=: the working queue by default."""
     context = request.app[DESK]
-    cases = await asyncio.to_thread(find_cases, context.engine, await _queue_filter(request))
+    routing = await routing_in_force(request)
+    cases = await asyncio.to_thread(find_cases, context.engine, await _queue_filter(request, routing))
     times = await asyncio.to_thread(reply_times, context.engine, [c.id for c in cases])
     sla_minutes = context.settings.sla_minutes
-    routing = context.settings.routing
     return web.json_response(
         {
             "cases": [
@@ -209,9 +215,8 @@ async def queue(request: web.Request) -> web.StreamResponse:
     )
 
 
-async def _queue_filter(request: web.Request) -> QueueFilter:
+async def _queue_filter(request: web.Request, routing: Routing) -> QueueFilter:
     query = request.query
-    routing = request.app[DESK].settings.routing
     team = query.get("team") or None
     teams: tuple[str, ...] | None = None
     if team == MY_TEAMS:
@@ -255,7 +260,7 @@ async def case_view(request: web.Request) -> web.StreamResponse:
     times = await asyncio.to_thread(reply_times, context.engine, [case.id])
     data = {**case_json(case, attachments), **sla_fields(case, times[case.id], context.settings.sla_minutes)}
     data["customer"] = customer_json(case)
-    data["team"] = context.settings.routing.team_of(case)
+    data["team"] = (await routing_in_force(request)).team_of(case)
     for shown, stored in zip(data["attachments"], attachments, strict=True):
         shown["image"] = _previewable(stored)
     data["transcript"] = [{**_line(t), "delivery": _delivery(d)} for t, d in zip(transcript, deliveries, strict=True)]
@@ -291,7 +296,7 @@ async def canned(request: web.Request) -> web.StreamResponse:
     """GET /api/cases/{id}/canned: the replies of the case's team, in the customer's language, filled in."""
     context = request.app[DESK]
     case = await asyncio.to_thread(context.store.get, request.match_info["case_id"])
-    team = context.settings.routing.team_of(case)
+    team = (await routing_in_force(request)).team_of(case)
     values = {
         "customer_name": customer_json(case)["name"],
         "case_id": case.id,
@@ -357,8 +362,9 @@ async def _transfer_target(request: web.Request, body: dict[str, Any]) -> tuple[
     """The team (one of the routing's) and the agent (an active one) a transfer names."""
     context = request.app[DESK]
     team = inputs.text(body, "team") if body.get("team") else None
-    if team is not None and team not in context.settings.routing.teams:
-        raise inputs.bad_request(f"team must be one of {', '.join(context.settings.routing.teams)}")
+    teams = (await routing_in_force(request)).teams
+    if team is not None and team not in teams:
+        raise inputs.bad_request(f"team must be one of {', '.join(teams)}")
     agent = inputs.text(body, "agent") if body.get("agent") else None
     if agent is not None and await asyncio.to_thread(context.agents.get, agent) is None:
         raise inputs.bad_request(f"no agent {agent}")

@@ -361,6 +361,44 @@ async function loadAgents() {
     body.appendChild(row);
   }
   for (const el of document.querySelectorAll(".admin-only")) el.hidden = !is_admin;
+  await loadRouting();
+}
+
+// Teams and routing: everyone reads them; an admin edits the document and saves it (the desk checks it).
+async function loadRouting() {
+  showRouting(await api("/api/routing"));
+}
+
+function showRouting(r) {
+  $("routing-text").value = JSON.stringify({ teams: r.teams, default: r.default, routes: r.routes }, null, 2);
+  $("routing-text").readOnly = !r.is_admin;
+  $("routing-intents").textContent = r.known_intents.join(", ");
+  $("routing-source").textContent = r.source === "desk"
+    ? "Saved on the desk by " + r.updated_by + " at " + r.updated_at.slice(0, 16).replace("T", " ") + " UTC."
+    : "From the teams file (nobody changed it on the desk yet).";
+  state.teams = r.teams;
+  for (const [id, keep] of [["filter-team", 2], ["transfer-team", 1]]) {
+    const chosen = $(id).value;
+    options($(id), r.teams, keep);
+    $(id).value = chosen;
+  }
+}
+
+async function saveRouting(event) {
+  event.preventDefault();
+  $("routing-error").textContent = "";
+  let document_;
+  try { document_ = JSON.parse($("routing-text").value); } catch (error) {
+    $("routing-error").textContent = "Not saved: this is not valid JSON (" + error.message + ")";
+    return;
+  }
+  try {
+    showRouting(await post("/api/routing", document_));
+  } catch (error) {
+    $("routing-error").textContent = "Not saved: " + error.message;
+    return;
+  }
+  await loadAgents();
 }
 
 function options(select, values, keepFirst) {
@@ -470,6 +508,7 @@ async function start() {
   $("hand-back").addEventListener("click", () => act("hand_back"));
   $("reopen").addEventListener("click", () => act("reopen"));
   $("canned").addEventListener("change", insertCanned);
+  $("routing-form").addEventListener("submit", saveRouting);
   $("transfer-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const body = { team: $("transfer-team").value || null, agent: $("transfer-agent").value || null, note: $("transfer-note").value };
