@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, insert, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from bot.cases.agents import agent_teams, agents
 from bot.cases.schema import UtcDateTime, cases
@@ -52,10 +53,13 @@ class TeamRoutingStore:
     def save(self, document: dict[str, Any], updated_by: str) -> SavedRouting:
         saved = SavedRouting(document, updated_by, utcnow())
         values = {"document": document, "updated_by": updated_by, "updated_at": saved.updated_at}
-        with self._engine.begin() as conn:
-            changed = conn.execute(update(team_routing).where(team_routing.c.id == ROW_ID).values(**values)).rowcount
-            if not changed:
-                conn.execute(insert(team_routing).values(id=ROW_ID, **values))
+        try:
+            with self._engine.begin() as conn:
+                if not conn.execute(update(team_routing).where(team_routing.c.id == ROW_ID).values(**values)).rowcount:
+                    conn.execute(insert(team_routing).values(id=ROW_ID, **values))
+        except IntegrityError:  # another admin's first save made the row in between: last save wins
+            with self._engine.begin() as conn:
+                conn.execute(update(team_routing).where(team_routing.c.id == ROW_ID).values(**values))
         return saved
 
     def uses(self, teams: Collection[str]) -> list[str]:
