@@ -16,6 +16,7 @@ from bot.cases.agent_directory import Agent, AgentConflict, NewAgent
 from bot.desk import inputs
 from bot.desk.context import DESK
 from bot.desk.passwords import hash_password
+from bot.desk.views import routing_in_force
 
 MIN_PASSWORD_CHARS = 10
 MAX_TELEGRAM_ID = 2**53  # Telegram's user ids fit 52 bits
@@ -27,14 +28,14 @@ async def agents(request: web.Request) -> web.StreamResponse:
         {
             "agents": [_json(a) for a in listed],
             "is_admin": request["is_admin"],
-            "teams": list(request.app[DESK].settings.routing.teams),
+            "teams": list((await routing_in_force(request)).teams),
         }
     )
 
 
 async def add_agent(request: web.Request) -> web.StreamResponse:
     """POST /api/agents ``{"name", "password", "role"?, "telegram_user_id"?}`` (admins only)."""
-    await _admin_only(request, "agent_add")
+    await admin_only(request, "agent_add")
     body = await inputs.json_object(request)
     name = inputs.text(body, "name").strip()
     password = _password(body)
@@ -54,7 +55,7 @@ async def add_agent(request: web.Request) -> web.StreamResponse:
 
 async def change_agent(request: web.Request) -> web.StreamResponse:
     """POST /api/agents/{name} with any of ``role``, ``telegram_user_id`` (null unlinks), ``active``, ``password``."""
-    await _admin_only(request, "agent_change")
+    await admin_only(request, "agent_change")
     body = await inputs.json_object(request)
     name = request.match_info["name"]
     changes: dict[str, Any] = {}
@@ -68,7 +69,7 @@ async def change_agent(request: web.Request) -> web.StreamResponse:
         changes["active"] = inputs.flag(body, "active")
     if "password" in body:
         changes["password_hash"] = await asyncio.to_thread(hash_password, _password(body))
-    teams = _teams(request, body) if "teams" in body else None
+    teams = await _teams(request, body) if "teams" in body else None
     if not changes and teams is None:
         raise inputs.bad_request("nothing to change: give role, telegram_user_id, active, password or teams")
     directory = request.app[DESK].agents
@@ -89,7 +90,8 @@ async def change_agent(request: web.Request) -> web.StreamResponse:
     return web.json_response(_json(agent))
 
 
-async def _admin_only(request: web.Request, action: str) -> None:
+async def admin_only(request: web.Request, action: str, what: str = "manages agents") -> None:
+    """A 403 for anyone but an admin, audited as a refused ``action``."""
     if not request["is_admin"]:
         await asyncio.to_thread(
             request.app[DESK].desk.audit.record,
@@ -99,9 +101,7 @@ async def _admin_only(request: web.Request, action: str) -> None:
             allowed=False,
             detail={"reason": "not an admin"},
         )
-        raise web.HTTPForbidden(
-            text=json.dumps({"error": "only an admin manages agents"}), content_type="application/json"
-        )
+        raise web.HTTPForbidden(text=json.dumps({"error": f"only an admin {what}"}), content_type="application/json")
 
 
 async def _audit(request: web.Request, action: str, detail: dict[str, Any]) -> None:
@@ -127,9 +127,9 @@ def _telegram_id(body: dict[str, Any]) -> int | None:
     return value
 
 
-def _teams(request: web.Request, body: dict[str, Any]) -> list[str]:
+async def _teams(request: web.Request, body: dict[str, Any]) -> list[str]:
     teams = body.get("teams")
-    known = request.app[DESK].settings.routing.teams
+    known = (await routing_in_force(request)).teams
     if not isinstance(teams, list) or not all(isinstance(t, str) and t in known for t in teams):
         raise inputs.bad_request(f"'teams' must be a list of {', '.join(known)}")
     return teams

@@ -22,6 +22,7 @@ from bot.cases.events import OutboxReader
 from bot.cases.group_updates import GroupUpdates
 from bot.cases.leases import LeaderLease
 from bot.cases.store import CaseStore
+from bot.cases.team_routing import TeamRoutingStore
 from bot.desk.destinations import CustomerNotices, Destination, TelegramGroup, Webhook
 from bot.desk.dispatcher import Dispatcher
 from bot.desk.escalation import EscalationWatcher
@@ -29,11 +30,13 @@ from bot.desk.group_bot import AgentGroupBot
 from bot.desk.live import LiveFeed, LiveHub
 from bot.desk.passwords import Credentials
 from bot.desk.relay import CustomerRelay
+from bot.desk.routing_book import RoutingBook
 from bot.desk.service import AgentDesk
 from bot.desk.settings import DeskSettings
 from bot.desk.telegram_replies import TelegramReplies
 from bot.desk.texts import CustomerTexts
 from bot.desk.throttle import SignInThrottle
+from bot.desk.typing import CustomerTyping
 from bot.lifecycle.job import purge_lease, run_purges
 from bot.lifecycle.purge import Purge
 from bot.runtime.tasks import all_cancelled
@@ -55,6 +58,8 @@ class DeskContext:
     desk: AgentDesk
     hub: LiveHub
     dispatcher: Dispatcher
+    routing: RoutingBook  # teams and routes in force: an admin's saved edit, else the teams file
+    typing: CustomerTyping | None = None  # set when the customer bot's token is
     leases: tuple[LeaderLease, ...] = ()  # the jobs this process competes for (readiness checks them)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -76,6 +81,7 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
     ledger = DeliveryLedger(engine, backoff=Backoff(settings.retry_base_seconds, settings.retry_max_seconds))
     roster = DutyRoster(engine, idle_minutes=settings.idle_minutes)
     directory = AgentDirectory(engine)
+    routing = RoutingBook(TeamRoutingStore(engine), settings.routing)
     await asyncio.to_thread(_seed_agents, directory, settings)
     async with contextlib.AsyncExitStack() as stack:
         stack.callback(engine.dispose)
@@ -94,6 +100,10 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
         )
         desk = AgentDesk(store, AuditLog(engine), roster, relay, texts)
         hub = LiveHub()
+        typing = None
+        if settings.customer_telegram is not None:
+            typing = CustomerTyping(TelegramSender.from_settings(settings.customer_telegram))
+            stack.push_async_callback(typing.stop)
         stack.push_async_callback(hub.close_all)
         escalations = Escalations(engine)
         live_feed = LiveFeed(hub, OutboxReader(engine), store, poll_seconds=settings.poll_seconds)
@@ -112,7 +122,7 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
                     ledger,
                     roster,
                     directory=directory,
-                    routing=settings.routing,
+                    routing=routing.current,
                     allowed_ids=settings.agent_telegram_ids,
                     desk_origin=settings.public_origin,
                 )
@@ -154,6 +164,8 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
             desk=desk,
             hub=hub,
             dispatcher=dispatcher,
+            routing=routing,
+            typing=typing,
             leases=leases,
         )
         context.tasks.append(asyncio.create_task(dispatcher.run(), name="outbox-dispatcher"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import aiohttp
@@ -98,7 +98,7 @@ class TelegramGroup:
         roster: DutyRoster,
         *,
         directory: AgentDirectory | None = None,
-        routing: Routing | None = None,
+        routing: Callable[[], Routing] | None = None,  # the routing in force at each alert
         allowed_ids: tuple[int, ...] = (),
         desk_origin: str | None = None,
         budget: SendBudget | None = None,
@@ -166,7 +166,7 @@ class TelegramGroup:
         """A P1 calls the agents on duty in its team; everyone on duty when none of them is (the re-alert calls all)."""
         if self._routing is None or self._directory is None:
             return on_duty
-        team = self._routing.team_of(case)
+        team = self._routing().team_of(case)
         members = {a.name for a in self._directory.all() if team in a.teams}
         return [a for a in on_duty if a.agent in members] or on_duty
 

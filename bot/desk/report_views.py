@@ -9,7 +9,7 @@ from aiohttp import web
 from bot.desk import inputs
 from bot.desk.context import DESK
 from bot.desk.reports import MAX_DAYS, build_report, report_csv
-from bot.desk.views import STATIC
+from bot.desk.views import STATIC, routing_in_force
 
 DEFAULT_REPORT_DAYS = 30
 
@@ -22,9 +22,8 @@ async def reports(request: web.Request) -> web.StreamResponse:
     """GET /api/reports?days=30 (JSON) and /api/reports.csv?days=30 (a download)."""
     context = request.app[DESK]
     days = _days(request.query.get("days", str(DEFAULT_REPORT_DAYS)))
-    report = await asyncio.to_thread(
-        build_report, context.engine, context.settings.routing, context.settings.sla_minutes, days
-    )
+    routing = await routing_in_force(request)
+    report = await asyncio.to_thread(build_report, context.engine, routing, context.settings.sla_minutes, days)
     if request.path.endswith(".csv"):
         return web.Response(
             text=report_csv(report),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.desk import agent_views, health, help_pages, report_views, views
+from bot.desk import agent_views, health, help_pages, report_views, routing_views, views
 
 
 def setup_routes(app: web.Application) -> None:
@@ -23,10 +23,13 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/agents", agent_views.agents)
     app.router.add_post("/api/agents", agent_views.add_agent)
     app.router.add_post("/api/agents/{name}", agent_views.change_agent)
+    app.router.add_get("/api/routing", routing_views.routing)
+    app.router.add_post("/api/routing", routing_views.change_routing)
     app.router.add_get("/api/queue", views.queue)
     app.router.add_get("/api/cases/{case_id}", views.case_view)
     app.router.add_get("/api/cases/{case_id}/canned", views.canned)
     app.router.add_post("/api/cases/{case_id}/file", views.send_file)
+    app.router.add_post("/api/cases/{case_id}/typing", views.typing)
     app.router.add_post("/api/cases/{case_id}/{action}", views.act)
     app.router.add_get("/api/cases/{case_id}/export", views.export)
     app.router.add_get("/api/cases/{case_id}/attachments/{attachment_id:[0-9]{1,18}}", views.attachment)

@@ -111,6 +111,7 @@ class DeskSettings:
     core: Settings
     attachment_dir: Path  # shared with the Telegram channel, which sends the files agents queue there
     x: XSettings | None = None  # set when the X channel is configured
+    customer_telegram: TelegramSettings | None = None  # the customer bot, for the typing action; set with its token
     agents: dict[str, str] = field(default_factory=dict)  # name -> password hash; seeds the agents table once
     agent_telegram: dict[str, int] = field(default_factory=dict)  # name -> Telegram user id, seeded with them
     admins: tuple[str, ...] = ()  # seeded with the admin role
@@ -161,10 +162,12 @@ class DeskSettings:
             x = XSettings.from_env(env)
             agents, agent_telegram = _agents(read)
             routing = _routing(read)
+            telegram = TelegramSettings.from_env(env)
             return cls(
                 core=Settings.from_env(env),
-                attachment_dir=TelegramSettings.from_env(env).attachment_dir,
+                attachment_dir=telegram.attachment_dir,
                 x=x if x.configured else None,
+                customer_telegram=telegram if telegram.enabled else None,
                 agents=agents,
                 agent_telegram=agent_telegram,
                 admins=_admins(read, agents),

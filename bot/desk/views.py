@@ -16,6 +16,7 @@ from bot.cases.audit import AuditEntry
 from bot.cases.database import DATABASE_UNAVAILABLE
 from bot.cases.helpful_articles import ARTICLES_TRIED
 from bot.cases.queue import QueueFilter, find_cases, reply_times
+from bot.cases.routing import Routing
 from bot.cases.store import (
     ACTIVE_STATUSES,
     CANCELLED,
@@ -59,6 +60,8 @@ MAX_SEARCH_CHARS = 200
 EXPORT_FORMATS = ("txt", "json")
 UNKNOWN_NAME = "(unknown name)"
 RETRY_AFTER_SECONDS = 5
+# Raster images the desk previews on the case page. Never SVG: it can carry script.
+PREVIEW_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +88,11 @@ async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
             content_type="application/json",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         ) from None
+
+
+async def routing_in_force(request: web.Request) -> Routing:
+    """The teams and routes as they stand now (an admin may have changed them since the last request)."""
+    return await asyncio.to_thread(request.app[DESK].routing.current)
 
 
 def _actor(request: web.Request) -> Actor:
@@ -161,7 +169,7 @@ async def me(request: web.Request) -> web.StreamResponse:
         {
             "agent": request["agent"],
             "teams": list(agent.teams) if agent else [],
-            "all_teams": list(context.settings.routing.teams),
+            "all_teams": list((await routing_in_force(request)).teams),
             "is_admin": request["is_admin"],
             "is_on_duty": request["agent"] in on_duty,
             "on_duty": on_duty,
@@ -187,10 +195,10 @@ async def duty(request: web.Request) -> web.StreamResponse:
 async def queue(request: web.Request) -> web.StreamResponse:
     """GET /api/queue?status=&priority=&channel=&mine=1&q=: the working queue by default."""
     context = request.app[DESK]
-    cases = await asyncio.to_thread(find_cases, context.engine, await _queue_filter(request))
+    routing = await routing_in_force(request)
+    cases = await asyncio.to_thread(find_cases, context.engine, await _queue_filter(request, routing))
     times = await asyncio.to_thread(reply_times, context.engine, [c.id for c in cases])
     sla_minutes = context.settings.sla_minutes
-    routing = context.settings.routing
     return web.json_response(
         {
             "cases": [
@@ -207,9 +215,8 @@ async def queue(request: web.Request) -> web.StreamResponse:
     )
 
 
-async def _queue_filter(request: web.Request) -> QueueFilter:
+async def _queue_filter(request: web.Request, routing: Routing) -> QueueFilter:
     query = request.query
-    routing = request.app[DESK].settings.routing
     team = query.get("team") or None
     teams: tuple[str, ...] | None = None
     if team == MY_TEAMS:
@@ -253,7 +260,9 @@ async def case_view(request: web.Request) -> web.StreamResponse:
     times = await asyncio.to_thread(reply_times, context.engine, [case.id])
     data = {**case_json(case, attachments), **sla_fields(case, times[case.id], context.settings.sla_minutes)}
     data["customer"] = customer_json(case)
-    data["team"] = context.settings.routing.team_of(case)
+    data["team"] = (await routing_in_force(request)).team_of(case)
+    for shown, stored in zip(data["attachments"], attachments, strict=True):
+        shown["image"] = _previewable(stored)
     data["transcript"] = [{**_line(t), "delivery": _delivery(d)} for t, d in zip(transcript, deliveries, strict=True)]
     data["audit"] = [_audit(a) for a in audit]
     data["articles_tried"] = await _articles_tried(request, case)
@@ -287,7 +296,7 @@ async def canned(request: web.Request) -> web.StreamResponse:
     """GET /api/cases/{id}/canned: the replies of the case's team, in the customer's language, filled in."""
     context = request.app[DESK]
     case = await asyncio.to_thread(context.store.get, request.match_info["case_id"])
-    team = context.settings.routing.team_of(case)
+    team = (await routing_in_force(request)).team_of(case)
     values = {
         "customer_name": customer_json(case)["name"],
         "case_id": case.id,
@@ -353,8 +362,9 @@ async def _transfer_target(request: web.Request, body: dict[str, Any]) -> tuple[
     """The team (one of the routing's) and the agent (an active one) a transfer names."""
     context = request.app[DESK]
     team = inputs.text(body, "team") if body.get("team") else None
-    if team is not None and team not in context.settings.routing.teams:
-        raise inputs.bad_request(f"team must be one of {', '.join(context.settings.routing.teams)}")
+    teams = (await routing_in_force(request)).teams
+    if team is not None and team not in teams:
+        raise inputs.bad_request(f"team must be one of {', '.join(teams)}")
     agent = inputs.text(body, "agent") if body.get("agent") else None
     if agent is not None and await asyncio.to_thread(context.agents.get, agent) is None:
         raise inputs.bad_request(f"no agent {agent}")
@@ -370,6 +380,23 @@ async def send_file(request: web.Request) -> web.StreamResponse:
     actor = await _acting(request)
     case = await context.desk.send_file(actor, request.match_info["case_id"], name, data, upload.content_type)
     return web.json_response(case_json(await asyncio.to_thread(context.store.get, case.id)))
+
+
+async def typing(request: web.Request) -> web.StreamResponse:
+    """POST /api/cases/{id}/typing: the agent is writing; a Telegram customer sees "typing...".
+
+    Only for the agent who claimed the case (nobody else's words are coming), and at most
+    once per case every few seconds; ``{"sent": false}`` when this keystroke fell inside that.
+    """
+    context = request.app[DESK]
+    case = await asyncio.to_thread(context.store.get, request.match_info["case_id"].strip().upper())
+    if case.status != CLAIMED or case.assignee != request["agent"]:
+        raise Refused("typing is shown only for a case you have claimed")
+    if case.channel != "telegram":
+        raise Refused("typing is shown only to Telegram customers")
+    if context.typing is None:
+        raise Refused("TELEGRAM_BOT_TOKEN is not set for the desk: it cannot show typing to the customer")
+    return web.json_response({"sent": await context.typing.shown(case)})
 
 
 async def export(request: web.Request) -> web.StreamResponse:
@@ -406,11 +433,18 @@ async def attachment(request: web.Request) -> web.StreamResponse:
     wanted = int(request.match_info["attachment_id"])  # the route admits 1 to 18 ASCII digits
     for item in await asyncio.to_thread(context.store.attachments, case.id):
         if item["id"] == wanted and item["stored_path"] and Path(item["stored_path"]).is_file():
-            return web.FileResponse(
-                item["stored_path"],
-                headers={"Content-Disposition": f'attachment; filename="{_safe_filename(item["name"])}"'},
-            )
+            filename = _safe_filename(item["name"])
+            if _previewable(item):  # shown in the page's <img>; nosniff keeps a non-image from being read as one
+                headers = {"Content-Type": item["mime_type"], "Content-Disposition": f'inline; filename="{filename}"'}
+            else:
+                headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+            return web.FileResponse(item["stored_path"], headers=headers)
     raise web.HTTPNotFound(text="attachment not stored")
+
+
+def _previewable(item: dict[str, Any]) -> bool:
+    """A stored raster image: the case page shows it (a missing file would be a broken picture)."""
+    return item["mime_type"] in PREVIEW_IMAGE_TYPES and bool(item["stored_path"])
 
 
 def _safe_filename(name: str) -> str:

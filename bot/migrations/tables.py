@@ -16,6 +16,7 @@ from bot.cases import (
     instances,
     leases,
     schema,
+    team_routing,
 )
 from connectors.rest import conversations, mailbox
 from connectors.telegram import storage
@@ -31,6 +32,7 @@ METADATA: tuple[MetaData, ...] = (
     helpful_articles.metadata,
     instances.metadata,
     leases.metadata,
+    team_routing.metadata,
     conversations.metadata,
     mailbox.metadata,
     storage.metadata,

@@ -1,7 +1,7 @@
 // The agent desk page: queue with SLA timers, case view, actions, live updates. No build step.
 "use strict";
 
-const state = { cases: [], current: null, recheck: null, drafts: {}, teams: [], canned: [] };
+const state = { cases: [], current: null, currentCase: null, me: null, recheck: null, drafts: {}, teams: [], canned: [], typedAt: 0 };
 const SESSION_ENDED = 4401;  // the desk closed the live feed because this session was signed out or expired
 const QUEUED_RECHECK_MS = 2000;  // a queued message's delivery is looked up again this often
 const $ = (id) => document.getElementById(id);
@@ -10,6 +10,7 @@ const LANGUAGE_NAMES = { en: "English", ko: "Korean", zh: "Chinese" };  // shown
 const CHANNELS = { telegram: ["\u2708", "Telegram"], twitter: ["X", "X"], rest: ["\u2709", "Web"] };
 const CLOSED = ["resolved", "cancelled"];
 const SEARCH_DELAY_MS = 300;
+const TYPING_EVERY_MS = 4000;  // the desk throttles too; this spares it the keystrokes in between
 
 async function api(path, options = {}) {
   const response = await fetch(path, { credentials: "same-origin", ...options });
@@ -146,6 +147,7 @@ async function openCase(caseId) {
   const c = await api("/api/cases/" + encodeURIComponent(caseId));
   if (state.current !== c.id) switchDrafts(c.id);
   state.current = c.id;
+  state.currentCase = c;
   document.body.classList.add("case-open");  // at phone width the case replaces the queue
   for (const row of document.querySelectorAll("tr.case-row")) row.classList.toggle("current", row.dataset.caseId === c.id);
   location.hash = "case=" + c.id;
@@ -186,6 +188,11 @@ async function openCase(caseId) {
     const link = document.createElement("a");
     link.href = "/api/cases/" + c.id + "/attachments/" + a.id;
     link.textContent = a.name + " (" + a.mime_type + ", " + a.size + " bytes)";
+    if (a.image) {  // a stored picture is shown; the link opens it at full size
+      const img = document.createElement("img");
+      img.className = "attachment-preview"; img.src = link.href; img.alt = a.name; img.loading = "lazy";
+      link.prepend(img, document.createElement("br"));
+    }
     li.appendChild(link);
   });
   list("transcript", c.transcript, (li, t) => {
@@ -268,6 +275,15 @@ async function send(action, box, errorLine) {
   await refresh();
 }
 
+// The Telegram customer sees "typing..." while the agent who claimed their case writes a reply.
+function reportTyping() {
+  const c = state.currentCase;
+  if (!c || c.channel !== "telegram" || c.status !== "claimed" || c.assignee !== state.me) return;
+  if (Date.now() - state.typedAt < TYPING_EVERY_MS) return;
+  state.typedAt = Date.now();
+  post("/api/cases/" + c.id + "/typing").catch(() => {});  // cosmetic: a failure must not disturb the agent
+}
+
 // Each case keeps its own unsent reply and note while the agent looks at another one.
 function switchDrafts(nextId) {
   for (const id of ["reply-text", "note-text"]) {
@@ -345,6 +361,44 @@ async function loadAgents() {
     body.appendChild(row);
   }
   for (const el of document.querySelectorAll(".admin-only")) el.hidden = !is_admin;
+  await loadRouting();
+}
+
+// Teams and routing: everyone reads them; an admin edits the document and saves it (the desk checks it).
+async function loadRouting() {
+  showRouting(await api("/api/routing"));
+}
+
+function showRouting(r) {
+  $("routing-text").value = JSON.stringify({ teams: r.teams, default: r.default, routes: r.routes }, null, 2);
+  $("routing-text").readOnly = !r.is_admin;
+  $("routing-intents").textContent = r.known_intents.join(", ");
+  $("routing-source").textContent = r.source === "desk"
+    ? "Saved on the desk by " + r.updated_by + " at " + r.updated_at.slice(0, 16).replace("T", " ") + " UTC."
+    : "From the teams file (nobody changed it on the desk yet).";
+  state.teams = r.teams;
+  for (const [id, keep] of [["filter-team", 2], ["transfer-team", 1]]) {
+    const chosen = $(id).value;
+    options($(id), r.teams, keep);
+    $(id).value = chosen;
+  }
+}
+
+async function saveRouting(event) {
+  event.preventDefault();
+  $("routing-error").textContent = "";
+  let document_;
+  try { document_ = JSON.parse($("routing-text").value); } catch (error) {
+    $("routing-error").textContent = "Not saved: this is not valid JSON (" + error.message + ")";
+    return;
+  }
+  try {
+    showRouting(await post("/api/routing", document_));
+  } catch (error) {
+    $("routing-error").textContent = "Not saved: " + error.message;
+    return;
+  }
+  await loadAgents();
 }
 
 function options(select, values, keepFirst) {
@@ -421,6 +475,7 @@ function onKey(event) {
 async function start() {
   const me = await api("/api/me");
   $("agent").textContent = "Signed in as " + me.agent;
+  state.me = me.agent;
   showDuty(me);
   state.teams = me.all_teams;
   options($("filter-team"), me.all_teams, 2);
@@ -453,6 +508,7 @@ async function start() {
   $("hand-back").addEventListener("click", () => act("hand_back"));
   $("reopen").addEventListener("click", () => act("reopen"));
   $("canned").addEventListener("change", insertCanned);
+  $("routing-form").addEventListener("submit", saveRouting);
   $("transfer-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const body = { team: $("transfer-team").value || null, agent: $("transfer-agent").value || null, note: $("transfer-note").value };
@@ -472,6 +528,7 @@ async function start() {
   for (const id of ["filter-status", "filter-priority", "filter-channel", "filter-team", "filter-mine"]) $(id).addEventListener("change", loadQueue);
   $("priority").addEventListener("change", () => act("priority", { priority: Number($("priority").value) }));
   $("reply-form").addEventListener("submit", (event) => { event.preventDefault(); send("reply", $("reply-text"), $("reply-error")); });
+  $("reply-text").addEventListener("input", reportTyping);
   $("note-form").addEventListener("submit", (event) => { event.preventDefault(); send("note", $("note-text"), $("note-error")); });
   $("file-form").addEventListener("submit", async (event) => {
     event.preventDefault();
