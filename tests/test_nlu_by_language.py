@@ -1,9 +1,11 @@
 """The NLU gate per language: English, Korean and Simplified Chinese sentences written apart.
 
 `tests/data/nlu_by_language.yml` was written by a helper who never saw `nlu/` (issue 14).
-Scores the model `make run` serves, parsed in this process as the server parses a message
-and routed as the bot routes it (fallback and P1 safety net included); the figures are
-computed by `bench.by_language`, the same code the README's "Languages" figures come from.
+Scores the model `make run` serves, parsed in this process as the server parses a message,
+with the bars and the scoring of `tests/test_nlu_quality.py` (`rasa test nlu`'s: the P1
+safety net's routing counts, a fallback counts as the intent it shadowed). The figures are
+computed by `bench.by_language`, the same code the README's "Languages" figures come from;
+the table printed also shows the stricter "routed without a question" figures.
 Each language must reach the gate on its own: a strong language cannot carry a weak one.
 """
 
