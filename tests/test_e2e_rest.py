@@ -6,7 +6,6 @@ These start the same processes `make run` starts and check what lands in the dat
 from __future__ import annotations
 
 import json
-import re
 import socket
 
 import pytest
@@ -24,11 +23,11 @@ from bot.helpcenter.library import read_library
 from bot.helpcenter.settings import HelpCenterSettings
 from connectors.rest.mailbox import RestMailbox
 from tests.auxil.fuzzing import ABSENT, FUZZ, bodies, json_values, optional_fields, texts
+from tests.auxil.languages import CASE_ID, CUSTOMERS, questions, says
 from tests.auxil.metrics import total, value
 from tests.auxil.rasa_stack import RunningStack, rasa_stack
 
 pytestmark = pytest.mark.slow
-CASE_ID = re.compile(r"\bCX-[0-9A-Z]{6}\b")
 SEED = Mnemonic("english").to_mnemonic(bytes(range(40, 56)))
 SKIP = "I don't know"
 LIBRARY = read_library(HelpCenterSettings())
@@ -173,6 +172,39 @@ def test_a_fee_question_in_korean_or_chinese_is_answered_from_the_help_center_in
     assert article.summary in answer and f"/help/{language}/withdrawal-fees" in answer
     assert replies[-1]["text"] == {"ko": "문제가 해결되었나요?", "zh": "问题解决了吗？"}[language]
     assert [b["payload"] for b in replies[-1]["buttons"]] == ["/affirm", "/deny"]
+
+
+@pytest.mark.parametrize("language", ["ko", "zh"])
+def test_a_theft_in_korean_or_chinese_is_a_p1_case_answered_in_that_language(stack_and_store, language):
+    stack, store, _engine = stack_and_store
+    customer = CUSTOMERS[language]
+    sender = f"e2e-theft-{language}"
+    first = _texts(stack.say(sender, customer.theft))
+    assert says(first, "utter_security_steps", language), first
+    assert not says(first, "utter_security_steps", "en"), "no English next to the customer's language"
+    case = store.get(CASE_ID.search(first).group())
+    assert (case.intent, case.priority, case.language) == ("suspected_theft", 1, language)
+
+
+@pytest.mark.parametrize("language", ["ko", "zh"])
+def test_a_stuck_withdrawal_in_korean_or_chinese_is_read_back_and_opened_in_that_language(stack_and_store, language):
+    stack, store, _engine = stack_and_store
+    customer = CUSTOMERS[language]
+    sender = f"e2e-withdrawal-{language}"
+    replies = _texts(stack.say(sender, customer.withdrawal))
+    assert says(replies, "utter_withdrawal_status_info", language), replies
+    assert not CASE_ID.search(replies), "a P2 case is confirmed before it is opened"
+    for _ in range(10):
+        if says(replies, "utter_read_back_funds", language):
+            break
+        assert any(says(replies, question, language) for question in questions()), replies
+        replies = _texts(stack.say(sender, customer.dont_know))
+    else:
+        raise AssertionError(f"no read-back in {language}; last: {replies}")
+    opened = _texts(stack.say(sender, "/affirm"))  # the read-back's "Yes" button
+    assert says(opened, "utter_case_opened", language), opened
+    case = store.get(CASE_ID.search(opened).group())
+    assert (case.intent, case.priority, case.language) == ("withdrawal_stuck", 2, language)
 
 
 def test_a_message_moves_the_counters_and_its_id_names_it_in_both_processes(stack_and_store):

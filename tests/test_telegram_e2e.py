@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import re
 from contextlib import contextmanager
 
 import pytest
@@ -21,13 +20,14 @@ from bot.cases.store import CaseStore
 from bot.helpcenter.library import read_library
 from bot.helpcenter.settings import HelpCenterSettings
 from tests.auxil.fake_telegram import BOT_USER, FakeTelegram, private_message
+from tests.auxil.languages import CASE_ID, CUSTOMERS, Customer, questions, says
 from tests.auxil.rasa_stack import rasa_stack
+from tests.auxil.telegram_harness import domain_text, test_domain
 from tests.auxil.waiting import until
 
 pytestmark = pytest.mark.slow
 CHAT = 5550001
 TOKEN = "123456:customer-bot"
-CASE_ID = re.compile(r"\bCX-[0-9A-Z]{6}\b")
 SEED = Mnemonic("english").to_mnemonic(bytes(range(60, 76)))
 
 BOT_SECONDS = 60.0  # how long each wait may take
@@ -97,7 +97,83 @@ async def test_p1_conversation_secret_and_restart_over_telegram(tmp_path):
     engine.dispose()
 
 
-def _press(chat: int, query_id: str, pressed: dict) -> dict:
+def _from(chat: int, language: str) -> dict:
+    """The customer as Telegram describes them: a Korean or Chinese app."""
+    return {"id": chat, "is_bot": False, "first_name": "Min", "language_code": language}
+
+
+def _press(chat: int, language: str, sent: dict, title: str) -> dict:
+    """A press of the button titled ``title`` on the bot's message sent with the parameters ``sent``."""
+    [button] = [b for row in sent["reply_markup"]["inline_keyboard"] for b in row if b["text"] == title]
+    message = {"message_id": 1, "date": 1, "chat": {"id": chat, "type": "private"}, "from": BOT_USER,
+               "text": sent["text"], "reply_markup": sent["reply_markup"]}  # fmt: skip
+    return {"callback_query": {"id": f"press-{chat}", "from": _from(chat, language), "chat_instance": str(chat),
+                               "data": button["callback_data"], "message": message}}  # fmt: skip
+
+
+async def _theft_is_p1_in_the_customers_language(fake: FakeTelegram, store: CaseStore, chat: int, customer: Customer):
+    language = customer.language
+    fake.queue_update({"message": private_message(chat, customer.theft, **{"from": _from(chat, language)})})
+    steps = await until(lambda: next((t for t in fake.sent_texts(chat)
+                                      if says(t, "utter_security_steps", language, escaped=True)), None), BOT_SECONDS)
+    case = store.get(CASE_ID.search(steps).group())
+    assert (case.channel, case.sender_id, case.intent, case.priority, case.language) == (
+        "telegram", f"tg:{chat}:{chat}", "suspected_theft", 1, language)  # fmt: skip
+
+
+async def _withdrawal_is_read_back_and_opened_in_the_customers_language(
+    fake: FakeTelegram, store: CaseStore, chat: int, customer: Customer
+):
+    language = customer.language
+    asked = [*questions(), "utter_read_back_funds"]
+
+    def next_question(since: int) -> tuple[int, dict] | None:
+        """The bot's next question (or the read-back) from message ``since`` on: its turn ended there."""
+        calls = fake.calls_to("sendMessage", chat)
+        return next(((i, c.params) for i, c in enumerate(calls[since:], since)
+                     if any(says(c.params["text"], name, language, escaped=True) for name in asked)), None)
+
+    fake.queue_update({"message": private_message(chat, customer.withdrawal, message_id=1,
+                                                  **{"from": _from(chat, language)})})  # fmt: skip
+    index, sent = await until(lambda: next_question(0), BOT_SECONDS)
+    assert any(says(t, "utter_withdrawal_status_info", language, escaped=True) for t in fake.sent_texts(chat))
+    for message_id in range(2, 12):
+        if says(sent["text"], "utter_read_back_funds", language, escaped=True):
+            break
+        fake.queue_update({"message": private_message(chat, customer.dont_know, message_id=message_id,
+                                                      **{"from": _from(chat, language)})})  # fmt: skip
+        index, sent = await until(lambda since=index + 1: next_question(since), BOT_SECONDS)
+    else:
+        raise AssertionError(f"no read-back in {language}: {fake.sent_texts(chat)}")
+    yes = next(r for r in test_domain().responses["utter_read_back_funds"]
+               if language in {c.get("value") for c in r.get("condition") or []})["buttons"][0]["title"]
+    assert not CASE_ID.search(" ".join(fake.sent_texts(chat))), "a P2 case is confirmed before it is opened"
+    fake.queue_update(_press(chat, language, sent, yes))
+    opened = await until(lambda: next((t for t in fake.sent_texts(chat)
+                                       if says(t, "utter_case_opened", language, escaped=True)), None), BOT_SECONDS)
+    case = store.get(CASE_ID.search(opened).group())
+    assert (case.channel, case.intent, case.priority, case.language) == ("telegram", "withdrawal_stuck", 2, language)
+    assert domain_text("utter_case_opened", "en").split("{")[0] not in opened, "no English next to the customer's"
+
+
+async def test_korean_and_chinese_customers_get_theft_and_withdrawal_handled_in_their_language(tmp_path):
+    url = f"sqlite:///{tmp_path / 'support.db'}"
+    engine = make_engine(url)
+    store = CaseStore(engine)
+    async with FakeTelegram() as fake:
+        stack = _bot(tmp_path, url, fake)
+        await asyncio.to_thread(stack.__enter__)
+        try:
+            for offset, customer in enumerate(CUSTOMERS.values()):
+                await _theft_is_p1_in_the_customers_language(fake, store, CHAT + 10 + offset, customer)
+                await _withdrawal_is_read_back_and_opened_in_the_customers_language(
+                    fake, store, CHAT + 20 + offset, customer)
+        finally:
+            await asyncio.to_thread(stack.__exit__, None, None, None)
+    engine.dispose()
+
+
+def _press_first_button(chat: int, query_id: str, pressed: dict) -> dict:
     """The customer presses the first button of a message the bot sent (Telegram sends the message along)."""
     keyboard = pressed["reply_markup"]["inline_keyboard"]
     return {
@@ -127,7 +203,7 @@ async def test_search_over_telegram_answers_in_the_customers_language_and_yes_re
             assert asked["text"] == "문제가 해결되었나요?"
             assert [b["text"] for b in asked["reply_markup"]["inline_keyboard"][0]] == ["네, 해결됐어요", "아니요"]
 
-            fake.queue_update({"callback_query": _press(chat, "cbq-yes", asked)})
+            fake.queue_update({"callback_query": _press_first_button(chat, "cbq-yes", asked)})
             helpful = HelpfulArticles(engine)
             assert await until(helpful.counts, BOT_SECONDS) == {("withdrawal-fees", "ko"): 1}
             await until(lambda: "도움이 되었다니 다행입니다" in " ".join(fake.sent_texts(chat)), BOT_SECONDS)
