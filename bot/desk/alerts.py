@@ -75,12 +75,7 @@ def alert_text(
     lines.append(f"Waiting since {case.created_at:%H:%M} UTC, status {case.status}")
     if desk_origin:
         lines.append(f'<a href="{escape(desk_origin)}/#case={case.id}">Open on the desk</a>')
-    tags = list(mentions)
-    if tags:
-        lines.append("")
-        lines.append("On duty: " + " ".join(tags))
-    lines.append("Reply to this message to answer the customer.")
-    return "\n".join(lines)
+    return "\n".join([*lines, *_closing(mentions, "Reply to this message to answer the customer.")])
 
 
 def _attachment(case_id: str, attachment: dict[str, Any], desk_origin: str | None) -> str:
@@ -112,12 +107,14 @@ def digest_text(cases: Sequence[Case], *, mentions: Iterable[str] = (), desk_ori
         if desk_origin:
             summary += f' <a href="{escape(desk_origin)}/#case={case.id}">desk</a>'
         lines.append(summary)
+    answer = "Press Claim on a case; reply to its claim notice to answer the customer."
+    return "\n".join([*lines, *_closing(mentions, answer)])
+
+
+def _closing(mentions: Iterable[str], how_to_answer: str) -> list[str]:
+    """Who is called (on duty), then how an agent answers from the group."""
     tags = list(mentions)
-    if tags:
-        lines.append("")
-        lines.append("On duty: " + " ".join(tags))
-    lines.append("Press Claim on a case; reply to its claim notice to answer the customer.")
-    return "\n".join(lines)
+    return [*(["", "On duty: " + " ".join(tags)] if tags else []), how_to_answer]
 
 
 def digest_buttons(case_ids: Sequence[str]) -> InlineKeyboardMarkup:
