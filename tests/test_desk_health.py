@@ -163,8 +163,16 @@ async def test_claim_and_first_reply_are_timed_and_agent_messages_counted(sqlite
     assert grew("support_escalations_total", priority="P1") == 1
 
 
-async def test_access_lines_carry_the_request_id_and_successful_probes_are_not_logged(sqlite_url, json_lines, caplog):
-    caplog.set_level(logging.INFO, logger="aiohttp.access")  # as logging.yml sets it
+async def test_access_lines_carry_the_request_id_and_successful_probes_are_not_logged(sqlite_url):
+    formatter = JsonFormatter(SecretMasker([]))
+    access: list[dict] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            access.append(json.loads(formatter.format(record)))
+
+    logger = logging.Logger("access-under-test", logging.INFO)  # not the shared aiohttp.access: no global state
+    logger.addHandler(Keep(logging.INFO))
     from aiohttp import ClientSession
     from aiohttp.test_utils import TestServer
 
@@ -175,7 +183,7 @@ async def test_access_lines_carry_the_request_id_and_successful_probes_are_not_l
 
     app = create_app(DeskSettings.from_env(desk_env(sqlite_url)), MetricsSettings.from_env({}))
     server = TestServer(app, host="127.0.0.1", port=0)
-    await server.start_server(access_log_class=RequestIdAccessLogger)  # as web.run_app gets it
+    await server.start_server(access_log_class=RequestIdAccessLogger, access_log=logger)  # as web.run_app gets it
     try:
         async with ClientSession() as session:
             for path in ("/healthz", "/readyz", "/login"):
@@ -184,6 +192,5 @@ async def test_access_lines_carry_the_request_id_and_successful_probes_are_not_l
                     request_id = response.headers[REQUEST_ID_HEADER]
     finally:
         await server.close()
-    access = [line for line in json_lines if line["logger"] == "aiohttp.access"]
     assert [line["first_request_line"] for line in access] == ["GET /login HTTP/1.1"]
     assert access[0]["request_id"] == request_id and request_id.startswith("desk-")
