@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,3 +44,12 @@ def proxy_to() -> Iterator[Callable[[str, int], TcpProxy]]:
     """Start a fault-switching TCP proxy in front of ``host:port``; every one stops when the test ends."""
     with ExitStack() as proxies:
         yield lambda host, port: proxies.enter_context(tcp_proxy(host, port))
+
+
+@pytest.fixture(scope="session")
+def served_agent() -> Any:
+    """The trained model as the Rasa server loads it, once for every NLU gate module (a load costs ~15 s)."""
+    from bench.served_agent import load_agent
+    from bot.runtime.model import ensure_model
+
+    return load_agent(ensure_model())

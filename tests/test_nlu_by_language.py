@@ -12,8 +12,6 @@ Each language must reach the gate on its own: a strong language cannot carry a w
 import pytest
 
 from bench.by_language import LANGUAGES, figures, score_all, table
-from bench.served_agent import load_agent
-from bot.runtime.model import ensure_model
 
 pytestmark = pytest.mark.slow
 
@@ -23,9 +21,9 @@ MIN_SENTENCES = 150  # per language: below this one sentence moves a figure too 
 
 
 @pytest.fixture(scope="module")
-def by_language():
+def by_language(served_agent):
     """Every held-out sentence parsed once by the served model, scored per language (the table printed)."""
-    scored = figures(score_all(load_agent(ensure_model())))
+    scored = figures(score_all(served_agent))
     print("\n" + table(scored))
     return scored
 

@@ -14,8 +14,7 @@ import pytest
 
 from bench.entities_apart import SCORED, parse_messages, scores
 from bench.real_slice import figures, parse_slice, shipped_safety_net, slice_rows
-from bench.served_agent import load_agent, parse_texts
-from bot.runtime.model import ensure_model
+from bench.served_agent import parse_texts
 
 pytestmark = pytest.mark.slow
 
@@ -29,8 +28,8 @@ ENTITY_F1_GATE = 0.90
 
 
 @pytest.fixture(scope="module")
-def agent():
-    return load_agent(ensure_model())
+def agent(served_agent):
+    return served_agent
 
 
 @pytest.fixture(scope="module")
