@@ -156,7 +156,8 @@ async def _withdrawal_is_read_back_and_opened_in_the_customers_language(
     assert domain_text("utter_case_opened", "en").split("{")[0] not in opened, "no English next to the customer's"
 
 
-async def test_korean_and_chinese_customers_get_theft_and_withdrawal_handled_in_their_language(tmp_path):
+async def test_korean_and_chinese_customers_get_theft_withdrawal_and_search_handled_in_their_language(tmp_path):
+    """One stack for every scenario (a stack start costs ~25 s): theft and withdrawal in ko and zh, a search in ko."""
     url = f"sqlite:///{tmp_path / 'support.db'}"
     engine = make_engine(url)
     store = CaseStore(engine)
@@ -168,6 +169,7 @@ async def test_korean_and_chinese_customers_get_theft_and_withdrawal_handled_in_
                 await _theft_is_p1_in_the_customers_language(fake, store, CHAT + 10 + offset, customer)
                 await _withdrawal_is_read_back_and_opened_in_the_customers_language(
                     fake, store, CHAT + 20 + offset, customer)
+            await _search_is_answered_in_korean_and_yes_records_the_article(fake, engine, CHAT + 1)
         finally:
             await asyncio.to_thread(stack.__exit__, None, None, None)
     engine.dispose()
@@ -186,28 +188,18 @@ def _press_first_button(chat: int, query_id: str, pressed: dict) -> dict:
     }  # fmt: skip
 
 
-async def test_search_over_telegram_answers_in_the_customers_language_and_yes_records_the_article(tmp_path):
-    url = f"sqlite:///{tmp_path / 'support.db'}"
-    engine = make_engine(url)
-    chat = CHAT + 1
+async def _search_is_answered_in_korean_and_yes_records_the_article(fake: FakeTelegram, engine, chat: int) -> None:
     korean = read_library(HelpCenterSettings()).get("ko", "withdrawal-fees")
-    async with FakeTelegram() as fake:
-        stack = _bot(tmp_path, url, fake)
-        await asyncio.to_thread(stack.__enter__)
-        try:
-            fake.queue_update({"message": private_message(chat, "/search 출금 수수료 얼마예요", message_id=1)})
-            sent = lambda: [c.params for c in fake.calls_to("sendMessage", chat)]  # noqa: E731
-            (asked,) = await until(lambda: [p for p in sent() if p.get("reply_markup")], BOT_SECONDS)
-            answer = " ".join(fake.sent_texts(chat))
-            assert html.escape(korean.summary, quote=False) in answer and "/help/ko/withdrawal-fees" in answer
-            assert asked["text"] == "문제가 해결되었나요?"
-            assert [b["text"] for b in asked["reply_markup"]["inline_keyboard"][0]] == ["네, 해결됐어요", "아니요"]
+    fake.queue_update({"message": private_message(chat, "/search 출금 수수료 얼마예요", message_id=1)})
+    sent = lambda: [c.params for c in fake.calls_to("sendMessage", chat)]  # noqa: E731
+    (asked,) = await until(lambda: [p for p in sent() if p.get("reply_markup")], BOT_SECONDS)
+    answer = " ".join(fake.sent_texts(chat))
+    assert html.escape(korean.summary, quote=False) in answer and "/help/ko/withdrawal-fees" in answer
+    assert asked["text"] == "문제가 해결되었나요?"
+    assert [b["text"] for b in asked["reply_markup"]["inline_keyboard"][0]] == ["네, 해결됐어요", "아니요"]
 
-            fake.queue_update({"callback_query": _press_first_button(chat, "cbq-yes", asked)})
-            helpful = HelpfulArticles(engine)
-            assert await until(helpful.counts, BOT_SECONDS) == {("withdrawal-fees", "ko"): 1}
-            await until(lambda: "도움이 되었다니 다행입니다" in " ".join(fake.sent_texts(chat)), BOT_SECONDS)
-            assert CaseStore(engine).latest_case("telegram", f"tg:{chat}:{chat}") is None, "solved: no case"
-        finally:
-            await asyncio.to_thread(stack.__exit__, None, None, None)
-    engine.dispose()
+    fake.queue_update({"callback_query": _press_first_button(chat, "cbq-yes", asked)})
+    helpful = HelpfulArticles(engine)
+    assert await until(helpful.counts, BOT_SECONDS) == {("withdrawal-fees", "ko"): 1}
+    await until(lambda: "도움이 되었다니 다행입니다" in " ".join(fake.sent_texts(chat)), BOT_SECONDS)
+    assert CaseStore(engine).latest_case("telegram", f"tg:{chat}:{chat}") is None, "solved: no case"
