@@ -105,7 +105,7 @@ async def search_unless_urgent(app: Sanic, text: str) -> SearchMessage | None:
 
     The search skips the NLU (``search_command``), and so would skip the P1 safety net: "/search
     someone took my coins" must reach the theft flow, not a list of articles. One parse, for
-    searches only.
+    searches only, and Rasa takes its result rather than parsing the words again.
     """
     search = search_message(text)
     agent = getattr(app.ctx, "agent", None)
@@ -113,7 +113,7 @@ async def search_unless_urgent(app: Sanic, text: str) -> SearchMessage | None:
         return search
     parsed = await agent.parse_message(search.text)
     urgent = (parsed.get("intent") or {}).get("name") in URGENT_INTENTS or P1_CHECK in parsed
-    return search.parsed_by_rasa() if urgent else search
+    return search.as_understood(parsed) if urgent else search
 
 
 async def turn_finished(app: Sanic, sender_id: str, message_id: str) -> bool:

@@ -31,11 +31,11 @@ class SearchMessage:
     """What Rasa gets for a ``/search``: ``text`` (the words, or ``/search`` alone) and its ``parse_data``."""
 
     text: str
-    parse_data: dict[str, Any] | None  # None: Rasa parses the words itself (they read as a P1 report)
+    parse_data: dict[str, Any]
 
-    def parsed_by_rasa(self) -> SearchMessage:
-        """The words as an ordinary message: a theft report typed after /search still gets the P1 flow."""
-        return SearchMessage(self.text, None)
+    def as_understood(self, parsed: dict[str, Any]) -> SearchMessage:
+        """The words as the NLU read them: a theft report typed after /search still gets the P1 flow."""
+        return SearchMessage(self.text, parsed)
 
     @property
     def has_words(self) -> bool:
