@@ -47,8 +47,7 @@ class SendBudget:
     def wait_seconds(self, priority: int) -> float:
         """0 when a message about a case of ``priority`` may go now, else the seconds until it may."""
         now = self._clock()
-        while self._sent and self._sent[0] <= now - WINDOW_SECONDS:
-            self._sent.popleft()
+        self._leave_window(now)
         allowed = self._per_minute if priority == P1 else self._per_minute - self._kept_for_p1
         if len(self._sent) >= allowed:
             return self._sent[len(self._sent) - allowed] + WINDOW_SECONDS - now
@@ -60,8 +59,13 @@ class SendBudget:
     @property
     def spaced(self) -> bool:
         """True once the burst is spent: messages are being spaced out, so cases queue up."""
-        now = self._clock()
-        return sum(sent > now - WINDOW_SECONDS for sent in self._sent) >= self._burst
+        self._leave_window(self._clock())
+        return len(self._sent) >= self._burst
+
+    def _leave_window(self, now: float) -> None:
+        """Forget the sends older than the sliding minute: what is left is the minute's count."""
+        while self._sent and self._sent[0] <= now - WINDOW_SECONDS:
+            self._sent.popleft()
 
     def spend(self) -> None:
         """Count a message that was sent."""
