@@ -167,7 +167,7 @@ async def test_new_cases_waiting_for_the_budget_go_out_together_in_one_digest(da
     engine = make_engine(database_url)
     store = CaseStore(engine)
     ledger = DeliveryLedger(engine)
-    group = RecordingGroup(SendBudget(per_minute=13, kept_for_p1=5, burst=1))  # after one message: one each 5 s
+    group = RecordingGroup(SendBudget(per_minute=7, kept_for_p1=5, burst=1))  # after one message: one each 10 s
     task = asyncio.create_task(Dispatcher(ledger, [group], poll_seconds=0.02).run())
 
     def theft(i: int) -> str:
@@ -179,8 +179,8 @@ async def test_new_cases_waiting_for_the_budget_go_out_together_in_one_digest(da
     try:
         first = await asyncio.to_thread(theft, 0)
         await until(lambda: group.sent == [(first, "case_opened")], 5)
-        flood = [await asyncio.to_thread(theft, i) for i in range(1, 7)]  # all within the 5 s spacing
-        await until(lambda: len(group.sent) == 7, 10)
+        flood = await asyncio.to_thread(lambda: [theft(i) for i in range(1, 7)])  # well within the 10 s spacing
+        await until(lambda: len(group.sent) == 7, 20)
         assert group.digests == [flood], "one message for the six that waited, most urgent and oldest first"
         await until(lambda: ledger.counts("group") == {"pending": 0, "delivered": 7}, 5)
     finally:
