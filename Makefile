@@ -54,9 +54,11 @@ validate: $(STAMP)
 helpcenter-check: $(STAMP)
 	$(PY) -m bot.helpcenter.check
 
+## pytest-xdist: one worker per core; whole files per worker, longest first (tests/conftest.py).
+TEST_WORKERS ?= 2
 test: model lint typecheck validate
 	bash tests/setup_machine.sh
-	$(PY) -m pytest -p no:cacheprovider --durations=25
+	$(PY) -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=25
 
 bench: model
 	$(PY) -m bench.run_all

@@ -34,9 +34,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def redis_url() -> str:
+def redis_url(worker_id: str) -> str:
+    """Redis, with a database of its own per pytest-xdist worker so parallel stacks never share locks."""
     require_service("Redis", REDIS_HOST, REDIS_PORT)
-    return f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
+    worker = 0 if worker_id == "master" else int(worker_id.removeprefix("gw"))
+    return f"redis://{REDIS_HOST}:{REDIS_PORT}/{worker + 1}"
 
 
 @pytest.fixture
@@ -53,3 +55,13 @@ def served_agent() -> Any:
     from bot.runtime.model import ensure_model
 
     return load_agent(ensure_model())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules that start a whole stack or load the model come first (``make test`` deals files to its workers in order).
+
+    The long files then run side by side from the start and the many short ones even out the
+    end, instead of one worker finishing the last stacks alone.
+    """
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)

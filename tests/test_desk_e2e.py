@@ -57,7 +57,7 @@ async def test_p1_from_a_customer_message_to_the_agents_group_and_back(tmp_path)
             context = context_of(server)
             alert_id = context.ledger.first_alert_message(case_id, GROUP)
             fake.queue_update(_agent_says("Ann from security here: I froze withdrawals.", 2, reply_to=alert_id))
-            await until(lambda: context.store.get(case_id).status == "claimed", 10)
+            await until(lambda: context.store.get(case_id).status == "claimed", 30)  # the group bot long-polls
             reply = "Ann from security here: I froze withdrawals."
             polled: list[dict] = []
             deadline = time.monotonic() + 10

@@ -190,6 +190,7 @@ async def test_access_lines_carry_the_request_id_and_successful_probes_are_not_l
                 async with session.get(server.make_url(path)) as response:
                     await response.read()
                     request_id = response.headers[REQUEST_ID_HEADER]
+        await until(lambda: access, 10)  # the line is written after the reply went out
     finally:
         await server.close()
     assert [line["first_request_line"] for line in access] == ["GET /login HTTP/1.1"]
