@@ -201,6 +201,7 @@ async function openCase(caseId) {
     if (t.language) li.lang = t.language;
     if (t.delivery) li.append(" ", deliveryBadge(t.delivery));
   });
+  showHistory(c);
   recheckWhileQueued(c);
   loadCanned(c.id);
   list("audit", c.audit, (li, a) => {
@@ -209,6 +210,45 @@ async function openCase(caseId) {
   });
   $("export-txt").href = "/api/cases/" + c.id + "/export?format=txt";
   $("export-json").href = "/api/cases/" + c.id + "/export?format=json";
+}
+
+// The customer's other cases on every channel (of the identities an agent linked), newest first, and the links.
+function showHistory(c) {
+  const body = $("history").querySelector("tbody");
+  body.textContent = "";
+  $("history-empty").hidden = c.history.length > 0;
+  for (const h of c.history) {
+    const row = document.createElement("tr");
+    row.dataset.caseId = h.id;
+    const link = document.createElement("a");
+    link.href = "#case=" + h.id; link.className = "history-link"; link.textContent = h.id;
+    link.addEventListener("click", (event) => { event.preventDefault(); openCase(h.id); });
+    cell(row, "", "case").append(link);
+    const who = cell(row, "", "customer");
+    who.append(channelIcon(h.channel), " " + h.customer.name);
+    who.title = h.customer.handle;
+    cell(row, h.intent.replace(/_/g, " "), "issue");
+    cell(row, "P" + h.priority, "priority p" + h.priority);
+    cell(row, h.status, "status");
+    cell(row, h.created_at.slice(0, 16).replace("T", " ") + " UTC", "opened");
+    body.appendChild(row);
+  }
+  list("links", c.links, (li, l) => {
+    li.dataset.link = l.first + " " + l.second;
+    li.textContent = "Linked: " + l.first + " = " + l.second + " (by " + l.linked_by + ", " + l.at.slice(0, 10) + ")";
+    li.append(button("Unlink", "unlink-customer", () => linking("unlink_customer", { first: l.first, second: l.second })));
+  });
+}
+
+async function linking(action, body) {
+  $("link-error").textContent = "";
+  try {
+    await post("/api/cases/" + state.current + "/" + action, body);
+    if (action === "link_customer") $("link-other").value = "";
+  } catch (error) {
+    $("link-error").textContent = (action === "link_customer" ? "Not linked: " : "Not unlinked: ") + error.message;
+  }
+  await openCase(state.current);
 }
 
 // Canned replies of the case's team, already in the customer's language: inserted for the agent to edit.
@@ -508,6 +548,10 @@ async function start() {
   $("hand-back").addEventListener("click", () => act("hand_back"));
   $("reopen").addEventListener("click", () => act("reopen"));
   $("canned").addEventListener("change", insertCanned);
+  $("link-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    linking("link_customer", { other: $("link-other").value });
+  });
   $("routing-form").addEventListener("submit", saveRouting);
   $("transfer-form").addEventListener("submit", async (event) => {
     event.preventDefault();
