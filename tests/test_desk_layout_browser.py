@@ -1,4 +1,4 @@
-"""The desk at phone width, its keyboard shortcuts and its P1 notification, in headless Chromium.
+"""The desk at phone width, its keyboard shortcuts, its P1 notification and sound, in headless Chromium.
 
 Screenshots of the queue and a case at desktop and phone width land in var/screenshots.
 """
@@ -28,6 +28,13 @@ window.Notification = class extends Real {
   constructor(title, options) { super(title, options); window.shownNotifications.push(title); }
 };
 """
+# Counts the tones the page starts (WebAudio plays them as usual).
+RECORD_TONES = """
+window.tones = 0;
+const realStart = OscillatorNode.prototype.start;
+OscillatorNode.prototype.start = function (...args) { window.tones += 1; return realStart.apply(this, args); };
+"""
+TONES_PER_CHIME = 2
 
 
 def _fits(driver) -> None:
@@ -95,13 +102,15 @@ def _allow_notifications_and_record(driver, base: str) -> None:
     driver.execute_cdp_cmd("Browser.grantPermissions", {"origin": base, "permissions": ["notifications"]})
     wait = sign_in(driver, base, "alice", PASSWORDS["alice"])
     assert not driver.find_element(By.ID, "enable-notifications").is_displayed()  # allowed already
-    driver.execute_script(RECORD_NOTIFICATIONS)
+    assert not driver.find_element(By.ID, "alert-sound").is_selected()  # no sound until the agent asks
+    driver.execute_script(RECORD_NOTIFICATIONS + RECORD_TONES)
     wait.until(lambda d: _notified(d) == [])
 
 
 def _work_by_keyboard(driver, p1_id: str) -> None:
     wait = waiting(driver)
     wait.until(lambda d: _notified(d) == [f"New P1: {p1_id}"])  # the P2 opened too notified nobody
+    assert driver.execute_script("return window.tones") == 0  # sound is off by default
     _keys(driver, "n")  # the next case: the first of the queue, the P1
     wait.until(ec.text_to_be_present_in_element((By.ID, "case-title"), p1_id))
     _keys(driver, "c")
@@ -115,6 +124,23 @@ def _work_by_keyboard(driver, p1_id: str) -> None:
     wait.until(ec.text_to_be_present_in_element((By.ID, "case-meta"), "Status: resolved"))
 
 
+def _turn_the_sound_on_and_reload(driver) -> None:
+    wait = waiting(driver)
+    driver.find_element(By.ID, "alert-sound").click()
+    wait.until(lambda d: d.execute_script("return window.tones") == TONES_PER_CHIME)  # a sample, at once
+    driver.refresh()
+    wait.until(lambda d: d.find_element(By.ID, "live").text == "live")
+    assert driver.find_element(By.ID, "alert-sound").is_selected()  # remembered by the browser
+    driver.execute_script(RECORD_NOTIFICATIONS + RECORD_TONES)
+    driver.find_element(By.ID, "queue-pane").click()  # a browser plays sound after the page was touched
+
+
+def _chimed_with(driver, p1_id: str) -> None:
+    wait = waiting(driver)
+    wait.until(lambda d: _notified(d) == [f"New P1: {p1_id}"])
+    assert driver.execute_script("return window.tones") == TONES_PER_CHIME
+
+
 async def test_a_new_p1_notifies_the_open_tab_and_the_keyboard_works_a_case(sqlite_url, tmp_path):
     require_chromium()
     async with running_desk(sqlite_url) as server:
@@ -124,6 +150,9 @@ async def test_a_new_p1_notifies_the_open_tab_and_the_keyboard_works_a_case(sqli
             p1 = open_case(server, priority=1, sender_id="web-p1")
             open_case(server, priority=2, sender_id="web-p2")
             await asyncio.to_thread(_work_by_keyboard, driver, p1.id)
+            await asyncio.to_thread(_turn_the_sound_on_and_reload, driver)
+            second = open_case(server, priority=1, sender_id="web-p1-again")
+            await asyncio.to_thread(_chimed_with, driver, second.id)
         finally:
             await asyncio.to_thread(close, driver, tmp_path / "profile")
         customer = [m["text"] for m in RestMailbox(context_of(server).engine).collect("web-p1")]
