@@ -67,7 +67,8 @@ def cases_of(handle: str) -> ColumnElement[bool]:
     """The cases of one identity: a Telegram user's in each chat they wrote from, else the sender's."""
     if handle.startswith("tg:") and handle[3:].isdigit():
         user = handle[3:]
-        return (cases.c.channel == "telegram") & or_(cases.c.sender_id == handle, cases.c.sender_id.like(f"tg:%:{user}"))
+        in_any_chat = or_(cases.c.sender_id == handle, cases.c.sender_id.like(f"tg:%:{user}"))
+        return (cases.c.channel == "telegram") & in_any_chat
     return cases.c.sender_id == handle
 
 

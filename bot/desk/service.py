@@ -202,8 +202,10 @@ class AgentDesk:
         """Remove one link of the case's customer (made by anyone): the two are separate people again."""
         case = await self._case(actor, UNLINK, case_id)
         handles = await asyncio.to_thread(self.links.person, handle_of(case))
-        if first not in handles or second not in handles or not await asyncio.to_thread(
-            self.links.unlink, first, second
+        if (
+            first not in handles
+            or second not in handles
+            or not await asyncio.to_thread(self.links.unlink, first, second)
         ):
             raise await self._refusal(actor, UNLINK, case.id, "no such link of this customer")
         await self._done(actor, UNLINK, case.id, {"customer": first, "other": second})

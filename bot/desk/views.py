@@ -45,9 +45,7 @@ from bot.language import NAMES
 from bot.language.script import detect
 
 STATIC = Path(__file__).resolve().parent / "static"
-ACTIONS = frozenset(
-    {"claim", "reply", "note", "priority", "resolve", "hand_back", "reopen", "transfer", LINK, UNLINK}
-)
+ACTIONS = frozenset({"claim", "reply", "note", "priority", "resolve", "hand_back", "reopen", "transfer", LINK, UNLINK})
 MY_TEAMS = "mine"
 STATUS_FILTERS = {
     "active": ACTIVE_STATUSES,
@@ -264,8 +262,9 @@ async def case_view(request: web.Request) -> web.StreamResponse:
     times = await asyncio.to_thread(reply_times, context.engine, [case.id])
     data = {**case_json(case, attachments), **sla_fields(case, times[case.id], context.settings.sla_minutes)}
     data["customer"] = customer_json(case)
-    data["history"] = [history_json(c) for c in await asyncio.to_thread(links.history, handle_of(case), without=case.id)]
-    data["links"] = [link_json(link) for link in await asyncio.to_thread(links.links, handle_of(case))]
+    handle = handle_of(case)
+    data["history"] = [history_json(c) for c in await asyncio.to_thread(links.history, handle, without=case.id)]
+    data["links"] = [link_json(link) for link in await asyncio.to_thread(links.links, handle)]
     data["team"] = (await routing_in_force(request)).team_of(case)
     for shown, stored in zip(data["attachments"], attachments, strict=True):
         shown["image"] = _previewable(stored)
