@@ -174,8 +174,8 @@ class AgentDesk:
         await asyncio.to_thread(self.store.release, case.id)
         await self._done(actor, "hand_back", case.id)
 
-    async def link_customer(self, actor: Actor, case_id: str, other: str) -> str:
-        """Make the case's customer and another identity one person; returns the identity linked.
+    async def link_customer(self, actor: Actor, case_id: str, other: str) -> None:
+        """Make the case's customer and another identity one person.
 
         ``other`` is what the agent typed: a case id (its customer) or a handle with cases
         (``tg:<user id>``, ``x:<user id>``, ``rest:<id>``). Refusals never repeat it: it may be
@@ -196,7 +196,6 @@ class AgentDesk:
             raise await self._refusal(actor, LINK, case.id, "that is already this customer")
         await asyncio.to_thread(self.links.link, handle, target, actor.name)
         await self._done(actor, LINK, case.id, {"customer": handle, "other": target})
-        return target
 
     async def unlink_customer(self, actor: Actor, case_id: str, first: str, second: str) -> None:
         """Remove one link of the case's customer (made by anyone): the two are separate people again."""
