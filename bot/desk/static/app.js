@@ -10,10 +10,10 @@ const LANGUAGE_NAMES = { en: "English", ko: "Korean", zh: "Chinese" };  // shown
 const CHANNELS = { telegram: ["\u2708", "Telegram"], twitter: ["X", "X"], rest: ["\u2709", "Web"] };
 const CLOSED = ["resolved", "cancelled"];
 const SEARCH_DELAY_MS = 300;
-const TYPING_EVERY_MS = 4000;
+const TYPING_EVERY_MS = 4000;  // the desk throttles too; this spares it the keystrokes in between
 const SOUND_KEY = "desk.p1Sound";  // localStorage: "on" once the agent asked for a sound with P1 alerts
 const CHIME_HZ = [880, 660];  // two falling tones
-const CHIME_TONE_S = 0.25;  // the desk throttles too; this spares it the keystrokes in between
+const CHIME_TONE_S = 0.25;
 
 async function api(path, options = {}) {
   const response = await fetch(path, { credentials: "same-origin", ...options });
@@ -237,7 +237,6 @@ function showHistory(c) {
     body.appendChild(row);
   }
   list("links", c.links, (li, l) => {
-    li.dataset.link = l.first + " " + l.second;
     li.textContent = "Linked: " + l.first + " = " + l.second + " (by " + l.linked_by + ", " + l.at.slice(0, 10) + ")";
     li.append(button("Unlink", "unlink-customer", () => linking("unlink_customer", { first: l.first, second: l.second })));
   });
