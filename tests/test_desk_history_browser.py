@@ -17,7 +17,10 @@ CLAIM = "I'm @bob on X, same person, link my cases"
 
 
 def _history(driver) -> list[str]:
-    return [r.get_attribute("data-case-id") for r in driver.find_elements(By.CSS_SELECTOR, "#history tbody tr")]
+    """The case ids the history lists, read in one go (the page redraws it on each live event)."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#history tbody tr')].map((row) => row.dataset.caseId)"
+    )
 
 
 def _open_row(wait, case_id: str) -> None:
