@@ -171,6 +171,14 @@ async def test_the_case_keeps_the_conversations_language(store):
     assert store.active_case("rest", "other").language == "zh"
 
 
+async def test_the_case_shows_the_name_the_newest_message_came_with(store):
+    named = [{**user(text, "withdrawal_stuck"), "metadata": {"customer_name": name}} for text, name in
+             (("my withdrawal is stuck", "Ann"), ("it is BTC", "Ann Lee (@ann_l)"))]  # fmt: skip
+    t = tracker([*named, slot("case_intent", "withdrawal_stuck"), slot("case_priority", "P2"), user("yes", "affirm")])
+    await run(ActionOpenCase(), t)
+    assert store.active_case("rest", "customer-1").details == {"customer_name": "Ann Lee (@ann_l)"}
+
+
 async def test_confirming_twice_does_not_open_a_second_case(store):
     t = tracker([user("yes", "affirm"), slot("case_intent", "kyc_verification"), slot("case_priority", "P3")])
     first, _ = await run(ActionOpenCase(), t)

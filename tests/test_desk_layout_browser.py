@@ -1,4 +1,4 @@
-"""The desk at phone width, its keyboard shortcuts and its P1 notification, in headless Chromium.
+"""The desk at phone width, its keyboard shortcuts, its P1 notification and sound, in headless Chromium.
 
 Screenshots of the queue and a case at desktop and phone width land in var/screenshots.
 """
@@ -13,21 +13,30 @@ from selenium.webdriver.support import expected_conditions as ec
 from bot.cases.store import TranscriptLine
 from connectors.rest.mailbox import RestMailbox
 from tests.auxil.desk_app import PASSWORDS, context_of, open_case, origin, running_desk
-from tests.auxil.desk_browser import chromium, close, require_chromium, screenshot, sign_in, waiting
+from tests.auxil.desk_browser import (
+    RECORD_NOTIFICATIONS,
+    allow_notifications,
+    chromium,
+    close,
+    notified,
+    require_chromium,
+    screenshot,
+    sign_in,
+    waiting,
+)
 
 pytestmark = pytest.mark.browser
 
 PHONE_WIDTH = 390
 TXID = "0x" + "5a" * 32
 LONG_LINE = "I sent it to https://explorer.example/tx/" + "f00d" * 24 + " and nothing arrived"
-# Records each notification the page shows, then shows it as the browser would.
-RECORD_NOTIFICATIONS = """
-const Real = window.Notification;
-window.shownNotifications = [];
-window.Notification = class extends Real {
-  constructor(title, options) { super(title, options); window.shownNotifications.push(title); }
-};
+# Counts the tones the page starts (WebAudio plays them as usual).
+RECORD_TONES = """
+window.tones = 0;
+const realStart = OscillatorNode.prototype.start;
+OscillatorNode.prototype.start = function (...args) { window.tones += 1; return realStart.apply(this, args); };
 """
+TONES_PER_CHIME = 2
 
 
 def _fits(driver) -> None:
@@ -83,25 +92,23 @@ async def test_the_queue_and_a_case_fit_a_phone_without_horizontal_scrolling(sql
             await asyncio.to_thread(close, driver, tmp_path / "profile")
 
 
-def _notified(driver) -> list[str]:
-    return driver.execute_script("return window.shownNotifications")
-
-
 def _keys(driver, keys: str) -> None:
     driver.find_element(By.TAG_NAME, "body").send_keys(keys)
 
 
 def _allow_notifications_and_record(driver, base: str) -> None:
-    driver.execute_cdp_cmd("Browser.grantPermissions", {"origin": base, "permissions": ["notifications"]})
+    allow_notifications(driver, base)
     wait = sign_in(driver, base, "alice", PASSWORDS["alice"])
     assert not driver.find_element(By.ID, "enable-notifications").is_displayed()  # allowed already
-    driver.execute_script(RECORD_NOTIFICATIONS)
-    wait.until(lambda d: _notified(d) == [])
+    assert not driver.find_element(By.ID, "alert-sound").is_selected()  # no sound until the agent asks
+    driver.execute_script(RECORD_NOTIFICATIONS + RECORD_TONES)
+    wait.until(lambda d: notified(d) == [])
 
 
 def _work_by_keyboard(driver, p1_id: str) -> None:
     wait = waiting(driver)
-    wait.until(lambda d: _notified(d) == [f"New P1: {p1_id}"])  # the P2 opened too notified nobody
+    wait.until(lambda d: notified(d) == [f"New P1: {p1_id}"])  # the P2 opened too notified nobody
+    assert driver.execute_script("return window.tones") == 0  # sound is off by default
     _keys(driver, "n")  # the next case: the first of the queue, the P1
     wait.until(ec.text_to_be_present_in_element((By.ID, "case-title"), p1_id))
     _keys(driver, "c")
@@ -115,6 +122,23 @@ def _work_by_keyboard(driver, p1_id: str) -> None:
     wait.until(ec.text_to_be_present_in_element((By.ID, "case-meta"), "Status: resolved"))
 
 
+def _turn_the_sound_on_and_reload(driver) -> None:
+    wait = waiting(driver)
+    driver.find_element(By.ID, "alert-sound").click()
+    wait.until(lambda d: d.execute_script("return window.tones") == TONES_PER_CHIME)  # a sample, at once
+    driver.refresh()
+    wait.until(lambda d: d.find_element(By.ID, "live").text == "live")
+    assert driver.find_element(By.ID, "alert-sound").is_selected()  # remembered by the browser
+    driver.execute_script(RECORD_NOTIFICATIONS + RECORD_TONES)
+    driver.find_element(By.ID, "queue-pane").click()  # a browser plays sound after the page was touched
+
+
+def _chimed_with(driver, p1_id: str) -> None:
+    wait = waiting(driver)
+    wait.until(lambda d: notified(d) == [f"New P1: {p1_id}"])
+    assert driver.execute_script("return window.tones") == TONES_PER_CHIME
+
+
 async def test_a_new_p1_notifies_the_open_tab_and_the_keyboard_works_a_case(sqlite_url, tmp_path):
     require_chromium()
     async with running_desk(sqlite_url) as server:
@@ -124,6 +148,9 @@ async def test_a_new_p1_notifies_the_open_tab_and_the_keyboard_works_a_case(sqli
             p1 = open_case(server, priority=1, sender_id="web-p1")
             open_case(server, priority=2, sender_id="web-p2")
             await asyncio.to_thread(_work_by_keyboard, driver, p1.id)
+            await asyncio.to_thread(_turn_the_sound_on_and_reload, driver)
+            second = open_case(server, priority=1, sender_id="web-p1-again")
+            await asyncio.to_thread(_chimed_with, driver, second.id)
         finally:
             await asyncio.to_thread(close, driver, tmp_path / "profile")
         customer = [m["text"] for m in RestMailbox(context_of(server).engine).collect("web-p1")]

@@ -112,13 +112,15 @@ def test_p1_theft_secret_redaction_and_handoff(stack_and_store):
 def test_p2_withdrawal_read_back_then_case(stack_and_store):
     stack, store, _engine = stack_and_store
     sender = "e2e-withdrawal"
-    first = stack.say(sender, "my BTC withdrawal has been pending for 5 hours")
+    named = {"display_name": " Ann\nLee ", "customer_name": "Support Admin"}  # only display_name names them
+    first = stack.say(sender, "my BTC withdrawal has been pending for 5 hours", metadata=named)
     assert not CASE_ID.search(_texts(first)), "a P2 case is confirmed before it is opened"
     _answer_until_read_back(stack, sender, first)
     opened = _texts(stack.say(sender, "yes"))
     case = store.get(CASE_ID.search(opened).group())
     assert (case.intent, case.priority) == ("withdrawal_stuck", 2)
     assert "queue" in opened
+    assert (case.sender_id, case.details["customer_name"]) == (stack.sender_key(sender), "Ann Lee")
 
 
 def test_search_over_rest_answers_from_the_help_center_and_yes_records_the_article(stack_and_store):

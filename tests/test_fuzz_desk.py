@@ -36,7 +36,7 @@ FUZZ = settings(
     max_examples=200,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-ACTIONS = ["claim", "reply", "note", "priority", "resolve", "hand_back"]
+ACTIONS = ["claim", "reply", "note", "priority", "resolve", "hand_back", "link_customer", "unlink_customer"]
 GET_ROUTES = [
     "/",
     "/login",
@@ -181,7 +181,9 @@ def _segment(value: str | bytes) -> bytes:
 # instead each request draws which one part is hostile, and the other parts are valid.
 HOSTILE_PART = st.sampled_from(["none", "origin", "session", "content type", "case id", "body"])
 
-valid_action_bodies = st.fixed_dictionaries({}, optional={"text": json_scalars, "priority": json_scalars}).map(_json)
+valid_action_bodies = st.fixed_dictionaries(
+    {}, optional={k: json_scalars for k in ("text", "priority", "other", "first", "second")}
+).map(_json)
 malformed_bodies = st.one_of(
     json_values.map(_json),
     st.binary(max_size=200),

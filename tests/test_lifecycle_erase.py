@@ -17,6 +17,7 @@ from sqlalchemy import MetaData, select
 from sqlalchemy.engine import Engine
 
 from bot.cases.audit import AuditLog
+from bot.cases.customer_links import LINK, CustomerLinks
 from bot.cases.database import make_engine
 from bot.cases.deliveries import DeliveryLedger
 from bot.cases.escalations import Escalations
@@ -193,6 +194,27 @@ async def test_a_telegram_conversation_key_erases_that_conversation_only(world):
     }
     erase_customer(world.engine, customer.key, SALT)
     assert tables_holding(world.engine, customer.tokens) == set()
+
+
+async def test_erasing_a_customer_removes_the_links_agents_made_to_them_and_the_audit_lines_naming_them(world):
+    target = await world.x_customer("8801234567", "quokkaAlpha")
+    other = await world.telegram_customer(7309876543, "zebraBravo")
+    third = await world.rest_customer("axolotlBravo")
+    links = CustomerLinks(world.engine)
+    other_case = world.store.latest_case("telegram", f"tg:{7309876543}:{7309876543}")
+    for handle in (target.key, third.key):  # as the desk does: the link, and its audit line on the case looked at
+        links.link("tg:7309876543", handle, by="alice")
+        detail = {"customer": "tg:7309876543", "other": handle}
+        world.audit.record(actor="alice", via="desk", action=LINK, case_id=other_case.id, detail=detail)
+
+    erasure = erase_customer(world.engine, target.key, SALT)
+
+    assert tables_holding(world.engine, target.tokens) == set()
+    assert erasure.counts["customer_links"] == 1
+    assert links.person("tg:7309876543") == sorted(["tg:7309876543", third.key])  # the others' link stays
+    kept = [e.detail for e in world.audit.entries(other_case.id) if e.action == LINK]
+    assert kept == [{"customer": "tg:7309876543", "other": third.key}]
+    assert tables_holding(world.engine, other.tokens) >= {"cases", "customer_links", "audit_log"}
 
 
 def test_a_key_of_no_channel_is_refused(world):

@@ -289,6 +289,20 @@ async def test_start_deep_link_payload_is_passed_as_metadata(harness: ChannelHar
     assert message.text == "/greet" and message.metadata["start_payload"] == "group"
 
 
+async def test_the_profile_name_goes_to_rasa_as_the_customers_display_name(harness: ChannelHarness) -> None:
+    profile = {"id": CHAT, "is_bot": False, "first_name": "Ann\u202e", "last_name": " Lee ", "username": "ann_l"}
+    nameless = {"id": CHAT, "is_bot": False, "first_name": "\u200b", "username": "ann_l"}
+    await send(
+        harness,
+        update(511, message=private_message(CHAT, "hello", **{"from": profile})),
+        update(512, message=private_message(CHAT, "again", **{"from": nameless})),
+    )
+    named, handle_only = harness.received
+    assert named.metadata["customer_name"] == "Ann Lee (@ann_l)"  # the text direction control is dropped
+    assert handle_only.metadata["customer_name"] == "@ann_l"
+    assert named.sender_id == f"tg:{CHAT}:{CHAT}"  # the identity is the user id, whatever the name
+
+
 async def test_help_answers_from_the_domain_without_rasa(harness: ChannelHarness, fake: FakeTelegram) -> None:
     await send(harness, update(502, message=private_message(CHAT, "/help")))
     assert harness.received == []

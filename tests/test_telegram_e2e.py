@@ -1,24 +1,39 @@
 """End to end on Telegram: the trained bot in `rasa run`, polling a fake Bot API server.
 
 The same processes `make run` starts with only ``TELEGRAM_BOT_TOKEN`` set: the channel
-polls ``getUpdates``, the bot answers through ``sendMessage``, cases land in the store,
-and a restart in the middle of a conversation loses nothing.
+polls ``getUpdates``, the bot answers through ``sendMessage``, cases land in the store (a
+P1 reaches the Security team's queue on the desk, with a browser notification), and a
+restart in the middle of a conversation loses nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
+import time
 from contextlib import contextmanager
 
 import pytest
 from mnemonic import Mnemonic
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 from bot.cases.database import make_engine
 from bot.cases.helpful_articles import HelpfulArticles
 from bot.cases.store import CaseStore
 from bot.helpcenter.library import read_library
 from bot.helpcenter.settings import HelpCenterSettings
+from tests.auxil.desk_app import PASSWORDS, origin, running_desk
+from tests.auxil.desk_browser import (
+    RECORD_NOTIFICATIONS,
+    allow_notifications,
+    chromium,
+    close,
+    notified,
+    require_chromium,
+    sign_in,
+    waiting,
+)
 from tests.auxil.fake_telegram import BOT_USER, FakeTelegram, private_message
 from tests.auxil.languages import CASE_ID, CUSTOMERS, Customer, questions, says
 from tests.auxil.rasa_stack import rasa_stack
@@ -41,7 +56,28 @@ def _bot(tmp_path, database_url: str, fake: FakeTelegram):
         yield stack
 
 
+def _watch_the_security_queue(driver, base: str) -> None:
+    """Alice signs in, with notifications allowed, and looks at her team's queue (Security)."""
+    allow_notifications(driver, base)
+    wait = sign_in(driver, base, "alice", PASSWORDS["alice"])
+    driver.execute_script(RECORD_NOTIFICATIONS)
+    Select(driver.find_element(By.ID, "filter-team")).select_by_value("Security")
+    wait.until(lambda d: d.find_element(By.ID, "queue-empty").is_displayed())
+
+
+def _p1_notified_in_the_security_queue(driver, case_id: str) -> None:
+    wait = waiting(driver)
+    row = f'tr[data-case-id="{case_id}"]'
+    wait.until(lambda d: notified(d) == [f"New P1: {case_id}"])
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, row + " .team").text == "Security")
+    customer = driver.find_element(By.CSS_SELECTOR, row + " .customer-name")
+    assert (customer.text, customer.get_attribute("title")) == ("Ada", f"tg:{CHAT}")  # the Telegram profile's name
+    assert driver.find_element(By.CSS_SELECTOR, row + " td.priority").text == "P1"
+
+
+@pytest.mark.browser
 async def test_p1_conversation_secret_and_restart_over_telegram(tmp_path):
+    require_chromium()
     url = f"sqlite:///{tmp_path / 'support.db'}"
     engine = make_engine(url)
     store = CaseStore(engine)
@@ -55,17 +91,32 @@ async def test_p1_conversation_secret_and_restart_over_telegram(tmp_path):
             await until(lambda: texts(), BOT_SECONDS)
             greeted = len(texts())
 
-            fake.queue_update(
-                {"message": private_message(CHAT, "someone hacked my account and withdrew all my BTC", message_id=2)}
-            )
-            first = await until(lambda: next((t for t in texts()[greeted:] if CASE_ID.search(t)), None), BOT_SECONDS)
-            case = store.get(CASE_ID.search(str(first)).group())
-            assert (case.channel, case.sender_id, case.priority, case.intent) == (
-                "telegram",
-                sender,
-                1,
-                "suspected_theft",
-            )
+            entered = time.monotonic()
+            async with running_desk(url) as desk:  # an agent watches the desk while the P1 comes in
+                driver = await asyncio.to_thread(chromium, tmp_path / "profile")
+                try:
+                    await asyncio.to_thread(_watch_the_security_queue, driver, origin(desk))
+                    watching = time.monotonic()
+                    fake.queue_update(
+                        {"message": private_message(CHAT, "someone hacked my account and withdrew all my BTC",
+                                                    message_id=2)}
+                    )  # fmt: skip
+                    first = await until(
+                        lambda: next((t for t in texts()[greeted:] if CASE_ID.search(t)), None), BOT_SECONDS
+                    )
+                    case = store.get(CASE_ID.search(str(first)).group())
+                    assert (case.channel, case.sender_id, case.priority, case.intent) == (
+                        "telegram",
+                        sender,
+                        1,
+                        "suspected_theft",
+                    )
+                    answered = time.monotonic()
+                    await asyncio.to_thread(_p1_notified_in_the_security_queue, driver, case.id)
+                finally:
+                    await asyncio.to_thread(close, driver, tmp_path / "profile")
+            added = (watching - entered) + (time.monotonic() - answered)
+            print(f"\nthe desk and its browser added {added:.1f} s to this test")
             assert fake.calls_to("sendChatAction", CHAT), "typing is shown while the bot thinks"
 
             before = len(texts())

@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot import language
 from bot.actions.case_access import case_store, channel_of, escalations, transcript_of
 from bot.actions.families import DETAIL_SLOTS
+from bot.cases.customer_names import CUSTOMER_NAME, latest_name
 from bot.cases.escalations import NO_AGENT_FLAG
 from bot.cases.helpful_articles import ARTICLES_TRIED
 from bot.cases.priorities import P3
@@ -30,8 +31,14 @@ def priority_of(tracker: Tracker, default: int = P3) -> int:
 
 
 def collected_details(tracker: Tracker) -> dict[str, Any]:
-    """The details collected so far (``unknown`` included: the agent knows it was asked), and the articles tried."""
+    """The details collected so far (``unknown`` included: the agent knows it was asked), and the articles tried.
+
+    With them the name the customer's channel gave, to show them by (never who they are).
+    """
     details = {slot: tracker.get_slot(slot) for slot in DETAIL_SLOTS if tracker.get_slot(slot) is not None}
+    name = latest_name(tracker.events)
+    if name:
+        details[CUSTOMER_NAME] = name
     tried = tracker.get_slot("help_articles")
     if tried:
         details[ARTICLES_TRIED] = list(tried)

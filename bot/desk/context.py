@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from bot.cases.agent_directory import AgentDirectory
 from bot.cases.agents import DeskSessions, DutyRoster
 from bot.cases.audit import AuditLog
+from bot.cases.customer_links import CustomerLinks
 from bot.cases.database import make_engine
 from bot.cases.deliveries import Backoff, DeliveryLedger
 from bot.cases.escalations import Escalations
@@ -98,7 +99,7 @@ async def open_desk(settings: DeskSettings) -> AsyncIterator[DeskContext]:
             texts=texts,
             x_dm_link=settings.x.dm_link if settings.x else "",
         )
-        desk = AgentDesk(store, AuditLog(engine), roster, relay, texts)
+        desk = AgentDesk(store, AuditLog(engine), roster, relay, texts, CustomerLinks(engine))
         hub = LiveHub()
         typing = None
         if settings.customer_telegram is not None:

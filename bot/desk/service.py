@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from bot.cases.agents import DutyRoster
 from bot.cases.audit import ACTION_LENGTH, ACTOR_LENGTH, AuditLog
+from bot.cases.customer_links import LINK, UNLINK, CustomerLinks, handle_of, is_handle
 from bot.cases.priorities import P1, P4
 from bot.cases.store import CLAIMED, OPEN, Case, CaseNotFound, CaseStore, TranscriptLine, utcnow
 from bot.desk.relay import CustomerRelay, RelayUnavailable
@@ -39,9 +40,16 @@ class Refused(Exception):
 
 class AgentDesk:
     def __init__(
-        self, store: CaseStore, audit: AuditLog, roster: DutyRoster, relay: CustomerRelay, texts: CustomerTexts
+        self,
+        store: CaseStore,
+        audit: AuditLog,
+        roster: DutyRoster,
+        relay: CustomerRelay,
+        texts: CustomerTexts,
+        links: CustomerLinks,
     ) -> None:
         self.store = store
+        self.links = links
         self.audit = audit
         self.roster = roster
         self.relay = relay
@@ -165,6 +173,41 @@ class AgentDesk:
         await self._owned(actor, "hand_back", case)
         await asyncio.to_thread(self.store.release, case.id)
         await self._done(actor, "hand_back", case.id)
+
+    async def link_customer(self, actor: Actor, case_id: str, other: str) -> None:
+        """Make the case's customer and another identity one person.
+
+        ``other`` is what the agent typed: a case id (its customer) or a handle with cases
+        (``tg:<user id>``, ``x:<user id>``, ``rest:<id>``). Refusals never repeat it: it may be
+        anything, and the audit keeps the reason.
+        """
+        case = await self._case(actor, LINK, case_id)
+        handle, typed = handle_of(case), other.strip()
+        if CaseStore.is_case_id(typed):
+            found = await asyncio.to_thread(self.store.find, typed)
+            if found is None:
+                raise await self._refusal(actor, LINK, case.id, "no case with that id")
+            target = handle_of(found)
+        elif is_handle(typed) and await asyncio.to_thread(self.links.has_cases, typed):
+            target = typed
+        else:
+            raise await self._refusal(actor, LINK, case.id, "type a case id, or a handle of a customer with cases")
+        if target in await asyncio.to_thread(self.links.person, handle):
+            raise await self._refusal(actor, LINK, case.id, "that is already this customer")
+        await asyncio.to_thread(self.links.link, handle, target, actor.name)
+        await self._done(actor, LINK, case.id, {"customer": handle, "other": target})
+
+    async def unlink_customer(self, actor: Actor, case_id: str, first: str, second: str) -> None:
+        """Remove one link of the case's customer (made by anyone): the two are separate people again."""
+        case = await self._case(actor, UNLINK, case_id)
+        handles = await asyncio.to_thread(self.links.person, handle_of(case))
+        if (
+            first not in handles
+            or second not in handles
+            or not await asyncio.to_thread(self.links.unlink, first, second)
+        ):
+            raise await self._refusal(actor, UNLINK, case.id, "no such link of this customer")
+        await self._done(actor, UNLINK, case.id, {"customer": first, "other": second})
 
     async def refuse_stranger(self, who: str, via: str, action: str, case_id: str | None = None) -> None:
         """Audit an attempt by someone who is not a configured agent.

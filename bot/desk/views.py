@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.cases.audit import AuditEntry
+from bot.cases.customer_links import LINK, UNLINK, handle_of
 from bot.cases.database import DATABASE_UNAVAILABLE
 from bot.cases.helpful_articles import ARTICLES_TRIED
 from bot.cases.queue import QueueFilter, find_cases, reply_times
@@ -31,7 +32,7 @@ from bot.cases.store import (
 from bot.desk import inputs
 from bot.desk.auth import COOKIE, authenticate, set_session_cookie
 from bot.desk.context import DESK
-from bot.desk.customers import customer_json
+from bot.desk.customers import customer_json, history_json, link_json
 from bot.desk.destinations import case_json
 from bot.desk.help_pages import HELP_CENTER
 from bot.desk.service import Actor, Refused
@@ -44,7 +45,7 @@ from bot.language import NAMES
 from bot.language.script import detect
 
 STATIC = Path(__file__).resolve().parent / "static"
-ACTIONS = frozenset({"claim", "reply", "note", "priority", "resolve", "hand_back", "reopen", "transfer"})
+ACTIONS = frozenset({"claim", "reply", "note", "priority", "resolve", "hand_back", "reopen", "transfer", LINK, UNLINK})
 MY_TEAMS = "mine"
 STATUS_FILTERS = {
     "active": ACTIVE_STATUSES,
@@ -257,9 +258,13 @@ async def case_view(request: web.Request) -> web.StreamResponse:
     transcript = await asyncio.to_thread(context.store.transcript, case_id)
     audit = await asyncio.to_thread(context.desk.audit.entries, case_id)
     deliveries = await asyncio.to_thread(context.desk.relay.deliveries, case, transcript)
+    links = context.desk.links
     times = await asyncio.to_thread(reply_times, context.engine, [case.id])
     data = {**case_json(case, attachments), **sla_fields(case, times[case.id], context.settings.sla_minutes)}
     data["customer"] = customer_json(case)
+    handle = handle_of(case)
+    data["history"] = [history_json(c) for c in await asyncio.to_thread(links.history, handle, without=case.id)]
+    data["links"] = [link_json(link) for link in await asyncio.to_thread(links.links, handle)]
     data["team"] = (await routing_in_force(request)).team_of(case)
     for shown, stored in zip(data["attachments"], attachments, strict=True):
         shown["image"] = _previewable(stored)
@@ -351,6 +356,10 @@ async def act(request: web.Request) -> web.StreamResponse:
         await desk.hand_back(actor, case_id)
     elif action == "reopen":
         await desk.reopen(actor, case_id)
+    elif action == LINK:
+        await desk.link_customer(actor, case_id, inputs.text(body, "other"))
+    elif action == UNLINK:
+        await desk.unlink_customer(actor, case_id, inputs.text(body, "first"), inputs.text(body, "second"))
     elif action == "transfer":
         team, agent = await _transfer_target(request, body)
         await desk.transfer(actor, case_id, team=team, agent=agent, note=inputs.text(body, "note"))

@@ -16,10 +16,11 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, tuple_
+from sqlalchemy import Text, and_, cast, delete, or_, select, tuple_
 from sqlalchemy.engine import Connection, Engine
 
 from bot.cases.audit import audit_log
+from bot.cases.customer_links import LINK, UNLINK, customer_handle, customer_links
 from bot.cases.deliveries import alert_messages, deliveries
 from bot.cases.escalations import case_flags
 from bot.cases.schema import attachments, case_messages, cases, outbox
@@ -101,6 +102,7 @@ def erase_customer(engine: Engine, customer: str, salt: str, *, actor: str | Non
             (cases, cases.c.id),
         ):
             counts[table.name] = conn.execute(delete(table).where(column.in_(case_ids))).rowcount
+        _erase_links(conn, customer, counts)
         if has_tracker(conn):
             counts[tracker_events.name] = conn.execute(
                 delete(tracker_events).where(tracker_events.c.sender_id.in_(keys))
@@ -151,6 +153,21 @@ def _conversation_keys(conn: Connection, customer: str) -> list[str]:
             conn.execute(select(tracker_events.c.sender_id).where(tracker_events.c.sender_id.like(pattern))).scalars()
         )
     return sorted(k for k in keys if _TELEGRAM.fullmatch(k) and k.rsplit(":", 1)[1] == user)
+
+
+def _erase_links(conn: Connection, customer: str, counts: dict[str, int]) -> None:
+    """The links agents made to the customer's identity, and the audit lines of those links that name it."""
+    handle = customer_handle("telegram" if customer.startswith(TELEGRAM_PREFIX) else "", customer)
+    t = customer_links.c
+    counts[customer_links.name] = conn.execute(
+        delete(customer_links).where(or_(t.first == handle, t.second == handle))
+    ).rowcount
+    quoted = '%"' + handle.replace("_", "\\_") + '"%'  # as the JSON detail holds it
+    counts[audit_log.name] += conn.execute(
+        delete(audit_log).where(
+            audit_log.c.action.in_((LINK, UNLINK)), cast(audit_log.c.detail, Text).like(quoted, escape="\\")
+        )
+    ).rowcount
 
 
 def _erase_telegram(conn: Connection, keys: Iterable[str], line_ids: Collection[str], counts: dict[str, int]) -> None:

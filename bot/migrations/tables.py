@@ -9,6 +9,7 @@ from sqlalchemy import MetaData
 from bot.cases import (
     agents,
     audit,
+    customer_links,
     deliveries,
     escalations,
     group_updates,
@@ -26,6 +27,7 @@ METADATA: tuple[MetaData, ...] = (
     schema.metadata,
     agents.metadata,
     audit.metadata,
+    customer_links.metadata,
     deliveries.metadata,
     escalations.metadata,
     group_updates.metadata,

@@ -10,7 +10,8 @@ Differences from Rasa's own:
   replies are delivered on the next message or poll (``GET /webhooks/rest/messages?sender=<id>``
   with the same bearer secret);
 - ``/lang [en|ko|zh]`` sets the conversation's language (the reply's buttons send it too);
-- ``/search <words>`` reaches the dialogue as a help-center search (``connectors/search_command.py``).
+- ``/search <words>`` reaches the dialogue as a help-center search (``connectors/search_command.py``);
+- ``metadata.display_name`` is the name agents see the customer by (shown only: anyone can send any).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.engine import Engine
 
+from bot.cases.customer_names import CUSTOMER_NAME, display_name
 from bot.cases.redaction import REDACTED, redact
 from bot.metrics import messages
 from bot.runtime import log_context
@@ -50,6 +52,7 @@ T = TypeVar("T")
 CHANNEL = "rest"
 MAX_TEXT_LENGTH = 4000
 MAX_METADATA_BYTES = 4096
+DISPLAY_NAME = "display_name"  # the metadata key a client names its customer by
 MAX_BODY_BYTES = 64 * 1024  # a longest message and metadata, JSON-escaped, with room to spare
 ID_HEADER, SECRET_HEADER = "X-Conversation-Id", "X-Conversation-Secret"
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -171,8 +174,9 @@ async def _converse(
             input_channel=CHANNEL,
             message_id=log_context.current(),  # the action server logs the turn under the same id
             metadata={
-                **await asyncio.to_thread(_redacted_metadata, metadata),
+                **await asyncio.to_thread(_redacted_metadata, _without_name(metadata)),
                 "redacted": list(admission.redaction.kinds),
+                **_customer_name(metadata),
             },
         )
     )
@@ -229,6 +233,18 @@ async def _refused(request: Request, conversation_id: str) -> HTTPResponse | Non
     if not await asyncio.to_thread(_conversations(request).verify, conversation_id, secret.strip()):
         return response.json({"error": "unknown conversation or wrong secret"}, status=403)
     return None
+
+
+def _customer_name(metadata: dict[str, Any]) -> dict[str, str]:
+    """The client's ``display_name``, cleaned, as the name the case shows agents (the sender id without one)."""
+    given = metadata.get(DISPLAY_NAME)
+    name = display_name(given) if isinstance(given, str) else None
+    return {CUSTOMER_NAME: name} if name else {}
+
+
+def _without_name(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Client metadata without the key the channel sets itself: a client names the customer by ``display_name`` only."""
+    return {key: value for key, value in metadata.items() if key != CUSTOMER_NAME}
 
 
 def _redacted_metadata(value: Any, label: str = "") -> Any:

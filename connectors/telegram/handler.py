@@ -27,6 +27,7 @@ from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 from telegram import CallbackQuery, Chat, Message, MessageEntity, Update, User
 
+from bot.cases.customer_names import CUSTOMER_NAME, display_name
 from bot.language import DEFAULT_LANGUAGE, LANGUAGES, SLOT
 from bot.language.script import detect
 from bot.metrics import messages
@@ -80,6 +81,13 @@ class Command:
     args: str
 
 
+def profile_name(user: User) -> str | None:
+    """``First Last (@username)``, or whichever part the profile has."""
+    full = display_name(user.full_name or "")
+    handle = f"@{user.username}" if user.username else None
+    return f"{full} ({handle})" if full and handle else full or handle
+
+
 def parse_command(text: str, bot_username: str) -> Command | None:
     """``/name[@bot] args`` addressed to us (a command for another bot is not ours)."""
     match = _COMMAND.match(text.strip())
@@ -98,6 +106,7 @@ class _Conversation:
     redacted: tuple[str, ...] = ()
     replay: bool = False
     client_language: str | None = None  # the language of the customer's Telegram app, if one of ours
+    customer_name: str | None = None  # their Telegram profile's, to show agents (anyone can choose any name)
 
 
 class TelegramUpdateHandler:
@@ -149,6 +158,7 @@ class TelegramUpdateHandler:
             redacted_kinds(update),
             replay,
             client_language(message.from_user.language_code),
+            profile_name(message.from_user),
         )
         if not (message.text or message.caption):
             messages.received(CHANNEL)  # text and captions are counted by the gate
@@ -214,7 +224,13 @@ class TelegramUpdateHandler:
             return
         await self._runtime.sender.clear_buttons(message.chat.id, message.message_id)
         payload = await asyncio.to_thread(self._runtime.callbacks.payload_for, query.data or "")
-        talk = _Conversation(update_id, message.chat.id, sender_id(message.chat.id, query.from_user.id), replay=replay)
+        talk = _Conversation(
+            update_id,
+            message.chat.id,
+            sender_id(message.chat.id, query.from_user.id),
+            replay=replay,
+            customer_name=profile_name(query.from_user),
+        )
         chosen = typed_language_command(payload) if payload else None
         if chosen is not None:
             await self._language(talk, chosen)
@@ -252,7 +268,11 @@ class TelegramUpdateHandler:
                     parse_data=search.parse_data if search else None,
                     input_channel=CHANNEL,
                     message_id=message_id,
-                    metadata={**metadata, "redacted": list(admission.redaction.kinds)},
+                    metadata={
+                        **metadata,
+                        "redacted": list(admission.redaction.kinds),
+                        **({CUSTOMER_NAME: talk.customer_name} if talk.customer_name else {}),
+                    },
                 )
             )
 

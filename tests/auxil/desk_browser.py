@@ -18,6 +18,14 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 WAIT_SECONDS = 10  # for any one thing the page should show
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"  # kept by the run, not committed
+# Records each notification the page shows, then shows it as the browser would.
+RECORD_NOTIFICATIONS = """
+const Real = window.Notification;
+window.shownNotifications = [];
+window.Notification = class extends Real {
+  constructor(title, options) { super(title, options); window.shownNotifications.push(title); }
+};
+"""
 
 
 def require_chromium() -> None:
@@ -71,6 +79,16 @@ def sign_in(driver: webdriver.Chrome, base: str, name: str, password: str) -> We
     driver.find_element(By.ID, "sign-in").click()
     wait.until(lambda d: d.find_element(By.ID, "live").text == "live")
     return wait
+
+
+def allow_notifications(driver: webdriver.Chrome, base: str) -> None:
+    """The desk's origin may show notifications, as if the agent had said yes (before signing in)."""
+    driver.execute_cdp_cmd("Browser.grantPermissions", {"origin": base, "permissions": ["notifications"]})
+
+
+def notified(driver: webdriver.Chrome) -> list[str]:
+    """Titles of the notifications shown since ``RECORD_NOTIFICATIONS`` ran on the page."""
+    return list(driver.execute_script("return window.shownNotifications"))
 
 
 def screenshot(driver: webdriver.Chrome, name: str) -> Path:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -74,9 +75,11 @@ class RunningStack:
         self.children[name].start()
         self.children[name].wait_ready()
 
-    def say(self, name: str, text: str, instance: int = 0) -> list[dict]:
+    def say(self, name: str, text: str, instance: int = 0, metadata: dict[str, Any] | None = None) -> list[dict]:
         """Send as the conversation ``name``; the first message opens it (the server names it)."""
-        body: dict[str, str] = {"message": text}
+        body: dict[str, Any] = {"message": text}
+        if metadata is not None:
+            body["metadata"] = metadata
         headers = {}
         if name in self.conversations:
             conversation_id, secret = self.conversations[name]

@@ -1,7 +1,7 @@
 // The agent desk page: queue with SLA timers, case view, actions, live updates. No build step.
 "use strict";
 
-const state = { cases: [], current: null, currentCase: null, me: null, recheck: null, drafts: {}, teams: [], canned: [], typedAt: 0 };
+const state = { cases: [], current: null, currentCase: null, me: null, recheck: null, drafts: {}, teams: [], canned: [], typedAt: 0, audio: null };
 const SESSION_ENDED = 4401;  // the desk closed the live feed because this session was signed out or expired
 const QUEUED_RECHECK_MS = 2000;  // a queued message's delivery is looked up again this often
 const $ = (id) => document.getElementById(id);
@@ -11,6 +11,9 @@ const CHANNELS = { telegram: ["\u2708", "Telegram"], twitter: ["X", "X"], rest: 
 const CLOSED = ["resolved", "cancelled"];
 const SEARCH_DELAY_MS = 300;
 const TYPING_EVERY_MS = 4000;  // the desk throttles too; this spares it the keystrokes in between
+const SOUND_KEY = "desk.p1Sound";  // localStorage: "on" once the agent asked for a sound with P1 alerts
+const CHIME_HZ = [880, 660];  // two falling tones
+const CHIME_TONE_S = 0.25;
 
 async function api(path, options = {}) {
   const response = await fetch(path, { credentials: "same-origin", ...options });
@@ -201,6 +204,7 @@ async function openCase(caseId) {
     if (t.language) li.lang = t.language;
     if (t.delivery) li.append(" ", deliveryBadge(t.delivery));
   });
+  showHistory(c);
   recheckWhileQueued(c);
   loadCanned(c.id);
   list("audit", c.audit, (li, a) => {
@@ -209,6 +213,44 @@ async function openCase(caseId) {
   });
   $("export-txt").href = "/api/cases/" + c.id + "/export?format=txt";
   $("export-json").href = "/api/cases/" + c.id + "/export?format=json";
+}
+
+// The customer's other cases on every channel (of the identities an agent linked), newest first, and the links.
+function showHistory(c) {
+  const body = $("history").querySelector("tbody");
+  body.textContent = "";
+  $("history-empty").hidden = c.history.length > 0;
+  for (const h of c.history) {
+    const row = document.createElement("tr");
+    row.dataset.caseId = h.id;
+    const link = document.createElement("a");
+    link.href = "#case=" + h.id; link.className = "history-link"; link.textContent = h.id;
+    link.addEventListener("click", (event) => { event.preventDefault(); openCase(h.id); });
+    cell(row, "", "case").append(link);
+    const who = cell(row, "", "customer");
+    who.append(channelIcon(h.channel), " " + h.customer.name);
+    who.title = h.customer.handle;
+    cell(row, h.intent.replace(/_/g, " "), "issue");
+    cell(row, "P" + h.priority, "priority p" + h.priority);
+    cell(row, h.status, "status");
+    cell(row, h.created_at.slice(0, 16).replace("T", " ") + " UTC", "opened");
+    body.appendChild(row);
+  }
+  list("links", c.links, (li, l) => {
+    li.textContent = "Linked: " + l.first + " = " + l.second + " (by " + l.linked_by + ", " + l.at.slice(0, 10) + ")";
+    li.append(button("Unlink", "unlink-customer", () => linking("unlink_customer", { first: l.first, second: l.second })));
+  });
+}
+
+async function linking(action, body) {
+  $("link-error").textContent = "";
+  try {
+    await post("/api/cases/" + state.current + "/" + action, body);
+    if (action === "link_customer") $("link-other").value = "";
+  } catch (error) {
+    $("link-error").textContent = (action === "link_customer" ? "Not linked: " : "Not unlinked: ") + error.message;
+  }
+  await openCase(state.current);
 }
 
 // Canned replies of the case's team, already in the customer's language: inserted for the agent to edit.
@@ -437,10 +479,49 @@ function notifyP1(event) {
   const c = event.case;
   const realert = event.event === "p1_realert";
   if (!c || !(realert || (event.event === "case_opened" && c.priority === 1))) return;
+  if ($("alert-sound").checked) chime();
   if (!("Notification" in window) || Notification.permission !== "granted") return;
   const title = (realert ? "Still unclaimed P1: " : "New P1: ") + c.id;
   const shown = new Notification(title, { body: c.intent.replace(/_/g, " ") + " · " + c.summary, tag: c.id + ":" + event.event });
   shown.onclick = () => { window.focus(); openCase(c.id); };
+}
+
+// An optional sound with each P1 alert: off until the agent turns it on; this browser remembers the choice.
+// Two short tones made by WebAudio (nothing to download). A browser starts sound only after a click or key
+// on the page, so the context is made, or woken, by the agent's first one.
+function setUpSound() {
+  const box = $("alert-sound");
+  box.checked = localStorage.getItem(SOUND_KEY) === "on";
+  box.addEventListener("change", () => {
+    localStorage.setItem(SOUND_KEY, box.checked ? "on" : "off");
+    if (box.checked) chime();  // the agent hears what to listen for
+  });
+  const wake = () => { if (box.checked) audioContext(); };
+  document.addEventListener("pointerdown", wake, { once: true });
+  document.addEventListener("keydown", wake, { once: true });
+}
+
+function audioContext() {
+  if (!state.audio && window.AudioContext) state.audio = new AudioContext();
+  if (state.audio && state.audio.state === "suspended") state.audio.resume();
+  return state.audio;
+}
+
+function chime() {
+  const audio = audioContext();
+  if (!audio) return;
+  const start = audio.currentTime;
+  CHIME_HZ.forEach((hz, i) => {
+    const at = start + i * CHIME_TONE_S;
+    const tone = audio.createOscillator(), volume = audio.createGain();
+    tone.frequency.value = hz;
+    volume.gain.setValueAtTime(0.0001, at);
+    volume.gain.exponentialRampToValueAtTime(0.25, at + 0.02);
+    volume.gain.exponentialRampToValueAtTime(0.0001, at + CHIME_TONE_S - 0.02);
+    tone.connect(volume).connect(audio.destination);
+    tone.start(at);
+    tone.stop(at + CHIME_TONE_S);
+  });
 }
 
 // Keyboard: n next case, c claim, r reply, e resolve, / search; Ctrl+Enter sends from a box, Escape leaves it.
@@ -508,6 +589,10 @@ async function start() {
   $("hand-back").addEventListener("click", () => act("hand_back"));
   $("reopen").addEventListener("click", () => act("reopen"));
   $("canned").addEventListener("change", insertCanned);
+  $("link-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    linking("link_customer", { other: $("link-other").value });
+  });
   $("routing-form").addEventListener("submit", saveRouting);
   $("transfer-form").addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -522,6 +607,7 @@ async function start() {
   $("back-to-queue").addEventListener("click", () => { document.body.classList.remove("case-open"); });
   document.addEventListener("keydown", onKey);
   setUpNotifications();
+  setUpSound();
   let searchTimer = null;
   $("search").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(loadQueue, SEARCH_DELAY_MS); });
   $("filters").addEventListener("submit", (event) => { event.preventDefault(); loadQueue(); });
