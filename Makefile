@@ -54,6 +54,11 @@ validate: $(STAMP)
 helpcenter-check: $(STAMP)
 	$(PY) -m bot.helpcenter.check
 
+## Help-center search on 60 en/ko/zh questions written from the article titles alone (issue 14).
+.PHONY: helpcenter-outside
+helpcenter-outside: $(STAMP)
+	$(PY) -m bench.helpcenter_outside
+
 test: model lint typecheck validate
 	bash tests/setup_machine.sh
 	$(PY) -m pytest -p no:cacheprovider --durations=25
