@@ -32,7 +32,7 @@ def _is_hangul(char: str) -> bool:
     return "\uac00" <= char <= "\ud7a3" or "\u1100" <= char <= "\u11ff" or "\u3130" <= char <= "\u318f"
 
 
-def is_han(char: str) -> bool:
+def _is_han(char: str) -> bool:
     return "\u4e00" <= char <= "\u9fff" or "\u3400" <= char <= "\u4dbf" or "\uf900" <= char <= "\ufaff"
 
 
@@ -46,7 +46,7 @@ def detect(text: str) -> str | None:
     for char in text:
         if _is_hangul(char):
             hangul += 1
-        elif is_han(char):
+        elif _is_han(char):
             han += 1
         elif _is_kana(char):
             return None  # Japanese: none of ours, and its kanji are not Chinese
