@@ -54,6 +54,11 @@ validate: $(STAMP)
 helpcenter-check: $(STAMP)
 	$(PY) -m bot.helpcenter.check
 
+## Help-center search on 60 en/ko/zh questions written from the article titles alone (issue 14).
+.PHONY: helpcenter-outside
+helpcenter-outside: $(STAMP)
+	$(PY) -m bench.helpcenter_outside
+
 ## pytest-xdist: one worker per core; whole files per worker, longest first (tests/conftest.py).
 TEST_WORKERS ?= 2
 test: model lint typecheck validate
