@@ -58,7 +58,7 @@ def served_agent() -> Any:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Modules that start a whole stack or load the model come first (``make test`` deals files to its workers in order).
+    """Files that start a whole stack or load the model first: ``make test`` deals files to workers in order.
 
     The long files then run side by side from the start and the many short ones even out the
     end, instead of one worker finishing the last stacks alone.
