@@ -93,6 +93,7 @@ async def metrics(request: web.Request) -> web.StreamResponse:
             context.dispatcher.destination_names,
             settings.chat_stuck_seconds,
             [lease.name for lease in context.leases],
+            sla_minutes=context.settings.sla_minutes,
         )
     except Exception as error:
         logger.warning("metrics: the database did not answer: %s", error or type(error).__name__)

@@ -22,7 +22,7 @@ from bot.cases.queue import ReplyTimes, reply_times
 from bot.cases.routing import Routing
 from bot.cases.schema import cases
 from bot.cases.store import RESOLVED, Case, utcnow
-from bot.desk.sla import BREACHED, RUNNING, sla_fields
+from bot.desk.sla import BREACHED, OVERDUE, sla_state_at
 
 MAX_DAYS = 366
 
@@ -80,9 +80,7 @@ def report_csv(report: dict[str, Any]) -> str:
 
 def _breached(case: Case, first_reply_at: datetime | None, sla_minutes: dict[int, int], now: datetime) -> bool:
     """The SLA the queue shows: breached, or still running past its due time."""
-    fields = sla_fields(case, ReplyTimes(first_reply_at, None), sla_minutes)
-    overdue = fields["sla_state"] == RUNNING and fields["sla_due_at"] < now.timestamp() * 1000
-    return fields["sla_state"] == BREACHED or overdue
+    return sla_state_at(case, ReplyTimes(first_reply_at, None), sla_minutes, now) in (BREACHED, OVERDUE)
 
 
 def _timing(group: Iterable[Case], firsts: dict[str, datetime | None]) -> Timing:

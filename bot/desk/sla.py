@@ -16,6 +16,7 @@ from bot.cases.queue import ReplyTimes
 from bot.cases.store import ACTIVE_STATUSES, Case
 
 MET, BREACHED, RUNNING = "met", "breached", "running"
+OVERDUE = "overdue"  # still running, past its due time: what the page shows as "overdue 4m"
 DEFAULT_SLA_MINUTES = 240
 
 
@@ -31,6 +32,13 @@ def sla_fields(case: Case, times: ReplyTimes, sla_minutes: dict[int, int]) -> di
         "first_reply_at": _iso(times.first_reply_at),
         "waiting_since": _iso(times.waiting_since) if active else None,
     }
+
+
+def sla_state_at(case: Case, times: ReplyTimes, sla_minutes: dict[int, int], now: datetime) -> str:
+    """The state the queue shows at ``now``: ``running`` turns ``overdue`` past its due time."""
+    fields = sla_fields(case, times, sla_minutes)
+    late = fields["sla_state"] == RUNNING and fields["sla_due_at"] < now.timestamp() * 1000
+    return OVERDUE if late else str(fields["sla_state"])
 
 
 def _iso(at: datetime | None) -> str | None:

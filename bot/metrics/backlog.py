@@ -7,6 +7,7 @@ index (by status, destination or chat) and none reads a payload.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,8 +18,10 @@ from sqlalchemy.engine import Connection, Engine
 from bot.cases.deliveries import PENDING, deliveries
 from bot.cases.instances import database_epoch
 from bot.cases.leases import leader_leases
+from bot.cases.queue import reply_times
 from bot.cases.schema import cases, outbox
-from bot.cases.store import OPEN, utcnow
+from bot.cases.store import ACTIVE_STATUSES, OPEN, Case, utcnow
+from bot.desk.sla import sla_state_at
 from connectors.telegram import storage as telegram
 from connectors.twitter.identity import CHANNEL as X_CHANNEL
 from connectors.twitter.inbox import PENDING as X_PENDING
@@ -62,24 +65,42 @@ class CaseQueue:
 
 
 @dataclass(frozen=True)
+class SlaCount:
+    """Active cases of one priority in one SLA state (running, overdue, met, breached)."""
+
+    priority: int
+    state: str
+    cases: int
+
+
+@dataclass(frozen=True)
 class Backlog:
     outboxes: tuple[QueueState, ...]
     inboxes: tuple[QueueState, ...]
     leases: tuple[LeaseState, ...]
     case_queues: tuple[CaseQueue, ...]
+    sla: tuple[SlaCount, ...]
 
 
 def read_backlog(
-    engine: Engine, destinations: Sequence[str], chat_stuck_seconds: float, expected_leases: Sequence[str] = ()
+    engine: Engine,
+    destinations: Sequence[str],
+    chat_stuck_seconds: float,
+    expected_leases: Sequence[str] = (),
+    *,
+    sla_minutes: dict[int, int],
 ) -> Backlog:
-    """Everything at once, in one connection (blocking: call it in a thread).
+    """Everything at once (blocking: call it in a thread).
 
     ``expected_leases`` are the jobs the reading process knows should run: they appear as not
     held even before any process ever took them, so an alert on "not held" can fire.
+    ``sla_minutes`` are the desk's targets (``DESK_SLA_MINUTES``).
     """
     now = utcnow()
+    sla = tuple(sla_counts(engine, now, sla_minutes))
     with engine.connect() as conn:
         return Backlog(
+            sla=sla,
             outboxes=(*(case_event_outbox(conn, d, now) for d in destinations), telegram_reply_outbox(conn, now)),
             inboxes=(
                 telegram_inbox(conn, now, chat_stuck_seconds),
@@ -196,6 +217,15 @@ def case_queues(conn: Connection, now: datetime) -> list[CaseQueue]:
         .order_by(cases.c.priority)
     ).all()
     return [CaseQueue(int(priority), int(count), _age(now, oldest)) for priority, count, oldest in rows]
+
+
+def sla_counts(engine: Engine, now: datetime, sla_minutes: dict[int, int]) -> list[SlaCount]:
+    """The SLA of every open or claimed case by the desk's own rule and reply times (the queue and reports use them)."""
+    with engine.connect() as conn:
+        active = [Case.from_row(r) for r in conn.execute(select(cases).where(cases.c.status.in_(ACTIVE_STATUSES)))]
+    times = reply_times(engine, [c.id for c in active])
+    counted = Counter((c.priority, sla_state_at(c, times[c.id], sla_minutes, now)) for c in active)
+    return [SlaCount(priority, state, n) for (priority, state), n in sorted(counted.items())]
 
 
 def _age(now: datetime, *moments: datetime | None) -> float:

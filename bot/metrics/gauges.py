@@ -66,6 +66,15 @@ class BacklogCollector(Collector):
             "support_cases_oldest_wait_seconds", "How long the oldest unclaimed case has waited, by priority.",
             "priority", {priority_label(q.priority): q.oldest_wait_seconds for q in backlog.case_queues},
         )  # fmt: skip
+        sla = GaugeMetricFamily(
+            "support_cases_sla",
+            "Open and claimed cases by priority and SLA state, as the desk shows them "
+            "(overdue: no agent reply yet and past the target).",
+            labels=["priority", "state"],
+        )
+        for count in backlog.sla:
+            sla.add_metric([priority_label(count.priority), count.state], float(count.cases))
+        yield sla
 
 
 def _family(name: str, documentation: str, label: str, values: dict[str, float]) -> GaugeMetricFamily:
