@@ -55,7 +55,7 @@ def response(app: Sanic, name: str, language: str = DEFAULT_LANGUAGE) -> dict[st
     return dict(for_language(texts, language))
 
 
-def reply(app: Sanic, name: str, language: str = DEFAULT_LANGUAGE, **values: Any) -> dict[str, Any]:
+def domain_message(app: Sanic, name: str, language: str = DEFAULT_LANGUAGE, **values: Any) -> dict[str, Any]:
     """Domain response ``name`` as a message to send: its text (``{slots}`` filled) and its buttons, if any."""
     chosen = response(app, name, language)
     message: dict[str, Any] = {"text": str(chosen["text"]).format(**values) if values else str(chosen["text"])}

@@ -37,6 +37,7 @@ from connectors.rasa_bridge import (
     TranscribingOutputChannel,
     conversation_gate,
     conversation_language,
+    domain_message,
     rating_comment,
     search_unless_urgent,
     txid_expected,
@@ -157,7 +158,7 @@ async def _converse(
         notices.append(RATING_COMMENT_THANKS)
     if notices:
         language = admission.language or await conversation_language(request.app, sender_id)
-        replies += [{"recipient_id": sender_id, **reply(request.app, notice, language)} for notice in notices]
+        replies += [{"recipient_id": sender_id, **domain_message(request.app, notice, language)} for notice in notices]
         messages.sent(CHANNEL, "bot", len(notices))  # notices skip the transcript, where replies are counted
     if comment is None or comment.kept:
         return response.json(replies, headers=headers)

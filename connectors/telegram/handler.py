@@ -38,8 +38,8 @@ from connectors.rasa_bridge import (
     TranscribingOutputChannel,
     conversation_gate,
     conversation_language,
+    domain_message,
     rating_comment,
-    reply,
     response_text,
     search_unless_urgent,
     turn_finished,
@@ -353,7 +353,7 @@ class TelegramUpdateHandler:
         ``language``: the language of the message being answered, when it made one clear.
         """
         language = language or await conversation_language(self._app, talk.sender_id)
-        message = reply(self._app, name, language, **values)
+        message = domain_message(self._app, name, language, **values)
         await self._gate.record_bot_reply(channel=CHANNEL, sender_id=talk.sender_id, text=message["text"])
         await self._runtime.deliver(talk.chat_id, talk.update_id, bodies_for(message), key=name)
 
