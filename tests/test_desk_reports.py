@@ -16,7 +16,15 @@ from tests.auxil.desk_browser import chromium, close, require_chromium, screensh
 
 
 def _case(
-    server, intent: str, priority: int, *, age: timedelta, reply_after=None, resolve_after=None, rating=None, comment=None
+    server,
+    intent: str,
+    priority: int,
+    *,
+    age: timedelta,
+    reply_after=None,
+    resolve_after=None,
+    rating=None,
+    comment=None,
 ):
     """A case opened ``age`` ago, answered and resolved that long after it opened."""
     store = context_of(server).store
