@@ -114,7 +114,8 @@ def test_p1_theft_secret_redaction_and_handoff(stack_and_store):
 
 def _resolved(stack: RunningStack, store: CaseStore, engine, sender: str, tmp_path) -> str:
     """A P1 case the agent resolved through the desk's actions; returns its id."""
-    case_id = CASE_ID.search(_texts(stack.say(sender, "someone logged into my account and withdrew all my ETH, it wasn't me"))).group()
+    replies = stack.say(sender, "someone logged into my account and withdrew all my ETH, it wasn't me")
+    case_id = CASE_ID.search(_texts(replies)).group()
     asyncio.run(agent_desk(engine, tmp_path).resolve(AGENT, case_id))
     return case_id
 
