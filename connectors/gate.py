@@ -41,7 +41,8 @@ class Admission:
     when it was the "Skip" button of the comment question. ``comment_case`` is set when the
     message may be the comment on a rating just given: the channel asks the NLU whether it
     is a new problem before it is kept (``rasa_bridge.rating_comment``). ``language`` is the
-    language the message makes clear (None when it does not: a txid, an amount, "ok").
+    language the message makes clear (None when it does not: a txid, an amount, "ok"); for an
+    answer to the rating question that makes none clear ("4", Skip), the rated case's language.
     """
 
     text: str
@@ -100,16 +101,9 @@ class ConversationGate:
         comment_case = None
         if case is None:
             latest = await asyncio.to_thread(self._store.latest_case, channel, sender_id)
-            if redaction.text.strip() == SKIP_COMMENT:
-                if latest is not None and self._awaits_comment(latest):
-                    await asyncio.to_thread(self._store.comment_on_rating, latest.id, "")
-                notices.append(RATING_COMMENT_SKIPPED)
-                skipped = tuple(notices)
-                return Admission(redaction.text, redaction, skipped, None, language=language, comment_skipped=True)
-            rated = await asyncio.to_thread(self._take_rating, latest, sender_id, redaction.text)
-            if rated is not None:
-                notices.append(RATING_THANKS)
-                return Admission(redaction.text, redaction, tuple(notices), None, rated_case=rated, language=language)
+            answer = await self._rating_answer(latest, sender_id, redaction, notices, language)
+            if answer is not None:
+                return answer
             if latest is not None and self._awaits_comment(latest):
                 comment_case = latest
         else:
@@ -128,6 +122,22 @@ class ConversationGate:
             language=language,
             comment_case=comment_case,
         )
+
+    async def _rating_answer(
+        self, latest: Case | None, sender_id: str, redaction: Redaction, notices: list[str], language: str | None
+    ) -> Admission | None:
+        """The admission of a 1-5 rating or the comment's Skip (thanked in the case's language: "4" names none)."""
+        answer_language = language or (latest.language if latest is not None else None)
+        if redaction.text.strip() == SKIP_COMMENT:
+            if latest is not None and self._awaits_comment(latest):
+                await asyncio.to_thread(self._store.comment_on_rating, latest.id, "")
+            skipped = (*notices, RATING_COMMENT_SKIPPED)
+            return Admission(redaction.text, redaction, skipped, None, language=answer_language, comment_skipped=True)
+        rated = await asyncio.to_thread(self._take_rating, latest, sender_id, redaction.text)
+        if rated is None:
+            return None
+        thanks = (*notices, RATING_THANKS)
+        return Admission(redaction.text, redaction, thanks, None, rated_case=rated, language=answer_language)
 
     async def keep_comment(self, case: Case, sender_id: str, text: str) -> bool:
         """Store ``text`` (redacted already) as the comment on the case's rating, and on its transcript.

@@ -131,13 +131,15 @@ async def search_unless_urgent(app: Sanic, text: str) -> SearchMessage | None:
 class RatingComment:
     """What became of a message that may be the comment on a rating just given.
 
-    ``kept``: it is on the case as the comment (the channel thanks the customer, Rasa is not
-    asked). Otherwise it takes its normal route, with ``parse_data`` the NLU's reading when one
-    was made (Rasa takes it rather than parsing the same words again).
+    ``kept``: it is on the case as the comment (the channel thanks the customer in ``language``,
+    the message's or else the case's; Rasa is not asked). Otherwise it takes its normal route,
+    with ``parse_data`` the NLU's reading when one was made (Rasa takes it rather than parsing
+    the same words again).
     """
 
     kept: bool
     parse_data: dict[str, Any] | None = None
+    language: str = DEFAULT_LANGUAGE
 
 
 NOT_A_COMMENT = RatingComment(kept=False)
@@ -163,7 +165,8 @@ async def rating_comment(app: Sanic, admission: Admission, sender_id: str) -> Ra
     if (parsed.get("intent") or {}).get("name") in PRESSING_INTENTS or P1_CHECK in parsed:
         await gate.pass_over_comment(case)
         return RatingComment(kept=False, parse_data=parsed)
-    return RatingComment(kept=await gate.keep_comment(case, sender_id, admission.text), parse_data=parsed)
+    kept = await gate.keep_comment(case, sender_id, admission.text)
+    return RatingComment(kept=kept, parse_data=parsed, language=admission.language or case.language)
 
 
 async def turn_finished(app: Sanic, sender_id: str, message_id: str) -> bool:

@@ -149,9 +149,15 @@ async def _theft_is_p1_in_the_customers_language(fake: FakeTelegram, store: Case
 async def _a_theft_report_after_a_typed_rating_is_no_comment(
     fake: FakeTelegram, store: CaseStore, desk, chat: int, customer: Customer
 ) -> None:
-    """A typed 1-5 still rates; a theft report in the comment window gets the P1 flow, not the comment's place."""
+    """A typed 1-5 still rates; a theft report in the comment window gets the P1 flow, not the comment's place.
+
+    The case was opened by an agent's hand (no form of the bot's left open on the conversation).
+    """
     key, language = f"tg:{chat}:{chat}", customer.language
-    rated = store.active_case("telegram", key)
+    rated = store.open_case(
+        intent="account_change", priority=3, channel="telegram", sender_id=key, summary="email", details={},
+        language=language,
+    )  # fmt: skip
     await desk.resolve(AGENT, rated.id)
     await until(lambda: _sent_saying(fake, chat, "utter_case_resolved_rate", language), BOT_SECONDS)
     customer_says = {"from": _from(chat, language)}
@@ -211,11 +217,10 @@ async def test_korean_and_chinese_customers_get_theft_withdrawal_and_search_hand
             desk = agent_desk(engine, tmp_path)
             for offset, customer in enumerate(CUSTOMERS.values()):
                 await _theft_is_p1_in_the_customers_language(fake, store, CHAT + 10 + offset, customer)
-                if offset == 0:
-                    await _a_theft_report_after_a_typed_rating_is_no_comment(fake, store, desk, CHAT + 10, customer)
                 await _withdrawal_is_read_back_and_opened_in_the_customers_language(
                     fake, store, CHAT + 20 + offset, customer)
             await _search_is_answered_in_korean_and_yes_records_the_article(fake, engine, CHAT + 1)
+            await _a_theft_report_after_a_typed_rating_is_no_comment(fake, store, desk, CHAT + 30, CUSTOMERS["ko"])
         finally:
             await asyncio.to_thread(stack.__exit__, None, None, None)
     engine.dispose()

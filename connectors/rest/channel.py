@@ -157,7 +157,8 @@ async def _converse(
     if comment is not None and comment.kept:
         notices.append(RATING_COMMENT_THANKS)
     if notices:
-        language = admission.language or await conversation_language(request.app, sender_id)
+        kept_in = comment.language if comment is not None and comment.kept else None
+        language = admission.language or kept_in or await conversation_language(request.app, sender_id)
         replies += [{"recipient_id": sender_id, **domain_message(request.app, notice, language)} for notice in notices]
         messages.sent(CHANNEL, "bot", len(notices))  # notices skip the transcript, where replies are counted
     if comment is None or comment.kept:

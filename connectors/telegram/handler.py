@@ -245,7 +245,7 @@ class TelegramUpdateHandler:
             return
         comment = await rating_comment(self._app, admission, talk.sender_id)
         if comment.kept:
-            await self._say(talk, RATING_COMMENT_THANKS, language=admission.language)
+            await self._say(talk, RATING_COMMENT_THANKS, language=comment.language)
             return
         output = TranscribingOutputChannel(TelegramOutput(self._runtime, talk.update_id), gate, CHANNEL)
         search = await search_unless_urgent(self._app, admission.text)

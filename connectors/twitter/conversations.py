@@ -198,7 +198,7 @@ class XConversations:
             return
         comment = NOT_A_COMMENT if choice else await rating_comment(self._app, admission, sender_id)
         if comment.kept:
-            thanks = response_text(self._app, RATING_COMMENT_THANKS, await language())
+            thanks = response_text(self._app, RATING_COMMENT_THANKS, comment.language)
             await output.send_response(sender_id, {"text": thanks})
             return
         said = choice[1] if choice else admission.text
