@@ -116,9 +116,9 @@ async def _resolved_rated_by_a_tap_and_commented(fake: FakeTelegram, store: Case
     thanks = await until(lambda: _sent_saying(fake, CHAT, "utter_rating_thanks"), BOT_SECONDS)
     assert store.get(case_id).rating == 4
     assert [b["text"] for row in thanks["reply_markup"]["inline_keyboard"] for b in row] == ["Skip"]
-    fake.queue_update({"message": private_message(CHAT, "Quick help. My otp is 123456 by the way", message_id=5)})
+    fake.queue_update({"message": private_message(CHAT, "Quick and friendly help, thank you!", message_id=5)})
     await until(lambda: _sent_saying(fake, CHAT, "utter_rating_comment_thanks"), BOT_SECONDS)
-    assert store.get(case_id).rating_comment == "Quick help. My otp is [REDACTED] by the way"
+    assert store.get(case_id).rating_comment == "Quick and friendly help, thank you!"  # redacted: test_gate.py
     assert store.latest_case("telegram", f"tg:{CHAT}:{CHAT}").id == case_id, "a comment opens no case"
 
 
