@@ -34,6 +34,7 @@ class Settings:
     official_domains: tuple[str, ...]
     support_handles: tuple[str, ...]
     default_wait_minutes: int
+    rating_comment_minutes: int = 10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -47,6 +48,7 @@ class Settings:
                 official_domains=read.items("OFFICIAL_DOMAINS", "example-exchange.com"),
                 support_handles=read.items("SUPPORT_HANDLES", "@ExampleExchangeSupport"),
                 default_wait_minutes=read.integer("DEFAULT_WAIT_MINUTES", 15, minimum=1),
+                rating_comment_minutes=read.integer("RATING_COMMENT_MINUTES", 10, minimum=1),
             )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 
 from bot.cases.redaction import Redaction, redact
-from bot.cases.store import Case, CaseStore, TranscriptLine
+from bot.cases.store import RATING_CHOICES, Case, CaseStore, TranscriptLine
 from bot.language.script import detect
 from bot.metrics import cases as case_metrics
 from bot.metrics import messages
@@ -21,8 +21,11 @@ logger = logging.getLogger(__name__)
 
 SECRET_NOTICE = "utter_secret_redacted"
 AMBIGUOUS_HASH_NOTICE = "utter_ambiguous_hash"
-RATING_THANKS = "utter_rating_thanks"
+RATING_THANKS = "utter_rating_thanks"  # asks for an optional comment, with a "Skip" button
+RATING_COMMENT_THANKS = "utter_rating_comment_thanks"
+RATING_COMMENT_SKIPPED = "utter_rating_comment_skipped"
 RATING_WINDOW = timedelta(days=2)  # a bare 1-5 this soon after resolution answers the rating question
+SKIP_COMMENT = "/skip_comment"  # the payload of the thanks' "Skip" button
 TXID_SLOT = "txid"
 
 
@@ -34,8 +37,12 @@ class Admission:
     ``notices`` are domain response names to send the customer first (rotate a secret,
     resend a hash). ``human_case`` is set when an agent owns the conversation: the bot
     stays silent and the message has already been forwarded to the case. ``rated_case``
-    is set when the message was the 1-5 rating of a just-resolved case. ``language`` is the
-    language the message makes clear (None when it does not: a txid, an amount, "ok").
+    is set when the message was the 1-5 rating of a just-resolved case; ``comment_skipped``
+    when it was the "Skip" button of the comment question. ``comment_case`` is set when the
+    message may be the comment on a rating just given: the channel asks the NLU whether it
+    is a new problem before it is kept (``rasa_bridge.rating_comment``). ``language`` is the
+    language the message makes clear (None when it does not: a txid, an amount, "ok"); for an
+    answer to the rating question that makes none clear ("4", Skip), the rated case's language.
     """
 
     text: str
@@ -44,17 +51,23 @@ class Admission:
     human_case: Case | None
     rated_case: Case | None = None
     language: str | None = None
+    comment_case: Case | None = None
+    comment_skipped: bool = False
 
     @property
     def for_bot(self) -> bool:
-        return self.human_case is None and self.rated_case is None
+        return self.human_case is None and self.rated_case is None and not self.comment_skipped
 
 
 class ConversationGate:
-    """Redaction, handoff check and transcript, in one place shared by all channels."""
+    """Redaction, handoff check and transcript, in one place shared by all channels.
 
-    def __init__(self, store: CaseStore) -> None:
+    ``comment_window``: how long after a rating the customer's next message may be its comment.
+    """
+
+    def __init__(self, store: CaseStore, *, comment_window: timedelta = timedelta(minutes=10)) -> None:
         self._store = store
+        self._comment_window = comment_window
 
     @property
     def store(self) -> CaseStore:
@@ -85,11 +98,14 @@ class ConversationGate:
             notices.append(AMBIGUOUS_HASH_NOTICE)
         language = detect(redaction.text)
         case = await asyncio.to_thread(self._store.active_case, channel, sender_id)
+        comment_case = None
         if case is None:
-            rated = await asyncio.to_thread(self._take_rating, channel, sender_id, redaction.text)
-            if rated is not None:
-                notices.append(RATING_THANKS)
-                return Admission(redaction.text, redaction, tuple(notices), None, rated_case=rated, language=language)
+            latest = await asyncio.to_thread(self._store.latest_case, channel, sender_id)
+            answer = await self._rating_answer(latest, sender_id, redaction, notices, language)
+            if answer is not None:
+                return answer
+            if latest is not None and self._awaits_comment(latest):
+                comment_case = latest
         else:
             line = TranscriptLine(role="customer", text=redaction.text, author=sender_id)
             await asyncio.to_thread(self._store.record_message, case.id, line)
@@ -104,14 +120,51 @@ class ConversationGate:
             notices=tuple(notices),
             human_case=human_case,
             language=language,
+            comment_case=comment_case,
         )
 
-    def _take_rating(self, channel: str, sender_id: str, text: str) -> Case | None:
-        """Store a bare 1-5 answer as the rating of the customer's recently resolved, unrated case."""
-        answer = text.strip().rstrip(".!")
-        if answer not in {"1", "2", "3", "4", "5"}:
+    async def _rating_answer(
+        self, latest: Case | None, sender_id: str, redaction: Redaction, notices: list[str], language: str | None
+    ) -> Admission | None:
+        """The admission of a 1-5 rating or the comment's Skip (thanked in the case's language: "4" names none)."""
+        answer_language = language or (latest.language if latest is not None else None)
+        if redaction.text.strip() == SKIP_COMMENT:
+            if latest is not None and self._awaits_comment(latest):
+                await asyncio.to_thread(self._store.comment_on_rating, latest.id, "")
+            skipped = (*notices, RATING_COMMENT_SKIPPED)
+            return Admission(redaction.text, redaction, skipped, None, language=answer_language, comment_skipped=True)
+        rated = await asyncio.to_thread(self._take_rating, latest, sender_id, redaction.text)
+        if rated is None:
             return None
-        case = self._store.latest_case(channel, sender_id)
+        thanks = (*notices, RATING_THANKS)
+        return Admission(redaction.text, redaction, thanks, None, rated_case=rated, language=answer_language)
+
+    async def keep_comment(self, case: Case, sender_id: str, text: str) -> bool:
+        """Store ``text`` (redacted already) as the comment on the case's rating, and on its transcript.
+
+        False when another message was taken as the answer first.
+        """
+        if not await asyncio.to_thread(self._store.comment_on_rating, case.id, text):
+            return False
+        line = TranscriptLine(role="customer", text=text, author=sender_id)
+        await asyncio.to_thread(self._store.record_message, case.id, line)
+        return True
+
+    async def pass_over_comment(self, case: Case) -> None:
+        """The message after the rating was not a comment (a new problem, a command): the question is closed."""
+        await asyncio.to_thread(self._store.comment_on_rating, case.id, "")
+
+    def _awaits_comment(self, case: Case) -> bool:
+        """True while the case's rating is this recent and its comment question is unanswered."""
+        if case.status != "resolved" or case.rating is None or case.rating_comment is not None:
+            return False
+        return case.rated_at is not None and datetime.now(timezone.utc) - case.rated_at <= self._comment_window
+
+    def _take_rating(self, case: Case | None, sender_id: str, text: str) -> Case | None:
+        """Store a bare 1-5 answer as the rating of the customer's recently resolved (latest), unrated ``case``."""
+        answer = text.strip().rstrip(".!")
+        if answer not in RATING_CHOICES:
+            return None
         if case is None or case.status != "resolved" or case.rating is not None or case.resolved_at is None:
             return None
         if datetime.now(timezone.utc) - case.resolved_at > RATING_WINDOW:

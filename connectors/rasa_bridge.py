@@ -7,6 +7,8 @@ are built on first use, never at import time.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from rasa.core.channels.channel import OutputChannel
@@ -16,7 +18,7 @@ from redis.exceptions import RedisError
 from sanic import Sanic
 
 from bot.cases.database import DATABASE_UNAVAILABLE, make_engine
-from bot.cases.priorities import URGENT_INTENTS
+from bot.cases.priorities import PRESSING_INTENTS, URGENT_INTENTS
 from bot.cases.redaction import holds_key_or_txid
 from bot.cases.store import CaseStore
 from bot.language import DEFAULT_LANGUAGE, SLOT, known
@@ -24,7 +26,7 @@ from bot.language.script import detect
 from bot.language.variations import for_language
 from bot.nlu_components.p1_safety_net import P1_CHECK
 from bot.settings import Settings
-from connectors.gate import TXID_SLOT, ConversationGate
+from connectors.gate import TXID_SLOT, Admission, ConversationGate
 from connectors.search_command import SearchMessage, search_message
 
 UNAVAILABLE: tuple[type[Exception], ...] = (*DATABASE_UNAVAILABLE, RedisError, LockError)
@@ -38,7 +40,7 @@ def conversation_gate(app: Sanic) -> ConversationGate:
         settings = Settings.from_env()
         engine = make_engine(settings.database_url, timeouts=settings.database_timeouts)
         store = CaseStore(engine, default_wait_minutes=settings.default_wait_minutes)
-        gate = ConversationGate(store)
+        gate = ConversationGate(store, comment_window=timedelta(minutes=settings.rating_comment_minutes))
         app.ctx.conversation_gate = gate
     return gate
 
@@ -51,6 +53,15 @@ def response(app: Sanic, name: str, language: str = DEFAULT_LANGUAGE) -> dict[st
     if not texts:
         raise KeyError(f"domain has no text response {name!r}")
     return dict(for_language(texts, language))
+
+
+def domain_message(app: Sanic, name: str, language: str = DEFAULT_LANGUAGE, **values: Any) -> dict[str, Any]:
+    """Domain response ``name`` as a message to send: its text (``{slots}`` filled) and its buttons, if any."""
+    chosen = response(app, name, language)
+    message: dict[str, Any] = {"text": str(chosen["text"]).format(**values) if values else str(chosen["text"])}
+    if chosen.get("buttons"):
+        message["buttons"] = [{"title": b["title"], "payload": b["payload"]} for b in chosen["buttons"]]
+    return message
 
 
 def response_text(app: Sanic, name: str, language: str = DEFAULT_LANGUAGE, **values: Any) -> str:
@@ -114,6 +125,48 @@ async def search_unless_urgent(app: Sanic, text: str) -> SearchMessage | None:
     parsed = await agent.parse_message(search.text)
     urgent = (parsed.get("intent") or {}).get("name") in URGENT_INTENTS or P1_CHECK in parsed
     return search.as_understood(parsed) if urgent else search
+
+
+@dataclass(frozen=True)
+class RatingComment:
+    """What became of a message that may be the comment on a rating just given.
+
+    ``kept``: it is on the case as the comment (the channel thanks the customer in ``language``,
+    the message's or else the case's; Rasa is not asked). Otherwise it takes its normal route,
+    with ``parse_data`` the NLU's reading when one was made (Rasa takes it rather than parsing
+    the same words again).
+    """
+
+    kept: bool
+    parse_data: dict[str, Any] | None = None
+    language: str = DEFAULT_LANGUAGE
+
+
+NOT_A_COMMENT = RatingComment(kept=False)
+
+
+async def rating_comment(app: Sanic, admission: Admission, sender_id: str) -> RatingComment:
+    """Keep the message after a rating as its comment, unless it is a command or a new P1/P2 problem.
+
+    "My account was just hacked" after a rating must reach the theft flow, not sit on a
+    closed case: the NLU reads the words once, and a P1 or P2 reading (or the P1 safety net's
+    question) sends them on to Rasa with that reading. Without a reading (the model still
+    loading) nothing is kept unread: the message takes its normal route.
+    """
+    case = admission.comment_case
+    if case is None:
+        return NOT_A_COMMENT
+    gate = conversation_gate(app)
+    agent = getattr(app.ctx, "agent", None)
+    if admission.text.lstrip().startswith("/") or agent is None or not agent.is_ready():
+        await gate.pass_over_comment(case)
+        return NOT_A_COMMENT
+    parsed = await agent.parse_message(admission.text)
+    if (parsed.get("intent") or {}).get("name") in PRESSING_INTENTS or P1_CHECK in parsed:
+        await gate.pass_over_comment(case)
+        return RatingComment(kept=False, parse_data=parsed)
+    kept = await gate.keep_comment(case, sender_id, admission.text)
+    return RatingComment(kept=kept, parse_data=parsed, language=admission.language or case.language)
 
 
 async def turn_finished(app: Sanic, sender_id: str, message_id: str) -> bool:

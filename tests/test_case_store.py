@@ -112,3 +112,20 @@ def test_cancel_only_before_an_agent_claims(store):
     other = _open(store, sender="zed")
     assert store.cancel(other.id)
     assert store.get(other.id).status == "cancelled"
+
+
+def test_a_rating_takes_one_comment_and_a_skip_counts_as_the_answer(store):
+    case = _open(store)
+    assert not store.comment_on_rating(case.id, "too early"), "no comment before a rating"
+    store.resolve(case.id, "ann")
+    store.rate(case.id, 4)
+    rated = store.get(case.id)
+    assert rated.rating == 4 and rated.rated_at is not None and rated.rating_comment is None
+    assert store.comment_on_rating(case.id, "quick and kind")
+    assert not store.comment_on_rating(case.id, "a second message"), "the first answer counts"
+    assert store.get(case.id).rating_comment == "quick and kind"
+    other = _open(store, sender="bob")
+    store.resolve(other.id, "ann")
+    store.rate(other.id, 2)
+    assert store.comment_on_rating(other.id, "")  # skipped
+    assert not store.comment_on_rating(other.id, "changed my mind") and store.get(other.id).rating_comment == ""

@@ -102,6 +102,7 @@ async def test_reply_reaches_rest_customer_then_resolve_asks_for_rating(database
         assert (
             len(rating) == 1 and case.id in rating[0]["text"] and "1" in rating[0]["text"] and "5" in rating[0]["text"]
         )
+        assert [b["payload"] for b in rating[0]["buttons"]] == ["1", "2", "3", "4", "5"]
         assert context.store.human_owns("rest", "web-ada") is None  # the bot answers again
         view = await (await alice.get(f"/api/cases/{case.id}")).json()
         shown = [(t["role"], t["delivery"]) for t in view["transcript"]]
@@ -111,6 +112,10 @@ async def test_reply_reaches_rest_customer_then_resolve_asks_for_rating(database
         assert view["priority"] == 2
         again = await act(alice, server, case.id, "resolve")
         assert again.status == 409
+        context.store.rate(case.id, 4)
+        context.store.comment_on_rating(case.id, "Quick and clear, thank you")
+        rated = await (await alice.get(f"/api/cases/{case.id}")).json()
+        assert (rated["rating"], rated["rating_comment"]) == (4, "Quick and clear, thank you")
 
 
 async def test_transcript_export_and_live_feed(sqlite_url):

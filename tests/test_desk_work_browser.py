@@ -165,6 +165,7 @@ def _see_the_rating_and_reopen(driver, wanted: str) -> None:
     assert "CSAT 4/5" in _row(driver, wanted).find_element(By.CSS_SELECTOR, "td.status").text
     wait.until(lambda d: _row(d, wanted).click() or True)
     wait.until(ec.text_to_be_present_in_element((By.ID, "case-csat"), "Customer rating (CSAT): 4/5"))
+    assert driver.find_element(By.ID, "case-csat-comment").text == "Customer's comment: <b>빨랐어요</b> 감사합니다"
     assert driver.find_element(By.ID, "reopen").is_displayed()
     assert not driver.find_element(By.ID, "reply-form").is_displayed()
     driver.find_element(By.ID, "reopen").click()
@@ -190,7 +191,8 @@ async def test_an_agent_finds_a_case_by_txid_sees_its_rating_once_resolved_and_r
         driver = await asyncio.to_thread(chromium, tmp_path / "profile")
         try:
             await asyncio.to_thread(_search_by_txid_and_resolve, driver, origin(server), wanted.id, others)
-            store.rate(wanted.id, 4)  # the customer answered the rating question
+            store.rate(wanted.id, 4)  # the customer answered the rating question, and commented (shown as text)
+            store.comment_on_rating(wanted.id, "<b>빨랐어요</b> 감사합니다")
             await asyncio.to_thread(_see_the_rating_and_reopen, driver, wanted.id)
         finally:
             await asyncio.to_thread(close, driver, tmp_path / "profile")

@@ -5,6 +5,7 @@ These start the same processes `make run` starts and check what lands in the dat
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 
@@ -21,7 +22,9 @@ from bot.cases.schema import outbox
 from bot.cases.store import CaseStore
 from bot.helpcenter.library import read_library
 from bot.helpcenter.settings import HelpCenterSettings
+from connectors.gate import SKIP_COMMENT
 from connectors.rest.mailbox import RestMailbox
+from tests.auxil.agent_desk import AGENT, agent_desk
 from tests.auxil.fuzzing import ABSENT, FUZZ, bodies, json_values, optional_fields, texts
 from tests.auxil.languages import CASE_ID, CUSTOMERS, questions, says
 from tests.auxil.metrics import total, value
@@ -107,6 +110,33 @@ def test_p1_theft_secret_redaction_and_handoff(stack_and_store):
     assert [m["text"] for m in stack.poll(sender)] == ["Hi, I'm Ann from security. I've frozen withdrawals."]
     assert store.resolve(case_id, "ann")
     assert stack.say(sender, "thanks"), "the bot answers again once the case is resolved"
+
+
+def _resolved(stack: RunningStack, store: CaseStore, engine, sender: str, tmp_path) -> str:
+    """A P1 case the agent resolved through the desk's actions; returns its id."""
+    replies = stack.say(sender, "someone logged into my account and withdrew all my ETH, it wasn't me")
+    case_id = CASE_ID.search(_texts(replies)).group()
+    asyncio.run(agent_desk(engine, tmp_path).resolve(AGENT, case_id))
+    return case_id
+
+
+def test_rating_by_button_payload_then_skip_or_a_comment_kept_on_the_case(stack_and_store, tmp_path):
+    stack, store, engine = stack_and_store
+    skipping = _resolved(stack, store, engine, "e2e-csat-skip", tmp_path)
+    (request,) = stack.poll("e2e-csat-skip")
+    assert skipping in request["text"] and [b["payload"] for b in request["buttons"]] == ["1", "2", "3", "4", "5"]
+    (thanks,) = stack.say("e2e-csat-skip", request["buttons"][4]["payload"])
+    assert says(thanks["text"], "utter_rating_thanks", "en") and store.get(skipping).rating == 5
+    assert thanks["buttons"] == [{"title": "Skip", "payload": SKIP_COMMENT}]
+    (skipped,) = stack.say("e2e-csat-skip", SKIP_COMMENT)
+    assert says(skipped["text"], "utter_rating_comment_skipped", "en") and store.get(skipping).rating_comment == ""
+
+    commented = _resolved(stack, store, engine, "e2e-csat-comment", tmp_path)
+    stack.say("e2e-csat-comment", "3")
+    (kept,) = stack.say("e2e-csat-comment", "Fast answer, but I waited a while first")
+    assert says(kept["text"], "utter_rating_comment_thanks", "en")
+    assert store.get(commented).rating_comment == "Fast answer, but I waited a while first"
+    assert store.latest_case("rest", stack.sender_key("e2e-csat-comment")).id == commented, "no case opened"
 
 
 def test_p2_withdrawal_read_back_then_case(stack_and_store):

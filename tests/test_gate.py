@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from mnemonic import Mnemonic
+from sqlalchemy import update
 
 from bot.cases.database import make_engine
 from bot.cases.redaction import redact
-from bot.cases.store import CaseStore
-from connectors.gate import AMBIGUOUS_HASH_NOTICE, RATING_THANKS, SECRET_NOTICE, ConversationGate
+from bot.cases.schema import cases
+from bot.cases.store import CaseStore, utcnow
+from connectors.gate import (
+    AMBIGUOUS_HASH_NOTICE,
+    RATING_COMMENT_SKIPPED,
+    RATING_THANKS,
+    SECRET_NOTICE,
+    SKIP_COMMENT,
+    ConversationGate,
+)
 from tests.auxil.threads import LoopSpy
 
 
@@ -65,6 +76,43 @@ async def test_rating_after_resolution_is_stored_once_and_not_sent_to_the_bot(ga
     assert gate.store.get(case.id).rating == 5
     assert (await gate.admit(channel="rest", sender_id="u1", text="4")).for_bot, "a case is rated once"
     assert gate.store.get(case.id).rating == 5
+
+
+async def _rated(gate: ConversationGate, sender: str = "u1"):
+    case = _open(gate.store, sender)
+    gate.store.resolve(case.id, "ann")
+    assert (await gate.admit(channel="rest", sender_id=sender, text="4")).rated_case.id == case.id
+    return case
+
+
+async def test_the_message_after_a_rating_may_be_its_comment_kept_redacted_on_the_case(gate):
+    case = await _rated(gate)
+    admission = await gate.admit(channel="rest", sender_id="u1", text="fast help, my otp was 123456")
+    assert admission.comment_case.id == case.id and admission.for_bot  # the channel asks the NLU first
+    assert await gate.keep_comment(admission.comment_case, "u1", admission.text)
+    assert gate.store.get(case.id).rating_comment == "fast help, my otp was [REDACTED]"
+    assert gate.store.transcript(case.id)[-1].text == "fast help, my otp was [REDACTED]"
+    assert (await gate.admit(channel="rest", sender_id="u1", text="hello")).comment_case is None, "one comment"
+
+
+async def test_skip_closes_the_comment_question_and_never_reaches_the_bot(gate):
+    case = await _rated(gate)
+    skipped = await gate.admit(channel="rest", sender_id="u1", text=SKIP_COMMENT)
+    assert not skipped.for_bot and skipped.notices == (RATING_COMMENT_SKIPPED,)
+    assert gate.store.get(case.id).rating_comment == ""
+    assert (await gate.admit(channel="rest", sender_id="u1", text="one more thing")).comment_case is None
+    assert not (await gate.admit(channel="rest", sender_id="u1", text=SKIP_COMMENT)).for_bot, "a late tap too"
+
+
+async def test_a_passed_over_or_late_message_is_not_a_comment(gate):
+    case = await _rated(gate)
+    await gate.pass_over_comment((await gate.admit(channel="rest", sender_id="u1", text="/greet")).comment_case)
+    assert (await gate.admit(channel="rest", sender_id="u1", text="thanks")).comment_case is None
+    late = await _rated(gate, "u2")
+    with gate.store.engine.begin() as conn:
+        conn.execute(update(cases).where(cases.c.id == late.id).values(rated_at=utcnow() - timedelta(minutes=11)))
+    assert (await gate.admit(channel="rest", sender_id="u2", text="thanks")).comment_case is None
+    assert gate.store.get(case.id).rating_comment == "" and gate.store.get(late.id).rating_comment is None
 
 
 async def test_a_lone_surrogate_is_replaced_before_anything_stores_the_text(gate):

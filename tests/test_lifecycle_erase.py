@@ -275,7 +275,10 @@ def test_on_sqlite_nothing_of_the_customer_stays_in_the_file_or_its_write_ahead_
     engine = make_engine(f"sqlite:///{path}")
     store = CaseStore(engine)
     for sender, words in (("rest:gone", "orangewalrus says hi"), ("rest:kept", "bluefalcon stays")):
-        store.open_case(intent="other", priority=3, channel="rest", sender_id=sender, summary=words, details={})
+        case = store.open_case(intent="other", priority=3, channel="rest", sender_id=sender, summary=words, details={})
+        store.resolve(case.id, "alice")
+        store.rate(case.id, 3)
+        store.comment_on_rating(case.id, f"comment: {words}")  # the rating's comment is the customer's words too
     other_process = sqlite3.connect(path)  # the running stack keeps the file open: the log is not removed on close
     try:
         other_process.execute("SELECT count(*) FROM cases").fetchone()
@@ -283,6 +286,6 @@ def test_on_sqlite_nothing_of_the_customer_stays_in_the_file_or_its_write_ahead_
         engine.dispose()
         assert erasure.wal_cleared is True
         stored = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("support.db"))
-        assert b"orangewalrus" not in stored and b"bluefalcon" in stored
+        assert b"orangewalrus" not in stored and b"comment: bluefalcon" in stored
     finally:
         other_process.close()

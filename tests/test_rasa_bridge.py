@@ -1,4 +1,4 @@
-"""``txid_expected``: the conversation is read only for a message that holds a bare hash."""
+"""``txid_expected`` reads the conversation only for a bare hash; ``rating_comment`` keeps no new problem."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from connectors.rasa_bridge import txid_expected
+from bot.cases.database import make_engine
+from bot.cases.store import CaseStore
+from connectors.gate import ConversationGate
+from connectors.rasa_bridge import rating_comment, txid_expected
 
 HASH = "9f" * 32
 DOMAIN = Domain.from_dict({"slots": {"requested_slot": {"type": "any", "mappings": [{"type": "custom"}]}}})
@@ -49,3 +52,33 @@ async def test_a_message_without_a_hash_never_reads_the_conversation():
     assert store.reads == 0
     await txid_expected(app, "rest:abc", HASH)
     assert store.reads == 1
+
+
+async def test_after_a_rating_small_talk_is_the_comment_and_a_p1_p2_report_or_command_is_not(served_agent, sqlite_url):
+    engine = make_engine(sqlite_url)
+    gate = ConversationGate(CaseStore(engine))
+    app = SimpleNamespace(ctx=SimpleNamespace(agent=served_agent, conversation_gate=gate))
+
+    async def said_after_a_rating(sender: str, text: str):
+        case = gate.store.open_case(
+            intent="other", priority=3, channel="rest", sender_id=sender, summary="s", details={}
+        )
+        gate.store.resolve(case.id, "ann")
+        await gate.admit(channel="rest", sender_id=sender, text="3")
+        return case, await rating_comment(app, await gate.admit(channel="rest", sender_id=sender, text=text), sender)
+
+    try:
+        case, kept = await said_after_a_rating("kind", "The agent was quick and kind, thank you")
+        assert kept.kept and gate.store.get(case.id).rating_comment == "The agent was quick and kind, thank you"
+        for sender, report, intent in (
+            ("theft", "someone logged into my account and withdrew all my BTC, it wasn't me", "suspected_theft"),
+            ("stuck", "my USDT withdrawal has been pending for 5 hours", "withdrawal_stuck"),
+        ):
+            case, passed = await said_after_a_rating(sender, report)
+            assert not passed.kept and passed.parse_data["intent"]["name"] == intent, "Rasa takes the one parse"
+            assert gate.store.get(case.id).rating_comment == "", "the question is closed, nothing kept"
+        case, command = await said_after_a_rating("command", "/request_human")
+        assert not command.kept and command.parse_data is None
+        assert gate.store.get(case.id).rating_comment == ""
+    finally:
+        engine.dispose()

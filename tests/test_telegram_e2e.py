@@ -23,6 +23,7 @@ from bot.cases.helpful_articles import HelpfulArticles
 from bot.cases.store import CaseStore
 from bot.helpcenter.library import read_library
 from bot.helpcenter.settings import HelpCenterSettings
+from tests.auxil.agent_desk import AGENT, agent_desk
 from tests.auxil.desk_app import PASSWORDS, origin, running_desk
 from tests.auxil.desk_browser import (
     RECORD_NOTIFICATIONS,
@@ -143,9 +144,33 @@ async def test_p1_conversation_secret_and_restart_over_telegram(tmp_path):
             await until(lambda: len(texts()) > after_secret, BOT_SECONDS)
             await until(lambda: store.get(case.id).details, BOT_SECONDS)
             assert store.active_case("telegram", sender).id == case.id, "the conversation continued on the same case"
+            await _resolved_rated_by_a_tap_and_commented(fake, store, agent_desk(engine, tmp_path), case.id)
         finally:
             await asyncio.to_thread(stack.__exit__, None, None, None)
     engine.dispose()
+
+
+def _sent_saying(fake: FakeTelegram, chat: int, name: str, language: str = "en") -> dict | None:
+    """The parameters of the last message to ``chat`` that says domain response ``name``."""
+    calls = fake.calls_to("sendMessage", chat)
+    said = [c.params for c in calls if says(c.params["text"], name, language, escaped=True)]
+    return said[-1] if said else None
+
+
+async def _resolved_rated_by_a_tap_and_commented(fake: FakeTelegram, store: CaseStore, desk, case_id: str) -> None:
+    """The agent resolves; the request has 1-5 buttons, a tap rates, the thanks offers Skip, the next words comment."""
+    await desk.resolve(AGENT, case_id)
+    request = await until(lambda: _sent_saying(fake, CHAT, "utter_case_resolved_rate"), BOT_SECONDS)
+    keyboard = request["reply_markup"]["inline_keyboard"]
+    assert [[b["text"] for b in row] for row in keyboard] == [["1", "2", "3", "4", "5"]]
+    fake.queue_update(_press(CHAT, "en", request, "4"))
+    thanks = await until(lambda: _sent_saying(fake, CHAT, "utter_rating_thanks"), BOT_SECONDS)
+    assert store.get(case_id).rating == 4
+    assert [b["text"] for row in thanks["reply_markup"]["inline_keyboard"] for b in row] == ["Skip"]
+    fake.queue_update({"message": private_message(CHAT, "Quick and friendly help, thank you!", message_id=5)})
+    await until(lambda: _sent_saying(fake, CHAT, "utter_rating_comment_thanks"), BOT_SECONDS)
+    assert store.get(case_id).rating_comment == "Quick and friendly help, thank you!"  # redacted: test_gate.py
+    assert store.latest_case("telegram", f"tg:{CHAT}:{CHAT}").id == case_id, "a comment opens no case"
 
 
 def _from(chat: int, language: str) -> dict:
@@ -170,6 +195,30 @@ async def _theft_is_p1_in_the_customers_language(fake: FakeTelegram, store: Case
     case = store.get(CASE_ID.search(steps).group())
     assert (case.channel, case.sender_id, case.intent, case.priority, case.language) == (
         "telegram", f"tg:{chat}:{chat}", "suspected_theft", 1, language)  # fmt: skip
+
+
+async def _a_theft_report_after_a_typed_rating_is_no_comment(
+    fake: FakeTelegram, store: CaseStore, desk, chat: int, customer: Customer
+) -> None:
+    """A typed 1-5 still rates; a theft report in the comment window gets the P1 flow, not the comment's place.
+
+    The case was opened by an agent's hand (no form of the bot's left open on the conversation).
+    """
+    key, language = f"tg:{chat}:{chat}", customer.language
+    rated = store.open_case(
+        intent="account_change", priority=3, channel="telegram", sender_id=key, summary="email", details={},
+        language=language,
+    )  # fmt: skip
+    await desk.resolve(AGENT, rated.id)
+    await until(lambda: _sent_saying(fake, chat, "utter_case_resolved_rate", language), BOT_SECONDS)
+    customer_says = {"from": _from(chat, language)}
+    fake.queue_update({"message": private_message(chat, "2", message_id=30, **customer_says)})
+    await until(lambda: _sent_saying(fake, chat, "utter_rating_thanks", language), BOT_SECONDS)
+    fake.queue_update({"message": private_message(chat, customer.theft, message_id=31, **customer_says)})
+    again = await until(lambda: (c := store.active_case("telegram", key)) and c.id != rated.id and c, BOT_SECONDS)
+    assert (again.intent, again.priority) == ("suspected_theft", 1)
+    assert store.get(rated.id).rating == 2 and store.get(rated.id).rating_comment == ""
+    assert _sent_saying(fake, chat, "utter_rating_comment_thanks", language) is None
 
 
 async def _withdrawal_is_read_back_and_opened_in_the_customers_language(
@@ -216,11 +265,13 @@ async def test_korean_and_chinese_customers_get_theft_withdrawal_and_search_hand
         stack = _bot(tmp_path, url, fake)
         await asyncio.to_thread(stack.__enter__)
         try:
+            desk = agent_desk(engine, tmp_path)
             for offset, customer in enumerate(CUSTOMERS.values()):
                 await _theft_is_p1_in_the_customers_language(fake, store, CHAT + 10 + offset, customer)
                 await _withdrawal_is_read_back_and_opened_in_the_customers_language(
                     fake, store, CHAT + 20 + offset, customer)
             await _search_is_answered_in_korean_and_yes_records_the_article(fake, engine, CHAT + 1)
+            await _a_theft_report_after_a_typed_rating_is_no_comment(fake, store, desk, CHAT + 30, CUSTOMERS["ko"])
         finally:
             await asyncio.to_thread(stack.__exit__, None, None, None)
     engine.dispose()

@@ -23,6 +23,7 @@ PRIORITY_BY_INTENT: dict[str, int] = {
 }
 
 URGENT_INTENTS = frozenset(i for i, p in PRIORITY_BY_INTENT.items() if p == P1)
+PRESSING_INTENTS = frozenset(i for i, p in PRIORITY_BY_INTENT.items() if p <= P2)  # never mistaken for small talk
 
 
 def priority_for(intent: str, *, credentials_exposed: bool = False, theft_signs: bool = False) -> int:

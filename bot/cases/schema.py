@@ -68,6 +68,9 @@ cases = Table(
     Column("language", String(8), nullable=False, server_default="en"),
     # The team an agent transferred the case to; none: the desk's routes decide (bot.cases.routing).
     Column("team", String(32)),
+    # The rating's optional comment (redacted): NULL until answered, "" when skipped or passed over.
+    Column("rated_at", UtcDateTime),
+    Column("rating_comment", Text),
     Index("ix_cases_conversation", "channel", "sender_id", "status"),
     Index("ix_cases_queue", "status", "priority", "created_at"),
 )

@@ -37,6 +37,7 @@ def new_case_id() -> str:
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+RATING_CHOICES = ("1", "2", "3", "4", "5")  # what a customer answers the rating request with (typed or a button)
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,8 @@ class Case:
     resolved_at: datetime | None
     language: str = DEFAULT_LANGUAGE
     team: str | None = None  # set by a transfer; otherwise the desk's routes decide
+    rated_at: datetime | None = None
+    rating_comment: str | None = None  # NULL: not answered yet; "": skipped or passed over
 
     @classmethod
     def from_row(cls, row: Row) -> Case:
@@ -362,10 +365,25 @@ class CaseStore:
             _enqueue(conn, "case_updated", case_id, {"priority": priority})
 
     def rate(self, case_id: str, rating: int) -> None:
+        """Keep the customer's 1-5 answer; its time starts the short window for a comment."""
         if not 1 <= rating <= 5:
             raise ValueError("rating must be 1 to 5")
+        now = utcnow()
         with self._engine.begin() as conn:
-            conn.execute(update(cases).where(cases.c.id == case_id).values(rating=rating, updated_at=utcnow()))
+            conn.execute(update(cases).where(cases.c.id == case_id).values(rating=rating, rated_at=now, updated_at=now))
+
+    def comment_on_rating(self, case_id: str, comment: str) -> bool:
+        """Keep the customer's comment on their rating (``""``: they skipped it); only the first answer counts.
+
+        False when the case is not rated or already has its answer (two messages racing).
+        """
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                update(cases)
+                .where(cases.c.id == case_id, cases.c.rating.is_not(None), cases.c.rating_comment.is_(None))
+                .values(rating_comment=comment, updated_at=utcnow())
+            )
+        return result.rowcount == 1
 
     def queue_info(self, case_id: str) -> QueueInfo:
         """Place = open cases of the same or higher priority ahead of it, plus itself.

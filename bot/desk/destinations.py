@@ -71,6 +71,7 @@ def case_json(case: Case, attachments: list[dict[str, Any]] | None = None) -> di
         "details": case.details,
         "assignee": case.assignee,
         "rating": case.rating,
+        "rating_comment": case.rating_comment or None,  # "" is a skipped comment: nothing to show
         "created_at": case.created_at.isoformat(),
         "claimed_at": case.claimed_at.isoformat() if case.claimed_at else None,
         "resolved_at": case.resolved_at.isoformat() if case.resolved_at else None,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from bot.cases.store import Case, CaseStore, TranscriptLine
 from bot.desk.telegram_replies import DELIVERED, QUEUED, SENT, Delivery, TelegramReplies
@@ -57,18 +57,22 @@ class CustomerRelay:
         self._texts = texts or CustomerTexts.load()
         self._x_dm_link = x_dm_link
 
-    async def send(self, case: Case, text: str, *, author: str, role: str = "agent") -> str:
+    async def send(
+        self, case: Case, text: str, *, author: str, role: str = "agent", buttons: Sequence[Mapping[str, str]] = ()
+    ) -> str:
         """Telegram: record the line with its outbox row, return ``queued``; others: deliver, record, return ``sent``.
 
+        ``buttons`` (``title``, ``payload``): choices shown under the text where the channel has
+        buttons (Telegram, REST); X direct messages carry the text alone, which says what to type.
         A delivery that failed is not recorded, so it is never shown as said.
         """
         line = TranscriptLine(role=role, text=text, author=author)
         if case.channel == "telegram":
-            await asyncio.to_thread(self._telegram.queue_text, case, line)
+            await asyncio.to_thread(self._telegram.queue_text, case, line, buttons)
             messages.sent(case.channel, role)
             return QUEUED
         if case.channel == "rest":
-            await asyncio.to_thread(self._mailbox.post, case.sender_id, text, author)
+            await asyncio.to_thread(self._mailbox.post, case.sender_id, text, author, buttons)
         elif case.channel == x_identity.CHANNEL:
             with _x_failures_refused():
                 await self._direct_message(case, text)

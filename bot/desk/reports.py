@@ -1,4 +1,4 @@
-"""The reports page's figures: response and resolution times, CSAT, SLA breaches per day, cases by intent.
+"""The reports page's figures: response and resolution times, CSAT and its comments, SLA breaches, cases by intent.
 
 Computed from the cases opened in the last ``days`` days, with the same SLA rule the queue
 shows (``bot.desk.sla``) and the same team routing; medians in seconds.
@@ -25,6 +25,7 @@ from bot.cases.store import RESOLVED, Case, utcnow
 from bot.desk.sla import BREACHED, OVERDUE, sla_state_at
 
 MAX_DAYS = 366
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,11 @@ def build_report(engine: Engine, routing: Routing, sla_minutes: dict[int, int], 
         "by_priority": {key: _timing(group, firsts).__dict__ for key, group in sorted(by_priority.items())},
         "by_team": {team: _timing(by_team.get(team, []), firsts).__dict__ for team in routing.teams},
         "csat": {str(score): ratings.get(score, 0) for score in range(1, 6)},
+        "csat_comments": [
+            {"case_id": c.id, "rating": c.rating, "comment": c.rating_comment}
+            for c in sorted(opened, key=lambda c: c.rated_at or c.created_at, reverse=True)
+            if c.rating is not None and c.rating_comment
+        ],
         "sla_breaches_per_day": dict(sorted(breaches.items())),
         "cases_by_intent": dict(Counter(c.intent for c in opened).most_common()),
     }
@@ -75,7 +81,14 @@ def report_csv(report: dict[str, Any]) -> str:
     for section, measure in (("csat", "ratings"), ("sla_breaches_per_day", "breaches"), ("cases_by_intent", "cases")):
         for group, value in report[section].items():
             writer.writerow([section, group, measure, value])
+    for comment in report["csat_comments"]:
+        writer.writerow(["csat_comments", comment["case_id"], f"rating_{comment['rating']}", _cell(comment["comment"])])
     return out.getvalue()
+
+
+def _cell(text: str) -> str:
+    """Customer text as a CSV cell a spreadsheet shows and never runs: a leading = + - @ would start a formula."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _breached(case: Case, first_reply_at: datetime | None, sla_minutes: dict[int, int], now: datetime) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.cases.agents import DutyRoster
@@ -18,7 +19,7 @@ from bot.cases.priorities import P1, P4
 from bot.cases.store import CLAIMED, OPEN, Case, CaseNotFound, CaseStore, TranscriptLine, utcnow
 from bot.desk.relay import CustomerRelay, RelayUnavailable
 from bot.desk.texts import CLAIMED as CLAIMED_NOTICE
-from bot.desk.texts import RESOLVED, CustomerTexts
+from bot.desk.texts import RATING_BUTTONS, RESOLVED, CustomerTexts
 from bot.metrics import cases as case_metrics
 
 _PLAIN_ACTION = re.compile(rf"[A-Za-z_]{{1,{ACTION_LENGTH}}}")
@@ -129,7 +130,8 @@ class AgentDesk:
         if not await asyncio.to_thread(self.store.resolve, case.id, actor.name):
             raise await self._refusal(actor, "resolve", case.id, f"case is {case.status}")
         resolved = await asyncio.to_thread(self.store.get, case.id)
-        notified = await self._notify(resolved, self.texts.render(RESOLVED, resolved.language, case_id=case.id), actor)
+        request = self.texts.render(RESOLVED, resolved.language, case_id=case.id)
+        notified = await self._notify(resolved, request, actor, buttons=RATING_BUTTONS)
         await self._done(actor, "resolve", case.id, {"customer_notified": notified})
         return resolved
 
@@ -227,10 +229,10 @@ class AgentDesk:
             detail={"reason": "not an agent"},
         )
 
-    async def _notify(self, case: Case, text: str, actor: Actor) -> bool:
+    async def _notify(self, case: Case, text: str, actor: Actor, *, buttons: Sequence[Mapping[str, str]] = ()) -> bool:
         """Tell the customer what the agent did (in the case's language); False when it could not be sent."""
         try:
-            await self.relay.send(case, text, author=actor.name, role="bot")
+            await self.relay.send(case, text, author=actor.name, role="bot", buttons=buttons)
         except Exception:
             logger.exception("case %s: the customer could not be told (%s)", case.id, text[:40])
             return False

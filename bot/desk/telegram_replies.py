@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -57,9 +57,12 @@ class TelegramReplies:
         self._store = store
         self._attachment_dir = attachment_dir
 
-    def queue_text(self, case: Case, line: TranscriptLine) -> None:
-        """Record the line with its rows (cut to Telegram's message size)."""
-        self._queue(case, line, [{"kind": "text", "text": part} for part in split_text(line.text)])
+    def queue_text(self, case: Case, line: TranscriptLine, buttons: Sequence[Mapping[str, str]] = ()) -> None:
+        """Record the line with its rows (cut to Telegram's message size); ``buttons`` go under the last part."""
+        bodies: list[dict[str, Any]] = [{"kind": "text", "text": part} for part in split_text(line.text)]
+        if buttons:
+            bodies[-1]["buttons"] = [{"title": b["title"], "payload": b["payload"]} for b in buttons]
+        self._queue(case, line, bodies)
 
     def queue_file(self, case: Case, name: str, data: bytes, *, mime_type: str, author: str) -> None:
         """Store the file, attach it to the case, then record its line with its row."""

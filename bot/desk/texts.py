@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from bot.cases.store import RATING_CHOICES
 from bot.language import DEFAULT_LANGUAGE, LANGUAGES
 from bot.language.variations import UnknownVariation, for_language
 from bot.settings import PROJECT_ROOT
@@ -25,6 +26,7 @@ RESOLVED = "utter_case_resolved_rate"
 NO_AGENT = "utter_no_agents_on_duty"
 X_PUBLIC_INVITE = "utter_x_agent_public_invite"
 REQUIRED = (RESOLVED, NO_AGENT, X_PUBLIC_INVITE, CLAIMED)
+RATING_BUTTONS = tuple({"title": choice, "payload": choice} for choice in RATING_CHOICES)  # sent with RESOLVED
 
 
 class MissingResponse(LookupError):

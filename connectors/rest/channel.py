@@ -33,13 +33,14 @@ from bot.cases.redaction import REDACTED, redact
 from bot.metrics import messages
 from bot.runtime import log_context
 from connectors import language_command
-from connectors.gate import ConversationGate
+from connectors.gate import RATING_COMMENT_THANKS, ConversationGate
 from connectors.rasa_bridge import (
     UNAVAILABLE,
     TranscribingOutputChannel,
     conversation_gate,
     conversation_language,
-    response_text,
+    domain_message,
+    rating_comment,
     search_unless_urgent,
     txid_expected,
 )
@@ -154,14 +155,16 @@ async def _converse(
         txid_expected=await txid_expected(request.app, sender_id, text),
     )
     replies: list[dict[str, Any]] = await asyncio.to_thread(_mailbox(request).collect, sender_id)
-    if admission.notices:
-        language = admission.language or await conversation_language(request.app, sender_id)
-        replies += [
-            {"recipient_id": sender_id, "text": response_text(request.app, notice, language)}
-            for notice in admission.notices
-        ]
-        messages.sent(CHANNEL, "bot", len(admission.notices))  # notices skip the transcript, where replies are counted
-    if not admission.for_bot:
+    notices = list(admission.notices)
+    comment = await rating_comment(request.app, admission, sender_id) if admission.for_bot else None
+    if comment is not None and comment.kept:
+        notices.append(RATING_COMMENT_THANKS)
+    if notices:
+        kept_in = comment.language if comment is not None and comment.kept else None
+        language = admission.language or kept_in or await conversation_language(request.app, sender_id)
+        replies += [{"recipient_id": sender_id, **domain_message(request.app, notice, language)} for notice in notices]
+        messages.sent(CHANNEL, "bot", len(notices))  # notices skip the transcript, where replies are counted
+    if comment is None or comment.kept:
         return response.json(replies, headers=headers)
     collector = CollectingOutputChannel()
     search = await search_unless_urgent(request.app, admission.text)
@@ -170,7 +173,7 @@ async def _converse(
             search.text if search else admission.text,
             TranscribingOutputChannel(collector, gate, CHANNEL),
             sender_id,
-            parse_data=search.parse_data if search else None,
+            parse_data=search.parse_data if search else comment.parse_data,
             input_channel=CHANNEL,
             message_id=log_context.current(),  # the action server logs the turn under the same id
             metadata={

@@ -32,13 +32,15 @@ from bot.language import DEFAULT_LANGUAGE, LANGUAGES, SLOT
 from bot.language.script import detect
 from bot.metrics import messages
 from connectors import language_command, search_command
-from connectors.gate import SECRET_NOTICE, ConversationGate
+from connectors.gate import RATING_COMMENT_THANKS, SECRET_NOTICE, ConversationGate
 from connectors.language_command import LanguageCommand, typed_language_command
 from connectors.rasa_bridge import (
     UNAVAILABLE,
     TranscribingOutputChannel,
     conversation_gate,
     conversation_language,
+    domain_message,
+    rating_comment,
     response_text,
     search_unless_urgent,
     turn_finished,
@@ -257,6 +259,10 @@ class TelegramUpdateHandler:
             await self._say(talk, notice, language=admission.language)
         if not admission.for_bot:
             return
+        comment = await rating_comment(self._app, admission, talk.sender_id)
+        if comment.kept:
+            await self._say(talk, RATING_COMMENT_THANKS, language=comment.language)
+            return
         output = TranscribingOutputChannel(TelegramOutput(self._runtime, talk.update_id), gate, CHANNEL)
         search = await search_unless_urgent(self._app, admission.text)
         async with self._runtime.sender.keep_typing(talk.chat_id, after=self._runtime.settings.typing_after_seconds):
@@ -265,7 +271,7 @@ class TelegramUpdateHandler:
                     search.text if search else admission.text,
                     output,
                     talk.sender_id,
-                    parse_data=search.parse_data if search else None,
+                    parse_data=search.parse_data if search else comment.parse_data,
                     input_channel=CHANNEL,
                     message_id=message_id,
                     metadata={
@@ -362,14 +368,14 @@ class TelegramUpdateHandler:
         await self._runtime.deliver(talk.chat_id, talk.update_id, bodies_for(reply), key=language_command.ANSWER)
 
     async def _say(self, talk: _Conversation, name: str, *, language: str | None = None, **values: Any) -> None:
-        """Send a domain response outside Rasa's turn, in the conversation's language, and keep it on the case.
+        """Send a domain response, buttons too, outside the turn, in the conversation's language; keep it on the case.
 
         ``language``: the language of the message being answered, when it made one clear.
         """
         language = language or await conversation_language(self._app, talk.sender_id)
-        text = response_text(self._app, name, language, **values)
-        await self._gate.record_bot_reply(channel=CHANNEL, sender_id=talk.sender_id, text=text)
-        await self._runtime.deliver(talk.chat_id, talk.update_id, [{"kind": "text", "text": text}], key=name)
+        message = domain_message(self._app, name, language, **values)
+        await self._gate.record_bot_reply(channel=CHANNEL, sender_id=talk.sender_id, text=message["text"])
+        await self._runtime.deliver(talk.chat_id, talk.update_id, bodies_for(message), key=name)
 
 
 def client_language(language_code: str | None) -> str | None:

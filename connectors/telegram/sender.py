@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 MAX_TEXT = int(MessageLimit.MAX_TEXT_LENGTH)  # 4096, counted on the text as the customer sees it
 MAX_CALLBACK_DATA = 64  # bytes, the Bot API's limit for callback_data
+MAX_SHORT_PER_ROW = 8  # the most buttons Telegram puts in one row
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,14 @@ def to_html(text: str) -> str:
 
 
 def keyboard(buttons: Sequence[Button], per_row: int = 2) -> InlineKeyboardMarkup | None:
-    """Buttons as an inline keyboard, ``per_row`` to a row; ``None`` when there are none."""
+    """Buttons as an inline keyboard, ``per_row`` to a row; ``None`` when there are none.
+
+    Choices of a character or two (the 1-5 rating) share one row, read as the scale they are.
+    """
     if not buttons:
         return None
+    if len(buttons) <= MAX_SHORT_PER_ROW and all(len(button.title) <= 2 for button in buttons):
+        per_row = len(buttons)
     keys = []
     for button in buttons:
         if button.url:

@@ -26,10 +26,13 @@ from bot.language import DEFAULT_LANGUAGE
 from bot.language.script import detect
 from bot.metrics import messages
 from connectors import language_command
+from connectors.gate import RATING_COMMENT_THANKS
 from connectors.rasa_bridge import (
+    NOT_A_COMMENT,
     TranscribingOutputChannel,
     conversation_gate,
     conversation_language,
+    rating_comment,
     response_text,
     search_unless_urgent,
     txid_expected,
@@ -193,6 +196,11 @@ class XConversations:
             await output.send_response(sender_id, {"text": response_text(self._app, notice, await language())})
         if not admission.for_bot:
             return
+        comment = NOT_A_COMMENT if choice else await rating_comment(self._app, admission, sender_id)
+        if comment.kept:
+            thanks = response_text(self._app, RATING_COMMENT_THANKS, comment.language)
+            await output.send_response(sender_id, {"text": thanks})
+            return
         said = choice[1] if choice else admission.text
         search = None if choice else await search_unless_urgent(self._app, said)
         await self._on_new_message(
@@ -200,7 +208,7 @@ class XConversations:
                 search.text if search else said,
                 output,
                 sender_id,
-                parse_data=search.parse_data if search else None,
+                parse_data=search.parse_data if search else comment.parse_data,
                 input_channel=CHANNEL,
                 message_id=event_log_id(DM, event.id),
                 metadata={"x_dm_event_id": event.id, "redacted": list(admission.redaction.kinds)},

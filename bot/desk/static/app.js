@@ -161,6 +161,8 @@ async function openCase(caseId) {
   $("case-summary").textContent = c.summary;
   $("case-csat").hidden = !c.rating;
   $("case-csat").textContent = c.rating ? "Customer rating (CSAT): " + c.rating + "/5 " + "\u2605".repeat(c.rating) : "";
+  $("case-csat-comment").hidden = !c.rating_comment;
+  $("case-csat-comment").textContent = c.rating_comment ? "Customer's comment: " + c.rating_comment : "";
   $("case-meta").textContent = "Status: " + c.status + (c.assignee ? " by " + c.assignee : "") + " · team " + c.team
     + " · channel " + c.channel
     + " · customer writes " + (LANGUAGE_NAMES[c.language] || c.language);

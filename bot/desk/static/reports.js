@@ -22,8 +22,22 @@ async function show() {
   barChart($("first-response-team"), timing(report.by_team, "first_response_seconds"), minutes);
   barChart($("resolution-team"), timing(report.by_team, "resolution_seconds"), minutes);
   barChart($("csat"), Object.entries(report.csat).map(([score, count]) => [score + " \u2605", count]));
+  showComments(report.csat_comments);
   barChart($("breaches"), Object.entries(report.sla_breaches_per_day));
   barChart($("intents"), Object.entries(report.cases_by_intent).map(([intent, count]) => [intent.replace(/_/g, " "), count]));
+}
+
+// Customers' words: set as text, never as markup.
+function showComments(comments) {
+  const list = $("csat-comments");
+  list.textContent = "";
+  if (!comments.length) { list.append(Object.assign(document.createElement("li"), { textContent: "No comments in this period." })); return; }
+  for (const c of comments) {
+    const item = document.createElement("li");
+    const link = Object.assign(document.createElement("a"), { href: "/#case=" + encodeURIComponent(c.case_id), textContent: c.case_id });
+    item.append(link, " · " + c.rating + " \u2605 · " + c.comment);
+    list.append(item);
+  }
 }
 
 $("report-form").addEventListener("submit", (event) => { event.preventDefault(); show(); });
