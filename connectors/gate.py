@@ -43,6 +43,8 @@ class Admission:
     is a new problem before it is kept (``rasa_bridge.rating_comment``). ``language`` is the
     language the message makes clear (None when it does not: a txid, an amount, "ok"); for an
     answer to the rating question that makes none clear ("4", Skip), the rated case's language.
+    ``agent_resolved`` is the customer's latest case when an agent worked and resolved it
+    recently: a form the bot was in when the agent took over is over (``rasa_bridge``).
     """
 
     text: str
@@ -53,6 +55,7 @@ class Admission:
     language: str | None = None
     comment_case: Case | None = None
     comment_skipped: bool = False
+    agent_resolved: Case | None = None
 
     @property
     def for_bot(self) -> bool:
@@ -98,7 +101,7 @@ class ConversationGate:
             notices.append(AMBIGUOUS_HASH_NOTICE)
         language = detect(redaction.text)
         case = await asyncio.to_thread(self._store.active_case, channel, sender_id)
-        comment_case = None
+        comment_case = agent_resolved = None
         if case is None:
             latest = await asyncio.to_thread(self._store.latest_case, channel, sender_id)
             answer = await self._rating_answer(latest, sender_id, redaction, notices, language)
@@ -106,6 +109,8 @@ class ConversationGate:
                 return answer
             if latest is not None and self._awaits_comment(latest):
                 comment_case = latest
+            if latest is not None and _resolved_by_agent(latest):
+                agent_resolved = latest
         else:
             line = TranscriptLine(role="customer", text=redaction.text, author=sender_id)
             await asyncio.to_thread(self._store.record_message, case.id, line)
@@ -121,6 +126,7 @@ class ConversationGate:
             human_case=human_case,
             language=language,
             comment_case=comment_case,
+            agent_resolved=agent_resolved,
         )
 
     async def _rating_answer(
@@ -185,3 +191,10 @@ class ConversationGate:
 def valid_unicode(text: str) -> str:
     """``text`` with lone surrogates (JSON may escape one alone) as U+FFFD: nothing downstream can encode them."""
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _resolved_by_agent(case: Case) -> bool:
+    """An agent owned the case and resolved it within the rating window (the bot's later turns are newer)."""
+    if case.status != "resolved" or case.assignee is None or case.resolved_at is None:
+        return False
+    return datetime.now(timezone.utc) - case.resolved_at <= RATING_WINDOW

@@ -13,7 +13,8 @@ from typing import Any
 
 from rasa.core.channels.channel import OutputChannel
 from rasa.core.lock_store import LockError
-from rasa.shared.core.events import SlotSet, UserUttered
+from rasa.shared.core.constants import REQUESTED_SLOT
+from rasa.shared.core.events import ActiveLoop, SlotSet, UserUttered
 from redis.exceptions import RedisError
 from sanic import Sanic
 
@@ -167,6 +168,29 @@ async def rating_comment(app: Sanic, admission: Admission, sender_id: str) -> Ra
         return RatingComment(kept=False, parse_data=parsed)
     kept = await gate.keep_comment(case, sender_id, admission.text)
     return RatingComment(kept=kept, parse_data=parsed, language=admission.language or case.language)
+
+
+async def end_form_an_agent_overtook(app: Sanic, admission: Admission, sender_id: str) -> None:
+    """End the form the bot was in when an agent took the case over, once the agent resolved it.
+
+    The customer's messages went to the agent meanwhile, so the form's last question is long
+    gone: without this, "my account was hacked again" after the resolution would be taken as
+    the answer to it. Only the first turn after the resolution is concerned (the tracker has
+    no event since); the tracker is read only for a customer whose latest case an agent resolved.
+    """
+    case = admission.agent_resolved
+    agent = getattr(app.ctx, "agent", None)
+    if case is None or case.resolved_at is None or agent is None or agent.tracker_store is None:
+        return
+    async with agent.lock_store.lock(sender_id):
+        tracker = await agent.tracker_store.retrieve(sender_id)
+        if tracker is None or not tracker.active_loop_name or not tracker.events:
+            return
+        if tracker.events[-1].timestamp >= case.resolved_at.timestamp():
+            return  # the bot has had a turn since: its form is a new one
+        tracker.update(ActiveLoop(None))
+        tracker.update(SlotSet(REQUESTED_SLOT, None))
+        await agent.tracker_store.save(tracker)
 
 
 async def turn_finished(app: Sanic, sender_id: str, message_id: str) -> bool:

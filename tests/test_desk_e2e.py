@@ -77,5 +77,8 @@ async def test_p1_from_a_customer_message_to_the_agents_group_and_back(tmp_path)
             texts = [m.get("text", "") for m in after]
             assert any(case_id in t and "5" in t for t in texts), texts  # the rating question, on the next poll
             assert len(texts) > 1, "the bot answers again once the case is resolved"
+            again = await asyncio.to_thread(stack.say, sender, "someone logged into my account again and took my ETH")
+            new_case = CASE_ID.search("\n".join(m.get("text", "") for m in again))
+            assert new_case and new_case.group() != case_id, "a new P1, not an answer to the form the agent overtook"
     finally:
         await asyncio.to_thread(stack_cm.__exit__, None, None, None)

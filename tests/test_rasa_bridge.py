@@ -1,19 +1,21 @@
-"""``txid_expected`` reads the conversation only for a bare hash; ``rating_comment`` keeps no new problem."""
+"""``txid_expected`` reads the conversation only for a bare hash; ``rating_comment`` keeps no new problem;
+a form an agent overtook ends once the agent resolved the case."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 from typing import Any
 
+from rasa.core.lock_store import InMemoryLockStore
 from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import SlotSet
+from rasa.shared.core.events import ActiveLoop, SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.cases.database import make_engine
 from bot.cases.store import CaseStore
 from connectors.gate import ConversationGate
-from connectors.rasa_bridge import rating_comment, txid_expected
+from connectors.rasa_bridge import end_form_an_agent_overtook, rating_comment, txid_expected
 
 HASH = "9f" * 32
 DOMAIN = Domain.from_dict({"slots": {"requested_slot": {"type": "any", "mappings": [{"type": "custom"}]}}})
@@ -80,5 +82,51 @@ async def test_after_a_rating_small_talk_is_the_comment_and_a_p1_p2_report_or_co
         case, command = await said_after_a_rating("command", "/request_human")
         assert not command.kept and command.parse_data is None
         assert gate.store.get(case.id).rating_comment == ""
+    finally:
+        engine.dispose()
+
+
+async def test_the_form_an_agent_took_over_ends_with_the_resolution_and_only_then(sqlite_url):
+    """The P1 flow opens the case, then asks for details: an agent claims before the form ends."""
+    engine = make_engine(sqlite_url)
+    gate = ConversationGate(CaseStore(engine))
+    trackers = CountingStore()
+    agent = SimpleNamespace(tracker_store=trackers, lock_store=InMemoryLockStore())
+    app = SimpleNamespace(ctx=SimpleNamespace(agent=agent))
+
+    async def in_the_form(sender: str) -> None:
+        tracker = DialogueStateTracker(sender, DOMAIN.slots)
+        tracker.update(ActiveLoop("case_details_form"))
+        tracker.update(SlotSet("requested_slot", "account_id"))
+        await trackers.save(tracker)
+
+    async def next_message(sender: str, *, agent: str | None = "ann") -> DialogueStateTracker:
+        case = gate.store.open_case(intent="suspected_theft", priority=1, channel="rest", sender_id=sender,
+                                    summary="s", details={})  # fmt: skip
+        if agent is not None:
+            assert gate.store.claim(case.id, agent)
+        gate.store.resolve(case.id, agent or "auto")
+        admission = await gate.admit(channel="rest", sender_id=sender, text="my account was hacked again")
+        await end_form_an_agent_overtook(app, admission, sender)
+        tracker = await trackers.retrieve(sender)
+        assert tracker is not None
+        return tracker
+
+    try:
+        await in_the_form("rest:overtaken")
+        tracker = await next_message("rest:overtaken")
+        assert tracker.active_loop_name is None and tracker.get_slot("requested_slot") is None
+
+        await in_the_form("rest:no-agent")
+        reads = trackers.reads
+        tracker = await next_message("rest:no-agent", agent=None)  # closed without an agent: not read, not changed
+        assert trackers.reads == reads + 1 and tracker.active_loop_name == "case_details_form"
+
+        await next_message("rest:overtaken")  # a second case resolved; then the bot starts a new form
+        await in_the_form("rest:overtaken")
+        admission = await gate.admit(channel="rest", sender_id="rest:overtaken", text="my account id is 4411")
+        await end_form_an_agent_overtook(app, admission, "rest:overtaken")
+        kept = await trackers.retrieve("rest:overtaken")
+        assert kept is not None and kept.active_loop_name == "case_details_form", "a form begun after it stays"
     finally:
         engine.dispose()

@@ -40,6 +40,7 @@ from connectors.rasa_bridge import (
     conversation_gate,
     conversation_language,
     domain_message,
+    end_form_an_agent_overtook,
     rating_comment,
     search_unless_urgent,
     txid_expected,
@@ -166,6 +167,7 @@ async def _converse(
         messages.sent(CHANNEL, "bot", len(notices))  # notices skip the transcript, where replies are counted
     if comment is None or comment.kept:
         return response.json(replies, headers=headers)
+    await end_form_an_agent_overtook(request.app, admission, sender_id)
     collector = CollectingOutputChannel()
     search = await search_unless_urgent(request.app, admission.text)
     await on_new_message(

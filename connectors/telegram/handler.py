@@ -40,6 +40,7 @@ from connectors.rasa_bridge import (
     conversation_gate,
     conversation_language,
     domain_message,
+    end_form_an_agent_overtook,
     rating_comment,
     response_text,
     search_unless_urgent,
@@ -263,6 +264,7 @@ class TelegramUpdateHandler:
         if comment.kept:
             await self._say(talk, RATING_COMMENT_THANKS, language=comment.language)
             return
+        await end_form_an_agent_overtook(self._app, admission, talk.sender_id)
         output = TranscribingOutputChannel(TelegramOutput(self._runtime, talk.update_id), gate, CHANNEL)
         search = await search_unless_urgent(self._app, admission.text)
         async with self._runtime.sender.keep_typing(talk.chat_id, after=self._runtime.settings.typing_after_seconds):

@@ -32,6 +32,7 @@ from connectors.rasa_bridge import (
     TranscribingOutputChannel,
     conversation_gate,
     conversation_language,
+    end_form_an_agent_overtook,
     rating_comment,
     response_text,
     search_unless_urgent,
@@ -201,6 +202,7 @@ class XConversations:
             thanks = response_text(self._app, RATING_COMMENT_THANKS, comment.language)
             await output.send_response(sender_id, {"text": thanks})
             return
+        await end_form_an_agent_overtook(self._app, admission, sender_id)
         said = choice[1] if choice else admission.text
         search = None if choice else await search_unless_urgent(self._app, said)
         await self._on_new_message(
