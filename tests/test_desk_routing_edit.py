@@ -54,7 +54,12 @@ async def test_an_edit_that_names_unknowns_is_refused_with_the_reason(database_u
         bad_team["routes"][0]["team"] = "Nobody"
         bad_default = {**good, "default": "Nobody"}
         twice = {**good, "teams": [*good["teams"], "Funds"]}
+        misspelt = copy.deepcopy(good)
+        misspelt["routes"][0]["intent"] = misspelt["routes"][0].pop("intents")
+        catch_all = {**good, "routes": [{"team": "KYC"}]}
         for document, reason in [
+            (misspelt, "route 1: unknown key intent"),
+            (catch_all, "name intents or priorities"),
             (bad_intent, "unknown intent moon_soon"),
             (bad_priority, "priorities must be a list of 1 to 4"),
             (bad_team, "route 1: needs a team that is one of the teams"),

@@ -28,6 +28,9 @@ def test_the_default_teams_file_routes_theft_to_security_and_funds_issues_to_fun
         "teams: []\ndefault: General\n",
         "teams: [A]\ndefault: B\n",
         "teams: [A]\ndefault: A\nroutes:\n  - team: C\n",
+        "teams: [A, B]\ndefault: A\nroutes:\n  - team: B\n",  # matches every case
+        "teams: [A, B]\ndefault: A\nroutes:\n  - team: B\n    intent: [suspected_theft]\n",  # misspelt
+        "teams: [A]\ndefault: A\nroute: []\n",
         "teams: [A]\ndefault: A\nroutes:\n  - team: A\n    priorities: [7]\n",
         "- not a mapping\n",
         "teams: [A\n",

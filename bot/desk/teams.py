@@ -18,6 +18,8 @@ DEFAULT_TEAMS_FILE = Path(__file__).resolve().parent / "teams.yml"
 MAX_TEAM_CHARS = 32  # the column
 MAX_TEAMS = 50
 MAX_ROUTES = 200
+DOCUMENT_KEYS = frozenset({"teams", "default", "routes"})
+ROUTE_KEYS = frozenset({"team", "intents", "priorities"})
 
 
 class TeamsFileError(ValueError):
@@ -36,6 +38,7 @@ def parse_routing(data: Any, where: str, known_intents: Collection[str] | None =
     """Teams, default and routes from a mapping; ``known_intents`` given, a route naming another intent is refused."""
     if not isinstance(data, dict):
         raise TeamsFileError(f"{where}: expected a mapping with teams, default and routes")
+    _no_other_keys(where, data, DOCUMENT_KEYS)
     teams = data.get("teams")
     if not isinstance(teams, list) or not 0 < len(teams) <= MAX_TEAMS or not all(_is_team(t) for t in teams):
         raise TeamsFileError(f"{where}: teams must be a list of 1-{MAX_TEAMS} names of 1-{MAX_TEAM_CHARS} characters")
@@ -69,6 +72,7 @@ def _is_team(name: Any) -> bool:
 def _route(where: str, raw: Any, teams: list[str], known_intents: Collection[str] | None) -> Route:
     if not isinstance(raw, dict) or raw.get("team") not in teams:
         raise TeamsFileError(f"{where}: needs a team that is one of the teams")
+    _no_other_keys(where, raw, ROUTE_KEYS)
     intents, priorities = raw.get("intents") or [], raw.get("priorities") or []
     if not isinstance(intents, list) or not all(isinstance(i, str) for i in intents):
         raise TeamsFileError(f"{where}: intents must be a list of intent names")
@@ -76,4 +80,13 @@ def _route(where: str, raw: Any, teams: list[str], known_intents: Collection[str
         raise TeamsFileError(f"{where}: unknown intent {', '.join(unknown)}")
     if not isinstance(priorities, list) or not all(p in (1, 2, 3, 4) and type(p) is int for p in priorities):
         raise TeamsFileError(f"{where}: priorities must be a list of 1 to 4")
+    if not intents and not priorities:  # it would match every case: that is what ``default`` says
+        raise TeamsFileError(f"{where}: name intents or priorities (cases no route matches go to the default team)")
     return Route(raw["team"], frozenset(intents), frozenset(priorities))
+
+
+def _no_other_keys(where: str, mapping: dict[Any, Any], known: frozenset[str]) -> None:
+    """A misspelt key ("intent") would be dropped silently and change what the routing means."""
+    unknown = sorted(str(key) for key in mapping if key not in known)
+    if unknown:
+        raise TeamsFileError(f"{where}: unknown key {', '.join(unknown)} (known: {', '.join(sorted(known))})")
