@@ -37,8 +37,16 @@ async def test_filters_and_search_find_the_case_and_resolved_cases_reopen(databa
             details={"x_username": "satoshi_fan"},
             text="my deposit 100% vanished_now",
         )
-        web = _open(server, channel="rest", sender_id="web-ada", priority=3, details={}, text="where is my USDT?")
+        web = _open(
+            server,
+            channel="rest",
+            sender_id="web-ada",
+            priority=3,
+            details={"customer_name": "김민수"},
+            text="where is my USDT?",
+        )
         assert await _ids(alice) == [x.id, tg.id, web.id]  # most urgent first
+        assert await _ids(alice, "?q=김민수") == [web.id]  # details as written, not as \u escapes
         assert await _ids(alice, f"?q={TXID[:12].upper()}") == [tg.id]  # part of a txid, any case
         assert await _ids(alice, f"?q={tg.id.lower()}") == [tg.id]
         assert await _ids(alice, "?q=tg:5151") == [tg.id]  # the customer's handle

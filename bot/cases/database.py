@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 import os
 import select
 import sqlite3
@@ -74,9 +76,11 @@ def make_engine(
     server and the desk write to the same file from three processes, and pooled
     connections: opening one costs more than most of our statements. PostgreSQL gets
     ``timeouts`` and TCP keepalives, so a dead connection is noticed and dropped.
+    JSON columns keep Korean and Chinese as written, not as ``\\u`` escapes, so the desk's
+    search finds a name in a case's details.
     """
     url = make_url(database_url)
-    kwargs: dict[str, Any] = {"future": True}
+    kwargs: dict[str, Any] = {"future": True, "json_serializer": functools.partial(json.dumps, ensure_ascii=False)}
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
