@@ -39,9 +39,9 @@ OscillatorNode.prototype.start = function (...args) { window.tones += 1; return 
 TONES_PER_CHIME = 2
 
 
-def _fits(driver) -> None:
+def _fits(driver, viewport: int = PHONE_WIDTH) -> None:
     width = driver.execute_script("return document.documentElement.scrollWidth")
-    assert width <= PHONE_WIDTH, f"the page is {width} px wide at {PHONE_WIDTH} px"
+    assert width <= viewport, f"the page is {width} px wide at {viewport} px"
 
 
 def _desktop_then_phone(driver, base: str, case_id: str) -> None:
@@ -52,6 +52,7 @@ def _desktop_then_phone(driver, base: str, case_id: str) -> None:
     wait.until(ec.text_to_be_present_in_element((By.ID, "details"), TXID))
     screenshot(driver, "desk-case-desktop")
     assert driver.find_element(By.ID, "queue-pane").is_displayed()  # side by side on a desktop
+    _fits(driver, driver.execute_script("return window.innerWidth"))  # a 64-letter name wraps
     driver.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
         {"width": PHONE_WIDTH, "height": 844, "deviceScaleFactor": 2, "mobile": True},
@@ -80,7 +81,7 @@ async def test_the_queue_and_a_case_fit_a_phone_without_horizontal_scrolling(sql
             channel="telegram",
             sender_id="tg:7171:7171",
             summary="Withdrawal of 2 ETH never arrived at my wallet",
-            details={"txid": TXID, "address": "0x" + "9b" * 20, "coin": "ETH"},
+            details={"txid": TXID, "address": "0x" + "9b" * 20, "coin": "ETH", "customer_name": "N" * 64},
             transcript=[TranscriptLine(role="customer", text=LONG_LINE)],
         )
         for n in range(3):
