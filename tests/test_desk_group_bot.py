@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.cases.database import make_engine
+from bot.cases.escalations import P1_REALERT_FLAG, Escalations
 from bot.cases.group_updates import GroupUpdates
 from bot.cases.instances import Instance
 from bot.cases.store import TranscriptLine
@@ -210,6 +211,19 @@ async def test_unclaimed_p1_is_re_alerted_to_everyone_and_the_customer_is_told_n
             await asyncio.sleep(1.2)  # the watcher keeps running: neither step repeats
             assert sum("Still unclaimed" in c.params["text"] for c in _agent_calls(fake)) == 1
             assert mailbox.collect("web-2") == []
+
+
+async def test_a_re_alert_held_up_by_an_outage_is_dropped_once_the_case_was_claimed(sqlite_url):
+    async with FakeTelegram() as fake:
+        fake.rate_limit(retry_after=3, chat_id=GROUP)  # the group is out of reach for 3 s
+        async with running_desk(sqlite_url, **_env(fake, P1_REALERT_SECONDS="0.5")) as server:
+            context = context_of(server)
+            case = await asyncio.to_thread(_open, server, channel="rest", sender_id="web-3")
+            flags = Escalations(context.engine)
+            await until(lambda: P1_REALERT_FLAG in flags.flags(case.id), WAIT_SECONDS)
+            assert context.store.claim(case.id, "alice")  # while the re-alert still waits for the group
+            await until(lambda: any("claimed by alice" in c.params["text"] for c in _agent_calls(fake)), 10)
+            assert not any("Still unclaimed" in c.params["text"] for c in _agent_calls(fake))
 
 
 async def test_two_desks_on_one_database_poll_the_agents_bot_once(sqlite_url):

@@ -76,7 +76,7 @@ def make_engine(
     server and the desk write to the same file from three processes, and pooled
     connections: opening one costs more than most of our statements. PostgreSQL gets
     ``timeouts`` and TCP keepalives, so a dead connection is noticed and dropped.
-    JSON columns keep Korean and Chinese as written, not as ``\\u`` escapes, so the desk's
+    JSON columns keep Korean and Chinese as written, not as escapes, so the desk's
     search finds a name in a case's details.
     """
     url = make_url(database_url)

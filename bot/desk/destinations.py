@@ -22,7 +22,7 @@ from bot.cases.deliveries import Delivery, DeliveryLedger
 from bot.cases.escalations import NO_AGENT_FLAG, P1_REALERT_FLAG, Escalations
 from bot.cases.priorities import P1
 from bot.cases.routing import Routing
-from bot.cases.store import Case, CaseStore
+from bot.cases.store import OPEN, Case, CaseStore
 from bot.desk.alerts import (
     LINE_CHARS,
     alert_buttons,
@@ -117,6 +117,8 @@ class TelegramGroup:
 
     async def deliver(self, delivery: Delivery) -> None:
         case = await asyncio.to_thread(self._store.get, delivery.case_id)
+        if delivery.event == P1_REALERT_FLAG and case.status != OPEN:
+            return  # held up (the group out of reach) until an agent had claimed it: calling everyone is wrong now
         if delivery.event in FULL_ALERTS:
             text = await self._full_alert(case, delivery)
             message = await self._bot.send_message(
