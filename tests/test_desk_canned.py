@@ -66,3 +66,9 @@ async def test_the_desk_offers_the_cases_team_replies_in_the_customers_language(
         asked = "건을 추적할 수 있도록 거래 ID(txid)와 사용하신 네트워크를 보내 주세요."
         assert txid["text"] == f"web-kim님, 문의 {case.id} {asked}"
         assert (await alice.get("/api/cases/CX-000000/canned")).status == 404
+        jin = context_of(server).store.open_case(
+            intent="withdrawal_stuck", priority=2, channel="telegram", sender_id="tg:88:88", summary="s",
+            details={"customer_name": "Jin Park (@jin_trader)"},
+        )  # fmt: skip
+        follow_up = (await (await alice.get(f"/api/cases/{jin.id}/canned")).json())["replies"][0]["text"]
+        assert follow_up.startswith("Hello Jin Park, ")  # greeted by name, the @username stays on the page

@@ -7,12 +7,14 @@ REST display name, X username), else the handle. A name is only shown: it identi
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.cases.customer_links import Link, handle_of
 from bot.cases.store import Case
 
 NAME_DETAILS = ("customer_name", "x_username")  # what a channel may have recorded about the person
+_USERNAME_BESIDE = re.compile(r" \(@\w+\)$")  # as ``connectors.telegram.handler.profile_name`` writes it
 
 
 def customer_json(case: Case) -> dict[str, Any]:
@@ -21,6 +23,11 @@ def customer_json(case: Case) -> dict[str, Any]:
     if name and case.details.get("x_username") == name:
         name = "@" + name
     return {"name": name or handle, "handle": handle}
+
+
+def greeting_name(case: Case) -> str:
+    """The name a reply greets the customer by: their profile's name without the ``(@username)`` shown beside it."""
+    return _USERNAME_BESIDE.sub("", customer_json(case)["name"])
 
 
 def history_json(case: Case) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from bot.cases.store import (
 from bot.desk import inputs
 from bot.desk.auth import COOKIE, authenticate, set_session_cookie
 from bot.desk.context import DESK
-from bot.desk.customers import customer_json, history_json, link_json
+from bot.desk.customers import customer_json, greeting_name, history_json, link_json
 from bot.desk.destinations import case_json
 from bot.desk.help_pages import HELP_CENTER
 from bot.desk.service import Actor, Refused
@@ -303,7 +303,7 @@ async def canned(request: web.Request) -> web.StreamResponse:
     case = await asyncio.to_thread(context.store.get, request.match_info["case_id"])
     team = (await routing_in_force(request)).team_of(case)
     values = {
-        "customer_name": customer_json(case)["name"],
+        "customer_name": greeting_name(case),
         "case_id": case.id,
         "official_domains": ", ".join(context.settings.core.official_domains),
     }
