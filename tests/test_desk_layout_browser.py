@@ -1,6 +1,7 @@
 """The desk at phone width, its keyboard shortcuts, its P1 notification and sound, in headless Chromium.
 
-Screenshots of the queue and a case at desktop and phone width land in var/screenshots.
+Screenshots of the queue and a case at desktop and phone width, and of the agents page at
+phone width, land in var/screenshots.
 """
 
 import asyncio
@@ -69,6 +70,10 @@ def _desktop_then_phone(driver, base: str, case_id: str) -> None:
     screenshot(driver, "desk-case-phone")
     driver.find_element(By.ID, "back-to-queue").click()
     wait.until(lambda d: d.find_element(By.ID, "queue-pane").is_displayed())
+    driver.find_element(By.ID, "show-agents").click()  # alice is the admin: the agents page with its forms
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#agents tbody tr"))
+    _fits(driver)
+    screenshot(driver, "desk-agents-phone")
     _fits(driver)
 
 
