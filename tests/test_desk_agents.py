@@ -4,8 +4,10 @@ import aiohttp
 from aiohttp.test_utils import TestClient
 
 from bot.cases.agent_directory import AgentDirectory, NewAgent
+from bot.cases.escalations import P1_REALERT_FLAG, Escalations
+from bot.desk.escalation import EscalationWatcher
 from bot.desk.passwords import hash_password
-from tests.auxil.desk_app import context_of, desk_agents, open_case, origin, running_desk, signed_in
+from tests.auxil.desk_app import act, context_of, desk_agents, open_case, origin, running_desk, signed_in
 
 
 async def _post(client: TestClient, server, path: str, body: dict):
@@ -88,3 +90,54 @@ async def test_a_removed_agent_cannot_take_a_case(sqlite_url):
         assert (await _post(alice, server, "/api/agents/bob", {"active": False})).status == 200
         assert not await _sign_in(server, "bob", "bob-pass-2")
         assert context_of(server).store.get(case.id).status == "open"
+
+
+async def test_removing_an_agent_takes_them_off_duty_and_puts_their_cases_back_in_the_queue(database_url):
+    async with (
+        running_desk(database_url) as server,
+        signed_in(server, "alice") as alice,
+        signed_in(server, "bob") as bob,
+    ):
+        context = context_of(server)
+        case = open_case(server, priority=1)
+        assert (await act(bob, server, case.id, "claim")).status == 200
+        assert [a.agent for a in context.desk.roster.current()] == ["alice", "bob"]
+        assert (await _post(alice, server, "/api/agents/bob", {"active": False})).status == 200
+        assert (await (await alice.get("/api/me")).json())["on_duty"] == ["alice"]
+        released = context.store.get(case.id)
+        assert (released.status, released.assignee) == ("open", None)
+        last = context.desk.audit.entries(case.id)[-1]
+        assert (last.actor, last.action, last.allowed) == ("alice", "release", True)
+        assert last.detail == {"agent": "bob", "reason": "agent removed"}
+        escalations = Escalations(context.engine)
+        watcher = EscalationWatcher(
+            context.engine, context.desk.roster, escalations, p1_realert_seconds=0, no_agent_notice_seconds=3600
+        )
+        watcher.check_once()  # the P1 re-alert sees it unclaimed again
+        assert P1_REALERT_FLAG in escalations.flags(case.id)
+        assert (await act(alice, server, case.id, "reply", text="I have your case now")).status == 200
+        assert context.store.get(case.id).assignee == "alice"
+
+
+async def test_an_admin_takes_over_or_transfers_another_agents_case_and_an_agent_cannot(database_url):
+    async with (
+        running_desk(database_url) as server,
+        signed_in(server, "alice") as alice,
+        signed_in(server, "bob") as bob,
+    ):
+        context = context_of(server)
+        taken, moved = open_case(server), open_case(server, sender_id="web-bo")
+        for case in (taken, moved):
+            assert (await act(bob, server, case.id, "claim")).status == 200
+        assert (await act(alice, server, taken.id, "claim")).status == 200
+        assert context.store.get(taken.id).assignee == "alice"
+        claim = context.desk.audit.entries(taken.id)[-1]
+        assert (claim.actor, claim.action, claim.detail["taken_from"]) == ("alice", "claim", "bob")
+        transfer = await act(alice, server, moved.id, "transfer", team="Security", note="bob is ill")
+        assert transfer.status == 200
+        assert (context.store.get(moved.id).status, context.store.get(moved.id).assignee) == ("open", None)
+        entry = context.desk.audit.entries(moved.id)[-1]
+        assert (entry.action, entry.detail["taken_from"]) == ("transfer", "bob")
+        refused = await act(bob, server, taken.id, "claim")
+        assert refused.status == 409 and "already claimed by alice" in (await refused.json())["error"]
+        assert context.store.get(taken.id).assignee == "alice"

@@ -202,11 +202,36 @@ async def test_agent_sends_a_file_to_a_telegram_customer_but_not_to_rest(sqlite_
         refused = await alice.post(f"/api/cases/{rest_case.id}/file", data=form, headers={"Origin": origin(server)})
         assert refused.status == 409
         assert "only be sent to Telegram" in (await refused.json())["error"]
+        untouched = store.get(rest_case.id)  # refused before taking the case: not claimed, customer not told
+        assert (untouched.status, untouched.assignee) == ("open", None)
+        assert RestMailbox(context_of(server).engine).collect("web-file") == []
+        assert [(e.action, e.allowed) for e in context_of(server).desk.audit.entries(rest_case.id)] == [
+            ("send_file", False)
+        ]
         x_case = open_case(server, channel="twitter", sender_id="x:2001")
         no_x = await act(alice, server, x_case.id, "reply", text="hello")
         assert no_x.status == 409 and "X credentials are not set" in (await no_x.json())["error"]
         audit = context_of(server).desk.audit.entries(x_case.id)
         assert [(e.action, e.allowed) for e in audit] == [("claim", True), ("reply", False)]
+
+
+async def test_only_the_owner_or_an_admin_changes_a_claimed_cases_priority(database_url):
+    async with (
+        running_desk(database_url) as server,
+        signed_in(server, "alice") as alice,
+        signed_in(server, "bob") as bob,
+    ):
+        context = context_of(server)
+        alices, bobs = open_case(server, priority=2), open_case(server, priority=2, sender_id="web-bo")
+        assert (await act(alice, server, alices.id, "claim")).status == 200
+        assert (await act(bob, server, bobs.id, "claim")).status == 200
+        refused = await act(bob, server, alices.id, "priority", priority=1)
+        assert refused.status == 409 and "belongs to alice" in (await refused.json())["error"]
+        assert context.store.get(alices.id).priority == 2
+        last = context.desk.audit.entries(alices.id)[-1]
+        assert (last.actor, last.action, last.allowed) == ("bob", "priority", False)
+        assert (await act(alice, server, bobs.id, "priority", priority=1)).status == 200  # alice is an admin
+        assert context.store.get(bobs.id).priority == 1
 
 
 async def test_hand_back_returns_the_conversation_to_the_bot_and_sign_out_ends_duty(sqlite_url):

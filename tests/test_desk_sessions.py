@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from bot.cases.agents import desk_sessions, duty
 from bot.cases.store import utcnow
 from bot.desk.live import SESSION_ENDED
-from tests.auxil.desk_app import act, context_of, open_case, origin, running_desk, signed_in, visitor
+from tests.auxil.desk_app import PASSWORDS, act, context_of, open_case, origin, running_desk, signed_in, visitor
 
 
 def _sign_in_time(server, agent: str, at) -> None:
@@ -129,3 +129,46 @@ async def test_an_open_tab_keeps_nobody_on_duty_only_the_agents_own_actions_do(s
         assert (await on.json())["is_on_duty"] is True and _on_duty(server) == ["alice"]
         assert [e.action for e in context_of(server).desk.audit.entries()][-2:] == ["off_duty", "on_duty"]
         await page.close()
+
+
+async def _bobs_new_session(server) -> str:
+    """Bob signs in from a browser of his own (a second TestClient would close the shared server when done)."""
+    async with aiohttp.ClientSession() as browser:
+        response = await browser.post(
+            origin(server) + "/login",
+            data={"name": "bob", "password": PASSWORDS["bob"]},
+            headers={"Origin": origin(server)},
+            allow_redirects=False,
+        )
+        assert response.status == 302, await response.text()
+        return response.cookies["desk_session"].value
+
+
+async def test_a_new_password_or_a_removal_ends_the_agents_sessions_for_good(database_url):
+    async with (
+        running_desk(database_url) as server,
+        signed_in(server, "alice") as alice,
+        visitor(server) as old_cookie,  # no cookie of its own: sends the one given
+    ):
+
+        async def change_bob(change: dict) -> None:
+            response = await alice.post("/api/agents/bob", json=change, headers={"Origin": origin(server)})
+            assert response.status == 200, await response.text()
+
+        async def works(token: str) -> bool:
+            response = await old_cookie.get("/api/me", headers={"Cookie": f"desk_session={token}"})
+            assert response.status in (200, 401)
+            return response.status == 200 and (await response.json())["agent"] == "bob"
+
+        before_reset = await _bobs_new_session(server)
+        assert await works(before_reset)
+        await change_bob({"password": PASSWORDS["bob"]})  # even the same password again
+        assert not await works(before_reset)
+        before_removal = await _bobs_new_session(server)
+        assert await works(before_removal)
+        await change_bob({"active": False})
+        assert not await works(before_removal)
+        await change_bob({"active": True})
+        assert not await works(before_removal) and not await works(before_reset)
+        assert await works(await _bobs_new_session(server))  # restored, bob signs in afresh
+        assert (await alice.get("/api/me")).status == 200  # the admin who changed bob is still signed in

@@ -201,6 +201,11 @@ class DeskSessions:
             ).all()
         return {row.token_hash for row in rows}
 
+    def end_all(self, agent: str) -> None:
+        """Sign ``agent`` out everywhere (password changed, agent removed): no old cookie works again."""
+        with self._engine.begin() as conn:
+            conn.execute(delete(desk_sessions).where(desk_sessions.c.agent == agent))
+
     def end(self, token: str) -> None:
         with self._engine.begin() as conn:
             conn.execute(delete(desk_sessions).where(desk_sessions.c.token_hash == session_key(token)))

@@ -298,6 +298,27 @@ class CaseStore:
             _enqueue(conn, "case_claimed", case_id, {"agent": agent})
         return True
 
+    def take_over(self, case_id: str, *, owner: str, agent: str) -> bool:
+        """An admin gives ``agent`` the case ``owner`` holds; False when it is no longer theirs."""
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                update(cases)
+                .where(cases.c.id == case_id, cases.c.status == CLAIMED, cases.c.assignee == owner)
+                .values(assignee=agent, updated_at=utcnow())
+            )
+            if result.rowcount != 1:
+                return False
+            _enqueue(conn, "case_claimed", case_id, {"agent": agent, "from": owner})
+        return True
+
+    def claimed_by(self, agent: str) -> list[str]:
+        """The ids of the cases ``agent`` holds now."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(cases.c.id).where(cases.c.status == CLAIMED, cases.c.assignee == agent).order_by(cases.c.id)
+            ).all()
+        return [row.id for row in rows]
+
     def release(self, case_id: str) -> bool:
         """Hand the conversation back to the bot; the case stays open for another agent."""
         with self._engine.begin() as conn:

@@ -1,7 +1,8 @@
 """The agents page of the desk: every agent sees who the agents are; an admin adds and changes them.
 
-Each change is audited (never the password). An agent removed here is signed out at their
-next request and can no longer act from the agents' group.
+Each change is audited (never the password). A new password or a removal ends the agent's
+sessions for good; a removed agent is off duty at once, their claimed cases go back to the
+queue, and they can no longer act from the agents' group.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from bot.cases.agent_directory import Agent, AgentConflict, NewAgent
 from bot.desk import inputs
 from bot.desk.context import DESK
 from bot.desk.passwords import hash_password
+from bot.desk.service import Actor
 from bot.desk.views import routing_in_force
 
 MIN_PASSWORD_CHARS = 10
@@ -87,6 +89,11 @@ async def change_agent(request: web.Request) -> web.StreamResponse:
     if "password_hash" in changes:
         detail["password"] = "reset"
     await _audit(request, "agent_change", detail)
+    context = request.app[DESK]
+    if "password_hash" in changes or changes.get("active") is False:
+        await asyncio.to_thread(context.sessions.end_all, name)
+    if changes.get("active") is False:
+        await context.desk.agent_removed(Actor(name=request["agent"], via="desk", is_admin=True), name)
     return web.json_response(_json(agent))
 
 

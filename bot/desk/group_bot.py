@@ -238,7 +238,7 @@ class AgentGroupBot:
         """The agent this Telegram user is (by user id), or None for someone who may not act."""
         agent = await asyncio.to_thread(self._directory.by_telegram, user.id)
         if agent is not None:
-            return Actor(name=agent.name, via="telegram")
+            return Actor(name=agent.name, via="telegram", is_admin=agent.is_admin)
         if user.id in self._allowed_ids:
             return Actor(name=group_name(user.id), via="telegram")
         return None

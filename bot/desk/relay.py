@@ -30,6 +30,13 @@ class RelayUnavailable(RuntimeError):
     """The customer's channel cannot be reached from the desk (not configured or unsupported)."""
 
 
+def files_refused(channel: str) -> str | None:
+    """Why an agent's file cannot reach a customer on ``channel``; None when it can."""
+    if channel in ("telegram", x_identity.CHANNEL):
+        return None
+    return f"files can only be sent to Telegram and X customers, not {channel}"
+
+
 def x_user_id(sender_id: str) -> str:
     """``x:<user_id>`` -> user id (the DM participant)."""
     if not sender_id.startswith(X_PREFIX) or sender_id == X_PREFIX:
@@ -88,8 +95,8 @@ class CustomerRelay:
             await asyncio.to_thread(self._telegram.queue_file, case, name, data, mime_type=mime_type, author=author)
             messages.sent(case.channel, "agent")
             return
-        if case.channel != x_identity.CHANNEL:
-            raise RelayUnavailable(f"files can only be sent to Telegram and X customers, not {case.channel}")
+        if refusal := files_refused(case.channel):
+            raise RelayUnavailable(refusal)
         with _x_failures_refused():
             try:
                 media_id = await self._x_sender().upload_dm_image(data, mime_type)

@@ -1,7 +1,8 @@
 """Agent actions, the same for the desk page and the agents' Telegram group; each one audited.
 
 One owner per case: replying needs the claim (an unclaimed case is claimed by the first
-reply), and another agent's case cannot be answered, resolved or handed back.
+reply), and another agent's case cannot be answered, resolved, handed back or reprioritised.
+An admin may take over or transfer anyone's case; a removed agent's cases go back to the queue.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from bot.cases.audit import ACTION_LENGTH, ACTOR_LENGTH, AuditLog
 from bot.cases.customer_links import LINK, UNLINK, CustomerLinks, handle_of, is_handle
 from bot.cases.priorities import P1, P4
 from bot.cases.store import CLAIMED, OPEN, Case, CaseNotFound, CaseStore, TranscriptLine, utcnow
-from bot.desk.relay import CustomerRelay, RelayUnavailable
+from bot.desk.relay import CustomerRelay, RelayUnavailable, files_refused
 from bot.desk.texts import CLAIMED as CLAIMED_NOTICE
 from bot.desk.texts import RATING_BUTTONS, RESOLVED, CustomerTexts
 from bot.metrics import cases as case_metrics
@@ -33,6 +34,7 @@ class Actor:
 
     name: str
     via: str
+    is_admin: bool = False  # may take over or transfer another agent's case
 
 
 class Refused(Exception):
@@ -62,15 +64,26 @@ class AgentDesk:
         on_duty = await asyncio.to_thread(self.roster.current)
         if actor.name not in {a.agent for a in on_duty}:
             raise await self._refusal(actor, "claim", case.id, "you are off duty: send /onduty or sign in on the desk")
+        taken_from = None
         if not await asyncio.to_thread(self.store.claim, case.id, actor.name):
             current = await asyncio.to_thread(self.store.get, case.id)
-            reason = (
-                f"already claimed by {current.assignee}" if current.status == CLAIMED else f"case is {current.status}"
-            )
-            raise await self._refusal(actor, "claim", case.id, reason)
+            if _admin_over(actor, current):  # an admin moves a case its owner cannot work on
+                taken_from = current.assignee
+            if taken_from is None or not await asyncio.to_thread(
+                self.store.take_over, case.id, owner=taken_from, agent=actor.name
+            ):
+                reason = (
+                    f"already claimed by {current.assignee}"
+                    if current.status == CLAIMED
+                    else f"case is {current.status}"
+                )
+                raise await self._refusal(actor, "claim", case.id, reason)
         claimed = await asyncio.to_thread(self.store.get, case.id)
         notified = await self._notify(claimed, self.texts.render(CLAIMED_NOTICE, case.language, case_id=case.id), actor)
-        await self._done(actor, "claim", case.id, {"customer_notified": notified})
+        detail: dict[str, object] = {"customer_notified": notified}
+        if taken_from is not None:
+            detail["taken_from"] = taken_from
+        await self._done(actor, "claim", case.id, detail)
         if case.claimed_at is None and claimed.claimed_at is not None:  # its first claim, not a re-claim
             case_metrics.claimed(claimed.priority, claimed.created_at, claimed.claimed_at)
         return claimed
@@ -94,7 +107,10 @@ class AgentDesk:
     async def send_file(self, actor: Actor, case_id: str, name: str, data: bytes, mime_type: str) -> Case:
         if not data:
             raise Refused("empty file")
-        case = await self._take(actor, "send_file", case_id)
+        found = await self._case(actor, "send_file", case_id)
+        if refusal := files_refused(found.channel):  # before the claim: a refused file takes nothing
+            raise await self._refusal(actor, "send_file", found.id, refusal)
+        case = await self._take(actor, "send_file", found.id)
         first = not await asyncio.to_thread(self.store.agent_has_written, case.id)
         try:
             await self.relay.send_file(case, name, data, mime_type=mime_type, author=actor.name)
@@ -117,6 +133,8 @@ class AgentDesk:
 
     async def set_priority(self, actor: Actor, case_id: str, priority: int) -> None:
         case = await self._case(actor, "priority", case_id)
+        if case.status == CLAIMED and not actor.is_admin:
+            await self._owned(actor, "priority", case)
         if not P1 <= priority <= P4:
             raise await self._refusal(actor, "priority", case.id, "priority must be 1 to 4")
         await asyncio.to_thread(self.store.set_priority, case.id, priority)
@@ -149,7 +167,7 @@ class AgentDesk:
     async def transfer(self, actor: Actor, case_id: str, *, team: str | None, agent: str | None, note: str) -> Case:
         """Pass the case to a team (it waits for one of them) or an agent on duty (it is theirs), with a note.
 
-        A claimed case is passed on by its owner only; the note lands on the case for whoever takes it.
+        A claimed case is passed on by its owner (or an admin); the note lands on the case for whoever takes it.
         """
         note = note.strip()
         if not note:
@@ -157,7 +175,8 @@ class AgentDesk:
         if team is None and agent is None:
             raise Refused("transfer to a team or an agent")
         case = await self._case(actor, "transfer", case_id)
-        if case.status == CLAIMED and case.assignee != actor.name:
+        taken_from = case.assignee if _admin_over(actor, case) else None
+        if case.status == CLAIMED and case.assignee != actor.name and taken_from is None:
             raise await self._refusal(actor, "transfer", case.id, f"case belongs to {case.assignee}")
         if agent is not None and agent not in {a.agent for a in await asyncio.to_thread(self.roster.current)}:
             raise await self._refusal(actor, "transfer", case.id, f"{agent} is off duty")
@@ -166,7 +185,10 @@ class AgentDesk:
         to = " and ".join(part for part in (team and f"team {team}", agent) if part)
         line = TranscriptLine(role="note", text=f"Transferred to {to}: {note}", author=actor.name)
         await asyncio.to_thread(self.store.record_message, case.id, line)
-        await self._done(actor, "transfer", case.id, {"team": team, "agent": agent})
+        detail: dict[str, object] = {"team": team, "agent": agent}
+        if taken_from is not None:
+            detail["taken_from"] = taken_from
+        await self._done(actor, "transfer", case.id, detail)
         return await asyncio.to_thread(self.store.get, case.id)
 
     async def hand_back(self, actor: Actor, case_id: str) -> None:
@@ -175,6 +197,13 @@ class AgentDesk:
         await self._owned(actor, "hand_back", case)
         await asyncio.to_thread(self.store.release, case.id)
         await self._done(actor, "hand_back", case.id)
+
+    async def agent_removed(self, actor: Actor, agent: str) -> None:
+        """``actor`` removed ``agent``: off duty at once, their claimed cases back in the queue (as a hand-back)."""
+        await asyncio.to_thread(self.roster.off_duty, agent)
+        for case_id in await asyncio.to_thread(self.store.claimed_by, agent):
+            if await asyncio.to_thread(self.store.release, case_id):
+                await self._done(actor, "release", case_id, {"agent": agent, "reason": "agent removed"})
 
     async def link_customer(self, actor: Actor, case_id: str, other: str) -> None:
         """Make the case's customer and another identity one person.
@@ -282,3 +311,8 @@ class AgentDesk:
             detail=dict(detail or {}),
         )
         await asyncio.to_thread(self.roster.touch, actor.name)
+
+
+def _admin_over(actor: Actor, case: Case) -> bool:
+    """An admin acting on a case another agent has claimed."""
+    return actor.is_admin and case.status == CLAIMED and case.assignee not in (None, actor.name)

@@ -97,7 +97,7 @@ async def routing_in_force(request: web.Request) -> Routing:
 
 
 def _actor(request: web.Request) -> Actor:
-    return Actor(name=request["agent"], via="desk")
+    return Actor(name=request["agent"], via="desk", is_admin=request["is_admin"])
 
 
 async def _acting(request: web.Request) -> Actor:
