@@ -129,7 +129,9 @@ async def test_an_admin_takes_over_or_transfers_another_agents_case_and_an_agent
         taken, moved = open_case(server), open_case(server, sender_id="web-bo")
         for case in (taken, moved):
             assert (await act(bob, server, case.id, "claim")).status == 200
-        assert (await act(alice, server, taken.id, "claim")).status == 200
+        plain = await act(alice, server, taken.id, "claim")  # a plain claim never takes over
+        assert plain.status == 409 and context.store.get(taken.id).assignee == "bob"
+        assert (await act(alice, server, taken.id, "claim", take_over=True)).status == 200
         assert context.store.get(taken.id).assignee == "alice"
         claim = context.desk.audit.entries(taken.id)[-1]
         assert (claim.actor, claim.action, claim.detail["taken_from"]) == ("alice", "claim", "bob")
@@ -138,6 +140,6 @@ async def test_an_admin_takes_over_or_transfers_another_agents_case_and_an_agent
         assert (context.store.get(moved.id).status, context.store.get(moved.id).assignee) == ("open", None)
         entry = context.desk.audit.entries(moved.id)[-1]
         assert (entry.action, entry.detail["taken_from"]) == ("transfer", "bob")
-        refused = await act(bob, server, taken.id, "claim")
+        refused = await act(bob, server, taken.id, "claim", take_over=True)  # bob is no admin
         assert refused.status == 409 and "already claimed by alice" in (await refused.json())["error"]
         assert context.store.get(taken.id).assignee == "alice"

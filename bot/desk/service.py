@@ -58,8 +58,12 @@ class AgentDesk:
         self.relay = relay
         self.texts = texts
 
-    async def claim(self, actor: Actor, case_id: str) -> Case:
-        """Take the case and tell the customer; only an agent on duty can, so no case waits on someone who left."""
+    async def claim(self, actor: Actor, case_id: str, *, take_over: bool = False) -> Case:
+        """Take the case and tell the customer; only an agent on duty can, so no case waits on someone who left.
+
+        ``take_over``: an admin takes another agent's case (said explicitly, so two claims at
+        once never turn into a take-over).
+        """
         case = await self._case(actor, "claim", case_id)
         on_duty = await asyncio.to_thread(self.roster.current)
         if actor.name not in {a.agent for a in on_duty}:
@@ -67,7 +71,7 @@ class AgentDesk:
         taken_from = None
         if not await asyncio.to_thread(self.store.claim, case.id, actor.name):
             current = await asyncio.to_thread(self.store.get, case.id)
-            if _admin_over(actor, current):  # an admin moves a case its owner cannot work on
+            if take_over and _admin_over(actor, current):  # an admin moves a case its owner cannot work on
                 taken_from = current.assignee
             if taken_from is None or not await asyncio.to_thread(
                 self.store.take_over, case.id, owner=taken_from, agent=actor.name

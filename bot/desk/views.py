@@ -343,7 +343,7 @@ async def act(request: web.Request) -> web.StreamResponse:
     actor = await _acting(request)
     desk = context.desk
     if action == "claim":
-        await desk.claim(actor, case_id)
+        await desk.claim(actor, case_id, take_over="take_over" in body and inputs.flag(body, "take_over"))
     elif action == "reply":
         await desk.reply(actor, case_id, inputs.text(body, "text"))
     elif action == "note":

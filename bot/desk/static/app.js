@@ -170,6 +170,7 @@ async function openCase(caseId) {
   const closed = CLOSED.includes(c.status);
   $("reopen").hidden = !closed;
   for (const id of ["claim", "resolve", "hand-back", "transfer-form"]) $(id).hidden = closed;
+  $("take-over").hidden = !(state.isAdmin && c.status === "claimed" && c.assignee !== state.me);
   $("reply-form").hidden = closed;
   slaCell($("case-sla"), c);
   $("case-waiting").dataset.since = c.waiting_since ? Date.parse(c.waiting_since) : "";
@@ -559,6 +560,7 @@ async function start() {
   const me = await api("/api/me");
   $("agent").textContent = "Signed in as " + me.agent;
   state.me = me.agent;
+  state.isAdmin = me.is_admin;
   showDuty(me);
   state.teams = me.all_teams;
   options($("filter-team"), me.all_teams, 2);
@@ -587,6 +589,7 @@ async function start() {
     await loadAgents();
   });
   $("claim").addEventListener("click", () => act("claim"));
+  $("take-over").addEventListener("click", () => act("claim", { take_over: true }));
   $("resolve").addEventListener("click", () => act("resolve"));
   $("hand-back").addEventListener("click", () => act("hand_back"));
   $("reopen").addEventListener("click", () => act("reopen"));
