@@ -232,6 +232,7 @@ async def test_only_the_owner_or_an_admin_changes_a_claimed_cases_priority(datab
         assert (last.actor, last.action, last.allowed) == ("bob", "priority", False)
         assert (await act(alice, server, bobs.id, "priority", priority=1)).status == 200  # alice is an admin
         assert context.store.get(bobs.id).priority == 1
+        assert (await act(alice, server, bobs.id, "priority", priority=9)).status == 400  # bad input, not a conflict
 
 
 async def test_hand_back_returns_the_conversation_to_the_bot_and_sign_out_ends_duty(sqlite_url):

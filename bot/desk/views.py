@@ -16,6 +16,7 @@ from bot.cases.audit import AuditEntry
 from bot.cases.customer_links import LINK, UNLINK, handle_of
 from bot.cases.database import DATABASE_UNAVAILABLE
 from bot.cases.helpful_articles import ARTICLES_TRIED
+from bot.cases.priorities import P1, P4
 from bot.cases.queue import QueueFilter, find_cases, reply_times
 from bot.cases.routing import Routing
 from bot.cases.store import (
@@ -349,7 +350,10 @@ async def act(request: web.Request) -> web.StreamResponse:
     elif action == "note":
         await desk.note(actor, case_id, inputs.text(body, "text"))
     elif action == "priority":
-        await desk.set_priority(actor, case_id, inputs.whole_number(body, "priority"))
+        priority = inputs.whole_number(body, "priority")
+        if not P1 <= priority <= P4:
+            raise inputs.bad_request("priority must be 1 to 4")
+        await desk.set_priority(actor, case_id, priority)
     elif action == "resolve":
         await desk.resolve(actor, case_id)
     elif action == "hand_back":
