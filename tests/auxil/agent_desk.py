@@ -8,6 +8,7 @@ from sqlalchemy.engine import Engine
 
 from bot.cases.agents import DutyRoster
 from bot.cases.audit import AuditLog
+from bot.cases.customer_links import CustomerLinks
 from bot.cases.store import CaseStore
 from bot.desk.relay import CustomerRelay
 from bot.desk.service import Actor, AgentDesk
@@ -23,4 +24,4 @@ def agent_desk(engine: Engine, attachment_dir: Path) -> AgentDesk:
     store = CaseStore(engine)
     texts = CustomerTexts.load()
     relay = CustomerRelay(store, RestMailbox(engine), TelegramReplies(store, attachment_dir), texts=texts)
-    return AgentDesk(store, AuditLog(engine), DutyRoster(engine, idle_minutes=60), relay, texts)
+    return AgentDesk(store, AuditLog(engine), DutyRoster(engine, idle_minutes=60), relay, texts, CustomerLinks(engine))
