@@ -1,5 +1,5 @@
-"""Working cases in headless Chromium: the SLA stops at the first reply, a failed send keeps the reply,
-an agent in the Telegram group and on the desk is one identity."""
+"""Working cases in headless Chromium: the SLA stops at the first reply, a failed send keeps the reply
+(a late one goes back to the box), an agent in the Telegram group and on the desk is one identity."""
 
 import asyncio
 
@@ -7,9 +7,11 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select
+from sqlalchemy import update
 
 from bot.cases.store import TranscriptLine
 from connectors.rest.mailbox import RestMailbox
+from connectors.telegram.storage import FAILED, telegram_replies
 from tests.auxil.desk_app import PASSWORDS, context_of, desk_agents, open_case, origin, running_desk
 from tests.auxil.desk_browser import WAIT_SECONDS, chromium, close, require_chromium, sign_in, waiting
 from tests.auxil.fake_telegram import FakeTelegram, agent_group_message
@@ -19,6 +21,7 @@ pytestmark = pytest.mark.browser
 
 REPLY = "We froze your account; the team is on it."
 UNSENT = "Please confirm the txid you sent to."
+LATE = "Your deposit is credited now."
 
 
 def _row(driver, case_id: str):
@@ -37,6 +40,23 @@ def _sla_met_after_the_first_reply(driver, base: str, case_id: str) -> None:
     wait.until(lambda d: _row(d, case_id).find_element(By.CSS_SELECTOR, "td.sla").text == "met")
     assert _row(driver, case_id).find_element(By.CSS_SELECTOR, "td.waiting").text == "answered"
     assert driver.find_element(By.ID, "reply-text").get_attribute("value") == ""  # sent: the box is free again
+
+
+def _a_late_telegram_failure_goes_back_to_the_box(driver, engine, case_id: str) -> None:
+    """Telegram replies are queued for the channel's process; one refused later can be put back in the box."""
+    wait = waiting(driver)
+    wait.until(lambda d: _row(d, case_id).click() or True)
+    wait.until(ec.text_to_be_present_in_element((By.ID, "case-title"), case_id))
+    driver.find_element(By.ID, "reply-text").send_keys(LATE)
+    driver.find_element(By.ID, "send-reply").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "transcript"), "queued"))
+    assert driver.find_element(By.ID, "reply-text").get_attribute("value") == ""
+    with engine.begin() as conn:  # as the channel records Telegram's refusal
+        refused = {"status": FAILED, "error": "Forbidden: bot was blocked by the user"}
+        conn.execute(update(telegram_replies).where(telegram_replies.c.chat_id == 6161).values(**refused))
+    wait.until(ec.text_to_be_present_in_element((By.ID, "transcript"), "failed: Forbidden"))
+    driver.find_element(By.CSS_SELECTOR, "#transcript button.back-to-box").click()
+    assert driver.find_element(By.ID, "reply-text").get_attribute("value") == LATE
 
 
 def _waiting_again_and_a_failed_send(driver, case_id: str, x_case_id: str) -> None:
@@ -62,11 +82,13 @@ async def test_sla_is_met_after_the_first_reply_and_a_failed_send_keeps_the_text
         context = context_of(server)
         case = open_case(server, sender_id="web-sla")
         x_case = open_case(server, channel="twitter", sender_id="x:4242", priority=2)  # the desk has no X credentials
+        tg_case = open_case(server, channel="telegram", sender_id="tg:6161:6161", priority=3)
         driver = await asyncio.to_thread(chromium, tmp_path / "profile")
         try:
             await asyncio.to_thread(_sla_met_after_the_first_reply, driver, origin(server), case.id)
             context.store.record_message(case.id, TranscriptLine(role="customer", text="anything new?"))
             await asyncio.to_thread(_waiting_again_and_a_failed_send, driver, case.id, x_case.id)
+            await asyncio.to_thread(_a_late_telegram_failure_goes_back_to_the_box, driver, context.engine, tg_case.id)
         finally:
             await asyncio.to_thread(close, driver, tmp_path / "profile")
         lines = [(t.role, t.text) for t in context.store.transcript(x_case.id)]

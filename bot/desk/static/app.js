@@ -206,6 +206,7 @@ async function openCase(caseId) {
     li.textContent = t.role + (t.language ? " [" + t.language + "]" : "") + (t.author ? " " + t.author : "") + ": " + t.text;
     if (t.language) li.lang = t.language;
     if (t.delivery) li.append(" ", deliveryBadge(t.delivery));
+    if (t.role === "agent" && t.delivery && t.delivery.state === "failed") li.append(" ", backToTheBox(t.text));
   });
   showHistory(c);
   recheckWhileQueued(c);
@@ -273,6 +274,14 @@ function insertCanned() {
   const box = $("reply-text");
   box.value = box.value.trim() ? box.value.trimEnd() + "\n\n" + reply.text : reply.text;
   box.focus();
+}
+
+// A reply the customer's channel refused after the desk took it: its text goes back to the reply box to edit or resend.
+function backToTheBox(text) {
+  const button = document.createElement("button");
+  button.type = "button"; button.className = "back-to-box"; button.textContent = "Back to the reply box";
+  button.addEventListener("click", () => { $("reply-text").value = text; $("reply-text").focus(); });
+  return button;
 }
 
 function deliveryBadge(delivery) {
