@@ -55,7 +55,8 @@ async def test_p1_from_a_customer_message_to_the_agents_group_and_back(tmp_path)
             assert "P1" in alert.params["text"] and "tg://user?id=4242" in alert.params["text"]
 
             context = context_of(server)
-            alert_id = context.ledger.first_alert_message(case_id, GROUP)
+            # the ledger notes the alert's message id just after Telegram took it
+            alert_id = await until(lambda: context.ledger.first_alert_message(case_id, GROUP), 10)
             fake.queue_update(_agent_says("Ann from security here: I froze withdrawals.", 2, reply_to=alert_id))
             await until(lambda: context.store.get(case_id).status == "claimed", 30)  # the group bot long-polls
             reply = "Ann from security here: I froze withdrawals."
