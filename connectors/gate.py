@@ -171,9 +171,7 @@ class ConversationGate:
         answer = text.strip().rstrip(".!")
         if answer not in RATING_CHOICES:
             return None
-        if case is None or case.status != "resolved" or case.rating is not None or case.resolved_at is None:
-            return None
-        if datetime.now(timezone.utc) - case.resolved_at > RATING_WINDOW:
+        if case is None or case.rating is not None or not _recently_resolved(case):
             return None
         self._store.rate(case.id, int(answer))
         case_metrics.rated(int(answer))
@@ -193,8 +191,13 @@ def valid_unicode(text: str) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
-def _resolved_by_agent(case: Case) -> bool:
-    """An agent owned the case and resolved it within the rating window (the bot's later turns are newer)."""
-    if case.status != "resolved" or case.assignee is None or case.resolved_at is None:
+def _recently_resolved(case: Case) -> bool:
+    """Resolved within the rating window: the rating question and the bot's first turn after it concern it."""
+    if case.status != "resolved" or case.resolved_at is None:
         return False
     return datetime.now(timezone.utc) - case.resolved_at <= RATING_WINDOW
+
+
+def _resolved_by_agent(case: Case) -> bool:
+    """An agent owned the case and resolved it recently (the bot's later turns are newer)."""
+    return case.assignee is not None and _recently_resolved(case)
