@@ -37,6 +37,8 @@ def new_case_id() -> str:
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
 RATING_CHOICES = ("1", "2", "3", "4", "5")  # what a customer answers the rating request with (typed or a button)
 
 

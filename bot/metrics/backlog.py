@@ -18,9 +18,9 @@ from sqlalchemy.engine import Connection, Engine
 from bot.cases.deliveries import PENDING, deliveries
 from bot.cases.instances import database_epoch
 from bot.cases.leases import leader_leases
-from bot.cases.queue import reply_times
+from bot.cases.queue import active_cases, reply_times
 from bot.cases.schema import cases, outbox
-from bot.cases.store import ACTIVE_STATUSES, OPEN, Case, utcnow
+from bot.cases.store import OPEN, utcnow
 from bot.desk.sla import sla_state_at
 from connectors.telegram import storage as telegram
 from connectors.twitter.identity import CHANNEL as X_CHANNEL
@@ -221,8 +221,7 @@ def case_queues(conn: Connection, now: datetime) -> list[CaseQueue]:
 
 def sla_counts(engine: Engine, now: datetime, sla_minutes: dict[int, int]) -> list[SlaCount]:
     """The SLA of every open or claimed case by the desk's own rule and reply times (the queue and reports use them)."""
-    with engine.connect() as conn:
-        active = [Case.from_row(r) for r in conn.execute(select(cases).where(cases.c.status.in_(ACTIVE_STATUSES)))]
+    active = active_cases(engine)
     times = reply_times(engine, [c.id for c in active])
     counted = Counter((c.priority, sla_state_at(c, times[c.id], sla_minutes, now)) for c in active)
     return [SlaCount(priority, state, n) for (priority, state), n in sorted(counted.items())]
