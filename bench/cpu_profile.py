@@ -170,8 +170,8 @@ def connector_bookkeeping(work: Path) -> dict[str, str]:
         outbox.add(update_id, update_id, replies, first_seq=0, keys=["utter_a", "utter_b"])
         inbox.finish(update_id)
         for item in outbox.due(update_id):
-            outbox.claim(item.id)
-            outbox.mark(item.id, SENT, message_id=item.id)
+            outbox.claim([item.id])
+            outbox.mark([item.id], SENT, message_id=item.id)
     per_message = (time.process_time() - started) * 1000 / messages
     engine.dispose()
     return {

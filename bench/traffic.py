@@ -94,10 +94,13 @@ class TelegramLine:
         self.fake.listeners.append(self._on_message)
 
     def _on_message(self, chat: int, text: str, at: float) -> None:
+        """Count replies as REST does: Rasa's REST channel makes each paragraph its own reply,
+        the Telegram connector sends a turn's replies as one message."""
         if chat <= 0:  # groups: the agents' alerts
             return
-        self.replies[chat].append(at)
-        self.texts[chat].append(text)
+        for paragraph in text.strip().split("\n\n"):
+            self.replies[chat].append(at)
+            self.texts[chat].append(paragraph)
         event = self._arrived.get(chat)
         if event is not None:
             event.set()

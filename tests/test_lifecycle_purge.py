@@ -101,7 +101,7 @@ def test_old_finished_rows_go_and_recent_open_or_pending_ones_stay(engine, tmp_p
     )
     sent = replies.add(42, None, [{"text": "a"}, {"text": "b"}, {"text": "c"}])
     for reply_id in sent[:2]:
-        replies.mark(reply_id, "sent", message_id=reply_id)
+        replies.mark([reply_id], "sent", message_id=reply_id)
     age(engine, telegram_replies, True, created_at=days_ago(40))
 
     XInbox(engine).store([DmEvent(id=str(i), text="hi", sender_id="77", conversation_id="1-77") for i in (1, 2)])

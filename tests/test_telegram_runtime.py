@@ -13,6 +13,7 @@ from sqlalchemy import insert, update
 from sqlalchemy.engine import Engine
 
 from bot.cases.instances import Instance
+from connectors.telegram.delivery import first_message, joined
 from connectors.telegram.storage import Inbox, Outbox, telegram_replies, telegram_updates
 from tests.auxil.fake_telegram import FakeTelegram, private_message
 from tests.auxil.telegram_harness import ChannelHarness
@@ -108,7 +109,8 @@ async def test_a_turn_cut_after_its_first_reply_is_completed_without_repeating_i
         await second.idle()
         await second.post(text_update(32, "USDT"))
         await second.idle()
-    assert fake.sent_texts(CHAT) == [OPENED["text"], NOBODY_ON_DUTY["text"], WHICH_COIN["text"], "Noted."]
+    # The cut turn's two replies went out together (after the wait for the rest of a hanging turn).
+    assert fake.sent_texts(CHAT) == [f"{OPENED['text']}\n\n{NOBODY_ON_DUTY['text']}", WHICH_COIN["text"], "Noted."]
     row = inbox_of(second.engine).row(31)
     assert row is not None and row["status"] == "done" and row["attempts"] == 2
 
@@ -396,3 +398,42 @@ async def test_a_worker_stopped_by_an_error_leaves_its_chat_to_the_sweep_not_sta
         assert (await harness.post(text_update(32, "it was BTC")))[0] == 200
         await harness.idle()
         assert fake.sent_texts(CHAT) == ["You said: my withdrawal is stuck", "You said: it was BTC"]
+
+
+async def test_a_turns_replies_arrive_as_one_message_with_the_last_ones_buttons(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    """Three replies of one turn are one message (one send of Telegram's budget); a photo and the next turn are not."""
+    harness = ChannelHarness(fake, sqlite_url, tmp_path)
+    solved = {"text": "Did this solve it?", "buttons": [{"title": "Yes", "payload": "/affirm"}]}
+
+    async def answer(message: UserMessage) -> None:
+        replies = [{"text": "Fees are 0.1%."}, {"text": "Related: limits"}, solved, {"image": "https://e.com/a.png"}]
+        for reply in replies if message.text == "fees?" else [{"text": "Noted."}]:
+            await message.output_channel.send_response(message.sender_id, reply)
+
+    harness.on_new_message = answer  # type: ignore[method-assign]
+    async with harness:
+        await harness.post(text_update(91, "fees?"))
+        await harness.post(text_update(92, "thanks"))
+        await harness.idle()
+    [first, second] = fake.calls_to("sendMessage", CHAT)
+    assert first.params["text"] == "Fees are 0.1%.\n\nRelated: limits\n\nDid this solve it?"
+    assert first.params["reply_markup"]["inline_keyboard"][0][0]["text"] == "Yes"
+    assert second.params["text"] == "Noted."
+    assert len(fake.calls_to("sendPhoto", CHAT)) == 1 and fake.calls_to("sendPhoto", CHAT)[0].at < second.at
+    rows = outbox_of(harness.engine).rows(CHAT)
+    assert [r["status"] for r in rows] == ["sent"] * 5  # each reply keeps its own row and its message's id
+    assert rows[0]["message_id"] == rows[1]["message_id"] == rows[2]["message_id"] != rows[3]["message_id"]
+
+
+def test_one_message_holds_texts_up_to_the_first_buttons_and_telegrams_length() -> None:
+    text = lambda t, **more: {"kind": "text", "text": t, **more}  # noqa: E731
+    assert first_message([text("a"), text("b", buttons=[{"title": "Yes"}]), text("c")]) == 2
+    assert first_message([text("a"), {"kind": "photo", "url": "u"}, text("c")]) == 1
+    assert first_message([text("a"), text("b", reply_to=5)]) == 1  # a reply to another message stands alone
+    assert first_message([text("x" * 3000), text("y" * 1094), text("z")]) == 2  # 3000 + 2 + 1094 = 4096
+    assert first_message([text("x" * 3000), text("y" * 1095)]) == 1
+    assert joined([text("a", reply_to=5), text("b", buttons=[{"title": "No"}])]) == text(
+        "a\n\nb", reply_to=5, buttons=[{"title": "No"}]
+    )

@@ -113,9 +113,9 @@ def test_outbox_claims_each_row_once_and_keeps_order(engine) -> None:  # type: i
     ids = outbox.add(42, 7, [{"kind": "text", "text": "a"}, {"kind": "text", "text": "b"}], first_seq=0)
     outbox.add(43, 8, [{"kind": "text", "text": "c"}], first_seq=0)
     assert [i.body["text"] for i in outbox.due(42)] == ["a", "b"] and sorted(outbox.due_chats()) == [42, 43]
-    assert outbox.claim(ids[0]) and not outbox.claim(ids[0])
+    assert outbox.claim([ids[0]]) and not outbox.claim([ids[0]])
     assert [i.blocked for i in outbox.due(42)] == [True, False]  # held while being sent
-    outbox.mark(ids[0], "sent", message_id=99)
+    outbox.mark([ids[0]], "sent", message_id=99)
     assert [i.id for i in outbox.due(42)] == [ids[1]]
     assert outbox.rows(42)[0]["message_id"] == 99
 

@@ -1,7 +1,10 @@
 """Delivering recorded replies to Telegram: one task per chat with something to send, off the turn.
 
-No Rasa here. A turn records its replies in the outbox and calls ``wake``; this module
-sends them in order, paced by the sender's rate limiter, and decides what a failure means:
+No Rasa here. A turn records its replies in the outbox as it makes them and calls ``wake``
+once it is over; this module sends them in order, a turn's consecutive texts as one message
+(the customer reads one answer instead of bubbles a second apart, and Telegram's budget of
+about 30 messages a second overall goes further), paced by the sender's rate limiter, and
+decides what a failure means:
 refused by Telegram -> ``failed``; a network error, a 429 or a timeout -> sent again later
 with back-off (a timed-out send may have arrived, so its retry is flagged a possible
 duplicate); still failing after the last attempt -> ``failed`` with its error.
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
@@ -20,12 +23,13 @@ from bot.cases.database import in_thread
 from bot.runtime import log_context
 from bot.runtime.tasks import cancelled
 from connectors.telegram.ratelimit import retry_seconds
-from connectors.telegram.sender import Button, TelegramSender
+from connectors.telegram.sender import MAX_TEXT, Button, TelegramSender
 from connectors.telegram.settings import TelegramSettings
 from connectors.telegram.storage import FAILED, SENT, CallbackPayloads, Outbox, OutboxItem
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+PARAGRAPH = "\n\n"  # between the replies of one turn sent as one message
 
 
 def backoff_seconds(attempt: int, cap: float = 60.0) -> float:
@@ -33,13 +37,51 @@ def backoff_seconds(attempt: int, cap: float = 60.0) -> float:
     return float(min(cap, 2 ** max(0, attempt - 1)))
 
 
+def joins(previous: dict[str, Any], body: dict[str, Any], length: int) -> bool:
+    """``body`` can follow ``previous`` in one message of ``length`` characters so far."""
+    return (
+        previous.get("kind") == "text" == body.get("kind")
+        and not previous.get("buttons")
+        and "reply_to" not in body
+        and length + len(PARAGRAPH) + len(body["text"]) <= MAX_TEXT
+    )
+
+
+def first_message(bodies: Sequence[dict[str, Any]]) -> int:
+    """How many of the leading ``bodies`` go out as one message (at least one)."""
+    count, length = 1, len(bodies[0].get("text") or "")
+    while count < len(bodies) and joins(bodies[count - 1], bodies[count], length):
+        length += len(PARAGRAPH) + len(bodies[count]["text"])
+        count += 1
+    return count
+
+
+def joined(bodies: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One message of texts ``first_message`` put together: the first's reply, the last's buttons."""
+    if len(bodies) == 1:
+        return bodies[0]
+    body: dict[str, Any] = {"kind": "text", "text": PARAGRAPH.join(b["text"] for b in bodies)}
+    if "reply_to" in bodies[0]:
+        body["reply_to"] = bodies[0]["reply_to"]
+    if bodies[-1].get("buttons"):
+        body["buttons"] = bodies[-1]["buttons"]
+    return body
+
+
 class ReplyDelivery:
     """Sends what the outbox holds; ``wake(chat)`` after recording, ``sweep()`` for rows from elsewhere."""
 
     def __init__(
-        self, settings: TelegramSettings, sender: TelegramSender, outbox: Outbox, callbacks: CallbackPayloads
+        self,
+        settings: TelegramSettings,
+        sender: TelegramSender,
+        outbox: Outbox,
+        callbacks: CallbackPayloads,
+        in_turn: Callable[[int], bool] = lambda update_id: False,
     ) -> None:
+        """``in_turn(update_id)``: that update's turn is still running here, so its replies wait for the rest."""
         self._settings = settings
+        self._in_turn = in_turn
         self._sender = sender
         self._outbox = outbox
         self._callbacks = callbacks
@@ -82,14 +124,11 @@ class ReplyDelivery:
         try:
             while True:
                 self._again.discard(chat_id)
-                for item in await self._db(self._outbox.due, chat_id):
-                    if item.blocked or not await self._db(self._outbox.claim, item.id):
-                        break
-                    if not await self._send(item):
-                        break
-                else:
-                    if chat_id in self._again:
-                        continue
+                items = await self._db(self._outbox.due, chat_id)
+                while items and (sent := await self._send_first(items)):
+                    items = items[sent:]
+                if not items and chat_id in self._again:
+                    continue
                 break
         except Exception:
             logger.exception("sending to chat %s failed; the sweep tries again", chat_id)
@@ -97,39 +136,55 @@ class ReplyDelivery:
             if self._chats.get(chat_id) is asyncio.current_task():
                 del self._chats[chat_id]
 
-    async def _send(self, item: OutboxItem) -> bool:
-        """Send one claimed row, its log lines under its update's id (``tg-<update_id>``; none for an agent's)."""
-        with log_context.bound(None if item.update_id is None else f"tg-{item.update_id}"):
-            return await self._send_item(item)
+    def _sendable(self, item: OutboxItem) -> bool:
+        """Free, and not a reply of a turn still running here (it goes out with the rest of its turn)."""
+        return not item.blocked and not (item.update_id is not None and self._in_turn(item.update_id))
 
-    async def _send_item(self, item: OutboxItem) -> bool:
-        """False when the row waits for a retry (later rows of the chat wait too)."""
+    async def _send_first(self, items: list[OutboxItem]) -> int:
+        """Send the leading rows as one message: how many went, 0 when they must wait (later rows wait too)."""
+        ready: list[OutboxItem] = []
+        for item in items:
+            if not self._sendable(item) or (ready and item.update_id != ready[0].update_id):
+                break
+            ready.append(item)
+        if not ready:
+            return 0
+        batch = ready[: first_message([item.body for item in ready]) if ready[0].update_id is not None else 1]
+        if not await self._db(self._outbox.claim, [item.id for item in batch]):
+            return 0
+        with log_context.bound(None if batch[0].update_id is None else f"tg-{batch[0].update_id}"):
+            return len(batch) if await self._send_batch(batch) else 0
+
+    async def _send_batch(self, batch: list[OutboxItem]) -> bool:
+        """Send claimed rows as one message; False when they wait for a retry (later rows of the chat wait too)."""
+        ids, chat_id = [item.id for item in batch], batch[0].chat_id
         try:
-            message_id = await asyncio.wait_for(self._send_body(item.chat_id, item.body), self._send_limit)
+            message_id = await asyncio.wait_for(
+                self._send_body(chat_id, joined([item.body for item in batch])), self._send_limit
+            )
         except (BadRequest, Forbidden) as exc:
-            logger.error("Telegram refused send %s to chat %s: %s", item.id, item.chat_id, exc)
-            await self._db(self._outbox.mark, item.id, FAILED, error=str(exc))
+            logger.error("Telegram refused send %s to chat %s: %s", ids, chat_id, exc)
+            await self._db(self._outbox.mark, ids, FAILED, error=str(exc))
         except (RetryAfter, TimedOut, asyncio.TimeoutError, NetworkError) as exc:
-            return await self._retry(item, exc)
+            return await self._retry(batch, exc)
         except Exception as exc:  # a body this code cannot send (bad file, bad data): never retried
-            logger.exception("send %s to chat %s failed", item.id, item.chat_id)
-            await self._db(self._outbox.mark, item.id, FAILED, error=repr(exc))
+            logger.exception("send %s to chat %s failed", ids, chat_id)
+            await self._db(self._outbox.mark, ids, FAILED, error=repr(exc))
         else:
-            await self._db(self._outbox.mark, item.id, SENT, message_id=message_id)
+            await self._db(self._outbox.mark, ids, SENT, message_id=message_id)
         return True
 
-    async def _retry(self, item: OutboxItem, exc: BaseException) -> bool:
+    async def _retry(self, batch: list[OutboxItem], exc: BaseException) -> bool:
+        ids, chat_id, attempts = [item.id for item in batch], batch[0].chat_id, max(item.attempts for item in batch)
         maybe_delivered = isinstance(exc, TimedOut | asyncio.TimeoutError)
         error = f"{type(exc).__name__}: {exc}"
-        if item.attempts + 1 >= self._settings.max_send_attempts:
-            logger.error(
-                "send %s to chat %s failed after %d attempts: %s", item.id, item.chat_id, item.attempts + 1, error
-            )
-            await self._db(self._outbox.mark, item.id, FAILED, error=error)
+        if attempts + 1 >= self._settings.max_send_attempts:
+            logger.error("send %s to chat %s failed after %d attempts: %s", ids, chat_id, attempts + 1, error)
+            await self._db(self._outbox.mark, ids, FAILED, error=error)
             return True
-        delay = retry_seconds(exc) if isinstance(exc, RetryAfter) else backoff_seconds(item.attempts + 1)
-        logger.warning("send %s to chat %s not confirmed (%s); retrying in %.0fs", item.id, item.chat_id, error, delay)
-        await self._db(self._outbox.retry_later, item.id, error, delay, maybe_delivered=maybe_delivered)
+        delay = retry_seconds(exc) if isinstance(exc, RetryAfter) else backoff_seconds(attempts + 1)
+        logger.warning("send %s to chat %s not confirmed (%s); retrying in %.0fs", ids, chat_id, error, delay)
+        await self._db(self._outbox.retry_later, ids, error, delay, maybe_delivered=maybe_delivered)
         return False
 
     @property

@@ -48,6 +48,7 @@ T = TypeVar("T")
 
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 POLLER_LEASE = "telegram_poller"
+REPLIES_WAIT_FOR_TURN_SECONDS = 5.0  # then the sweep sends what a hanging turn has said so far
 TRANSIENT: tuple[type[Exception], ...] = (
     *DATABASE_UNAVAILABLE,
     InterfaceError,
@@ -83,6 +84,8 @@ class TurnReplies:
     def __init__(self, recorded: list[str]) -> None:
         self._next = len(recorded)
         self._recorded = Counter(recorded)
+        self.chats: set[int] = set()  # where the turn recorded replies: sent once it is over
+        self.started = time.monotonic()
 
     def new(self, bodies: list[dict[str, Any]], keys: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
         """The bodies not recorded by the earlier try (each recorded reply matches once)."""
@@ -130,7 +133,7 @@ class TelegramRuntime:
         self.outbox = outbox
         self.callbacks = callbacks
         self.instance = instance
-        self.delivery = ReplyDelivery(settings, sender, outbox, callbacks)
+        self.delivery = ReplyDelivery(settings, sender, outbox, callbacks, in_turn=self._in_turn)
         self._lease = lease
         self._handler: UpdateHandler | None = None
         self._queues: dict[str, deque[int]] = {}
@@ -257,7 +260,8 @@ class TelegramRuntime:
 
         ``key`` names the reply (a response name); replies of an update being processed are
         matched against what an earlier, cut try of its turn recorded, so a replay adds only
-        the replies that try had not, even when it takes a different path.
+        the replies that try had not, even when it takes a different path. They are sent
+        when the turn is over, together.
         """
         if not bodies:
             return
@@ -270,7 +274,15 @@ class TelegramRuntime:
                 return
             first_seq = turn.take(len(bodies))
         await self._db(self.outbox.add, chat_id, update_id, bodies, first_seq=first_seq, keys=keys)
-        self.delivery.wake(chat_id)
+        if turn is not None:
+            turn.chats.add(chat_id)
+        else:
+            self.delivery.wake(chat_id)
+
+    def _in_turn(self, update_id: int) -> bool:
+        """The update's replies wait for the rest of its turn, but a slow turn's only so long."""
+        turn = self._turn_replies.get(update_id)
+        return turn is not None and time.monotonic() - turn.started < REPLIES_WAIT_FOR_TURN_SECONDS
 
     def _enqueue(self, update_id: int, key: str, payload: dict[str, Any]) -> None:
         if update_id in self._payloads:
@@ -323,12 +335,14 @@ class TelegramRuntime:
             assert current is not None
             self._busy[key] = _Busy(update_id, asyncio.get_running_loop().time(), current)
             recorded = await self._db(self.outbox.recorded_keys, update_id) if claim > 1 else []
-            self._turn_replies[update_id] = TurnReplies(recorded)
+            self._turn_replies[update_id] = replies = TurnReplies(recorded)
             try:
                 await self._turn(update_id, payload, replay=claim > 1, attempt=claim)
             finally:
                 self._busy.pop(key, None)
                 self._turn_replies.pop(update_id, None)
+                for chat_id in replies.chats:
+                    self.delivery.wake(chat_id)
 
     async def _turn(self, update_id: int, payload: dict[str, Any], *, replay: bool, attempt: int) -> None:
         """Run the update's turn; done, retried later, or failed with the customer told."""

@@ -391,36 +391,51 @@ class Outbox:
         with self._engine.connect() as conn:
             return [int(r[0]) for r in conn.execute(query)]
 
-    def claim(self, item_id: int) -> bool:
-        """Take a row for sending; one taken from a dead sender mid-send is flagged a possible duplicate."""
-        row = telegram_replies.c
-        with self._engine.begin() as conn:
-            result = conn.execute(
-                update(telegram_replies)
-                .where(
-                    row.id == item_id,
-                    row.status.in_((PENDING, SENDING)),
-                    _claimable(telegram_replies, self._instance, self._hold),
-                    _due(telegram_replies),
-                )
-                .values(
-                    status=SENDING,
-                    claimed_by=self._instance.id,
-                    claimed_at=database_epoch(),
-                    attempts=row.attempts + 1,
-                    possible_duplicate=case((row.status == SENDING, True), else_=row.possible_duplicate),
-                )
-            )
-        return bool(result.rowcount == 1)
+    def claim(self, item_ids: Sequence[int]) -> bool:
+        """Take rows for sending, all or none (one message may carry several).
 
-    def mark(self, item_id: int, status: str, *, message_id: int | None = None, error: str | None = None) -> None:
+        A row taken from a dead sender mid-send is flagged a possible duplicate.
+        """
+        try:
+            with self._engine.begin() as conn:
+                self._claim_all(conn, item_ids)
+        except _NotAll:
+            return False
+        return True
+
+    def _claim_all(self, conn: Connection, item_ids: Sequence[int]) -> None:
+        row = telegram_replies.c
+        result = conn.execute(
+            update(telegram_replies)
+            .where(
+                row.id.in_(item_ids),
+                row.status.in_((PENDING, SENDING)),
+                _claimable(telegram_replies, self._instance, self._hold),
+                _due(telegram_replies),
+            )
+            .values(
+                status=SENDING,
+                claimed_by=self._instance.id,
+                claimed_at=database_epoch(),
+                attempts=row.attempts + 1,
+                possible_duplicate=case((row.status == SENDING, True), else_=row.possible_duplicate),
+            )
+        )
+        if result.rowcount != len(set(item_ids)):
+            raise _NotAll  # rolls the transaction back: a row is held elsewhere or already sent
+
+    def mark(
+        self, item_ids: Sequence[int], status: str, *, message_id: int | None = None, error: str | None = None
+    ) -> None:
         values: dict[str, Any] = {"status": status, "claimed_by": None, "error": error}
         if status == SENT:
             values.update(message_id=message_id, sent_at=_now())
         with self._engine.begin() as conn:
-            conn.execute(update(telegram_replies).where(telegram_replies.c.id == item_id).values(**values))
+            conn.execute(update(telegram_replies).where(telegram_replies.c.id.in_(item_ids)).values(**values))
 
-    def retry_later(self, item_id: int, error: str, delay_seconds: float, *, maybe_delivered: bool = False) -> None:
+    def retry_later(
+        self, item_ids: Sequence[int], error: str, delay_seconds: float, *, maybe_delivered: bool = False
+    ) -> None:
         """Back to ``pending`` after a transient failure; ``maybe_delivered`` when Telegram may have it."""
         values: dict[str, Any] = {
             "status": PENDING,
@@ -431,7 +446,7 @@ class Outbox:
         if maybe_delivered:
             values["possible_duplicate"] = True
         with self._engine.begin() as conn:
-            conn.execute(update(telegram_replies).where(telegram_replies.c.id == item_id).values(**values))
+            conn.execute(update(telegram_replies).where(telegram_replies.c.id.in_(item_ids)).values(**values))
 
     def release_own_claims(self) -> int:
         """At start: a send this instance id had in flight when it died is due again (maybe delivered)."""
@@ -461,6 +476,10 @@ class Outbox:
                 select(func.count()).select_from(telegram_replies).where(telegram_replies.c.possible_duplicate)
             ).scalar_one()
         return {**{str(k): int(v) for k, v in by_status.items()}, "possible_duplicate": int(duplicates)}
+
+
+class _NotAll(Exception):
+    """A claim of several rows found one of them taken."""
 
 
 def _insert_new(conn: Connection, table: Table, row: dict[str, Any]) -> Any:

@@ -51,6 +51,11 @@ def domain_texts(name: str) -> set[str]:
     return {html.escape(v["text"], quote=False) for v in test_domain().responses[name]}
 
 
+def reads_first(sent: list[str], texts: set[str]) -> bool:
+    """The bot's first message begins with one of ``texts`` (a turn's replies arrive as one message)."""
+    return bool(sent) and any(sent[0].startswith(text) for text in texts)
+
+
 def domain_text(name: str, language: str = "en") -> str:
     """The variation of a domain response a conversation in ``language`` gets (English: the unconditioned one)."""
     for variation in test_domain().responses[name]:
