@@ -53,6 +53,11 @@ class DatabaseTimeouts:
     statement: float = 15.0
     pool: float = 10.0
 
+    @property
+    def call(self) -> float:
+        """The longest a call of a couple of statements can take before each of them failed on its own."""
+        return self.connect + self.pool + 2 * (self.statement + REPLY_MARGIN_SECONDS)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DatabaseTimeouts:
         """Read ``DATABASE_*_TIMEOUT_SECONDS`` (each must be positive)."""
