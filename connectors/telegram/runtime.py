@@ -335,14 +335,18 @@ class TelegramRuntime:
             assert current is not None
             self._busy[key] = _Busy(update_id, asyncio.get_running_loop().time(), current)
             recorded = await self._db(self.outbox.recorded_keys, update_id) if claim > 1 else []
-            self._turn_replies[update_id] = replies = TurnReplies(recorded)
+            self._turn_replies[update_id] = TurnReplies(recorded)
             try:
                 await self._turn(update_id, payload, replay=claim > 1, attempt=claim)
             finally:
                 self._busy.pop(key, None)
-                self._turn_replies.pop(update_id, None)
-                for chat_id in replies.chats:
-                    self.delivery.wake(chat_id)
+                self._send_turns_replies(update_id)
+
+    def _send_turns_replies(self, update_id: int) -> None:
+        """The turn has said all it will: its replies go out (once; a later call finds nothing)."""
+        replies = self._turn_replies.pop(update_id, None)
+        for chat_id in replies.chats if replies is not None else ():
+            self.delivery.wake(chat_id)
 
     async def _turn(self, update_id: int, payload: dict[str, Any], *, replay: bool, attempt: int) -> None:
         """Run the update's turn; done, retried later, or failed with the customer told."""
@@ -367,6 +371,7 @@ class TelegramRuntime:
             logger.exception("processing Telegram update %s failed", update_id)
             await self._give_up(update_id, payload, f"{type(exc).__name__}: {exc}")
         else:
+            self._send_turns_replies(update_id)  # before the bookkeeping: the customer waits for them
             await self._db(self.inbox.finish, update_id, DONE)
 
     async def _retry(self, update_id: int, error: str, attempt: int) -> None:
