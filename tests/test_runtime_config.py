@@ -14,7 +14,6 @@ from bot.runtime.stack import (
     commands,
     process_environment,
     rasa_children,
-    shared_send_budget,
     redis_lock_store,
     write_endpoints,
 )
@@ -78,14 +77,6 @@ def test_several_rasa_servers_get_consecutive_ports_and_their_own_ids(monkeypatc
     assert list(servers) == ["rasa", "rasa-1"]
     for (command, server_env), port in zip(servers.values(), ("5005", "5006"), strict=True):
         assert command[command.index("--port") + 1] == port == server_env["RASA_PORT"]  # the instance id's part
-        assert server_env["TELEGRAM_OVERALL_SENDS_PER_SECOND"] == "15"  # Telegram's 30 a second for the bot, shared
-
-
-def test_the_bots_send_budget_is_shared_by_its_servers() -> None:
-    assert shared_send_budget({}, 1) == "30"
-    assert shared_send_budget({"TELEGRAM_OVERALL_SENDS_PER_SECOND": "1000"}, 3) == "333"
-    assert shared_send_budget({"TELEGRAM_OVERALL_SENDS_PER_SECOND": "1"}, 2) == "1"
-    assert shared_send_budget({"TELEGRAM_OVERALL_SENDS_PER_SECOND": "lots"}, 2) == "lots"  # refused by the settings
 
 
 def test_rasa_instances_must_be_positive(monkeypatch):

@@ -28,7 +28,6 @@ from bot.runtime.model import ensure_model
 from bot.runtime.probe import not_ready, readiness_notes
 from bot.runtime.server_settings import ActionServerSettings, Ports
 from bot.settings import PROJECT_ROOT, Settings
-from connectors.telegram.settings import DEFAULT_OVERALL_SENDS_PER_SECOND, OVERALL_SENDS_VARIABLE
 
 
 def write_endpoints(settings: Settings, action_url: str, var_dir: Path) -> Path:
@@ -78,21 +77,10 @@ def rasa_children(
     slot run an update, whichever server received it (one Python process runs one core).
     """
     children = {}
-    budget = {OVERALL_SENDS_VARIABLE: shared_send_budget(env, len(ports.rasa_ports))}
     for index, port in enumerate(ports.rasa_ports):
         command = commands(model, endpoints, replace(ports, rasa=port))["rasa"]
-        children["rasa" if index == 0 else f"rasa-{index}"] = (command, {**env, **budget, "RASA_PORT": str(port)})
+        children["rasa" if index == 0 else f"rasa-{index}"] = (command, {**env, "RASA_PORT": str(port)})
     return children
-
-
-def shared_send_budget(env: dict[str, str], servers: int) -> str:
-    """Each server's share of the bot's sends a second: Telegram counts them for the bot, not per process.
-
-    The servers take turns from one inbox, so each sends about the same; servers started
-    elsewhere (other machines) need ``TELEGRAM_OVERALL_SENDS_PER_SECOND`` set to their share.
-    """
-    total = env.get(OVERALL_SENDS_VARIABLE) or str(DEFAULT_OVERALL_SENDS_PER_SECOND)
-    return str(max(1, int(total) // servers)) if total.strip().isdigit() else total  # a bad value: settings say so
 
 
 def process_environment(settings: Settings, ports: Ports) -> dict[str, str]:

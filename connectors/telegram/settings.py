@@ -15,8 +15,6 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024  # the Bot API's own getFile limit
-OVERALL_SENDS_VARIABLE = "TELEGRAM_OVERALL_SENDS_PER_SECOND"
-DEFAULT_OVERALL_SENDS_PER_SECOND = 30  # Telegram's limit for one bot (more only with paid broadcasts)
 
 
 @dataclass(frozen=True)
@@ -87,9 +85,7 @@ class TelegramSettings:
                 max_concurrent_turns=read.integer("TELEGRAM_MAX_CONCURRENT_TURNS", 16, minimum=1),
                 max_send_attempts=read.integer("TELEGRAM_MAX_SEND_ATTEMPTS", 8, minimum=1),
                 database_timeout_seconds=read.number("DATABASE_CALL_TIMEOUT_SECONDS", 30.0, positive=True),
-                overall_sends_per_second=read.integer(
-                    OVERALL_SENDS_VARIABLE, DEFAULT_OVERALL_SENDS_PER_SECOND, minimum=1
-                ),
+                overall_sends_per_second=read.integer("TELEGRAM_OVERALL_SENDS_PER_SECOND", 30, minimum=1),
                 typing_after_seconds=read.number("TELEGRAM_TYPING_AFTER_SECONDS", 1.0, minimum=0.0),
             )
 
