@@ -1,7 +1,8 @@
 """Keep within Telegram's flood limits without one busy chat holding up the others.
 
 PTB's ``AIORateLimiter`` pauses *every* request after a ``RetryAfter``; a support bot talks
-to many customers at once, so here a 429 pauses only the chat it was about.
+to many customers at once, so here a 429 pauses only the chat it was about. Telegram counts
+the overall limit for the bot, not per process: several servers share it through Redis.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
@@ -46,6 +49,59 @@ class SlidingWindow:
                 await asyncio.sleep(self._times[0] + self._period - now)
 
 
+class Window(Protocol):
+    async def acquire(self) -> None: ...
+
+
+# One second's count of the bot's sends, by Redis's clock (every server reads the same one):
+# 0 when this send fits, else the microseconds until the next second.
+_TAKE_ONE = """
+local now = redis.call('TIME')
+local key = KEYS[1] .. ':' .. now[1]
+local taken = redis.call('INCR', key)
+if taken == 1 then redis.call('EXPIRE', key, 2) end
+if taken <= tonumber(ARGV[1]) then return 0 end
+return 1000000 - tonumber(now[2])
+"""
+
+
+class SharedWindow:
+    """At most ``limit`` acquisitions a second for every process using ``key``, counted in Redis.
+
+    One waiter per process asks Redis at a time (first come, first served here too). When
+    Redis does not answer, this process's own window stands in until it does: the sends go
+    on, and a 429 Telegram may then answer is retried for its chat.
+    """
+
+    def __init__(self, client: Redis, key: str, limit: int, fallback: SlidingWindow) -> None:
+        self._client = client
+        self._key = key
+        self._limit = limit
+        self._fallback = fallback
+        self._take_one = client.register_script(_TAKE_ONE)
+        self._lock = asyncio.Lock()
+        self._warned = False
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            while True:
+                try:
+                    wait_us = int(await self._take_one(keys=[self._key], args=[self._limit]))
+                except (RedisError, OSError, asyncio.TimeoutError):
+                    if not self._warned:
+                        logger.warning("Redis is unreachable; this server paces Telegram sends on its own meanwhile")
+                        self._warned = True
+                    await self._fallback.acquire()
+                    return
+                self._warned = False
+                if wait_us == 0:
+                    return
+                await asyncio.sleep(wait_us / 1_000_000)
+
+    async def close(self) -> None:
+        await self._client.close()
+
+
 class _ChatState:
     """One chat's send window and the moment a 429 lets it send again."""
 
@@ -72,11 +128,13 @@ class PerChatRateLimiter(BaseRateLimiter[int]):
         overall_limit: int = 30,
         overall_period: float = 1.0,
         max_retries: int = 3,
+        overall: Window | None = None,
     ) -> None:
+        """``overall``: the bot's budget when it is shared (``SharedWindow``); else this process's own."""
         self._per_chat_interval = per_chat_interval
         self._group_limit = group_limit
         self._group_period = group_period
-        self._overall = SlidingWindow(overall_limit, overall_period)
+        self._overall = overall or SlidingWindow(overall_limit, overall_period)
         self._max_retries = max_retries
         self._chats: dict[str, _ChatState] = {}
         self._groups: dict[str, SlidingWindow] = {}
@@ -85,9 +143,11 @@ class PerChatRateLimiter(BaseRateLimiter[int]):
         """Nothing to open: the limiter is plain in-memory state."""
 
     async def shutdown(self) -> None:
-        """Forget per-chat state, so a restarted bot starts clean."""
+        """Forget per-chat state, so a restarted bot starts clean; close a shared budget's connection."""
         self._chats.clear()
         self._groups.clear()
+        if isinstance(self._overall, SharedWindow):
+            await self._overall.close()
 
     async def process_request(
         self,

@@ -10,13 +10,14 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from redis.asyncio import Redis
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, User
 from telegram.constants import ChatAction, MessageLimit, ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
-from connectors.telegram.ratelimit import PerChatRateLimiter
+from connectors.telegram.ratelimit import PerChatRateLimiter, SharedWindow, SlidingWindow
 from connectors.telegram.settings import TelegramSettings
 
 logger = logging.getLogger(__name__)
@@ -130,7 +131,9 @@ class TelegramSender:
             base_url=settings.api_base_url,
             base_file_url=settings.file_base_url,
             rate_limiter=PerChatRateLimiter(
-                per_chat_interval=settings.per_chat_interval_seconds, overall_limit=settings.overall_sends_per_second
+                per_chat_interval=settings.per_chat_interval_seconds,
+                overall_limit=settings.overall_sends_per_second,
+                overall=_shared_budget(settings),
             ),
             timeout=settings.request_timeout_seconds,
         )
@@ -261,6 +264,20 @@ class TelegramSender:
             destination.unlink()
             raise FileTooLarge(size, max_bytes)
         return size
+
+
+def _shared_budget(settings: TelegramSettings) -> SharedWindow | None:
+    """With Redis, the bot's sends a second are counted across every server (Telegram counts them per bot)."""
+    if not settings.redis_url or not settings.bot_token:
+        return None
+    client = Redis.from_url(
+        settings.redis_url,
+        socket_timeout=settings.redis_timeout_seconds,
+        socket_connect_timeout=settings.redis_timeout_seconds,
+    )
+    bot_id = settings.bot_token.partition(":")[0]  # the token's public part: never the secret in a key
+    local = SlidingWindow(settings.overall_sends_per_second, 1.0)
+    return SharedWindow(client, f"support:telegram-sends:{bot_id}", settings.overall_sends_per_second, local)
 
 
 class FileTooLarge(Exception):

@@ -45,8 +45,10 @@ class TelegramSettings:
     max_concurrent_turns: int
     max_send_attempts: int
     database_timeout_seconds: float
-    overall_sends_per_second: int
+    overall_sends_per_second: int  # for the bot: counted in Redis across servers when redis_url is set
     typing_after_seconds: float
+    redis_url: str | None = None
+    redis_timeout_seconds: float = 5.0
 
     @property
     def enabled(self) -> bool:
@@ -87,6 +89,8 @@ class TelegramSettings:
                 database_timeout_seconds=read.number("DATABASE_CALL_TIMEOUT_SECONDS", 30.0, positive=True),
                 overall_sends_per_second=read.integer("TELEGRAM_OVERALL_SENDS_PER_SECOND", 30, minimum=1),
                 typing_after_seconds=read.number("TELEGRAM_TYPING_AFTER_SECONDS", 1.0, minimum=0.0),
+                redis_url=read.url("REDIS_URL", schemes=("redis", "rediss")),
+                redis_timeout_seconds=read.number("REDIS_TIMEOUT_SECONDS", 5.0, positive=True),
             )
 
 
