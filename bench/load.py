@@ -9,14 +9,19 @@ How it is measured:
   the script ends. **Closed loop with think time**: a chat sends its next message 1 s after the
   previous turn's last reply arrived (REST: the response, which carries all the turn's replies;
   Telegram: the turn's last reply at the fake Bot API). Waiting for the whole turn keeps
-  replies attributable: the Telegram connector spaces a chat's replies 1 s apart, so the next
-  turn's first reply is never confused with the previous turn's second one. 1, 10 and 100
+  replies attributable: the next turn's first reply is never confused with the previous
+  turn's last one. 1, 10 and 100
   concurrent chats, 20 s each; then every chat finishes its turn (bounded).
 - **Open loop**: 100 chats, each sending every 3 s (33 msg/s offered) whatever came back, 20 s;
   the answered rate shows where the stack saturates.
 - How many replies each Telegram turn gets is learnt from the REST points, which run first with
-  the same scripts (both channels turn one Rasa response into one message). A Telegram chat
-  whose reply count then differs is reported (`reply_count_mismatches`).
+  the same scripts. Replies are counted by paragraph on both: Rasa's REST channel makes each
+  paragraph its own reply, the Telegram connector sends a turn's replies as one message. A
+  Telegram chat whose reply count then differs is reported (`reply_count_mismatches`).
+- By default two Rasa servers run (`RASA_INSTANCES=2` on the local Redis): one Python process
+  uses one core, and this machine has two. They share the bot's Telegram send budget
+  (`TELEGRAM_OVERALL_SENDS_PER_SECOND`, Telegram's 30 a second by default), which caps what
+  the Telegram path can answer; set it in the environment to measure past it.
 - Throughput: turns whose first reply arrived inside the window, per second. Latency: message
   sent (REST request / webhook POST) to the first reply, p50/p99 over the turns sent in the window.
 - CPU per answered message of each process (/proc/<pid>/stat) over each 100-chat point; the
@@ -316,6 +321,9 @@ async def run_load(
         ):
             rest = RestClient(session, *stack.rasa_urls)
             line = TelegramLine(fake, session, stack.webhook_url)
+            budget = stack.child_env[stack.rasa_names[0]]["TELEGRAM_OVERALL_SENDS_PER_SECOND"]
+            emit({"load.rasa_servers": str(instances),
+                  "load.telegram_sends_per_s": f"{int(budget) * instances} for the bot ({budget} per server)"})
             emit(await p1_alert_latency(stack, line, 5, 90, "p1_alert.idle"))
             expected: Expected = {}
             for chats in CONCURRENCY:
@@ -351,7 +359,7 @@ async def run_load(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="End-to-end load on the real stack (see the module's docstring).")
-    parser.add_argument("--instances", type=int, default=1, help="Rasa servers, as RASA_INSTANCES runs them")
+    parser.add_argument("--instances", type=int, default=2, help="Rasa servers, as RASA_INSTANCES runs them")
     parser.add_argument("--postgres", action="store_true", help="a fresh PostgreSQL database instead of SQLite")
     args = parser.parse_args()
 
