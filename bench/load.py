@@ -18,10 +18,11 @@ How it is measured:
   the same scripts. Replies are counted by paragraph on both: Rasa's REST channel makes each
   paragraph its own reply, the Telegram connector sends a turn's replies as one message. A
   Telegram chat whose reply count then differs is reported (`reply_count_mismatches`).
-- By default two Rasa servers run (`RASA_INSTANCES=2` on the local Redis): one Python process
-  uses one core, and this machine has two. They share the bot's Telegram send budget
-  (`TELEGRAM_OVERALL_SENDS_PER_SECOND`, Telegram's 30 a second by default), which caps what
-  the Telegram path can answer; set it in the environment to measure past it.
+- Two stacks: 1 and 10 chats on `make run`'s default, one Rasa server (latency); 100 chats and
+  the open loop on two (`RASA_INSTANCES=2` on the local Redis, `--instances`): one Python
+  process uses one core, and this machine has two. The servers count the bot's Telegram send
+  budget together (`TELEGRAM_OVERALL_SENDS_PER_SECOND`, Telegram's 30 a second by default),
+  which caps what the Telegram path can answer; set it in the environment to measure past it.
 - Throughput: turns whose first reply arrived inside the window, per second. Latency: message
   sent (REST request / webhook POST) to the first reply, p50/p99 over the turns sent in the window.
 - CPU per answered message of each process (/proc/<pid>/stat) over each 100-chat point; the
@@ -43,6 +44,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -52,11 +54,12 @@ from bench.customers import p1_message, script
 from bench.fake_bot_api import FakeBotApi
 from bench.live_stack import AGENT_GROUP, AGENT_TOKEN, CUSTOMER_TOKEN, LiveStack, live_stack, run_main, work_dir
 from bench.traffic import Conversation, RestClient, TelegramLine, Turn, attribute
+from connectors.telegram.settings import TelegramSettings
 from tests.auxil.databases import postgres_database
 
 WINDOW = 20.0
 THINK = 1.0
-CONCURRENCY = (1, 10, 100)
+LATENCY_CHATS, THROUGHPUT_CHATS = (1, 10), (100,)
 OPEN_CHATS, OPEN_PERIOD = 100, 3.0
 DRAIN = 90.0  # longest wait for the turns still open when a closed-loop window ends
 OPEN_DRAIN = 30.0  # the same after the open-loop window (its backlog is not waited out)
@@ -291,11 +294,25 @@ async def p1_alert_latency(
 
 
 # ---------------------------------------------------------------- the whole run
+@dataclass(frozen=True)
+class Phase:
+    """One stack and the points measured on it."""
+
+    servers: int
+    chats: tuple[int, ...]
+    under_load: bool  # also the open loop, CPU per message and the P1 alert after the closed-loop points
+
+
+def phases(instances: int) -> tuple[Phase, ...]:
+    """Latency on `make run`'s default, one server; throughput on ``instances`` servers (both cores)."""
+    return (Phase(1, LATENCY_CHATS, False), Phase(instances, THROUGHPUT_CHATS, True))
+
+
 async def run_load(
-    print_line: Callable[[str, str], None], instances: int = 1, database_url: str | None = None
+    print_line: Callable[[str, str], None], instances: int = 2, database_url: str | None = None
 ) -> dict[str, str]:
-    """Every figure above, printed as measured; also returned. ``instances``: Rasa servers (RASA_INSTANCES);
-    ``database_url``: a database instead of the fresh SQLite file."""
+    """Every figure above, printed as measured; also returned. ``instances``: Rasa servers (RASA_INSTANCES)
+    of the throughput points; ``database_url``: a database instead of the fresh SQLite file."""
     results: dict[str, str] = {}
 
     def emit(values: dict[str, str]) -> None:
@@ -303,63 +320,78 @@ async def run_load(
         for key, value in values.items():
             print_line(key, value)
 
+    for phase in phases(instances):
+        await run_phase(phase, emit, results, database_url)
+    points = [f"c{c}" for phase in phases(instances) for c in phase.chats] + ["open33"]
+    for point in points:
+        ratio = float(results[f"telegram.{point}.throughput_msgs_per_s"]) / max(
+            float(results[f"rest.{point}.throughput_msgs_per_s"]), 1e-9)
+        emit({f"telegram_vs_rest.{point}.throughput_ratio": f"{ratio:.2f}"})
+    return results
+
+
+async def run_phase(
+    phase: Phase, emit: Callable[[dict[str, str]], None], results: dict[str, str], database_url: str | None
+) -> None:
+    """The phase's points on a fresh stack: REST first (it teaches each turn's reply count), then Telegram."""
     failures = 0
 
     def action_failures(name: str) -> dict[str, str]:
         """Custom-action calls that failed during the point (Rasa logs each; the turn goes on without it)."""
         nonlocal failures
-        now = stack.log_lines("rasa", ACTION_FAILED)
+        now = sum(stack.log_lines(server, ACTION_FAILED) for server in stack.rasa_names)
         failed, failures = now - failures, now
         return {f"{name}.action_call_failures": str(failed)} if failed else {}
 
     database = {"DATABASE_URL": database_url} if database_url else {}
+    points = "/".join(f"c{c}" for c in phase.chats)
     with work_dir("bench-load-") as work:
         async with (
             FakeBotApi() as fake,
-            live_stack(work, fake, instances=instances, **database) as stack,
+            live_stack(work, fake, instances=phase.servers, **database) as stack,
             aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session,
         ):
             rest = RestClient(session, *stack.rasa_urls)
             line = TelegramLine(fake, session, stack.webhook_url)
-            budget = stack.child_env[stack.rasa_names[0]]["TELEGRAM_OVERALL_SENDS_PER_SECOND"]
-            emit({"load.rasa_servers": str(instances),
-                  "load.telegram_sends_per_s": f"{int(budget) * instances} for the bot ({budget} per server)"})
-            emit(await p1_alert_latency(stack, line, 5, 90, "p1_alert.idle"))
+            budget = TelegramSettings.from_env(stack.env).overall_sends_per_second
+            shared = "counted together in Redis" if phase.servers > 1 else "one server"
+            emit({f"load.{points}.rasa_servers": str(phase.servers),
+                  f"load.{points}.telegram_sends_per_s": f"{budget} for the bot ({shared})"})
+            if not phase.under_load:
+                emit(await p1_alert_latency(stack, line, 5, 90, "p1_alert.idle"))
             expected: Expected = {}
-            for chats in CONCURRENCY:
+            for chats in phase.chats:
                 before, started = stack.cpu(), time.perf_counter()
                 emit(await rest_closed(rest, expected, chats, f"rest.c{chats}"))
                 emit(action_failures(f"rest.c{chats}"))
-                if chats == max(CONCURRENCY):
+                if phase.under_load:
                     answered = int(results[f"rest.c{chats}.turns_answered"])
                     emit(cpu_per_message(f"rest.c{chats}", before, stack.cpu(), answered,
                                          time.perf_counter() - started))
-            emit(await rest_open(rest, expected, "rest.open33"))
-            emit(action_failures("rest.open33"))
-            for run, chats in enumerate(CONCURRENCY, start=1):
+            if phase.under_load:
+                emit(await rest_open(rest, expected, "rest.open33"))
+                emit(action_failures("rest.open33"))
+            for run, chats in enumerate(phase.chats, start=1):
                 before, calls, started = stack.cpu(), len(fake.calls), time.perf_counter()
                 emit(await telegram_closed(line, expected, chats, run, f"telegram.c{chats}"))
                 emit(action_failures(f"telegram.c{chats}"))
                 answered = int(results[f"telegram.c{chats}.turns_answered"])
                 emit(bot_api_calls(f"telegram.c{chats}", fake, calls, answered))
-                if chats == max(CONCURRENCY):
+                if phase.under_load:
                     emit(cpu_per_message(f"telegram.c{chats}", before, stack.cpu(), answered,
                                          time.perf_counter() - started))
-            emit(await p1_alert_latency(stack, line, 1, 91, "p1_alert.after_load", wait=45.0))
-            calls = len(fake.calls)
-            emit(await telegram_open(line, expected, len(CONCURRENCY) + 1, "telegram.open33"))
-            emit(action_failures("telegram.open33"))
-            emit(bot_api_calls("telegram.open33", fake, calls, int(results["telegram.open33.turns_answered"])))
-            for point in [f"c{c}" for c in CONCURRENCY] + ["open33"]:
-                ratio = float(results[f"telegram.{point}.throughput_msgs_per_s"]) / max(
-                    float(results[f"rest.{point}.throughput_msgs_per_s"]), 1e-9)
-                emit({f"telegram_vs_rest.{point}.throughput_ratio": f"{ratio:.2f}"})
-    return results
+            if phase.under_load:
+                emit(await p1_alert_latency(stack, line, 1, 91, "p1_alert.after_load", wait=45.0))
+                calls = len(fake.calls)
+                emit(await telegram_open(line, expected, len(phase.chats) + 1, "telegram.open33"))
+                emit(action_failures("telegram.open33"))
+                emit(bot_api_calls("telegram.open33", fake, calls, int(results["telegram.open33.turns_answered"])))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="End-to-end load on the real stack (see the module's docstring).")
-    parser.add_argument("--instances", type=int, default=2, help="Rasa servers, as RASA_INSTANCES runs them")
+    parser.add_argument("--instances", type=int, default=2,
+                        help="Rasa servers of the 100-chat points, as RASA_INSTANCES runs them (1 and 10 chats: one)")
     parser.add_argument("--postgres", action="store_true", help="a fresh PostgreSQL database instead of SQLite")
     args = parser.parse_args()
 
