@@ -9,7 +9,7 @@ End to end, each in its own process (a fresh Python, one stack at a time: the pr
 `bench/load.py` (REST and Telegram throughput and first-reply latency, P1 alert latency),
 `bench/crash.py` (kill -9 of the Rasa server during a Telegram burst), `bench/cpu_profile.py`
 (CPU per message by component, idle polling). Each also runs alone: `python -m bench.load` /
-`bench.crash` / `bench.cpu_profile`. About 13 minutes in all on the 2-core machine.
+`bench.crash` / `bench.cpu_profile`. About 17 minutes in all on the 2-core machine.
 """
 import asyncio
 import signal
