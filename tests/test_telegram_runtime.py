@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rasa.core.channels.channel import UserMessage
@@ -15,7 +17,7 @@ from sqlalchemy.engine import Engine
 from bot.cases.instances import Instance
 from connectors.telegram.delivery import first_message, joined
 from connectors.telegram.storage import Inbox, Outbox, telegram_replies, telegram_updates
-from tests.auxil.fake_telegram import FakeTelegram, private_message
+from tests.auxil.fake_telegram import FakeTelegram, _error, private_message
 from tests.auxil.telegram_harness import ChannelHarness
 from tests.auxil.waiting import until
 
@@ -437,3 +439,60 @@ def test_one_message_holds_texts_up_to_the_first_buttons_and_telegrams_length() 
     assert joined([text("a", reply_to=5), text("b", buttons=[{"title": "No"}])]) == text(
         "a\n\nb", reply_to=5, buttons=[{"title": "No"}]
     )
+
+
+class StrictTelegram(FakeTelegram):
+    """Refuses a keyboard with a link that is not HTTPS, as Telegram does ("wrong HTTP URL specified")."""
+
+    async def _m_sendMessage(self, params: dict[str, Any]) -> Any:
+        markup = params.get("reply_markup")
+        markup = json.loads(markup) if isinstance(markup, str) else markup or {}
+        keys = [key for row in markup.get("inline_keyboard", []) for key in row]
+        if any(not key.get("url", "https://").startswith("https://") for key in keys):
+            return _error(400, "Bad Request: wrong HTTP URL specified")
+        return await super()._m_sendMessage(params)
+
+
+async def test_a_refused_reply_does_not_take_the_rest_of_its_turn_with_it(sqlite_url: str, tmp_path: Path) -> None:
+    """Found by an outside review: the merged message was refused and both replies were marked failed."""
+    async with StrictTelegram() as strict:
+        harness = ChannelHarness(strict, sqlite_url, tmp_path)
+
+        async def answer(message: UserMessage) -> None:
+            for reply in [
+                {"text": "Your withdrawal W-1 is confirmed on chain."},
+                {"text": "Track it here:", "buttons": [{"title": "Explorer", "url": "tronscan.org/#/tx/abc"}]},
+            ]:
+                await message.output_channel.send_response(message.sender_id, reply)
+
+        harness.on_new_message = answer  # type: ignore[method-assign]
+        async with harness:
+            await harness.post(text_update(81, "where is my withdrawal"))
+            outbox = outbox_of(harness.engine)
+            await until(lambda: sorted(r["status"] for r in outbox.rows(CHAT)) == ["failed", "sent"], timeout=15)
+        assert [r["status"] for r in outbox.rows(CHAT)] == ["sent", "failed"]
+        assert "Your withdrawal W-1 is confirmed on chain." in strict.sent_texts(CHAT)  # alone, after the refusal
+
+
+@pytest.mark.postgres
+async def test_another_servers_sweep_leaves_a_running_turns_replies_to_it(
+    fake: FakeTelegram, pg_url: str, tmp_path: Path
+) -> None:
+    """Found by an outside review: the second server sent a running turn's replies one by one."""
+    first = await ChannelHarness(fake, pg_url, tmp_path).start()
+    second = await ChannelHarness(fake, pg_url, tmp_path, env={"INSTANCE_ID": "second"}).start()
+
+    async def slow_three_replies(message: UserMessage) -> None:
+        for text in ("one", "two", "three"):
+            await message.output_channel.send_response(message.sender_id, {"text": text})
+            await asyncio.sleep(0.8)  # past the other server's 1-s sweep, well inside the 5-s wait
+
+    first.on_new_message = second.on_new_message = slow_three_replies  # type: ignore[method-assign]
+    try:
+        await first.post(text_update(71, "fees?"))
+        await first.idle()
+        await second.idle()
+    finally:
+        await first.stop()
+        await second.stop()
+    assert fake.sent_texts(CHAT) == ["one\n\ntwo\n\nthree"]

@@ -13,6 +13,7 @@ duplicate); still failing after the last attempt -> ``failed`` with its error.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -87,6 +88,7 @@ class ReplyDelivery:
         self._callbacks = callbacks
         self._chats: dict[int, asyncio.Task[None]] = {}
         self._again: set[int] = set()  # woken while its task was sending: look once more
+        self._alone: set[int] = set()  # rows Telegram refused as part of one message: sent one by one
 
     def wake(self, chat_id: int) -> None:
         """Make sure the chat's due rows are being sent; returns at once."""
@@ -149,7 +151,10 @@ class ReplyDelivery:
             ready.append(item)
         if not ready:
             return 0
-        batch = ready[: first_message([item.body for item in ready]) if ready[0].update_id is not None else 1]
+        batch = ready[:1]
+        if ready[0].update_id is not None and ready[0].id not in self._alone:
+            joinable = list(itertools.takewhile(lambda item: item.id not in self._alone, ready))
+            batch = joinable[: first_message([item.body for item in joinable])]
         if not await self._db(self._outbox.claim, [item.id for item in batch]):
             return 0
         with log_context.bound(None if batch[0].update_id is None else f"tg-{batch[0].update_id}"):
@@ -163,16 +168,29 @@ class ReplyDelivery:
                 self._send_body(chat_id, joined([item.body for item in batch])), self._send_limit
             )
         except (BadRequest, Forbidden) as exc:
+            if len(batch) > 1:
+                return await self._one_by_one(batch, exc)
             logger.error("Telegram refused send %s to chat %s: %s", ids, chat_id, exc)
             await self._db(self._outbox.mark, ids, FAILED, error=str(exc))
         except (RetryAfter, TimedOut, asyncio.TimeoutError, NetworkError) as exc:
             return await self._retry(batch, exc)
         except Exception as exc:  # a body this code cannot send (bad file, bad data): never retried
+            if len(batch) > 1:
+                return await self._one_by_one(batch, exc)
             logger.exception("send %s to chat %s failed", ids, chat_id)
             await self._db(self._outbox.mark, ids, FAILED, error=repr(exc))
         else:
             await self._db(self._outbox.mark, ids, SENT, message_id=message_id)
+        self._alone.difference_update(ids)
         return True
+
+    async def _one_by_one(self, batch: list[OutboxItem], exc: BaseException) -> bool:
+        """One reply spoilt the message (a bad button, say): the others must still arrive, so each goes alone."""
+        ids = [item.id for item in batch]
+        logger.warning("Telegram refused replies %s as one message (%s); sending them one by one", ids, exc)
+        self._alone.update(ids)
+        await self._db(self._outbox.retry_later, ids, f"{type(exc).__name__}: {exc}", 0.0)
+        return False
 
     async def _retry(self, batch: list[OutboxItem], exc: BaseException) -> bool:
         ids, chat_id, attempts = [item.id for item in batch], batch[0].chat_id, max(item.attempts for item in batch)

@@ -41,14 +41,21 @@ from connectors.telegram.raw_updates import attachment_kind, chat_of, parse_upda
 from connectors.telegram.redaction import redact_update
 from connectors.telegram.sender import TelegramSender
 from connectors.telegram.settings import TelegramSettings
-from connectors.telegram.storage import CLAIMED, DONE, FAILED, CallbackPayloads, Inbox, Outbox
+from connectors.telegram.storage import (
+    CLAIMED,
+    DONE,
+    FAILED,
+    REPLIES_WAIT_FOR_TURN_SECONDS,
+    CallbackPayloads,
+    Inbox,
+    Outbox,
+)
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 POLLER_LEASE = "telegram_poller"
-REPLIES_WAIT_FOR_TURN_SECONDS = 5.0  # then the sweep sends what a hanging turn has said so far
 TRANSIENT: tuple[type[Exception], ...] = (
     *DATABASE_UNAVAILABLE,
     InterfaceError,

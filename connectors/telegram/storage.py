@@ -47,6 +47,7 @@ from bot.migrations.runner import ensure_schema
 metadata = MetaData()
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
+REPLIES_WAIT_FOR_TURN_SECONDS = 5.0  # a turn's replies wait for its end this long, then go as they are
 SENDING, SENT = "sending", "sent"
 CLAIMED, WAIT, TAKEN = "claimed", "wait", "taken"
 
@@ -364,8 +365,16 @@ class Outbox:
             return [str(row[0] or "") for row in conn.execute(query)]
 
     def due(self, chat_id: int) -> list[OutboxItem]:
-        """The chat's unsent rows in order; a row someone holds or that waits out a delay is ``blocked``."""
-        free = and_(_claimable(telegram_replies, self._instance, self._hold), _due(telegram_replies))
+        """The chat's unsent rows in order; a row someone holds or that waits out a delay is ``blocked``.
+
+        So is a reply of a turn another server is running (for a while): it goes out with the
+        rest of its turn, from that server, once the turn is over.
+        """
+        free = and_(
+            _claimable(telegram_replies, self._instance, self._hold),
+            _due(telegram_replies),
+            ~self._turn_running_elsewhere(),
+        )
         query = (
             select(telegram_replies, free.label("free"))
             .where(telegram_replies.c.chat_id == chat_id, telegram_replies.c.status.in_((PENDING, SENDING)))
@@ -385,11 +394,27 @@ class Outbox:
                 telegram_replies.c.status.in_((PENDING, SENDING)),
                 _claimable(telegram_replies, self._instance, self._hold),
                 _due(telegram_replies),
+                ~self._turn_running_elsewhere(),
             )
             .distinct()
         )
         with self._engine.connect() as conn:
             return [int(r[0]) for r in conn.execute(query)]
+
+    def _turn_running_elsewhere(self) -> ColumnElement[bool]:
+        """The row's turn was claimed by another server less than ``REPLIES_WAIT_FOR_TURN_SECONDS`` ago and runs."""
+        turn = telegram_updates.c
+        return (
+            select(turn.update_id)
+            .where(
+                turn.update_id == telegram_replies.c.update_id,
+                turn.status == PENDING,
+                turn.claimed_by.is_not(None),
+                turn.claimed_by != self._instance.id,
+                turn.claimed_at > database_epoch() - REPLIES_WAIT_FOR_TURN_SECONDS,
+            )
+            .exists()
+        )
 
     def claim(self, item_ids: Sequence[int]) -> bool:
         """Take rows for sending, all or none (one message may carry several).
