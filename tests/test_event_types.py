@@ -22,3 +22,5 @@ def test_events_read_back_through_the_table_and_the_walks_edges_hold() -> None:
     assert resolve_by_type("no_such_event", default=SlotSet) is SlotSet
     with pytest.raises(ValueError, match="Unknown event name 'no_such_event'"):
         resolve_by_type("no_such_event")
+    with pytest.raises(ValueError, match="Unknown event name"):  # not a name at all, as Rasa's walk says too
+        resolve_by_type(["x"])  # type: ignore[arg-type]

@@ -26,7 +26,7 @@ def _classes() -> dict[str, type[Event]]:
 
 def resolve_by_type(type_name: str, default: type[Event] | None = None) -> type[Event] | None:
     """``Event.resolve_by_type``'s answers: the class, ``None`` for the old "topic", ``default``, or ValueError."""
-    found = _classes().get(type_name)
+    found = _classes().get(type_name) if isinstance(type_name, str) else None  # a list from bad JSON: unknown
     if found is not None:
         return found
     if type_name == "topic":

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
@@ -53,50 +55,64 @@ class Window(Protocol):
     async def acquire(self) -> None: ...
 
 
-# One second's count of the bot's sends, by Redis's clock (every server reads the same one):
-# 0 when this send fits, else the microseconds until the next second.
+# The bot's sends of the last second, by Redis's clock (every server reads the same one), as a
+# sorted set of send times: 0 when this send fits (and is recorded), else the microseconds until
+# the oldest send leaves the window.
 _TAKE_ONE = """
 local now = redis.call('TIME')
-local key = KEYS[1] .. ':' .. now[1]
-local taken = redis.call('INCR', key)
-if taken == 1 then redis.call('EXPIRE', key, 2) end
-if taken <= tonumber(ARGV[1]) then return 0 end
-return 1000000 - tonumber(now[2])
+local t = tonumber(now[1]) * 1000000 + tonumber(now[2])
+local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', t - window)
+if redis.call('ZCARD', KEYS[1]) < limit then
+  redis.call('ZADD', KEYS[1], t, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return math.max(1, tonumber(oldest[2]) + window - t)
 """
+REDIS_PAUSE_SECONDS = 30.0  # after Redis failed to answer, this process paces itself that long before asking again
 
 
 class SharedWindow:
-    """At most ``limit`` acquisitions a second for every process using ``key``, counted in Redis.
+    """At most ``limit`` acquisitions in any second for every process using ``key``, counted in Redis.
 
     One waiter per process asks Redis at a time (first come, first served here too). When
-    Redis does not answer, this process's own window stands in until it does: the sends go
-    on, and a 429 Telegram may then answer is retried for its chat.
+    Redis does not answer, this process's own window stands in for ``REDIS_PAUSE_SECONDS``
+    before Redis is asked again, so a hung Redis costs one timeout, not one per send; the
+    sends go on, and a 429 Telegram may then answer is retried for its chat.
     """
 
-    def __init__(self, client: Redis, key: str, limit: int, fallback: SlidingWindow) -> None:
+    def __init__(self, client: Redis, key: str, limit: int, fallback: SlidingWindow, period: float = 1.0) -> None:
         self._client = client
         self._key = key
         self._limit = limit
+        self._window_us = round(period * 1_000_000)
         self._fallback = fallback
         self._take_one = client.register_script(_TAKE_ONE)
         self._lock = asyncio.Lock()
-        self._warned = False
+        self._sends = itertools.count()
+        self._member = f"{uuid.uuid4().hex}:"  # this process's sends, told apart from other servers'
+        self._on_own_until = 0.0
 
     async def acquire(self) -> None:
         async with self._lock:
-            while True:
+            while time.monotonic() >= self._on_own_until:
                 try:
-                    wait_us = int(await self._take_one(keys=[self._key], args=[self._limit]))
+                    wait_us = int(
+                        await self._take_one(
+                            keys=[self._key], args=[self._limit, self._window_us, f"{self._member}{next(self._sends)}"]
+                        )
+                    )
                 except (RedisError, OSError, asyncio.TimeoutError):
-                    if not self._warned:
-                        logger.warning("Redis is unreachable; this server paces Telegram sends on its own meanwhile")
-                        self._warned = True
-                    await self._fallback.acquire()
-                    return
-                self._warned = False
+                    pause = REDIS_PAUSE_SECONDS
+                    logger.warning("Redis did not answer; this server paces Telegram sends on its own for %.0fs", pause)
+                    self._on_own_until = time.monotonic() + pause
+                    break
                 if wait_us == 0:
                     return
                 await asyncio.sleep(wait_us / 1_000_000)
+        await self._fallback.acquire()
 
     async def close(self) -> None:
         await self._client.close()

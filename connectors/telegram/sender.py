@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 MAX_TEXT = int(MessageLimit.MAX_TEXT_LENGTH)  # 4096, counted on the text as the customer sees it
 MAX_CALLBACK_DATA = 64  # bytes, the Bot API's limit for callback_data
 MAX_SHORT_PER_ROW = 8  # the most buttons Telegram puts in one row
+SEND_BUDGET_REDIS_TIMEOUT_SECONDS = 0.5  # Redis answers the shared send budget in a millisecond when well
 
 
 @dataclass(frozen=True)
@@ -270,11 +271,8 @@ def _shared_budget(settings: TelegramSettings) -> SharedWindow | None:
     """With Redis, the bot's sends a second are counted across every server (Telegram counts them per bot)."""
     if not settings.redis_url or not settings.bot_token:
         return None
-    client = Redis.from_url(
-        settings.redis_url,
-        socket_timeout=settings.redis_timeout_seconds,
-        socket_connect_timeout=settings.redis_timeout_seconds,
-    )
+    timeout = min(settings.redis_timeout_seconds, SEND_BUDGET_REDIS_TIMEOUT_SECONDS)  # every send waits on it
+    client = Redis.from_url(settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
     bot_id = settings.bot_token.partition(":")[0]  # the token's public part: never the secret in a key
     local = SlidingWindow(settings.overall_sends_per_second, 1.0)
     return SharedWindow(client, f"support:telegram-sends:{bot_id}", settings.overall_sends_per_second, local)
