@@ -66,7 +66,7 @@ class Burst:
             await asyncio.sleep(0.2)
 
     def replies(self, chats: list[int]) -> int:
-        return sum(len(self.fake.sent_texts(chat)) for chat in chats)
+        return sum(len(self.fake.sent_paragraphs(chat)) for chat in chats)
 
     def _unsettled(self, chats: list[int], update_ids: list[int]) -> int:
         with self.engine.connect() as conn:
@@ -162,7 +162,7 @@ async def _crash_in_burst(
     update_ids += await late_posts
     await burst.settled(chats, update_ids)
     await asyncio.sleep(1.5)  # a send past the last recorded one would show up here
-    texts = {chat: burst.fake.sent_texts(chat) for chat in chats}
+    texts = {chat: burst.fake.sent_paragraphs(chat) for chat in chats}
     lost = {chat: expected[wanted[chat]] - len(set(got)) for chat, got in texts.items()}
     lost = {chat: count for chat, count in lost.items() if count > 0}
     duplicates = sum(len(got) - len(set(got)) for got in texts.values())
@@ -223,10 +223,10 @@ async def test_nothing_is_lost_when_rasa_the_action_server_or_the_desk_is_killed
                 calm = {message: 100 + i for i, message in enumerate(MESSAGES)}
                 update_ids = [await burst.post(chat, message) for message, chat in calm.items()]
                 await burst.settled(list(calm.values()), update_ids)
-                expected = {message: len(fake.sent_texts(chat)) for message, chat in calm.items()}
+                expected = {message: len(fake.sent_paragraphs(chat)) for message, chat in calm.items()}
                 print(f"\n[calm] replies per message: {expected}")
                 assert all(count >= 2 for count in expected.values()), {
-                    message: fake.sent_texts(chat) for message, chat in calm.items()
+                    message: fake.sent_paragraphs(chat) for message, chat in calm.items()
                 }
 
                 async def kill_rasa() -> float:

@@ -297,7 +297,7 @@ async def _search_is_answered_in_korean_and_yes_records_the_article(fake: FakeTe
     (asked,) = await until(lambda: [p for p in sent() if p.get("reply_markup")], BOT_SECONDS)
     answer = " ".join(fake.sent_texts(chat))
     assert html.escape(korean.summary, quote=False) in answer and "/help/ko/withdrawal-fees" in answer
-    assert asked["text"] == "문제가 해결되었나요?"
+    assert asked["text"].endswith("\n\n문제가 해결되었나요?")  # the answer and the question, one message
     assert [b["text"] for b in asked["reply_markup"]["inline_keyboard"][0]] == ["네, 해결됐어요", "아니요"]
 
     fake.queue_update({"callback_query": _press_first_button(chat, "cbq-yes", asked)})

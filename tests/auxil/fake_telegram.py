@@ -158,6 +158,10 @@ class FakeTelegram:
     def sent_texts(self, chat_id: int | None = None) -> list[str]:
         return [c.params["text"] for c in self.calls_to("sendMessage", chat_id)]
 
+    def sent_paragraphs(self, chat_id: int | None = None) -> list[str]:
+        """What the bot said, a paragraph at a time: a turn's several replies arrive as one message."""
+        return [part for text in self.sent_texts(chat_id) for part in text.split("\n\n")]
+
     async def wait_for(
         self, method: str, count: int = 1, chat_id: int | None = None, timeout: float = 5.0
     ) -> list[Call]:
