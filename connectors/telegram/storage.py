@@ -365,16 +365,8 @@ class Outbox:
             return [str(row[0] or "") for row in conn.execute(query)]
 
     def due(self, chat_id: int) -> list[OutboxItem]:
-        """The chat's unsent rows in order; a row someone holds or that waits out a delay is ``blocked``.
-
-        So is a reply of a turn another server is running (for a while): it goes out with the
-        rest of its turn, from that server, once the turn is over.
-        """
-        free = and_(
-            _claimable(telegram_replies, self._instance, self._hold),
-            _due(telegram_replies),
-            ~self._turn_running_elsewhere(),
-        )
+        """The chat's unsent rows in order; a row someone holds or that waits out a delay is ``blocked``."""
+        free = and_(_claimable(telegram_replies, self._instance, self._hold), _due(telegram_replies))
         query = (
             select(telegram_replies, free.label("free"))
             .where(telegram_replies.c.chat_id == chat_id, telegram_replies.c.status.in_((PENDING, SENDING)))
@@ -387,7 +379,12 @@ class Outbox:
         ]
 
     def due_chats(self) -> list[int]:
-        """Chats with a row that can be sent now (new, retry delay over, or abandoned mid-send)."""
+        """Chats with a row that can be sent now (new, retry delay over, or abandoned mid-send), for the sweep.
+
+        Not a reply of a turn another server is running (for a while): it goes out with the rest
+        of its turn, from that server, once the turn is over. (Only the sweep asks: a chat's
+        sending is woken here otherwise by its own turn, which no other server runs meanwhile.)
+        """
         query = (
             select(telegram_replies.c.chat_id)
             .where(
