@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from bot.cases.instances import default_instance_id
 from bot.environment import EnvReader, reading
-from bot.settings import PROJECT_ROOT
+from bot.settings import PROJECT_ROOT, Settings
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -63,6 +63,7 @@ class TelegramSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> TelegramSettings:
         """Read ``TELEGRAM_*`` variables from ``env`` (the process environment by default)."""
         with reading(env) as read:
+            shared = Settings.from_env(env)  # REDIS_URL and its timeout are every process's (bot.settings)
             attachment_dir = Path(read.text("TELEGRAM_ATTACHMENT_DIR") or PROJECT_ROOT / "var" / "attachments")
             return cls(
                 bot_token=read.optional("TELEGRAM_BOT_TOKEN"),
@@ -89,8 +90,8 @@ class TelegramSettings:
                 database_timeout_seconds=read.number("DATABASE_CALL_TIMEOUT_SECONDS", 30.0, positive=True),
                 overall_sends_per_second=read.integer("TELEGRAM_OVERALL_SENDS_PER_SECOND", 30, minimum=1),
                 typing_after_seconds=read.number("TELEGRAM_TYPING_AFTER_SECONDS", 1.0, minimum=0.0),
-                redis_url=read.url("REDIS_URL", schemes=("redis", "rediss")),
-                redis_timeout_seconds=read.number("REDIS_TIMEOUT_SECONDS", 5.0, positive=True),
+                redis_url=shared.redis_url,
+                redis_timeout_seconds=shared.redis_timeout_seconds,
             )
 
 
