@@ -72,17 +72,45 @@ def test_attachment_links_and_desk_link_when_the_desk_address_is_known():
 
 def test_a_digest_of_ten_huge_cases_fits_one_message_with_a_claim_button_each():
     cases = [_case(id=f"CX-00000{i}", summary="<i>" + "z" * 5000, priority=1 + i % 2) for i in range(10)]
-    text = digest_text(cases, mentions=["@alice"], desk_origin="https://desk.example")
+    digest = digest_text(cases, mentions=["@alice"], desk_origin="https://desk.example")
+    text = digest.text
     assert len(text) < 4096 and text.startswith("<b>10 new cases at once</b>")
+    assert digest.new == 10 and 0 < digest.detailed < 10  # the first in full, the rest by id in the other half
     assert "\U0001f534 <b>P1</b> \u00b7 <code>CX-000000</code>" in text
     assert "\U0001f7e0 <b>P2</b> \u00b7 <code>CX-000001</code>" in text
     assert "&lt;i&gt;zzz" in text and "<i>" not in text
-    assert '<a href="https://desk.example/#case=CX-000009">desk</a>' in text and "On duty: @alice" in text
-    buttons = digest_buttons([c.id for c in cases]).inline_keyboard
+    assert '<a href="https://desk.example/#case=CX-000000">desk</a>' in text and "On duty: @alice" in text
+    assert all(case.id in text for case in cases)
+    buttons = digest_buttons([c.id for c in cases[: digest.detailed]]).inline_keyboard
     assert [(row[0].text, row[0].callback_data) for row in buttons][:2] == [
         ("Claim CX-000000", "claim:CX-000000"),
         ("Claim CX-000001", "claim:CX-000001"),
     ]
+
+
+def test_a_flood_digest_names_as_many_cases_as_one_message_holds_then_stops():
+    cases = [_case(id=f"CX-{i:06d}", summary="z" * 5000, priority=1 if i < 250 else 3) for i in range(400)]
+    unclaimed = [_case(id="CX-UNCLMD")]
+    digest = digest_text(cases, unclaimed, ["Customer on CX-000001: hurry"], mentions=["@alice"])
+    assert len(digest.text) <= 4096
+    assert 150 < digest.new < 400 and digest.unclaimed == digest.updates == 0  # new cases first; the rest waits
+    named = [case.id for case in cases if case.id in digest.text]
+    assert named == [case.id for case in cases[: digest.new]], "a prefix, most urgent first, each named"
+    assert "\U0001f534 <b>P1</b> also new: CX-0000" in digest.text
+    assert digest.text.startswith(f"<b>{digest.new} new cases at once</b>")
+
+
+def test_a_digest_adds_unclaimed_p1_cases_and_update_lines_after_the_new_cases():
+    new = [_case(id="CX-NEW001", priority=2)]
+    unclaimed = [_case(id="CX-OLD001"), _case(id="CX-OLD002")]
+    updates = [f"New details on CX-UPD{i:03d}: txid: " + "ab" * 40 for i in range(100)]
+    digest = digest_text(new, unclaimed, updates, desk_origin="https://desk.example")
+    assert (digest.detailed, digest.new, digest.unclaimed) == (1, 1, 2) and 10 < digest.updates < 100
+    assert len(digest.text) <= 4096
+    assert "<b>Still unclaimed, everyone please look</b>: CX-OLD001, CX-OLD002" in digest.text
+    assert f"\u2022 New details on CX-UPD{digest.updates - 1:03d}" in digest.text
+    assert f"CX-UPD{digest.updates:03d}" not in digest.text
+    assert digest.text.startswith(f"<b>1 new case, 2 still unclaimed, {digest.updates} updates at once</b>")
 
 
 def test_the_help_center_articles_tried_read_as_a_list():

@@ -41,7 +41,7 @@ def test_a_crash_after_the_send_but_before_the_record_redelivers_once(database_u
     time.sleep(0.35)
     again = ledger.claim_due("group")
     assert [d.outbox_id for d in again] == [sent[0].outbox_id]  # the one accepted duplicate
-    ledger.delivered(again[0])
+    ledger.delivered([again[0]])
     time.sleep(0.35)
     assert ledger.claim_due("group") == []
     assert ledger.counts("group") == {"pending": 0, "delivered": 1}

@@ -83,7 +83,7 @@ def test_old_finished_rows_go_and_recent_open_or_pending_ones_stay(engine, tmp_p
     while due := ledger.claim_due("desk", limit=100):  # one row per case at a time, in order
         for delivery in due:
             if delivery.case_id != still_open:
-                ledger.delivered(delivery)  # the open case's rows stay undelivered (claimed, then leased away)
+                ledger.delivered([delivery])  # the open case's rows stay undelivered (claimed, then leased away)
     age(engine, outbox, True, created_at=days_ago(40))
 
     instance = Instance(engine, "test")

@@ -172,7 +172,7 @@ async def test_a_secret_in_a_file_name_never_reaches_storage_alerts_or_the_webho
         while due := ledger.claim_due("webhook"):
             for delivery in due:
                 await webhook.deliver(delivery)
-                ledger.delivered(delivery)
+                ledger.delivered([delivery])
     bodies = json.dumps(receiver.accepted)
     assert [a["event"] for a in receiver.accepted] == ["case_opened", "attachment_added"]
     assert kept in bodies and secret not in bodies

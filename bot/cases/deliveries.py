@@ -8,7 +8,7 @@ delivered row is not sent again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -188,12 +188,15 @@ class DeliveryLedger:
             for r in rows
         ]
 
-    def delivered(self, delivery: Delivery) -> None:
+    def delivered(self, deliveries_: Sequence[Delivery]) -> None:
+        """Settle rows the destination accepted (a digest settles hundreds in one statement)."""
+        if not deliveries_:
+            return
         with self._engine.begin() as conn:
             conn.execute(
                 update(deliveries)
-                .where(deliveries.c.id == delivery.id)
-                .values(status=DELIVERED, delivered_at=utcnow(), attempts=delivery.attempts + 1, last_error=None)
+                .where(deliveries.c.id.in_([d.id for d in deliveries_]))
+                .values(status=DELIVERED, delivered_at=utcnow(), attempts=deliveries.c.attempts + 1, last_error=None)
             )
 
     def postpone(self, deliveries_: Iterable[Delivery], seconds: float) -> None:

@@ -163,6 +163,15 @@ class CaseStore:
             raise CaseNotFound(case_id)
         return Case.from_row(row)
 
+    def get_many(self, case_ids: Iterable[str]) -> dict[str, Case]:
+        """The cases of these ids that exist, in one query (a digest names hundreds)."""
+        wanted = {case_id.upper() for case_id in case_ids if _CASE_ID.fullmatch(case_id.upper())}
+        if not wanted:
+            return {}
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(cases).where(cases.c.id.in_(sorted(wanted)))).all()
+        return {row.id: Case.from_row(row) for row in rows}
+
     def find(self, case_id: str) -> Case | None:
         try:
             return self.get(case_id)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 
@@ -16,7 +17,9 @@ from bot.language import NAMES
 MARKERS = {1: "\U0001f534", 2: "\U0001f7e0", 3: "\U0001f7e1", 4: "\u26aa"}  # red, orange, yellow, white
 # Telegram takes 4096 characters a message: cap what the customer wrote, never the structure.
 SUMMARY_CHARS, DETAIL_CHARS, MAX_DETAILS, MAX_ATTACHMENTS, LINE_CHARS = 500, 100, 20, 10, 3500
-DIGEST_SUMMARY_CHARS = 200  # ten cases of a digest stay well within one message
+DIGEST_SUMMARY_CHARS = 200  # a digest's summaries and update lines
+DIGEST_DETAILED = 10  # new cases a digest shows in two lines; later ones by id
+DIGEST_CHARS, HEADER_CHARS = 4000, 160  # a digest stays within Telegram's 4096 characters
 
 
 def clip(text: str, limit: int) -> str:
@@ -97,18 +100,95 @@ def alert_buttons(case_id: str) -> InlineKeyboardMarkup:
     )
 
 
-def digest_text(cases: Sequence[Case], *, mentions: Iterable[str] = (), desk_origin: str | None = None) -> str:
-    """Several new cases in one message: who, what and how urgent, each in two lines; the rest is on the desk."""
-    lines = [f"<b>{len(cases)} new cases at once</b> (the bot may post about 20 messages a minute here)"]
-    for case in cases:
-        lines.append("")
-        lines.append(case_header(case))
+@dataclass(frozen=True)
+class Digest:
+    """One message of what waited for the budget, and how much of each kind it names (a prefix of each)."""
+
+    text: str
+    detailed: int  # the first new cases, in two lines and with a Claim button each
+    new: int
+    unclaimed: int
+    updates: int
+
+
+def digest_text(
+    new: Sequence[Case],
+    unclaimed: Sequence[Case] = (),
+    updates: Sequence[str] = (),
+    *,
+    mentions: Iterable[str] = (),
+    desk_origin: str | None = None,
+) -> Digest:
+    """New cases, P1 cases still unclaimed, then update lines: as much as one message holds.
+
+    The first new cases get two lines each (priority, id, problem, channel, language,
+    summary, desk link), later ones their ids by priority, so during a flood every waiting
+    case is named within a message or two; what does not fit waits for the next message.
+    """
+    closing = _closing(mentions, "Press Claim on a case; reply to its claim notice to answer the customer.")
+    room = DIGEST_CHARS - HEADER_CHARS - len("\n".join(closing))
+    message = _Lines(room)
+    detailed = 0
+    for case in new[:DIGEST_DETAILED]:  # in at most half the message: the other half names the rest
         summary = escape(clip(case.summary, DIGEST_SUMMARY_CHARS))
         if desk_origin:
             summary += f' <a href="{escape(desk_origin)}/#case={case.id}">desk</a>'
-        lines.append(summary)
-    answer = "Press Claim on a case; reply to its claim notice to answer the customer."
-    return "\n".join([*lines, *_closing(mentions, answer)])
+        if not message.add("", case_header(case), summary, keep=room // 2):
+            break
+        detailed += 1
+    shown = detailed + message.ids(new[detailed:], _also_new)
+    still = message.ids(unclaimed, lambda _: "<b>Still unclaimed, everyone please look</b>") if shown == len(new) else 0
+    lines = 0
+    if shown == len(new) and still == len(unclaimed):
+        for line in updates:
+            if not message.add(*([""] if lines == 0 else []), "\u2022 " + escape(clip(line, DIGEST_SUMMARY_CHARS))):
+                break
+            lines += 1
+    counted = [
+        f"{n} {one if n == 1 else many}"
+        for n, one, many in ((shown, "new case", "new cases"), (still, "still unclaimed", "still unclaimed"),
+                             (lines, "update", "updates"))
+        if n
+    ]  # fmt: skip
+    header = f"<b>{', '.join(counted)} at once</b> (the bot may post about 20 messages a minute here; the desk has all)"
+    return Digest("\n".join([header, *message.lines, *closing]), detailed, shown, still, lines)
+
+
+def _also_new(case: Case) -> str:
+    return f"{MARKERS.get(case.priority, '')} <b>{label(case.priority)}</b> also new"
+
+
+class _Lines:
+    """A message's lines, kept within ``room`` characters."""
+
+    def __init__(self, room: int) -> None:
+        self.lines: list[str] = []
+        self._room = room
+
+    def add(self, *lines: str, keep: int = 0) -> bool:
+        """Add the lines if they fit, leaving ``keep`` characters free."""
+        size = sum(len(line) + 1 for line in lines)
+        if size > self._room - keep:
+            return False
+        self.lines.extend(lines)
+        self._room -= size
+        return True
+
+    def ids(self, cases: Sequence[Case], title: Callable[[Case], str]) -> int:
+        """Cases as ``title: CX-.., CX-..``, a new line where the title changes; how many fitted."""
+        previous = None
+        for count, case in enumerate(cases):
+            heading = title(case)
+            if heading == previous:
+                more = f", {case.id}"
+                if len(more) > self._room:
+                    return count
+                self.lines[-1] += more
+                self._room -= len(more)
+            elif not self.add("", f"{heading}: {case.id}"):
+                return count
+            previous = heading
+        return len(cases)
 
 
 def _closing(mentions: Iterable[str], how_to_answer: str) -> list[str]:

@@ -55,7 +55,7 @@ class PacedDestination(Destination, Protocol):
     @property
     def budget(self) -> SendBudget: ...
 
-    async def deliver_digest(self, opened: Sequence[Delivery]) -> None: ...
+    async def deliver_digest(self, due: Sequence[Delivery]) -> list[Delivery]: ...
 
 
 def case_json(case: Case, attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -133,19 +133,48 @@ class TelegramGroup:
             message = await self._bot.send_message(self._chat_id, clip(line, LINE_CHARS), reply_parameters=reply)
         await asyncio.to_thread(self._ledger.remember_alert_message, case.id, self._chat_id, message.message_id)
 
-    async def deliver_digest(self, opened: Sequence[Delivery]) -> None:
-        """New cases that waited for the budget together, in one message with a Claim button each.
+    async def deliver_digest(self, due: Sequence[Delivery]) -> list[Delivery]:
+        """What waited for the budget, in one message; returns the rows it settled (named or moot).
 
-        The message is not remembered as any one case's alert, so a reply to it reaches no
-        customer; a case's claim line, which follows, becomes its thread here.
+        New cases come first with a Claim button each for the first ten, then P1 cases still
+        unclaimed (everyone is called), then update lines. The message is not remembered as
+        any one case's alert, so a reply to it reaches no customer; a case's claim line,
+        which follows, becomes its thread here.
         """
-        cases = [await asyncio.to_thread(self._store.get, delivery.case_id) for delivery in opened]
-        on_duty = await asyncio.to_thread(self._roster.current)
-        mentions = on_duty_mentions(on_duty) if any(case.priority == P1 for case in cases) else []
-        text = digest_text(cases, mentions=mentions, desk_origin=self._desk_origin)
-        await self._bot.send_message(
-            self._chat_id, text, parse_mode=ParseMode.HTML, reply_markup=digest_buttons([c.id for c in cases])
+        cases = await asyncio.to_thread(self._store.get_many, {d.case_id for d in due})
+        opened: list[Delivery] = []
+        realerts: list[Delivery] = []
+        lines: list[tuple[Delivery, str]] = []
+        moot: list[Delivery] = []  # a purged case, a re-alert of a case claimed since, an event agents need not see
+        for delivery in due:
+            case = cases.get(delivery.case_id)
+            if case is None:
+                moot.append(delivery)
+            elif delivery.event == CASE_OPENED:
+                opened.append(delivery)
+            elif delivery.event == P1_REALERT_FLAG:
+                (realerts if case.status == OPEN else moot).append(delivery)
+            elif (line := update_line(case, delivery.event, delivery.payload)) is not None:
+                lines.append((delivery, line))
+            else:
+                moot.append(delivery)
+        mentions: list[str] = []
+        if realerts:
+            mentions = await asyncio.to_thread(self._everyone_mentions)
+        elif any(cases[d.case_id].priority == P1 for d in opened):
+            mentions = on_duty_mentions(await asyncio.to_thread(self._roster.current))
+        digest = digest_text(
+            [cases[d.case_id] for d in opened],
+            [cases[d.case_id] for d in realerts],
+            [line for _, line in lines],
+            mentions=mentions,
+            desk_origin=self._desk_origin,
         )
+        named = [*opened[: digest.new], *realerts[: digest.unclaimed], *(d for d, _ in lines[: digest.updates])]
+        if named:
+            buttons = digest_buttons([d.case_id for d in opened[: digest.detailed]]) if digest.detailed else None
+            await self._bot.send_message(self._chat_id, digest.text, parse_mode=ParseMode.HTML, reply_markup=buttons)
+        return [*named, *moot]
 
     async def _full_alert(self, case: Case, delivery: Delivery) -> str:
         attachments = await asyncio.to_thread(self._store.attachments, case.id)
@@ -155,10 +184,7 @@ class TelegramGroup:
         if delivery.event == P1_REALERT_FLAG:
             seconds = int(delivery.payload.get("waited_seconds", 0))
             headline = f"Still unclaimed after {seconds} s: everyone please look"
-            named = await asyncio.to_thread(self._everyone)
-            named.update({a.telegram_user_id: a.agent for a in on_duty if a.telegram_user_id is not None})
-            mentions = [mention(name, uid) for uid, name in named.items()]
-            mentions += [mention(a.agent, None) for a in on_duty if a.telegram_user_id is None]
+            mentions = await asyncio.to_thread(self._everyone_mentions, on_duty)
         elif case.priority == P1:
             mentions = on_duty_mentions(await asyncio.to_thread(self._team_first, case, on_duty)) or [
                 "nobody is on duty"
@@ -173,13 +199,17 @@ class TelegramGroup:
         members = {a.name for a in self._directory.all() if team in a.teams}
         return [a for a in on_duty if a.agent in members] or on_duty
 
-    def _everyone(self) -> dict[int, str]:
-        """Every agent who can act in the group, by Telegram user id: linked agents, then the allow-list."""
+    def _everyone_mentions(self, on_duty: list[OnDuty] | None = None) -> list[str]:
+        """Every agent who can act in the group: linked agents, the allow-list, and whoever is on duty."""
         linked = self._directory.all() if self._directory is not None else []
         everyone = {a.telegram_user_id: a.name for a in linked if a.active and a.telegram_user_id is not None}
         for uid in self._allowed_ids:
             everyone.setdefault(uid, f"agent {uid}")
-        return everyone
+        on_duty = self._roster.current() if on_duty is None else on_duty
+        everyone.update({a.telegram_user_id: a.agent for a in on_duty if a.telegram_user_id is not None})
+        return [mention(name, uid) for uid, name in everyone.items()] + [
+            mention(a.agent, None) for a in on_duty if a.telegram_user_id is None
+        ]
 
 
 def update_line(case: Case, event: str, payload: dict[str, Any]) -> str | None:
