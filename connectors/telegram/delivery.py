@@ -126,12 +126,16 @@ class ReplyDelivery:
         try:
             while True:
                 self._again.discard(chat_id)
-                items = await self._db(self._outbox.due, chat_id)
-                while items and (sent := await self._send_first(items)):
-                    items = items[sent:]
-                if not items and chat_id in self._again:
-                    continue
-                break
+                more = True
+                while more:
+                    batch, more = await self._db(self._take_next, chat_id)
+                    if not batch:
+                        break
+                    with log_context.bound(None if batch[0].update_id is None else f"tg-{batch[0].update_id}"):
+                        if not await self._send_batch(batch):
+                            break
+                if chat_id not in self._again:
+                    break
         except Exception:
             logger.exception("sending to chat %s failed; the sweep tries again", chat_id)
         finally:
@@ -142,23 +146,28 @@ class ReplyDelivery:
         """Free, and not a reply of a turn still running here (it goes out with the rest of its turn)."""
         return not item.blocked and not (item.update_id is not None and self._in_turn(item.update_id))
 
-    async def _send_first(self, items: list[OutboxItem]) -> int:
-        """Send the leading rows as one message: how many went, 0 when they must wait (later rows wait too)."""
+    def _take_next(self, chat_id: int) -> tuple[list[OutboxItem], bool]:
+        """The chat's next message, claimed, and whether more rows follow it.
+
+        The message is the leading sendable rows, a turn's as one; none when the first row must
+        wait or someone else took it. Read and claim in one trip off the event loop (the
+        customer is waiting for this send).
+        """
+        items = self._outbox.due(chat_id)
         ready: list[OutboxItem] = []
         for item in items:
             if not self._sendable(item) or (ready and item.update_id != ready[0].update_id):
                 break
             ready.append(item)
         if not ready:
-            return 0
+            return [], False
         batch = ready[:1]
         if ready[0].update_id is not None and ready[0].id not in self._alone:
             joinable = list(itertools.takewhile(lambda item: item.id not in self._alone, ready))
             batch = joinable[: first_message([item.body for item in joinable])]
-        if not await self._db(self._outbox.claim, [item.id for item in batch]):
-            return 0
-        with log_context.bound(None if batch[0].update_id is None else f"tg-{batch[0].update_id}"):
-            return len(batch) if await self._send_batch(batch) else 0
+        if not self._outbox.claim([item.id for item in batch]):
+            return [], False
+        return batch, len(items) > len(batch)
 
     async def _send_batch(self, batch: list[OutboxItem]) -> bool:
         """Send claimed rows as one message; False when they wait for a retry (later rows of the chat wait too)."""
