@@ -4,8 +4,8 @@ The Rasa server and the action server are Rasa's programs; this starts them the 
 ``rasa`` does, after the record factory that keeps tokens out of their logs is installed,
 with the process named in every log line, and with multiprocess metrics when Sanic will
 fork several workers (``bot.metrics.workers``). In the Rasa server it also installs
-bounded and retried action calls (``action_calls``) and a table of event classes
-(``event_types``); in the action server, the metrics
+bounded and retried action calls (``action_calls``), a table of event classes
+(``event_types``) and the NLU parse off the event loop (``parse_off_loop``); in the action server, the metrics
 route and per-call counting (``action_server``).
 
 With ``--logging-config-file``, that configuration is applied at once (so warnings and
@@ -44,10 +44,11 @@ def main() -> None:
 
         extensions.install()  # the action server: /metrics, calls counted, request ids
     elif sys.argv[2:3] == ["run"]:
-        from bot.runtime import action_calls, event_types
+        from bot.runtime import action_calls, event_types, parse_off_loop
 
         action_calls.install()  # the Rasa server: bounded, retried calls to the action server
         event_types.install()  # and event classes looked up in a table
+        parse_off_loop.install()  # and the NLU parse in a thread, off the event loop
 
     sys.argv = sys.argv[1:]
     rasa_main()

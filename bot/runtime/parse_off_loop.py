@@ -1,0 +1,57 @@
+"""Rasa's NLU parse of a message in a thread of its own, not on the server's event loop.
+
+Rasa runs the NLU graph inline in ``MessageProcessor.parse_message``: for each message the
+event loop stops for the tokenizers, featurizers, the sentence embedding (the largest
+part, about 11 ms) and the classifier, and every other conversation's database call,
+send and webhook waits until it is done. The embedding engine lets go of the interpreter
+lock while it computes, so in a thread the loop goes on meanwhile, and on a 2-core
+machine the second core does the work. One thread: parses stay one at a time, as they
+were on the loop (the CRF entity extractor's tagger holds the sequence it is given
+between two calls, so two parses at once could mix their entities).
+
+This is ``parse_message`` of rasa 3.6.21 with that one call moved; rasa is pinned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from rasa.core.channels.channel import UserMessage
+from rasa.core.processor import MessageProcessor, structlogger
+from rasa.shared.core.trackers import DialogueStateTracker
+
+_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlu-parse")
+
+
+async def parse_message(
+    self: MessageProcessor,
+    message: UserMessage,
+    tracker: DialogueStateTracker | None = None,
+    only_output_properties: bool = True,
+) -> dict[str, Any]:
+    """``MessageProcessor.parse_message``, the graph run in ``_executor``."""
+    if self.http_interpreter:
+        parse_data = await self.http_interpreter.parse(message)
+    else:
+        if tracker is None:
+            tracker = DialogueStateTracker.from_events(message.sender_id, [])
+        parse_data = await asyncio.get_running_loop().run_in_executor(
+            _executor, self._parse_message_with_graph, message, tracker, only_output_properties
+        )
+    self._update_full_retrieval_intent(parse_data)
+    structlogger.debug(
+        "processor.message.parse",
+        parse_data_text=copy.deepcopy(parse_data["text"]),
+        parse_data_intent=parse_data["intent"],
+        parse_data_entities=copy.deepcopy(parse_data["entities"]),
+    )
+    self._check_for_unseen_features(parse_data)
+    return parse_data
+
+
+def install() -> None:
+    """Replace the inline parse (once per process)."""
+    MessageProcessor.parse_message = parse_message  # type: ignore[method-assign]
