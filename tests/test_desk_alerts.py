@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 from bot.cases.agents import OnDuty
 from bot.cases.store import Case
-from bot.desk.alerts import alert_buttons, alert_text, digest_buttons, digest_text, on_duty_mentions
+from bot.desk.alerts import alert_buttons, alert_text, digest_buttons, digest_text, mention, on_duty_mentions
 from bot.desk.destinations import update_line
 
 NOW = datetime(2026, 1, 2, 3, 4, tzinfo=timezone.utc)
@@ -117,3 +117,13 @@ def test_the_help_center_articles_tried_read_as_a_list():
     details = {"description": "withdrawal fee", "articles_tried": ["withdrawal-fees", "trading-fees"]}
     text = alert_text(_case(intent="fees_and_limits", priority=4, details=details), [])
     assert "\u2022 articles tried: withdrawal-fees, trading-fees" in text
+
+
+def test_a_long_list_of_agents_is_cut_and_counted_so_the_alert_and_the_digest_still_fit():
+    everyone = [mention(f"agent {uid}", uid) for uid in range(1_000_000_000, 1_000_000_080)]
+    digest = digest_text([_case(id="CX-NEW001", priority=2)], [_case(id="CX-OLD001")], mentions=everyone)
+    assert (digest.new, digest.unclaimed) == (1, 1) and len(digest.text) <= 4096
+    details = {f"field {i}": "x" * 200 for i in range(30)}
+    alert = alert_text(_case(summary="y" * 600, details=details), [{"name": "z" * 60}] * 12, mentions=everyone)
+    assert len(alert) <= 4096 and alert.count("tg://user?id=") < 80
+    assert f"and {80 - alert.count('tg://user?id=')} more" in alert

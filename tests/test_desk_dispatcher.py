@@ -8,9 +8,10 @@ import aiohttp
 from bot.cases.agents import DutyRoster
 from bot.cases.database import make_engine
 from bot.cases.deliveries import Backoff, Delivery, DeliveryLedger
+from bot.cases.escalations import P1_REALERT_FLAG, Escalations
 from bot.cases.store import CaseStore
 from bot.desk.budget import SendBudget
-from bot.desk.destinations import TelegramGroup, Webhook
+from bot.desk.destinations import Settled, TelegramGroup, Webhook
 from bot.desk.dispatcher import Dispatcher
 from connectors.telegram.sender import TelegramSender
 from tests.auxil.desk_webhook_receiver import WebhookReceiver
@@ -100,10 +101,10 @@ class RecordingGroup:
     async def deliver(self, delivery: Delivery) -> None:
         self.sent.append((delivery.case_id, delivery.event))
 
-    async def deliver_digest(self, due: list[Delivery]) -> list[Delivery]:
+    async def deliver_digest(self, due: list[Delivery]) -> Settled:
         self.digests.append([d.case_id for d in due])
         self.sent.extend((d.case_id, d.event) for d in due)
-        return list(due)
+        return Settled(list(due), sent=True)
 
 
 async def test_a_p1_alert_goes_out_at_once_when_lower_priorities_used_up_their_share(database_url):
@@ -248,4 +249,43 @@ async def test_a_theft_report_during_a_flood_is_named_in_the_group_within_a_few_
         named = next(i for i, text in enumerate(sent) if case_id in text)
         details = [i for i, text in enumerate(sent) if f"New details on {case_id}" in text]
         assert len(details) == 2 and named < details[0] <= details[1], "each case in order: named, then its updates"
+    engine.dispose()
+
+
+async def test_a_re_alert_to_a_large_team_during_a_flood_still_goes_out_and_spends_only_what_is_sent(database_url):
+    """80 agents to call: the message names what fits and counts the rest; the budget counts messages sent."""
+    engine = make_engine(database_url)
+    store, ledger, roster = CaseStore(engine), DeliveryLedger(engine), DutyRoster(engine, idle_minutes=30)
+    budget = SendBudget(per_minute=600, kept_for_p1=5, burst=1)  # spaced after one message, 0.1 s apart
+    team = tuple(range(1_000_000_000, 1_000_000_080))
+    async with FakeTelegram() as fake, TelegramSender.create("111:agents", base_url=fake.base_url) as sender:
+        group = TelegramGroup(sender.bot, -100, store, ledger, roster, budget=budget, allowed_ids=team)
+
+        def texts() -> list[str]:
+            return [c.params["text"] for c in fake.calls_to("sendMessage", -100)]
+
+        theft = await asyncio.to_thread(
+            store.open_case, intent="suspected_theft", priority=1, channel="rest", sender_id="v", summary="drained",
+            details={},
+        )  # fmt: skip
+        task = asyncio.create_task(Dispatcher(ledger, [group], poll_seconds=0.02).run())
+        try:
+            await until(lambda: len(texts()) == 1, 5)  # its alert; the budget now spaces messages
+            await asyncio.to_thread(
+                Escalations(engine).once, theft.id, P1_REALERT_FLAG, P1_REALERT_FLAG, {"waited_seconds": 120}
+            )
+            fees = await asyncio.to_thread(
+                store.open_case, intent="fees_and_limits", priority=3, channel="rest", sender_id="w", summary="fees",
+                details={},
+            )  # fmt: skip
+            await until(lambda: ledger.counts("telegram_group") == {"pending": 0, "delivered": 3}, 10)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    sent = texts()
+    assert len(sent) == 2 and all(len(text) <= 4096 for text in sent)
+    assert fees.id in sent[1] and "Still unclaimed, everyone please look</b>: " + theft.id in sent[1]
+    assert " more\n" in sent[1] and 'tg://user?id=1000000000"' in sent[1]  # named up to the limit, the rest counted
+    assert len(budget._sent) == len(sent), "the budget counts the messages that went"
     engine.dispose()

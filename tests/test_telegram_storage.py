@@ -47,18 +47,6 @@ def test_inbox_stores_an_update_once_and_hands_it_out_once(engine) -> None:  # t
     assert other.claim(1).outcome == TAKEN and inbox.pending() == [] and inbox.status(1) == "done"
 
 
-def test_an_update_claimed_as_it_is_stored_is_held_like_any_claim(engine) -> None:  # type: ignore[no-untyped-def]
-    inbox, other = Inbox(engine, live(engine)), Inbox(engine, live(engine, "there"))
-    first = inbox.store(20, "42", {"update_id": 20}, claim=True)
-    assert first is not None and (first.outcome, first.attempt) == (CLAIMED, 1)
-    assert other.claim(20).outcome == TAKEN and inbox.pending() == []  # held: nobody else runs it
-    later = other.store(21, "42", {"update_id": 21}, claim=True)
-    assert later is not None and later.outcome == WAIT  # 20 of the same chat is not finished: stored, not claimed
-    assert inbox.store(20, "42", {"update_id": 20}, claim=True) is None  # Telegram delivered it again
-    inbox.finish(20)
-    assert other.claim(21) == first  # then claimed the usual way, as a first attempt
-
-
 def test_an_update_waits_for_the_earlier_updates_of_its_chat(engine) -> None:  # type: ignore[no-untyped-def]
     inbox = Inbox(engine, live(engine))
     for update_id, chat in [(10, "42"), (11, "42"), (12, "7")]:

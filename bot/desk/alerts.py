@@ -20,6 +20,7 @@ SUMMARY_CHARS, DETAIL_CHARS, MAX_DETAILS, MAX_ATTACHMENTS, LINE_CHARS = 500, 100
 DIGEST_SUMMARY_CHARS = 200  # a digest's summaries and update lines
 DIGEST_DETAILED = 10  # new cases a digest shows in two lines; later ones by id
 DIGEST_CHARS, HEADER_CHARS = 4000, 160  # a digest stays within Telegram's 4096 characters
+MENTION_CHARS = 600  # agents called by name in one message (about 10 of them); the rest are counted
 
 
 def clip(text: str, limit: int) -> str:
@@ -192,9 +193,18 @@ class _Lines:
 
 
 def _closing(mentions: Iterable[str], how_to_answer: str) -> list[str]:
-    """Who is called (on duty), then how an agent answers from the group."""
+    """Who is called (on duty), then how an agent answers from the group.
+
+    A large team is named up to ``MENTION_CHARS``, then counted: the alert itself must fit.
+    """
     tags = list(mentions)
-    return [*(["", "On duty: " + " ".join(tags)] if tags else []), how_to_answer]
+    named: list[str] = []
+    for tag in tags:
+        if sum(len(t) + 1 for t in named) + len(tag) > MENTION_CHARS:
+            break
+        named.append(tag)
+    more = f" and {len(tags) - len(named)} more" if len(named) < len(tags) else ""
+    return [*(["", "On duty: " + " ".join(named) + more] if tags else []), how_to_answer]
 
 
 def digest_buttons(case_ids: Sequence[str]) -> InlineKeyboardMarkup:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import aiohttp
@@ -48,6 +49,14 @@ class Destination(Protocol):
     async def deliver(self, delivery: Delivery) -> None: ...
 
 
+@dataclass(frozen=True)
+class Settled:
+    """What a digest took care of: rows named in its message or with nothing to say; ``sent``: a message went."""
+
+    rows: list[Delivery]
+    sent: bool
+
+
 @runtime_checkable
 class PacedDestination(Destination, Protocol):
     """A destination with a sending budget, which may alert several new cases in one message."""
@@ -55,7 +64,7 @@ class PacedDestination(Destination, Protocol):
     @property
     def budget(self) -> SendBudget: ...
 
-    async def deliver_digest(self, due: Sequence[Delivery]) -> list[Delivery]: ...
+    async def deliver_digest(self, due: Sequence[Delivery]) -> Settled: ...
 
 
 def case_json(case: Case, attachments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -133,8 +142,8 @@ class TelegramGroup:
             message = await self._bot.send_message(self._chat_id, clip(line, LINE_CHARS), reply_parameters=reply)
         await asyncio.to_thread(self._ledger.remember_alert_message, case.id, self._chat_id, message.message_id)
 
-    async def deliver_digest(self, due: Sequence[Delivery]) -> list[Delivery]:
-        """What waited for the budget, in one message; returns the rows it settled (named or moot).
+    async def deliver_digest(self, due: Sequence[Delivery]) -> Settled:
+        """What waited for the budget, in one message; the rows it settled (named or moot), and whether it sent.
 
         New cases come first with a Claim button each for the first ten, then P1 cases still
         unclaimed (everyone is called), then update lines. The message is not remembered as
@@ -174,7 +183,7 @@ class TelegramGroup:
         if named:
             buttons = digest_buttons([d.case_id for d in opened[: digest.detailed]]) if digest.detailed else None
             await self._bot.send_message(self._chat_id, digest.text, parse_mode=ParseMode.HTML, reply_markup=buttons)
-        return [*named, *moot]
+        return Settled([*named, *moot], sent=bool(named))
 
     async def _full_alert(self, case: Case, delivery: Delivery) -> str:
         attachments = await asyncio.to_thread(self._store.attachments, case.id)

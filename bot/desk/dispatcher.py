@@ -85,25 +85,33 @@ class Dispatcher:
         if wait > 0:
             await asyncio.to_thread(self._ledger.postpone, due, wait)
             return False
-        if not budget.spaced or len(due) == 1:  # calm: each row gets its own message (a case its full alert)
-            await asyncio.to_thread(self._ledger.postpone, due[1:], 0)
-            budget.spend()
-            with log_context.bound(f"outbox-{first.outbox_id}"):
-                await self._deliver(destination, first)
-            return True
-        budget.spend()
-        with log_context.bound(f"outbox-{first.outbox_id}+{len(due) - 1}"):
-            try:
-                settled = await destination.deliver_digest(due)
-            except Exception as error:
-                delay = await asyncio.to_thread(self._ledger.failed, first, f"{type(error).__name__}: {error}")
-                await asyncio.to_thread(self._ledger.postpone, due[1:], delay)
-                logger.warning("digest of %d rows to %s failed, retry in %.1f s", len(due), destination.name, delay,
-                               exc_info=error)  # fmt: skip
+        if budget.spaced and len(due) > 1:
+            with log_context.bound(f"outbox-{first.outbox_id}+{len(due) - 1}"):
+                try:
+                    settled = await destination.deliver_digest(due)
+                except Exception as error:
+                    budget.spend()  # the send may have reached Telegram
+                    delay = await asyncio.to_thread(self._ledger.failed, first, f"{type(error).__name__}: {error}")
+                    await asyncio.to_thread(self._ledger.postpone, due[1:], delay)
+                    logger.warning("digest of %d rows to %s failed, retry in %.1f s", len(due), destination.name,
+                                   delay, exc_info=error)  # fmt: skip
+                    return True
+            if settled.sent:
+                budget.spend()
+            await asyncio.to_thread(self._ledger.delivered, settled.rows)
+            ids = {d.id for d in settled.rows}
+            due = [d for d in due if d.id not in ids]
+            if settled.sent or not due:
+                await asyncio.to_thread(self._ledger.postpone, due, 0)
                 return True
-        await asyncio.to_thread(self._ledger.delivered, settled)
-        ids = {d.id for d in settled}
-        await asyncio.to_thread(self._ledger.postpone, [d for d in due if d.id not in ids], 0)
+            first = due[0]  # the digest could name none of them: the most urgent goes alone
+            if (wait := budget.wait_seconds(first.priority)) > 0:
+                await asyncio.to_thread(self._ledger.postpone, due, wait)
+                return False
+        await asyncio.to_thread(self._ledger.postpone, due[1:], 0)  # calm: each row gets its own message
+        budget.spend()
+        with log_context.bound(f"outbox-{first.outbox_id}"):
+            await self._deliver(destination, first)
         return True
 
     async def _deliver(self, destination: Destination, delivery: Delivery) -> None:

@@ -47,7 +47,6 @@ from connectors.telegram.storage import (
     FAILED,
     REPLIES_WAIT_FOR_TURN_SECONDS,
     CallbackPayloads,
-    Claim,
     Inbox,
     Outbox,
 )
@@ -148,9 +147,8 @@ class TelegramRuntime:
         self._payloads: dict[int, dict[str, Any]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._busy: dict[str, _Busy] = {}
-        self._requeues: set[asyncio.Task[None]] = set()  # updates being handed back (watchdog, stopped worker)
+        self._requeues: set[asyncio.Task[None]] = set()  # chats the watchdog is handing back
         self._turn_replies: dict[int, TurnReplies] = {}  # per update being processed
-        self._claimed: dict[int, int] = {}  # updates claimed as they were stored: their attempt number
         self._turns = asyncio.Semaphore(settings.max_concurrent_turns)
         self._poller: asyncio.Task[None] | None = None
         self._offset: int | None = None  # the next update polling asks for
@@ -244,32 +242,21 @@ class TelegramRuntime:
         return given is not None and hmac.compare_digest(given.encode(), self.webhook_secret.encode())
 
     async def receive(self, payload: dict[str, Any]) -> bool:
-        """Store an update durably, secrets redacted first, then schedule it; False for a duplicate ``update_id``.
-
-        When a turn slot is free and the chat has nothing queued here, the update is claimed
-        as it is stored (one trip to the database, not two, before the customer's turn).
-        """
+        """Store an update durably, secrets redacted first, then schedule it; False for a duplicate ``update_id``."""
         update_id = int(payload["update_id"])
         key = chat_key(payload)
-        claim = self._ready and self._handler is not None and not self._turns.locked() and not self._queues.get(key)
-        stored = await self._db(self._store_redacted, update_id, key, payload, claim)
-        if stored is None:
+        payload = await self._db(self._store_redacted, update_id, key, payload)
+        if not payload:
             logger.info("update %s already received", update_id)
             return False
-        payload, outcome = stored
-        if outcome.outcome == CLAIMED:
-            self._claimed[update_id] = outcome.attempt
         if self._ready:
             self._enqueue(update_id, key, payload)
         return True
 
-    def _store_redacted(
-        self, update_id: int, key: str, payload: dict[str, Any], claim: bool
-    ) -> tuple[dict[str, Any], Claim] | None:
-        """Redact, then store (and maybe claim): one trip off the event loop."""
+    def _store_redacted(self, update_id: int, key: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Redact, then store: one trip off the event loop; the stored payload, or {} for a duplicate."""
         payload = redact_update(payload)
-        outcome = self.inbox.store(update_id, key, payload, claim=claim)
-        return None if outcome is None else (payload, outcome)
+        return payload if self.inbox.store(update_id, key, payload) else {}
 
     async def idle(self) -> None:
         """Wait until start-up is done, every scheduled update has had its turn and its replies are sent."""
@@ -331,15 +318,12 @@ class TelegramRuntime:
                     await self._follow(key, update_id)
         except Exception:
             logger.exception("the worker of chat %s stopped; the sweep resumes its updates", key)
-            if queue and self._claimed.pop(queue[0], None) is not None:  # claimed as stored, its turn never ran
-                self._requeues.add(asyncio.create_task(self._give_back(queue[0])))
         finally:
             if self._workers.get(key) is asyncio.current_task():
                 del self._workers[key]
                 self._queues.pop(key, None)
                 for left in queue:  # stopped by an error: forget them here, so the sweep can schedule them again
                     self._payloads.pop(left, None)
-                    self._claimed.pop(left, None)
 
     async def _process(self, key: str, update_id: int, payload: dict[str, Any]) -> None:
         """Claim and run one update's turn; its log lines carry ``tg-<update_id>``, as Rasa's message id does."""
@@ -422,11 +406,8 @@ class TelegramRuntime:
 
         Returns the attempt number, or ``None`` when it is taken or must wait for an earlier
         update: then it stays pending, and whoever finishes that earlier update (or the
-        sweep) schedules it, so no turn slot is held while waiting. An update claimed as it
-        was stored is not claimed again.
+        sweep) schedules it, so no turn slot is held while waiting.
         """
-        if (attempt := self._claimed.pop(update_id, None)) is not None:
-            return attempt
         claim = await self._db(self.inbox.claim, update_id)
         return claim.attempt if claim.outcome == CLAIMED else None
 
@@ -498,15 +479,6 @@ class TelegramRuntime:
                 self._busy.pop(key, None)
                 self._workers.pop(key, None)
                 self._requeues.add(asyncio.create_task(self._requeue_stuck(key, busy.update_id)))
-
-    async def _give_back(self, update_id: int) -> None:
-        """Release an update this process claimed but did not run, so the sweep takes it now, not after the hold."""
-        try:
-            await self._db(self.inbox.retry_later, update_id, "its worker stopped before the turn", 0.0)
-        except Exception:
-            logger.exception("giving Telegram update %s back failed; it is taken again after its hold", update_id)
-        finally:
-            self._requeues.discard(asyncio.current_task())  # type: ignore[arg-type]
 
     async def _requeue_stuck(self, key: str, update_id: int) -> None:
         """Give the stuck update back and run the chat's queue again from it (its next try is a replay)."""

@@ -154,13 +154,8 @@ class Inbox:
         self._instance = instance
         self._hold = hold_seconds
 
-    def store(self, update_id: int, chat_key: str, payload: dict[str, Any], *, claim: bool = False) -> Claim | None:
-        """Keep the update durably; None when this ``update_id`` was already stored.
-
-        With ``claim`` it is also claimed for this instance in the same transaction, when
-        ``claim`` would take it (the instance has a turn slot free now): one database round
-        trip fewer before the customer's turn. Otherwise the outcome is ``WAIT``.
-        """
+    def store(self, update_id: int, chat_key: str, payload: dict[str, Any]) -> bool:
+        """Keep the update durably; False when this ``update_id`` was already stored."""
         try:
             with self._engine.begin() as conn:
                 conn.execute(
@@ -173,9 +168,9 @@ class Inbox:
                         created_at=_now(),
                     )
                 )
-                return self._claim(conn, update_id) if claim else Claim(WAIT)
         except IntegrityError:
-            return None
+            return False
+        return True
 
     def claim(self, update_id: int) -> Claim:
         """Take the update for its turn, only once every earlier update of its chat is finished.
@@ -184,33 +179,30 @@ class Inbox:
         instance), so chats keep their order across processes; ``TAKEN`` when it is
         finished, held by a live instance, or waiting out a retry delay.
         """
-        with self._engine.begin() as conn:
-            return self._claim(conn, update_id)
-
-    def _claim(self, conn: Connection, update_id: int) -> Claim:
         earlier_pending = _earlier_pending()
         mine = telegram_updates.c.update_id == update_id
-        result = conn.execute(
-            update(telegram_updates)
-            .where(
-                mine,
-                telegram_updates.c.status == PENDING,
-                _claimable(telegram_updates, self._instance, self._hold),
-                _due(telegram_updates),
-                ~earlier_pending,
+        with self._engine.begin() as conn:
+            result = conn.execute(
+                update(telegram_updates)
+                .where(
+                    mine,
+                    telegram_updates.c.status == PENDING,
+                    _claimable(telegram_updates, self._instance, self._hold),
+                    _due(telegram_updates),
+                    ~earlier_pending,
+                )
+                .values(
+                    claimed_by=self._instance.id,
+                    claimed_at=database_epoch(),
+                    attempts=telegram_updates.c.attempts + 1,
+                )
             )
-            .values(
-                claimed_by=self._instance.id,
-                claimed_at=database_epoch(),
-                attempts=telegram_updates.c.attempts + 1,
-            )
-        )
-        if result.rowcount == 1:
-            attempt = conn.execute(select(telegram_updates.c.attempts).where(mine)).scalar_one()
-            return Claim(CLAIMED, int(attempt))
-        waiting = conn.execute(
-            select(telegram_updates.c.update_id).where(mine, telegram_updates.c.status == PENDING, earlier_pending)
-        ).first()
+            if result.rowcount == 1:
+                attempt = conn.execute(select(telegram_updates.c.attempts).where(mine)).scalar_one()
+                return Claim(CLAIMED, int(attempt))
+            waiting = conn.execute(
+                select(telegram_updates.c.update_id).where(mine, telegram_updates.c.status == PENDING, earlier_pending)
+            ).first()
         return Claim(WAIT if waiting is not None else TAKEN)
 
     def finish(self, update_id: int, status: str = DONE, error: str | None = None) -> None:
