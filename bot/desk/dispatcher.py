@@ -19,6 +19,7 @@ from bot.runtime import log_context
 logger = logging.getLogger(__name__)
 
 DIGEST_ROWS = 300  # rows a digest may settle: about what one message can name by case id
+FLOOD_ROWS = 5  # this many rows due at once is a flood even before the budget spaces messages
 
 
 class Dispatcher:
@@ -70,7 +71,9 @@ class Dispatcher:
         return bool(due)
 
     async def _paced_pass(self, destination: PacedDestination) -> bool:
-        """One message: the most urgent row due, or, once the budget spaces messages, all that waits.
+        """One message: the most urgent row due, or in a flood all that waits.
+
+        A flood: the budget spaces messages, or ``FLOOD_ROWS`` rows wait at once.
 
         Under a flood the budget allows a message every few seconds; one row per message
         would leave each later case waiting minutes behind the earlier cases' update lines
@@ -85,7 +88,7 @@ class Dispatcher:
         if wait > 0:
             await asyncio.to_thread(self._ledger.postpone, due, wait)
             return False
-        if budget.spaced and len(due) > 1:
+        if len(due) > 1 and (budget.spaced or len(due) >= FLOOD_ROWS):
             with log_context.bound(f"outbox-{first.outbox_id}+{len(due) - 1}"):
                 try:
                     settled = await destination.deliver_digest(due)
