@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import IntegrityError
 
@@ -39,6 +39,12 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# Asked on every turn of a conversation: built once (a built statement's cache key is memoized).
+_CUSTOMER = (cases.c.channel == bindparam("b_channel")) & (cases.c.sender_id == bindparam("b_sender_id"))
+_LATEST_CASE = select(cases).where(_CUSTOMER).order_by(cases.c.created_at.desc()).limit(1)
+_ACTIVE_CASE = _LATEST_CASE.where(cases.c.status.in_(ACTIVE_STATUSES))
+_CASE_STATUS = select(cases.c.status).where(cases.c.id == bindparam("b_case_id"))
+_ADD_LINE = insert(case_messages)
 RATING_CHOICES = ("1", "2", "3", "4", "5")  # what a customer answers the rating request with (typed or a button)
 
 
@@ -181,23 +187,13 @@ class CaseStore:
     def active_case(self, channel: str, sender_id: str) -> Case | None:
         """The customer's open or claimed case on this channel, newest first."""
         with self._engine.connect() as conn:
-            row = conn.execute(
-                select(cases)
-                .where(cases.c.channel == channel, cases.c.sender_id == sender_id, cases.c.status.in_(ACTIVE_STATUSES))
-                .order_by(cases.c.created_at.desc())
-                .limit(1)
-            ).first()
+            row = conn.execute(_ACTIVE_CASE, {"b_channel": channel, "b_sender_id": sender_id}).first()
         return Case.from_row(row) if row else None
 
     def latest_case(self, channel: str, sender_id: str) -> Case | None:
         """The customer's newest case in any status (for ``/status`` after resolution)."""
         with self._engine.connect() as conn:
-            row = conn.execute(
-                select(cases)
-                .where(cases.c.channel == channel, cases.c.sender_id == sender_id)
-                .order_by(cases.c.created_at.desc())
-                .limit(1)
-            ).first()
+            row = conn.execute(_LATEST_CASE, {"b_channel": channel, "b_sender_id": sender_id}).first()
         return Case.from_row(row) if row else None
 
     def human_owns(self, channel: str, sender_id: str) -> Case | None:
@@ -227,10 +223,10 @@ class CaseStore:
         when the line does (the row that delivers it, on a channel that delivers later).
         """
         with self._engine.begin() as conn:
-            status = conn.execute(select(cases.c.status).where(cases.c.id == case_id)).scalar()
+            status = conn.execute(_CASE_STATUS, {"b_case_id": case_id}).scalar()
             if status is None:
                 raise CaseNotFound(case_id)
-            inserted = conn.execute(insert(case_messages).values(**_message_row(case_id, line)))
+            inserted = conn.execute(_ADD_LINE, _message_row(case_id, line))
             line_id = int(inserted.inserted_primary_key[0])
             if line.role == "customer" and status == CLAIMED:
                 _enqueue(conn, "customer_message", case_id, {"text": line.text})
