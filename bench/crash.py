@@ -21,7 +21,8 @@ Reported: updates acknowledged (on the first POST / after redelivery / never), t
 replies were lost (fewer than the calm run's count, duplicates not counted), duplicated replies
 (the same text twice in one chat), messages that give a case id in the calm run (P1 reports)
 but got none, failed custom-action calls (from Rasa's log), recovery time (from the restarted
-server's first 200 on `GET /` to the last reply it sent), and how many turns were complete
+server's first 200 on `GET /` to the last reply it sent), the backlog it found (turns not yet
+complete) and the rate it completed them at, and how many turns were complete
 10/30/60/90/120 s after that. Chats short of replies are listed on stderr with what they got.
 
     python -m bench.crash            # `name: value` lines (about 4 minutes)
@@ -194,6 +195,9 @@ async def run_crash(print_line: Callable[[str, str], None], instances: int = 1) 
             never = BURST - len(complete_at)
             print_line("crash.recovery_s", f"{recovery:.1f} (restarted server healthy -> last reply it sent" + (
                 f"; {never} turns never completed, watched {watched:.0f} s)" if never else ")"))
+            left = sum(at > healthy for at in complete_at.values()) + never
+            print_line("crash.backlog_at_health", f"{left} turns unfinished, completed at "
+                       f"{(left - never) / max(recovery, 0.1):.1f} a second")
             print_line("crash.turns_complete_after_health", ", ".join(
                 f"+{m}s {sum(t <= healthy + m for t in complete_at.values())}" for m in MARKS))
 

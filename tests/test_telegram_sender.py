@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -188,6 +189,34 @@ async def test_keep_typing_repeats_while_the_bot_thinks_and_stops_after(fake: Fa
         await asyncio.sleep(0.25)
     assert count >= 3
     assert len(fake.calls_to("sendChatAction", 4)) == count
+
+
+async def test_keep_typing_stops_when_a_send_in_flight_loses_the_cancellation(
+    fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under load a timeout racing the cancel inside the HTTP or Redis client can swallow it: the
+    block must still end at once, and no typing action may follow (it held the chat ~60 s before)."""
+    sent: list[float] = []
+
+    async def send_that_swallows_cancel(chat_id: int | str) -> None:
+        sent.append(time.monotonic())
+        with contextlib.suppress(asyncio.CancelledError):  # the cancellation is lost here
+            await asyncio.sleep(0.3)
+
+    async with make_sender(fake) as sender:
+        monkeypatch.setattr(sender, "typing", send_that_swallows_cancel)
+
+        async def turn() -> float:
+            async with sender.keep_typing(4, every=0.05, after=0):
+                await asyncio.sleep(0.1)
+            return time.monotonic()
+
+        block = asyncio.create_task(turn())
+        done, _ = await asyncio.wait({block}, timeout=5.0)
+        assert done, "the block still waits for a typing loop that lost its cancellation"
+        left = block.result()
+        await asyncio.sleep(0.3)  # six intervals: a loop that outlived its cancellation would have sent again
+    assert len(sent) == 1 and left - sent[0] < 1.5
 
 
 async def test_idle_chat_state_is_forgotten(fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch) -> None:

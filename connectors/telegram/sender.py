@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 MAX_TEXT = int(MessageLimit.MAX_TEXT_LENGTH)  # 4096, counted on the text as the customer sees it
 MAX_CALLBACK_DATA = 64  # bytes, the Bot API's limit for callback_data
 MAX_SHORT_PER_ROW = 8  # the most buttons Telegram puts in one row
+TYPING_STOP_SECONDS = 1.0  # the most a turn waits for its "typing..." loop to stop
 SEND_BUDGET_REDIS_TIMEOUT_SECONDS = 0.5  # Redis answers the shared send budget in a millisecond when well
 
 
@@ -223,11 +224,16 @@ class TelegramSender:
         """Show "typing..." while the block runs, once it has run ``after`` seconds (Telegram shows it ~5 s).
 
         A quick answer needs no indicator, and not sending one keeps the rate budget for replies.
+        The loop also stops on a flag, and the block waits for it only ``TYPING_STOP_SECONDS``:
+        under load a send in flight can lose the cancellation (a timeout racing it inside the
+        HTTP or Redis client), and awaiting the task then held the turn, and its chat, until
+        the turn timed out (about 60 s), while "typing..." went out every 4 s for good.
         """
+        typing = True
 
         async def repeat() -> None:
             await asyncio.sleep(after)
-            while True:
+            while typing:
                 await self.typing(chat_id)
                 await asyncio.sleep(every)
 
@@ -235,9 +241,9 @@ class TelegramSender:
         try:
             yield
         finally:
+            typing = False
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait({task}, timeout=TYPING_STOP_SECONDS)
 
     async def answer_callback(self, callback_query_id: str, text: str | None = None) -> None:
         """Stop the button's spinner at once; the real answer follows as a message."""
