@@ -55,7 +55,8 @@ def _a_late_telegram_failure_goes_back_to_the_box(driver, engine, case_id: str) 
         refused = {"status": FAILED, "error": "Forbidden: bot was blocked by the user"}
         conn.execute(update(telegram_replies).where(telegram_replies.c.chat_id == 6161).values(**refused))
     wait.until(ec.text_to_be_present_in_element((By.ID, "transcript"), "failed: Forbidden"))
-    driver.find_element(By.CSS_SELECTOR, "#transcript button.back-to-box").click()
+    # the transcript is redrawn as the desk polls: find the button and click it in one retried step
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#transcript button.back-to-box").click() or True)
     assert driver.find_element(By.ID, "reply-text").get_attribute("value") == LATE
 
 
