@@ -12,9 +12,11 @@ import pytest
 from sqlalchemy import select
 
 from bot.cases.deliveries import DeliveryLedger
+from bot.cases.instances import Instance
 from bot.cases.schema import outbox
 from bot.desk.alerts import alert_text
 from bot.desk.destinations import Webhook, update_line
+from connectors.telegram.storage import Inbox
 from tests.auxil.desk_webhook_receiver import WebhookReceiver
 from tests.auxil.fake_telegram import FakeTelegram, private_message
 from tests.auxil.telegram_harness import ChannelHarness, domain_texts
@@ -113,6 +115,27 @@ async def test_files_over_the_limit_are_refused(
     assert harness.store.attachments(case_id) == []
     assert fake.calls_to("download") == []
     assert fake.sent_texts(CHAT)[-1] in domain_texts("utter_attachment_too_large")
+
+
+async def test_a_file_telegram_will_not_serve_is_answered_and_the_chat_goes_on(
+    harness: ChannelHarness, fake: FakeTelegram
+) -> None:
+    """``getFile`` refusing a file is final: before, its turn was retried as a network error for good
+    (PTB makes ``BadRequest`` one) and every later message of the chat waited behind it."""
+    case_id = open_case(harness)
+    fake.refuse_file("over-20mb", "Bad Request: file is too big")  # getFile serves files up to 20 MB
+    photo = {"file_id": "over-20mb", "file_unique_id": "o", "width": 4000, "height": 3000}  # no file_size
+    await send(harness, 6, photo=[photo])
+    assert fake.sent_texts(CHAT)[-1] in domain_texts("utter_attachment_too_large")
+    gone = {"file_id": "no-longer-served", "file_unique_id": "g", "width": 90, "height": 90}
+    await send(harness, 7, photo=[gone])  # getFile: "invalid file_id"
+    assert fake.sent_texts(CHAT)[-1] in domain_texts("utter_telegram_non_text")
+    await send(harness, 8, text="hello? did you get my screenshot?")
+    assert harness.texts()[-1] == "hello? did you get my screenshot?"
+    inbox = Inbox(harness.engine, Instance(harness.engine, "reader"))
+    assert [inbox.row(u)["status"] for u in (6, 7, 8)] == ["done", "failed", "done"]
+    assert "invalid file_id" in str(inbox.row(7)["error"]).lower()
+    assert harness.store.attachments(case_id) == []
 
 
 async def test_without_an_open_case_nothing_is_kept_and_the_customer_is_told(

@@ -26,6 +26,7 @@ from typing import Any
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 from telegram import CallbackQuery, Chat, Message, MessageEntity, Update, User
+from telegram.error import BadRequest
 
 from bot.cases.customer_names import CUSTOMER_NAME, display_name
 from bot.language import DEFAULT_LANGUAGE, LANGUAGES, SLOT
@@ -344,6 +345,11 @@ class TelegramUpdateHandler:
         try:
             stored_size = await self._runtime.sender.download(file_id, path, max_bytes=limit)
         except FileTooLarge:
+            await self._say(talk, ATTACHMENT_TOO_LARGE)
+            return
+        except BadRequest as exc:  # getFile serves up to 20 MB; past that Telegram answers "file is too big"
+            if "too big" not in str(exc).lower():
+                raise
             await self._say(talk, ATTACHMENT_TOO_LARGE)
             return
         await asyncio.to_thread(

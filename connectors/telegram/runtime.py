@@ -27,7 +27,7 @@ import aiohttp
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError
 from telegram import Update
-from telegram.error import NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.warnings import PTBUserWarning
 
 from bot.cases.database import DATABASE_UNAVAILABLE, in_thread
@@ -377,6 +377,9 @@ class TelegramRuntime:
                 await self._retry(update_id, error, attempt)
         except RetryAfter as exc:
             await self._db(self.inbox.retry_later, update_id, f"RetryAfter: {exc}", retry_seconds(exc))
+        except BadRequest as exc:  # Telegram refused the request (PTB makes it a NetworkError): a retry changes nothing
+            logger.warning("Telegram refused a request of update %s's turn: %s", update_id, exc)
+            await self._give_up(update_id, payload, f"BadRequest: {exc}")
         except (*TRANSIENT, *self._handler.transient_errors) as exc:
             await self._retry(update_id, f"{type(exc).__name__}: {exc}", attempt)
         except Exception as exc:
