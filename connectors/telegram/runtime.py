@@ -47,6 +47,7 @@ from connectors.telegram.storage import (
     FAILED,
     REPLIES_WAIT_FOR_TURN_SECONDS,
     CallbackPayloads,
+    Claim,
     Inbox,
     Outbox,
 )
@@ -68,10 +69,12 @@ TRANSIENT: tuple[type[Exception], ...] = (
 class UpdateHandler(Protocol):
     """What an update means (``handler.py``); ``replay`` when an earlier try of its turn may have run.
 
-    ``transient_errors``: what the handler's own dependencies raise while briefly unavailable.
+    ``transient_errors``: what the handler's own dependencies raise while briefly unavailable;
+    ``turn_errors``: what a turn that itself failed raises (tried again, set aside at the limit).
     """
 
     transient_errors: tuple[type[Exception], ...]
+    turn_errors: tuple[type[Exception], ...]
 
     async def __call__(self, update_id: int, update: Update, *, replay: bool) -> None: ...
 
@@ -343,13 +346,14 @@ class TelegramRuntime:
             claim = await self._claim_in_turn(update_id)
             if claim is None:
                 return
+            attempt = claim.attempt
             current = asyncio.current_task()
             assert current is not None
             self._busy[key] = _Busy(update_id, asyncio.get_running_loop().time(), current)
-            recorded = await self._db(self.outbox.recorded_keys, update_id) if claim > 1 else []
+            recorded = await self._db(self.outbox.recorded_keys, update_id) if attempt > 1 else []
             self._turn_replies[update_id] = TurnReplies(recorded)
             try:
-                await self._turn(update_id, payload, replay=claim > 1, attempt=claim)
+                await self._turn(update_id, payload, claim)
             finally:
                 self._busy.pop(key, None)
                 self._send_turns_replies(update_id)
@@ -360,28 +364,33 @@ class TelegramRuntime:
         for chat_id in replies.chats if replies is not None else ():
             self.delivery.wake(chat_id)
 
-    async def _turn(self, update_id: int, payload: dict[str, Any], *, replay: bool, attempt: int) -> None:
-        """Run the update's turn; done, retried later, or failed with the customer told."""
+    async def _turn(self, update_id: int, payload: dict[str, Any], claim: Claim) -> None:
+        """Run the update's turn; done, retried later, or failed with the customer told.
+
+        Transient errors (a store or the network on the way) are retried without limit; a turn
+        that itself fails (times out, loses an action call) is set aside after
+        ``max_turn_attempts`` such tries, however many transient ones came between.
+        """
         assert self._handler is not None
         update = parse_update(payload, self.sender.bot) if isinstance(payload, dict) else None
         if update is None:
             await self._give_up(update_id, payload, f"unreadable update ({attachment_kind(payload) or 'no text'})")
             return
+        replay = claim.attempt > 1
         try:
             await asyncio.wait_for(self._handler(update_id, update, replay=replay), self.settings.turn_timeout_seconds)
         except asyncio.TimeoutError:
             error = f"turn took longer than {self.settings.turn_timeout_seconds:.0f}s"
-            if attempt >= self.settings.max_turn_attempts:
-                await self._give_up(update_id, payload, error)
-            else:
-                await self._retry(update_id, error, attempt)
+            await self._turn_failed(update_id, payload, error, claim)
         except RetryAfter as exc:
             await self._db(self.inbox.retry_later, update_id, f"RetryAfter: {exc}", retry_seconds(exc))
         except BadRequest as exc:  # Telegram refused the request (PTB makes it a NetworkError): a retry changes nothing
             logger.warning("Telegram refused a request of update %s's turn: %s", update_id, exc)
             await self._give_up(update_id, payload, f"BadRequest: {exc}")
         except (*TRANSIENT, *self._handler.transient_errors) as exc:
-            await self._retry(update_id, f"{type(exc).__name__}: {exc}", attempt)
+            await self._retry(update_id, f"{type(exc).__name__}: {exc}", claim.attempt)
+        except self._handler.turn_errors as exc:
+            await self._turn_failed(update_id, payload, f"{type(exc).__name__}: {exc}", claim)
         except Exception as exc:
             logger.exception("processing Telegram update %s failed", update_id)
             await self._give_up(update_id, payload, f"{type(exc).__name__}: {exc}")
@@ -395,6 +404,15 @@ class TelegramRuntime:
         logger.warning("Telegram update %s: %s; its turn runs again in %.0fs", update_id, error, delay)
         await self._db(self.inbox.retry_later, update_id, error, delay)
 
+    async def _turn_failed(self, update_id: int, payload: dict[str, Any], error: str, claim: Claim) -> None:
+        """The turn itself failed: run it again after a back-off, or set it aside after the last try."""
+        if claim.failures + 1 >= self.settings.max_turn_attempts:
+            await self._give_up(update_id, payload, error)
+            return
+        delay = backoff_seconds(claim.attempt)
+        logger.warning("Telegram update %s: %s; its turn runs again in %.0fs", update_id, error, delay)
+        await self._db(self.inbox.retry_later, update_id, error, delay, turn_failed=True)
+
     async def _give_up(self, update_id: int, payload: dict[str, Any], error: str) -> None:
         """Keep the row with its error, and tell the customer to send it another way."""
         logger.error("Telegram update %s cannot be handled: %s", update_id, error)
@@ -404,15 +422,15 @@ class TelegramRuntime:
                 await self._handler.cannot_read(update_id, chat_id)
         await self._db(self.inbox.finish, update_id, FAILED, error)
 
-    async def _claim_in_turn(self, update_id: int) -> int | None:
+    async def _claim_in_turn(self, update_id: int) -> Claim | None:
         """Claim the update if its chat's earlier updates are done (maybe by another instance).
 
-        Returns the attempt number, or ``None`` when it is taken or must wait for an earlier
+        Returns the claim, or ``None`` when it is taken or must wait for an earlier
         update: then it stays pending, and whoever finishes that earlier update (or the
         sweep) schedules it, so no turn slot is held while waiting.
         """
         claim = await self._db(self.inbox.claim, update_id)
-        return claim.attempt if claim.outcome == CLAIMED else None
+        return claim if claim.outcome == CLAIMED else None
 
     async def _follow(self, key: str, previous: int) -> None:
         """Schedule the chat's next update that another instance stored and left for this turn to end."""
@@ -485,7 +503,8 @@ class TelegramRuntime:
 
     async def _requeue_stuck(self, key: str, update_id: int) -> None:
         """Give the stuck update back and run the chat's queue again from it (its next try is a replay)."""
-        await self._db(self.inbox.retry_later, update_id, "worker stuck; stopped by the watchdog", 0.0)
+        error = "worker stuck; stopped by the watchdog"
+        await self._db(self.inbox.retry_later, update_id, error, 0.0, turn_failed=True)
         self._requeues.discard(asyncio.current_task())  # type: ignore[arg-type]
         queue = self._queues.get(key)
         if queue and key not in self._workers:

@@ -39,6 +39,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -65,6 +66,8 @@ telegram_updates = Table(
     Column("payload", JSON(none_as_null=True)),  # the update, secrets redacted, kept until its turn is done
     Column("status", String(16), nullable=False, index=True),  # pending, done (turn complete) or failed
     Column("attempts", Integer, nullable=False, default=0),  # claims so far: above 1 the turn is a replay
+    # tries that timed out, hung or lost an action call (transient errors do not count): set aside at the limit
+    Column("turn_failures", Integer, nullable=False, default=0, server_default=text("0")),
     Column("claimed_by", String(128)),
     Column("claimed_at", Float),  # database clock
     Column("not_before", Float),  # database clock: retried after a transient error, not earlier
@@ -145,10 +148,14 @@ class InboxItem:
 
 @dataclass(frozen=True)
 class Claim:
-    """The outcome of a claim; ``attempt`` above 1 means the turn may have run (partly) before."""
+    """The outcome of a claim; ``attempt`` above 1 means the turn may have run (partly) before.
+
+    ``failures``: earlier tries that failed the turn itself (timed out, hung, lost an action call).
+    """
 
     outcome: str
     attempt: int = 0
+    failures: int = 0
 
 
 class Inbox:
@@ -168,7 +175,7 @@ class Inbox:
             .where(mine, row.status == PENDING, free, ~_earlier_pending())
             .values(claimed_by=instance.id, claimed_at=database_epoch(), attempts=row.attempts + 1)
         )
-        self._attempts = select(row.attempts).where(mine)
+        self._attempts = select(row.attempts, row.turn_failures).where(mine)
         self._waiting = select(row.update_id).where(mine, row.status == PENDING, _earlier_pending())
         finished: dict[str, Any] = {
             "status": bindparam("b_status"),
@@ -199,6 +206,7 @@ class Inbox:
                         "payload": payload,
                         "status": PENDING,
                         "attempts": 0,
+                        "turn_failures": 0,
                         "created_at": _now(),
                     },
                 )
@@ -216,7 +224,8 @@ class Inbox:
         mine = {"b_update_id": update_id}
         with self._engine.begin() as conn:
             if conn.execute(self._claim, mine).rowcount == 1:
-                return Claim(CLAIMED, int(conn.execute(self._attempts, mine).scalar_one()))
+                attempts, failures = conn.execute(self._attempts, mine).one()
+                return Claim(CLAIMED, int(attempts), int(failures))
             waiting = conn.execute(self._waiting, mine).first()
         return Claim(WAIT if waiting is not None else TAKEN)
 
@@ -229,13 +238,19 @@ class Inbox:
         with self._engine.begin() as conn:
             conn.execute(self._finish if error is None else self._finish_with_error, values)
 
-    def retry_later(self, update_id: int, error: str, delay_seconds: float) -> None:
-        """Give the update back after a transient error; it is claimed again after ``delay_seconds``."""
+    def retry_later(self, update_id: int, error: str, delay_seconds: float, *, turn_failed: bool = False) -> None:
+        """Give the update back; it is claimed again after ``delay_seconds``.
+
+        ``turn_failed``: the try failed the turn itself (see ``Claim.failures``), not a store or network on the way.
+        """
+        row = telegram_updates.c
+        failures = row.turn_failures + 1 if turn_failed else row.turn_failures
+        due = database_epoch() + delay_seconds
         with self._engine.begin() as conn:
             conn.execute(
                 update(telegram_updates)
-                .where(telegram_updates.c.update_id == update_id, telegram_updates.c.status == PENDING)
-                .values(claimed_by=None, error=error, not_before=database_epoch() + delay_seconds)
+                .where(row.update_id == update_id, row.status == PENDING)
+                .values(claimed_by=None, error=error, turn_failures=failures, not_before=due)
             )
 
     def release_own_claims(self) -> int:
