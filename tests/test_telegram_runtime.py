@@ -13,10 +13,11 @@ import pytest
 from rasa.core.channels.channel import UserMessage
 from sqlalchemy import insert, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from bot.cases.instances import Instance
 from connectors.telegram.delivery import first_message, joined
-from connectors.telegram.storage import Inbox, Outbox, telegram_replies, telegram_updates
+from connectors.telegram.storage import SENT, Claim, Inbox, Outbox, telegram_replies, telegram_updates
 from tests.auxil.fake_telegram import FakeTelegram, _error, private_message
 from tests.auxil.telegram_harness import ChannelHarness
 from tests.auxil.waiting import until
@@ -183,6 +184,28 @@ async def test_a_timed_out_reply_is_sent_again_and_counted_as_a_possible_duplica
     assert [r["status"] for r in replies] == ["sent", "sent"]
     assert [r["possible_duplicate"] for r in replies] == [True, False]
     assert outbox_of(harness.engine).counts()["possible_duplicate"] == 1
+
+
+async def test_a_sent_reply_whose_record_fails_for_a_moment_is_recorded_not_sent_again(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    """The send reached Telegram, then the database blinked: before, the row stayed ``sending`` until its
+    claim ran out (minutes) and the customer got the answer twice."""
+    async with ChannelHarness(fake, sqlite_url, tmp_path) as harness:
+        outbox = harness.runtime.delivery._outbox
+        mark, blinks = outbox.mark, [OperationalError("UPDATE telegram_replies", {}, Exception("database is locked"))]
+
+        def blinking_mark(ids: Any, status: str, **values: Any) -> None:
+            if status == SENT and blinks:
+                raise blinks.pop()
+            mark(ids, status, **values)
+
+        outbox.mark = blinking_mark  # type: ignore[method-assign]
+        await harness.post(text_update(43, "is my deposit there?"))
+        await until(lambda: [r["status"] for r in outbox_of(harness.engine).rows(CHAT)] == ["sent"], 15)
+        await harness.idle()
+        assert blinks == [] and fake.sent_texts(CHAT) == ["You said: is my deposit there?"]
+        assert not outbox_of(harness.engine).rows(CHAT)[0]["possible_duplicate"]
 
 
 async def test_429_storm_on_one_chat_does_not_stall_another(
@@ -387,7 +410,7 @@ async def test_a_worker_stopped_by_an_error_leaves_its_chat_to_the_sweep_not_sta
         claim = runtime._claim_in_turn
         failures = {31: 1}
 
-        async def flaky_claim(update_id: int) -> int | None:
+        async def flaky_claim(update_id: int) -> Claim | None:
             if failures.get(update_id):
                 failures[update_id] -= 1
                 raise ConnectionError("the database went away for a moment")

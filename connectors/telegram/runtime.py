@@ -167,7 +167,7 @@ class TelegramRuntime:
     def create(cls, settings: TelegramSettings, engine: Engine) -> TelegramRuntime:
         """Wire the runtime to the shared database under this process's instance id."""
         instance = Instance(engine, settings.instance_id, settings.instance_stale_seconds)
-        hold = settings.turn_timeout_seconds * 2 + settings.instance_stale_seconds
+        hold = settings.claim_hold_seconds
         return cls(
             settings,
             TelegramSender.from_settings(settings),

@@ -55,6 +55,11 @@ class TelegramSettings:
         return bool(self.bot_token)
 
     @property
+    def claim_hold_seconds(self) -> float:
+        """How long an inbox or outbox claim holds without its instance's heartbeat ending: longer than any turn."""
+        return self.turn_timeout_seconds * 2 + self.instance_stale_seconds
+
+    @property
     def file_base_url(self) -> str:
         root, _, _ = self.api_base_url.rstrip("/").rpartition("/")
         return f"{root}/file/bot"
