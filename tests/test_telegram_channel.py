@@ -121,7 +121,12 @@ async def test_wrong_or_missing_secret_is_403_and_nothing_is_stored(
     assert harness.received == [] and inbox_statuses(harness) == {}
 
 
-@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b'{"message": {}}', b'{"update_id": "7"}', b"\xff\xfe"])
+NESTED = b'{"update_id": 13, "message": ' + b'{"a": ' * 500 + b"1" + b"}" * 501  # no update nests like this
+
+
+@pytest.mark.parametrize(
+    "raw", [b"{not json", b"[1, 2]", b'{"message": {}}', b'{"update_id": "7"}', b"\xff\xfe", NESTED, b"[" * 100_000]
+)
 async def test_malformed_body_is_400_and_the_server_keeps_serving(harness: ChannelHarness, raw: bytes) -> None:
     status, body = await harness.post(raw=raw)
     assert status == 400 and "error" in body

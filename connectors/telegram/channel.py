@@ -108,20 +108,35 @@ async def _start_until_up(runtime: TelegramRuntime, handler: TelegramUpdateHandl
 
 
 MAX_UPDATE_ID = 2**63 - 1  # the inbox keys updates by a signed 64-bit integer
+MAX_DEPTH = 32  # an update nests a few levels (a reply's message's entities); redaction walks it recursively
 
 
 def _parse(body: bytes) -> dict[str, Any] | None:
     """The update as a dict, or None unless it is a JSON object with a storable integer ``update_id``."""
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
-    if not isinstance(payload, dict):
+    if not isinstance(payload, dict) or _deeper_than(payload, MAX_DEPTH):
         return None
     update_id = payload.get("update_id")
     if type(update_id) is not int or not 0 <= update_id <= MAX_UPDATE_ID:  # bool is an int subclass: refused
         return None
     return payload
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests objects and arrays more than ``limit`` levels deep (walked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _idle(hook: Blueprint) -> Blueprint:
