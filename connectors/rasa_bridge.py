@@ -26,15 +26,12 @@ from bot.language import DEFAULT_LANGUAGE, SLOT, known
 from bot.language.script import detect
 from bot.language.variations import for_language
 from bot.nlu_components.p1_safety_net import P1_CHECK
-from bot.runtime.action_calls import ActionCallFailed, ActionServerUnreachable
 from bot.settings import Settings
 from connectors.gate import TXID_SLOT, Admission, ConversationGate
 from connectors.search_command import SearchMessage, search_message
 
-UNAVAILABLE: tuple[type[Exception], ...] = (*DATABASE_UNAVAILABLE, RedisError, LockError, ActionServerUnreachable)
-"""What a turn raises while the database, Rasa's Redis lock store or the action server is unreachable: retry later."""
-NOT_SAVED: tuple[type[Exception], ...] = (*UNAVAILABLE, ActionCallFailed)
-"""What stops a turn before Rasa saves it: the same message can be sent again."""
+UNAVAILABLE: tuple[type[Exception], ...] = (*DATABASE_UNAVAILABLE, RedisError, LockError)
+"""What a turn raises while the database or Rasa's Redis lock store is unreachable: the client may retry."""
 
 
 def conversation_gate(app: Sanic) -> ConversationGate:

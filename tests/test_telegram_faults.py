@@ -11,7 +11,6 @@ from rasa.core.channels.channel import UserMessage
 from sqlalchemy.exc import OperationalError
 
 from bot.cases.instances import Instance
-from bot.runtime.action_calls import ActionCallFailed, ActionServerUnreachable
 from connectors.telegram.storage import Inbox
 from tests.auxil.fake_telegram import FakeTelegram, private_message
 from tests.auxil.telegram_harness import ChannelHarness, domain_text
@@ -153,55 +152,6 @@ async def test_transient_errors_do_not_use_up_the_tries_of_a_turn_that_then_time
         assert fake.sent_texts(CHAT) == ["You said: my deposit is missing"]
         done = row(harness, 35)
         assert (done["status"], done["attempts"], done["turn_failures"]) == ("done", 4, 1)
-
-
-async def test_a_failed_action_call_runs_the_turn_again_and_one_that_keeps_failing_is_set_aside(
-    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
-) -> None:
-    """Rasa stops a turn whose action failed (``ActionCallFailed``) before saving it: the turn is a counted
-    try, run again; before, Rasa went on without the action and the row was marked done."""
-    env = {**FAST, "TELEGRAM_MAX_TURN_ATTEMPTS": "2"}
-    async with ChannelHarness(fake, sqlite_url, tmp_path, env=env) as harness:
-        default = harness.on_new_message
-        failures = {"stolen": 1, "broken": 99}
-
-        async def action_fails(message: UserMessage) -> None:
-            if failures.get(message.text or "", 0):
-                failures[message.text or ""] -= 1
-                raise ActionCallFailed("Failed to execute custom action 'action_open_case'")
-            await default(message)
-
-        harness.on_new_message = action_fails  # type: ignore[method-assign]
-        await harness.post(text_update(36, "stolen"))
-        await harness.post(text_update(37, "broken"))
-        await harness.post(text_update(38, "hello"))
-        await fake.wait_for("sendMessage", count=3, chat_id=CHAT, timeout=30)
-        await harness.idle()
-        assert fake.sent_texts(CHAT) == ["You said: stolen", domain_text("utter_telegram_non_text"), "You said: hello"]
-        assert (row(harness, 36)["status"], row(harness, 36)["turn_failures"]) == ("done", 1)
-        broken = row(harness, 37)
-        assert broken["status"] == "failed" and "action_open_case" in str(broken["error"])
-
-
-async def test_an_unreachable_action_server_is_transient_however_often_it_comes(
-    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
-) -> None:
-    env = {**FAST, "TELEGRAM_MAX_TURN_ATTEMPTS": "1"}
-    async with ChannelHarness(fake, sqlite_url, tmp_path, env=env) as harness:
-        default = harness.on_new_message
-        failures = [ActionServerUnreachable("Couldn't connect to the action server (for 30 s)")] * 2
-
-        async def restarting(message: UserMessage) -> None:
-            if failures:
-                raise failures.pop()
-            await default(message)
-
-        harness.on_new_message = restarting  # type: ignore[method-assign]
-        await harness.post(text_update(39, "where is my withdrawal"))
-        await fake.wait_for("sendMessage", chat_id=CHAT, timeout=30)
-        await harness.idle()
-        assert fake.sent_texts(CHAT) == ["You said: where is my withdrawal"]
-        assert (row(harness, 39)["status"], row(harness, 39)["turn_failures"]) == ("done", 0)
 
 
 async def test_an_update_the_library_cannot_parse_is_read_from_its_raw_json(

@@ -5,9 +5,7 @@ Rasa waits up to five minutes for an action and, when the action server cannot b
 turn *without the action's events*: the customer silently misses the form's question or
 the case number. Installed in the Rasa server process, this wrapper gives each call a
 timeout and retries a call that could not connect, with back-off, for a bounded time, so
-an action server restart costs a delay instead of a lost reply. A call that still fails
-stops the turn before Rasa saves it (``ActionCallFailed``): the channel runs the turn again
-later, or tells the client to resend, instead of answering without the action.
+an action server restart costs a delay instead of a lost reply.
 """
 
 from __future__ import annotations
@@ -15,14 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from contextvars import ContextVar
 from typing import Any
 
 import aiohttp
 from jsonschema.exceptions import ValidationError
 from jsonschema.validators import validator_for
-from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
-from rasa.core.processor import MessageProcessor
+from rasa.core.actions.action import RemoteAction
 from rasa.shared.exceptions import RasaException
 
 from bot.runtime.server_settings import ActionServerSettings
@@ -30,23 +26,6 @@ from bot.runtime.server_settings import ActionServerSettings
 logger = logging.getLogger(__name__)
 
 _installed = False
-
-
-class ActionCallFailed(Exception):
-    """A custom action could not run this turn (an error status, or no answer in time).
-
-    Raised after Rasa's own handling of the failed call, before it saves the turn: the
-    tracker stays as it was, so the turn can run again as a whole (its recorded replies are
-    not sent twice). Counted against the turn's tries: an action that always fails is not
-    retried for good.
-    """
-
-
-class ActionServerUnreachable(ActionCallFailed):
-    """The action server could not be reached for the whole retry window: transient, retried without limit."""
-
-
-_failed_call: ContextVar[ActionCallFailed | None] = ContextVar("failed_action_call", default=None)
 
 
 def could_not_connect(error: BaseException) -> bool:
@@ -98,35 +77,13 @@ def install(timeout_seconds: float | None = None, retry_seconds: float | None = 
             try:
                 return await asyncio.wait_for(original(self, *args, **kwargs), timeout)
             except asyncio.TimeoutError as error:
-                message = f"action '{self.name()}' did not answer within {timeout:g} s"
-                _failed_call.set(ActionCallFailed(message))
-                raise RasaException(message) from error
-            except ActionExecutionRejection:
-                raise  # the action declined (a form's validation): Rasa's dialogue handles it
+                raise RasaException(f"action '{self.name()}' did not answer within {timeout:g} s") from error
             except RasaException as error:
-                if not could_not_connect(error):
-                    _failed_call.set(ActionCallFailed(str(error)))
-                    raise
-                if loop.time() + pause > deadline:
-                    _failed_call.set(ActionServerUnreachable(f"{error} (for {retry_for:g} s)"))
+                if not could_not_connect(error) or loop.time() + pause > deadline:
                     raise
                 logger.warning("action server unreachable for '%s'; trying again in %.1f s", self.name(), pause)
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 2.0)
-
-    original_run_action = MessageProcessor._run_action
-
-    async def run_action(self: MessageProcessor, *args: Any, **kwargs: Any) -> bool:
-        """Rasa's step, which logs a failed action call and goes on; here the turn stops instead."""
-        token = _failed_call.set(None)
-        try:
-            predict_again = await original_run_action(self, *args, **kwargs)
-            failed = _failed_call.get()
-        finally:
-            _failed_call.reset(token)
-        if failed is not None:
-            raise failed
-        return predict_again
 
     validate = response_validator(RemoteAction.action_response_format_spec())
 
@@ -135,6 +92,5 @@ def install(timeout_seconds: float | None = None, retry_seconds: float | None = 
         return True
 
     RemoteAction.run = run  # type: ignore[method-assign]
-    MessageProcessor._run_action = run_action  # type: ignore[method-assign]
     RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
     _installed = True

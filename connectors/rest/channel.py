@@ -35,7 +35,6 @@ from bot.runtime import log_context
 from connectors import language_command
 from connectors.gate import RATING_COMMENT_THANKS, ConversationGate
 from connectors.rasa_bridge import (
-    NOT_SAVED,
     UNAVAILABLE,
     TranscribingOutputChannel,
     conversation_gate,
@@ -115,7 +114,7 @@ async def _receive(request: Request, on_new_message: Callable[[UserMessage], Awa
         return parsed
     try:
         return await _converse(request, *parsed, on_new_message)
-    except NOT_SAVED as error:
+    except UNAVAILABLE as error:
         return _unavailable(request, error)
 
 
@@ -190,8 +189,8 @@ async def _converse(
 
 
 def _unavailable(request: Request, error: Exception) -> HTTPResponse:
-    """A store or the action server the turn needs is down or failed: a 503 the client may retry, never a 500 page."""
-    logger.warning("%s %s: a store or the action server is unavailable", request.method, request.path, exc_info=error)
+    """A store the turn needs is down: a 503 the client may retry, never a 500 page."""
+    logger.warning("%s %s: a store is unavailable", request.method, request.path, exc_info=error)
     return response.json(
         {"error": "the service is briefly unavailable: send the same message again in a few seconds"},
         status=503,

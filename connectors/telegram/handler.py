@@ -32,7 +32,6 @@ from bot.cases.customer_names import CUSTOMER_NAME, display_name
 from bot.language import DEFAULT_LANGUAGE, LANGUAGES, SLOT
 from bot.language.script import detect
 from bot.metrics import messages
-from bot.runtime.action_calls import ActionCallFailed
 from connectors import language_command, search_command
 from connectors.gate import RATING_COMMENT_THANKS, SECRET_NOTICE, ConversationGate
 from connectors.language_command import LanguageCommand, typed_language_command
@@ -117,8 +116,7 @@ class _Conversation:
 class TelegramUpdateHandler:
     """Turns one update into gate checks, Rasa messages, attachments and replies."""
 
-    transient_errors = UNAVAILABLE  # the database, Rasa's lock store or the action server down: the turn is retried
-    turn_errors: tuple[type[Exception], ...] = (ActionCallFailed,)  # an action failed: a counted try
+    transient_errors = UNAVAILABLE  # the database or Rasa's lock store down: the turn is retried
 
     def __init__(
         self, app: Sanic, runtime: TelegramRuntime, on_new_message: Callable[[UserMessage], Awaitable[Any]]

@@ -69,12 +69,10 @@ TRANSIENT: tuple[type[Exception], ...] = (
 class UpdateHandler(Protocol):
     """What an update means (``handler.py``); ``replay`` when an earlier try of its turn may have run.
 
-    ``transient_errors``: what the handler's own dependencies raise while briefly unavailable;
-    ``turn_errors``: what a turn that itself failed raises (tried again, set aside at the limit).
+    ``transient_errors``: what the handler's own dependencies raise while briefly unavailable.
     """
 
     transient_errors: tuple[type[Exception], ...]
-    turn_errors: tuple[type[Exception], ...]
 
     async def __call__(self, update_id: int, update: Update, *, replay: bool) -> None: ...
 
@@ -368,7 +366,7 @@ class TelegramRuntime:
         """Run the update's turn; done, retried later, or failed with the customer told.
 
         Transient errors (a store or the network on the way) are retried without limit; a turn
-        that itself fails (times out, loses an action call) is set aside after
+        that itself fails (times out, or hangs until the watchdog stops it) is set aside after
         ``max_turn_attempts`` such tries, however many transient ones came between.
         """
         assert self._handler is not None
@@ -389,8 +387,6 @@ class TelegramRuntime:
             await self._give_up(update_id, payload, f"BadRequest: {exc}")
         except (*TRANSIENT, *self._handler.transient_errors) as exc:
             await self._retry(update_id, f"{type(exc).__name__}: {exc}", claim.attempt)
-        except self._handler.turn_errors as exc:
-            await self._turn_failed(update_id, payload, f"{type(exc).__name__}: {exc}", claim)
         except Exception as exc:
             logger.exception("processing Telegram update %s failed", update_id)
             await self._give_up(update_id, payload, f"{type(exc).__name__}: {exc}")

@@ -18,7 +18,6 @@ import aiohttp
 from sqlalchemy import exc as sql
 
 from bot.runtime import log_context
-from bot.runtime.action_calls import ActionServerUnreachable
 from connectors.twitter.conversations import XConversations
 from connectors.twitter.identity import event_log_id
 from connectors.twitter.inbox import InboxItem, XInbox
@@ -29,7 +28,6 @@ logger = logging.getLogger(__name__)
 
 _TRANSIENT = (
     XUnavailable,  # X kept failing (5xx, network, rate limit) through the sender's own retries
-    ActionServerUnreachable,  # the turn stopped unsaved while the action server restarts
     asyncio.TimeoutError,
     TimeoutError,
     ConnectionError,
