@@ -108,31 +108,11 @@ async def test_the_watchdog_restarts_a_worker_that_ignores_its_timeout(
         assert "watchdog" in str(row(harness, 21)["error"])
 
 
-async def test_a_transient_database_error_is_retried_not_failed(
+async def test_transient_errors_are_retried_and_do_not_use_up_the_tries_of_a_turn_that_times_out_once(
     fake: FakeTelegram, sqlite_url: str, tmp_path: Path
 ) -> None:
-    async with ChannelHarness(fake, sqlite_url, tmp_path, env=FAST) as harness:
-        default = harness.on_new_message
-        failures = [OperationalError("SELECT 1", {}, Exception("database is locked"))]
-
-        async def busy_once(message: UserMessage) -> None:
-            if failures:
-                raise failures.pop()
-            await default(message)
-
-        harness.on_new_message = busy_once  # type: ignore[method-assign]
-        await harness.post(text_update(31, "my deposit is missing"))
-        await fake.wait_for("sendMessage", chat_id=CHAT, timeout=15)
-        await harness.idle()
-        assert fake.sent_texts(CHAT) == ["You said: my deposit is missing"]
-        assert row(harness, 31)["status"] == "done" and "database is locked" in str(row(harness, 31)["error"])
-
-
-async def test_transient_errors_do_not_use_up_the_tries_of_a_turn_that_then_times_out_once(
-    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
-) -> None:
-    """Two database blips, then one slow try: the turn runs again. Before, every claim counted,
-    so the third try's timeout set a plain message aside and the customer was asked to resend."""
+    """Two database blips (retried, never failed), then one slow try: the turn runs again. Before, every
+    claim counted, so the third try's timeout set a plain message aside and the customer was asked to resend."""
     async with ChannelHarness(fake, sqlite_url, tmp_path, env=FAST) as harness:
         default = harness.on_new_message
         script = ["locked", "locked", "slow"]
