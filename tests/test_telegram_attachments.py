@@ -123,18 +123,18 @@ async def test_a_file_telegram_will_not_serve_is_answered_and_the_chat_goes_on(
     """``getFile`` refusing a file is final: before, its turn was retried as a network error for good
     (PTB makes ``BadRequest`` one) and every later message of the chat waited behind it."""
     case_id = open_case(harness)
-    fake.refuse_file("over-20mb", "Bad Request: file is too big")  # getFile serves files up to 20 MB
-    photo = {"file_id": "over-20mb", "file_unique_id": "o", "width": 4000, "height": 3000}  # no file_size
-    await send(harness, 6, photo=[photo])
-    assert fake.sent_texts(CHAT)[-1] in domain_texts("utter_attachment_too_large")
     gone = {"file_id": "no-longer-served", "file_unique_id": "g", "width": 90, "height": 90}
-    await send(harness, 7, photo=[gone])  # getFile: "invalid file_id"
+    await send(harness, 6, photo=[gone])  # getFile: "invalid file_id"
     assert fake.sent_texts(CHAT)[-1] in domain_texts("utter_telegram_non_text")
+    fake.refuse(method="getFile", code=400, description="Bad Request: file is too big")  # getFile serves 20 MB
+    photo = {"file_id": "over-20mb", "file_unique_id": "o", "width": 4000, "height": 3000}  # no file_size
+    await send(harness, 7, photo=[photo])
+    assert fake.sent_texts(CHAT)[-1] in domain_texts("utter_attachment_too_large")
     await send(harness, 8, text="hello? did you get my screenshot?")
     assert harness.texts()[-1] == "hello? did you get my screenshot?"
     inbox = Inbox(harness.engine, Instance(harness.engine, "reader"))
-    assert [inbox.row(u)["status"] for u in (6, 7, 8)] == ["done", "failed", "done"]
-    assert "invalid file_id" in str(inbox.row(7)["error"]).lower()
+    assert [inbox.row(u)["status"] for u in (6, 7, 8)] == ["failed", "done", "done"]
+    assert "invalid file_id" in str(inbox.row(6)["error"]).lower()
     assert harness.store.attachments(case_id) == []
 
 

@@ -344,11 +344,10 @@ class TelegramRuntime:
             claim = await self._claim_in_turn(update_id)
             if claim is None:
                 return
-            attempt = claim.attempt
             current = asyncio.current_task()
             assert current is not None
             self._busy[key] = _Busy(update_id, asyncio.get_running_loop().time(), current)
-            recorded = await self._db(self.outbox.recorded_keys, update_id) if attempt > 1 else []
+            recorded = await self._db(self.outbox.recorded_keys, update_id) if claim.attempt > 1 else []
             self._turn_replies[update_id] = TurnReplies(recorded)
             try:
                 await self._turn(update_id, payload, claim)
@@ -394,20 +393,18 @@ class TelegramRuntime:
             self._send_turns_replies(update_id)  # before the bookkeeping: the customer waits for them
             await self._db(self.inbox.finish, update_id, DONE)
 
-    async def _retry(self, update_id: int, error: str, attempt: int) -> None:
-        """A transient failure: the turn runs again after a back-off (never marked failed for it)."""
+    async def _retry(self, update_id: int, error: str, attempt: int, *, turn_failed: bool = False) -> None:
+        """The turn runs again after a back-off; a transient failure is never marked failed for it."""
         delay = backoff_seconds(attempt)
         logger.warning("Telegram update %s: %s; its turn runs again in %.0fs", update_id, error, delay)
-        await self._db(self.inbox.retry_later, update_id, error, delay)
+        await self._db(self.inbox.retry_later, update_id, error, delay, turn_failed=turn_failed)
 
     async def _turn_failed(self, update_id: int, payload: dict[str, Any], error: str, claim: Claim) -> None:
         """The turn itself failed: run it again after a back-off, or set it aside after the last try."""
         if claim.failures + 1 >= self.settings.max_turn_attempts:
             await self._give_up(update_id, payload, error)
-            return
-        delay = backoff_seconds(claim.attempt)
-        logger.warning("Telegram update %s: %s; its turn runs again in %.0fs", update_id, error, delay)
-        await self._db(self.inbox.retry_later, update_id, error, delay, turn_failed=True)
+        else:
+            await self._retry(update_id, error, claim.attempt, turn_failed=True)
 
     async def _give_up(self, update_id: int, payload: dict[str, Any], error: str) -> None:
         """Keep the row with its error, and tell the customer to send it another way."""

@@ -80,7 +80,6 @@ class FakeTelegram:
         self._refusals: list[_Refusal] = []
         self._stalls: dict[str, list[float]] = {}
         self._files: dict[str, tuple[str, bytes]] = {}
-        self._refused_files: dict[str, str] = {}
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -146,10 +145,6 @@ class FakeTelegram:
     def stall(self, method: str, seconds: float) -> None:
         """The next call of ``method`` is recorded, then answered only after ``seconds``."""
         self._stalls.setdefault(method, []).append(seconds)
-
-    def refuse_file(self, file_id: str, description: str) -> None:
-        """``getFile`` answers 400 with ``description`` for this file (Telegram serves files up to 20 MB)."""
-        self._refused_files[file_id] = description
 
     def add_file(self, content: bytes, file_path: str, file_id: str | None = None) -> str:
         """Serve ``content`` through ``getFile``/download; returns its ``file_id``."""
@@ -271,8 +266,6 @@ class FakeTelegram:
 
     async def _m_getFile(self, params: dict[str, Any]) -> Any:
         file_id = params["file_id"]
-        if file_id in self._refused_files:
-            return _error(400, self._refused_files[file_id])
         if file_id not in self._files:
             return _error(400, "Bad Request: invalid file_id")
         path, content = self._files[file_id]
