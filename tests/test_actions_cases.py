@@ -188,6 +188,23 @@ async def test_confirming_twice_does_not_open_a_second_case(store):
     assert first == second
 
 
+async def test_a_turn_run_again_before_it_was_saved_opens_no_second_case(store):
+    """A crash or a failed action call after the case opened: Rasa saved no case_id, the turn runs again."""
+    theft = {**user("someone emptied my account", "suspected_theft", channel="telegram"), "message_id": "tg-9001"}
+    turn = tracker([theft, slot("case_intent", "suspected_theft"), slot("case_priority", "P1")], sender_id="tg:5:5")
+    first, said_first = await run(ActionOpenCase(), turn)
+    again, said_again = await run(ActionOpenCase(), turn)
+    assert first == again  # the customer is given the one case's id
+    assert [m["response"] for m in said_first] == [*(m["response"] for m in said_again), "utter_no_agents_on_duty"]
+    assert {m["case_id"] for m in said_again} == {first[0]["value"]}
+    assert outbox_events(store, first[0]["value"]) == ["case_opened"]  # the agents were alerted once
+    later = {**theft, "text": "it happened again on another account", "message_id": "tg-9002"}
+    fresh = tracker([theft, later, slot("case_intent", "suspected_theft"), slot("case_priority", "P1")],
+                    sender_id="tg:5:5")  # fmt: skip
+    third, _ = await run(ActionOpenCase(), fresh)
+    assert third != first  # a new message without the case in its slots still opens one
+
+
 # ------------------------------------------------------------------ read-back and corrections
 
 

@@ -45,6 +45,46 @@ def test_open_case_writes_case_transcript_and_alert(store):
     assert store.active_case("rest", "alice") == case
 
 
+def _open_by_message(store, sender, message_id, channel="telegram"):
+    return store.open_case(
+        intent="suspected_theft",
+        priority=1,
+        channel=channel,
+        sender_id=sender,
+        summary="hacked",
+        details={},
+        opened_by_message=message_id,
+    )
+
+
+def test_the_same_turn_run_again_gets_its_case_back_not_a_second_one(store):
+    """A turn replayed after a crash or a failed action call opens its case once and alerts once."""
+    first = _open_by_message(store, "tg:7:7", "tg-41")
+    assert _open_by_message(store, "tg:7:7", "tg-41") == first
+    assert _events(store, first.id) == ["case_opened"]
+    later = _open_by_message(store, "tg:7:7", "tg-42")
+    other = _open_by_message(store, "tg:8:8", "tg-41")
+    assert len({first.id, later.id, other.id}) == 3  # another message, another customer: their own cases
+    assert _open(store).id != _open(store).id  # no message id (the desk, tests): every call opens one
+
+
+def test_two_tries_of_one_turn_at_once_open_one_case(store):
+    """The unique index decides when two processes run the same turn at the same moment."""
+    opened, barrier = [], threading.Barrier(4)
+
+    def open_it():
+        barrier.wait()
+        opened.append(_open_by_message(store, "x:9", "x-dm-77", channel="x"))
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(opened) == 4 and len({case.id for case in opened}) == 1
+    assert _events(store, opened[0].id) == ["case_opened"]
+
+
 def test_details_merge_and_each_update_alerts(store):
     case = _open(store)
     store.add_details(case.id, {"amount": "0.5", "txid": None})

@@ -45,6 +45,19 @@ def collected_details(tracker: Tracker) -> dict[str, Any]:
     return details
 
 
+def turn_message_id(tracker: Tracker) -> str | None:
+    """The channel's id of the customer message this turn answers (``tg-<update id>``, an X event's).
+
+    Rasa keeps it on the user event only (``latest_message`` drops it); the same message run
+    again has the same id.
+    """
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            message_id = event.get("message_id")
+            return str(message_id) if message_id else None
+    return None
+
+
 def open_case(tracker: Tracker, intent: str, priority: int, **known: Any) -> Case:
     """Create the case with everything the conversation holds so far (blocking: run in a thread).
 
@@ -62,6 +75,7 @@ def open_case(tracker: Tracker, intent: str, priority: int, **known: Any) -> Cas
         details=details,
         transcript=transcript_of(tracker),
         language=language.known(tracker.get_slot(language.SLOT)),
+        opened_by_message=turn_message_id(tracker),
     )
     logger.info("opened P%d case %s (%s) on %s", priority, case.id, intent, case.channel)
     return case

@@ -71,7 +71,10 @@ cases = Table(
     # The rating's optional comment (redacted): NULL until answered, "" when skipped or passed over.
     Column("rated_at", UtcDateTime),
     Column("rating_comment", Text),
+    # The customer's message whose turn opened the case: that turn run again finds it.
+    Column("opened_by_message", String(128)),
     Index("ix_cases_conversation", "channel", "sender_id", "status"),
+    Index("ux_cases_opening_message", "channel", "sender_id", "opened_by_message", unique=True),
     Index("ix_cases_queue", "status", "priority", "created_at"),
 )
 

@@ -79,6 +79,7 @@ class Case:
     team: str | None = None  # set by a transfer; otherwise the desk's routes decide
     rated_at: datetime | None = None
     rating_comment: str | None = None  # NULL: not answered yet; "": skipped or passed over
+    opened_by_message: str | None = None  # the customer message whose turn opened it
 
     @classmethod
     def from_row(cls, row: Row) -> Case:
@@ -121,8 +122,18 @@ class CaseStore:
         details: Mapping[str, Any],
         transcript: Iterable[TranscriptLine] = (),
         language: str = DEFAULT_LANGUAGE,
+        opened_by_message: str | None = None,
     ) -> Case:
-        """Create a case with its transcript and enqueue the ``case_opened`` alert."""
+        """Create a case with its transcript and enqueue the ``case_opened`` alert.
+
+        ``opened_by_message``: the id of the customer message whose turn opens it. The same
+        turn run again (a crash, a timeout, a failed action call) gets that case back,
+        neither a second case nor a second alert.
+        """
+        if opened_by_message is not None:
+            earlier = self._opened_by(channel, sender_id, opened_by_message)
+            if earlier is not None:
+                return earlier
         lines = list(transcript)
         for _ in range(5):
             case_id = new_case_id()
@@ -140,6 +151,7 @@ class CaseStore:
                             summary=summary,
                             details=dict(details),
                             language=known(language),
+                            opened_by_message=opened_by_message,
                             created_at=now,
                             updated_at=now,
                         )
@@ -148,10 +160,23 @@ class CaseStore:
                         conn.execute(insert(case_messages), [_message_row(case_id, line) for line in lines])
                     _enqueue(conn, "case_opened", case_id, {"priority": priority, "intent": intent})
             except IntegrityError:
+                if opened_by_message is not None:
+                    earlier = self._opened_by(channel, sender_id, opened_by_message)
+                    if earlier is not None:
+                        return earlier  # another try of the same turn opened it a moment ago
                 continue  # id collision: draw another
             case_metrics.escalated(priority)
             return self.get(case_id)
         raise RuntimeError("could not allocate a case id")
+
+    def _opened_by(self, channel: str, sender_id: str, message_id: str) -> Case | None:
+        """The case this customer message's turn opened, if it did."""
+        query = select(cases).where(
+            cases.c.channel == channel, cases.c.sender_id == sender_id, cases.c.opened_by_message == message_id
+        )
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        return Case.from_row(row) if row else None
 
     @staticmethod
     def is_case_id(text: str) -> bool:
