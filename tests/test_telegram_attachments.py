@@ -125,7 +125,7 @@ async def test_a_file_telegram_will_not_serve_is_answered_and_the_chat_goes_on(
     case_id = open_case(harness)
     gone = {"file_id": "no-longer-served", "file_unique_id": "g", "width": 90, "height": 90}
     await send(harness, 6, photo=[gone])  # getFile: "invalid file_id"
-    assert fake.sent_texts(CHAT)[-1] in domain_texts("utter_telegram_non_text")
+    assert fake.sent_texts(CHAT)[-1] in domain_texts("utter_not_handled")
     fake.refuse(method="getFile", code=400, description="Bad Request: file is too big")  # getFile serves 20 MB
     photo = {"file_id": "over-20mb", "file_unique_id": "o", "width": 4000, "height": 3000}  # no file_size
     await send(harness, 7, photo=[photo])

@@ -11,6 +11,7 @@ from rasa.core.channels.channel import UserMessage
 from sqlalchemy.exc import OperationalError
 
 from bot.cases.instances import Instance
+from bot.runtime.action_calls import ActionCallFailed, ActionServerUnreachable
 from connectors.telegram.storage import Inbox
 from tests.auxil.fake_telegram import FakeTelegram, private_message
 from tests.auxil.telegram_harness import ChannelHarness, domain_text
@@ -77,7 +78,7 @@ async def test_a_turn_that_keeps_hanging_is_set_aside_with_its_error_and_the_cus
         await harness.post(text_update(12, "hello"))
         await fake.wait_for("sendMessage", count=2, chat_id=CHAT, timeout=20)
         await harness.idle()
-        assert fake.sent_texts(CHAT) == [domain_text("utter_telegram_non_text"), "You said: hello"]
+        assert fake.sent_texts(CHAT) == [domain_text("utter_not_handled"), "You said: hello"]
         poison = row(harness, 11)
         assert poison["status"] == "failed" and poison["attempts"] == 2 and "longer than" in str(poison["error"])
 
@@ -134,15 +135,69 @@ async def test_transient_errors_are_retried_and_do_not_use_up_the_tries_of_a_tur
         assert (done["status"], done["attempts"], done["turn_failures"]) == ("done", 4, 1)
 
 
+async def test_a_failed_action_call_runs_the_turn_again_and_one_that_keeps_failing_is_set_aside(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    """Rasa stops a turn whose action failed (``ActionCallFailed``) before saving it: the turn is a counted
+    try, run again; before, Rasa went on without the action and the row was marked done."""
+    env = {**FAST, "TELEGRAM_MAX_TURN_ATTEMPTS": "2"}
+    async with ChannelHarness(fake, sqlite_url, tmp_path, env=env) as harness:
+        default = harness.on_new_message
+        failures = {"stolen": 1, "broken": 99}
+
+        async def action_fails(message: UserMessage) -> None:
+            if failures.get(message.text or "", 0):
+                failures[message.text or ""] -= 1
+                raise ActionCallFailed("Failed to execute custom action 'action_open_case'")
+            await default(message)
+
+        harness.on_new_message = action_fails  # type: ignore[method-assign]
+        await harness.post(text_update(36, "stolen"))
+        await harness.post(text_update(37, "broken"))
+        await harness.post(text_update(38, "hello"))
+        await fake.wait_for("sendMessage", count=3, chat_id=CHAT, timeout=30)
+        await harness.idle()
+        not_handled = domain_text("utter_not_handled")
+        assert fake.sent_texts(CHAT) == ["You said: stolen", not_handled, "You said: hello"]
+        assert (row(harness, 36)["status"], row(harness, 36)["turn_failures"]) == ("done", 1)
+        broken = row(harness, 37)
+        assert broken["status"] == "failed" and "action_open_case" in str(broken["error"])
+
+
+async def test_an_unreachable_action_server_is_transient_however_often_it_comes(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    env = {**FAST, "TELEGRAM_MAX_TURN_ATTEMPTS": "1"}
+    async with ChannelHarness(fake, sqlite_url, tmp_path, env=env) as harness:
+        default = harness.on_new_message
+        failures = [ActionServerUnreachable("Couldn't connect to the action server (for 30 s)")] * 2
+
+        async def restarting(message: UserMessage) -> None:
+            if failures:
+                raise failures.pop()
+            await default(message)
+
+        harness.on_new_message = restarting  # type: ignore[method-assign]
+        await harness.post(text_update(39, "where is my withdrawal"))
+        await fake.wait_for("sendMessage", chat_id=CHAT, timeout=30)
+        await harness.idle()
+        assert fake.sent_texts(CHAT) == ["You said: where is my withdrawal"]
+        assert (row(harness, 39)["status"], row(harness, 39)["turn_failures"]) == ("done", 0)
+
+
 async def test_an_update_the_library_cannot_parse_is_read_from_its_raw_json(
     fake: FakeTelegram, sqlite_url: str, tmp_path: Path
 ) -> None:
-    """Older payload shapes: the caption of a photo whose sizes are missing still reaches the bot."""
+    """Older payload shapes: the caption of a photo whose sizes are missing still reaches the bot, and the
+    customer is told the photo itself could not be opened (before, it was dropped without a word)."""
     broken_photo = private_message(CHAT, None, message_id=41, photo=[{"file_id": "x"}], caption="my card was charged")
     async with ChannelHarness(fake, sqlite_url, tmp_path) as harness:
         await harness.post({"update_id": 41, "message": broken_photo})
+        await fake.wait_for("sendMessage", chat_id=CHAT, timeout=30)
         await harness.idle()
         assert harness.texts() == ["my card was charged"]
+        sent = fake.sent_paragraphs(CHAT)
+        assert sent == [domain_text("utter_attachment_unreadable"), "You said: my card was charged"], sent
         assert row(harness, 41)["status"] == "done"
 
 
@@ -158,3 +213,26 @@ async def test_an_update_with_nothing_readable_gets_a_reply_and_keeps_its_error(
         assert fake.sent_texts(CHAT) == [domain_text("utter_telegram_non_text"), "You said: hello"]
         failed = row(harness, 51)
         assert failed["status"] == "failed" and "poll" in str(failed["error"])
+
+
+async def test_telling_the_customer_during_a_database_blip_waits_for_the_database(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Setting an update aside records a notice; when that write fails for a moment, the update waits and is
+    tried again. Before, the failure was swallowed: the row was set aside and the customer never told."""
+    poll = {"id": "p2", "question": "?", "options": [{"text": "a", "voter_count": 0}]}  # unreadable: no type
+    async with ChannelHarness(fake, sqlite_url, tmp_path, env=FAST) as harness:
+        deliver, blips = harness.runtime.deliver, [OperationalError("INSERT", {}, Exception("database is locked"))]
+
+        async def blip_once(*args: object, **kwargs: object) -> None:
+            if blips:
+                raise blips.pop()
+            await deliver(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(harness.runtime, "deliver", blip_once)
+        await harness.post({"update_id": 61, "message": private_message(CHAT, None, message_id=61, poll=poll)})
+        await fake.wait_for("sendMessage", chat_id=CHAT, timeout=30)
+        await harness.idle()
+        assert not blips and fake.sent_texts(CHAT) == [domain_text("utter_telegram_non_text")]
+        aside = row(harness, 61)
+        assert aside["status"] == "failed" and aside["attempts"] == 2 and "poll" in str(aside["error"])

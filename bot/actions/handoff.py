@@ -27,7 +27,7 @@ class ActionHandoff(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         case = await asyncio.to_thread(self._case_for_agent, tracker)
-        await asyncio.to_thread(tell_queue_place, dispatcher, case, "utter_handoff")
+        await asyncio.to_thread(tell_queue_place, dispatcher, tracker, case, "utter_handoff")
         return [SlotSet("case_id", case.id), SlotSet(REQUESTED_SLOT, None), ActiveLoop(None)]
 
     @staticmethod

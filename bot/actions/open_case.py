@@ -33,9 +33,9 @@ class ActionOpenCase(Action):
                 official_domains=", ".join(settings.official_domains),
                 support_handles=", ".join(settings.support_handles),
             )
-            await asyncio.to_thread(tell_queue_place, dispatcher, case, "utter_queue_place")
+            await asyncio.to_thread(tell_queue_place, dispatcher, tracker, case, "utter_queue_place")
         else:
-            await asyncio.to_thread(tell_queue_place, dispatcher, case, "utter_case_opened")
+            await asyncio.to_thread(tell_queue_place, dispatcher, tracker, case, "utter_case_opened")
         return [SlotSet("case_id", case.id)]
 
     @staticmethod

@@ -81,11 +81,17 @@ def open_case(tracker: Tracker, intent: str, priority: int, **known: Any) -> Cas
     return case
 
 
-def tell_queue_place(dispatcher: CollectingDispatcher, case: Case, response: str, **values: Any) -> None:
-    """Send ``response`` with the case id, place in the queue and estimated wait."""
+def tell_queue_place(dispatcher: CollectingDispatcher, tracker: Tracker, case: Case, response: str) -> None:
+    """Send ``response`` with the case id, place in the queue and estimated wait.
+
+    "No agent is on duty" is said once per case, and again when the turn that opened the
+    case runs again: the first try's words may never have been sent.
+    """
     info = case_store().queue_info(case.id)
     dispatcher.utter_message(
-        response=response, case_id=case.id, place=info.place, wait_minutes=info.estimated_wait_minutes, **values
+        response=response, case_id=case.id, place=info.place, wait_minutes=info.estimated_wait_minutes
     )
-    if info.agents_on_duty == 0 and escalations().once(case.id, NO_AGENT_FLAG):
-        dispatcher.utter_message(response="utter_no_agents_on_duty")
+    if info.agents_on_duty == 0:
+        opened_this_turn = case.opened_by_message is not None and case.opened_by_message == turn_message_id(tracker)
+        if escalations().once(case.id, NO_AGENT_FLAG) or opened_this_turn:
+            dispatcher.utter_message(response="utter_no_agents_on_duty")

@@ -5,20 +5,32 @@ Rasa waits up to five minutes for an action and, when the action server cannot b
 turn *without the action's events*: the customer silently misses the form's question or
 the case number. Installed in the Rasa server process, this wrapper gives each call a
 timeout and retries a call that could not connect, with back-off, for a bounded time, so
-an action server restart costs a delay instead of a lost reply.
+an action server restart costs a delay instead of a lost reply. Where the channel can run
+a whole turn again without sending its replies twice (Telegram's inbox and outbox), a call
+that still fails stops the turn before Rasa saves it (``ActionCallFailed``) and the turn
+runs again later; the actions before the failed one are safe to run again (a case is
+opened once per customer message). Elsewhere the turn goes on without the action, as in
+Rasa, but the customer is asked to send the message again instead of being left waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import aiohttp
 from jsonschema.exceptions import ValidationError
 from jsonschema.validators import validator_for
-from rasa.core.actions.action import RemoteAction
+from rasa.core.actions.action import ActionExecutionRejection, RemoteAction, create_bot_utterance
+from rasa.core.channels.channel import OutputChannel
+from rasa.core.nlg import NaturalLanguageGenerator
+from rasa.core.policies.policy import PolicyPrediction
+from rasa.core.processor import MessageProcessor
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
 
 from bot.runtime.server_settings import ActionServerSettings
@@ -26,6 +38,53 @@ from bot.runtime.server_settings import ActionServerSettings
 logger = logging.getLogger(__name__)
 
 _installed = False
+NOT_HANDLED = "utter_not_handled"  # "Sorry, something went wrong on our side ... Please send it again"
+
+
+class ActionCallFailed(Exception):
+    """A custom action could not run this turn (an error status, or no answer in time).
+
+    Raised after Rasa's own handling of the failed call, before it saves the turn: the
+    tracker stays as it was, so the turn can run again as a whole (its recorded replies are
+    not sent twice). Counted against the turn's tries: an action that always fails is not
+    retried for good.
+    """
+
+
+class ActionServerUnreachable(ActionCallFailed):
+    """The action server could not be reached for the whole retry window: transient, retried without limit."""
+
+
+_failed_call: ContextVar[ActionCallFailed | None] = ContextVar("failed_action_call", default=None)
+_turn_runs_again: ContextVar[bool] = ContextVar("turn_runs_again", default=False)
+
+
+@contextmanager
+def failed_calls_stop_the_turn() -> Iterator[None]:
+    """Within: a failed action call stops the turn unsaved, for a channel that runs it again.
+
+    Only where the turn's replies already sent are not sent again: X and REST send (or
+    return) each reply as it comes, so there the turn goes on without the action's events
+    and says ``utter_not_handled``.
+    """
+    token = _turn_runs_again.set(True)
+    try:
+        yield
+    finally:
+        _turn_runs_again.reset(token)
+
+
+
+async def _ask_to_send_again(
+    tracker: DialogueStateTracker, output_channel: OutputChannel, nlg: NaturalLanguageGenerator
+) -> None:
+    """The turn went on without a failed action: say so (in the conversation's language) and log it on the tracker."""
+    generated = await nlg.generate(NOT_HANDLED, tracker, output_channel.name())
+    if generated is None:
+        return
+    said = create_bot_utterance(generated)
+    tracker.update(said)
+    await output_channel.send_response(tracker.sender_id, said.message())
 
 
 def could_not_connect(error: BaseException) -> bool:
@@ -77,13 +136,44 @@ def install(timeout_seconds: float | None = None, retry_seconds: float | None = 
             try:
                 return await asyncio.wait_for(original(self, *args, **kwargs), timeout)
             except asyncio.TimeoutError as error:
-                raise RasaException(f"action '{self.name()}' did not answer within {timeout:g} s") from error
+                message = f"action '{self.name()}' did not answer within {timeout:g} s"
+                _failed_call.set(ActionCallFailed(message))
+                raise RasaException(message) from error
+            except ActionExecutionRejection:
+                raise  # the action declined (a form's validation): Rasa's dialogue handles it
             except RasaException as error:
-                if not could_not_connect(error) or loop.time() + pause > deadline:
+                if not could_not_connect(error):
+                    _failed_call.set(ActionCallFailed(str(error)))
+                    raise
+                if loop.time() + pause > deadline:
+                    _failed_call.set(ActionServerUnreachable(f"{error} (for {retry_for:g} s)"))
                     raise
                 logger.warning("action server unreachable for '%s'; trying again in %.1f s", self.name(), pause)
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 2.0)
+
+    original_run_action = MessageProcessor._run_action
+
+    async def run_action(
+        self: MessageProcessor,
+        action: Any,
+        tracker: DialogueStateTracker,
+        output_channel: OutputChannel,
+        nlg: NaturalLanguageGenerator,
+        prediction: PolicyPrediction,
+    ) -> bool:
+        """Rasa's step, which logs a failed action call and goes on: the turn stops, or the customer is told."""
+        token = _failed_call.set(None)
+        try:
+            predict_again = await original_run_action(self, action, tracker, output_channel, nlg, prediction)
+            failed = _failed_call.get()
+        finally:
+            _failed_call.reset(token)
+        if failed is not None:
+            if _turn_runs_again.get():
+                raise failed
+            await _ask_to_send_again(tracker, output_channel, nlg)
+        return predict_again
 
     validate = response_validator(RemoteAction.action_response_format_spec())
 
@@ -92,5 +182,6 @@ def install(timeout_seconds: float | None = None, retry_seconds: float | None = 
         return True
 
     RemoteAction.run = run  # type: ignore[method-assign]
+    MessageProcessor._run_action = run_action  # type: ignore[method-assign]
     RemoteAction._validate_action_result = validate_action_result  # type: ignore[method-assign]
     _installed = True

@@ -32,6 +32,12 @@ from bot.cases.customer_names import CUSTOMER_NAME, display_name
 from bot.language import DEFAULT_LANGUAGE, LANGUAGES, SLOT
 from bot.language.script import detect
 from bot.metrics import messages
+from bot.runtime.action_calls import (
+    NOT_HANDLED,
+    ActionCallFailed,
+    ActionServerUnreachable,
+    failed_calls_stop_the_turn,
+)
 from connectors import language_command, search_command
 from connectors.gate import RATING_COMMENT_THANKS, SECRET_NOTICE, ConversationGate
 from connectors.language_command import LanguageCommand, typed_language_command
@@ -68,6 +74,7 @@ ATTACHMENT_RECEIVED = "utter_attachment_received"
 ATTACHMENT_NO_CASE = "utter_attachment_no_case"
 ATTACHMENT_TOO_LARGE = "utter_attachment_too_large"
 ATTACHMENT_UNSUPPORTED = "utter_attachment_unsupported"
+ATTACHMENT_UNREADABLE = "utter_attachment_unreadable"
 RESPONSES = (
     NON_TEXT,
     HELP,
@@ -76,6 +83,8 @@ RESPONSES = (
     ATTACHMENT_NO_CASE,
     ATTACHMENT_TOO_LARGE,
     ATTACHMENT_UNSUPPORTED,
+    ATTACHMENT_UNREADABLE,
+    NOT_HANDLED,
 )
 
 
@@ -116,7 +125,9 @@ class _Conversation:
 class TelegramUpdateHandler:
     """Turns one update into gate checks, Rasa messages, attachments and replies."""
 
-    transient_errors = UNAVAILABLE  # the database or Rasa's lock store down: the turn is retried
+    # the database, Rasa's lock store or the action server down: the turn is retried
+    transient_errors: tuple[type[Exception], ...] = (*UNAVAILABLE, ActionServerUnreachable)
+    turn_errors: tuple[type[Exception], ...] = (ActionCallFailed,)  # an action failed: a counted try
 
     def __init__(
         self, app: Sanic, runtime: TelegramRuntime, on_new_message: Callable[[UserMessage], Awaitable[Any]]
@@ -137,12 +148,15 @@ class TelegramUpdateHandler:
     def _gate(self) -> ConversationGate:
         return conversation_gate(self._app)
 
-    async def __call__(self, update_id: int, update: Update, *, replay: bool = False) -> None:
+    async def __call__(
+        self, update_id: int, update: Update, *, replay: bool = False, lost_attachment: str | None = None
+    ) -> None:
         """Handle any update; types the support bot has no use for are logged and skipped.
 
         ``replay``: an earlier try of this turn may have run. If Rasa finished it (its
         tracker holds the message), it is not asked again; if the try was cut, the turn runs
-        again and only the replies it had not recorded yet are added.
+        again and only the replies it had not recorded yet are added. ``lost_attachment``:
+        the message came with an attachment that could not be read; the customer is told.
         """
         if update.callback_query is not None:
             await self._button(update_id, update.callback_query, replay)
@@ -166,6 +180,8 @@ class TelegramUpdateHandler:
         )
         if not (message.text or message.caption):
             messages.received(CHANNEL)  # text and captions are counted by the gate
+        if lost_attachment is not None:  # the text is a caption: say so first, as a readable file would be
+            await self._say(talk, ATTACHMENT_UNREADABLE if lost_attachment in ("photo", "document") else NON_TEXT)
         if message.text:
             await self._text(talk, message.text, edited=edited)
         elif message.photo or message.document:
@@ -179,12 +195,13 @@ class TelegramUpdateHandler:
         else:
             logger.info("skipping service message in update %s", update_id)
 
-    async def cannot_read(self, update_id: int, chat_id: int) -> None:
-        """The update could not be read or handled: ask for the message again in a form the bot reads."""
+    async def cannot_handle(self, update_id: int, chat_id: int, *, unreadable: bool) -> None:
+        """Ask for the message again: in a form the bot reads, or (the turn failed on our side) as it was."""
         private = chat_id > 0  # a private chat's id is its user's id; groups have negative ids
         language = await conversation_language(self._app, sender_id(chat_id, chat_id)) if private else DEFAULT_LANGUAGE
-        text = response_text(self._app, NON_TEXT, language)  # "I can read text messages, photos and PDF ... files"
-        await self._runtime.deliver(chat_id, update_id, [{"kind": "text", "text": text}], key=NON_TEXT)
+        notice = NON_TEXT if unreadable else NOT_HANDLED  # "I can read text messages..." / "Sorry, ... send it again"
+        text = response_text(self._app, notice, language)
+        await self._runtime.deliver(chat_id, update_id, [{"kind": "text", "text": text}], key=notice)
 
     async def _text(self, talk: _Conversation, text: str, *, edited: bool) -> None:
         """Plain text goes to the bot; our commands map to intents; any other ``/...`` gets help.
@@ -268,22 +285,23 @@ class TelegramUpdateHandler:
         await end_form_an_agent_overtook(self._app, admission, talk.sender_id)
         output = TranscribingOutputChannel(TelegramOutput(self._runtime, talk.update_id), gate, CHANNEL)
         search = await search_unless_urgent(self._app, admission.text)
-        async with self._runtime.sender.keep_typing(talk.chat_id, after=self._runtime.settings.typing_after_seconds):
-            await self._on_new_message(
-                UserMessage(
-                    search.text if search else admission.text,
-                    output,
-                    talk.sender_id,
-                    parse_data=search.parse_data if search else comment.parse_data,
-                    input_channel=CHANNEL,
-                    message_id=message_id,
-                    metadata={
-                        **metadata,
-                        "redacted": list(admission.redaction.kinds),
-                        **({CUSTOMER_NAME: talk.customer_name} if talk.customer_name else {}),
-                    },
-                )
-            )
+        message = UserMessage(
+            search.text if search else admission.text,
+            output,
+            talk.sender_id,
+            parse_data=search.parse_data if search else comment.parse_data,
+            input_channel=CHANNEL,
+            message_id=message_id,
+            metadata={
+                **metadata,
+                "redacted": list(admission.redaction.kinds),
+                **({CUSTOMER_NAME: talk.customer_name} if talk.customer_name else {}),
+            },
+        )
+        typing = self._runtime.sender.keep_typing(talk.chat_id, after=self._runtime.settings.typing_after_seconds)
+        with failed_calls_stop_the_turn():  # the inbox runs the turn again; the outbox sends no reply twice
+            async with typing:
+                await self._on_new_message(message)
 
     async def _group(self, update_id: int, message: Message) -> None:
         """Answer in a group only when addressed, and only to move the conversation to private."""

@@ -80,6 +80,14 @@ def attachment_kind(payload: dict[str, Any]) -> str | None:
     return None
 
 
+def lost_attachment(payload: dict[str, Any], update: Update) -> str | None:
+    """The kind of attachment the payload had and ``update`` (read from its core) lost, so the customer is told."""
+    message = update.message or update.edited_message
+    if message is None or message.effective_attachment is not None:
+        return None
+    return attachment_kind(payload)
+
+
 def chat_of(payload: dict[str, Any]) -> dict[str, Any] | None:
     """The update's chat (of its message, or of the message a pressed button is on), unparsed."""
     for value in payload.values():

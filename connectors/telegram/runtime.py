@@ -10,7 +10,6 @@ that nothing is awaited without a bound.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
@@ -37,7 +36,7 @@ from bot.runtime import log_context
 from bot.runtime.tasks import cancelled
 from connectors.telegram.delivery import ReplyDelivery, backoff_seconds
 from connectors.telegram.ratelimit import retry_seconds
-from connectors.telegram.raw_updates import attachment_kind, chat_of, parse_update, private_chat_of
+from connectors.telegram.raw_updates import attachment_kind, chat_of, lost_attachment, parse_update, private_chat_of
 from connectors.telegram.redaction import redact_update
 from connectors.telegram.sender import TelegramSender
 from connectors.telegram.settings import TelegramSettings
@@ -69,14 +68,19 @@ TRANSIENT: tuple[type[Exception], ...] = (
 class UpdateHandler(Protocol):
     """What an update means (``handler.py``); ``replay`` when an earlier try of its turn may have run.
 
-    ``transient_errors``: what the handler's own dependencies raise while briefly unavailable.
+    ``lost_attachment``: the kind of attachment (``photo``...) that came with a message the
+    library could not parse, read without it from its raw JSON.
+
+    ``transient_errors``: what the handler's own dependencies raise while briefly unavailable;
+    ``turn_errors``: what a turn that itself failed raises (tried again, set aside at the limit).
     """
 
     transient_errors: tuple[type[Exception], ...]
+    turn_errors: tuple[type[Exception], ...]
 
-    async def __call__(self, update_id: int, update: Update, *, replay: bool) -> None: ...
+    async def __call__(self, update_id: int, update: Update, *, replay: bool, lost_attachment: str | None) -> None: ...
 
-    async def cannot_read(self, update_id: int, chat_id: int) -> None: ...
+    async def cannot_handle(self, update_id: int, chat_id: int, *, unreadable: bool) -> None: ...
 
 
 @dataclass
@@ -365,17 +369,20 @@ class TelegramRuntime:
         """Run the update's turn; done, retried later, or failed with the customer told.
 
         Transient errors (a store or the network on the way) are retried without limit; a turn
-        that itself fails (times out, or hangs until the watchdog stops it) is set aside after
+        that itself fails (times out, loses an action call) is set aside after
         ``max_turn_attempts`` such tries, however many transient ones came between.
         """
         assert self._handler is not None
         update = parse_update(payload, self.sender.bot) if isinstance(payload, dict) else None
         if update is None:
-            await self._give_up(update_id, payload, f"unreadable update ({attachment_kind(payload) or 'no text'})")
+            error = f"unreadable update ({attachment_kind(payload) or 'no text'})"
+            await self._give_up(update_id, payload, error, unreadable=True, attempt=claim.attempt)
             return
         replay = claim.attempt > 1
         try:
-            await asyncio.wait_for(self._handler(update_id, update, replay=replay), self.settings.turn_timeout_seconds)
+            lost = lost_attachment(payload, update)
+            turn = self._handler(update_id, update, replay=replay, lost_attachment=lost)
+            await asyncio.wait_for(turn, self.settings.turn_timeout_seconds)
         except asyncio.TimeoutError:
             error = f"turn took longer than {self.settings.turn_timeout_seconds:.0f}s"
             await self._turn_failed(update_id, payload, error, claim)
@@ -383,12 +390,14 @@ class TelegramRuntime:
             await self._db(self.inbox.retry_later, update_id, f"RetryAfter: {exc}", retry_seconds(exc))
         except BadRequest as exc:  # Telegram refused the request (PTB makes it a NetworkError): a retry changes nothing
             logger.warning("Telegram refused a request of update %s's turn: %s", update_id, exc)
-            await self._give_up(update_id, payload, f"BadRequest: {exc}")
+            await self._give_up(update_id, payload, f"BadRequest: {exc}", attempt=claim.attempt)
         except (*TRANSIENT, *self._handler.transient_errors) as exc:
             await self._retry(update_id, f"{type(exc).__name__}: {exc}", claim.attempt)
+        except self._handler.turn_errors as exc:
+            await self._turn_failed(update_id, payload, f"{type(exc).__name__}: {exc}", claim)
         except Exception as exc:
             logger.exception("processing Telegram update %s failed", update_id)
-            await self._give_up(update_id, payload, f"{type(exc).__name__}: {exc}")
+            await self._give_up(update_id, payload, f"{type(exc).__name__}: {exc}", attempt=claim.attempt)
         else:
             self._send_turns_replies(update_id)  # before the bookkeeping: the customer waits for them
             await self._db(self.inbox.finish, update_id, DONE)
@@ -402,17 +411,28 @@ class TelegramRuntime:
     async def _turn_failed(self, update_id: int, payload: dict[str, Any], error: str, claim: Claim) -> None:
         """The turn itself failed: run it again after a back-off, or set it aside after the last try."""
         if claim.failures + 1 >= self.settings.max_turn_attempts:
-            await self._give_up(update_id, payload, error)
+            await self._give_up(update_id, payload, error, attempt=claim.attempt)
         else:
             await self._retry(update_id, error, claim.attempt, turn_failed=True)
 
-    async def _give_up(self, update_id: int, payload: dict[str, Any], error: str) -> None:
-        """Keep the row with its error, and tell the customer to send it another way."""
+    async def _give_up(
+        self, update_id: int, payload: dict[str, Any], error: str, *, attempt: int, unreadable: bool = False
+    ) -> None:
+        """Keep the row with its error, and tell the customer to send the message again (as text if unreadable).
+
+        When the notice cannot be recorded for a moment (the database), the update waits and
+        its turn runs again instead: it is never set aside with the customer not told.
+        """
         logger.error("Telegram update %s cannot be handled: %s", update_id, error)
         chat_id = private_chat_of(payload)
         if chat_id is not None and self._handler is not None:
-            with contextlib.suppress(Exception):
-                await self._handler.cannot_read(update_id, chat_id)
+            try:
+                await self._handler.cannot_handle(update_id, chat_id, unreadable=unreadable)
+            except (*TRANSIENT, *self._handler.transient_errors) as exc:
+                await self._retry(update_id, f"{error}; telling the customer failed: {type(exc).__name__}", attempt)
+                return
+            except Exception:
+                logger.exception("Telegram update %s: the customer could not be told", update_id)
         await self._db(self.inbox.finish, update_id, FAILED, error)
 
     async def _claim_in_turn(self, update_id: int) -> Claim | None:

@@ -66,7 +66,7 @@ telegram_updates = Table(
     Column("payload", JSON(none_as_null=True)),  # the update, secrets redacted, kept until its turn is done
     Column("status", String(16), nullable=False, index=True),  # pending, done (turn complete) or failed
     Column("attempts", Integer, nullable=False, default=0),  # claims so far: above 1 the turn is a replay
-    # tries that timed out or hung (transient errors do not count): set aside at the limit
+    # tries that timed out, hung or lost an action call (transient errors do not count): set aside at the limit
     Column("turn_failures", Integer, nullable=False, default=0, server_default=text("0")),
     Column("claimed_by", String(128)),
     Column("claimed_at", Float),  # database clock
@@ -150,7 +150,7 @@ class InboxItem:
 class Claim:
     """The outcome of a claim; ``attempt`` above 1 means the turn may have run (partly) before.
 
-    ``failures``: earlier tries that failed the turn itself (timed out, or hung until the watchdog stopped it).
+    ``failures``: earlier tries that failed the turn itself (timed out, hung, lost an action call).
     """
 
     outcome: str

@@ -1,0 +1,119 @@
+"""A custom action that fails stops the turn before Rasa saves it, where the channel runs turns again.
+
+The served model in this process, its action endpoint pointed at a small action server on
+127.0.0.1 that fails until told otherwise. Before, Rasa logged "the actions events are lost"
+and went on: a theft report got its first reply and no case, and the turn counted as done.
+That stays the way of channels that cannot run a turn again without repeating its replies.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+from rasa.core.actions.action import RemoteAction
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.processor import MessageProcessor
+from rasa.utils.endpoints import EndpointConfig
+
+from bot.runtime import action_calls
+from bot.runtime.action_calls import ActionCallFailed, ActionServerUnreachable, failed_calls_stop_the_turn
+from tests.auxil.telegram_harness import domain_text
+
+pytestmark = pytest.mark.slow  # loads the model
+THEFT = "someone got into my account and withdrew all my bitcoin"
+
+
+class ActionServer:
+    """Answers every action with one reply naming it, or with ``status`` when that is not 200."""
+
+    def __init__(self) -> None:
+        self.status = 500
+        self.called: list[str] = []
+        self.url = ""
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        action = (await request.json())["next_action"]
+        self.called.append(action)
+        if self.status != 200:
+            return web.json_response({"error": "database unavailable"}, status=self.status)
+        return web.json_response({"events": [], "responses": [{"text": f"ran {action}"}]})
+
+
+@pytest.fixture
+async def action_server() -> AsyncIterator[ActionServer]:
+    server = ActionServer()
+    app = web.Application()
+    app.router.add_post("/webhook", server.webhook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    server.url = f"http://127.0.0.1:{port}/webhook"
+    yield server
+    await runner.cleanup()
+
+
+@pytest.fixture
+def agent(served_agent: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The served agent with the wrapper installed as the Rasa server installs it (undone afterwards)."""
+    for owner, name in ((RemoteAction, "run"), (RemoteAction, "_validate_action_result"),
+                        (MessageProcessor, "_run_action")):
+        monkeypatch.setattr(owner, name, getattr(owner, name))  # restored after the test
+    monkeypatch.setattr(action_calls, "_installed", False)
+    action_calls.install(timeout_seconds=5.0, retry_seconds=0.5)
+    monkeypatch.setattr(served_agent.processor, "action_endpoint", None)
+    return served_agent
+
+
+async def user_texts(agent: Any, sender: str) -> list[str]:
+    tracker = await agent.tracker_store.retrieve(sender)
+    return [] if tracker is None else [e.text for e in tracker.events if e.type_name == "user"]
+
+
+async def test_a_failed_action_call_stops_the_turn_unsaved_and_the_next_try_completes_it(
+    agent: Any, action_server: ActionServer
+) -> None:
+    agent.processor.action_endpoint = EndpointConfig(action_server.url)
+    sender = f"action-calls-{uuid.uuid4().hex}"
+    with pytest.raises(ActionCallFailed) as failed, failed_calls_stop_the_turn():
+        await agent.handle_message(UserMessage(THEFT, CollectingOutputChannel(), sender))
+    assert action_server.called and not isinstance(failed.value, ActionServerUnreachable)
+    assert await user_texts(agent, sender) == []  # the turn was not saved: it can run again as a whole
+
+    action_server.status = 200
+    output = CollectingOutputChannel()
+    await agent.handle_message(UserMessage(THEFT, output, sender))
+    assert f"ran {action_server.called[-1]}" in [m.get("text") for m in output.messages]
+    assert await user_texts(agent, sender) == [THEFT]
+
+
+async def test_an_action_server_unreachable_past_the_retry_window_is_told_apart(agent: Any) -> None:
+    agent.processor.action_endpoint = EndpointConfig("http://127.0.0.1:9/webhook")  # nothing listens there
+    sender = f"action-calls-{uuid.uuid4().hex}"
+    with pytest.raises(ActionServerUnreachable), failed_calls_stop_the_turn():
+        await agent.handle_message(UserMessage(THEFT, CollectingOutputChannel(), sender))
+    assert await user_texts(agent, sender) == []
+
+
+async def test_where_the_turn_cannot_run_again_it_goes_on_and_the_customer_is_asked_to_resend(
+    agent: Any, action_server: ActionServer
+) -> None:
+    """X and REST: the turn goes on without the failed action and is saved (its replies were sent); the
+    customer is asked to send the message again instead of waiting for a case number that never comes."""
+    agent.processor.action_endpoint = EndpointConfig(action_server.url)
+    sender = f"action-calls-{uuid.uuid4().hex}"
+    output = CollectingOutputChannel()
+    await agent.handle_message(UserMessage(THEFT, output, sender))
+    assert action_server.called and await user_texts(agent, sender) == [THEFT]
+    assert domain_text("utter_not_handled") in [m.get("text") for m in output.messages]
+    tracker = await agent.tracker_store.retrieve(sender)
+    assert domain_text("utter_not_handled") in [e.text for e in tracker.events if e.type_name == "bot"]
+    with failed_calls_stop_the_turn():
+        pass
+    await agent.handle_message(UserMessage("hello", CollectingOutputChannel(), sender))  # the switch did not stay on
+    assert await user_texts(agent, sender) == [THEFT, "hello"]
