@@ -103,17 +103,22 @@ async def test_an_action_server_unreachable_past_the_retry_window_is_told_apart(
 async def test_where_the_turn_cannot_run_again_it_goes_on_and_the_customer_is_asked_to_resend(
     agent: Any, action_server: ActionServer
 ) -> None:
-    """X and REST: the turn goes on without the failed action and is saved (its replies were sent); the
-    customer is asked to send the message again instead of waiting for a case number that never comes."""
+    """X and REST: the turn is saved (its replies were sent) but ends at the failed action, with the customer
+    asked to send the message again; before, it went on without it (the form's next question, no case number)."""
     agent.processor.action_endpoint = EndpointConfig(action_server.url)
     sender = f"action-calls-{uuid.uuid4().hex}"
     output = CollectingOutputChannel()
     await agent.handle_message(UserMessage(THEFT, output, sender))
-    assert action_server.called and await user_texts(agent, sender) == [THEFT]
-    assert domain_text("utter_not_handled") in [m.get("text") for m in output.messages]
+    assert len(action_server.called) == 1 and await user_texts(agent, sender) == [THEFT]
+    assert [m.get("text") for m in output.messages][-1] == domain_text("utter_not_handled")  # nothing after it
     tracker = await agent.tracker_store.retrieve(sender)
+    assert tracker.latest_action_name == "action_listen"
     assert domain_text("utter_not_handled") in [e.text for e in tracker.events if e.type_name == "bot"]
+
+    action_server.status = 200
     with failed_calls_stop_the_turn():
         pass
-    await agent.handle_message(UserMessage("hello", CollectingOutputChannel(), sender))  # the switch did not stay on
-    assert await user_texts(agent, sender) == [THEFT, "hello"]
+    resent = CollectingOutputChannel()  # the switch did not stay on, and the resend runs the action
+    await agent.handle_message(UserMessage(THEFT, resent, sender))
+    assert f"ran {action_server.called[1]}" in [m.get("text") for m in resent.messages]
+    assert await user_texts(agent, sender) == [THEFT, THEFT]

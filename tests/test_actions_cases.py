@@ -205,6 +205,25 @@ async def test_a_turn_run_again_before_it_was_saved_opens_no_second_case(store):
     assert third != first  # a new message without the case in its slots still opens one
 
 
+async def test_a_case_whose_opening_the_conversation_lost_is_given_to_the_resent_message(store):
+    """The call opened the case, then failed (timeout, action server killed): Rasa never learnt the case id,
+    the customer was asked to send the message again. The resend gets that case, not a second one."""
+    said = {**user("someone emptied my account", "suspected_theft", channel="telegram"), "timestamp": 1.0}
+    problem = [slot("case_intent", "suspected_theft"), slot("case_priority", "P1")]
+    first, _ = await run(ActionOpenCase(), tracker([{**said, "message_id": "tg-1"}, *problem], sender_id="tg:6:6"))
+    resent = {**said, "message_id": "tg-2", "timestamp": 2.0}
+    again, _ = await run(ActionOpenCase(), tracker([said, resent, *problem], sender_id="tg:6:6"))
+    assert again == first and outbox_events(store, first[0]["value"]) == ["case_opened"]
+
+    named = [said, slot("case_id", first[0]["value"]), slot("case_id", None)]  # a problem before, its case told
+    other, _ = await run(ActionOpenCase(), tracker([*named, {**resent, "message_id": "tg-3"}, *problem],
+                                                   sender_id="tg:6:6"))  # fmt: skip
+    fraud = [slot("case_intent", "fraud_report"), slot("case_priority", "P2")]
+    third, _ = await run(ActionOpenCase(), tracker([said, {**resent, "message_id": "tg-4"}, *fraud],
+                                                   sender_id="tg:6:6"))  # fmt: skip  another problem: its own
+    assert len({first[0]["value"], other[0]["value"], third[0]["value"]}) == 3
+
+
 # ------------------------------------------------------------------ read-back and corrections
 
 

@@ -9,8 +9,10 @@ an action server restart costs a delay instead of a lost reply. Where the channe
 a whole turn again without sending its replies twice (Telegram's inbox and outbox), a call
 that still fails stops the turn before Rasa saves it (``ActionCallFailed``) and the turn
 runs again later; the actions before the failed one are safe to run again (a case is
-opened once per customer message). Elsewhere the turn goes on without the action, as in
-Rasa, but the customer is asked to send the message again instead of being left waiting.
+opened once per customer message). Elsewhere the turn is saved as Rasa would, but instead
+of going on without the action (a form's next question after a theft report whose case
+number never came) it ends there: the customer is asked to send the message again, and the
+bot listens.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from rasa.core.channels.channel import OutputChannel
 from rasa.core.nlg import NaturalLanguageGenerator
 from rasa.core.policies.policy import PolicyPrediction
 from rasa.core.processor import MessageProcessor
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import ActionExecuted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
 
@@ -64,8 +68,8 @@ def failed_calls_stop_the_turn() -> Iterator[None]:
     """Within: a failed action call stops the turn unsaved, for a channel that runs it again.
 
     Only where the turn's replies already sent are not sent again: X and REST send (or
-    return) each reply as it comes, so there the turn goes on without the action's events
-    and says ``utter_not_handled``.
+    return) each reply as it comes, so there the turn ends at the failed call with
+    ``utter_not_handled`` and is saved.
     """
     token = _turn_runs_again.set(True)
     try:
@@ -78,7 +82,7 @@ def failed_calls_stop_the_turn() -> Iterator[None]:
 async def _ask_to_send_again(
     tracker: DialogueStateTracker, output_channel: OutputChannel, nlg: NaturalLanguageGenerator
 ) -> None:
-    """The turn went on without a failed action: say so (in the conversation's language) and log it on the tracker."""
+    """A failed action's turn ends here: say so (in the conversation's language) and log it on the tracker."""
     generated = await nlg.generate(NOT_HANDLED, tracker, output_channel.name())
     if generated is None:
         return
@@ -162,7 +166,7 @@ def install(timeout_seconds: float | None = None, retry_seconds: float | None = 
         nlg: NaturalLanguageGenerator,
         prediction: PolicyPrediction,
     ) -> bool:
-        """Rasa's step, which logs a failed action call and goes on: the turn stops, or the customer is told."""
+        """Rasa's step, which logs a failed action call and goes on: here the turn stops, or ends with a notice."""
         token = _failed_call.set(None)
         try:
             predict_again = await original_run_action(self, action, tracker, output_channel, nlg, prediction)
@@ -173,6 +177,8 @@ def install(timeout_seconds: float | None = None, retry_seconds: float | None = 
             if _turn_runs_again.get():
                 raise failed
             await _ask_to_send_again(tracker, output_channel, nlg)
+            tracker.update(ActionExecuted(ACTION_LISTEN_NAME))  # the turn ends: the next message is the resend
+            return False
         return predict_again
 
     validate = response_validator(RemoteAction.action_response_format_spec())
