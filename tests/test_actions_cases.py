@@ -15,6 +15,7 @@ from bot.actions.open_case import ActionOpenCase
 from bot.actions.read_back import ActionReadBack
 from bot.actions.start_case import ActionStartCase
 from bot.cases.agents import DutyRoster
+from bot.cases.escalations import NO_AGENT_FLAG
 from bot.cases.schema import outbox
 from tests.auxil.action_trackers import bot, domain, entity, fixture, slot, tracker, user
 
@@ -198,6 +199,12 @@ async def test_a_turn_run_again_before_it_was_saved_opens_no_second_case(store):
     no_agents = "utter_no_agents_on_duty"  # said once per case, and again by the turn that opened it
     assert [m["response"] for m in said_again] == ["utter_security_steps", "utter_queue_place", no_agents]
     assert outbox_events(store, first[0]["value"]) == ["case_opened"]  # the agents were alerted once
+    desk_first = store.open_case(intent="suspected_theft", priority=1, channel="telegram", sender_id="tg:8:8",
+                                 summary="x", details={}, opened_by_message="tg-9100")  # fmt: skip
+    escalations().once(desk_first.id, NO_AGENT_FLAG, NO_AGENT_FLAG, {})  # the desk told the customer itself
+    replayed = tracker([{**theft, "message_id": "tg-9100"}, *turn.events[1:]], sender_id="tg:8:8")
+    _, said_after_desk = await run(ActionOpenCase(), replayed)
+    assert no_agents not in [m["response"] for m in said_after_desk]  # not a second time
     later = {**theft, "text": "it happened again on another account", "message_id": "tg-9002"}
     fresh = tracker([theft, later, slot("case_intent", "suspected_theft"), slot("case_priority", "P1")],
                     sender_id="tg:5:5")  # fmt: skip

@@ -84,14 +84,17 @@ def open_case(tracker: Tracker, intent: str, priority: int, **known: Any) -> Cas
 def tell_queue_place(dispatcher: CollectingDispatcher, tracker: Tracker, case: Case, response: str) -> None:
     """Send ``response`` with the case id, place in the queue and estimated wait.
 
-    "No agent is on duty" is said once per case, and again when the turn that opened the
-    case runs again: the first try's words may never have been sent.
+    "No agent is on duty" is said once per case: by the desk (an outbox event) or here. It is
+    said again when the turn that opened the case runs again and the earlier try had said it
+    here: that try's words may never have been sent (and if they were, the outbox sends them once).
     """
     info = case_store().queue_info(case.id)
     dispatcher.utter_message(
         response=response, case_id=case.id, place=info.place, wait_minutes=info.estimated_wait_minutes
     )
     if info.agents_on_duty == 0:
+        flags = escalations()
         opened_this_turn = case.opened_by_message is not None and case.opened_by_message == turn_message_id(tracker)
-        if escalations().once(case.id, NO_AGENT_FLAG) or opened_this_turn:
+        said_here_before = opened_this_turn and not flags.enqueued(case.id, NO_AGENT_FLAG)
+        if flags.once(case.id, NO_AGENT_FLAG) or said_here_before:
             dispatcher.utter_message(response="utter_no_agents_on_duty")

@@ -52,6 +52,12 @@ class Escalations:
             return False
         return True
 
+    def enqueued(self, case_id: str, event: str) -> bool:
+        """Whether ``event`` was enqueued for the case (a flag set by the bot itself enqueues none)."""
+        query = select(outbox.c.id).where(outbox.c.case_id == case_id, outbox.c.event == event).limit(1)
+        with self._engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
     def flags(self, case_id: str) -> set[str]:
         with self._engine.connect() as conn:
             return set(conn.execute(select(case_flags.c.flag).where(case_flags.c.case_id == case_id)).scalars())
