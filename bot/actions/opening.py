@@ -95,6 +95,5 @@ def tell_queue_place(dispatcher: CollectingDispatcher, tracker: Tracker, case: C
     if info.agents_on_duty == 0:
         flags = escalations()
         opened_this_turn = case.opened_by_message is not None and case.opened_by_message == turn_message_id(tracker)
-        said_here_before = opened_this_turn and not flags.enqueued(case.id, NO_AGENT_FLAG)
-        if flags.once(case.id, NO_AGENT_FLAG) or said_here_before:
+        if flags.once(case.id, NO_AGENT_FLAG) or (opened_this_turn and not flags.enqueued(case.id, NO_AGENT_FLAG)):
             dispatcher.utter_message(response="utter_no_agents_on_duty")

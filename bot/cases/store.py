@@ -130,10 +130,6 @@ class CaseStore:
         turn run again (a crash, a timeout, a failed action call) gets that case back,
         neither a second case nor a second alert.
         """
-        if opened_by_message is not None:
-            earlier = self._opened_by(channel, sender_id, opened_by_message)
-            if earlier is not None:
-                return earlier
         lines = list(transcript)
         for _ in range(5):
             case_id = new_case_id()
@@ -163,7 +159,7 @@ class CaseStore:
                 if opened_by_message is not None:
                     earlier = self._opened_by(channel, sender_id, opened_by_message)
                     if earlier is not None:
-                        return earlier  # another try of the same turn opened it a moment ago
+                        return earlier  # an earlier try of the same turn opened it (the unique index says so)
                 continue  # id collision: draw another
             case_metrics.escalated(priority)
             return self.get(case_id)

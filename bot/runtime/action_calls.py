@@ -78,7 +78,6 @@ def failed_calls_stop_the_turn() -> Iterator[None]:
         _turn_runs_again.reset(token)
 
 
-
 async def _ask_to_send_again(
     tracker: DialogueStateTracker, output_channel: OutputChannel, nlg: NaturalLanguageGenerator
 ) -> None:
