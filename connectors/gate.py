@@ -84,11 +84,13 @@ class ConversationGate:
         text: str,
         txid_expected: bool = False,
         redacted_before: tuple[str, ...] = (),
+        message_id: str | None = None,
     ) -> Admission:
         """Redact ``text`` (in a thread: it is CPU work) and record it on the customer's active case, if any.
 
         ``redacted_before`` are kinds of secret the channel took out of the message before
         storing it (Telegram's inbox): the customer is warned about them as well.
+        ``message_id`` (the channel's, as Rasa gets it) keeps the line once when the message is tried again.
         """
         messages.received(channel)
         redaction = await asyncio.to_thread(redact, valid_unicode(text), txid_expected=txid_expected)
@@ -112,7 +114,7 @@ class ConversationGate:
             if latest is not None and _resolved_by_agent(latest):
                 agent_resolved = latest
         else:
-            line = TranscriptLine(role="customer", text=redaction.text, author=sender_id)
+            line = TranscriptLine(role="customer", text=redaction.text, author=sender_id, key=message_id)
             await asyncio.to_thread(self._store.record_message, case.id, line)
             if language is not None and language != case.language:  # notices on the agent's behalf follow it
                 await asyncio.to_thread(self._store.set_language, case.id, language)
@@ -178,12 +180,16 @@ class ConversationGate:
         self._store.record_message(case.id, TranscriptLine(role="customer", text=answer, author=sender_id))
         return case
 
-    async def record_bot_reply(self, *, channel: str, sender_id: str, text: str) -> None:
-        """Keep what the bot said on the customer's active case, so agents see both sides (and count it)."""
+    async def record_bot_reply(self, *, channel: str, sender_id: str, text: str, key: str | None = None) -> None:
+        """Keep what the bot said on the customer's active case, so agents see both sides (and count it).
+
+        ``key`` (``line_keys``) keeps it once when its turn runs again.
+        """
         messages.sent(channel, "bot")
         case = await asyncio.to_thread(self._store.active_case, channel, sender_id)
         if case is not None:
-            await asyncio.to_thread(self._store.record_message, case.id, TranscriptLine(role="bot", text=text))
+            line = TranscriptLine(role="bot", text=text, key=key)
+            await asyncio.to_thread(self._store.record_message, case.id, line)
 
 
 def valid_unicode(text: str) -> str:

@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from sanic import Sanic
 
 from bot.cases.database import DATABASE_UNAVAILABLE, make_engine
+from bot.cases.line_keys import ReplyKeys
 from bot.cases.priorities import PRESSING_INTENTS, URGENT_INTENTS
 from bot.cases.redaction import holds_key_or_txid
 from bot.cases.store import CaseStore
@@ -205,12 +206,17 @@ async def turn_finished(app: Sanic, sender_id: str, message_id: str) -> bool:
 
 
 class TranscribingOutputChannel(OutputChannel):
-    """Wraps a channel's output so every bot reply also lands in the open case's transcript."""
+    """Wraps a channel's output so every bot reply also lands in the open case's transcript.
 
-    def __init__(self, inner: OutputChannel, gate: ConversationGate, channel: str) -> None:
+    ``message_id``: the customer message being answered; its replies are keyed by it, so a
+    turn run again does not copy them.
+    """
+
+    def __init__(self, inner: OutputChannel, gate: ConversationGate, channel: str, message_id: str | None) -> None:
         self._inner = inner
         self._gate = gate
         self._channel = channel
+        self._keys = ReplyKeys(message_id)
 
     def name(self) -> str:  # type: ignore[override]
         return self._inner.name()
@@ -220,6 +226,7 @@ class TranscribingOutputChannel(OutputChannel):
         return self._inner
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
-        if message.get("text"):
-            await self._gate.record_bot_reply(channel=self._channel, sender_id=recipient_id, text=message["text"])
+        if text := message.get("text"):
+            key = self._keys.next(message.get("utter_action"), text)
+            await self._gate.record_bot_reply(channel=self._channel, sender_id=recipient_id, text=text, key=key)
         await self._inner.send_response(recipient_id, message)

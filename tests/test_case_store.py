@@ -85,6 +85,23 @@ def test_two_tries_of_one_turn_at_once_open_one_case(store):
     assert _events(store, opened[0].id) == ["case_opened"]
 
 
+def test_a_keyed_line_is_kept_once_and_forwarded_to_the_agent_once(store):
+    """A turn run again records its customer line and replies again: the case keeps and forwards one copy."""
+    case = _open(store)
+    store.claim(case.id, "agent-ann")
+    said = TranscriptLine(role="customer", text="still waiting", author="alice", key="tg-51")
+    first = store.record_message(case.id, said)
+    assert store.record_message(case.id, said) == first
+    reply = TranscriptLine(role="bot", text="An agent has it.", key="tg-51 utter_agent_has_it#0")
+    assert store.record_message(case.id, reply) == store.record_message(case.id, reply)
+    store.record_message(case.id, TranscriptLine(role="customer", text="still waiting", author="alice"))  # no key
+    store.record_message(case.id, TranscriptLine(role="customer", text="still waiting", author="alice", key="tg-52"))
+    texts = [line.text for line in store.transcript(case.id)]
+    assert texts == ["my btc withdrawal is stuck", "still waiting", "An agent has it.", *["still waiting"] * 2]
+    assert _events(store, case.id).count("customer_message") == 3
+    assert store.record_message(_open(store).id, said) != first  # the key is per case
+
+
 def test_details_merge_and_each_update_alerts(store):
     case = _open(store)
     store.add_details(case.id, {"amount": "0.5", "txid": None})

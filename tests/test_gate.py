@@ -6,8 +6,13 @@ from datetime import timedelta
 
 import pytest
 from mnemonic import Mnemonic
+from rasa.core.actions.action import create_bot_utterance
+from rasa.core.channels.channel import CollectingOutputChannel
+from rasa.shared.core.events import UserUttered
+from rasa_sdk import Tracker
 from sqlalchemy import update
 
+from bot.actions.case_access import transcript_of
 from bot.cases.database import make_engine
 from bot.cases.redaction import redact
 from bot.cases.schema import cases
@@ -20,6 +25,7 @@ from connectors.gate import (
     SKIP_COMMENT,
     ConversationGate,
 )
+from connectors.rasa_bridge import TranscribingOutputChannel
 from tests.auxil.threads import LoopSpy
 
 
@@ -133,3 +139,28 @@ async def test_the_case_follows_the_language_the_customer_writes_in(gate):
     assert unclear.language is None and gate.store.get(case.id).language == "ko"
     await gate.admit(channel="rest", sender_id="u1", text="我的提现还没到")
     assert gate.store.get(case.id).language == "zh"
+
+
+async def test_a_turn_run_again_after_its_case_opened_adds_no_line_twice(gate):
+    """The first try opened the case from the tracker's lines; the second finds the case open and says it all
+    again. Lines are keyed alike on both sides (Rasa's own events and messages), so each is kept once."""
+    sender, theft = "tg:5:5", "someone emptied my account"
+    asked = create_bot_utterance({"text": "Which coin was taken?", "utter_action": "utter_ask_coin"})
+    free_text = create_bot_utterance({"text": "Looking into it."})  # a custom action's text, no response name
+    events = [UserUttered("hi", message_id="tg-1"), UserUttered(theft, message_id="tg-2"), asked, free_text]
+    tracker = Tracker.from_dict({"sender_id": sender, "slots": {}, "latest_message": {},
+                                 "events": [event.as_dict() for event in events]})  # fmt: skip
+    case = gate.store.open_case(intent="suspected_theft", priority=1, channel="telegram", sender_id=sender,
+                                summary="hacked", details={}, transcript=transcript_of(tracker),
+                                opened_by_message="tg-2")  # fmt: skip
+    opened = "Your case number is CX-1."
+    for _try in range(2):
+        await gate.admit(channel="telegram", sender_id=sender, text=theft, message_id="tg-2")
+        output = TranscribingOutputChannel(CollectingOutputChannel(), gate, "telegram", "tg-2")
+        for said in (asked, free_text, create_bot_utterance({"text": opened, "utter_action": "utter_case_opened"})):
+            await output.send_response(sender, said.message())
+    assert [line.text for line in gate.store.transcript(case.id)] == [
+        "hi", theft, asked.text, free_text.text, opened
+    ]
+    await gate.admit(channel="telegram", sender_id=sender, text=theft, message_id="tg-3")  # sent again: a line
+    assert [line.text for line in gate.store.transcript(case.id)][-2:] == [opened, theft]

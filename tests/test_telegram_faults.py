@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.cases.instances import Instance
 from bot.runtime.action_calls import ActionCallFailed, ActionServerUnreachable
+from connectors.telegram.output import sender_id
 from connectors.telegram.storage import Inbox
 from tests.auxil.fake_telegram import FakeTelegram, private_message
 from tests.auxil.telegram_harness import ChannelHarness, domain_text
@@ -164,6 +165,34 @@ async def test_a_failed_action_call_runs_the_turn_again_and_one_that_keeps_faili
         assert (row(harness, 36)["status"], row(harness, 36)["turn_failures"]) == ("done", 1)
         broken = row(harness, 37)
         assert broken["status"] == "failed" and "action_open_case" in str(broken["error"])
+
+
+async def test_a_turn_run_again_keeps_one_copy_of_its_lines_on_the_open_case(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    """The cut try recorded the customer's line and its reply on the case; the try that completes the turn
+    says both again. Before, each try added them to the transcript once more (six times in a 25-s outage)."""
+    async with ChannelHarness(fake, sqlite_url, tmp_path, env=FAST) as harness:
+        case = harness.store.open_case(intent="withdrawal_stuck", priority=2, channel="telegram",
+                                       sender_id=sender_id(CHAT, CHAT), summary="stuck", details={})  # fmt: skip
+        default, failures = harness.on_new_message, {"stolen": 2}
+
+        async def fails_after_replying(message: UserMessage) -> None:
+            if failures.get(message.text or "", 0):
+                failures[message.text or ""] -= 1
+                await message.output_channel.send_response(message.sender_id, {"text": f"You said: {message.text}"})
+                raise ActionCallFailed("Failed to execute custom action 'action_open_case'")
+            await default(message)
+
+        harness.on_new_message = fails_after_replying  # type: ignore[method-assign]
+        await harness.post(text_update(41, "stolen"))
+        await harness.post(text_update(42, "and now?"))
+        await fake.wait_for("sendMessage", count=2, chat_id=CHAT, timeout=30)
+        await harness.idle()
+        assert row(harness, 41)["turn_failures"] == 2  # two cut tries before the one that completed it
+        assert fake.sent_texts(CHAT) == ["You said: stolen", "You said: and now?"]
+        lines = [line.text for line in harness.store.transcript(case.id)]
+        assert lines == ["stolen", "You said: stolen", "and now?", "You said: and now?"]
 
 
 async def test_an_update_the_library_cannot_parse_is_read_from_its_raw_json(

@@ -12,6 +12,7 @@ from rasa_sdk import Tracker
 
 from bot.cases.database import make_engine
 from bot.cases.escalations import Escalations
+from bot.cases.line_keys import ReplyKeys
 from bot.cases.store import CaseStore, TranscriptLine
 from bot.settings import Settings
 
@@ -38,14 +39,36 @@ def channel_of(tracker: Tracker) -> str:
 
 
 def transcript_of(tracker: Tracker) -> list[TranscriptLine]:
-    """The conversation so far (already redacted by the gate), as the case keeps it."""
+    """The conversation so far (already redacted by the gate), as the case keeps it.
+
+    Each line is keyed as the channel keys it when it goes out (``line_keys``), so the lines
+    a turn run again says once more are not copied after the case it opened.
+    """
     lines: list[TranscriptLine] = []
+    keys = ReplyKeys(None)
     for event in tracker.events:
+        kind = event.get("event")
+        if kind == "user":
+            keys = ReplyKeys(event.get("message_id"))
         text = event.get("text")
         if not text:
             continue
-        if event.get("event") == "user":
-            lines.append(TranscriptLine(role="customer", text=text, author=tracker.sender_id))
-        elif event.get("event") == "bot":
-            lines.append(TranscriptLine(role="bot", text=text))
-    return lines
+        if kind == "user":
+            lines.append(TranscriptLine(role="customer", text=text, author=tracker.sender_id, key=keys.customer))
+        elif kind == "bot":
+            response = (event.get("metadata") or {}).get("utter_action")
+            lines.append(TranscriptLine(role="bot", text=text, key=keys.next(response, text)))
+    return _once_per_key(lines)
+
+
+def _once_per_key(lines: list[TranscriptLine]) -> list[TranscriptLine]:
+    """The first line of each key (a message id the tracker holds twice is still one line)."""
+    seen: set[str] = set()
+    kept = []
+    for line in lines:
+        if line.key is not None and line.key in seen:
+            continue
+        if line.key is not None:
+            seen.add(line.key)
+        kept.append(line)
+    return kept

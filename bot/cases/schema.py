@@ -87,6 +87,9 @@ case_messages = Table(
     Column("role", String(16), nullable=False),
     Column("author", String(128)),
     Column("text", Text, nullable=False),
+    # What the line answers to within its case (``tg-81 utter_ask_txid#0``): a turn run again adds no second copy.
+    Column("line_key", String(160)),
+    Index("ux_case_messages_line_key", "case_id", "line_key", unique=True),
 )
 
 attachments = Table(

@@ -45,6 +45,9 @@ _LATEST_CASE = select(cases).where(_CUSTOMER).order_by(cases.c.created_at.desc()
 _ACTIVE_CASE = _LATEST_CASE.where(cases.c.status.in_(ACTIVE_STATUSES))
 _CASE_STATUS = select(cases.c.status).where(cases.c.id == bindparam("b_case_id"))
 _ADD_LINE = insert(case_messages)
+_KEYED_LINE = select(case_messages.c.id).where(
+    (case_messages.c.case_id == bindparam("b_case_id")) & (case_messages.c.line_key == bindparam("b_key"))
+)
 RATING_CHOICES = ("1", "2", "3", "4", "5")  # what a customer answers the rating request with (typed or a button)
 
 
@@ -57,6 +60,8 @@ class TranscriptLine:
     author: str | None = None
     at: datetime = field(default_factory=utcnow)
     id: int | None = field(default=None, compare=False)  # set once stored
+    # Names the line within its case (a message id, a reply of its turn): a turn run again records it once.
+    key: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -242,17 +247,28 @@ class CaseStore:
 
         ``with_line(conn, line_id)`` writes, in the same transaction, what must exist exactly
         when the line does (the row that delivers it, on a channel that delivers later).
+        A line whose ``key`` the case already holds is not added again, nor forwarded again:
+        its id is returned (a turn run again after a crash or a failed call says it twice).
         """
-        with self._engine.begin() as conn:
-            status = conn.execute(_CASE_STATUS, {"b_case_id": case_id}).scalar()
-            if status is None:
-                raise CaseNotFound(case_id)
-            inserted = conn.execute(_ADD_LINE, _message_row(case_id, line))
-            line_id = int(inserted.inserted_primary_key[0])
-            if line.role == "customer" and status == CLAIMED:
-                _enqueue(conn, "customer_message", case_id, {"text": line.text})
-            if with_line is not None:
-                with_line(conn, line_id)
+        try:
+            with self._engine.begin() as conn:
+                status = conn.execute(_CASE_STATUS, {"b_case_id": case_id}).scalar()
+                if status is None:
+                    raise CaseNotFound(case_id)
+                inserted = conn.execute(_ADD_LINE, _message_row(case_id, line))
+                line_id = int(inserted.inserted_primary_key[0])
+                if line.role == "customer" and status == CLAIMED:
+                    _enqueue(conn, "customer_message", case_id, {"text": line.text})
+                if with_line is not None:
+                    with_line(conn, line_id)
+        except IntegrityError:
+            if line.key is None:
+                raise
+            with self._engine.connect() as conn:
+                kept = conn.execute(_KEYED_LINE, {"b_case_id": case_id, "b_key": line.key}).scalar()
+            if kept is None:
+                raise
+            return int(kept)
         return line_id
 
     def agent_has_written(self, case_id: str) -> bool:
@@ -493,7 +509,14 @@ class CaseStore:
 
 
 def _message_row(case_id: str, line: TranscriptLine) -> dict[str, Any]:
-    return {"case_id": case_id, "at": line.at, "role": line.role, "author": line.author, "text": line.text}
+    return {
+        "case_id": case_id,
+        "at": line.at,
+        "role": line.role,
+        "author": line.author,
+        "text": line.text,
+        "line_key": line.key,
+    }
 
 
 def _enqueue(conn: Connection, event_name: str, case_id: str, payload: dict[str, Any]) -> None:

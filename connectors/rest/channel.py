@@ -154,6 +154,7 @@ async def _converse(
         sender_id=sender_id,
         text=text,
         txid_expected=await txid_expected(request.app, sender_id, text),
+        message_id=log_context.current(),
     )
     replies: list[dict[str, Any]] = await asyncio.to_thread(_mailbox(request).collect, sender_id)
     notices = list(admission.notices)
@@ -173,7 +174,7 @@ async def _converse(
     await on_new_message(
         UserMessage(
             search.text if search else admission.text,
-            TranscribingOutputChannel(collector, gate, CHANNEL),
+            TranscribingOutputChannel(collector, gate, CHANNEL, log_context.current()),
             sender_id,
             parse_data=search.parse_data if search else comment.parse_data,
             input_channel=CHANNEL,

@@ -29,6 +29,7 @@ from telegram import CallbackQuery, Chat, Message, MessageEntity, Update, User
 from telegram.error import BadRequest
 
 from bot.cases.customer_names import CUSTOMER_NAME, display_name
+from bot.cases.line_keys import notice_key
 from bot.language import DEFAULT_LANGUAGE, LANGUAGES, SLOT
 from bot.language.script import detect
 from bot.metrics import messages
@@ -120,6 +121,11 @@ class _Conversation:
     replay: bool = False
     client_language: str | None = None  # the language of the customer's Telegram app, if one of ours
     customer_name: str | None = None  # their Telegram profile's, to show agents (anyone can choose any name)
+
+    @property
+    def message_id(self) -> str:
+        """The update as Rasa and the case transcript know it."""
+        return f"tg-{self.update_id}"
 
 
 class TelegramUpdateHandler:
@@ -262,7 +268,7 @@ class TelegramUpdateHandler:
 
     async def _to_bot(self, talk: _Conversation, text: str, metadata: dict[str, Any]) -> None:
         """Through the gate (redaction, handoff) and, if the bot owns the conversation, to Rasa."""
-        message_id = f"tg-{talk.update_id}"
+        message_id = talk.message_id
         if talk.replay and await turn_finished(self._app, talk.sender_id, message_id):
             logger.info("update %s: Rasa finished its turn before the restart; not asking again", talk.update_id)
             return
@@ -273,6 +279,7 @@ class TelegramUpdateHandler:
             text=text,
             txid_expected=await txid_expected(self._app, talk.sender_id, text),
             redacted_before=talk.redacted,
+            message_id=message_id,
         )
         for notice in admission.notices:
             await self._say(talk, notice, language=admission.language)
@@ -283,7 +290,7 @@ class TelegramUpdateHandler:
             await self._say(talk, RATING_COMMENT_THANKS, language=comment.language)
             return
         await end_form_an_agent_overtook(self._app, admission, talk.sender_id)
-        output = TranscribingOutputChannel(TelegramOutput(self._runtime, talk.update_id), gate, CHANNEL)
+        output = TranscribingOutputChannel(TelegramOutput(self._runtime, talk.update_id), gate, CHANNEL, message_id)
         search = await search_unless_urgent(self._app, admission.text)
         message = UserMessage(
             search.text if search else admission.text,
@@ -390,7 +397,8 @@ class TelegramUpdateHandler:
     async def _language(self, talk: _Conversation, command: LanguageCommand) -> None:
         """``/lang``: set the language (if one was named) and answer in it, with the three to choose from."""
         _language, reply = await language_command.answer(self._app, CHANNEL, talk.sender_id, command)
-        await self._gate.record_bot_reply(channel=CHANNEL, sender_id=talk.sender_id, text=reply["text"])
+        key = notice_key(talk.message_id, language_command.ANSWER)
+        await self._gate.record_bot_reply(channel=CHANNEL, sender_id=talk.sender_id, text=reply["text"], key=key)
         await self._runtime.deliver(talk.chat_id, talk.update_id, bodies_for(reply), key=language_command.ANSWER)
 
     async def _say(self, talk: _Conversation, name: str, *, language: str | None = None, **values: Any) -> None:
@@ -400,7 +408,8 @@ class TelegramUpdateHandler:
         """
         language = language or await conversation_language(self._app, talk.sender_id)
         message = domain_message(self._app, name, language, **values)
-        await self._gate.record_bot_reply(channel=CHANNEL, sender_id=talk.sender_id, text=message["text"])
+        key = notice_key(talk.message_id, name)
+        await self._gate.record_bot_reply(channel=CHANNEL, sender_id=talk.sender_id, text=message["text"], key=key)
         await self._runtime.deliver(talk.chat_id, talk.update_id, bodies_for(message), key=name)
 
 

@@ -124,10 +124,14 @@ class XConversations:
         return str(name) if name and name != "nlu_fallback" else None
 
     async def _alert_agents(self, mention: Mention, intent: str, redaction: Redaction) -> None:
-        """Open the P1 case now (its outbox row alerts agents); a second post joins the open case."""
+        """Open the P1 case now (its outbox row alerts agents); a second post joins the open case.
+
+        The post's id names its case and its line, so a mention tried again opens or adds neither twice.
+        """
         store = conversation_gate(self._app).store
         sender_id = conversation_key(mention.author_id)
-        line = TranscriptLine(role="customer", text=redaction.text, author=sender_id)
+        post = event_log_id(MENTION, mention.id)
+        line = TranscriptLine(role="customer", text=redaction.text, author=sender_id, key=post)
         case = await asyncio.to_thread(store.active_case, CHANNEL, sender_id)
         if case is not None:
             await asyncio.to_thread(store.record_message, case.id, line)
@@ -147,6 +151,7 @@ class XConversations:
                     "redacted": list(redaction.kinds),
                 },
                 transcript=[line],
+                opened_by_message=post,
             )
         )
         logger.info("opened P1 case %s from X mention %s", case.id, mention.id)
@@ -177,6 +182,7 @@ class XConversations:
             await XOutput(self._sender, self._state, self._choice_hint(in_use)).send_response(sender_id, reply)
             return
         gate = conversation_gate(self._app)
+        message_id = event_log_id(DM, event.id)
         text = choice[0] if choice else event.text
         admission = await gate.admit(
             channel=CHANNEL,
@@ -184,6 +190,7 @@ class XConversations:
             text=text,
             txid_expected=await txid_expected(self._app, sender_id, text),
             redacted_before=redacted,
+            message_id=message_id,
         )
         known_language = admission.language
 
@@ -192,7 +199,7 @@ class XConversations:
             return known_language or await conversation_language(self._app, sender_id)
 
         hint = self._choice_hint(language)
-        output = TranscribingOutputChannel(XOutput(self._sender, self._state, hint), gate, CHANNEL)
+        output = TranscribingOutputChannel(XOutput(self._sender, self._state, hint), gate, CHANNEL, message_id)
         for notice in admission.notices:
             await output.send_response(sender_id, {"text": response_text(self._app, notice, await language())})
         if not admission.for_bot:
@@ -212,7 +219,7 @@ class XConversations:
                 sender_id,
                 parse_data=search.parse_data if search else comment.parse_data,
                 input_channel=CHANNEL,
-                message_id=event_log_id(DM, event.id),
+                message_id=message_id,
                 metadata={"x_dm_event_id": event.id, "redacted": list(admission.redaction.kinds)},
             )
         )
