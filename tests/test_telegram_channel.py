@@ -229,6 +229,20 @@ async def test_button_press_is_answered_at_once_then_fed_to_rasa(harness: Channe
     assert fake.calls_to("editMessageReplyMarkup")[0].params["message_id"] == "1"
 
 
+async def test_a_double_tapped_button_is_one_choice(harness: ChannelHarness, fake: FakeTelegram) -> None:
+    """The second tap reaches us before the keyboard's removal reaches the phone: answered, not run again."""
+    choices = ["/affirm", "/deny"]
+    first, second = press("cbq-4", "/affirm", offered=choices), press("cbq-5", "/deny", offered=choices)
+    await send(harness, update(405, callback_query=first), update(406, callback_query=second))
+    assert harness.texts() == ["/affirm"]
+    assert [call.params["callback_query_id"] for call in fake.calls_to("answerCallbackQuery")] == ["cbq-4", "cbq-5"]
+    assert inbox_statuses(harness) == {405: "done", 406: "done"}
+    later = press("cbq-6", "/deny", offered=choices)
+    later["message"]["message_id"] = 2  # type: ignore[index]  # the next question's keyboard
+    await send(harness, update(407, callback_query=later))
+    assert harness.texts() == ["/affirm", "/deny"]
+
+
 async def test_long_button_payload_survives_the_64_byte_limit(harness: ChannelHarness, fake: FakeTelegram) -> None:
     payload = '/inform{"issue_type": "withdrawal_stuck", "network": "TRC20", "coin": "USDT"}'
     assert len(payload.encode()) > 64

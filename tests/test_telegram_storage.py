@@ -15,6 +15,7 @@ from connectors.telegram.storage import (
     CLAIMED,
     TAKEN,
     WAIT,
+    ButtonPresses,
     CallbackPayloads,
     Inbox,
     Outbox,
@@ -143,6 +144,16 @@ def test_lease_has_one_holder_until_it_expires_or_is_released(engine) -> None:  
     assert second.acquire() and not first.acquire()
     second.release()
     assert first.acquire()
+
+
+def test_a_keyboard_counts_its_first_press_only(engine) -> None:  # type: ignore[no-untyped-def]
+    """A double tap sends two presses of one message: the second is not a choice; the first, run again, still is."""
+    presses = ButtonPresses(engine)
+    assert presses.is_first(chat_id=5, message_id=10, update_id=900)
+    assert not presses.is_first(chat_id=5, message_id=10, update_id=901)
+    assert presses.is_first(chat_id=5, message_id=10, update_id=900)  # the first press's turn replayed
+    assert presses.is_first(chat_id=5, message_id=11, update_id=902)  # another message's keyboard
+    assert presses.is_first(chat_id=6, message_id=10, update_id=903)  # another chat's message 10
 
 
 def test_long_button_payloads_get_a_short_key(engine) -> None:  # type: ignore[no-untyped-def]

@@ -26,7 +26,14 @@ from bot.lifecycle.files import attachment_files, remove_files
 from bot.lifecycle.settings import KEEP, LifecycleSettings
 from bot.migrations.runner import ensure_schema
 from connectors.rest.mailbox import rest_mailbox
-from connectors.telegram.storage import DONE, FAILED, SENT, telegram_replies, telegram_updates
+from connectors.telegram.storage import (
+    DONE,
+    FAILED,
+    SENT,
+    telegram_button_presses,
+    telegram_replies,
+    telegram_updates,
+)
 from connectors.twitter.inbox import x_inbox
 from connectors.twitter.state import x_processed
 
@@ -76,6 +83,9 @@ class Purge:
             telegram_replies.name: self._batches(
                 telegram_replies,
                 and_(telegram_replies.c.status.in_(FINISHED_REPLIES), telegram_replies.c.created_at < cutoff),
+            ),
+            telegram_button_presses.name: self._batches(
+                telegram_button_presses, telegram_button_presses.c.pressed_at < cutoff
             ),
             x_inbox.name: self._batches(
                 x_inbox, and_(x_inbox.c.status.in_(FINISHED_UPDATES), x_inbox.c.finished_at < cutoff)

@@ -249,6 +249,10 @@ class TelegramUpdateHandler:
         if not _offered(message, query.data):
             logger.warning("ignoring callback data that is not on the pressed message (update %s)", update_id)
             return
+        if not await self._runtime.first_press(message.chat.id, message.message_id, update_id):
+            logger.info("update %s: message %s's keyboard was pressed before: no second choice", update_id,
+                        message.message_id)  # fmt: skip
+            return
         await self._runtime.sender.clear_buttons(message.chat.id, message.message_id)
         payload = await asyncio.to_thread(self._runtime.callbacks.payload_for, query.data or "")
         talk = _Conversation(

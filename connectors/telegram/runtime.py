@@ -45,6 +45,7 @@ from connectors.telegram.storage import (
     DONE,
     FAILED,
     REPLIES_WAIT_FOR_TURN_SECONDS,
+    ButtonPresses,
     CallbackPayloads,
     Claim,
     Inbox,
@@ -136,6 +137,7 @@ class TelegramRuntime:
         inbox: Inbox,
         outbox: Outbox,
         callbacks: CallbackPayloads,
+        presses: ButtonPresses,
         lease: LeaderLease,
         instance: Instance,
     ) -> None:
@@ -144,6 +146,7 @@ class TelegramRuntime:
         self.inbox = inbox
         self.outbox = outbox
         self.callbacks = callbacks
+        self._presses = presses
         self.instance = instance
         self.delivery = ReplyDelivery(settings, sender, outbox, callbacks, in_turn=self._in_turn)
         self._lease = lease
@@ -176,6 +179,7 @@ class TelegramRuntime:
             Inbox(engine, instance, hold_seconds=hold),
             Outbox(engine, instance, hold_seconds=hold),
             CallbackPayloads(engine),
+            ButtonPresses(engine),
             LeaderLease(engine, POLLER_LEASE, settings.poll_timeout_seconds + 30.0, holder=instance.id),
             instance,
         )
@@ -522,6 +526,10 @@ class TelegramRuntime:
         queue = self._queues.get(key)
         if queue and key not in self._workers:
             self._workers[key] = asyncio.create_task(self._work(key), name=f"telegram-chat-{key}")
+
+    async def first_press(self, chat_id: int, message_id: int, update_id: int) -> bool:
+        """True unless another update pressed this message's keyboard first (a double tap)."""
+        return await self._db(self._presses.is_first, chat_id, message_id, update_id)
 
     async def _db(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return await in_thread(self.settings.database_timeout_seconds, function, *args, **kwargs)

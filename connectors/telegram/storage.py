@@ -1,4 +1,4 @@
-"""The connector's own tables: updates received, replies to send, long button payloads.
+"""The connector's own tables: updates received, replies to send, long button payloads, keyboards used.
 
 No Rasa here. Each store takes the shared engine and creates its tables on first use, on
 SQLite and PostgreSQL alike. Claims name the claiming instance (``bot.cases.instances``)
@@ -105,6 +105,15 @@ telegram_callbacks = Table(
     metadata,
     Column("key", String(32), primary_key=True),
     Column("payload", Text, nullable=False),
+)
+
+telegram_button_presses = Table(
+    "telegram_button_presses",
+    metadata,
+    Column("chat_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("message_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("update_id", BigInteger, nullable=False),  # the keyboard's first press: the one that counts
+    Column("pressed_at", UtcDateTime, nullable=False),
 )
 
 
@@ -571,3 +580,32 @@ class CallbackPayloads:
                 select(telegram_callbacks.c.payload).where(telegram_callbacks.c.key == data[len(self.PREFIX) :])
             ).scalar()
         return str(value) if value is not None else None
+
+
+class ButtonPresses:
+    """Which update pressed each message's keyboard first.
+
+    The bot removes a keyboard once used, but a double tap, or a client that has not seen the
+    removal yet, sends a second press of the same message: it is not a second choice.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        ensure_schema(engine)
+        self._engine = engine
+        self._record = _insert_new(engine.dialect.name, telegram_button_presses)
+        t = telegram_button_presses.c
+        self._first = select(t.update_id).where(
+            (t.chat_id == bindparam("b_chat_id")) & (t.message_id == bindparam("b_message_id"))
+        )
+
+    def is_first(self, chat_id: int, message_id: int, update_id: int) -> bool:
+        """True for the first press of the message's keyboard, also when that press's update runs again."""
+        try:
+            with self._engine.begin() as conn:
+                row = {"chat_id": chat_id, "message_id": message_id, "update_id": update_id, "pressed_at": _now()}
+                conn.execute(self._record, row)
+        except IntegrityError:
+            pass  # another process recorded a press of this keyboard at the same moment (or a dialect without upsert)
+        with self._engine.connect() as conn:
+            first = conn.execute(self._first, {"b_chat_id": chat_id, "b_message_id": message_id}).scalar()
+        return first == update_id
