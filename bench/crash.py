@@ -109,7 +109,11 @@ def flagged_duplicates(stack: LiveStack) -> int:
 
 
 async def run_crash(print_line: Callable[[str, str], None], instances: int = 1) -> None:
-    """Every figure above, printed as measured; ``instances`` Rasa servers (the first one is killed)."""
+    """Every figure above, printed as measured; ``instances`` Rasa servers (the first one is killed).
+
+    Named ``crash.*`` for one server, ``crash.servers_<n>.*`` for more.
+    """
+    prefix = "crash" if instances == 1 else f"crash.servers_{instances}"
     with work_dir("bench-crash-") as work:
         async with FakeBotApi() as fake, live_stack(work, fake, instances=instances) as stack, aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0)
@@ -120,7 +124,7 @@ async def run_crash(print_line: Callable[[str, str], None], instances: int = 1) 
             line = TelegramLine(fake, session, stack.webhook_url)
             texts = first_messages(DISTINCT)
             counts, opening = await calm_counts(line, texts)
-            print_line("crash.calm_replies_per_message", f"{min(counts.values())}-{max(counts.values())}, "
+            print_line(f"{prefix}.calm_replies_per_message", f"{min(counts.values())}-{max(counts.values())}, "
                        f"{sum(counts[texts[i % DISTINCT]] for i in range(BURST))} expected for the burst")
 
             chats = {30_000_000 + i: texts[i % DISTINCT] for i in range(BURST)}
@@ -177,28 +181,28 @@ async def run_crash(print_line: Callable[[str, str], None], instances: int = 1) 
             lost_turns = sum(chat_state(line.texts[c], counts[t])[0] > 0 for c, t in chats.items())
             duplicated = sum(chat_state(line.texts[c], counts[t])[1] for c, t in chats.items())
             first_try = sum(a == 1 for a in attempts.values())
-            print_line("crash.updates_acknowledged", f"{len(attempts)}/{BURST} ({first_try} on the first POST, "
+            print_line(f"{prefix}.updates_acknowledged", f"{len(attempts)}/{BURST} ({first_try} on the first POST, "
                        f"{len(attempts) - first_try} after redelivery; {before_kill[0]} before the kill)")
-            print_line("crash.replies_before_kill", str(before_kill[1]))
-            print_line("crash.restart_to_health_s", f"{healthy - killed:.1f}")
+            print_line(f"{prefix}.replies_before_kill", str(before_kill[1]))
+            print_line(f"{prefix}.restart_to_health_s", f"{healthy - killed:.1f}")
             timed_out = sum(o.endswith("TimeoutError") for posts in outcomes.values() for o in posts)
-            print_line("crash.webhook_posts_timed_out", f"{timed_out} (no answer within {POST_TIMEOUT:.0f} s)")
-            print_line("crash.turns_with_lost_replies", f"{lost_turns}/{BURST} ({missing()} replies missing)")
+            print_line(f"{prefix}.webhook_posts_timed_out", f"{timed_out} (no answer within {POST_TIMEOUT:.0f} s)")
+            print_line(f"{prefix}.turns_with_lost_replies", f"{lost_turns}/{BURST} ({missing()} replies missing)")
             flagged = await asyncio.to_thread(flagged_duplicates, stack)
-            print_line("crash.duplicated_replies", f"{duplicated} ({flagged} sends flagged possible_duplicate)")
+            print_line(f"{prefix}.duplicated_replies", f"{duplicated} ({flagged} sends flagged possible_duplicate)")
             no_case = sum(t in opening and not any(CASE_ID.search(r) for r in line.texts[c]) for c, t in chats.items())
-            print_line("crash.case_ids_missing", f"{no_case}/{sum(t in opening for t in chats.values())} "
+            print_line(f"{prefix}.case_ids_missing", f"{no_case}/{sum(t in opening for t in chats.values())} "
                        "(messages that give a case id in the calm run, P1 reports among them, without one)")
-            print_line("crash.action_call_failures", str(stack.log_lines("rasa", "Failed to run custom action")))
+            print_line(f"{prefix}.action_call_failures", str(stack.log_lines("rasa", "Failed to run custom action")))
             after_restart = [at for c in chats for at in line.replies[c] if at > healthy]
             recovery = max(after_restart, default=healthy) - healthy
             never = BURST - len(complete_at)
-            print_line("crash.recovery_s", f"{recovery:.1f} (restarted server healthy -> last reply it sent" + (
+            print_line(f"{prefix}.recovery_s", f"{recovery:.1f} (restarted server healthy -> last reply it sent" + (
                 f"; {never} turns never completed, watched {watched:.0f} s)" if never else ")"))
             left = sum(at > healthy for at in complete_at.values()) + never
-            print_line("crash.backlog_at_health", f"{left} turns unfinished, completed at "
+            print_line(f"{prefix}.backlog_at_health", f"{left} turns unfinished, completed at "
                        f"{(left - never) / max(recovery, 0.1):.1f} a second")
-            print_line("crash.turns_complete_after_health", ", ".join(
+            print_line(f"{prefix}.turns_complete_after_health", ", ".join(
                 f"+{m}s {sum(t <= healthy + m for t in complete_at.values())}" for m in MARKS))
 
 

@@ -7,9 +7,10 @@ server does per message. The pipeline comparison itself is `make nlu-report` (it
 End to end, each in its own process (a fresh Python, one stack at a time: the processes
 `make run` starts, on 127.0.0.1, a fake Telegram Bot API, a temporary SQLite file):
 `bench/load.py` (REST and Telegram throughput and first-reply latency, P1 alert latency),
-`bench/crash.py` (kill -9 of the Rasa server during a Telegram burst), `bench/cpu_profile.py`
+`bench/crash.py` (kill -9 of the Rasa server during a Telegram burst, with one Rasa server and
+with two, one of them killed), `bench/cpu_profile.py`
 (CPU per message by component, idle polling). Each also runs alone: `python -m bench.load` /
-`bench.crash` / `bench.cpu_profile`. About 17 minutes in all on the 2-core machine.
+`bench.crash` / `bench.cpu_profile`. About 22 minutes in all on the 2-core machine.
 """
 import asyncio
 import signal
@@ -96,10 +97,12 @@ def main() -> None:
         print_line(name, value)
     load, load_ok = run_part("bench.load")
     _, crash_ok = run_part("bench.crash")
+    _, crash_two_ok = run_part("bench.crash", "--instances", "2")  # RASA_INSTANCES=2: the survivor works on
     saturated = load.get("telegram.open33.throughput_msgs_per_s")
     _, profile_ok = run_part("bench.cpu_profile", *(["--messages-per-s", saturated] if saturated else []))
     print_line("bench.run_seconds", f"{time.perf_counter() - started:.0f}")
-    failed = [name for name, ok in (("load", load_ok), ("crash", crash_ok), ("profile", profile_ok)) if not ok]
+    parts = (("load", load_ok), ("crash", crash_ok), ("crash on two servers", crash_two_ok), ("profile", profile_ok))
+    failed = [name for name, ok in parts if not ok]
     if failed:
         sys.exit(f"failed: {', '.join(failed)}")
 
