@@ -205,21 +205,6 @@ async def turn_finished(app: Sanic, sender_id: str, message_id: str) -> bool:
     )
 
 
-async def release_lock_of_a_cut_turn(app: Sanic, sender_id: str) -> None:
-    """Drop the conversation's Rasa lock before a turn runs again: the try that held it is over.
-
-    A killed server's ticket stays in Redis for the lock's lifetime (60 s), and the replay,
-    on the restarted server or another, waited it out. Nothing else can hold it: the Telegram
-    inbox runs one update of a chat at a time across servers, takes a claim from a try only
-    once that try ended or its server's heartbeat stopped, and a try stuck past the watchdog
-    has outlived its ticket already. (Rasa's in-memory lock dies with its process.)
-    """
-    agent = getattr(app.ctx, "agent", None)
-    lock_store = getattr(agent, "lock_store", None)
-    if lock_store is not None:
-        await asyncio.to_thread(lock_store.delete_lock, sender_id)
-
-
 class TranscribingOutputChannel(OutputChannel):
     """Wraps a channel's output so every bot reply also lands in the open case's transcript.
 

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from rasa.core.channels.channel import UserMessage
-from rasa.core.lock_store import RedisLockStore
 from sqlalchemy import insert, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
@@ -119,41 +116,6 @@ async def test_a_turn_cut_after_its_first_reply_is_completed_without_repeating_i
     assert fake.sent_texts(CHAT) == [f"{OPENED['text']}\n\n{NOBODY_ON_DUTY['text']}", WHICH_COIN["text"], "Noted."]
     row = inbox_of(second.engine).row(31)
     assert row is not None and row["status"] == "done" and row["attempts"] == 2
-
-
-async def test_a_turn_cut_by_a_crash_does_not_wait_out_its_dead_ticket_in_rasas_redis_lock(
-    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, redis_url: str
-) -> None:
-    """With Redis as Rasa's lock store (several servers), a killed try's ticket stayed for the lock's 60-s
-    lifetime and the replay waited behind it: in `bench.crash --instances 2` the last chats answered 26 s late."""
-    parsed = urlsplit(redis_url)
-    lock_store = RedisLockStore(host=parsed.hostname, port=parsed.port, db=int(parsed.path.strip("/")),
-                                key_prefix=f"cut{uuid.uuid4().hex[:8]}")  # fmt: skip
-    first = await ChannelHarness(fake, sqlite_url, tmp_path).start()
-    first.app_agent.lock_store = lock_store
-    cut = asyncio.Event()
-
-    async def takes_the_lock_then_dies(message: UserMessage) -> None:
-        lock_store.issue_ticket(message.sender_id)  # as Rasa's turn does; a kill -9 never gives it back
-        cut.set()
-        await asyncio.sleep(3600)
-
-    first.on_new_message = takes_the_lock_then_dies  # type: ignore[method-assign]
-    await first.post(text_update(35, "hello"))
-    await asyncio.wait_for(cut.wait(), timeout=30)
-    await first.crash()
-    second = ChannelHarness(fake, sqlite_url, tmp_path)
-    second.app_agent.lock_store = lock_store
-    default = second.on_new_message
-
-    async def as_rasa_does(message: UserMessage) -> None:
-        async with lock_store.lock(message.sender_id, wait_time_in_seconds=0.1):
-            await default(message)
-
-    second.on_new_message = as_rasa_does  # type: ignore[method-assign]
-    async with second:
-        await fake.wait_for("sendMessage", chat_id=CHAT, timeout=15)  # not 60 s behind the dead ticket
-    assert fake.sent_texts(CHAT) == ["You said: hello"]
 
 
 async def test_a_turn_rasa_finished_before_the_crash_is_not_run_again(

@@ -50,7 +50,6 @@ from connectors.rasa_bridge import (
     domain_message,
     end_form_an_agent_overtook,
     rating_comment,
-    release_lock_of_a_cut_turn,
     response_text,
     search_unless_urgent,
     turn_finished,
@@ -277,8 +276,6 @@ class TelegramUpdateHandler:
         if talk.replay and await turn_finished(self._app, talk.sender_id, message_id):
             logger.info("update %s: Rasa finished its turn before the restart; not asking again", talk.update_id)
             return
-        if talk.replay:
-            await release_lock_of_a_cut_turn(self._app, talk.sender_id)
         gate = self._gate
         admission = await gate.admit(
             channel=CHANNEL,
