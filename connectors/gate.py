@@ -106,7 +106,7 @@ class ConversationGate:
         comment_case = agent_resolved = None
         if case is None:
             latest = await asyncio.to_thread(self._store.latest_case, channel, sender_id)
-            answer = await self._rating_answer(latest, sender_id, redaction, notices, language)
+            answer = await self._rating_answer(latest, sender_id, redaction, notices, language, message_id)
             if answer is not None:
                 return answer
             if latest is not None and self._awaits_comment(latest):
@@ -132,7 +132,13 @@ class ConversationGate:
         )
 
     async def _rating_answer(
-        self, latest: Case | None, sender_id: str, redaction: Redaction, notices: list[str], language: str | None
+        self,
+        latest: Case | None,
+        sender_id: str,
+        redaction: Redaction,
+        notices: list[str],
+        language: str | None,
+        message_id: str | None,
     ) -> Admission | None:
         """The admission of a 1-5 rating or the comment's Skip (thanked in the case's language: "4" names none)."""
         answer_language = language or (latest.language if latest is not None else None)
@@ -141,7 +147,7 @@ class ConversationGate:
                 await asyncio.to_thread(self._store.comment_on_rating, latest.id, "")
             skipped = (*notices, RATING_COMMENT_SKIPPED)
             return Admission(redaction.text, redaction, skipped, None, language=answer_language, comment_skipped=True)
-        rated = await asyncio.to_thread(self._take_rating, latest, sender_id, redaction.text)
+        rated = await asyncio.to_thread(self._take_rating, latest, sender_id, redaction.text, message_id)
         if rated is None:
             return None
         thanks = (*notices, RATING_THANKS)
@@ -168,16 +174,22 @@ class ConversationGate:
             return False
         return case.rated_at is not None and datetime.now(timezone.utc) - case.rated_at <= self._comment_window
 
-    def _take_rating(self, case: Case | None, sender_id: str, text: str) -> Case | None:
-        """Store a bare 1-5 answer as the rating of the customer's recently resolved (latest), unrated ``case``."""
+    def _take_rating(self, case: Case | None, sender_id: str, text: str, message_id: str | None) -> Case | None:
+        """Store a bare 1-5 answer as the rating of the customer's recently resolved (latest), unrated ``case``.
+
+        A try of the same message run again (a crash, a database blip before the thanks went
+        out) finds its own rating: it is thanked again, not taken for the rating's comment.
+        """
         answer = text.strip().rstrip(".!")
         if answer not in RATING_CHOICES:
             return None
-        if case is None or case.rating is not None or not _recently_resolved(case):
+        if case is None or not _recently_resolved(case):
             return None
-        self._store.rate(case.id, int(answer))
+        if case.rating is not None:
+            return case if message_id is not None and self._store.holds_line(case.id, message_id) else None
+        line = TranscriptLine(role="customer", text=answer, author=sender_id, key=message_id)
+        self._store.rate(case.id, int(answer), line)
         case_metrics.rated(int(answer))
-        self._store.record_message(case.id, TranscriptLine(role="customer", text=answer, author=sender_id))
         return case
 
     async def record_bot_reply(self, *, channel: str, sender_id: str, text: str, key: str | None = None) -> None:

@@ -100,6 +100,9 @@ def test_a_keyed_line_is_kept_once_and_forwarded_to_the_agent_once(store):
     assert texts == ["my btc withdrawal is stuck", "still waiting", "An agent has it.", *["still waiting"] * 2]
     assert _events(store, case.id).count("customer_message") == 3
     assert store.record_message(_open(store).id, said) != first  # the key is per case
+    twice = store.open_case(intent="suspected_theft", priority=1, channel="telegram", sender_id="tg:3:3",
+                            summary="hacked", details={}, transcript=[said, said])  # fmt: skip
+    assert [line.text for line in store.transcript(twice.id)] == ["still waiting"]  # one line, and the case opened
 
 
 def test_details_merge_and_each_update_alerts(store):

@@ -84,6 +84,22 @@ async def test_rating_after_resolution_is_stored_once_and_not_sent_to_the_bot(ga
     assert gate.store.get(case.id).rating == 5
 
 
+async def test_a_rating_whose_turn_runs_again_is_thanked_again_not_taken_for_its_comment(gate):
+    """A crash or a database blip after the rating was stored, before the thanks went out: the same message
+    again. Before, the case was rated already, so "4" became the rating's comment and was kept twice."""
+    case = _open(gate.store, "u4")
+    gate.store.resolve(case.id, "ann")
+    for _try in range(2):
+        admission = await gate.admit(channel="rest", sender_id="u4", text="4", message_id="rest-70")
+        assert admission.rated_case.id == case.id and admission.notices == (RATING_THANKS,)
+        assert admission.comment_case is None and not admission.for_bot
+    rated = gate.store.get(case.id)
+    assert (rated.rating, rated.rating_comment) == (4, None)
+    assert [line.text for line in gate.store.transcript(case.id)] == ["4"]
+    another = await gate.admit(channel="rest", sender_id="u4", text="5", message_id="rest-71")
+    assert another.rated_case is None and another.comment_case.id == case.id  # a new message may be the comment
+
+
 async def _rated(gate: ConversationGate, sender: str = "u1"):
     case = _open(gate.store, sender)
     gate.store.resolve(case.id, "ann")

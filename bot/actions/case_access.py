@@ -58,17 +58,4 @@ def transcript_of(tracker: Tracker) -> list[TranscriptLine]:
         elif kind == "bot":
             response = (event.get("metadata") or {}).get("utter_action")
             lines.append(TranscriptLine(role="bot", text=text, key=keys.next(response, text)))
-    return _once_per_key(lines)
-
-
-def _once_per_key(lines: list[TranscriptLine]) -> list[TranscriptLine]:
-    """The first line of each key (a message id the tracker holds twice is still one line)."""
-    seen: set[str] = set()
-    kept = []
-    for line in lines:
-        if line.key is not None and line.key in seen:
-            continue
-        if line.key is not None:
-            seen.add(line.key)
-        kept.append(line)
-    return kept
+    return lines

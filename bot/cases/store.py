@@ -133,9 +133,9 @@ class CaseStore:
 
         ``opened_by_message``: the id of the customer message whose turn opens it. The same
         turn run again (a crash, a timeout, a failed action call) gets that case back,
-        neither a second case nor a second alert.
+        neither a second case nor a second alert. Of transcript lines sharing a key, the first is kept.
         """
-        lines = list(transcript)
+        lines = _once_per_key(transcript)
         for _ in range(5):
             case_id = new_case_id()
             now = utcnow()
@@ -429,13 +429,24 @@ class CaseStore:
             conn.execute(update(cases).where(cases.c.id == case_id).values(priority=priority, updated_at=utcnow()))
             _enqueue(conn, "case_updated", case_id, {"priority": priority})
 
-    def rate(self, case_id: str, rating: int) -> None:
-        """Keep the customer's 1-5 answer; its time starts the short window for a comment."""
+    def rate(self, case_id: str, rating: int, line: TranscriptLine | None = None) -> None:
+        """Keep the customer's 1-5 answer; its time starts the short window for a comment.
+
+        ``line``, the customer's message, joins the transcript in the same transaction: keyed,
+        it tells a try of the same message run again that the rating is its own (``holds_line``).
+        """
         if not 1 <= rating <= 5:
             raise ValueError("rating must be 1 to 5")
         now = utcnow()
         with self._engine.begin() as conn:
             conn.execute(update(cases).where(cases.c.id == case_id).values(rating=rating, rated_at=now, updated_at=now))
+            if line is not None:
+                conn.execute(_ADD_LINE, _message_row(case_id, line))
+
+    def holds_line(self, case_id: str, key: str) -> bool:
+        """True when the case's transcript has the line ``key`` names (``line_keys``)."""
+        with self._engine.connect() as conn:
+            return conn.execute(_KEYED_LINE, {"b_case_id": case_id, "b_key": key}).first() is not None
 
     def comment_on_rating(self, case_id: str, comment: str) -> bool:
         """Keep the customer's comment on their rating (``""``: they skipped it); only the first answer counts.
@@ -506,6 +517,19 @@ class CaseStore:
                 return False
             _enqueue(conn, event_name, case_id, payload)
         return True
+
+
+def _once_per_key(lines: Iterable[TranscriptLine]) -> list[TranscriptLine]:
+    """The first line of each key (a message id a tracker holds twice is still one line), unkeyed lines all."""
+    seen: set[str] = set()
+    kept = []
+    for line in lines:
+        if line.key is not None and line.key in seen:
+            continue
+        if line.key is not None:
+            seen.add(line.key)
+        kept.append(line)
+    return kept
 
 
 def _message_row(case_id: str, line: TranscriptLine) -> dict[str, Any]:
