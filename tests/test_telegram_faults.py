@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -32,6 +32,25 @@ def text_update(update_id: int, text: str, chat: int = CHAT) -> dict[str, object
     return {"update_id": update_id, "message": private_message(chat, text, message_id=update_id)}
 
 
+def misbehave_first(
+    harness: ChannelHarness, tries: dict[str, int], fault: Callable[[UserMessage], Awaitable[None]]
+) -> None:
+    """The harness's turn runs ``fault`` on the first ``tries[text]`` tries of a message, then answers it as usual."""
+    default, left = harness.on_new_message, dict(tries)
+
+    async def turn(message: UserMessage) -> None:
+        if left.get(message.text or "", 0):
+            left[message.text or ""] -= 1
+            await fault(message)
+        await default(message)
+
+    harness.on_new_message = turn  # type: ignore[method-assign]
+
+
+async def hang(_message: UserMessage) -> None:
+    await asyncio.sleep(3600)
+
+
 def row(harness: ChannelHarness, update_id: int) -> dict[str, object]:
     found = Inbox(harness.engine, Instance(harness.engine, "reader")).row(update_id)
     assert found is not None
@@ -43,16 +62,7 @@ async def test_a_hung_turn_is_stopped_and_run_again_and_the_chat_goes_on(
 ) -> None:
     """Rasa (or the action server behind it) hangs on a message: bounded, retried, later messages answered."""
     async with ChannelHarness(fake, sqlite_url, tmp_path, env=FAST) as harness:
-        default = harness.on_new_message
-        hangs = {"withdraw": 1}
-
-        async def hang_once(message: UserMessage) -> None:
-            if hangs.get(message.text or "", 0):
-                hangs[message.text or ""] -= 1
-                await asyncio.sleep(3600)
-            await default(message)
-
-        harness.on_new_message = hang_once  # type: ignore[method-assign]
+        misbehave_first(harness, {"withdraw": 1}, hang)
         await harness.post(text_update(1, "withdraw"))
         await harness.post(text_update(2, "and then?"))
         await fake.wait_for("sendMessage", count=2, chat_id=CHAT, timeout=15)
@@ -67,14 +77,7 @@ async def test_a_turn_that_keeps_hanging_is_set_aside_with_its_error_and_the_cus
 ) -> None:
     env = {**FAST, "TELEGRAM_MAX_TURN_ATTEMPTS": "2"}
     async with ChannelHarness(fake, sqlite_url, tmp_path, env=env) as harness:
-        default = harness.on_new_message
-
-        async def always_hang(message: UserMessage) -> None:
-            if message.text == "poison":
-                await asyncio.sleep(3600)
-            await default(message)
-
-        harness.on_new_message = always_hang  # type: ignore[method-assign]
+        misbehave_first(harness, {"poison": 99}, hang)
         await harness.post(text_update(11, "poison"))
         await harness.post(text_update(12, "hello"))
         await fake.wait_for("sendMessage", count=2, chat_id=CHAT, timeout=20)
@@ -90,19 +93,14 @@ async def test_the_watchdog_restarts_a_worker_that_ignores_its_timeout(
     """A turn that swallows its cancellation would hold the chat for good; the watchdog stops it."""
     env = {"TELEGRAM_TURN_TIMEOUT_SECONDS": "0.5", "DATABASE_CALL_TIMEOUT_SECONDS": "0.5"}
     async with ChannelHarness(fake, sqlite_url, tmp_path, env=env) as harness:
-        default = harness.on_new_message
-        stubborn = {"stuck": 1}
 
-        async def ignore_the_first_cancel(message: UserMessage) -> None:
-            if stubborn.get(message.text or "", 0):
-                stubborn[message.text or ""] -= 1
-                try:
-                    await asyncio.sleep(3600)
-                except asyncio.CancelledError:
-                    await asyncio.sleep(3600)  # a bug: goes on waiting after being told to stop
-            await default(message)
+        async def ignore_the_cancel(_message: UserMessage) -> None:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                await asyncio.sleep(3600)  # a bug: goes on waiting after being told to stop
 
-        harness.on_new_message = ignore_the_first_cancel  # type: ignore[method-assign]
+        misbehave_first(harness, {"stuck": 1}, ignore_the_cancel)
         await harness.post(text_update(21, "stuck"))
         await harness.post(text_update(22, "still there?"))
         await fake.wait_for("sendMessage", count=2, chat_id=CHAT, timeout=20)
@@ -145,16 +143,11 @@ async def test_a_failed_action_call_runs_the_turn_again_and_one_that_keeps_faili
     try, run again; before, Rasa went on without the action and the row was marked done."""
     env = {**FAST, "TELEGRAM_MAX_TURN_ATTEMPTS": "2"}
     async with ChannelHarness(fake, sqlite_url, tmp_path, env=env) as harness:
-        default = harness.on_new_message
-        failures = {"stolen": 1, "broken": 99}
 
-        async def action_fails(message: UserMessage) -> None:
-            if failures.get(message.text or "", 0):
-                failures[message.text or ""] -= 1
-                raise ActionCallFailed("Failed to execute custom action 'action_open_case'")
-            await default(message)
+        async def action_fails(_message: UserMessage) -> None:
+            raise ActionCallFailed("Failed to execute custom action 'action_open_case'")
 
-        harness.on_new_message = action_fails  # type: ignore[method-assign]
+        misbehave_first(harness, {"stolen": 1, "broken": 99}, action_fails)
         await harness.post(text_update(36, "stolen"))
         await harness.post(text_update(37, "broken"))
         await harness.post(text_update(38, "hello"))
@@ -175,16 +168,12 @@ async def test_a_turn_run_again_keeps_one_copy_of_its_lines_on_the_open_case(
     async with ChannelHarness(fake, sqlite_url, tmp_path, env=FAST) as harness:
         case = harness.store.open_case(intent="withdrawal_stuck", priority=2, channel="telegram",
                                        sender_id=sender_id(CHAT, CHAT), summary="stuck", details={})  # fmt: skip
-        default, failures = harness.on_new_message, {"stolen": 2}
 
         async def fails_after_replying(message: UserMessage) -> None:
-            if failures.get(message.text or "", 0):
-                failures[message.text or ""] -= 1
-                await message.output_channel.send_response(message.sender_id, {"text": f"You said: {message.text}"})
-                raise ActionCallFailed("Failed to execute custom action 'action_open_case'")
-            await default(message)
+            await message.output_channel.send_response(message.sender_id, {"text": f"You said: {message.text}"})
+            raise ActionCallFailed("Failed to execute custom action 'action_open_case'")
 
-        harness.on_new_message = fails_after_replying  # type: ignore[method-assign]
+        misbehave_first(harness, {"stolen": 2}, fails_after_replying)
         await harness.post(text_update(41, "stolen"))
         await harness.post(text_update(42, "and now?"))
         await fake.wait_for("sendMessage", count=2, chat_id=CHAT, timeout=30)
