@@ -37,14 +37,16 @@ class Admission:
     ``notices`` are domain response names to send the customer first (rotate a secret,
     resend a hash). ``human_case`` is set when an agent owns the conversation: the bot
     stays silent and the message has already been forwarded to the case. ``rated_case``
-    is set when the message was the 1-5 rating of a just-resolved case; ``comment_skipped``
-    when it was the "Skip" button of the comment question. ``comment_case`` is set when the
+    is set when the message was the 1-5 rating of a just-resolved case; ``comment_answered``
+    when it was the "Skip" button of the comment question, or the comment an earlier try of
+    the same message kept (thanked again). ``comment_case`` is set when the
     message may be the comment on a rating just given: the channel asks the NLU whether it
     is a new problem before it is kept (``rasa_bridge.rating_comment``). ``language`` is the
     language the message makes clear (None when it does not: a txid, an amount, "ok"); for an
     answer to the rating question that makes none clear ("4", Skip), the rated case's language.
     ``agent_resolved`` is the customer's latest case when an agent worked and resolved it
     recently: a form the bot was in when the agent took over is over (``rasa_bridge``).
+    ``message_id``: the channel's id of the message, which keys its line on a case.
     """
 
     text: str
@@ -54,12 +56,13 @@ class Admission:
     rated_case: Case | None = None
     language: str | None = None
     comment_case: Case | None = None
-    comment_skipped: bool = False
+    comment_answered: bool = False
     agent_resolved: Case | None = None
+    message_id: str | None = None
 
     @property
     def for_bot(self) -> bool:
-        return self.human_case is None and self.rated_case is None and not self.comment_skipped
+        return self.human_case is None and self.rated_case is None and not self.comment_answered
 
 
 class ConversationGate:
@@ -129,6 +132,7 @@ class ConversationGate:
             language=language,
             comment_case=comment_case,
             agent_resolved=agent_resolved,
+            message_id=message_id,
         )
 
     async def _rating_answer(
@@ -146,27 +150,36 @@ class ConversationGate:
             if latest is not None and self._awaits_comment(latest):
                 await asyncio.to_thread(self._store.comment_on_rating, latest.id, "")
             skipped = (*notices, RATING_COMMENT_SKIPPED)
-            return Admission(redaction.text, redaction, skipped, None, language=answer_language, comment_skipped=True)
+            return Admission(redaction.text, redaction, skipped, None, language=answer_language, comment_answered=True)
+        if await self._kept_as_comment(latest, message_id):
+            thanks = (*notices, RATING_COMMENT_THANKS)
+            return Admission(redaction.text, redaction, thanks, None, language=answer_language, comment_answered=True)
         rated = await asyncio.to_thread(self._take_rating, latest, sender_id, redaction.text, message_id)
         if rated is None:
             return None
         thanks = (*notices, RATING_THANKS)
         return Admission(redaction.text, redaction, thanks, None, rated_case=rated, language=answer_language)
 
-    async def keep_comment(self, case: Case, sender_id: str, text: str) -> bool:
+    async def keep_comment(self, case: Case, sender_id: str, text: str, message_id: str | None = None) -> bool:
         """Store ``text`` (redacted already) as the comment on the case's rating, and on its transcript.
 
-        False when another message was taken as the answer first.
+        False when another message was taken as the answer first. The line keyed by
+        ``message_id`` tells a try of the same message run again that it was kept.
         """
-        if not await asyncio.to_thread(self._store.comment_on_rating, case.id, text):
-            return False
-        line = TranscriptLine(role="customer", text=text, author=sender_id)
-        await asyncio.to_thread(self._store.record_message, case.id, line)
-        return True
+        line = TranscriptLine(role="customer", text=text, author=sender_id, key=message_id)
+        return await asyncio.to_thread(self._store.comment_on_rating, case.id, text, line)
 
     async def pass_over_comment(self, case: Case) -> None:
         """The message after the rating was not a comment (a new problem, a command): the question is closed."""
         await asyncio.to_thread(self._store.comment_on_rating, case.id, "")
+
+    async def _kept_as_comment(self, case: Case | None, message_id: str | None) -> bool:
+        """An earlier try of this message was kept as the comment on the case's recent rating (asked only then)."""
+        if case is None or message_id is None or not case.rating_comment or case.rated_at is None:
+            return False
+        if datetime.now(timezone.utc) - case.rated_at > self._comment_window:
+            return False
+        return await asyncio.to_thread(self._store.holds_line, case.id, message_id)
 
     def _awaits_comment(self, case: Case) -> bool:
         """True while the case's rating is this recent and its comment question is unanswered."""

@@ -167,7 +167,7 @@ async def rating_comment(app: Sanic, admission: Admission, sender_id: str) -> Ra
     if (parsed.get("intent") or {}).get("name") in PRESSING_INTENTS or P1_CHECK in parsed:
         await gate.pass_over_comment(case)
         return RatingComment(kept=False, parse_data=parsed)
-    kept = await gate.keep_comment(case, sender_id, admission.text)
+    kept = await gate.keep_comment(case, sender_id, admission.text, admission.message_id)
     return RatingComment(kept=kept, parse_data=parsed, language=admission.language or case.language)
 
 

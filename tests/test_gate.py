@@ -20,6 +20,7 @@ from bot.cases.store import CaseStore, utcnow
 from connectors.gate import (
     AMBIGUOUS_HASH_NOTICE,
     RATING_COMMENT_SKIPPED,
+    RATING_COMMENT_THANKS,
     RATING_THANKS,
     SECRET_NOTICE,
     SKIP_COMMENT,
@@ -115,6 +116,21 @@ async def test_the_message_after_a_rating_may_be_its_comment_kept_redacted_on_th
     assert gate.store.get(case.id).rating_comment == "fast help, my otp was [REDACTED]"
     assert gate.store.transcript(case.id)[-1].text == "fast help, my otp was [REDACTED]"
     assert (await gate.admit(channel="rest", sender_id="u1", text="hello")).comment_case is None, "one comment"
+
+
+async def test_a_comment_whose_turn_runs_again_is_thanked_again_not_sent_to_the_bot(gate):
+    """The comment was kept, then a crash came before the thanks went out. Before, the same message run again
+    found the question answered and went to the bot as a new message."""
+    case = await _rated(gate)
+    said = "quick and friendly"
+    admission = await gate.admit(channel="rest", sender_id="u1", text=said, message_id="rest-81")
+    assert admission.comment_case.id == case.id and admission.message_id == "rest-81"
+    assert await gate.keep_comment(admission.comment_case, "u1", admission.text, admission.message_id)
+    again = await gate.admit(channel="rest", sender_id="u1", text=said, message_id="rest-81")
+    assert not again.for_bot and again.notices == (RATING_COMMENT_THANKS,)
+    assert [line.text for line in gate.store.transcript(case.id)] == ["4", said]
+    later = await gate.admit(channel="rest", sender_id="u1", text=said, message_id="rest-82")
+    assert later.for_bot and later.comment_case is None  # the same words in a new message: for the bot
 
 
 async def test_skip_closes_the_comment_question_and_never_reaches_the_bot(gate):

@@ -448,10 +448,11 @@ class CaseStore:
         with self._engine.connect() as conn:
             return conn.execute(_KEYED_LINE, {"b_case_id": case_id, "b_key": key}).first() is not None
 
-    def comment_on_rating(self, case_id: str, comment: str) -> bool:
+    def comment_on_rating(self, case_id: str, comment: str, line: TranscriptLine | None = None) -> bool:
         """Keep the customer's comment on their rating (``""``: they skipped it); only the first answer counts.
 
         False when the case is not rated or already has its answer (two messages racing).
+        ``line``, the customer's message, joins the transcript with the comment, in one transaction.
         """
         with self._engine.begin() as conn:
             result = conn.execute(
@@ -459,6 +460,8 @@ class CaseStore:
                 .where(cases.c.id == case_id, cases.c.rating.is_not(None), cases.c.rating_comment.is_(None))
                 .values(rating_comment=comment, updated_at=utcnow())
             )
+            if result.rowcount == 1 and line is not None:
+                conn.execute(_ADD_LINE, _message_row(case_id, line))
         return result.rowcount == 1
 
     def queue_info(self, case_id: str) -> QueueInfo:
