@@ -22,6 +22,7 @@ import yaml
 
 from bot.runtime.model import ensure_model
 from bot.runtime.serve import PROCESSES
+from bot.runtime.stack import LOCK_STORE
 from bot.settings import PROJECT_ROOT
 from tests.auxil.databases import IN_CI
 from tests.auxil.rasa_stack import Child, free_port
@@ -187,5 +188,5 @@ def test_the_image_processes_serve_webhooks_only_through_the_proxy(tmp_path, pg_
                     child.process.kill()
     endpoints = yaml.safe_load((PROJECT_ROOT / "var" / "endpoints.yml").read_text())
     assert endpoints["action_endpoint"]["url"] == env["ACTION_ENDPOINT_URL"]
-    assert endpoints["lock_store"]["type"] == "redis", "several Rasa servers share Redis as lock store"
+    assert endpoints["lock_store"]["type"] == LOCK_STORE, "several Rasa servers share Redis as lock store"
     assert "bot.desk.hash_password" in (tmp_path / "desk.log").read_text(), "empty DESK_AGENTS says how to add one"

@@ -24,7 +24,7 @@ ACTIONS = "http://127.0.0.1:5055/webhook"
 
 def test_redis_url_becomes_rasa_lock_store_fields():
     assert redis_lock_store("redis://:s3cret@cache.internal:6380/2", 4.0) == {
-        "type": "redis",
+        "type": "bot.runtime.lock_store.RenewedRedisLockStore",
         "url": "cache.internal",
         "port": 6380,
         "db": 2,

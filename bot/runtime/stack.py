@@ -29,6 +29,8 @@ from bot.runtime.probe import not_ready, readiness_notes
 from bot.runtime.server_settings import ActionServerSettings, Ports
 from bot.settings import PROJECT_ROOT, Settings
 
+LOCK_STORE = "bot.runtime.lock_store.RenewedRedisLockStore"  # Rasa imports it by this path
+
 
 def write_endpoints(settings: Settings, action_url: str, var_dir: Path) -> Path:
     """``endpoints.yml`` with this stack's action server, and the Redis lock store when configured, in ``var/``.
@@ -48,13 +50,14 @@ def write_endpoints(settings: Settings, action_url: str, var_dir: Path) -> Path:
 
 
 def redis_lock_store(redis_url: str, timeout_seconds: float) -> dict[str, object]:
-    """Rasa's Redis lock store takes host, port and db, not a URL: split ``REDIS_URL``.
+    """Rasa's Redis lock store, with tickets renewed by their holder (``lock_store.py``), from ``REDIS_URL``.
 
-    ``socket_timeout`` bounds connecting and every reply (redis-py uses it for both).
+    It takes host, port and db, not a URL. ``socket_timeout`` bounds connecting and every
+    reply (redis-py uses it for both).
     """
     parsed = urlsplit(redis_url)
     config: dict[str, object] = {
-        "type": "redis",
+        "type": LOCK_STORE,
         "url": parsed.hostname or "127.0.0.1",
         "port": parsed.port or 6379,
         "db": int(parsed.path.strip("/") or 0),

@@ -1,0 +1,103 @@
+"""Rasa's Redis lock store, with tickets that live only as long as the process holding them beats.
+
+Rasa's conversation lock is a queue of tickets in Redis, each valid for 60 s. A killed
+server's tickets stayed for that long, and the turns it had in flight, run again on another
+server, waited them out: the last chats of a crash burst answered 26 s after the restart.
+Here a ticket is issued for ``ticket_seconds`` and renewed every ``renew_seconds`` while its
+process waits for or holds the lock, so a dead process's ticket lapses within seconds and a
+live one's never does, however long its turn (a server whose database heartbeat went stale
+still holds its turn's lock while it can reach Redis).
+
+The renewal rewrites the one ticket atomically (a Lua script). Rasa updates a lock by reading
+and writing it back; when that straddles a renewal, the renewal is lost and the next one,
+``renew_seconds`` later, restores it, well inside the ticket's life.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from rasa.core.lock import TicketLock
+from rasa.core.lock_store import LOCK_LIFETIME, RedisLockStore
+from rasa.utils.endpoints import EndpointConfig
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+TICKET_SECONDS = 15.0
+RENEW_SECONDS = 3.0
+
+# KEYS[1] the lock; ARGV[1] the ticket number, ARGV[2] its new expiry (epoch seconds). The lock is
+# Rasa's TicketLock JSON, whose tickets are JSON strings themselves. 1 when the ticket was there.
+_RENEW = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return 0 end
+local lock = cjson.decode(raw)
+for i, text in ipairs(lock['tickets']) do
+  local ticket = cjson.decode(text)
+  if ticket['number'] == tonumber(ARGV[1]) then
+    ticket['expires'] = tonumber(ARGV[2])
+    lock['tickets'][i] = cjson.encode(ticket)
+    redis.call('SET', KEYS[1], cjson.encode(lock))
+    return 1
+  end
+end
+return 0
+"""
+
+
+class RenewedRedisLockStore(RedisLockStore):
+    """``RedisLockStore`` whose tickets are renewed by their holder instead of living 60 s.
+
+    Built by Rasa from ``endpoints.yml`` (``type: bot.runtime.lock_store.RenewedRedisLockStore``,
+    with the Redis fields of ``type: redis``), or directly with ``RedisLockStore``'s arguments.
+    """
+
+    def __init__(
+        self,
+        endpoint_config: EndpointConfig | None = None,
+        *,
+        ticket_seconds: float = TICKET_SECONDS,
+        renew_seconds: float = RENEW_SECONDS,
+        **redis: Any,
+    ) -> None:
+        if endpoint_config is not None:
+            options = dict(endpoint_config.kwargs)
+            ticket_seconds = float(options.pop("ticket_seconds", ticket_seconds))
+            renew_seconds = float(options.pop("renew_seconds", renew_seconds))
+            redis = {"host": endpoint_config.url or "localhost", **options}
+        if not 0 < renew_seconds * 2 < ticket_seconds:
+            raise ValueError("renew a ticket at least twice in its life")
+        super().__init__(**redis)
+        self._ticket_seconds = ticket_seconds
+        self._renew_seconds = renew_seconds
+        self._renew = self.red.register_script(_RENEW)
+
+    @contextlib.asynccontextmanager
+    async def lock(
+        self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME, wait_time_in_seconds: float = 1
+    ) -> AsyncGenerator[TicketLock, None]:
+        """Rasa's lock; the ticket lives ``ticket_seconds`` past its last renewal (``lock_lifetime`` unused)."""
+        ticket = self.issue_ticket(conversation_id, self._ticket_seconds)
+        renewing = asyncio.create_task(self._keep_alive(conversation_id, ticket), name=f"lock-{conversation_id}")
+        try:
+            yield await self._acquire_lock(conversation_id, ticket, wait_time_in_seconds)
+        finally:
+            renewing.cancel()
+            self.cleanup(conversation_id, ticket)
+
+    async def _keep_alive(self, conversation_id: str, ticket: int) -> None:
+        """Renew the ticket while it waits and while it holds the lock; a Redis error is retried next time."""
+        key = self.key_prefix + conversation_id
+        while True:
+            await asyncio.sleep(self._renew_seconds)
+            expires = time.time() + self._ticket_seconds
+            try:
+                await asyncio.to_thread(self._renew, keys=[key], args=[ticket, expires])
+            except RedisError:
+                logger.warning("could not renew the lock ticket of %s; trying again", conversation_id)
