@@ -106,6 +106,31 @@ async def test_a_live_holder_keeps_the_lock_however_long_its_turn_and_the_next_o
     assert order == ["slow in", "slow out", "next in"]
 
 
+async def test_a_turn_stuck_past_the_locks_lifetime_lets_the_conversation_go_on(store: RenewedRedisLockStore) -> None:
+    """A turn that ignores every timeout (the watchdog's case) holds its lock no longer than Rasa's own ticket
+    would have: nothing waits for it forever."""
+    held = asyncio.Event()
+
+    async def stuck_turn() -> None:
+        async with store.lock("tg:3:3", lock_lifetime=1.0, wait_time_in_seconds=0.1):
+            held.set()
+            await asyncio.sleep(3600)
+
+    stuck = asyncio.create_task(stuck_turn())
+    try:
+        await asyncio.wait_for(held.wait(), timeout=10)
+        started = time.monotonic()
+
+        async def next_turn() -> float:
+            async with store.lock("tg:3:3", wait_time_in_seconds=0.1):
+                return time.monotonic() - started
+
+        waited = await asyncio.wait_for(next_turn(), timeout=1.0 + RENEW + TICKET + 5)
+        assert 1.0 < waited < 1.0 + RENEW + TICKET + 1.0, waited
+    finally:
+        stuck.cancel()
+
+
 def test_rasa_builds_it_from_the_endpoints_the_stack_writes(redis_url: str) -> None:
     """``make run`` writes this type into ``var/endpoints.yml``; Rasa imports it by name with the Redis fields."""
     fields = redis_lock_store(redis_url, 2.0)

@@ -4,9 +4,10 @@ Rasa's conversation lock is a queue of tickets in Redis, each valid for 60 s. A 
 server's tickets stayed for that long, and the turns it had in flight, run again on another
 server, waited them out: the last chats of a crash burst answered 26 s after the restart.
 Here a ticket is issued for ``ticket_seconds`` and renewed every ``renew_seconds`` while its
-process waits for or holds the lock, so a dead process's ticket lapses within seconds and a
-live one's never does, however long its turn (a server whose database heartbeat went stale
-still holds its turn's lock while it can reach Redis).
+process waits for the lock and while it holds it, up to Rasa's lock lifetime (60 s) of holding:
+a dead process's ticket lapses within seconds, a live one's lasts its turn (a server whose
+database heartbeat went stale still holds its turn's lock while it can reach Redis), and a
+turn stuck past every bound lets go about when Rasa's own ticket would have.
 
 The renewal rewrites the one ticket atomically (a Lua script). Rasa updates a lock by reading
 and writing it back; when that straddles a renewal, the renewal is lost and the next one,
@@ -82,20 +83,32 @@ class RenewedRedisLockStore(RedisLockStore):
     async def lock(
         self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME, wait_time_in_seconds: float = 1
     ) -> AsyncGenerator[TicketLock, None]:
-        """Rasa's lock; the ticket lives ``ticket_seconds`` past its last renewal (``lock_lifetime`` unused)."""
+        """Rasa's lock; the ticket lives ``ticket_seconds`` past its last renewal, held ``lock_lifetime`` at most."""
         ticket = self.issue_ticket(conversation_id, self._ticket_seconds)
-        renewing = asyncio.create_task(self._keep_alive(conversation_id, ticket), name=f"lock-{conversation_id}")
+        acquired = asyncio.Event()
+        renewing = asyncio.create_task(
+            self._keep_alive(conversation_id, ticket, acquired, lock_lifetime), name=f"lock-{conversation_id}"
+        )
         try:
-            yield await self._acquire_lock(conversation_id, ticket, wait_time_in_seconds)
+            lock = await self._acquire_lock(conversation_id, ticket, wait_time_in_seconds)
+            acquired.set()
+            yield lock
         finally:
             renewing.cancel()
             self.cleanup(conversation_id, ticket)
 
-    async def _keep_alive(self, conversation_id: str, ticket: int) -> None:
-        """Renew the ticket while it waits and while it holds the lock; a Redis error is retried next time."""
+    async def _keep_alive(self, conversation_id: str, ticket: int, acquired: asyncio.Event, longest: float) -> None:
+        """Renew the ticket while it waits, and for ``longest`` seconds of holding; a Redis error is retried."""
         key = self.key_prefix + conversation_id
+        held_since: float | None = None
         while True:
             await asyncio.sleep(self._renew_seconds)
+            if acquired.is_set():
+                held_since = held_since if held_since is not None else time.monotonic()
+                if time.monotonic() - held_since > longest:
+                    logger.warning("the turn of %s held its lock %.0fs; letting its ticket lapse", conversation_id,
+                                   longest)  # fmt: skip
+                    return
             expires = time.time() + self._ticket_seconds
             try:
                 await asyncio.to_thread(self._renew, keys=[key], args=[ticket, expires])
