@@ -1,6 +1,7 @@
 """Rasa's conversation lock on a real Redis, with tickets renewed by their holder (``bot/runtime/lock_store.py``).
 
-Short lives here (a ticket 1.5 s, renewed every 0.3 s) stand for the 15 s and 3 s the stack uses.
+Short lives here (a ticket 1.5 s, renewed every 0.3 s, Redis answering within 0.2 s) stand for the
+20 s, 4 s and 5 s the stack uses.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from bot.runtime.lock_store import RenewedRedisLockStore
 from bot.runtime.stack import LOCK_STORE, redis_lock_store
 from bot.settings import PROJECT_ROOT
 
-TICKET, RENEW = 1.5, 0.3
+TICKET, RENEW, REDIS_TIMEOUT = 1.5, 0.3, 0.2
 
 
 @pytest.fixture
@@ -30,7 +31,8 @@ def store(redis_url: str) -> RenewedRedisLockStore:
     parsed = urlsplit(redis_url)
     return RenewedRedisLockStore(
         host=parsed.hostname, port=parsed.port, db=int(parsed.path.strip("/")),
-        key_prefix=f"t{uuid.uuid4().hex[:10]}", ticket_seconds=TICKET, renew_seconds=RENEW,
+        key_prefix=f"t{uuid.uuid4().hex[:10]}", socket_timeout=REDIS_TIMEOUT, ticket_seconds=TICKET,
+        renew_seconds=RENEW,
     )  # fmt: skip
 
 
@@ -41,7 +43,7 @@ from bot.runtime.lock_store import RenewedRedisLockStore
 
 async def main():
     host, port, db, prefix, ticket, renew = sys.argv[1:]
-    store = RenewedRedisLockStore(host=host, port=int(port), db=int(db), key_prefix=prefix,
+    store = RenewedRedisLockStore(host=host, port=int(port), db=int(db), key_prefix=prefix, socket_timeout=0.2,
                                   ticket_seconds=float(ticket), renew_seconds=float(renew))
     async with store.lock("tg:1:1"):
         print("held", flush=True)
@@ -104,6 +106,43 @@ async def test_a_live_holder_keeps_the_lock_however_long_its_turn_and_the_next_o
 
     await asyncio.wait_for(asyncio.gather(slow_turn(), next_turn()), timeout=30)
     assert order == ["slow in", "slow out", "next in"]
+
+
+async def test_renewals_do_not_queue_behind_the_processs_other_blocking_calls(store: RenewedRedisLockStore) -> None:
+    """Database calls that hang (and outlive their caller's timeout) fill the default thread pool; the renewal
+    has a thread of its own, so the live turn keeps its lock (the review saw a second turn enter at 15 s)."""
+    loop = asyncio.get_running_loop()
+    pool = min(32, (os.cpu_count() or 1) + 4)  # the default executor's threads
+    blockers = [loop.run_in_executor(None, time.sleep, 3 * TICKET + 1) for _ in range(pool + 2)]
+    order: list[str] = []
+    held = asyncio.Event()
+
+    async def live_turn() -> None:
+        async with store.lock("tg:4:4", wait_time_in_seconds=0.1):
+            order.append("live in")
+            held.set()
+            await asyncio.sleep(3 * TICKET)
+            order.append("live out")
+
+    async def next_turn() -> None:
+        await held.wait()
+        async with store.lock("tg:4:4", wait_time_in_seconds=0.1):
+            order.append("next in")
+
+    try:
+        await asyncio.wait_for(asyncio.gather(live_turn(), next_turn()), timeout=30)
+    finally:
+        await asyncio.gather(*blockers)
+    assert order == ["live in", "live out", "next in"]
+
+
+def test_a_ticket_outlives_two_renewals_that_each_wait_for_redis(redis_url: str) -> None:
+    """With Redis answering in up to 5 s (REDIS_TIMEOUT_SECONDS), a 20-s ticket renewed every 4 s could lapse
+    after two slow replies; the ticket is made long enough for two."""
+    parsed = urlsplit(redis_url)
+    slow = RenewedRedisLockStore(host=parsed.hostname, port=parsed.port, socket_timeout=9.0)
+    assert slow._ticket_seconds == 2 * (4.0 + 9.0)
+    assert RenewedRedisLockStore(host=parsed.hostname, port=parsed.port, socket_timeout=5.0)._ticket_seconds == 20.0
 
 
 async def test_a_turn_stuck_past_the_locks_lifetime_lets_the_conversation_go_on(store: RenewedRedisLockStore) -> None:

@@ -9,29 +9,40 @@ a dead process's ticket lapses within seconds, a live one's lasts its turn (a se
 database heartbeat went stale still holds its turn's lock while it can reach Redis), and a
 turn stuck past every bound lets go about when Rasa's own ticket would have.
 
-The renewal rewrites the one ticket atomically (a Lua script). Rasa updates a lock by reading
-and writing it back; when that straddles a renewal, the renewal is lost and the next one,
-``renew_seconds`` later, restores it, well inside the ticket's life.
+The renewal rewrites the one ticket atomically (a Lua script), from a thread of its own: the
+process's default thread pool carries database calls that may hang for seconds, and a
+renewal queued behind them would let a live turn's ticket lapse. Rasa updates a lock by
+reading and writing it back; when that straddles a renewal, the renewal is lost and the
+next one, ``renew_seconds`` later, restores it, well inside the ticket's life. A ticket lives
+at least two renewals that each wait Redis's socket timeout, so a Redis away for less than
+that costs no lock (with the defaults, 20 s; Rasa's own tickets lived 60 s).
+
+Left as Rasa has it: tickets are told apart by number only, and ``issue_ticket``,
+``update_lock`` and ``cleanup`` read and write the lock back without atomicity, so servers
+racing for one conversation at the same instant can be given the same number. The Telegram
+inbox runs one update of a chat at a time across servers, which keeps such races rare.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncGenerator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 logger = logging.getLogger(__name__)
 
-TICKET_SECONDS = 15.0
-RENEW_SECONDS = 3.0
+TICKET_SECONDS = 20.0
+RENEW_SECONDS = 4.0
 
 # KEYS[1] the lock; ARGV[1] the ticket number, ARGV[2] its new expiry (epoch seconds). The lock is
 # Rasa's TicketLock JSON, whose tickets are JSON strings themselves. 1 when the ticket was there.
@@ -75,9 +86,11 @@ class RenewedRedisLockStore(RedisLockStore):
         if not 0 < renew_seconds * 2 < ticket_seconds:
             raise ValueError("renew a ticket at least twice in its life")
         super().__init__(**redis)
-        self._ticket_seconds = ticket_seconds
+        socket_timeout = float(self.red.connection_pool.connection_kwargs.get("socket_timeout") or 0)
+        self._ticket_seconds = max(ticket_seconds, 2 * (renew_seconds + socket_timeout))
         self._renew_seconds = renew_seconds
         self._renew = self.red.register_script(_RENEW)
+        self._renewer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lock-renewal")
 
     @contextlib.asynccontextmanager
     async def lock(
@@ -98,8 +111,12 @@ class RenewedRedisLockStore(RedisLockStore):
             self.cleanup(conversation_id, ticket)
 
     async def _keep_alive(self, conversation_id: str, ticket: int, acquired: asyncio.Event, longest: float) -> None:
-        """Renew the ticket while it waits, and for ``longest`` seconds of holding; a Redis error is retried."""
+        """Renew the ticket while it waits, and for ``longest`` seconds of holding; a Redis error is retried.
+
+        A ticket found gone (Redis away longer than its life) is not renewed again: its number may be reissued.
+        """
         key = self.key_prefix + conversation_id
+        loop = asyncio.get_running_loop()
         held_since: float | None = None
         while True:
             await asyncio.sleep(self._renew_seconds)
@@ -109,8 +126,15 @@ class RenewedRedisLockStore(RedisLockStore):
                     logger.warning("the turn of %s held its lock %.0fs; letting its ticket lapse", conversation_id,
                                    longest)  # fmt: skip
                     return
-            expires = time.time() + self._ticket_seconds
+            renew = functools.partial(self._renew, keys=[key], args=[ticket, time.time() + self._ticket_seconds])
             try:
-                await asyncio.to_thread(self._renew, keys=[key], args=[ticket, expires])
+                renewed = await loop.run_in_executor(self._renewer, renew)
+            except ResponseError as error:  # e.g. an ACL without scripting: every ticket lives its first life only
+                logger.error("Redis refused to renew the lock ticket of %s: %s", conversation_id, error)
+                continue
             except RedisError:
                 logger.warning("could not renew the lock ticket of %s; trying again", conversation_id)
+                continue
+            if not renewed:
+                logger.error("the lock ticket of %s lapsed before its renewal; the turn goes on", conversation_id)
+                return
