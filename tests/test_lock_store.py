@@ -84,28 +84,33 @@ async def test_a_killed_processs_ticket_lapses_in_seconds_not_a_minute(
     assert store.get_lock("tg:1:1") is None  # cleaned up after the turn
 
 
-async def test_a_live_holder_keeps_the_lock_however_long_its_turn_and_the_next_one_waits(
-    store: RenewedRedisLockStore,
-) -> None:
-    """A turn three ticket-lives long (a slow action server, a database outage): nobody else enters, and the
-    waiting turn's own ticket stays valid until its turn comes."""
+async def long_turn_then_the_next(store: RenewedRedisLockStore, conversation: str) -> list[str]:
+    """A turn three ticket-lives long, and one more turn of the conversation asking for the lock meanwhile."""
     order: list[str] = []
     held = asyncio.Event()
 
-    async def slow_turn() -> None:
-        async with store.lock("tg:2:2", wait_time_in_seconds=0.1):
-            order.append("slow in")
+    async def long_turn() -> None:
+        async with store.lock(conversation, wait_time_in_seconds=0.1):
+            order.append("long in")
             held.set()
             await asyncio.sleep(3 * TICKET)
-            order.append("slow out")
+            order.append("long out")
 
     async def next_turn() -> None:
         await held.wait()
-        async with store.lock("tg:2:2", wait_time_in_seconds=0.1):
+        async with store.lock(conversation, wait_time_in_seconds=0.1):
             order.append("next in")
 
-    await asyncio.wait_for(asyncio.gather(slow_turn(), next_turn()), timeout=30)
-    assert order == ["slow in", "slow out", "next in"]
+    await asyncio.wait_for(asyncio.gather(long_turn(), next_turn()), timeout=30)
+    return order
+
+
+async def test_a_live_holder_keeps_the_lock_however_long_its_turn_and_the_next_one_waits(
+    store: RenewedRedisLockStore,
+) -> None:
+    """A slow action server, a database outage: nobody else enters, and the waiting turn's own ticket stays
+    valid until its turn comes."""
+    assert await long_turn_then_the_next(store, "tg:2:2") == ["long in", "long out", "next in"]
 
 
 async def test_renewals_do_not_queue_behind_the_processs_other_blocking_calls(store: RenewedRedisLockStore) -> None:
@@ -114,26 +119,10 @@ async def test_renewals_do_not_queue_behind_the_processs_other_blocking_calls(st
     loop = asyncio.get_running_loop()
     pool = min(32, (os.cpu_count() or 1) + 4)  # the default executor's threads
     blockers = [loop.run_in_executor(None, time.sleep, 3 * TICKET + 1) for _ in range(pool + 2)]
-    order: list[str] = []
-    held = asyncio.Event()
-
-    async def live_turn() -> None:
-        async with store.lock("tg:4:4", wait_time_in_seconds=0.1):
-            order.append("live in")
-            held.set()
-            await asyncio.sleep(3 * TICKET)
-            order.append("live out")
-
-    async def next_turn() -> None:
-        await held.wait()
-        async with store.lock("tg:4:4", wait_time_in_seconds=0.1):
-            order.append("next in")
-
     try:
-        await asyncio.wait_for(asyncio.gather(live_turn(), next_turn()), timeout=30)
+        assert await long_turn_then_the_next(store, "tg:4:4") == ["long in", "long out", "next in"]
     finally:
         await asyncio.gather(*blockers)
-    assert order == ["live in", "live out", "next in"]
 
 
 def test_a_ticket_outlives_two_renewals_that_each_wait_for_redis(redis_url: str) -> None:
