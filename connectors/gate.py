@@ -175,9 +175,7 @@ class ConversationGate:
 
     async def _kept_as_comment(self, case: Case | None, message_id: str | None) -> bool:
         """An earlier try of this message was kept as the comment on the case's recent rating (asked only then)."""
-        if case is None or message_id is None or not case.rating_comment or case.rated_at is None:
-            return False
-        if datetime.now(timezone.utc) - case.rated_at > self._comment_window:
+        if case is None or message_id is None or not case.rating_comment or not self._rated_lately(case):
             return False
         return await asyncio.to_thread(self._store.holds_line, case.id, message_id)
 
@@ -185,6 +183,10 @@ class ConversationGate:
         """True while the case's rating is this recent and its comment question is unanswered."""
         if case.status != "resolved" or case.rating is None or case.rating_comment is not None:
             return False
+        return self._rated_lately(case)
+
+    def _rated_lately(self, case: Case) -> bool:
+        """Rated within the comment window: the customer's next message may still be about the rating."""
         return case.rated_at is not None and datetime.now(timezone.utc) - case.rated_at <= self._comment_window
 
     def _take_rating(self, case: Case | None, sender_id: str, text: str, message_id: str | None) -> Case | None:

@@ -401,9 +401,7 @@ class TelegramUpdateHandler:
     async def _language(self, talk: _Conversation, command: LanguageCommand) -> None:
         """``/lang``: set the language (if one was named) and answer in it, with the three to choose from."""
         _language, reply = await language_command.answer(self._app, CHANNEL, talk.sender_id, command)
-        key = notice_key(talk.message_id, language_command.ANSWER)
-        await self._gate.record_bot_reply(channel=CHANNEL, sender_id=talk.sender_id, text=reply["text"], key=key)
-        await self._runtime.deliver(talk.chat_id, talk.update_id, bodies_for(reply), key=language_command.ANSWER)
+        await self._send(talk, language_command.ANSWER, reply)
 
     async def _say(self, talk: _Conversation, name: str, *, language: str | None = None, **values: Any) -> None:
         """Send a domain response, buttons too, outside the turn, in the conversation's language; keep it on the case.
@@ -411,7 +409,10 @@ class TelegramUpdateHandler:
         ``language``: the language of the message being answered, when it made one clear.
         """
         language = language or await conversation_language(self._app, talk.sender_id)
-        message = domain_message(self._app, name, language, **values)
+        await self._send(talk, name, domain_message(self._app, name, language, **values))
+
+    async def _send(self, talk: _Conversation, name: str, message: dict[str, Any]) -> None:
+        """Keep ``message`` (response ``name``) on the case, once per update, and have it delivered."""
         key = notice_key(talk.message_id, name)
         await self._gate.record_bot_reply(channel=CHANNEL, sender_id=talk.sender_id, text=message["text"], key=key)
         await self._runtime.deliver(talk.chat_id, talk.update_id, bodies_for(message), key=name)
