@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -22,6 +24,7 @@ from bot.cases.schema import outbox
 from bot.cases.store import CaseStore
 from bot.helpcenter.library import read_library
 from bot.helpcenter.settings import HelpCenterSettings
+from bot.runtime.server_settings import nlu_in_child_process
 from connectors.gate import SKIP_COMMENT
 from connectors.rest.mailbox import RestMailbox
 from tests.auxil.agent_desk import AGENT, agent_desk
@@ -361,6 +364,24 @@ def test_a_huge_body_is_refused_before_it_is_parsed(stack_and_store):
 
 
 @pytest.mark.redis
+def test_the_server_parses_in_its_own_nlu_process(stack_and_store):
+    stack = stack_and_store[0]
+    if not nlu_in_child_process(stack.env):
+        pytest.skip("RASA_NLU_PROCESS is auto and this machine has one core: the server parses itself")
+    server = stack.children["rasa-0"]
+    assert server.process is not None
+    children = [pid for pid in child_pids(server.process.pid) if "multiprocessing.spawn" in command_line(pid)]
+    assert len(children) == 1, "one NLU process, started with the server"
+    ready = f"NLU process {children[0]} ready"
+    deadline = time.monotonic() + 120
+    while ready not in server.log.read_text():  # logged by the first parse it answers
+        assert time.monotonic() < deadline, "the server never used its NLU process"
+        stack.say("nlu-process", "hello")
+        time.sleep(0.5)
+    lines = [line for line in server.log.read_text().splitlines() if '"service": "rasa-nlu"' in line]
+    assert lines, "the NLU process logs as the server does (JSON, named)"
+
+
 def test_two_instances_share_postgres_and_redis(tmp_path, pg_url, redis_url):
     """One conversation served alternately by two Rasa instances keeps its state."""
     with rasa_stack(tmp_path, pg_url, instances=2, redis_url=redis_url) as stack:
@@ -406,3 +427,12 @@ def test_fuzzed_rest_webhook_and_mailbox_never_get_a_5xx(stack_and_store):
     post()
     poll()
     assert stack.say("e2e-fuzz-owner", "my BTC withdrawal has been pending for 5 hours"), "the bot still answers"
+
+
+def child_pids(pid: int) -> list[int]:
+    tasks = Path(f"/proc/{pid}/task").iterdir()
+    return [int(child) for task in tasks for child in (task / "children").read_text().split()]
+
+
+def command_line(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()

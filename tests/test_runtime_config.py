@@ -7,6 +7,8 @@ import sys
 import pytest
 import yaml
 
+from bot.environment import SettingsError
+from bot.runtime.server_settings import nlu_in_child_process
 from bot.runtime.stack import (
     STABLE_SECONDS,
     Child,
@@ -127,3 +129,22 @@ def test_a_child_that_dies_is_restarted_with_growing_pauses_and_at_once_after_a_
     assert child.process is not dead, "a child that ran long is restarted without a pause"
     assert child.process is not None and child.process.wait(timeout=30) == 3
     assert pauses == [1.0, 2.0, 4.0]
+
+
+@pytest.mark.parametrize(
+    ("env", "cores", "in_child"),
+    [
+        ({}, 2, True),  # one server, a core to spare
+        ({"RASA_INSTANCES": "2"}, 2, False),  # every core runs a server
+        ({}, 1, False),
+        ({"RASA_NLU_PROCESS": "true", "RASA_INSTANCES": "2"}, 2, True),
+        ({"RASA_NLU_PROCESS": "false"}, 8, False),
+    ],
+)
+def test_the_nlu_runs_in_a_child_process_when_a_core_is_spare_or_when_told(env, cores, in_child):
+    assert nlu_in_child_process(env, cores=cores) is in_child
+
+
+def test_a_wrong_nlu_process_setting_is_named():
+    with pytest.raises(SettingsError, match="RASA_NLU_PROCESS"):
+        nlu_in_child_process({"RASA_NLU_PROCESS": "sometimes"})

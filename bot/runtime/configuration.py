@@ -18,7 +18,7 @@ from bot.environment import SettingsError, reading
 from bot.lifecycle.settings import LifecycleSettings
 from bot.metrics.settings import MetricsSettings
 from bot.runtime.logs import JSON, TEXT
-from bot.runtime.server_settings import HIGHEST_PORT, ActionServerSettings, Ports
+from bot.runtime.server_settings import HIGHEST_PORT, ActionServerSettings, Ports, nlu_in_child_process
 from bot.settings import PROJECT_ROOT, Settings
 from connectors.telegram.settings import TelegramSettings
 from connectors.twitter.settings import XSettings
@@ -48,6 +48,7 @@ def check_environment(env: Mapping[str, str] | None = None) -> None:
         if ports.actions == ports.desk:
             read.problem("DESK_PORT", f"{ports.desk} is the action server's port (ACTIONS_PORT)")
         ActionServerSettings.from_env(env)
+        nlu_in_child_process(env)
         TelegramSettings.from_env(env)
         XSettings.from_env(env)
         DeskSettings.from_env(env)

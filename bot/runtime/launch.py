@@ -5,8 +5,9 @@ The Rasa server and the action server are Rasa's programs; this starts them the 
 with the process named in every log line, and with multiprocess metrics when Sanic will
 fork several workers (``bot.metrics.workers``). In the Rasa server it also installs
 bounded and retried action calls (``action_calls``), a table of event classes
-(``event_types``) and the NLU parse off the event loop (``parse_off_loop``); in the action server, the metrics
-route and per-call counting (``action_server``).
+(``event_types``) and the NLU parse off the event loop (``parse_off_loop``), in a child process on the
+model of ``--model`` when ``RASA_NLU_PROCESS`` says so; in the action server, the metrics route and
+per-call counting (``action_server``).
 
 With ``--logging-config-file``, that configuration is applied at once (so warnings and
 lines logged while Rasa imports are formatted too; Rasa applies it again), and Rasa's and
@@ -34,8 +35,8 @@ def main() -> None:
     process = "actions" if action_server else "rasa"
     logs.set_service(process)
     workers.use_worker_files(workers.sanic_workers(process))  # before anything imports prometheus_client
-    if LOGGING_FLAG in sys.argv[:-1]:
-        logs.configure(Path(sys.argv[sys.argv.index(LOGGING_FLAG) + 1]))
+    if (logging_config := _argument(LOGGING_FLAG)) is not None:
+        logs.configure(Path(logging_config))
         _keep_configured_handlers()
     from rasa.__main__ import main as rasa_main  # imported after masking: Rasa logs while importing
 
@@ -45,13 +46,36 @@ def main() -> None:
         extensions.install()  # the action server: /metrics, calls counted, request ids
     elif sys.argv[2:3] == ["run"]:
         from bot.runtime import action_calls, event_types, parse_off_loop
+        from bot.runtime.server_settings import nlu_in_child_process
 
         action_calls.install()  # the Rasa server: bounded, retried calls to the action server
         event_types.install()  # and event classes looked up in a table
-        parse_off_loop.install()  # and the NLU parse in a thread, off the event loop
+        # and the NLU parse off the event loop, in a child process unless Sanic forks workers (they use the cores)
+        child = nlu_in_child_process() and workers.sanic_workers(process) == 1
+        parse_off_loop.install(_model() if child else None, Path(logging_config) if logging_config else None)
 
     sys.argv = sys.argv[1:]
     rasa_main()
+
+
+def _argument(*flags: str) -> str | None:
+    """The value after the first of ``flags`` on the command line, if given."""
+    arguments = sys.argv[:-1]
+    for flag in flags:
+        if flag in arguments:
+            return sys.argv[arguments.index(flag) + 1]
+    return None
+
+
+def _model() -> Path | None:
+    """The model file ``rasa run`` loads (the newest in ``models/`` without ``--model``), None if there is none."""
+    from rasa.exceptions import ModelNotFound
+    from rasa.model import get_local_model
+
+    try:
+        return Path(get_local_model(_argument("--model", "-m") or "models"))
+    except ModelNotFound:
+        return None  # Rasa says so itself
 
 
 def _keep_configured_handlers() -> None:

@@ -7,7 +7,9 @@ send and webhook waits until it is done. The embedding engine lets go of the int
 lock while it computes, so in a thread the loop goes on meanwhile, and on a 2-core
 machine the second core does the work. One thread: parses stay one at a time, as they
 were on the loop (the CRF entity extractor's tagger holds the sequence it is given
-between two calls, so two parses at once could mix their entities).
+between two calls, so two parses at once could mix their entities). When the server was
+started with a child NLU process (``nlu_process``), the thread hands the parse to it, and
+parses itself only when the child cannot.
 
 This is ``parse_message`` of rasa 3.6.21 with that one call moved; rasa is pinned.
 """
@@ -17,13 +19,17 @@ from __future__ import annotations
 import asyncio
 import copy
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.processor import MessageProcessor, structlogger
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.runtime.nlu_process import NluProcess, ParseRequest
+
 _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlu-parse")
+_child: NluProcess | None = None
 
 
 async def parse_message(
@@ -39,7 +45,7 @@ async def parse_message(
         if tracker is None:
             tracker = DialogueStateTracker.from_events(message.sender_id, [])
         parse_data = await asyncio.get_running_loop().run_in_executor(
-            _executor, self._parse_message_with_graph, message, tracker, only_output_properties
+            _executor, _parse, self, message, tracker, only_output_properties
         )
     self._update_full_retrieval_intent(parse_data)
     structlogger.debug(
@@ -52,6 +58,21 @@ async def parse_message(
     return parse_data
 
 
-def install() -> None:
-    """Replace the inline parse (once per process)."""
+def _parse(
+    processor: MessageProcessor, message: UserMessage, tracker: DialogueStateTracker, only_output_properties: bool
+) -> dict[str, Any]:
+    """The child's parse when it has this model loaded, else the graph's in this thread."""
+    if _child is not None and _child.model.name == processor.model_filename:
+        parsed = _child.parse(ParseRequest.of(message, only_output_properties))
+        if parsed is not None:
+            return parsed
+    return processor._parse_message_with_graph(message, tracker, only_output_properties)
+
+
+def install(child_model: Path | None = None, logging_config: Path | None = None) -> None:
+    """Replace the inline parse (once per process); with ``child_model``, start the child NLU process on it."""
+    global _child
     MessageProcessor.parse_message = parse_message  # type: ignore[method-assign]
+    if child_model is not None and _child is None:
+        _child = NluProcess(child_model, logging_config)
+        _child.start()

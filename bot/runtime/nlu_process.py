@@ -1,0 +1,237 @@
+"""The NLU parse in a child process that loaded the same model, so one Rasa server uses two cores.
+
+A Rasa server is one Python process. Its NLU graph (tokenizers, featurizers, classifier,
+CRF entity extractor) is about half of a turn's CPU, and most of it holds the interpreter
+lock: while it runs, nothing else of the server does. In a backlog (the restart after a
+crash) the server was bound to one core and the second idled (issue 13's profile). The
+child loads the model file the server was started with and parses there; the server's
+parse thread (``parse_off_loop``) hands it the message and waits without the lock, so the
+server's loop runs the policies, actions and channels of other turns meanwhile.
+
+The child only helps. Until it has loaded, when it dies, fails a parse or does not answer
+within ``ANSWER_SECONDS``, for a message the pipe cannot carry, for another model (one
+replaced through Rasa's API) and in any process but the one that started it (a forked
+Sanic worker), the message is parsed in the server's thread as before. A child that died
+or hung is killed and started again: at once after a long run, then after growing pauses
+(``restart_pause``), since each start costs a model load. It is started with ``spawn``
+(the server has threads a fork would copy mid-state), logs as the server does, and exits
+when the server does, even mid-load (it watches its parent), so a kill -9 leaves no child.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from multiprocessing.reduction import ForkingPickler
+from pathlib import Path
+from typing import Any
+
+from rasa.core.channels.channel import UserMessage
+
+logger = logging.getLogger(__name__)
+
+ANSWER_SECONDS = 5.0  # a parse takes 20-70 ms of CPU; a child silent this long is hung
+STABLE_SECONDS = 600.0  # a child that ran this long before failing is started again at once
+FIRST_PAUSE_SECONDS, LONGEST_PAUSE_SECONDS = 30.0, 600.0
+PARENT_CHECK_SECONDS = 1.0
+READY, PARSED, FAILED = "ready", "parsed", "failed"
+
+
+def restart_pause(failures: int) -> float:
+    """Seconds before starting a child again after ``failures`` short-lived ones in a row (0: at once)."""
+    return 0.0 if failures == 0 else min(FIRST_PAUSE_SECONDS * 2.0 ** (failures - 1), LONGEST_PAUSE_SECONDS)
+
+
+@dataclass(frozen=True)
+class ParseRequest:
+    """What the NLU graph reads of a message (``NLUMessageConverter``), as plain data for the pipe."""
+
+    text: str | None
+    sender_id: str | None
+    message_id: str | None
+    input_channel: str | None
+    metadata: dict[str, Any] | None
+    only_output_properties: bool
+
+    @classmethod
+    def of(cls, message: UserMessage, only_output_properties: bool) -> ParseRequest:
+        return cls(
+            message.text,
+            message.sender_id,
+            message.message_id,
+            message.input_channel,
+            message.metadata,
+            only_output_properties,
+        )
+
+
+class NluProcess:
+    """The child and the server's end of its pipe. Used from one thread only (``parse_off_loop``'s)."""
+
+    def __init__(self, model: Path, logging_config: Path | None = None) -> None:
+        self.model = model
+        self._logging_config = logging_config
+        self._owner = os.getpid()
+        self._process: BaseProcess | None = None
+        self._pipe: Connection | None = None
+        self._ready = False
+        self._started_at = 0.0
+        self._failures = 0
+        self._restart_at: float | None = None  # None while a child runs; inf: the model does not load
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def start(self) -> None:
+        """Start the child loading the model (it says when it is ready); returns at once."""
+        context = multiprocessing.get_context("spawn")
+        server_end, child_end = context.Pipe()
+        config = str(self._logging_config) if self._logging_config else None
+        process = context.Process(
+            target=serve, args=(str(self.model), child_end, os.getpid(), config), name="nlu-process", daemon=True
+        )
+        process.start()
+        child_end.close()  # the child's end lives in the child only: the server's death closes the pipe
+        self._process, self._pipe, self._ready = process, server_end, False
+        self._started_at, self._restart_at = time.monotonic(), None
+        logger.info("NLU process %s started, loading %s", process.pid, self.model.name)
+
+    def parse(self, request: ParseRequest) -> dict[str, Any] | None:
+        """The child's parse of ``request``, or None when it cannot give one now (the caller parses)."""
+        if os.getpid() != self._owner or not self._is_ready() or self._pipe is None:
+            return None
+        try:
+            payload = bytes(ForkingPickler.dumps(request))
+        except Exception as error:  # metadata the pipe cannot carry; nothing was sent
+            logger.warning("a message could not be handed to the NLU process (%s): parsing it in the server", error)
+            return None
+        try:
+            self._pipe.send_bytes(payload)
+            if not self._pipe.poll(ANSWER_SECONDS):
+                raise TimeoutError(f"no answer within {ANSWER_SECONDS:.0f}s")
+            kind, answer = self._pipe.recv()
+        except (OSError, EOFError, TimeoutError) as error:
+            self._failed(f"the NLU process failed ({error})")
+            return None
+        if kind != PARSED:  # the server's own parse meets the same error and logs it in full
+            logger.warning("the NLU process could not parse a message (%s): parsing it in the server", answer)
+            return None
+        parsed: dict[str, Any] = answer
+        return parsed
+
+    def stop(self) -> None:
+        """Kill the child (hung or not) and close the pipe."""
+        process, pipe = self._process, self._pipe
+        self._process, self._pipe, self._ready = None, None, False
+        try:
+            if process is not None:
+                process.kill()
+                process.join(timeout=5)
+        finally:
+            if pipe is not None:
+                pipe.close()
+
+    def _failed(self, why: str) -> None:
+        """Stop a child that died or hung; schedule its successor."""
+        now = time.monotonic()
+        self._failures = 0 if now - self._started_at > STABLE_SECONDS else self._failures + 1
+        pause = restart_pause(self._failures)
+        logger.error("%s: parsing in the server, a new NLU process in %.0f s", why, pause)
+        self.stop()
+        self._restart_at = now + pause
+
+    def _is_ready(self) -> bool:
+        if self._process is None:
+            if self._restart_at is not None and time.monotonic() >= self._restart_at:
+                self.start()
+            return False
+        if self._ready:
+            return True
+        if self._pipe is None or not self._pipe.poll(0):
+            return False
+        try:
+            kind, detail = self._pipe.recv()
+        except (OSError, EOFError) as error:
+            self._failed(f"the NLU process ended before it was ready ({error or type(error).__name__})")
+            return False
+        if kind != READY:
+            logger.error("the NLU process could not load the model (%s): parsing in the server", detail)
+            self.stop()
+            self._restart_at = float("inf")  # the same file will not load the next time either
+            return False
+        self._ready = True
+        logger.info("NLU process %s ready (loaded in %.1f s)", self.pid, detail)
+        return True
+
+
+def serve(model: str, pipe: Connection, server: int, logging_config: str | None) -> None:
+    """The child: load the model, say so, then answer each request until the server's end closes."""
+    threading.Thread(target=_exit_with, args=(server,), name="watch-server", daemon=True).start()
+    if logging_config is not None:
+        from bot.runtime import log_secrets, logs
+
+        log_secrets.install()
+        logs.set_service("rasa-nlu")
+        logs.configure(Path(logging_config))
+    from rasa.core.lock_store import InMemoryLockStore
+    from rasa.core.processor import MessageProcessor
+    from rasa.core.tracker_store import InMemoryTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    started = time.monotonic()
+    try:
+        processor = MessageProcessor(model, InMemoryTrackerStore(Domain.empty()), InMemoryLockStore(), None)  # type: ignore[arg-type]
+    except Exception as error:  # the server logs it and parses itself
+        _answer(pipe, FAILED, f"{type(error).__name__}: {error}")
+        return
+    if not _answer(pipe, READY, time.monotonic() - started):
+        return
+    while True:
+        try:
+            request: ParseRequest = pipe.recv()
+        except (EOFError, OSError):
+            return  # the server is gone
+        message = UserMessage(
+            request.text,
+            sender_id=request.sender_id,
+            message_id=request.message_id,
+            input_channel=request.input_channel,
+            metadata=request.metadata,
+        )
+        tracker = DialogueStateTracker.from_events(message.sender_id, [])  # the NLU graph does not read it
+        try:
+            parsed = processor._parse_message_with_graph(message, tracker, request.only_output_properties)
+        except Exception as error:  # the server parses it itself and meets the same error there
+            if not _answer(pipe, FAILED, f"{type(error).__name__}: {error}"):
+                return
+            continue
+        if not _answer(pipe, PARSED, parsed):
+            return
+
+
+def _exit_with(server: int) -> None:
+    """End the child once its server is gone (its parent changes), loading or not."""
+    while os.getppid() == server:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
+
+
+def _answer(pipe: Connection, kind: str, detail: Any) -> bool:
+    """Send to the server; False when it is gone."""
+    try:
+        payload = bytes(ForkingPickler.dumps((kind, detail)))
+    except Exception as error:  # a parse the pipe cannot carry: the server parses it itself
+        payload = bytes(ForkingPickler.dumps((FAILED, f"unpicklable answer: {type(error).__name__}: {error}")))
+    try:
+        pipe.send_bytes(payload)
+    except OSError:
+        return False
+    return True
