@@ -23,6 +23,7 @@ import pytest
 import requests
 
 from bot.runtime.model import ensure_model
+from bot.runtime.server_settings import nlu_in_child_process
 from bot.settings import PROJECT_ROOT
 from tests.auxil.fake_telegram import FakeTelegram, private_message
 from tests.auxil.metrics import total, value
@@ -125,7 +126,7 @@ async def test_a_full_session_logs_no_token(tmp_path):
     assert "desk exited with -9; restarting in" in logged
     assert logged.index("Support bot starting") < logged.index("Support bot ready.")
     _assert_counted(scrapes)
-    _assert_json_lines(logged, f"tg-{start['update_id']}", f"tg-{report['update_id']}")
+    _assert_json_lines(logged, f"tg-{start['update_id']}", f"tg-{report['update_id']}", nlu_in_child_process(env))
     halves = [token.split(":")[1] for token in (CUSTOMER_TOKEN, AGENT_TOKEN)]
     for secret in (CUSTOMER_TOKEN, AGENT_TOKEN, ALERT_SECRET, *halves):
         assert secret not in logged, f"{secret[:12]}… is in the stack's log"
@@ -152,10 +153,11 @@ def _assert_counted(scrapes: dict[str, str]) -> None:
     assert value(desk, "support_outbox_depth", destination="webhook") >= 1, "the webhook nobody listens to"
 
 
-def _assert_json_lines(logged: str, start_id: str, report_id: str) -> None:
-    """Every process writes JSON; lines about an update carry its id, in Rasa and in the action server."""
+def _assert_json_lines(logged: str, start_id: str, report_id: str, nlu_process: bool) -> None:
+    """Every process writes JSON (the Rasa server's NLU process too); lines about an update carry its id."""
     lines = [json.loads(line) for line in logged.splitlines() if line.startswith("{")]
-    assert {line["service"] for line in lines} == {"migrate", "rasa", "actions", "desk"}  # make run migrates first
+    services = {"migrate", "rasa", "actions", "desk"} | ({"rasa-nlu"} if nlu_process else set())
+    assert {line["service"] for line in lines} == services  # make run migrates first
     opened = [line for line in lines if line["service"] == "actions" and line["message"].startswith("opened P1 case")]
     assert [line["request_id"] for line in opened] == [report_id], opened
     limited = [line for line in lines if line["service"] == "rasa" and "Telegram asked to wait" in line["message"]]

@@ -30,9 +30,10 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rasa.core.channels.channel import UserMessage
+if TYPE_CHECKING:  # the child imports Rasa only once its logging is set up, as the server does
+    from rasa.core.channels.channel import UserMessage
 
 logger = logging.getLogger(__name__)
 
@@ -180,6 +181,7 @@ def serve(model: str, pipe: Connection, server: int, logging_config: str | None)
         log_secrets.install()
         logs.set_service("rasa-nlu")
         logs.configure(Path(logging_config))
+    from rasa.core.channels.channel import UserMessage
     from rasa.core.lock_store import InMemoryLockStore
     from rasa.core.processor import MessageProcessor
     from rasa.core.tracker_store import InMemoryTrackerStore
