@@ -30,6 +30,7 @@ from bot.runtime.model import ensure_model
 from bot.runtime.stack import Ports, commands, process_environment, rasa_children, write_endpoints
 from bot.settings import PROJECT_ROOT, Settings
 from tests.auxil.fake_telegram import agent_group_message
+from tests.auxil.processes import children_of
 from tests.auxil.rasa_stack import free_port
 
 CUSTOMER_TOKEN = "7011112222:bench-customer-bot"
@@ -45,27 +46,13 @@ T = TypeVar("T")
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a live process and its live children (a Rasa server's NLU process), from /proc."""
     total = 0.0
-    for one in (pid, *_children(pid)):
+    for one in (pid, *children_of(pid)):
         try:
             fields = Path(f"/proc/{one}/stat").read_text().rpartition(")")[2].split()
         except (FileNotFoundError, ProcessLookupError):
             continue  # exited meanwhile
         total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14 and 15)
     return total
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        tasks = list(Path(f"/proc/{pid}/task").iterdir())
-    except FileNotFoundError:
-        return []
-    found: list[int] = []
-    for task in tasks:
-        try:
-            found.extend(int(child) for child in (task / "children").read_text().split())
-        except FileNotFoundError:
-            continue
-    return found
 
 
 @dataclass

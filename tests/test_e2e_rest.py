@@ -9,7 +9,6 @@ import asyncio
 import json
 import socket
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -31,6 +30,7 @@ from tests.auxil.agent_desk import AGENT, agent_desk
 from tests.auxil.fuzzing import ABSENT, FUZZ, bodies, json_values, optional_fields, texts
 from tests.auxil.languages import CASE_ID, CUSTOMERS, questions, says
 from tests.auxil.metrics import total, value
+from tests.auxil.processes import children_of
 from tests.auxil.rasa_stack import RunningStack, rasa_stack
 
 pytestmark = pytest.mark.slow
@@ -370,7 +370,7 @@ def test_the_server_parses_in_its_own_nlu_process(stack_and_store):
         pytest.skip("RASA_NLU_PROCESS is auto and this machine has one core: the server parses itself")
     server = stack.children["rasa-0"]
     assert server.process is not None
-    children = [pid for pid in child_pids(server.process.pid) if "multiprocessing.spawn" in command_line(pid)]
+    children = [pid for pid, command in children_of(server.process.pid).items() if "multiprocessing.spawn" in command]
     assert len(children) == 1, "one NLU process, started with the server"
     ready = f"NLU process {children[0]} ready"
     deadline = time.monotonic() + 120
@@ -428,11 +428,3 @@ def test_fuzzed_rest_webhook_and_mailbox_never_get_a_5xx(stack_and_store):
     poll()
     assert stack.say("e2e-fuzz-owner", "my BTC withdrawal has been pending for 5 hours"), "the bot still answers"
 
-
-def child_pids(pid: int) -> list[int]:
-    tasks = Path(f"/proc/{pid}/task").iterdir()
-    return [int(child) for task in tasks for child in (task / "children").read_text().split()]
-
-
-def command_line(pid: int) -> str:
-    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()

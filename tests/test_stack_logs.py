@@ -17,7 +17,6 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import requests
@@ -27,6 +26,7 @@ from bot.runtime.server_settings import nlu_in_child_process
 from bot.settings import PROJECT_ROOT
 from tests.auxil.fake_telegram import FakeTelegram, private_message
 from tests.auxil.metrics import total, value
+from tests.auxil.processes import children_of
 from tests.auxil.rasa_stack import free_port
 from tests.auxil.waiting import until
 
@@ -38,17 +38,6 @@ CHAT, GROUP = 5551234, -1005550000
 START_SECONDS = 240.0
 AGENT_POLL_SECONDS = 2  # the agents' bot's long poll, short so a whole cycle is seen soon
 RESTART_SECONDS = 60.0
-
-
-def children_of(pid: int) -> dict[int, str]:
-    """The child processes of ``pid`` and their command lines."""
-    children = {}
-    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-        try:
-            children[int(child)] = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except FileNotFoundError:
-            continue  # it just exited
-    return children
 
 
 def desk_answers(port: str) -> bool:

@@ -87,7 +87,6 @@ def nlu_in_child_process(env: Mapping[str, str] | None = None, cores: int | None
     """
     with reading(env) as read:
         choice = read.choice("RASA_NLU_PROCESS", "auto", ("auto", "true", "false"))
-        instances = read.integer("RASA_INSTANCES", 1, minimum=1, maximum=64)
     if choice != "auto":
         return choice == "true"
-    return (cores if cores is not None else len(os.sched_getaffinity(0))) > instances
+    return (cores if cores is not None else len(os.sched_getaffinity(0))) > Ports.from_env(env).rasa_instances
