@@ -18,21 +18,24 @@ async def _sign_in(client: TestClient, server, name: str, password: str):
     )
 
 
-async def _fastest_refusal(client, server, name: str) -> float:
-    times = []
-    for _ in range(3):
-        started = time.perf_counter()
-        response = await _sign_in(client, server, name, "wrong password")
-        times.append(time.perf_counter() - started)
-        assert response.headers["Location"] == "/login?failed=1"
-    return min(times)
+async def _fastest_refusals(client, server, names: tuple[str, ...], rounds: int = 4) -> dict[str, float]:
+    """Each name's fastest refusal, the names taking turns so a busy moment of the machine hits them alike
+    (four tries a name stay under the throttle's five)."""
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for _ in range(rounds):
+        for name in names:
+            started = time.perf_counter()
+            response = await _sign_in(client, server, name, "wrong password")
+            times[name].append(time.perf_counter() - started)
+            assert response.headers["Location"] == "/login?failed=1"
+    return {name: min(spent) for name, spent in times.items()}
 
 
 async def test_an_unknown_name_takes_as_long_as_a_wrong_password(sqlite_url):
     agents = f"alice:{hash_password('alice-pass-1', iterations=SLOW)}"
     async with running_desk(sqlite_url, DESK_AGENTS=agents) as server, visitor(server) as client:
-        known = await _fastest_refusal(client, server, "alice")
-        unknown = await _fastest_refusal(client, server, "nobody")
+        fastest = await _fastest_refusals(client, server, ("alice", "nobody"))
+    known, unknown = fastest["alice"], fastest["nobody"]
     assert unknown > 0.5 * known, f"unknown name refused in {unknown:.4f}s, wrong password in {known:.4f}s"
 
 
