@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from bot.metrics import workers
-from bot.runtime import log_secrets, logs
+from bot.runtime import early_imports, log_secrets, logs
 
 LOGGING_FLAG = "--logging-config-file"
 
@@ -38,6 +38,8 @@ def main() -> None:
     if (logging_config := _argument(LOGGING_FLAG)) is not None:
         logs.configure(Path(logging_config))
         _keep_configured_handlers()
+    if not action_server:
+        early_imports.import_before_tensorflow()  # a model load seconds faster (early_imports)
     from rasa.__main__ import main as rasa_main  # imported after masking: Rasa logs while importing
 
     if action_server:

@@ -181,6 +181,9 @@ def serve(model: str, pipe: Connection, server: int, logging_config: str | None)
         log_secrets.install()
         logs.set_service("rasa-nlu")
         logs.configure(Path(logging_config))
+    from bot.runtime import early_imports
+
+    early_imports.import_before_tensorflow()
     from rasa.core.channels.channel import UserMessage
     from rasa.core.lock_store import InMemoryLockStore
     from rasa.core.processor import MessageProcessor
