@@ -42,8 +42,9 @@ from sqlalchemy import create_engine, func, select
 
 from bench.customers import first_messages
 from bench.fake_bot_api import FakeBotApi
-from bench.live_stack import LiveStack, cpu_seconds, live_stack, run_main, work_dir
+from bench.live_stack import CUSTOMER_TOKEN, LiveStack, cpu_seconds, live_stack, run_main, work_dir
 from bench.traffic import TelegramLine
+from connectors.telegram.settings import TelegramSettings
 from connectors.telegram.storage import telegram_replies
 
 BURST, DISTINCT = 200, 50
@@ -54,6 +55,7 @@ CALM_PARALLEL, CALM_QUIET = 25, 4.0
 LONGEST_WATCH = 240.0
 SILENCE, IDLE_CORES = 15.0, 0.1  # stop watching: no reply for 15 s and the Rasa server idle
 MARKS = (10, 30, 60, 90, 120)
+BUDGETED = ("sendChatAction", "sendMessage")  # calls of the customer bot's in a burst that its send budget counts
 
 
 async def calm_counts(line: TelegramLine, texts: list[str]) -> tuple[dict[str, int], set[str]]:
@@ -108,6 +110,16 @@ def flagged_duplicates(stack: LiveStack) -> int:
         engine.dispose()
 
 
+def budget_use(fake: FakeBotApi, since: float, stack: LiveStack) -> str:
+    """The customer bot's calls its send budget counted after ``since``, and the fewest seconds the budget allows."""
+    budget = TelegramSettings.from_env(stack.env).overall_sends_per_second
+    counted = Counter(
+        c.method for c in fake.calls if c.at > since and c.method in BUDGETED and c.token == CUSTOMER_TOKEN
+    )
+    spread = ", ".join(f"{method} {counted[method]}" for method in sorted(BUDGETED))
+    return f"{spread}; at the budget of {budget} a second they take at least {sum(counted.values()) / budget:.1f} s"
+
+
 async def run_crash(print_line: Callable[[str, str], None], instances: int = 1) -> None:
     """Every figure above, printed as measured; ``instances`` Rasa servers (the first one is killed).
 
@@ -152,6 +164,7 @@ async def run_crash(print_line: Callable[[str, str], None], instances: int = 1) 
             stack.kill_rasa()
             stack.start("rasa")
             healthy = await stack.wait_ready("rasa", f"{stack.rasa_url}/")
+            healthy_at_fake = time.monotonic() - (time.perf_counter() - healthy)  # the fake Bot API's clock
 
             def missing() -> int:
                 return sum(chat_state(line.texts[c], counts[t])[0] for c, t in chats.items())
@@ -199,6 +212,7 @@ async def run_crash(print_line: Callable[[str, str], None], instances: int = 1) 
             never = BURST - len(complete_at)
             print_line(f"{prefix}.recovery_s", f"{recovery:.1f} (restarted server healthy -> last reply it sent" + (
                 f"; {never} turns never completed, watched {watched:.0f} s)" if never else ")"))
+            print_line(f"{prefix}.bot_api_after_health", budget_use(fake, healthy_at_fake, stack))
             left = sum(at > healthy for at in complete_at.values()) + never
             print_line(f"{prefix}.backlog_at_health", f"{left} turns unfinished, completed at "
                        f"{(left - never) / max(recovery, 0.1):.1f} a second")
