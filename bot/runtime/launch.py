@@ -6,8 +6,9 @@ with the process named in every log line, and with multiprocess metrics when San
 fork several workers (``bot.metrics.workers``). In the Rasa server it also installs
 bounded and retried action calls (``action_calls``), a table of event classes
 (``event_types``) and the NLU parse off the event loop (``parse_off_loop``), in a child process on the
-model of ``--model`` when ``RASA_NLU_PROCESS`` says so; in the action server, the metrics route and
-per-call counting (``action_server``).
+model of ``--model`` when ``RASA_NLU_PROCESS`` says so, started before this process imports Rasa so
+the two load side by side; in the action server, the metrics route and per-call counting
+(``action_server``).
 
 With ``--logging-config-file``, that configuration is applied at once (so warnings and
 lines logged while Rasa imports are formatted too; Rasa applies it again), and Rasa's and
@@ -18,9 +19,13 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.metrics import workers
 from bot.runtime import early_imports, log_secrets, logs
+
+if TYPE_CHECKING:
+    from bot.runtime.nlu_process import NluProcess
 
 LOGGING_FLAG = "--logging-config-file"
 
@@ -38,6 +43,9 @@ def main() -> None:
     if (logging_config := _argument(LOGGING_FLAG)) is not None:
         logs.configure(Path(logging_config))
         _keep_configured_handlers()
+    serving = not action_server and sys.argv[2:3] == ["run"]
+    # started first, so the child imports and loads on the other core while this process does
+    nlu_child = _started_nlu_child(process, logging_config) if serving else None
     if not action_server:
         early_imports.import_before_tensorflow()  # a model load seconds faster (early_imports)
     from rasa.__main__ import main as rasa_main  # imported after masking: Rasa logs while importing
@@ -46,15 +54,12 @@ def main() -> None:
         from bot.runtime import action_server as extensions
 
         extensions.install()  # the action server: /metrics, calls counted, request ids
-    elif sys.argv[2:3] == ["run"]:
+    elif serving:
         from bot.runtime import action_calls, event_types, parse_off_loop
-        from bot.runtime.server_settings import nlu_in_child_process
 
         action_calls.install()  # the Rasa server: bounded, retried calls to the action server
         event_types.install()  # and event classes looked up in a table
-        # and the NLU parse off the event loop, in a child process unless Sanic forks workers (they use the cores)
-        child = nlu_in_child_process() and workers.sanic_workers(process) == 1
-        parse_off_loop.install(_model() if child else None, Path(logging_config) if logging_config else None)
+        parse_off_loop.install(nlu_child)  # and the NLU parse off the event loop, in the child while it can
 
     sys.argv = sys.argv[1:]
     rasa_main()
@@ -67,6 +72,21 @@ def _argument(*flags: str) -> str | None:
         if flag in arguments:
             return sys.argv[arguments.index(flag) + 1]
     return None
+
+
+def _started_nlu_child(process: str, logging_config: str | None) -> NluProcess | None:
+    """The Rasa server's child NLU process, started, if ``RASA_NLU_PROCESS`` wants one and Sanic forks no workers.
+
+    Forked workers would share its pipe; they use the cores themselves anyway.
+    """
+    from bot.runtime.nlu_process import NluProcess
+    from bot.runtime.server_settings import nlu_in_child_process
+
+    if not nlu_in_child_process() or workers.sanic_workers(process) != 1 or (model := _model()) is None:
+        return None
+    child = NluProcess(model, Path(logging_config) if logging_config else None)
+    child.start()
+    return child
 
 
 def _model() -> Path | None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import copy
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 from rasa.core.channels.channel import UserMessage
@@ -69,10 +68,9 @@ def _parse(
     return processor._parse_message_with_graph(message, tracker, only_output_properties)
 
 
-def install(child_model: Path | None = None, logging_config: Path | None = None) -> None:
-    """Replace the inline parse (once per process); with ``child_model``, start the child NLU process on it."""
+def install(child: NluProcess | None = None) -> None:
+    """Replace the inline parse (once per process); with ``child`` (started), parse there while it can."""
     global _child
     MessageProcessor.parse_message = parse_message  # type: ignore[method-assign]
-    if child_model is not None and _child is None:
-        _child = NluProcess(child_model, logging_config)
-        _child.start()
+    if child is not None and _child is None:
+        _child = child
