@@ -23,7 +23,10 @@ replies were lost (fewer than the calm run's count, duplicates not counted), dup
 but got none, failed custom-action calls (from Rasa's log), recovery time (from the restarted
 server's first 200 on `GET /` to the last reply it sent), the backlog it found (turns not yet
 complete) and the rate it completed them at, and how many turns were complete
-10/30/60/90/120 s after that. Chats short of replies are listed on stderr with what they got.
+10/30/60/90/120 s after that; the customer bot's messages and typing actions after health,
+with the fewest seconds the send budget allows them (the delivery floor of the recovery), and
+the cores each process kept busy from health to that last reply. Chats short of replies
+are listed on stderr with what they got.
 
     python -m bench.crash            # `name: value` lines (about 4 minutes)
 """
@@ -120,6 +123,14 @@ def budget_use(fake: FakeBotApi, since: float, stack: LiveStack) -> str:
     return f"{spread}; at the budget of {budget} a second they take at least {sum(counted.values()) / budget:.1f} s"
 
 
+def cores_busy(used: list[tuple[float, dict[str, float]]], until: float) -> str:
+    """Cores each process used from the first sample to the first one at or after ``until``."""
+    (t0, first), (t1, last) = used[0], next((u for u in used if u[0] >= until), used[-1])
+    spent = t1 - t0
+    busy = ", ".join(f"{name} {(last[name] - first.get(name, 0.0)) / spent:.2f}" for name in last if name in first)
+    return f"{busy} (over {spent:.1f} s; the Rasa server with its NLU child)" if spent > 0 else "not measured"
+
+
 async def run_crash(print_line: Callable[[str, str], None], instances: int = 1) -> None:
     """Every figure above, printed as measured; ``instances`` Rasa servers (the first one is killed).
 
@@ -174,7 +185,9 @@ async def run_crash(print_line: Callable[[str, str], None], instances: int = 1) 
             watch_until = killed + claim_seconds + 2 * sweep_seconds + 5
             complete_at: dict[int, float] = {}
             busy = BusyMeter(stack.pid("rasa"))
+            used: list[tuple[float, dict[str, float]]] = []  # CPU seconds of each process as the recovery goes
             while (now := time.perf_counter()) < healthy + LONGEST_WATCH:
+                used.append((now, stack.cpu()))
                 for c, t in chats.items():
                     if c not in complete_at and chat_state(line.texts[c], counts[t])[0] == 0:
                         complete_at[c] = line.replies[c][counts[t] - 1] if counts[t] else now
@@ -209,6 +222,7 @@ async def run_crash(print_line: Callable[[str, str], None], instances: int = 1) 
             print_line(f"{prefix}.action_call_failures", str(stack.log_lines("rasa", "Failed to run custom action")))
             after_restart = [at for c in chats for at in line.replies[c] if at > healthy]
             recovery = max(after_restart, default=healthy) - healthy
+            print_line(f"{prefix}.cores_busy_in_recovery", cores_busy(used, healthy + recovery))
             never = BURST - len(complete_at)
             print_line(f"{prefix}.recovery_s", f"{recovery:.1f} (restarted server healthy -> last reply it sent" + (
                 f"; {never} turns never completed, watched {watched:.0f} s)" if never else ")"))

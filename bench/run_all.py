@@ -9,8 +9,10 @@ End to end, each in its own process (a fresh Python, one stack at a time: the pr
 `bench/load.py` (REST and Telegram throughput and first-reply latency, P1 alert latency),
 `bench/crash.py` (kill -9 of the Rasa server during a Telegram burst, with one Rasa server and
 with two, one of them killed), `bench/cpu_profile.py`
-(CPU per message by component, idle polling). Each also runs alone: `python -m bench.load` /
-`bench.crash` / `bench.cpu_profile`. About 22 minutes in all on the 2-core machine.
+(CPU per message by component, idle polling), and before them `bench/model_load.py` (imports
+and model load in a fresh process: a restart's floor). Each also runs alone: `python -m
+bench.load` / `bench.crash` / `bench.cpu_profile` / `bench.model_load`. About 23 minutes in
+all on the 2-core machine.
 """
 import asyncio
 import signal
@@ -95,13 +97,17 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # runs the parts' `finally`
     for name, value in asyncio.run(nlu_figures(ensure_model())).items():
         print_line(name, value)
+    _, model_load_ok = run_part("bench.model_load")
     load, load_ok = run_part("bench.load")
     _, crash_ok = run_part("bench.crash")
     _, crash_two_ok = run_part("bench.crash", "--instances", "2")  # RASA_INSTANCES=2: the survivor works on
     saturated = load.get("telegram.open33.throughput_msgs_per_s")
     _, profile_ok = run_part("bench.cpu_profile", *(["--messages-per-s", saturated] if saturated else []))
     print_line("bench.run_seconds", f"{time.perf_counter() - started:.0f}")
-    parts = (("load", load_ok), ("crash", crash_ok), ("crash on two servers", crash_two_ok), ("profile", profile_ok))
+    parts = (
+        ("model load", model_load_ok), ("load", load_ok), ("crash", crash_ok),
+        ("crash on two servers", crash_two_ok), ("profile", profile_ok),
+    )
     failed = [name for name, ok in parts if not ok]
     if failed:
         sys.exit(f"failed: {', '.join(failed)}")
