@@ -127,8 +127,10 @@ def cores_busy(used: list[tuple[float, dict[str, float]]], until: float) -> str:
     """Cores each process used from the first sample to the first one at or after ``until``."""
     (t0, first), (t1, last) = used[0], next((u for u in used if u[0] >= until), used[-1])
     spent = t1 - t0
-    busy = ", ".join(f"{name} {(last[name] - first.get(name, 0.0)) / spent:.2f}" for name in last if name in first)
-    return f"{busy} (over {spent:.1f} s; the Rasa server with its NLU child)" if spent > 0 else "not measured"
+    if spent <= 0:
+        return "not measured"
+    busy = ", ".join(f"{name} {(last[name] - first[name]) / spent:.2f}" for name in last if name in first)
+    return f"{busy} (over {spent:.1f} s; the Rasa server with its NLU child)"
 
 
 async def run_crash(print_line: Callable[[str, str], None], instances: int = 1) -> None:
