@@ -23,29 +23,38 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.extractors.crf_entity_extractor import CRFEntityExtractor, CRFToken
 
-ORDER_FILE = "crf_order.json"
-
-
-def model_file(model_dir: Path, tag_name: str) -> Path:
-    """Where the CRF that predicts ``tag_name`` (entity, role or group) is stored."""
-    return model_dir / f"crf_{tag_name}.crfsuite"
-
 
 def opened(model: bytes) -> sklearn_crfsuite.CRF:
-    """A CRF ready to predict from CRFSuite model bytes, in a temporary file the CRF owns and deletes.
+    """A CRF ready to predict from CRFSuite model bytes, its tagger opened at once.
 
-    Rasa loads a model from a temporary directory it removes after loading, so the file is
-    copied out, the way `sklearn_crfsuite` itself restores a pickled CRF.
+    Rasa loads a model from a temporary directory it removes after loading, so the bytes go
+    to a temporary file the CRF owns (as `sklearn_crfsuite` does when it unpickles a CRF;
+    copies and pickles of the component keep working). CRFSuite reads the file whole when
+    the tagger opens, here rather than at the first parse, which may come days later in a
+    server whose NLU child parses: a temp cleaner may have removed the file by then.
     """
     crf = sklearn_crfsuite.CRF()
     crf.modelfile.ensure_name()
     Path(crf.modelfile.name).write_bytes(model)
+    if crf.tagger_ is None:  # opens it; CRFSuite raises on a file it cannot read
+        raise RuntimeError("the stored CRF has no file")
     return crf
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)
 class StoredCRFEntityExtractor(CRFEntityExtractor):
-    """`CRFEntityExtractor` that persists its trained CRFs and loads them as they are."""
+    """`CRFEntityExtractor` that persists its trained CRFs and loads them as they are.
+
+    The file names are part of the class: Rasa's training cache is keyed on the class's
+    source, so a change to the stored format must show there.
+    """
+
+    ORDER_FILE = "crf_order.json"
+
+    @staticmethod
+    def model_file(model_dir: Path, tag_name: str) -> Path:
+        """Where the CRF that predicts ``tag_name`` (entity, role or group) is stored."""
+        return model_dir / f"crf_{tag_name}.crfsuite"
 
     @property
     def name(self) -> str:
@@ -56,8 +65,8 @@ class StoredCRFEntityExtractor(CRFEntityExtractor):
         """Store the fitted CRFs and their order; the training set is not needed again."""
         with self._model_storage.write_to(self._resource) as model_dir:
             for tag_name, tagger in (self.entity_taggers or {}).items():
-                model_file(model_dir, tag_name).write_bytes(Path(tagger.modelfile.name).read_bytes())
-            rasa.shared.utils.io.dump_obj_as_json_to_file(model_dir / ORDER_FILE, self.crf_order)
+                self.model_file(model_dir, tag_name).write_bytes(Path(tagger.modelfile.name).read_bytes())
+            rasa.shared.utils.io.dump_obj_as_json_to_file(model_dir / self.ORDER_FILE, self.crf_order)
 
     @classmethod
     def load(
@@ -71,12 +80,11 @@ class StoredCRFEntityExtractor(CRFEntityExtractor):
         """Open the stored CRFs; a model trained without entity examples has none and extracts nothing."""
         try:
             with model_storage.read_from(resource) as model_dir:
-                crf_order = rasa.shared.utils.io.read_json_file(model_dir / ORDER_FILE)
-                taggers = OrderedDict(
-                    (tag_name, opened(model_file(model_dir, tag_name).read_bytes())) for tag_name in crf_order
-                )
+                crf_order = rasa.shared.utils.io.read_json_file(model_dir / cls.ORDER_FILE)
+                stored = [(tag_name, cls.model_file(model_dir, tag_name).read_bytes()) for tag_name in crf_order]
         except ValueError:  # nothing was persisted: training saw no entity example
             return cls(config, model_storage, resource)
+        taggers = OrderedDict((tag_name, opened(model)) for tag_name, model in stored)
         extractor = cls(config, model_storage, resource, taggers)
         extractor.crf_order = crf_order
         return extractor
