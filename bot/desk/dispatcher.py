@@ -20,6 +20,9 @@ logger = logging.getLogger(__name__)
 
 DIGEST_ROWS = 300  # rows a digest may settle: about what one message can name by case id
 FLOOD_ROWS = 5  # this many rows due at once is a flood even before the budget spaces messages
+# Rows the budget holds back are due again this long before it frees: due exactly then, they
+# were written a thread hop later and a newer row could go out in the next message before them.
+HELD_DUE_EARLY_SECONDS = 1.0
 
 
 class Dispatcher:
@@ -86,7 +89,7 @@ class Dispatcher:
         first, budget = due[0], destination.budget
         wait = budget.wait_seconds(first.priority)
         if wait > 0:
-            await asyncio.to_thread(self._ledger.postpone, due, wait)
+            await asyncio.to_thread(self._ledger.postpone, due, max(0.0, wait - HELD_DUE_EARLY_SECONDS))
             return False
         if len(due) > 1 and (budget.spaced or len(due) >= FLOOD_ROWS):
             with log_context.bound(f"outbox-{first.outbox_id}+{len(due) - 1}"):
@@ -109,7 +112,7 @@ class Dispatcher:
                 return True
             first = due[0]  # the digest could name none of them: the most urgent goes alone
             if (wait := budget.wait_seconds(first.priority)) > 0:
-                await asyncio.to_thread(self._ledger.postpone, due, wait)
+                await asyncio.to_thread(self._ledger.postpone, due, max(0.0, wait - HELD_DUE_EARLY_SECONDS))
                 return False
         await asyncio.to_thread(self._ledger.postpone, due[1:], 0)  # calm: each row gets its own message
         budget.spend()
