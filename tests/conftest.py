@@ -50,7 +50,7 @@ def proxy_to() -> Iterator[Callable[[str, int], TcpProxy]]:
 
 @pytest.fixture(scope="session")
 def served_agent() -> Any:
-    """The trained model as the Rasa server loads it, once for every NLU gate module (a load costs ~15 s)."""
+    """The trained model as the Rasa server loads it, once for every NLU gate module."""
     from bench.served_agent import load_agent
     from bot.runtime.model import ensure_model
 
