@@ -45,7 +45,7 @@ from sqlalchemy import create_engine, func, select
 
 from bench.customers import first_messages
 from bench.fake_bot_api import FakeBotApi
-from bench.live_stack import CUSTOMER_TOKEN, LiveStack, cpu_seconds, live_stack, run_main, work_dir
+from bench.live_stack import CUSTOMER_TOKEN, LiveStack, live_stack, run_main, work_dir
 from bench.traffic import TelegramLine
 from connectors.telegram.settings import TelegramSettings
 from connectors.telegram.storage import telegram_replies
@@ -56,7 +56,7 @@ BURST_SECONDS, KILL_AFTER = 4.0, 3.0
 REDELIVER_EVERY, POST_TIMEOUT = 1.0, 10.0
 CALM_PARALLEL, CALM_QUIET = 25, 4.0
 LONGEST_WATCH = 240.0
-SILENCE, IDLE_CORES = 15.0, 0.1  # stop watching: no reply for 15 s and the Rasa server idle
+SILENCE, IDLE_CORES, IDLE_WINDOW = 15.0, 0.1, 5.0  # stop watching: no reply for 15 s, the Rasa server idle for 5
 MARKS = (10, 30, 60, 90, 120)
 BUDGETED = ("sendChatAction", "sendMessage")  # calls of the customer bot's in a burst that its send budget counts
 
@@ -80,21 +80,6 @@ async def calm_counts(line: TelegramLine, texts: list[str]) -> tuple[dict[str, i
 
     await asyncio.gather(*(one(i, t) for i, t in enumerate(texts + texts)))
     return counts, opening
-
-
-class BusyMeter:
-    """Cores a process used over the last few seconds (/proc), sampled as often as asked."""
-
-    def __init__(self, pid: int, window: float = 5.0) -> None:
-        self._pid, self._window = pid, window
-        self._samples: list[tuple[float, float]] = []
-
-    def cores(self) -> float:
-        now = time.perf_counter()
-        self._samples.append((now, cpu_seconds(self._pid)))
-        self._samples = [s for s in self._samples if s[0] >= now - self._window]
-        (t0, c0), (t1, c1) = self._samples[0], self._samples[-1]
-        return (c1 - c0) / (t1 - t0) if t1 > t0 else 1.0
 
 
 def chat_state(texts: list[str], expected: int) -> tuple[int, int]:
@@ -123,13 +108,23 @@ def budget_use(fake: FakeBotApi, since: float, stack: LiveStack) -> str:
     return f"{spread}; at the budget of {budget} a second they take at least {sum(counted.values()) / budget:.1f} s"
 
 
-def cores_busy(used: list[tuple[float, dict[str, float]]], until: float) -> str:
-    """Cores each process used from the first sample to the first one at or after ``until``."""
-    (t0, first), (t1, last) = used[0], next((u for u in used if u[0] >= until), used[-1])
-    spent = t1 - t0
-    if spent <= 0:
+Samples = list[tuple[float, dict[str, float]]]  # (time.perf_counter(), CPU seconds of each process so far)
+
+
+def cores_used(used: Samples, since: float, until: float) -> dict[str, float] | None:
+    """Cores each process used from the first sample at or after ``since`` to the first at or after ``until``."""
+    (t0, first) = next(u for u in used if u[0] >= since)
+    (t1, last) = next((u for u in used if u[0] >= until), used[-1])
+    return {name: (last[name] - first[name]) / (t1 - t0) for name in last if name in first} if t1 > t0 else None
+
+
+def cores_busy(used: Samples, until: float) -> str:
+    """The cores each process kept busy from the first sample to ``until``, as a bench line."""
+    cores = cores_used(used, used[0][0], until)
+    if cores is None:
         return "not measured"
-    busy = ", ".join(f"{name} {(last[name] - first[name]) / spent:.2f}" for name in last if name in first)
+    spent = next((u for u in used if u[0] >= until), used[-1])[0] - used[0][0]
+    busy = ", ".join(f"{name} {value:.2f}" for name, value in cores.items())
     return f"{busy} (over {spent:.1f} s; the Rasa server with its NLU child)"
 
 
@@ -186,15 +181,15 @@ async def run_crash(print_line: Callable[[str, str], None], instances: int = 1) 
             # TELEGRAM_SWEEP_SECONDS. Watch until then, and on while replies still come.
             watch_until = killed + claim_seconds + 2 * sweep_seconds + 5
             complete_at: dict[int, float] = {}
-            busy = BusyMeter(stack.pid("rasa"))
-            used: list[tuple[float, dict[str, float]]] = []  # CPU seconds of each process as the recovery goes
+            used: Samples = []  # CPU seconds of each process as the recovery goes
             while (now := time.perf_counter()) < healthy + LONGEST_WATCH:
                 used.append((now, stack.cpu()))
                 for c, t in chats.items():
                     if c not in complete_at and chat_state(line.texts[c], counts[t])[0] == 0:
                         complete_at[c] = line.replies[c][counts[t] - 1] if counts[t] else now
                 last = max((line.replies[c][-1] for c in chats if line.replies[c]), default=killed)
-                done = len(complete_at) == BURST or (now - last > SILENCE and busy.cores() < IDLE_CORES)
+                rasa_idle = (cores_used(used, now - IDLE_WINDOW, now) or {}).get("rasa", 1.0) < IDLE_CORES
+                done = len(complete_at) == BURST or (now - last > SILENCE and rasa_idle)
                 if now > watch_until and done:
                     break
                 await asyncio.sleep(0.1)

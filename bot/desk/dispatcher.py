@@ -89,7 +89,7 @@ class Dispatcher:
         first, budget = due[0], destination.budget
         wait = budget.wait_seconds(first.priority)
         if wait > 0:
-            await asyncio.to_thread(self._ledger.postpone, due, max(0.0, wait - HELD_DUE_EARLY_SECONDS))
+            await self._hold_back(due, wait)
             return False
         if len(due) > 1 and (budget.spaced or len(due) >= FLOOD_ROWS):
             with log_context.bound(f"outbox-{first.outbox_id}+{len(due) - 1}"):
@@ -112,13 +112,17 @@ class Dispatcher:
                 return True
             first = due[0]  # the digest could name none of them: the most urgent goes alone
             if (wait := budget.wait_seconds(first.priority)) > 0:
-                await asyncio.to_thread(self._ledger.postpone, due, max(0.0, wait - HELD_DUE_EARLY_SECONDS))
+                await self._hold_back(due, wait)
                 return False
         await asyncio.to_thread(self._ledger.postpone, due[1:], 0)  # calm: each row gets its own message
         budget.spend()
         with log_context.bound(f"outbox-{first.outbox_id}"):
             await self._deliver(destination, first)
         return True
+
+    async def _hold_back(self, due: list[Delivery], wait: float) -> None:
+        """Give back rows the budget holds back ``wait`` seconds, due again a little before it frees."""
+        await asyncio.to_thread(self._ledger.postpone, due, max(0.0, wait - HELD_DUE_EARLY_SECONDS))
 
     async def _deliver(self, destination: Destination, delivery: Delivery) -> None:
         """Deliver one row and record the outcome; a failure schedules the retry."""
