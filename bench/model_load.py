@@ -1,8 +1,8 @@
 """How long a fresh process takes to load the model: the floor of a restarted Rasa server's start.
 
 Each run is a new Python that does what the Rasa server and its NLU child do before they can
-parse: the early imports (`bot/runtime/early_imports.py`), Rasa's, then `MessageProcessor`
-on the model file. Three runs, one after the other, on an otherwise idle machine.
+parse: the early imports (`bot/runtime/early_imports.py`), Rasa's, then the NLU child's
+`parsing_processor` on the model file. Three runs, one after the other, on an otherwise idle machine.
 
     python -m bench.model_load       # `name: value` lines (under a minute)
 """
@@ -23,13 +23,12 @@ def load_once(model: str) -> None:
     from bot.runtime import early_imports
 
     early_imports.import_before_tensorflow()
-    from rasa.core.lock_store import InMemoryLockStore
-    from rasa.core.processor import MessageProcessor
-    from rasa.core.tracker_store import InMemoryTrackerStore
-    from rasa.shared.core.domain import Domain
+    import rasa.core.processor  # noqa: F401  # Rasa's imports, timed apart from the load
+
+    from bot.runtime.nlu_process import parsing_processor
 
     imported = time.perf_counter()
-    MessageProcessor(model, InMemoryTrackerStore(Domain.empty()), InMemoryLockStore(), None)  # type: ignore[arg-type]
+    parsing_processor(model)
     print(f"{imported - started:.2f} {time.perf_counter() - imported:.2f}")
 
 

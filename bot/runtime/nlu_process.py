@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the child imports Rasa only once its logging is set up, as the server does
     from rasa.core.channels.channel import UserMessage
+    from rasa.core.processor import MessageProcessor
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +173,16 @@ class NluProcess:
         return True
 
 
+def parsing_processor(model: str) -> MessageProcessor:
+    """The model loaded to parse with only: no tracker, lock or action server of its own."""
+    from rasa.core.lock_store import InMemoryLockStore
+    from rasa.core.processor import MessageProcessor
+    from rasa.core.tracker_store import InMemoryTrackerStore
+    from rasa.shared.core.domain import Domain
+
+    return MessageProcessor(model, InMemoryTrackerStore(Domain.empty()), InMemoryLockStore(), None)  # type: ignore[arg-type]
+
+
 def serve(model: str, pipe: Connection, server: int, logging_config: str | None) -> None:
     """The child: load the model, say so, then answer each request until the server's end closes."""
     threading.Thread(target=_exit_with, args=(server,), name="watch-server", daemon=True).start()
@@ -185,15 +196,11 @@ def serve(model: str, pipe: Connection, server: int, logging_config: str | None)
 
     early_imports.import_before_tensorflow()
     from rasa.core.channels.channel import UserMessage
-    from rasa.core.lock_store import InMemoryLockStore
-    from rasa.core.processor import MessageProcessor
-    from rasa.core.tracker_store import InMemoryTrackerStore
-    from rasa.shared.core.domain import Domain
     from rasa.shared.core.trackers import DialogueStateTracker
 
     started = time.monotonic()
     try:
-        processor = MessageProcessor(model, InMemoryTrackerStore(Domain.empty()), InMemoryLockStore(), None)  # type: ignore[arg-type]
+        processor = parsing_processor(model)
     except Exception as error:  # the server logs it and parses itself
         _answer(pipe, FAILED, f"{type(error).__name__}: {error}")
         return
