@@ -51,6 +51,21 @@ async def test_a_hung_redis_costs_one_timeout_then_the_server_paces_itself(redis
     await window.close()
 
 
+async def test_typing_takes_the_shared_budget_only_when_it_has_room_now(redis_url: str) -> None:
+    key = f"test:sends:{time.monotonic_ns()}"
+    other, this = server_window(redis_url, key), server_window(redis_url, key)
+    assert await this.try_acquire(), "room: taken"
+    for _ in range(LIMIT - 1):
+        await asyncio.wait_for(other.acquire(), timeout=5)  # the other server's messages fill the second
+    started = time.monotonic()
+    assert not await this.try_acquire(), "the bot's budget is spent: no wait, nothing taken"
+    assert time.monotonic() - started < 0.5
+    await asyncio.wait_for(other.acquire(), timeout=5)  # the next message waits the second out, ahead of nothing
+    assert time.monotonic() - started > 0.5
+    for window in (other, this):
+        await window.close()
+
+
 def test_the_budget_is_shared_only_where_redis_is_set() -> None:
     base = {"TELEGRAM_BOT_TOKEN": "7011112222:secret-part"}
     assert _shared_budget(TelegramSettings.from_env(base)) is None

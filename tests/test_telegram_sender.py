@@ -136,6 +136,22 @@ async def test_group_and_overall_windows(fake: FakeTelegram) -> None:
         assert time.monotonic() - started >= 0.2
 
 
+async def test_typing_takes_only_budget_no_message_waits_for(fake: FakeTelegram) -> None:
+    """During a backlog "typing..." would take the sends the waiting replies need: it is skipped then."""
+    async with make_sender(fake, overall_limit=4, overall_period=0.5) as sender:  # PTB's getMe takes one
+        await sender.typing(1)  # budget to spare: shown
+        messages = asyncio.gather(*(sender.send_text(100 + i, "x") for i in range(5)))  # 3 of these wait
+        await fake.wait_for("sendMessage", count=2)
+        await sender.typing(2)  # messages wait for the budget: skipped, no call
+        await messages
+        assert [call.chat_id for call in fake.calls_to("sendChatAction")] == [1]
+        sent = [call.at for call in fake.calls_to("sendMessage")]
+        assert sent[-1] - sent[0] < 0.9, "the messages waited one window for their budget, not two"
+        await asyncio.sleep(0.5)  # the window empties
+        await sender.typing(3)
+    assert [call.chat_id for call in fake.calls_to("sendChatAction")] == [1, 3]
+
+
 async def test_timed_out_send_is_not_resent(fake: FakeTelegram) -> None:
     fake.stall("sendMessage", 1.5)
     sender = TelegramSender.create(TOKEN, base_url=fake.base_url, timeout=0.5)

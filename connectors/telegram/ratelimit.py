@@ -3,6 +3,7 @@
 PTB's ``AIORateLimiter`` pauses *every* request after a ``RetryAfter``; a support bot talks
 to many customers at once, so here a 429 pauses only the chat it was about. Telegram counts
 the overall limit for the bot, not per process: several servers share it through Redis.
+"typing..." only takes budget nobody waits for: during a backlog the replies have it all.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ logger = logging.getLogger(__name__)
 # only count towards the overall limit.
 MAX_TRACKED_CHATS = 10_000
 _UNTHROTTLED_PER_CHAT = frozenset({"sendChatAction", "answerCallbackQuery", "getFile", "getMe"})
+# Cosmetic requests: sent only when the overall budget has room at once, skipped otherwise.
+_ONLY_WITH_SPARE_BUDGET = frozenset({"sendChatAction"})
 
 
 class SlidingWindow:
@@ -50,9 +53,23 @@ class SlidingWindow:
                     return
                 await asyncio.sleep(self._times[0] + self._period - now)
 
+    async def try_acquire(self) -> bool:
+        """Acquire only if nobody waits and the window has room now; never waits."""
+        if self._lock.locked():
+            return False
+        now = time.monotonic()
+        while self._times and self._times[0] <= now - self._period:
+            self._times.popleft()
+        if len(self._times) >= self._limit:
+            return False
+        self._times.append(now)
+        return True
+
 
 class Window(Protocol):
     async def acquire(self) -> None: ...
+
+    async def try_acquire(self) -> bool: ...
 
 
 # The bot's sends of the last second, by Redis's clock (every server reads the same one), as a
@@ -98,21 +115,36 @@ class SharedWindow:
     async def acquire(self) -> None:
         async with self._lock:
             while time.monotonic() >= self._on_own_until:
-                try:
-                    wait_us = int(
-                        await self._take_one(
-                            keys=[self._key], args=[self._limit, self._window_us, f"{self._member}{next(self._sends)}"]
-                        )
-                    )
-                except (RedisError, OSError, asyncio.TimeoutError):
-                    pause = REDIS_PAUSE_SECONDS
-                    logger.warning("Redis did not answer; this server paces Telegram sends on its own for %.0fs", pause)
-                    self._on_own_until = time.monotonic() + pause
+                wait_us = await self._take_one_in_redis()
+                if wait_us is None:
                     break
                 if wait_us == 0:
                     return
                 await asyncio.sleep(wait_us / 1_000_000)
         await self._fallback.acquire()
+
+    async def try_acquire(self) -> bool:
+        """Acquire only if no send of this process waits and the bot's budget has room now; never waits."""
+        if self._lock.locked():
+            return False
+        async with self._lock:
+            if time.monotonic() < self._on_own_until or (wait_us := await self._take_one_in_redis()) is None:
+                return await self._fallback.try_acquire()
+            return wait_us == 0
+
+    async def _take_one_in_redis(self) -> int | None:
+        """0 when a send fits now (recorded), else microseconds to wait; None when Redis did not answer."""
+        try:
+            return int(
+                await self._take_one(
+                    keys=[self._key], args=[self._limit, self._window_us, f"{self._member}{next(self._sends)}"]
+                )
+            )
+        except (RedisError, OSError, asyncio.TimeoutError):
+            pause = REDIS_PAUSE_SECONDS
+            logger.warning("Redis did not answer; this server paces Telegram sends on its own for %.0fs", pause)
+            self._on_own_until = time.monotonic() + pause
+            return None
 
     async def close(self) -> None:
         await self._client.close()
@@ -176,6 +208,11 @@ class PerChatRateLimiter(BaseRateLimiter[int]):
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         """Wait for the chat, its group and the overall budget, then call; retry only on 429."""
         retries = self._max_retries if rate_limit_args is None else rate_limit_args
+        if endpoint in _ONLY_WITH_SPARE_BUDGET:
+            if not await self._overall.try_acquire():
+                logger.debug("%s skipped: the send budget has no room to spare", endpoint)
+                return True  # as Telegram answers a chat action; the customer sees the reply sooner instead
+            return await callback(*args, **kwargs)
         chat_id = data.get("chat_id")
         if chat_id is None or endpoint in _UNTHROTTLED_PER_CHAT:
             return await self._with_retries(callback, args, kwargs, None, retries, endpoint)
