@@ -17,6 +17,7 @@ rasa_sdk's coloredlogs set-up, which would replace the configured handler, is sk
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,12 +41,13 @@ def main() -> None:
     process = "actions" if action_server else "rasa"
     logs.set_service(process)
     workers.use_worker_files(workers.sanic_workers(process))  # before anything imports prometheus_client
-    if (logging_config := _argument(LOGGING_FLAG)) is not None:
-        logs.configure(Path(logging_config))
+    given = _given(sys.argv[2:])
+    if given.logging_config is not None:
+        logs.configure(Path(given.logging_config))
         _keep_configured_handlers()
-    serving = not action_server and sys.argv[2:3] == ["run"]
+    serving = not action_server and sys.argv[2:3] == ["run"] and not given.help
     # started first, so the child imports and loads on the other core while this process does
-    nlu_child = _started_nlu_child(process, logging_config) if serving else None
+    nlu_child = _started_nlu_child(process, given) if serving else None
     if not action_server:
         early_imports.import_before_tensorflow()  # a model load seconds faster (early_imports)
     from rasa.__main__ import main as rasa_main  # imported after masking: Rasa logs while importing
@@ -65,16 +67,24 @@ def main() -> None:
     rasa_main()
 
 
-def _argument(*flags: str) -> str | None:
-    """The value after the first of ``flags`` on the command line, if given."""
-    arguments = sys.argv[:-1]
-    for flag in flags:
-        if flag in arguments:
-            return sys.argv[arguments.index(flag) + 1]
-    return None
+def _given(arguments: list[str]) -> argparse.Namespace:
+    """``model``, ``logging_config`` and ``help`` of Rasa's arguments, read before Rasa is imported.
+
+    Read with argparse as Rasa's own parser reads them, so ``--model=PATH`` and ``-mPATH`` name
+    the model ``rasa run`` will load too; everything else, and a wrong command line, is Rasa's to
+    read and report.
+    """
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False, exit_on_error=False)
+    parser.add_argument("-m", "--model")
+    parser.add_argument(LOGGING_FLAG, dest="logging_config")
+    parser.add_argument("-h", "--help", action="store_true")
+    try:
+        return parser.parse_known_args(arguments)[0]
+    except argparse.ArgumentError:
+        return argparse.Namespace(model=None, logging_config=None, help=True)  # Rasa exits with the usage
 
 
-def _started_nlu_child(process: str, logging_config: str | None) -> NluProcess | None:
+def _started_nlu_child(process: str, given: argparse.Namespace) -> NluProcess | None:
     """The Rasa server's child NLU process, started, if ``RASA_NLU_PROCESS`` wants one and Sanic forks no workers.
 
     Forked workers would share its pipe; they use the cores themselves anyway.
@@ -82,20 +92,20 @@ def _started_nlu_child(process: str, logging_config: str | None) -> NluProcess |
     from bot.runtime.nlu_process import NluProcess
     from bot.runtime.server_settings import nlu_in_child_process
 
-    if not nlu_in_child_process() or workers.sanic_workers(process) != 1 or (model := _model()) is None:
+    if not nlu_in_child_process() or workers.sanic_workers(process) != 1 or (model := _model(given.model)) is None:
         return None
-    child = NluProcess(model, Path(logging_config) if logging_config else None)
+    child = NluProcess(model, Path(given.logging_config) if given.logging_config else None)
     child.start()
     return child
 
 
-def _model() -> Path | None:
+def _model(given: str | None) -> Path | None:
     """The model file ``rasa run`` loads (the newest in ``models/`` without ``--model``), None if there is none."""
     from rasa.exceptions import ModelNotFound
     from rasa.model import get_local_model
 
     try:
-        return Path(get_local_model(_argument("--model", "-m") or "models"))
+        return Path(get_local_model(given or "models"))
     except ModelNotFound:
         return None  # Rasa says so itself
 
