@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import pytest
 import yaml
 
 from bot.environment import SettingsError
-from bot.runtime.server_settings import nlu_in_child_process
+from bot.runtime.server_settings import nlu_in_child_process, usable_cores
 from bot.runtime.stack import (
     STABLE_SECONDS,
     Child,
@@ -148,3 +149,32 @@ def test_the_nlu_runs_in_a_child_process_when_a_core_is_spare_or_when_told(env, 
 def test_a_wrong_nlu_process_setting_is_named():
     with pytest.raises(SettingsError, match="RASA_NLU_PROCESS"):
         nlu_in_child_process({"RASA_NLU_PROCESS": "sometimes"})
+
+
+@pytest.mark.parametrize(
+    ("files", "own", "cores"),
+    [
+        ({"cpu.max": "100000 100000\n"}, "0::/\n", 1.0),  # docker --cpus 1, cgroup v2 as the container sees it
+        # systemd CPUQuota=150%: the process's own group
+        ({"system.slice/rasa.service/cpu.max": "150000 100000\n"}, "0::/system.slice/rasa.service\n", 1.5),
+        ({"cpu.max": "max 100000\n"}, "0::/\n", None),  # v2, no quota
+        ({"cpu/cpu.cfs_quota_us": "50000\n", "cpu/cpu.cfs_period_us": "100000\n"}, "4:cpu:/\n", 0.5),  # cgroup v1
+        ({"cpu,cpuacct/cpu.cfs_quota_us": "-1\n", "cpu,cpuacct/cpu.cfs_period_us": "100000\n"}, "", None),
+        ({"cpu.max": "100000000 100000\n"}, "0::/\n", None),  # a quota above the cores the process may use
+        ({}, "", None),  # nothing readable: no quota
+    ],
+)
+def test_auto_counts_a_containers_cpu_quota_as_its_cores(tmp_path, files, own, cores):
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    (tmp_path / "self-cgroup").write_text(own)
+    affinity = len(os.sched_getaffinity(0))
+    expected = affinity if cores is None else min(cores, affinity)
+    assert usable_cores(tmp_path, tmp_path / "self-cgroup") == expected
+
+
+def test_the_child_needs_a_whole_core_to_spare_under_a_quota():
+    assert nlu_in_child_process({}, cores=1.0) is False
+    assert nlu_in_child_process({}, cores=1.5) is False  # half a core: the child would take the server's
+    assert nlu_in_child_process({"RASA_INSTANCES": "2"}, cores=3.0) is True

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.environment import EnvReader, reading
 
@@ -77,16 +79,40 @@ class ActionServerSettings:
             )
 
 
-def nlu_in_child_process(env: Mapping[str, str] | None = None, cores: int | None = None) -> bool:
+def nlu_in_child_process(env: Mapping[str, str] | None = None, cores: float | None = None) -> bool:
     """``RASA_NLU_PROCESS``: whether each Rasa server parses messages in a child process (``nlu_process``).
 
-    ``auto`` (the default): when this machine has more cores than ``RASA_INSTANCES`` Rasa
-    servers, so a child has a core to run on. One server on 2 cores answered 23 REST
-    messages a second with it and 19 without; where every core already runs a server, the
-    child only costs its memory (a second copy of the model, about 0.7 GB).
+    ``auto`` (the default): when this process has a whole core (``usable_cores``) more than
+    ``RASA_INSTANCES`` Rasa servers use, so a child has a core to run on. One server on 2 cores
+    answered 23 REST messages a second with it and 19 without; where every core already runs
+    a server, the child only costs its memory (a second copy of the model, about 0.7 GB).
     """
     with reading(env) as read:
         choice = read.choice("RASA_NLU_PROCESS", "auto", ("auto", "true", "false"))
     if choice != "auto":
         return choice == "true"
-    return (cores if cores is not None else len(os.sched_getaffinity(0))) > Ports.from_env(env).rasa_instances
+    return (cores if cores is not None else usable_cores()) >= Ports.from_env(env).rasa_instances + 1
+
+
+def usable_cores(cgroup_root: Path = Path("/sys/fs/cgroup"), own_cgroup: Path = Path("/proc/self/cgroup")) -> float:
+    """The cores this process may run on, or its cgroup's CPU quota where that is less (``docker --cpus``).
+
+    The quota is read from cgroup v2's ``cpu.max`` (in the process's own group, or at the root
+    as a container sees it) or v1's ``cpu.cfs_quota_us``; none readable means no quota.
+    """
+    cores = float(len(os.sched_getaffinity(0)))
+    own = ""
+    with contextlib.suppress(OSError):
+        own = next((line[3:].strip() for line in own_cgroup.read_text().splitlines() if line.startswith("0::")), "")
+    v2 = [cgroup_root / own.lstrip("/") / "cpu.max", cgroup_root / "cpu.max"]
+    v1 = [cgroup_root / folder / "cpu.cfs_quota_us" for folder in ("cpu", "cpu,cpuacct")]
+    for path in v2 + v1:
+        with contextlib.suppress(OSError, ValueError):
+            if path.name == "cpu.max":
+                quota, period = path.read_text().split()[:2]
+            else:
+                quota, period = path.read_text().strip(), (path.parent / "cpu.cfs_period_us").read_text().strip()
+            if quota not in ("max", "-1"):
+                return min(cores, int(quota) / int(period))
+            return cores
+    return cores
