@@ -1,12 +1,16 @@
 """The fast classifier builds exactly the feature rows Rasa's LogisticRegressionClassifier builds."""
+from typing import Any
+
 import numpy as np
+import pytest
 import scipy.sparse
+from rasa.core.channels.channel import UserMessage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, FEATURE_TYPE_SEQUENCE, TEXT
 from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu_components.logistic_regression import FastLogisticRegressionClassifier, is_korean_or_chinese
+from bot.nlu_components.logistic_regression import FastLogisticRegressionClassifier, _row_width, is_korean_or_chinese
 
 
 def _message(seed: int, with_dense: bool = True) -> Message:
@@ -31,7 +35,9 @@ def test_feature_rows_match_rasas_for_sparse_and_dense_and_sparse_only_messages(
         rasas = LogisticRegressionClassifier._create_X(None, messages)  # type: ignore[arg-type]
         assert ours.shape == rasas.shape == (5, 167 + (16 if with_dense else 0))
         assert np.array_equal(ours.toarray(), rasas.toarray())
-
+        for copies in (False, True):
+            classifier = FastLogisticRegressionClassifier({"script_copies": copies}, "c", None, None)  # type: ignore[arg-type]
+            assert _row_width(messages[0], copies) == classifier._create_X(messages[:1]).shape[1]
 
 
 def test_c_from_the_config_reaches_scikit_learn():
@@ -59,3 +65,13 @@ def test_script_copies_put_the_embedding_in_the_block_of_the_messages_script():
 def test_korean_and_chinese_are_told_from_other_scripts():
     assert is_korean_or_chinese("계정이 잠겼어요") and is_korean_or_chinese("账户被冻结了")
     assert not is_korean_or_chinese("my USDT withdrawal is pending") and not is_korean_or_chinese("")
+
+
+@pytest.mark.parametrize("text", ["", " ", "\t\n"])
+async def test_a_blank_message_falls_back_instead_of_failing_the_parse(served_agent: Any, text: str) -> None:
+    """Some featurizers give a blank text no features: Rasa's classifier failed the parse on the short row."""
+    parsed = await served_agent.processor.parse_message(UserMessage(text, sender_id="blank"))
+    assert parsed["intent"]["name"] == "nlu_fallback"
+    assert parsed["entities"] == []
+    worded = await served_agent.processor.parse_message(UserMessage("my withdrawal is stuck", sender_id="blank"))
+    assert worded["intent"]["name"] != "nlu_fallback" and len(worded["intent_ranking"]) > 1

@@ -7,7 +7,9 @@ and scikit-learn copies the whole coefficient matrix (classes x ~60k features) o
 prediction because its transpose is not contiguous. This subclass builds the same row (the
 sparse sentence features in pipeline order, then the dense ones) in one step and keeps the
 coefficients in the order the product reads them. Training, persistence and predictions
-are Rasa's and scikit-learn's own.
+are Rasa's and scikit-learn's own. A blank message gets no features from some featurizers;
+it gets no intent, so the fallback classifier answers it, where Rasa's classifier fails the
+whole parse on its short row.
 
 With ``script_copies`` on, each row also carries the dense sentence embedding twice more:
 once in a block only Korean and Chinese messages fill, once in a block only the others
@@ -21,7 +23,14 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
-from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
+from rasa.shared.nlu.constants import (
+    FEATURE_TYPE_SENTENCE,
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
 from rasa.shared.nlu.training_data.message import Message
 from scipy.sparse import csr_matrix, vstack
 
@@ -54,7 +63,15 @@ class FastLogisticRegressionClassifier(LogisticRegressionClassifier):
         coefficients = getattr(self.clf, "coef_", None)
         if coefficients is not None and not coefficients.flags.f_contiguous:
             self.clf.coef_ = np.asfortranarray(coefficients)  # same values; coef_.T is now C-contiguous
-        return super().process(messages)
+        copies = bool(self.config["script_copies"])
+        featured = [message for message in messages if _row_width(message, copies) == self.clf.n_features_in_]
+        if featured:
+            super().process(featured)
+        for message in messages:
+            if not any(message is one for one in featured):
+                message.set(INTENT, {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0}, add_to_output=True)
+                message.set(INTENT_RANKING_KEY, [], add_to_output=True)
+        return messages
 
     def _create_X(self, messages: list[Message]) -> csr_matrix:
         copies = bool(self.config["script_copies"])
@@ -64,6 +81,16 @@ class FastLogisticRegressionClassifier(LogisticRegressionClassifier):
 def is_korean_or_chinese(text: str) -> bool:
     """Whether the text has a Hangul syllable or a CJK unified ideograph (the scripts `make nlu-report` scores)."""
     return any("\uac00" <= c <= "\ud7a3" or "\u4e00" <= c <= "\u9fff" for c in text)
+
+
+def _row_width(message: Message, script_copies: bool) -> int:
+    """The width of ``_sentence_row``'s row, read from the features' shapes without building it."""
+    width = dense = 0
+    for feature in message.features:
+        if feature.attribute == TEXT and feature.type == FEATURE_TYPE_SENTENCE:
+            width += feature.features.shape[-1]
+            dense += 0 if feature.is_sparse() else feature.features.shape[-1]
+    return width + (2 * dense if script_copies else 0)
 
 
 def _sentence_row(message: Message, script_copies: bool = False) -> csr_matrix:
