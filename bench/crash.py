@@ -125,7 +125,7 @@ def cores_busy(used: Samples, until: float) -> str:
         return "not measured"
     spent = next((u for u in used if u[0] >= until), used[-1])[0] - used[0][0]
     busy = ", ".join(f"{name} {value:.2f}" for name, value in cores.items())
-    return f"{busy} (over {spent:.1f} s; the Rasa server with its NLU child)"
+    return f"{busy} (over {spent:.1f} s; rasa is the server with its NLU child, rasa:nlu_child the child alone)"
 
 
 async def run_crash(print_line: Callable[[str, str], None], instances: int = 1) -> None:

@@ -45,14 +45,20 @@ T = TypeVar("T")
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a live process and its live children (a Rasa server's NLU process), from /proc."""
-    total = 0.0
-    for one in (pid, *children_of(pid)):
-        try:
-            fields = Path(f"/proc/{one}/stat").read_text().rpartition(")")[2].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue  # exited meanwhile
-        total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14 and 15)
-    return total
+    return _own_cpu_seconds(pid) + children_cpu_seconds(pid)
+
+
+def children_cpu_seconds(pid: int) -> float:
+    """The same of the live children alone."""
+    return sum(_own_cpu_seconds(child) for child in children_of(pid))
+
+
+def _own_cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0  # exited meanwhile
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14 and 15)
 
 
 @dataclass
@@ -89,8 +95,14 @@ class LiveStack:
         return self.processes[name].pid
 
     def cpu(self) -> dict[str, float]:
-        """CPU seconds used so far by each process (this one included, as "bench")."""
+        """CPU seconds used so far by each process (this one included, as "bench").
+
+        A Rasa server's figure includes its NLU child's; ``<server>:nlu_child`` gives the child's alone.
+        """
         used = {name: cpu_seconds(p.pid) for name, p in self.processes.items() if p.poll() is None}
+        for name in self.rasa_names:
+            if name in used:
+                used[f"{name}:nlu_child"] = children_cpu_seconds(self.pid(name))
         used["bench"] = time.process_time()
         return used
 
