@@ -64,7 +64,7 @@ async def test_the_parse_runs_in_its_thread_with_the_answers_of_the_inline_parse
         running.cancel()
     assert [p["intent"] for p in off_loop] == [p["intent"] for p in inline]
     assert [p["entities"] for p in off_loop] == [p["entities"] for p in inline]
-    assert {thread for thread, _ in during} == {"nlu-parse_0"}
+    assert all(thread.startswith("nlu-parse_") for thread, _ in during), "parsed in the parse threads"
     assert sum(count for _, count in during) > 0, "the event loop ran while the graph parsed"
 
 
@@ -121,6 +121,27 @@ async def test_the_child_process_parses_as_the_server_would(
     assert [p["intent"] for p in in_child] == [p["intent"] for p in inline]
     assert [p["entities"] for p in in_child] == [p["entities"] for p in inline]
     assert [p["intent_ranking"] for p in in_child] == [p["intent_ranking"] for p in inline]
+
+
+async def test_parses_wait_in_the_childs_pipe_and_each_gets_its_own_answer(
+    served_agent: Any, child: NluProcess, parsed_in_server: list[str]
+) -> None:
+    """While the child parses one message the next ones are already in its pipe: it never idles between two."""
+    processor: MessageProcessor = served_agent.processor
+    pid = await until_ready(child)
+    one_by_one = await parse_all(processor)
+    texts = TEXTS[: parse_off_loop.PARSES_IN_FLIGHT]
+    os.kill(pid, signal.SIGSTOP)  # the child takes nothing out of its pipe meanwhile
+    try:
+        together = asyncio.gather(*(processor.parse_message(UserMessage(text, sender_id="t")) for text in texts))
+        await until(lambda: len(child._waiting) == len(texts), 5)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    answers = await together
+    assert [p["text"] for p in answers] == texts
+    assert [p["intent"] for p in answers] == [p["intent"] for p in one_by_one[: len(texts)]]
+    assert [p["entities"] for p in answers] == [p["entities"] for p in one_by_one[: len(texts)]]
+    assert parsed_in_server == [] and child.pid == pid
 
 
 async def test_a_killed_child_is_started_again_and_the_server_parses_meanwhile(

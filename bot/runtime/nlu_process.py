@@ -5,8 +5,11 @@ CRF entity extractor) is about half of a turn's CPU, and most of it holds the in
 lock: while it runs, nothing else of the server does. In a backlog (the restart after a
 crash) the server was bound to one core and the second idled (issue 13's profile). The
 child loads the model file the server was started with and parses there; the server's
-parse thread (``parse_off_loop``) hands it the message and waits without the lock, so the
-server's loop runs the policies, actions and channels of other turns meanwhile.
+parse threads (``parse_off_loop``) hand it messages and wait without the lock, so the
+server's loop runs the policies, actions and channels of other turns meanwhile. Several
+requests may wait in the pipe, so in a backlog the child parses one message after another
+instead of idling while the server, busy with other turns, takes each answer and sends the
+next (session 18: the child was busy only half the time, and parses capped the turns).
 
 The child only helps. Until it has loaded, when it dies, fails a parse or does not answer
 within ``ANSWER_SECONDS``, for a message the pipe cannot carry, for another model (one
@@ -25,6 +28,7 @@ import multiprocessing
 import os
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -42,7 +46,8 @@ ANSWER_SECONDS = 5.0  # a parse takes 20-70 ms of CPU; a child silent this long 
 STABLE_SECONDS = 600.0  # a child that ran this long before failing is started again at once
 FIRST_PAUSE_SECONDS, LONGEST_PAUSE_SECONDS = 30.0, 600.0
 PARENT_CHECK_SECONDS = 1.0
-READY, PARSED, FAILED = "ready", "parsed", "failed"
+LARGEST_REQUEST_BYTES = 16_384  # a longer message is parsed in the server: a few waiting requests fit the pipe
+READY, PARSED, FAILED, LOST = "ready", "parsed", "failed", "lost"  # lost: the child ended before it answered
 
 
 def restart_pause(failures: int) -> float:
@@ -73,15 +78,36 @@ class ParseRequest:
         )
 
 
+class _Answer:
+    """The child's answer to one request, handed over by the thread that reads the pipe."""
+
+    def __init__(self) -> None:
+        self.given = threading.Event()
+        self.kind = LOST
+        self.detail: Any = None
+
+    def give(self, kind: str, detail: Any = None) -> None:
+        self.kind, self.detail = kind, detail
+        self.given.set()
+
+
 class NluProcess:
-    """The child and the server's end of its pipe. Used from one thread only (``parse_off_loop``'s)."""
+    """The child and the server's end of its pipe; ``parse`` may be called from several threads at once.
+
+    Requests are pipelined: each parse sends its message and waits for its own answer, so
+    while the child parses one message the next is already in its pipe and the child never
+    idles between two. The child answers in the order it was asked; one thread per child
+    reads the answers and hands each to the parse that waits for it (``_Answer``).
+    """
 
     def __init__(self, model: Path, logging_config: Path | None = None) -> None:
         self.model = model
         self._logging_config = logging_config
         self._owner = os.getpid()
+        self._lock = threading.Lock()  # the child's state, and the order of requests and answers
         self._process: BaseProcess | None = None
         self._pipe: Connection | None = None
+        self._waiting: deque[_Answer] = deque()  # requests sent to the current child, oldest first
         self._ready = False
         self._started_at = 0.0
         self._failures = 0
@@ -92,7 +118,7 @@ class NluProcess:
         return self._process.pid if self._process is not None else None
 
     def start(self) -> None:
-        """Start the child loading the model (it says when it is ready); returns at once."""
+        """Start the child loading the model (its answer thread learns when it is ready); returns at once."""
         context = multiprocessing.get_context("spawn")
         server_end, child_end = context.Pipe()
         config = str(self._logging_config) if self._logging_config else None
@@ -103,74 +129,96 @@ class NluProcess:
         child_end.close()  # the child's end lives in the child only: the server's death closes the pipe
         self._process, self._pipe, self._ready = process, server_end, False
         self._started_at, self._restart_at = time.monotonic(), None
+        threading.Thread(target=self._read_answers, args=(server_end,), name="nlu-answers", daemon=True).start()
         logger.info("NLU process %s started, loading %s", process.pid, self.model.name)
 
     def parse(self, request: ParseRequest) -> dict[str, Any] | None:
         """The child's parse of ``request``, or None when it cannot give one now (the caller parses)."""
-        if os.getpid() != self._owner or not self._is_ready() or self._pipe is None:
+        if os.getpid() != self._owner:
             return None
         try:
             payload = bytes(ForkingPickler.dumps(request))
         except Exception as error:  # metadata the pipe cannot carry; nothing was sent
             logger.warning("a message could not be handed to the NLU process (%s): parsing it in the server", error)
             return None
-        try:
-            self._pipe.send_bytes(payload)
-            if not self._pipe.poll(ANSWER_SECONDS):
-                raise TimeoutError(f"no answer within {ANSWER_SECONDS:.0f}s")
-            kind, answer = self._pipe.recv()
-        except (OSError, EOFError, TimeoutError) as error:
-            self._failed(f"the NLU process failed ({error})")
+        if len(payload) > LARGEST_REQUEST_BYTES:  # requests waiting in the pipe must never fill it
             return None
-        if kind != PARSED:  # the server's own parse meets the same error and logs it in full
-            logger.warning("the NLU process could not parse a message (%s): parsing it in the server", answer)
+        answer = _Answer()
+        with self._lock:
+            if not self._is_ready() or (pipe := self._pipe) is None:
+                return None
+            try:
+                pipe.send_bytes(payload)
+            except OSError as error:
+                self._failed(f"the NLU process failed ({error})")
+                return None
+            self._waiting.append(answer)
+        if not answer.given.wait(ANSWER_SECONDS):
+            with self._lock:
+                if self._pipe is pipe:
+                    self._failed(f"the NLU process did not answer within {ANSWER_SECONDS:.0f}s")
             return None
-        parsed: dict[str, Any] = answer
+        if answer.kind == FAILED:  # the server's own parse meets the same error and logs it in full
+            logger.warning("the NLU process could not parse a message (%s): parsing it in the server", answer.detail)
+        parsed: dict[str, Any] | None = answer.detail if answer.kind == PARSED else None
         return parsed
 
     def stop(self) -> None:
-        """Kill the child (hung or not) and close the pipe."""
-        process, pipe = self._process, self._pipe
+        """Kill the child (hung or not); the parses waiting for it parse in the server."""
+        with self._lock:
+            self._stop()
+
+    def _stop(self) -> None:
+        process = self._process
         self._process, self._pipe, self._ready = None, None, False
+        while self._waiting:
+            self._waiting.popleft().give(LOST)
+        if process is not None:
+            process.kill()  # its answer thread meets the end of the pipe and closes it
+            process.join(timeout=5)
+
+    def _read_answers(self, pipe: Connection) -> None:
+        """The answer thread of one child: its ready message, then each answer to the oldest request."""
         try:
-            if process is not None:
-                process.kill()
-                process.join(timeout=5)
+            while True:
+                try:
+                    kind, detail = pipe.recv()
+                except (OSError, EOFError) as error:
+                    with self._lock:
+                        if self._pipe is pipe:  # not stopped on purpose
+                            self._failed(f"the NLU process ended ({error or type(error).__name__})")
+                    return
+                with self._lock:
+                    if self._pipe is not pipe:
+                        return
+                    if self._ready:
+                        if self._waiting:  # always: the child answers only what it was asked
+                            self._waiting.popleft().give(kind, detail)
+                    elif kind == READY:
+                        self._ready = True
+                        logger.info("NLU process %s ready (loaded in %.1f s)", self.pid, detail)
+                    else:
+                        logger.error("the NLU process could not load the model (%s): parsing in the server", detail)
+                        self._stop()
+                        self._restart_at = float("inf")  # the same file will not load the next time either
+                        return
         finally:
-            if pipe is not None:
-                pipe.close()
+            pipe.close()
 
     def _failed(self, why: str) -> None:
-        """Stop a child that died or hung; schedule its successor."""
+        """Stop a child that died or hung (the lock held); schedule its successor."""
         now = time.monotonic()
         self._failures = 0 if now - self._started_at > STABLE_SECONDS else self._failures + 1
         pause = restart_pause(self._failures)
         logger.error("%s: parsing in the server, a new NLU process in %.0f s", why, pause)
-        self.stop()
+        self._stop()
         self._restart_at = now + pause
 
     def _is_ready(self) -> bool:
-        if self._process is None:
-            if self._restart_at is not None and time.monotonic() >= self._restart_at:
-                self.start()
-            return False
-        if self._ready:
-            return True
-        if self._pipe is None or not self._pipe.poll(0):
-            return False
-        try:
-            kind, detail = self._pipe.recv()
-        except (OSError, EOFError) as error:
-            self._failed(f"the NLU process ended before it was ready ({error or type(error).__name__})")
-            return False
-        if kind != READY:
-            logger.error("the NLU process could not load the model (%s): parsing in the server", detail)
-            self.stop()
-            self._restart_at = float("inf")  # the same file will not load the next time either
-            return False
-        self._ready = True
-        logger.info("NLU process %s ready (loaded in %.1f s)", self.pid, detail)
-        return True
+        """Whether the child parses now (the lock held); starts a successor once its pause is over."""
+        if self._process is None and self._restart_at is not None and time.monotonic() >= self._restart_at:
+            self.start()
+        return self._ready
 
 
 def parsing_processor(model: str) -> MessageProcessor:

@@ -5,11 +5,12 @@ event loop stops for the tokenizers, featurizers, the sentence embedding (the la
 part, about 11 ms) and the classifier, and every other conversation's database call,
 send and webhook waits until it is done. The embedding engine lets go of the interpreter
 lock while it computes, so in a thread the loop goes on meanwhile, and on a 2-core
-machine the second core does the work. One thread: parses stay one at a time, as they
-were on the loop (the CRF entity extractor's tagger holds the sequence it is given
-between two calls, so two parses at once could mix their entities). When the server was
-started with a child NLU process (``nlu_process``), the thread hands the parse to it, and
-parses itself only when the child cannot.
+machine the second core does the work. The graph parses one message at a time here, as it
+did on the loop (the CRF entity extractor's tagger holds the sequence it is given between
+two calls, so two parses at once could mix their entities). When the server was started
+with a child NLU process (``nlu_process``), the threads hand their messages to it, up to
+``PARSES_IN_FLIGHT`` at once so the child always has the next one, and the graph here
+parses only what the child cannot.
 
 This is ``parse_message`` of rasa 3.6.21 with that one call moved; rasa is pinned.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -27,7 +29,9 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.runtime.nlu_process import NluProcess, ParseRequest
 
-_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlu-parse")
+PARSES_IN_FLIGHT = 3  # one parsing in the child, the next two waiting in its pipe
+_executor = ThreadPoolExecutor(max_workers=PARSES_IN_FLIGHT, thread_name_prefix="nlu-parse")
+_graph_here = threading.Lock()  # this process's graph parses one message at a time
 _child: NluProcess | None = None
 
 
@@ -65,7 +69,8 @@ def _parse(
         parsed = _child.parse(ParseRequest.of(message, only_output_properties))
         if parsed is not None:
             return parsed
-    return processor._parse_message_with_graph(message, tracker, only_output_properties)
+    with _graph_here:
+        return processor._parse_message_with_graph(message, tracker, only_output_properties)
 
 
 def install(child: NluProcess | None = None) -> None:
