@@ -15,6 +15,7 @@ from bot.runtime.launch import _given
         ["run", "--model=models/a.tar.gz"],
         ["run", "-m", "models/a.tar.gz"],
         ["run", "-mmodels/a.tar.gz"],
+        ["run", "--mod", "models/a.tar.gz"],  # argparse's abbreviations, which Rasa's parser accepts
         ["run", "--port", "5005", "--enable-api", "-m", "models/a.tar.gz", "--cors", "*"],
     ],
 )
@@ -27,10 +28,11 @@ def test_the_model_is_read_in_each_form_rasa_accepts(arguments: list[str]) -> No
 def test_the_logging_file_is_read_with_or_without_an_equals_sign() -> None:
     assert _given(["run", "--logging-config-file", "logging.yml"]).logging_config == "logging.yml"
     assert _given(["run", "actions", "--logging-config-file=logging.yml"]).logging_config == "logging.yml"
+    assert _given(["run", "--logging-config", "logging.yml"]).logging_config == "logging.yml"
     assert _given(["run"]).logging_config is None
     assert _given(["run"]).model is None
 
 
-@pytest.mark.parametrize("arguments", [["run", "--help"], ["run", "-h"], ["run", "--model"]])
+@pytest.mark.parametrize("arguments", [["run", "--help"], ["run", "-h"], ["run", "--he"], ["run", "--model"]])
 def test_help_or_a_command_line_rasa_will_refuse_starts_nothing(arguments: list[str]) -> None:
     assert _given(arguments).help, "Rasa prints its usage and exits: no NLU child is started for it"

@@ -4,6 +4,7 @@ answers, the event loop goes on meanwhile, and a child that dies or hangs costs 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +132,7 @@ async def test_parses_wait_in_the_childs_pipe_and_each_gets_its_own_answer(
     processor: MessageProcessor = served_agent.processor
     pid = await until_ready(child)
     one_by_one = await parse_all(processor)
-    texts = TEXTS[: parse_off_loop.PARSES_IN_FLIGHT]
+    texts = TEXTS[: nlu_process.PARSES_IN_FLIGHT]
     os.kill(pid, signal.SIGSTOP)  # the child takes nothing out of its pipe meanwhile
     try:
         together = asyncio.gather(*(processor.parse_message(UserMessage(text, sender_id="t")) for text in texts))
@@ -142,6 +144,34 @@ async def test_parses_wait_in_the_childs_pipe_and_each_gets_its_own_answer(
     assert [p["intent"] for p in answers] == [p["intent"] for p in one_by_one[: len(texts)]]
     assert [p["entities"] for p in answers] == [p["entities"] for p in one_by_one[: len(texts)]]
     assert parsed_in_server == [] and child.pid == pid
+
+
+async def test_more_callers_than_the_pipe_takes_wait_their_turn_and_none_blocks_for_good(
+    child: NluProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stopped child reads nothing: requests past ``PARSES_IN_FLIGHT`` must not fill its pipe and block the send."""
+    pid = await until_ready(child)
+    monkeypatch.setattr(nlu_process, "ANSWER_SECONDS", 1.0)
+    big = ParseRequest("출금이 안 돼요 " * 700, "t", None, None, None, True)  # about 12 KB
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        callers = 40  # 500 KB of requests: more than the pipe holds
+        started = time.monotonic()
+        threads = ThreadPoolExecutor(max_workers=callers)
+        try:
+            loop = asyncio.get_running_loop()
+            answers = await asyncio.wait_for(
+                asyncio.gather(*(loop.run_in_executor(threads, child.parse, big) for _ in range(callers))), 30
+            )
+        finally:
+            threads.shutdown(wait=False)  # a blocked send would never return: do not wait for it
+        assert answers == [None] * callers, "the stopped child answered nothing: each caller parses itself"
+        assert time.monotonic() - started < 10
+        assert not child._lock.locked()
+        assert not _alive(pid), "the child that did not answer was killed"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
 
 
 async def test_a_killed_child_is_started_again_and_the_server_parses_meanwhile(

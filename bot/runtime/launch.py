@@ -70,11 +70,11 @@ def main() -> None:
 def _given(arguments: list[str]) -> argparse.Namespace:
     """``model``, ``logging_config`` and ``help`` of Rasa's arguments, read before Rasa is imported.
 
-    Read with argparse as Rasa's own parser reads them, so ``--model=PATH`` and ``-mPATH`` name
-    the model ``rasa run`` will load too; everything else, and a wrong command line, is Rasa's to
-    read and report.
+    Read with argparse, as Rasa's own parser reads them (abbreviations such as ``--mod`` too), so
+    ``--model=PATH`` and ``-mPATH`` name the model ``rasa run`` will load; everything else, and a
+    wrong command line, is Rasa's to read and report.
     """
-    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False, exit_on_error=False)
+    parser = argparse.ArgumentParser(add_help=False, exit_on_error=False)
     parser.add_argument("-m", "--model")
     parser.add_argument(LOGGING_FLAG, dest="logging_config")
     parser.add_argument("-h", "--help", action="store_true")

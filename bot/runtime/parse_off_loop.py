@@ -27,9 +27,8 @@ from rasa.core.channels.channel import UserMessage
 from rasa.core.processor import MessageProcessor, structlogger
 from rasa.shared.core.trackers import DialogueStateTracker
 
-from bot.runtime.nlu_process import NluProcess, ParseRequest
+from bot.runtime.nlu_process import PARSES_IN_FLIGHT, NluProcess, ParseRequest
 
-PARSES_IN_FLIGHT = 3  # one parsing in the child, the next two waiting in its pipe
 _executor = ThreadPoolExecutor(max_workers=PARSES_IN_FLIGHT, thread_name_prefix="nlu-parse")
 _graph_here = threading.Lock()  # this process's graph parses one message at a time
 _child: NluProcess | None = None

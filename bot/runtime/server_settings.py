@@ -98,7 +98,8 @@ def usable_cores(cgroup_root: Path = Path("/sys/fs/cgroup"), own_cgroup: Path = 
     """The cores this process may run on, or its cgroup's CPU quota where that is less (``docker --cpus``).
 
     The quota is read from cgroup v2's ``cpu.max`` (in the process's own group, or at the root
-    as a container sees it) or v1's ``cpu.cfs_quota_us``; none readable means no quota.
+    as a container sees it) or v1's ``cpu.cfs_quota_us`` at the cpu controller's root (as a
+    container sees it); none readable means no quota. A quota on a parent group is not seen.
     """
     cores = float(len(os.sched_getaffinity(0)))
     own = ""
@@ -107,7 +108,7 @@ def usable_cores(cgroup_root: Path = Path("/sys/fs/cgroup"), own_cgroup: Path = 
     v2 = [cgroup_root / own.lstrip("/") / "cpu.max", cgroup_root / "cpu.max"]
     v1 = [cgroup_root / folder / "cpu.cfs_quota_us" for folder in ("cpu", "cpu,cpuacct")]
     for path in v2 + v1:
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError, ZeroDivisionError):
             if path.name == "cpu.max":
                 quota, period = path.read_text().split()[:2]
             else:

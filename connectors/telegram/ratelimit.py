@@ -3,7 +3,7 @@
 PTB's ``AIORateLimiter`` pauses *every* request after a ``RetryAfter``; a support bot talks
 to many customers at once, so here a 429 pauses only the chat it was about. Telegram counts
 the overall limit for the bot, not per process: several servers share it through Redis.
-"typing..." only takes budget nobody waits for: during a backlog the replies have it all.
+"typing..." only takes budget no message of this process waits for: in a backlog the replies go first.
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from telegram.ext import BaseRateLimiter
 
 logger = logging.getLogger(__name__)
 
-# Requests that put a message into a chat; chat actions, callback answers and file look-ups
+# Requests that put a message into a chat; callback answers and file look-ups
 # only count towards the overall limit.
 MAX_TRACKED_CHATS = 10_000
-_UNTHROTTLED_PER_CHAT = frozenset({"sendChatAction", "answerCallbackQuery", "getFile", "getMe"})
+_UNTHROTTLED_PER_CHAT = frozenset({"answerCallbackQuery", "getFile", "getMe"})
 # Cosmetic requests: sent only when the overall budget has room at once, skipped otherwise.
 _ONLY_WITH_SPARE_BUDGET = frozenset({"sendChatAction"})
 
