@@ -111,19 +111,21 @@ def budget_use(fake: FakeBotApi, since: float, stack: LiveStack) -> str:
 Samples = list[tuple[float, dict[str, float]]]  # (time.perf_counter(), CPU seconds of each process so far)
 
 
-def cores_used(used: Samples, since: float, until: float) -> dict[str, float] | None:
-    """Cores each process used from the first sample at or after ``since`` to the first at or after ``until``."""
+def cores_used(used: Samples, since: float, until: float) -> tuple[dict[str, float], float] | None:
+    """Cores each process used from the first sample at or after ``since`` to the first at or after ``until``,
+    and the seconds between those two samples."""
     (t0, first) = next(u for u in used if u[0] >= since)
     (t1, last) = next((u for u in used if u[0] >= until), used[-1])
-    return {name: (last[name] - first[name]) / (t1 - t0) for name in last if name in first} if t1 > t0 else None
+    spent = t1 - t0
+    return ({name: (last[name] - first[name]) / spent for name in last if name in first}, spent) if spent > 0 else None
 
 
 def cores_busy(used: Samples, until: float) -> str:
     """The cores each process kept busy from the first sample to ``until``, as a bench line."""
-    cores = cores_used(used, used[0][0], until)
-    if cores is None:
+    measured = cores_used(used, used[0][0], until)
+    if measured is None:
         return "not measured"
-    spent = next((u for u in used if u[0] >= until), used[-1])[0] - used[0][0]
+    cores, spent = measured
     busy = ", ".join(f"{name} {value:.2f}" for name, value in cores.items())
     return f"{busy} (over {spent:.1f} s; rasa is the server with its NLU child, rasa:nlu_child the child alone)"
 
@@ -188,7 +190,8 @@ async def run_crash(print_line: Callable[[str, str], None], instances: int = 1) 
                     if c not in complete_at and chat_state(line.texts[c], counts[t])[0] == 0:
                         complete_at[c] = line.replies[c][counts[t] - 1] if counts[t] else now
                 last = max((line.replies[c][-1] for c in chats if line.replies[c]), default=killed)
-                rasa_idle = (cores_used(used, now - IDLE_WINDOW, now) or {}).get("rasa", 1.0) < IDLE_CORES
+                recent = cores_used(used, now - IDLE_WINDOW, now)
+                rasa_idle = recent is not None and recent[0].get("rasa", 1.0) < IDLE_CORES
                 done = len(complete_at) == BURST or (now - last > SILENCE and rasa_idle)
                 if now > watch_until and done:
                     break

@@ -64,11 +64,11 @@ class FastLogisticRegressionClassifier(LogisticRegressionClassifier):
         if coefficients is not None and not coefficients.flags.f_contiguous:
             self.clf.coef_ = np.asfortranarray(coefficients)  # same values; coef_.T is now C-contiguous
         copies = bool(self.config["script_copies"])
-        featured = [message for message in messages if _row_width(message, copies) == self.clf.n_features_in_]
-        if featured:
-            super().process(featured)
-        for message in messages:
-            if not any(message is one for one in featured):
+        complete = [_row_width(message, copies) == self.clf.n_features_in_ for message in messages]
+        if any(complete):
+            super().process([message for message, whole in zip(messages, complete, strict=True) if whole])
+        for message, whole in zip(messages, complete, strict=True):
+            if not whole:
                 message.set(INTENT, {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0}, add_to_output=True)
                 message.set(INTENT_RANKING_KEY, [], add_to_output=True)
         return messages

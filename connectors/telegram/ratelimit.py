@@ -44,26 +44,22 @@ class SlidingWindow:
 
     async def acquire(self) -> None:
         async with self._lock:
-            while True:
-                now = time.monotonic()
-                while self._times and self._times[0] <= now - self._period:
-                    self._times.popleft()
-                if len(self._times) < self._limit:
-                    self._times.append(now)
-                    return
-                await asyncio.sleep(self._times[0] + self._period - now)
+            while (wait := self._take_now()) > 0:
+                await asyncio.sleep(wait)
 
     async def try_acquire(self) -> bool:
         """Acquire only if nobody waits and the window has room now; never waits."""
-        if self._lock.locked():
-            return False
+        return not self._lock.locked() and self._take_now() == 0
+
+    def _take_now(self) -> float:
+        """0 when an acquisition fits now (recorded), else the seconds until the oldest leaves the window."""
         now = time.monotonic()
         while self._times and self._times[0] <= now - self._period:
             self._times.popleft()
-        if len(self._times) >= self._limit:
-            return False
-        self._times.append(now)
-        return True
+        if len(self._times) < self._limit:
+            self._times.append(now)
+            return 0.0
+        return self._times[0] + self._period - now
 
 
 class Window(Protocol):
