@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.cases.store import Case
 from bot.desk.typing import CustomerTyping
+from connectors.telegram.ratelimit import PerChatRateLimiter
 from connectors.telegram.sender import TelegramSender
 from tests.auxil.desk_app import act, context_of, open_case, origin, running_desk, signed_in
 from tests.auxil.fake_telegram import FakeTelegram
@@ -76,3 +79,26 @@ async def test_the_throttle_lets_the_next_action_through_after_the_interval(data
         finally:
             await typing.stop()
         assert [c.params["action"] for c in fake.calls_to("sendChatAction", CHAT)] == ["typing", "typing"]
+
+
+async def test_an_action_the_send_budget_skipped_is_not_reported_shown_and_holds_nothing_back(
+    database_url: str,
+) -> None:
+    """Replies waiting for the budget come first; the agent's next keystroke tries again at once."""
+    async with FakeTelegram() as fake, running_desk(database_url) as server:
+        case = _telegram_case(server)
+        limiter = PerChatRateLimiter(per_chat_interval=0.0, overall_limit=2, overall_period=0.5)
+        sender = TelegramSender.create("123:customer-bot", base_url=fake.base_url, rate_limiter=limiter)
+        typing = CustomerTyping(sender, clock=lambda: 100.0)  # the interval never passes
+        try:
+            await sender.start()  # getMe takes one send of the window
+            replies = asyncio.gather(*(sender.send_text(CHAT, f"reply {i}") for i in range(3)))
+            await fake.wait_for("sendMessage", count=1)
+            assert await typing.shown(case) is False  # two replies wait for the budget: skipped
+            await replies
+            await asyncio.sleep(0.5)  # the window empties
+            assert await typing.shown(case) is True
+            assert await typing.shown(case) is False  # and this one holds the next back
+        finally:
+            await typing.stop()
+        assert len(fake.calls_to("sendChatAction", CHAT)) == 1

@@ -139,10 +139,10 @@ async def test_group_and_overall_windows(fake: FakeTelegram) -> None:
 async def test_typing_takes_only_budget_no_message_waits_for(fake: FakeTelegram) -> None:
     """During a backlog "typing..." would take the sends the waiting replies need: it is skipped then."""
     async with make_sender(fake, overall_limit=4, overall_period=0.5) as sender:  # PTB's getMe takes one
-        await sender.typing(1)  # budget to spare: shown
+        assert await sender.typing(1) is True  # budget to spare: shown
         messages = asyncio.gather(*(sender.send_text(100 + i, "x") for i in range(5)))  # 3 of these wait
         await fake.wait_for("sendMessage", count=2)
-        await sender.typing(2)  # messages wait for the budget: skipped, no call
+        assert await sender.typing(2) is False  # messages wait for the budget: skipped, no call
         await messages
         assert [call.chat_id for call in fake.calls_to("sendChatAction")] == [1]
         sent = [call.at for call in fake.calls_to("sendMessage")]

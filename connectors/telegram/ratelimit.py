@@ -207,7 +207,7 @@ class PerChatRateLimiter(BaseRateLimiter[int]):
         if endpoint in _ONLY_WITH_SPARE_BUDGET:
             if not await self._overall.try_acquire():
                 logger.debug("%s skipped: the send budget has no room to spare", endpoint)
-                return True  # as Telegram answers a chat action; the customer sees the reply sooner instead
+                return False  # not shown (Telegram answers True): the customer sees the reply sooner instead
             return await callback(*args, **kwargs)
         chat_id = data.get("chat_id")
         if chat_id is None or endpoint in _UNTHROTTLED_PER_CHAT:

@@ -212,12 +212,16 @@ class TelegramSender:
             filename=filename,
         )
 
-    async def typing(self, chat_id: int | str) -> None:
-        """Show "typing..." while the bot thinks; it is cosmetic, so a failure is only logged."""
+    async def typing(self, chat_id: int | str) -> bool:
+        """Show "typing..." while the bot thinks; whether it was shown (it is cosmetic: a failure is only logged).
+
+        False too when the rate limiter skipped it to keep the send budget for replies.
+        """
         try:
-            await self._bot.send_chat_action(chat_id, ChatAction.TYPING)
+            return bool(await self._bot.send_chat_action(chat_id, ChatAction.TYPING))
         except Exception:
             logger.warning("could not send the typing action to chat %s", chat_id, exc_info=True)
+            return False
 
     @contextlib.asynccontextmanager
     async def keep_typing(self, chat_id: int | str, every: float = 4.0, after: float = 1.0) -> AsyncIterator[None]:
