@@ -89,14 +89,33 @@ class ConversationGate:
         redacted_before: tuple[str, ...] = (),
         message_id: str | None = None,
     ) -> Admission:
-        """Redact ``text`` (in a thread: it is CPU work) and record it on the customer's active case, if any.
+        """Redact ``text`` and record it on the customer's active case, if any.
 
+        One trip off the event loop for all of it (the redaction is CPU work, the rest
+        database calls): on a busy server each trip waits for the loop to let it start and
+        to take its result back, which took longer than the work itself.
         ``redacted_before`` are kinds of secret the channel took out of the message before
         storing it (Telegram's inbox): the customer is warned about them as well.
         ``message_id`` (the channel's, as Rasa gets it) keeps the line once when the message is tried again.
         """
         messages.received(channel)
-        redaction = await asyncio.to_thread(redact, valid_unicode(text), txid_expected=txid_expected)
+        admission = await asyncio.to_thread(
+            self._admit, channel, sender_id, text, txid_expected, redacted_before, message_id
+        )
+        if admission.redaction.kinds:
+            logger.info("redacted %s from %s message of %s", ",".join(admission.redaction.kinds), channel, sender_id)
+        return admission
+
+    def _admit(
+        self,
+        channel: str,
+        sender_id: str,
+        text: str,
+        txid_expected: bool,
+        redacted_before: tuple[str, ...],
+        message_id: str | None,
+    ) -> Admission:
+        redaction = redact(valid_unicode(text), txid_expected=txid_expected)
         if redacted_before:
             redaction = replace(redaction, kinds=tuple(dict.fromkeys((*redacted_before, *redaction.kinds))))
         notices: list[str] = []
@@ -105,11 +124,11 @@ class ConversationGate:
         if redaction.ambiguous_hash:
             notices.append(AMBIGUOUS_HASH_NOTICE)
         language = detect(redaction.text)
-        case = await asyncio.to_thread(self._store.active_case, channel, sender_id)
+        case = self._store.active_case(channel, sender_id)
         comment_case = agent_resolved = None
         if case is None:
-            latest = await asyncio.to_thread(self._store.latest_case, channel, sender_id)
-            answer = await self._rating_answer(latest, sender_id, redaction, notices, language, message_id)
+            latest = self._store.latest_case(channel, sender_id)
+            answer = self._rating_answer(latest, sender_id, redaction, notices, language, message_id)
             if answer is not None:
                 return answer
             if latest is not None and self._awaits_comment(latest):
@@ -118,24 +137,21 @@ class ConversationGate:
                 agent_resolved = latest
         else:
             line = TranscriptLine(role="customer", text=redaction.text, author=sender_id, key=message_id)
-            await asyncio.to_thread(self._store.record_message, case.id, line)
+            self._store.record_message(case.id, line)
             if language is not None and language != case.language:  # notices on the agent's behalf follow it
-                await asyncio.to_thread(self._store.set_language, case.id, language)
-        human_case = case if case is not None and case.status == "claimed" else None
-        if redaction.kinds:
-            logger.info("redacted %s from %s message of %s", ",".join(redaction.kinds), channel, sender_id)
+                self._store.set_language(case.id, language)
         return Admission(
             text=redaction.text,
             redaction=redaction,
             notices=tuple(notices),
-            human_case=human_case,
+            human_case=case if case is not None and case.status == "claimed" else None,
             language=language,
             comment_case=comment_case,
             agent_resolved=agent_resolved,
             message_id=message_id,
         )
 
-    async def _rating_answer(
+    def _rating_answer(
         self,
         latest: Case | None,
         sender_id: str,
@@ -148,13 +164,13 @@ class ConversationGate:
         answer_language = language or (latest.language if latest is not None else None)
         if redaction.text.strip() == SKIP_COMMENT:
             if latest is not None and self._awaits_comment(latest):
-                await asyncio.to_thread(self._store.comment_on_rating, latest.id, "")
+                self._store.comment_on_rating(latest.id, "")
             skipped = (*notices, RATING_COMMENT_SKIPPED)
             return Admission(redaction.text, redaction, skipped, None, language=answer_language, comment_answered=True)
-        if await self._kept_as_comment(latest, message_id):
+        if self._kept_as_comment(latest, message_id):
             thanks = (*notices, RATING_COMMENT_THANKS)
             return Admission(redaction.text, redaction, thanks, None, language=answer_language, comment_answered=True)
-        rated = await asyncio.to_thread(self._take_rating, latest, sender_id, redaction.text, message_id)
+        rated = self._take_rating(latest, sender_id, redaction.text, message_id)
         if rated is None:
             return None
         thanks = (*notices, RATING_THANKS)
@@ -173,11 +189,11 @@ class ConversationGate:
         """The message after the rating was not a comment (a new problem, a command): the question is closed."""
         await asyncio.to_thread(self._store.comment_on_rating, case.id, "")
 
-    async def _kept_as_comment(self, case: Case | None, message_id: str | None) -> bool:
+    def _kept_as_comment(self, case: Case | None, message_id: str | None) -> bool:
         """An earlier try of this message was kept as the comment on the case's recent rating (asked only then)."""
         if case is None or message_id is None or not case.rating_comment or not self._rated_lately(case):
             return False
-        return await asyncio.to_thread(self._store.holds_line, case.id, message_id)
+        return self._store.holds_line(case.id, message_id)
 
     def _awaits_comment(self, case: Case) -> bool:
         """True while the case's rating is this recent and its comment question is unanswered."""
@@ -213,10 +229,13 @@ class ConversationGate:
         ``key`` (``line_keys``) keeps it once when its turn runs again.
         """
         messages.sent(channel, "bot")
-        case = await asyncio.to_thread(self._store.active_case, channel, sender_id)
+        await asyncio.to_thread(self._record_on_active_case, channel, sender_id, TranscriptLine("bot", text, key=key))
+
+    def _record_on_active_case(self, channel: str, sender_id: str, line: TranscriptLine) -> None:
+        """Look the case up and record the line in one trip off the event loop."""
+        case = self._store.active_case(channel, sender_id)
         if case is not None:
-            line = TranscriptLine(role="bot", text=text, key=key)
-            await asyncio.to_thread(self._store.record_message, case.id, line)
+            self._store.record_message(case.id, line)
 
 
 def valid_unicode(text: str) -> str:
