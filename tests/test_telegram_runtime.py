@@ -519,3 +519,38 @@ async def test_another_servers_sweep_leaves_a_running_turns_replies_to_it(
         await first.stop()
         await second.stop()
     assert fake.sent_texts(CHAT) == ["one\n\ntwo\n\nthree"]
+
+
+async def test_a_text_turn_leaves_the_event_loop_once_for_each_piece_of_bookkeeping(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a busy server every trip to a thread waits for the loop twice (to start, to be taken back).
+
+    So a turn makes one trip for each step the customer waits on: the update stored, claimed,
+    admitted by the gate, the reply kept on the case and in the outbox, the turn finished with
+    the chat's next update looked up, the reply taken and marked sent.
+    """
+    quiet = {"TELEGRAM_SWEEP_SECONDS": "30", "TELEGRAM_PICKUP_SECONDS": "30", "TELEGRAM_TYPING_AFTER_SECONDS": "30"}
+    async with ChannelHarness(fake, sqlite_url, tmp_path, env=quiet) as harness:
+        trips: list[str] = []
+        to_thread = asyncio.to_thread
+
+        async def counted(function: Any, /, *args: Any, **kwargs: Any) -> Any:
+            trips.append(function.__qualname__)
+            return await to_thread(function, *args, **kwargs)
+
+        monkeypatch.setattr(asyncio, "to_thread", counted)
+        assert (await harness.post(text_update(61, "my deposit has not arrived")))[0] == 200
+        await until(lambda: fake.sent_texts(CHAT) == ["You said: my deposit has not arrived"], 10)
+        await harness.idle()
+    channel_trips = [trip for trip in trips if not trip.startswith("DatabaseUrlTrackerStore.")]  # Rasa's own
+    assert channel_trips == [
+        "TelegramRuntime._store_redacted",
+        "Inbox.claim",
+        "ConversationGate._admit",
+        "ConversationGate._record_on_active_case",
+        "Outbox.add",
+        "TelegramRuntime._finish",
+        "ReplyDelivery._take_next",
+        "Outbox.mark",
+    ]

@@ -49,6 +49,7 @@ from connectors.telegram.storage import (
     CallbackPayloads,
     Claim,
     Inbox,
+    InboxItem,
     Outbox,
 )
 
@@ -82,6 +83,14 @@ class UpdateHandler(Protocol):
     async def __call__(self, update_id: int, update: Update, *, replay: bool, lost_attachment: str | None) -> None: ...
 
     async def cannot_handle(self, update_id: int, chat_id: int, *, unreadable: bool) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Done:
+    """A turn marked done, with its chat's next free update when that was looked up in the same trip."""
+
+    following: InboxItem | None
+    looked: bool
 
 
 @dataclass
@@ -320,11 +329,11 @@ class TelegramRuntime:
         try:
             while queue:
                 update_id = queue[0]
-                await self._process(key, update_id, self._payloads[update_id])
+                done = await self._process(key, update_id, self._payloads[update_id])
                 queue.popleft()
                 self._payloads.pop(update_id, None)
                 if not queue:
-                    await self._follow(key, update_id)
+                    await self._follow(key, update_id, done)
         except Exception:
             logger.exception("the worker of chat %s stopped; the sweep resumes its updates", key)
         finally:
@@ -334,12 +343,12 @@ class TelegramRuntime:
                 for left in queue:  # stopped by an error: forget them here, so the sweep can schedule them again
                     self._payloads.pop(left, None)
 
-    async def _process(self, key: str, update_id: int, payload: dict[str, Any]) -> None:
+    async def _process(self, key: str, update_id: int, payload: dict[str, Any]) -> _Done | None:
         """Claim and run one update's turn; its log lines carry ``tg-<update_id>``, as Rasa's message id does."""
         with log_context.bound(f"tg-{update_id}"):
-            await self._process_update(key, update_id, payload)
+            return await self._process_update(key, update_id, payload)
 
-    async def _process_update(self, key: str, update_id: int, payload: dict[str, Any]) -> None:
+    async def _process_update(self, key: str, update_id: int, payload: dict[str, Any]) -> _Done | None:
         """Run the update's turn once this process has a free turn slot and the update is still free.
 
         The claim comes after the slot: an update waiting here for a slot stays unclaimed, so
@@ -347,18 +356,18 @@ class TelegramRuntime:
         processes on one machine or several thus share one inbox's work, whichever received it.
         """
         if self._handler is None:
-            return
+            return None
         async with self._turns:
             claim = await self._claim_in_turn(update_id)
             if claim is None:
-                return
+                return None
             current = asyncio.current_task()
             assert current is not None
             self._busy[key] = _Busy(update_id, asyncio.get_running_loop().time(), current)
             recorded = await self._db(self.outbox.recorded_keys, update_id) if claim.attempt > 1 else []
             self._turn_replies[update_id] = TurnReplies(recorded)
             try:
-                await self._turn(update_id, payload, claim)
+                return await self._turn(key, update_id, payload, claim)
             finally:
                 self._busy.pop(key, None)
                 self._send_turns_replies(update_id)
@@ -369,8 +378,8 @@ class TelegramRuntime:
         for chat_id in replies.chats if replies is not None else ():
             self.delivery.wake(chat_id)
 
-    async def _turn(self, update_id: int, payload: dict[str, Any], claim: Claim) -> None:
-        """Run the update's turn; done, retried later, or failed with the customer told.
+    async def _turn(self, key: str, update_id: int, payload: dict[str, Any], claim: Claim) -> _Done | None:
+        """Run the update's turn; done, retried later, or failed with the customer told (None unless done).
 
         Transient errors (a store or the network on the way) are retried without limit; a turn
         that itself fails (times out, loses an action call) is set aside after
@@ -381,7 +390,7 @@ class TelegramRuntime:
         if update is None:
             error = f"unreadable update ({attachment_kind(payload) or 'no text'})"
             await self._give_up(update_id, payload, error, unreadable=True, attempt=claim.attempt)
-            return
+            return None
         replay = claim.attempt > 1
         try:
             lost = lost_attachment(payload, update)
@@ -404,7 +413,14 @@ class TelegramRuntime:
             await self._give_up(update_id, payload, f"{type(exc).__name__}: {exc}", attempt=claim.attempt)
         else:
             self._send_turns_replies(update_id)  # before the bookkeeping: the customer waits for them
-            await self._db(self.inbox.finish, update_id, DONE)
+            last = len(self._queues.get(key) or ()) <= 1  # the chat's worker then asks for its next update
+            return await self._db(self._finish, key, update_id, look_ahead=last and not key.startswith("update:"))
+        return None
+
+    def _finish(self, key: str, update_id: int, *, look_ahead: bool) -> _Done:
+        """Mark the turn done and, when asked, look up the chat's next free update: one trip off the loop."""
+        self.inbox.finish(update_id, DONE)
+        return _Done(self.inbox.next_of_chat(key) if look_ahead else None, looked=look_ahead)
 
     async def _retry(self, update_id: int, error: str, attempt: int, *, turn_failed: bool = False) -> None:
         """The turn runs again after a back-off; a transient failure is never marked failed for it."""
@@ -449,11 +465,14 @@ class TelegramRuntime:
         claim = await self._db(self.inbox.claim, update_id)
         return claim if claim.outcome == CLAIMED else None
 
-    async def _follow(self, key: str, previous: int) -> None:
-        """Schedule the chat's next update that another instance stored and left for this turn to end."""
+    async def _follow(self, key: str, previous: int, done: _Done | None) -> None:
+        """Schedule the chat's next update that another instance stored and left for this turn to end.
+
+        ``done``: how the turn ended here, with the next update if its finish looked it up already.
+        """
         if key.startswith("update:"):
             return  # an update without a chat has no successor
-        following = await self._db(self.inbox.next_of_chat, key)
+        following = done.following if done is not None and done.looked else await self._db(self.inbox.next_of_chat, key)
         if following is not None and following.update_id != previous:
             self._enqueue(following.update_id, following.chat_key, following.payload)
 
