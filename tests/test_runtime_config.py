@@ -162,6 +162,14 @@ def test_a_wrong_nlu_process_setting_is_named():
         ({"cpu,cpuacct/cpu.cfs_quota_us": "-1\n", "cpu,cpuacct/cpu.cfs_period_us": "100000\n"}, "", None),
         ({"cpu.max": "100000000 100000\n"}, "0::/\n", None),  # a quota above the cores the process may use
         ({}, "", None),  # nothing readable: no quota
+        # systemd: the slice's CPUQuota=100% holds a service that has none of its own
+        (
+            {"rasa.slice/cpu.max": "100000 100000\n", "rasa.slice/rasa.service/cpu.max": "max 100000\n"},
+            "0::/rasa.slice/rasa.service\n",
+            1.0,
+        ),
+        ({"a/cpu.max": "200000 100000\n", "a/b/cpu.max": "50000 100000\n"}, "0::/a/b\n", 0.5),  # the smallest
+        ({"a/cpu.max": "50000 0\n", "cpu.max": "max 100000\n"}, "0::/a\n", None),  # a zero period is no quota
     ],
 )
 def test_auto_counts_a_containers_cpu_quota_as_its_cores(tmp_path, files, own, cores):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from bot.environment import EnvReader, reading
 
@@ -95,25 +96,33 @@ def nlu_in_child_process(env: Mapping[str, str] | None = None, cores: float | No
 
 
 def usable_cores(cgroup_root: Path = Path("/sys/fs/cgroup"), own_cgroup: Path = Path("/proc/self/cgroup")) -> float:
-    """The cores this process may run on, or its cgroup's CPU quota where that is less (``docker --cpus``).
+    """The cores this process may run on, or its cgroups' CPU quota where that is less (``docker --cpus``).
 
-    The quota is read from cgroup v2's ``cpu.max`` (in the process's own group, or at the root
-    as a container sees it) or v1's ``cpu.cfs_quota_us`` at the cpu controller's root (as a
-    container sees it); none readable means no quota. A quota on a parent group is not seen.
+    cgroup v2: the smallest ``cpu.max`` of the process's own group and every group above it
+    (a systemd slice's ``CPUQuota`` holds the services in it), the root included, as a
+    container sees its own. Else v1's ``cpu.cfs_quota_us`` at the cpu controller's root (as a
+    container sees it). Nothing readable means no quota.
     """
     cores = float(len(os.sched_getaffinity(0)))
     own = ""
     with contextlib.suppress(OSError):
         own = next((line[3:].strip() for line in own_cgroup.read_text().splitlines() if line.startswith("0::")), "")
-    v2 = [cgroup_root / own.lstrip("/") / "cpu.max", cgroup_root / "cpu.max"]
-    v1 = [cgroup_root / folder / "cpu.cfs_quota_us" for folder in ("cpu", "cpu,cpuacct")]
-    for path in v2 + v1:
-        with contextlib.suppress(OSError, ValueError, ZeroDivisionError):
-            if path.name == "cpu.max":
-                quota, period = path.read_text().split()[:2]
-            else:
-                quota, period = path.read_text().strip(), (path.parent / "cpu.cfs_period_us").read_text().strip()
-            if quota not in ("max", "-1"):
-                return min(cores, int(quota) / int(period))
-            return cores
-    return cores
+    group = PurePosixPath("/", own)
+    v2 = [cgroup_root / str(folder).lstrip("/") / "cpu.max" for folder in (group, *group.parents)]
+    quotas = [quota for path in v2 if (quota := _quota(path)) is not None]
+    if not quotas:
+        v1 = [cgroup_root / folder / "cpu.cfs_quota_us" for folder in ("cpu", "cpu,cpuacct")]
+        quotas = [quota for path in v1 if (quota := _quota(path)) is not None][:1]
+    return min([cores, *(quota for quota in quotas if quota > 0)])
+
+
+def _quota(path: Path) -> float | None:
+    """Cores a cgroup file allows (``inf`` for no quota); None when it cannot be read."""
+    try:
+        if path.name == "cpu.max":
+            quota, period = path.read_text().split()[:2]
+        else:
+            quota, period = path.read_text().strip(), (path.parent / "cpu.cfs_period_us").read_text().strip()
+        return math.inf if quota in ("max", "-1") else int(quota) / int(period)
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
