@@ -229,13 +229,13 @@ class ConversationGate:
         ``key`` (``line_keys``) keeps it once when its turn runs again.
         """
         messages.sent(channel, "bot")
-        await asyncio.to_thread(self._record_on_active_case, channel, sender_id, TranscriptLine("bot", text, key=key))
+        await asyncio.to_thread(self._record_bot_line, channel, sender_id, text, key)
 
-    def _record_on_active_case(self, channel: str, sender_id: str, line: TranscriptLine) -> None:
-        """Look the case up and record the line in one trip off the event loop."""
+    def _record_bot_line(self, channel: str, sender_id: str, text: str, key: str | None) -> None:
+        """Look the case up and record the line in one trip off the event loop (timed when it is recorded)."""
         case = self._store.active_case(channel, sender_id)
         if case is not None:
-            self._store.record_message(case.id, line)
+            self._store.record_message(case.id, TranscriptLine(role="bot", text=text, key=key))
 
 
 def valid_unicode(text: str) -> str:

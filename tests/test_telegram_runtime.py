@@ -548,7 +548,7 @@ async def test_a_text_turn_leaves_the_event_loop_once_for_each_piece_of_bookkeep
         "TelegramRuntime._store_redacted",
         "Inbox.claim",
         "ConversationGate._admit",
-        "ConversationGate._record_on_active_case",
+        "ConversationGate._record_bot_line",
         "Outbox.add",
         "TelegramRuntime._finish",
         "ReplyDelivery._take_next",

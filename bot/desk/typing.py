@@ -40,20 +40,18 @@ class CustomerTyping:
         self._start_lock = asyncio.Lock()
 
     async def shown(self, case: Case) -> bool:
-        """Send the action now if the case's last one is older than the interval; whether it was shown.
+        """Try the action now if the case's last try is older than the interval; whether it was shown.
 
-        One that was not shown (the send budget had no room to spare, Telegram failed) does
-        not hold the next keystroke's back.
+        A try that was not shown (the send budget had no room to spare, Telegram failed) still
+        holds the next one back: the agent's browser asks no more often, and a refusing or
+        flooded Telegram is not asked again at every call.
         """
         now = self._clock()
         self._forget_before(now - self._every)
         if case.id in self._last:
             return False
-        self._last[case.id] = now  # before the await: a keystroke meanwhile does not send a second one
-        shown = await self._ready() and await self._sender.typing(telegram_chat_id(case.sender_id))
-        if not shown and self._last.get(case.id) == now:
-            del self._last[case.id]
-        return shown
+        self._last[case.id] = now
+        return await self._ready() and await self._sender.typing(telegram_chat_id(case.sender_id))
 
     async def stop(self) -> None:
         if self._started:
