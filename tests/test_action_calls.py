@@ -17,10 +17,12 @@ from aiohttp import web
 from rasa.core.actions.action import RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.processor import MessageProcessor
-from rasa.utils.endpoints import EndpointConfig
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import EndpointConfig, read_endpoint_config
 
 from bot.runtime import action_calls
 from bot.runtime.action_calls import ActionCallFailed, ActionServerUnreachable, failed_calls_stop_the_turn
+from bot.settings import PROJECT_ROOT
 from tests.auxil.telegram_harness import domain_text
 
 pytestmark = pytest.mark.slow  # loads the model
@@ -33,11 +35,14 @@ class ActionServer:
     def __init__(self) -> None:
         self.status = 500
         self.called: list[str] = []
+        self.sent_the_domain: dict[str, bool] = {}
         self.url = ""
 
     async def webhook(self, request: web.Request) -> web.Response:
-        action = (await request.json())["next_action"]
+        body = await request.json()
+        action = body["next_action"]
         self.called.append(action)
+        self.sent_the_domain[action] = "domain" in body
         if self.status != 200:
             return web.json_response({"error": "database unavailable"}, status=self.status)
         return web.json_response({"events": [], "responses": [{"text": f"ran {action}"}]})
@@ -122,3 +127,24 @@ async def test_where_the_turn_cannot_run_again_it_goes_on_and_the_customer_is_as
     await agent.handle_message(UserMessage(THEFT, resent, sender))
     assert f"ran {action_server.called[1]}" in [m.get("text") for m in resent.messages]
     assert await user_texts(agent, sender) == [THEFT, THEFT]
+
+
+async def test_only_the_actions_that_read_the_domain_are_sent_it(agent: Any, action_server: ActionServer) -> None:
+    """endpoints.yml: the domain (about 94 KB of JSON) goes to the form's validation and the read-back only.
+
+    Every other action call was encoding it in the Rasa server and parsing it in the action
+    server for nothing. The read-back takes the "unknown" wording of the customer's language from it.
+    """
+    configured = read_endpoint_config(str(PROJECT_ROOT / "endpoints.yml"), "action_endpoint")
+    assert configured is not None
+    endpoint = EndpointConfig(action_server.url, **configured.kwargs)
+    action_server.status = 200
+    tracker = DialogueStateTracker(f"action-calls-{uuid.uuid4().hex}", agent.domain.slots)
+    for name in ("action_start_case", "action_open_case", "action_read_back", "validate_case_details_form"):
+        await RemoteAction(name, endpoint).run(CollectingOutputChannel(), agent.processor.nlg, tracker, agent.domain)
+    assert action_server.sent_the_domain == {
+        "action_start_case": False,
+        "action_open_case": False,
+        "action_read_back": True,
+        "validate_case_details_form": True,
+    }
