@@ -256,6 +256,14 @@ async def test_read_back_summarises_the_collected_details(store):
 async def test_a_detail_not_known_reads_unknown_in_the_customers_language(store):
     _, messages = await run(ActionReadBack(), read_back_tracker(slot("language", "ko")))
     assert (messages[0]["txid"], messages[0]["started_at"], messages[0]["coin"]) == ("모름", "모름", "USDT")
+
+
+async def test_a_read_back_sent_no_domain_says_so_in_the_log(store, caplog):
+    """Rasa sends the domain only to actions marked ``send_domain``: losing the mark must not go unseen."""
+    dispatcher = CollectingDispatcher()
+    await ActionReadBack().run(dispatcher, read_back_tracker(slot("language", "ko")), {})
+    assert dispatcher.messages[0]["txid"] == "unknown"  # the English word: the Korean one is in the domain
+    assert "send_domain" in caplog.text
     _, messages = await run(ActionReadBack(), read_back_tracker(slot("language", "zh")))
     assert messages[0]["txid"] == "不清楚"
 

@@ -1,17 +1,11 @@
 """The launcher reads the model and logging file from Rasa's command line in every form Rasa accepts,
-so the NLU child loads the model the server loads and ``--help`` starts no child; it hands threads
-the interpreter sooner than CPython does by default."""
+so the NLU child loads the model the server loads and ``--help`` starts no child."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
-from bot.runtime.launch import THREAD_SWITCH_SECONDS, _given
-from bot.settings import PROJECT_ROOT
+from bot.runtime.launch import _given
 
 
 @pytest.mark.parametrize(
@@ -43,16 +37,3 @@ def test_the_logging_file_is_read_with_or_without_an_equals_sign() -> None:
 def test_help_or_a_command_line_rasa_will_refuse_starts_nothing(arguments: list[str]) -> None:
     assert _given(arguments).help, "Rasa prints its usage and exits: no NLU child is started for it"
 
-
-def test_rasa_runs_with_the_short_thread_switch_interval() -> None:
-    """Rasa's command line (replaced here by a print) starts in a process that switches threads every 0.5 ms."""
-    code = (
-        "import sys, rasa.__main__ as cli; cli.main = lambda: print('interval', sys.getswitchinterval()); "
-        "sys.argv = ['launch', 'rasa', '--version']; from bot.runtime import launch; launch.main()"
-    )
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    ran = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-                         timeout=180)  # fmt: skip
-    assert ran.returncode == 0, ran.stderr[-2000:]
-    assert f"interval {THREAD_SWITCH_SECONDS}" in ran.stdout
-    assert sys.getswitchinterval() != THREAD_SWITCH_SECONDS  # this process's default: the launcher set it

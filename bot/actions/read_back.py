@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -13,6 +14,7 @@ from bot.actions.families import DETAIL_SLOTS, FAMILY_SLOTS, GENERAL
 from bot.language import SLOT, known
 from bot.language.variations import for_language
 
+logger = logging.getLogger(__name__)
 UNKNOWN_VALUE = "utter_value_unknown"  # needs the domain: `send_domain` in the domain's actions
 
 
@@ -28,7 +30,10 @@ class ActionReadBack(Action):
         return "action_read_back"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
-        variations = (domain.get("responses") or {}).get(UNKNOWN_VALUE) or [{"text": UNKNOWN}]
+        variations = (domain.get("responses") or {}).get(UNKNOWN_VALUE)
+        if not variations:  # Rasa sends the domain only to actions marked `send_domain: true`
+            logger.warning("action_read_back got no %s: is it still marked send_domain?", UNKNOWN_VALUE)
+            variations = [{"text": UNKNOWN}]
         unknown = str(for_language(variations, known(tracker.get_slot(SLOT)))["text"])
         values = {slot: tracker.get_slot(slot) or UNKNOWN for slot in DETAIL_SLOTS}
         shown = {slot: unknown if value == UNKNOWN else value for slot, value in values.items()}

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from bot.metrics import workers
 from bot.runtime import log_secrets, logs
+from bot.runtime.thread_switching import switch_threads_sooner
 
 
 def main() -> None:
@@ -22,6 +23,7 @@ def main() -> None:
     parser.add_argument("--host", default=None, help="default: DESK_HOST or 127.0.0.1")
     parser.add_argument("--logging-config-file", type=Path, default=logs.LOG_CONFIG, help="default: logging.yml")
     args = parser.parse_args()
+    switch_threads_sooner()  # its database calls run in threads too
     log_secrets.install()
     logs.set_service("desk")
     logs.configure(args.logging_config_file)

@@ -1,7 +1,7 @@
 """``python -m bot.runtime.launch rasa run …``: Rasa's own command line, with our logging and metrics first.
 
 The Rasa server and the action server are Rasa's programs; this starts them the same way
-``rasa`` does, with a shorter thread switch interval (``THREAD_SWITCH_SECONDS``), after the
+``rasa`` does, with a shorter thread switch interval (``thread_switching``), after the
 record factory that keeps tokens out of their logs is installed,
 with the process named in every log line, and with multiprocess metrics when Sanic will
 fork several workers (``bot.metrics.workers``). In the Rasa server it also installs
@@ -25,22 +25,19 @@ from typing import TYPE_CHECKING
 
 from bot.metrics import workers
 from bot.runtime import early_imports, log_secrets, logs
+from bot.runtime.thread_switching import switch_threads_sooner
 
 if TYPE_CHECKING:
     from bot.runtime.nlu_process import NluProcess
 
 LOGGING_FLAG = "--logging-config-file"
-# How long a thread that wants the interpreter waits for a busy one to let go of it (CPython's
-# default is 5 ms). Both servers run their database calls in threads: on a busy event loop each
-# such call waited that long to start, and again after each of its database round trips.
-THREAD_SWITCH_SECONDS = 0.0005
 
 
 def main() -> None:
     """Install masking, logging and metrics set-up, then hand ``argv`` (starting with ``rasa``) to Rasa's CLI."""
     if len(sys.argv) < 2 or sys.argv[1] != "rasa":
         raise SystemExit("usage: python -m bot.runtime.launch rasa <rasa arguments>")
-    sys.setswitchinterval(THREAD_SWITCH_SECONDS)
+    switch_threads_sooner()
     log_secrets.install()
     logs.log_format()  # a wrong LOG_FORMAT stops here: Rasa would skip a logging file that fails
     action_server = sys.argv[2:4] == ["run", "actions"]
