@@ -87,10 +87,9 @@ class UpdateHandler(Protocol):
 
 @dataclass(frozen=True)
 class _Done:
-    """A turn marked done, with its chat's next free update when that was looked up in the same trip."""
+    """A turn marked done, with its chat's next free update looked up in the same trip."""
 
     following: InboxItem | None
-    looked: bool
 
 
 @dataclass
@@ -379,7 +378,9 @@ class TelegramRuntime:
             self.delivery.wake(chat_id)
 
     async def _turn(self, key: str, update_id: int, payload: dict[str, Any], claim: Claim) -> _Done | None:
-        """Run the update's turn; done, retried later, or failed with the customer told (None unless done).
+        """Run the update's turn; done, retried later, or failed with the customer told.
+
+        Returns what ``_finish`` looked up when the turn is done; None when nothing was.
 
         Transient errors (a store or the network on the way) are retried without limit; a turn
         that itself fails (times out, loses an action call) is set aside after
@@ -417,10 +418,10 @@ class TelegramRuntime:
             return await self._db(self._finish, key, update_id, look_ahead=last and not key.startswith("update:"))
         return None
 
-    def _finish(self, key: str, update_id: int, *, look_ahead: bool) -> _Done:
+    def _finish(self, key: str, update_id: int, *, look_ahead: bool) -> _Done | None:
         """Mark the turn done and, when asked, look up the chat's next free update: one trip off the loop."""
         self.inbox.finish(update_id, DONE)
-        return _Done(self.inbox.next_of_chat(key) if look_ahead else None, looked=look_ahead)
+        return _Done(self.inbox.next_of_chat(key)) if look_ahead else None
 
     async def _retry(self, update_id: int, error: str, attempt: int, *, turn_failed: bool = False) -> None:
         """The turn runs again after a back-off; a transient failure is never marked failed for it."""
@@ -468,11 +469,11 @@ class TelegramRuntime:
     async def _follow(self, key: str, previous: int, done: _Done | None) -> None:
         """Schedule the chat's next update that another instance stored and left for this turn to end.
 
-        ``done``: how the turn ended here, with the next update if its finish looked it up already.
+        ``done``: the next update, when the turn's finish looked it up already.
         """
         if key.startswith("update:"):
             return  # an update without a chat has no successor
-        following = done.following if done is not None and done.looked else await self._db(self.inbox.next_of_chat, key)
+        following = done.following if done is not None else await self._db(self.inbox.next_of_chat, key)
         if following is not None and following.update_id != previous:
             self._enqueue(following.update_id, following.chat_key, following.payload)
 
