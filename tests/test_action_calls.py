@@ -18,11 +18,11 @@ from rasa.core.actions.action import RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.processor import MessageProcessor
 from rasa.shared.core.trackers import DialogueStateTracker
-from rasa.utils.endpoints import EndpointConfig, read_endpoint_config
+from rasa.utils.endpoints import EndpointConfig
 
 from bot.runtime import action_calls
 from bot.runtime.action_calls import ActionCallFailed, ActionServerUnreachable, failed_calls_stop_the_turn
-from bot.settings import PROJECT_ROOT
+from tests.auxil.rasa_stack import action_endpoint
 from tests.auxil.telegram_harness import domain_text
 
 pytestmark = pytest.mark.slow  # loads the model
@@ -135,9 +135,7 @@ async def test_only_the_actions_that_read_the_domain_are_sent_it(agent: Any, act
     Every other action call was encoding it in the Rasa server and parsing it in the action
     server for nothing. The read-back takes the "unknown" wording of the customer's language from it.
     """
-    configured = read_endpoint_config(str(PROJECT_ROOT / "endpoints.yml"), "action_endpoint")
-    assert configured is not None
-    endpoint = EndpointConfig(action_server.url, **configured.kwargs)
+    endpoint = action_endpoint(action_server.url)
     action_server.status = 200
     tracker = DialogueStateTracker(f"action-calls-{uuid.uuid4().hex}", agent.domain.slots)
     for name in ("action_start_case", "action_open_case", "action_read_back", "validate_case_details_form"):

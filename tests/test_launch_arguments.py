@@ -36,4 +36,3 @@ def test_the_logging_file_is_read_with_or_without_an_equals_sign() -> None:
 @pytest.mark.parametrize("arguments", [["run", "--help"], ["run", "-h"], ["run", "--he"], ["run", "--model"]])
 def test_help_or_a_command_line_rasa_will_refuse_starts_nothing(arguments: list[str]) -> None:
     assert _given(arguments).help, "Rasa prints its usage and exits: no NLU child is started for it"
-

@@ -446,16 +446,12 @@ async def test_trained_bot_on_x_p1_mention_in_public_then_a_case_in_direct_messa
 ) -> None:
     """The served model and the action server behind the real channel: what `make run` does with X keys."""
     from rasa.core.agent import Agent
-    from rasa.utils.endpoints import EndpointConfig, read_endpoint_config
 
     from bot.runtime.model import ensure_model
-    from bot.settings import PROJECT_ROOT
-    from tests.auxil.rasa_stack import rasa_stack
+    from tests.auxil.rasa_stack import action_endpoint, rasa_stack
 
-    configured = read_endpoint_config(str(PROJECT_ROOT / "endpoints.yml"), "action_endpoint")
-    assert configured is not None
     with rasa_stack(tmp_path, sqlite_url, instances=0) as stack:
-        agent = Agent.load(ensure_model(), action_endpoint=EndpointConfig(stack.actions_url, **configured.kwargs))
+        agent = Agent.load(ensure_model(), action_endpoint=action_endpoint(stack.actions_url))
         world = World(fake_x, session, sqlite_url, agent=agent)
         try:
             fake_x.mention("@ExampleSupport someone hacked my account and withdrew all my BTC", author_id="2101")

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
@@ -23,7 +23,19 @@ from bot.runtime.model import ensure_model
 from bot.runtime.stack import Ports, commands, process_environment, write_endpoints
 from bot.settings import PROJECT_ROOT, Settings
 
+if TYPE_CHECKING:
+    from rasa.utils.endpoints import EndpointConfig
+
 START_TIMEOUT = 300.0
+
+
+def action_endpoint(url: str) -> EndpointConfig:
+    """Rasa's action endpoint at ``url``, configured as endpoints.yml configures it (selective domain)."""
+    from rasa.utils.endpoints import EndpointConfig, read_endpoint_config
+
+    configured = read_endpoint_config(str(PROJECT_ROOT / "endpoints.yml"), "action_endpoint")
+    assert configured is not None
+    return EndpointConfig(url, **configured.kwargs)
 
 
 def free_port() -> int:
