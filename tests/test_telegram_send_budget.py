@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 from redis.asyncio import Redis
 
+from bot.environment import SettingsError
 from connectors.telegram.ratelimit import SharedWindow, SlidingWindow
-from connectors.telegram.sender import _shared_budget
+from connectors.telegram.sender import _paid_budget, _shared_budget
 from connectors.telegram.settings import TelegramSettings
 
 LIMIT, SENDS = 4, 13  # 13 sends at 4 in any second: the 13th waits 3 s
@@ -68,6 +70,20 @@ async def test_typing_takes_the_shared_budget_only_when_it_has_room_now(redis_ur
 
 def test_the_budget_is_shared_only_where_redis_is_set() -> None:
     base = {"TELEGRAM_BOT_TOKEN": "7011112222:secret-part"}
-    assert _shared_budget(TelegramSettings.from_env(base)) is None
-    shared = _shared_budget(TelegramSettings.from_env({**base, "REDIS_URL": "redis://127.0.0.1:6379/0"}))
-    assert shared is not None and "secret-part" not in shared._key and shared._key.endswith(":7011112222")
+    assert _shared_budget(TelegramSettings.from_env(base), "sends", 30) is None
+    shared = _shared_budget(TelegramSettings.from_env({**base, "REDIS_URL": "redis://127.0.0.1:6379/0"}), "sends", 30)
+    assert shared is not None and shared._key == "support:telegram-sends:7011112222"  # never the token's secret
+
+
+def test_paid_broadcasts_have_a_budget_only_when_the_bot_pays_for_them() -> None:
+    """Their own window, shared through Redis as the free one is; a budget Telegram does not allow is refused."""
+    base = {"TELEGRAM_BOT_TOKEN": "7011112222:secret-part"}
+    assert _paid_budget(TelegramSettings.from_env(base)) is None
+    alone = _paid_budget(TelegramSettings.from_env({**base, "TELEGRAM_PAID_SENDS_PER_SECOND": "970"}))
+    assert isinstance(alone, SlidingWindow) and alone._limit == 970
+    shared = _paid_budget(TelegramSettings.from_env(
+        {**base, "TELEGRAM_PAID_SENDS_PER_SECOND": "200", "REDIS_URL": "redis://127.0.0.1:6379/0"}))
+    assert isinstance(shared, SharedWindow)
+    assert shared._key == "support:telegram-paid-sends:7011112222" and shared._limit == 200
+    with pytest.raises(SettingsError, match="TELEGRAM_PAID_SENDS_PER_SECOND"):
+        TelegramSettings.from_env({**base, "TELEGRAM_PAID_SENDS_PER_SECOND": "980"})  # 30 free: 1,010 in all

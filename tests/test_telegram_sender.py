@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from telegram.error import TimedOut
 
-from connectors.telegram.ratelimit import PerChatRateLimiter
+from connectors.telegram.ratelimit import PerChatRateLimiter, SlidingWindow
 from connectors.telegram.sender import Button, FileTooLarge, TelegramSender, split_text
+from connectors.telegram.settings import TelegramSettings
 from tests.auxil.fake_telegram import BOT_USER, FakeTelegram
 
 TOKEN = "123:TEST"
@@ -24,7 +25,7 @@ async def fake() -> AsyncIterator[FakeTelegram]:
         yield server
 
 
-def make_sender(fake: FakeTelegram, **limits: float) -> TelegramSender:
+def make_sender(fake: FakeTelegram, **limits: float | SlidingWindow) -> TelegramSender:
     limiter = PerChatRateLimiter(**{"per_chat_interval": 0.0, **limits})  # type: ignore[arg-type]
     return TelegramSender.create(TOKEN, base_url=fake.base_url, rate_limiter=limiter, timeout=2.0)
 
@@ -150,6 +151,44 @@ async def test_typing_takes_only_budget_no_message_waits_for(fake: FakeTelegram)
         await asyncio.sleep(0.5)  # the window empties
         await sender.typing(3)
     assert [call.chat_id for call in fake.calls_to("sendChatAction")] == [1, 3]
+
+
+async def test_past_the_free_budget_messages_go_at_once_as_paid_broadcasts(fake: FakeTelegram) -> None:
+    """A bot that pays for broadcasts sends past its free budget at once, within the paid budget; then it waits."""
+    async with make_sender(fake, overall_limit=3, overall_period=1.0, paid=SlidingWindow(2, 1.0)) as sender:
+        started = time.monotonic()  # PTB's getMe took one of the free sends
+        await asyncio.gather(*(sender.send_text(100 + i, "x") for i in range(5)))
+    calls = fake.calls_to("sendMessage")
+    assert sorted(call.chat_id or 0 for call in calls) == [100, 101, 102, 103, 104]
+    assert sum(call.paid_broadcast for call in calls) == 2
+    paid_at = max(call.at for call in calls if call.paid_broadcast)
+    waited = [call for call in calls if call.at - paid_at > 0.3]
+    assert len(waited) == 1 and not waited[0].paid_broadcast, "the fifth waited for the free budget, unpaid"
+    assert paid_at - started < 0.3, "the paid ones did not wait"
+
+
+async def test_a_refused_paid_broadcast_goes_within_the_free_budget(fake: FakeTelegram) -> None:
+    """The bot's Stars ran out: Telegram refuses the paid send; it goes unpaid, and so do the next for a while."""
+    fake.refuse(method="sendMessage", code=400, description="Bad Request: not enough Stars", paid_only=True)
+    async with make_sender(fake, overall_limit=2, overall_period=0.5, paid=SlidingWindow(5, 1.0)) as sender:
+        await asyncio.gather(*(sender.send_text(200 + i, "x") for i in range(3)))
+        await sender.send_text(300, "later")
+    calls = fake.calls_to("sendMessage")
+    delivered = sorted(call.chat_id or 0 for call in calls if not call.paid_broadcast)
+    assert delivered == [200, 201, 202, 300], "every message was sent once without the flag"
+    assert 1 <= sum(call.paid_broadcast for call in calls) <= 2, "only the tries in flight before the refusal paid"
+    assert not any(call.paid_broadcast for call in fake.calls_to("sendMessage", 300))
+
+
+async def test_the_bot_pays_for_broadcasts_only_when_configured_to(fake: FakeTelegram) -> None:
+    env = {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": fake.base_url}
+    env["TELEGRAM_OVERALL_SENDS_PER_SECOND"] = "2"
+    for paid, chats in (("0", range(500, 504)), ("3", range(600, 604))):
+        settings = TelegramSettings.from_env({**env, "TELEGRAM_PAID_SENDS_PER_SECOND": paid})
+        async with TelegramSender.from_settings(settings) as sender:  # getMe takes one of the two free sends
+            await asyncio.gather(*(sender.send_text(chat, "x") for chat in chats))
+    assert not any(call.paid_broadcast for chat in range(500, 504) for call in fake.calls_to("sendMessage", chat))
+    assert sum(call.paid_broadcast for chat in range(600, 604) for call in fake.calls_to("sendMessage", chat)) >= 2
 
 
 async def test_timed_out_send_is_not_resent(fake: FakeTelegram) -> None:

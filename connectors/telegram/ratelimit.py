@@ -4,6 +4,8 @@ PTB's ``AIORateLimiter`` pauses *every* request after a ``RetryAfter``; a suppor
 to many customers at once, so here a 429 pauses only the chat it was about. Telegram counts
 the overall limit for the bot, not per process: several servers share it through Redis.
 "typing..." only takes budget no message of this process waits for: in a backlog the replies go first.
+A bot that pays for broadcasts sends a message past its free budget at once, as a paid one,
+within a budget of its own: only what the free budget cannot carry costs Stars.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from telegram.error import RetryAfter
+from telegram.error import BadRequest, RetryAfter
 from telegram.ext import BaseRateLimiter
 
 logger = logging.getLogger(__name__)
@@ -31,6 +33,10 @@ MAX_TRACKED_CHATS = 10_000
 _UNTHROTTLED_PER_CHAT = frozenset({"answerCallbackQuery", "getFile", "getMe"})
 # Cosmetic requests: sent only when the overall budget has room at once, skipped otherwise.
 _ONLY_WITH_SPARE_BUDGET = frozenset({"sendChatAction"})
+# The bot's messages that may go past the free budget as paid broadcasts (Bot API 7.11).
+_PAID_BROADCAST_ENDPOINTS = frozenset({"sendMessage", "sendPhoto", "sendDocument"})
+PAID_BROADCAST = "allow_paid_broadcast"
+PAID_REFUSED_PAUSE_SECONDS = 60.0  # after Telegram refused a paid broadcast (no Stars left), free budget only
 
 
 class SlidingWindow:
@@ -160,7 +166,8 @@ class PerChatRateLimiter(BaseRateLimiter[int]):
 
     ``rate_limit_args`` is the number of ``RetryAfter`` retries for that request (default
     ``max_retries``). Only ``RetryAfter`` is retried: a timeout may have been delivered, so it
-    is raised to the caller, who must not resend blindly.
+    is raised to the caller, who must not resend blindly. A paid broadcast Telegram refuses
+    (the bot's Stars ran out) is sent again within the free budget, and the refusal logged.
     """
 
     def __init__(
@@ -173,12 +180,18 @@ class PerChatRateLimiter(BaseRateLimiter[int]):
         overall_period: float = 1.0,
         max_retries: int = 3,
         overall: Window | None = None,
+        paid: Window | None = None,
     ) -> None:
-        """``overall``: the bot's budget when it is shared (``SharedWindow``); else this process's own."""
+        """``overall``: the bot's budget when it is shared (``SharedWindow``); else this process's own.
+
+        ``paid``: the budget of paid broadcasts past it; None when the bot does not pay for them.
+        """
         self._per_chat_interval = per_chat_interval
         self._group_limit = group_limit
         self._group_period = group_period
         self._overall = overall or SlidingWindow(overall_limit, overall_period)
+        self._paid = paid
+        self._paid_refused_until = 0.0
         self._max_retries = max_retries
         self._chats: dict[str, _ChatState] = {}
         self._groups: dict[str, SlidingWindow] = {}
@@ -190,8 +203,9 @@ class PerChatRateLimiter(BaseRateLimiter[int]):
         """Forget per-chat state, so a restarted bot starts clean; close a shared budget's connection."""
         self._chats.clear()
         self._groups.clear()
-        if isinstance(self._overall, SharedWindow):
-            await self._overall.close()
+        for window in (self._overall, self._paid):
+            if isinstance(window, SharedWindow):
+                await window.close()
 
     async def process_request(
         self,
@@ -211,13 +225,15 @@ class PerChatRateLimiter(BaseRateLimiter[int]):
             return await callback(*args, **kwargs)
         chat_id = data.get("chat_id")
         if chat_id is None or endpoint in _UNTHROTTLED_PER_CHAT:
-            return await self._with_retries(callback, args, kwargs, None, retries, endpoint)
+            return await self._with_retries(callback, args, kwargs, None, retries, endpoint, data)
         key = str(chat_id)
         if key not in self._chats and len(self._chats) >= MAX_TRACKED_CHATS:
             self._forget_idle_chats()
         state = self._chats.setdefault(key, _ChatState(self._per_chat_interval))
         async with state.lock:  # one request at a time per chat keeps the chat's order
-            return await self._with_retries(callback, args, kwargs, state, retries, endpoint, group=_is_group(chat_id))
+            return await self._with_retries(
+                callback, args, kwargs, state, retries, endpoint, data, group=_is_group(chat_id)
+            )
 
     def _forget_idle_chats(self) -> None:
         """Drop the state of chats that are neither sending nor paused, so memory stays bounded."""
@@ -234,27 +250,55 @@ class PerChatRateLimiter(BaseRateLimiter[int]):
         state: _ChatState | None,
         retries: int,
         endpoint: str,
+        data: dict[str, Any],
         group: str | None = None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
-        for attempt in range(retries + 1):
+        """``data`` is the request's own parameters (in ``args`` too): a paid send is marked there."""
+        attempt = 0
+        while True:
             if state is not None:
                 await asyncio.sleep(max(0.0, state.paused_until - time.monotonic()))
                 await state.window.acquire()
                 if group is not None:
                     await self._groups.setdefault(group, SlidingWindow(self._group_limit, self._group_period)).acquire()
-            await self._overall.acquire()
+            paid = await self._take_budget(endpoint, data)
             try:
                 return await callback(*args, **kwargs)
+            except BadRequest as exc:
+                if not paid:
+                    raise
+                logger.error("Telegram refused a paid broadcast (%s): messages wait for the free budget for %.0fs",
+                             exc, PAID_REFUSED_PAUSE_SECONDS)
+                self._paid_refused_until = time.monotonic() + PAID_REFUSED_PAUSE_SECONDS
             except RetryAfter as exc:
                 delay = retry_seconds(exc)
                 if attempt == retries:
                     raise
-                logger.info("Telegram asked to wait %.1fs before %s (attempt %d)", delay, endpoint, attempt + 1)
+                attempt += 1
+                logger.info("Telegram asked to wait %.1fs before %s (attempt %d)", delay, endpoint, attempt)
                 if state is not None:
                     state.paused_until = time.monotonic() + delay
                 else:
                     await asyncio.sleep(delay)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+            finally:
+                if paid:
+                    del data[PAID_BROADCAST]  # the next try takes its budget anew
+
+    async def _take_budget(self, endpoint: str, data: dict[str, Any]) -> bool:
+        """Wait for the free budget, or mark a message paid when that budget is full and the paid one is not.
+
+        Returns whether the request goes as a paid broadcast.
+        """
+        may_pay = endpoint in _PAID_BROADCAST_ENDPOINTS and PAID_BROADCAST not in data
+        paid = self._paid if may_pay and time.monotonic() >= self._paid_refused_until else None
+        if paid is not None:
+            if await self._overall.try_acquire():
+                return False
+            if await paid.try_acquire():
+                data[PAID_BROADCAST] = True
+                return True
+        await self._overall.acquire()
+        return False
 
 
 def _is_group(chat_id: Any) -> str | None:

@@ -17,7 +17,7 @@ from telegram.error import BadRequest
 from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
-from connectors.telegram.ratelimit import PerChatRateLimiter, SharedWindow, SlidingWindow
+from connectors.telegram.ratelimit import PerChatRateLimiter, SharedWindow, SlidingWindow, Window
 from connectors.telegram.settings import TelegramSettings
 
 logger = logging.getLogger(__name__)
@@ -135,7 +135,8 @@ class TelegramSender:
             rate_limiter=PerChatRateLimiter(
                 per_chat_interval=settings.per_chat_interval_seconds,
                 overall_limit=settings.overall_sends_per_second,
-                overall=_shared_budget(settings),
+                overall=_shared_budget(settings, "sends", settings.overall_sends_per_second),
+                paid=_paid_budget(settings),
             ),
             timeout=settings.request_timeout_seconds,
         )
@@ -277,15 +278,22 @@ class TelegramSender:
         return size
 
 
-def _shared_budget(settings: TelegramSettings) -> SharedWindow | None:
-    """With Redis, the bot's sends a second are counted across every server (Telegram counts them per bot)."""
+def _shared_budget(settings: TelegramSettings, kind: str, limit: int) -> SharedWindow | None:
+    """With Redis, the bot's sends of a ``kind`` a second are counted across every server (Telegram: per bot)."""
     if not settings.redis_url or not settings.bot_token:
         return None
     timeout = min(settings.redis_timeout_seconds, SEND_BUDGET_REDIS_TIMEOUT_SECONDS)  # every send waits on it
     client = Redis.from_url(settings.redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
     bot_id = settings.bot_token.partition(":")[0]  # the token's public part: never the secret in a key
-    local = SlidingWindow(settings.overall_sends_per_second, 1.0)
-    return SharedWindow(client, f"support:telegram-sends:{bot_id}", settings.overall_sends_per_second, local)
+    return SharedWindow(client, f"support:telegram-{kind}:{bot_id}", limit, SlidingWindow(limit, 1.0))
+
+
+def _paid_budget(settings: TelegramSettings) -> Window | None:
+    """The paid broadcasts a second past the free budget, when the bot pays for them: shared as that is."""
+    limit = settings.paid_sends_per_second
+    if not limit:
+        return None
+    return _shared_budget(settings, "paid-sends", limit) or SlidingWindow(limit, 1.0)
 
 
 class FileTooLarge(Exception):

@@ -15,6 +15,7 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024  # the Bot API's own getFile limit
+MAX_SENDS_PER_SECOND_WITH_PAID_BROADCASTS = 1000  # a bot's messages a second in all when it pays for broadcasts
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class TelegramSettings:
     max_send_attempts: int
     database_timeout_seconds: float
     overall_sends_per_second: int  # for the bot: counted in Redis across servers when redis_url is set
+    paid_sends_per_second: int  # past that, as paid broadcasts (Telegram Stars); 0: the bot does not pay
     typing_after_seconds: float
     redis_url: str | None = None
     redis_timeout_seconds: float = 5.0
@@ -70,6 +72,7 @@ class TelegramSettings:
         with reading(env) as read:
             shared = Settings.from_env(env)  # REDIS_URL and its timeout are every process's (bot.settings)
             attachment_dir = Path(read.text("TELEGRAM_ATTACHMENT_DIR") or PROJECT_ROOT / "var" / "attachments")
+            overall = read.integer("TELEGRAM_OVERALL_SENDS_PER_SECOND", 30, minimum=1)
             return cls(
                 bot_token=read.optional("TELEGRAM_BOT_TOKEN"),
                 webhook_url=_webhook_url(read),
@@ -93,11 +96,23 @@ class TelegramSettings:
                 max_concurrent_turns=read.integer("TELEGRAM_MAX_CONCURRENT_TURNS", 16, minimum=1),
                 max_send_attempts=read.integer("TELEGRAM_MAX_SEND_ATTEMPTS", 8, minimum=1),
                 database_timeout_seconds=read.number("DATABASE_CALL_TIMEOUT_SECONDS", 30.0, positive=True),
-                overall_sends_per_second=read.integer("TELEGRAM_OVERALL_SENDS_PER_SECOND", 30, minimum=1),
+                overall_sends_per_second=overall,
+                paid_sends_per_second=_paid_sends(read, overall),
                 typing_after_seconds=read.number("TELEGRAM_TYPING_AFTER_SECONDS", 1.0, minimum=0.0),
                 redis_url=shared.redis_url,
                 redis_timeout_seconds=shared.redis_timeout_seconds,
             )
+
+
+def _paid_sends(read: EnvReader, overall: int) -> int:
+    """``TELEGRAM_PAID_SENDS_PER_SECOND``: with the free budget, within what Telegram allows paid broadcasts."""
+    paid = read.integer("TELEGRAM_PAID_SENDS_PER_SECOND", 0, minimum=0)
+    most = MAX_SENDS_PER_SECOND_WITH_PAID_BROADCASTS
+    if paid and overall + paid > most:
+        read.problem("TELEGRAM_PAID_SENDS_PER_SECOND", f"with TELEGRAM_OVERALL_SENDS_PER_SECOND ({overall}) must be "
+                     f"at most {most} a second, Telegram's limit with paid broadcasts")
+        return 0
+    return paid
 
 
 def _webhook_url(read: EnvReader) -> str | None:

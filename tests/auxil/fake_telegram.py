@@ -49,6 +49,11 @@ class Call:
         value = self.params.get("chat_id")
         return int(value) if value is not None else None
 
+    @property
+    def paid_broadcast(self) -> bool:
+        """Sent past the bot's free budget, for Telegram Stars (``allow_paid_broadcast``)."""
+        return str(self.params.get("allow_paid_broadcast", "")).lower() == "true"
+
 
 @dataclass
 class _Failure:
@@ -64,6 +69,7 @@ class _Refusal:
     chat_id: int | None
     code: int
     description: str
+    paid_only: bool
 
 
 class FakeTelegram:
@@ -138,9 +144,11 @@ class FakeTelegram:
         method: str = "sendMessage",
         code: int = 403,
         description: str = "Forbidden: bot was blocked by the user",
+        paid_only: bool = False,
     ) -> None:
-        """Every later call of ``method`` (for ``chat_id``, if given) is refused with ``code``, as Telegram does."""
-        self._refusals.append(_Refusal(method, chat_id, code, description))
+        """Every later call of ``method`` (for ``chat_id``, if given; only paid broadcasts with ``paid_only``)
+        is refused with ``code``, as Telegram does."""
+        self._refusals.append(_Refusal(method, chat_id, code, description, paid_only))
 
     def stall(self, method: str, seconds: float) -> None:
         """The next call of ``method`` is recorded, then answered only after ``seconds``."""
@@ -192,7 +200,9 @@ class FakeTelegram:
                     status=429,
                 )
         for refusal in self._refusals:
-            if refusal.method == method and refusal.chat_id in (None, call.chat_id):
+            if refusal.method == method and refusal.chat_id in (None, call.chat_id) and (
+                call.paid_broadcast or not refusal.paid_only
+            ):
                 return _error(refusal.code, refusal.description)
         if self._stalls.get(method):
             await asyncio.sleep(self._stalls[method].pop(0))
