@@ -22,7 +22,10 @@ How it is measured:
   the open loop on two (`RASA_INSTANCES=2` on the local Redis, `--instances`): one Python
   process uses one core, and this machine has two. The servers count the bot's Telegram send
   budget together (`TELEGRAM_OVERALL_SENDS_PER_SECOND`, Telegram's 30 a second by default),
-  which caps what the Telegram path can answer; set it in the environment to measure past it.
+  which caps what the Telegram path can answer. A third stack measures the 100-chat Telegram
+  point past that cap, its bot paying for broadcasts (`TELEGRAM_PAID_SENDS_PER_SECOND`, up to
+  Telegram's 1,000 a second in all): what the machine itself allows (`telegram.c100_paid.*`,
+  the share of sends that were paid, its reply counts learnt from the second stack's REST points).
 - Throughput: turns whose first reply arrived inside the window, per second. Latency: message
   sent (REST request / webhook POST) to the first reply, p50/p99 over the turns sent in the window.
 - CPU per answered message of each process (/proc/<pid>/stat) over each 100-chat point; the
@@ -33,7 +36,7 @@ How it is measured:
   closed-loop points (their cases' alerts still queued: Telegram allows a bot ~20 messages a
   minute in a group). An agent is on duty throughout (`/onduty` in the group at the start).
 
-    python -m bench.load             # all of it, `name: value` lines (about 7 minutes)
+    python -m bench.load             # all of it, `name: value` lines (about 9 minutes)
 """
 from __future__ import annotations
 
@@ -54,12 +57,13 @@ from bench.customers import p1_message, script
 from bench.fake_bot_api import FakeBotApi
 from bench.live_stack import AGENT_GROUP, AGENT_TOKEN, CUSTOMER_TOKEN, LiveStack, live_stack, run_main, work_dir
 from bench.traffic import Conversation, RestClient, TelegramLine, Turn, attribute
-from connectors.telegram.settings import TelegramSettings
+from connectors.telegram.settings import MAX_SENDS_PER_SECOND_WITH_PAID_BROADCASTS, TelegramSettings
 from tests.auxil.databases import postgres_database
 
 WINDOW = 20.0
 THINK = 1.0
 LATENCY_CHATS, THROUGHPUT_CHATS = (1, 10), (100,)
+PAID_SENDS = MAX_SENDS_PER_SECOND_WITH_PAID_BROADCASTS - 30  # past the free 30: 1,000 a second in all
 OPEN_CHATS, OPEN_PERIOD = 100, 3.0
 DRAIN = 90.0  # longest wait for the turns still open when a closed-loop window ends
 OPEN_DRAIN = 30.0  # the same after the open-loop window (its backlog is not waited out)
@@ -103,10 +107,15 @@ def cpu_per_message(
 
 
 def bot_api_calls(name: str, fake: FakeBotApi, since: int, answered: int) -> dict[str, str]:
-    """The customer bot's Bot API calls per answered message, by method, since call number ``since``."""
-    methods = Counter(c.method for c in fake.calls[since:] if c.token == CUSTOMER_TOKEN)
+    """The customer bot's Bot API calls per answered message, by method, since call number ``since``; how many
+    of its messages went as paid broadcasts, when any did (they cost Telegram Stars)."""
+    calls = [c for c in fake.calls[since:] if c.token == CUSTOMER_TOKEN]
+    methods = Counter(c.method for c in calls)
     per = ", ".join(f"{m} {n / max(answered, 1):.1f}" for m, n in methods.most_common())
-    return {f"{name}.bot_api_calls_per_msg": per}
+    out = {f"{name}.bot_api_calls_per_msg": per}
+    if paid := sum(c.paid_broadcast for c in calls):
+        out[f"{name}.paid_broadcasts"] = f"{paid} of {methods['sendMessage']} messages sent"
+    return out
 
 
 async def bounded(coroutines: list[Coroutine[Any, Any, Any]], seconds: float) -> None:
@@ -301,11 +310,24 @@ class Phase:
     servers: int
     chats: tuple[int, ...]
     under_load: bool  # also the open loop, CPU per message and the P1 alert after the closed-loop points
+    paid: bool = False  # Telegram's closed loop and CPU only, the bot paying for broadcasts past its free budget
+
+    @property
+    def suffix(self) -> str:
+        """What the phase's point names add to ``c<chats>``."""
+        return "_paid" if self.paid else ""
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """What the phase's stack runs with beyond `make run`'s defaults."""
+        return {"TELEGRAM_PAID_SENDS_PER_SECOND": str(PAID_SENDS)} if self.paid else {}
 
 
 def phases(instances: int) -> tuple[Phase, ...]:
-    """Latency on `make run`'s default, one server; throughput on ``instances`` servers (both cores)."""
-    return (Phase(1, LATENCY_CHATS, False), Phase(instances, THROUGHPUT_CHATS, True))
+    """Latency on `make run`'s default, one server; throughput on ``instances`` servers (both cores),
+    within Telegram's send budget and past it."""
+    return (Phase(1, LATENCY_CHATS, False), Phase(instances, THROUGHPUT_CHATS, True),
+            Phase(instances, THROUGHPUT_CHATS, False, paid=True))
 
 
 async def run_load(
@@ -320,20 +342,23 @@ async def run_load(
         for key, value in values.items():
             print_line(key, value)
 
+    expected: Expected = {}
     for phase in phases(instances):
-        await run_phase(phase, emit, results, database_url)
-    points = [f"c{c}" for phase in phases(instances) for c in phase.chats] + ["open33"]
-    for point in points:
-        ratio = float(results[f"telegram.{point}.throughput_msgs_per_s"]) / max(
-            float(results[f"rest.{point}.throughput_msgs_per_s"]), 1e-9)
-        emit({f"telegram_vs_rest.{point}.throughput_ratio": f"{ratio:.2f}"})
+        await run_phase(phase, emit, results, expected, database_url)
+    points = [(f"c{c}{phase.suffix}", f"c{c}") for phase in phases(instances) for c in phase.chats]
+    for telegram, rest in [*points, ("open33", "open33")]:
+        ratio = float(results[f"telegram.{telegram}.throughput_msgs_per_s"]) / max(
+            float(results[f"rest.{rest}.throughput_msgs_per_s"]), 1e-9)
+        emit({f"telegram_vs_rest.{telegram}.throughput_ratio": f"{ratio:.2f}"})
     return results
 
 
 async def run_phase(
-    phase: Phase, emit: Callable[[dict[str, str]], None], results: dict[str, str], database_url: str | None
+    phase: Phase, emit: Callable[[dict[str, str]], None], results: dict[str, str], expected: Expected,
+    database_url: str | None,
 ) -> None:
-    """The phase's points on a fresh stack: REST first (it teaches each turn's reply count), then Telegram."""
+    """The phase's points on a fresh stack: REST first (it teaches ``expected``, each turn's reply count), then
+    Telegram. A phase whose bot pays for broadcasts measures Telegram alone, on what the earlier phases taught."""
     failures = 0
 
     def action_failures(name: str) -> dict[str, str]:
@@ -344,23 +369,26 @@ async def run_phase(
         return {f"{name}.action_call_failures": str(failed)} if failed else {}
 
     database = {"DATABASE_URL": database_url} if database_url else {}
-    points = "/".join(f"c{c}" for c in phase.chats)
+    points = "/".join(f"c{c}{phase.suffix}" for c in phase.chats)
+    cpu = phase.under_load or phase.paid
     with work_dir("bench-load-") as work:
         async with (
             FakeBotApi() as fake,
-            live_stack(work, fake, instances=phase.servers, **database) as stack,
+            live_stack(work, fake, instances=phase.servers, **database, **phase.environment) as stack,
             aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session,
         ):
             rest = RestClient(session, *stack.rasa_urls)
             line = TelegramLine(fake, session, stack.webhook_url)
-            budget = TelegramSettings.from_env(stack.env).overall_sends_per_second
+            telegram = TelegramSettings.from_env(stack.env)
+            budget = f"{telegram.overall_sends_per_second} for the bot"
+            if telegram.paid_sends_per_second:
+                budget += f", {telegram.paid_sends_per_second} more paid"
             shared = "counted together in Redis" if phase.servers > 1 else "one server"
             emit({f"load.{points}.rasa_servers": str(phase.servers),
-                  f"load.{points}.telegram_sends_per_s": f"{budget} for the bot ({shared})"})
-            if not phase.under_load:
+                  f"load.{points}.telegram_sends_per_s": f"{budget} ({shared})"})
+            if not phase.under_load and not phase.paid:
                 emit(await p1_alert_latency(stack, line, 5, 90, "p1_alert.idle"))
-            expected: Expected = {}
-            for chats in phase.chats:
+            for chats in phase.chats if not phase.paid else ():
                 before, started = stack.cpu(), time.perf_counter()
                 emit(await rest_closed(rest, expected, chats, f"rest.c{chats}"))
                 emit(action_failures(f"rest.c{chats}"))
@@ -371,15 +399,15 @@ async def run_phase(
             if phase.under_load:
                 emit(await rest_open(rest, expected, "rest.open33"))
                 emit(action_failures("rest.open33"))
-            for run, chats in enumerate(phase.chats, start=1):
+            for point, chats in enumerate(phase.chats, start=1):
+                name = f"telegram.c{chats}{phase.suffix}"
                 before, calls, started = stack.cpu(), len(fake.calls), time.perf_counter()
-                emit(await telegram_closed(line, expected, chats, run, f"telegram.c{chats}"))
-                emit(action_failures(f"telegram.c{chats}"))
-                answered = int(results[f"telegram.c{chats}.turns_answered"])
-                emit(bot_api_calls(f"telegram.c{chats}", fake, calls, answered))
-                if phase.under_load:
-                    emit(cpu_per_message(f"telegram.c{chats}", before, stack.cpu(), answered,
-                                         time.perf_counter() - started))
+                emit(await telegram_closed(line, expected, chats, point, name))
+                emit(action_failures(name))
+                answered = int(results[f"{name}.turns_answered"])
+                emit(bot_api_calls(name, fake, calls, answered))
+                if cpu:
+                    emit(cpu_per_message(name, before, stack.cpu(), answered, time.perf_counter() - started))
             if phase.under_load:
                 emit(await p1_alert_latency(stack, line, 1, 91, "p1_alert.after_load", wait=45.0))
                 calls = len(fake.calls)

@@ -11,7 +11,7 @@ End to end, each in its own process (a fresh Python, one stack at a time: the pr
 with two, one of them killed), `bench/cpu_profile.py`
 (CPU per message by component, idle polling), and before them `bench/model_load.py` (imports
 and model load in a fresh process: a restart's floor). Each also runs alone: `python -m
-bench.load` / `bench.crash` / `bench.cpu_profile` / `bench.model_load`. About 23 minutes in
+bench.load` / `bench.crash` / `bench.cpu_profile` / `bench.model_load`. About 25 minutes in
 all on the 2-core machine.
 """
 import asyncio
