@@ -105,6 +105,20 @@ async def test_an_action_server_unreachable_past_the_retry_window_is_told_apart(
     assert await user_texts(agent, sender) == []
 
 
+async def test_an_action_server_without_its_database_is_retried_then_told_apart(
+    agent: Any, action_server: ActionServer
+) -> None:
+    """503 (the action server's database is unavailable) is transient: retried in the window, then never
+    counted against the turn; before, a theft report was set aside after three tries and no case opened."""
+    agent.processor.action_endpoint = EndpointConfig(action_server.url)
+    action_server.status = 503
+    sender = f"action-calls-{uuid.uuid4().hex}"
+    with pytest.raises(ActionServerUnreachable), failed_calls_stop_the_turn():
+        await agent.handle_message(UserMessage(THEFT, CollectingOutputChannel(), sender))
+    assert len(set(action_server.called)) == 1 and len(action_server.called) >= 2, "the same call, retried"
+    assert await user_texts(agent, sender) == []
+
+
 async def test_where_the_turn_cannot_run_again_it_goes_on_and_the_customer_is_asked_to_resend(
     agent: Any, action_server: ActionServer
 ) -> None:

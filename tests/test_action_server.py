@@ -17,7 +17,12 @@ MAX_CALLS = 200
 
 
 @pytest.fixture
-def action_server(tmp_path: Path):
+def database_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'support.db'}"
+
+
+@pytest.fixture
+def action_server(tmp_path: Path, database_url: str):
     port = free_port()
     env = {
         "PATH": "/usr/bin:/bin",
@@ -25,7 +30,7 @@ def action_server(tmp_path: Path):
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
         "RASA_TELEMETRY_ENABLED": "false",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'support.db'}",
+        "DATABASE_URL": database_url,
         "SANIC_HOST": "127.0.0.1",
         "ACTION_SERVER_SANIC_WORKERS": "2",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "inherited"),  # dropped: it could be shared with others
@@ -75,3 +80,11 @@ def test_both_workers_calls_are_counted_in_every_scrape(action_server):
     assert refused.status_code == 403
     lines = [json.loads(line) for line in child.log.read_text().splitlines() if line.startswith("{")]
     assert lines and {line["service"] for line in lines} == {"actions"}
+
+
+@pytest.mark.parametrize("database_url", ["postgresql://postgres@127.0.0.1:1/nothing-listens"])
+def test_a_call_the_database_cannot_serve_is_answered_503(action_server):
+    """Not rasa_sdk's 500: the Rasa server retries a 503 and never sets the customer's turn aside for it."""
+    base, child, _ = action_server
+    assert _call(base, "action_case_status", "rest-0001") == 503
+    assert "the database is unavailable" in child.log.read_text()

@@ -4,7 +4,7 @@ Rasa waits up to five minutes for an action and, when the action server cannot b
 (killed, restarting, its backlog full under load), logs the error and goes on with the
 turn *without the action's events*: the customer silently misses the form's question or
 the case number. Installed in the Rasa server process, this wrapper gives each call a
-timeout and retries a call that could not connect, with back-off, for a bounded time, so
+timeout and retries a call that could not connect or found no database (503), with back-off, for a bounded time, so
 an action server restart costs a delay instead of a lost reply. Where the channel can run
 a whole turn again without sending its replies twice (Telegram's inbox and outbox), a call
 that still fails stops the turn before Rasa saves it (``ActionCallFailed``) and the turn
@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 _installed = False
 NOT_HANDLED = "utter_not_handled"  # "Sorry, something went wrong on our side ... Please send it again"
+UNAVAILABLE = 503  # the action server's answer when its database is (`bot/runtime/action_server.py`)
 
 
 class ActionCallFailed(Exception):
@@ -56,7 +57,7 @@ class ActionCallFailed(Exception):
 
 
 class ActionServerUnreachable(ActionCallFailed):
-    """The action server could not be reached for the whole retry window: transient, retried without limit."""
+    """The action server, or its database (503), was unavailable for the whole retry window: retried without limit."""
 
 
 _failed_call: ContextVar[ActionCallFailed | None] = ContextVar("failed_action_call", default=None)
@@ -90,10 +91,13 @@ async def _ask_to_send_again(
     await output_channel.send_response(tracker.sender_id, said.message())
 
 
-def could_not_connect(error: BaseException) -> bool:
-    """Rasa turns a connection error into a plain ``RasaException``; the cause is kept as its context."""
+def unavailable(error: BaseException) -> bool:
+    """The action server could not be reached, or answered 503: its database is unavailable for now.
+
+    Rasa turns either into a plain ``RasaException``; the cause is kept as its context.
+    """
     cause = error.__cause__ or error.__context__
-    return isinstance(cause, aiohttp.ClientConnectionError)
+    return isinstance(cause, aiohttp.ClientConnectionError) or getattr(cause, "status", None) == UNAVAILABLE
 
 
 def response_validator(spec: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
@@ -145,13 +149,13 @@ def install(timeout_seconds: float | None = None, retry_seconds: float | None = 
             except ActionExecutionRejection:
                 raise  # the action declined (a form's validation): Rasa's dialogue handles it
             except RasaException as error:
-                if not could_not_connect(error):
+                if not unavailable(error):
                     _failed_call.set(ActionCallFailed(str(error)))
                     raise
                 if loop.time() + pause > deadline:
                     _failed_call.set(ActionServerUnreachable(f"{error} (for {retry_for:g} s)"))
                     raise
-                logger.warning("action server unreachable for '%s'; trying again in %.1f s", self.name(), pause)
+                logger.warning("action server unavailable for '%s'; trying again in %.1f s", self.name(), pause)
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 2.0)
 

@@ -1,4 +1,6 @@
-"""The action server's additions: ``/metrics``, call counts and times, request ids, the help center's warm-up.
+"""The action server's additions: ``/metrics``, call counts and times, request ids, the help center's warm-up, 503s.
+
+A call the database could not serve is answered 503 (the Rasa server retries it).
 
 The help center is prepared once the server is up, not in the first customer's turn.
 
@@ -26,6 +28,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.actions import help_access
+from bot.cases.database import DATABASE_UNAVAILABLE
 from bot.metrics import actions
 from bot.metrics.exposition import CONTENT_TYPE, may_read, render
 from bot.metrics.settings import MetricsSettings
@@ -34,6 +37,7 @@ from bot.runtime import log_context
 ACTIONS_PACKAGE = "bot.actions"
 WEBHOOK = "/webhook"
 hookimpl = pluggy.HookimplMarker("rasa_sdk")
+logger = logging.getLogger(__name__)
 
 
 def install() -> None:
@@ -68,6 +72,12 @@ def attach_sanic_app_extensions(app: Sanic) -> None:
         if started is not None:
             actions.called(request.ctx.action, reply.status, time.perf_counter() - started)
         log_context.bind(None)
+
+    @app.exception(*DATABASE_UNAVAILABLE)
+    async def database_unavailable(request: Request, error: Exception) -> HTTPResponse:
+        """503, not rasa_sdk's 500: the Rasa server retries the call, and its turn is never set aside for it."""
+        logger.warning("action %s: the database is unavailable (%s)", getattr(request.ctx, "action", None), error)
+        return response.json({"error": "database unavailable"}, status=503)
 
     async def prepare_help_center(app: Sanic, _loop: Any) -> None:
         app.add_task(asyncio.to_thread(help_access.warm_up))
