@@ -16,7 +16,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
 from bot.cases.instances import Instance
-from connectors.telegram.delivery import first_message, joined
+from connectors.telegram.delivery import backoff_seconds, first_message, joined
+from connectors.telegram.settings import TelegramSettings
 from connectors.telegram.storage import SENT, Claim, Inbox, Outbox, telegram_replies, telegram_updates
 from tests.auxil.fake_telegram import FakeTelegram, _error, private_message
 from tests.auxil.telegram_harness import ChannelHarness
@@ -186,6 +187,19 @@ async def test_a_timed_out_reply_is_sent_again_and_counted_as_a_possible_duplica
     assert outbox_of(harness.engine).counts()["possible_duplicate"] == 1
 
 
+async def test_a_send_answered_with_a_page_that_is_not_the_bot_apis_is_sent_again_as_a_possible_duplicate(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    """An outside review: a 200 with a proxy's HTML page marked the reply failed after one try, never retried."""
+    async with ChannelHarness(fake, sqlite_url, tmp_path) as harness:
+        fake.garble("sendMessage")
+        await harness.post(text_update(43, "through a proxy"))
+        await fake.wait_for("sendMessage", count=2, chat_id=CHAT, timeout=10)
+        await harness.idle()
+        replies = outbox_of(harness.engine).rows(CHAT)
+    assert [(r["status"], r["possible_duplicate"]) for r in replies] == [("sent", True)]
+
+
 async def test_a_sent_reply_whose_record_fails_for_a_moment_is_recorded_not_sent_again(
     fake: FakeTelegram, sqlite_url: str, tmp_path: Path
 ) -> None:
@@ -206,6 +220,12 @@ async def test_a_sent_reply_whose_record_fails_for_a_moment_is_recorded_not_sent
         await harness.idle()
         assert blinks == [] and fake.sent_texts(CHAT) == ["You said: is my deposit there?"]
         assert not outbox_of(harness.engine).rows(CHAT)[0]["possible_duplicate"]
+
+
+def test_a_reply_waits_out_a_bot_api_outage_of_ten_minutes_before_it_is_failed() -> None:
+    """An outside review: 8 tries gave up after about 125 s of 500s, and the replies were never sent."""
+    attempts = TelegramSettings.from_env({}).max_send_attempts
+    assert sum(backoff_seconds(attempt) for attempt in range(1, attempts)) > 600
 
 
 async def test_429_storm_on_one_chat_does_not_stall_another(

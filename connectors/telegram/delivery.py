@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import InterfaceError
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.cases.database import DATABASE_UNAVAILABLE, in_thread
 from bot.runtime import log_context
@@ -184,6 +184,8 @@ class ReplyDelivery:
             await self._db(self._outbox.mark, ids, FAILED, error=str(exc))
         except (RetryAfter, TimedOut, asyncio.TimeoutError, NetworkError) as exc:
             return await self._retry(batch, exc)
+        except TelegramError as exc:  # an answer that was not the Bot API's (a proxy's page): it may have arrived
+            return await self._retry(batch, exc, maybe_delivered=True)
         except Exception as exc:  # a body this code cannot send (bad file, bad data): never retried
             if len(batch) > 1:
                 return await self._one_by_one(batch, exc)
@@ -222,9 +224,9 @@ class ReplyDelivery:
         await self._db(self._outbox.retry_later, ids, f"{type(exc).__name__}: {exc}", 0.0)
         return False
 
-    async def _retry(self, batch: list[OutboxItem], exc: BaseException) -> bool:
+    async def _retry(self, batch: list[OutboxItem], exc: BaseException, *, maybe_delivered: bool = False) -> bool:
         ids, chat_id, attempts = [item.id for item in batch], batch[0].chat_id, max(item.attempts for item in batch)
-        maybe_delivered = isinstance(exc, TimedOut | asyncio.TimeoutError)
+        maybe_delivered = maybe_delivered or isinstance(exc, TimedOut | asyncio.TimeoutError)
         error = f"{type(exc).__name__}: {exc}"
         if attempts + 1 >= self._settings.max_send_attempts:
             logger.error("send %s to chat %s failed after %d attempts: %s", ids, chat_id, attempts + 1, error)

@@ -94,7 +94,7 @@ class TelegramSettings:
                 turn_timeout_seconds=read.number("TELEGRAM_TURN_TIMEOUT_SECONDS", 60.0, positive=True),
                 max_turn_attempts=read.integer("TELEGRAM_MAX_TURN_ATTEMPTS", 3, minimum=1),
                 max_concurrent_turns=read.integer("TELEGRAM_MAX_CONCURRENT_TURNS", 16, minimum=1),
-                max_send_attempts=read.integer("TELEGRAM_MAX_SEND_ATTEMPTS", 8, minimum=1),
+                max_send_attempts=read.integer("TELEGRAM_MAX_SEND_ATTEMPTS", 20, minimum=1),  # ~14 min of retries
                 database_timeout_seconds=read.number("DATABASE_CALL_TIMEOUT_SECONDS", 30.0, positive=True),
                 overall_sends_per_second=overall,
                 paid_sends_per_second=_paid_sends(read, overall),

@@ -85,6 +85,7 @@ class FakeTelegram:
         self._failures: list[_Failure] = []
         self._refusals: list[_Refusal] = []
         self._stalls: dict[str, list[float]] = {}
+        self._garbled: list[str] = []
         self._files: dict[str, tuple[str, bytes]] = {}
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -150,6 +151,10 @@ class FakeTelegram:
         is refused with ``code``, as Telegram does."""
         self._refusals.append(_Refusal(method, chat_id, code, description, paid_only))
 
+    def garble(self, method: str) -> None:
+        """The next call of ``method`` is carried out, then answered 200 with a page that is not JSON (a proxy's)."""
+        self._garbled.append(method)
+
     def stall(self, method: str, seconds: float) -> None:
         """The next call of ``method`` is recorded, then answered only after ``seconds``."""
         self._stalls.setdefault(method, []).append(seconds)
@@ -212,6 +217,9 @@ class FakeTelegram:
         result = await (handler(params, token) if method == "getUpdates" else handler(params))
         if isinstance(result, web.Response):
             return result
+        if method in self._garbled:
+            self._garbled.remove(method)
+            return web.Response(text="<html>upstream glitch</html>", content_type="text/html")
         return web.json_response({"ok": True, "result": result})
 
     async def _download(self, request: web.Request) -> web.Response:
