@@ -214,6 +214,17 @@ async def test_an_update_with_nothing_readable_gets_a_reply_and_keeps_its_error(
         assert failed["status"] == "failed" and "poll" in str(failed["error"])
 
 
+async def test_half_a_utf16_pair_is_stored_and_answered_not_refused_at_every_redelivery(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path
+) -> None:
+    r"""An outside review: a JSON "\ud800" in the text made the inbox's store fail, and the webhook answer 500."""
+    async with ChannelHarness(fake, sqlite_url, tmp_path) as harness:
+        status, _ = await harness.post(text_update(53, "hi \ud800 there"))  # json.dumps escapes it
+        await harness.idle()
+        assert status == 200
+        assert fake.sent_texts(CHAT) == ["You said: hi \ufffd there"]
+
+
 async def test_telling_the_customer_during_a_database_blip_waits_for_the_database(
     fake: FakeTelegram, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,4 +1,4 @@
-"""Read an update the library cannot parse from its raw JSON, so no customer message is dropped.
+"""Read an update the library cannot parse, or not store, from its raw JSON, so no customer message is dropped.
 
 ``Update.de_json`` refuses payload shapes it does not know (older clients, a poll without
 ``persistent_id``, a thumbnail without sizes). What the support conversation needs is
@@ -8,6 +8,7 @@ with it. That core is rebuilt from the raw dict and parsed again; anything else 
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -20,6 +21,21 @@ ATTACHMENT_KINDS = (
     "photo", "document", "video", "voice", "audio", "sticker", "animation", "video_note",
     "location", "venue", "contact", "poll", "dice", "game", "story",
 )  # fmt: skip
+
+
+def whole_characters(payload: dict[str, Any]) -> dict[str, Any]:
+    r"""The update with each half of a UTF-16 pair that stands alone (a JSON ``\ud800``) as U+FFFD.
+
+    JSON may escape one; Python keeps it, but no UTF-8 store (the inbox, Rasa's tracker) can,
+    so the webhook answered 500 to every redelivery and the customer was never told.
+    """
+    text = json.dumps(payload, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        logger.warning("update %s holds half a UTF-16 pair; stored with U+FFFD in its place", _id(payload))
+        return dict(json.loads(text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")))
+    return payload
 
 
 def parse_update(payload: dict[str, Any], bot: Bot) -> Update | None:

@@ -36,7 +36,14 @@ from bot.runtime import log_context
 from bot.runtime.tasks import cancelled
 from connectors.telegram.delivery import ReplyDelivery, backoff_seconds
 from connectors.telegram.ratelimit import retry_seconds
-from connectors.telegram.raw_updates import attachment_kind, chat_of, lost_attachment, parse_update, private_chat_of
+from connectors.telegram.raw_updates import (
+    attachment_kind,
+    chat_of,
+    lost_attachment,
+    parse_update,
+    private_chat_of,
+    whole_characters,
+)
 from connectors.telegram.redaction import redact_update
 from connectors.telegram.sender import TelegramSender
 from connectors.telegram.settings import TelegramSettings
@@ -272,7 +279,7 @@ class TelegramRuntime:
 
     def _store_redacted(self, update_id: int, key: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Redact, then store: one trip off the event loop; the stored payload, or {} for a duplicate."""
-        payload = redact_update(payload)
+        payload = redact_update(whole_characters(payload))
         return payload if self.inbox.store(update_id, key, payload) else {}
 
     async def idle(self) -> None:
