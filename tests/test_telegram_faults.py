@@ -225,6 +225,29 @@ async def test_half_a_utf16_pair_is_stored_and_answered_not_refused_at_every_red
         assert fake.sent_texts(CHAT) == ["You said: hi \ufffd there"]
 
 
+async def test_a_turn_whose_done_mark_fails_for_a_moment_is_marked_and_its_chat_goes_on(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An outside review: a database blip while marking a turn done stopped the chat's worker, and the chat
+    waited for the turn's claim to run out (130 s) before its next message was answered."""
+    async with ChannelHarness(fake, sqlite_url, tmp_path, env=FAST) as harness:
+        finish, blips = harness.runtime.inbox.finish, [OperationalError("UPDATE", {}, Exception("database is locked"))]
+
+        def blip_once(*args: object, **kwargs: object) -> None:
+            if blips:
+                raise blips.pop()
+            finish(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(harness.runtime.inbox, "finish", blip_once)
+        await harness.post(text_update(71, "first"))
+        await harness.post(text_update(72, "second"))
+        await fake.wait_for("sendMessage", count=2, chat_id=CHAT, timeout=10)  # the claim holds 2 x 60 s + 10 s
+        await harness.idle()
+        assert not blips and fake.sent_texts(CHAT) == ["You said: first", "You said: second"]
+        assert row(harness, 71)["status"] == row(harness, 72)["status"] == "done"
+        assert row(harness, 71)["attempts"] == 1, "marked done, not run again"
+
+
 async def test_telling_the_customer_during_a_database_blip_waits_for_the_database(
     fake: FakeTelegram, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,11 +10,12 @@ import asyncio
 import contextlib
 import functools
 import json
+import logging
 import os
 import select
 import sqlite3
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,7 +25,7 @@ from psycopg2.extensions import POLL_OK, POLL_READ, STATUS_SETUP, set_wait_callb
 from psycopg2.extensions import connection as PgConnection
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine, create_engine, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import QueuePool
 
@@ -194,6 +195,26 @@ def _switch_to_wal(cursor: Any) -> None:
         if time.monotonic() > deadline:
             raise sqlite3.OperationalError("could not switch the SQLite file to WAL mode: database is locked")
         time.sleep(0.05)
+
+
+async def through_blips(call: Callable[[], Awaitable[T]], give_up_after: float, what: str) -> T:
+    """``call`` (a database write), tried again while the database does not answer, for ``give_up_after`` seconds.
+
+    For a write whose absence costs more than the wait: a reply sent but not recorded is sent
+    again, a turn done but not marked holds its chat until its claim runs out.
+    """
+    loop = asyncio.get_running_loop()
+    give_up_at = loop.time() + give_up_after
+    pause = 0.5
+    while True:
+        try:
+            return await call()
+        except (*DATABASE_UNAVAILABLE, InterfaceError, asyncio.TimeoutError) as exc:
+            if loop.time() + pause >= give_up_at:
+                raise
+            logging.getLogger(__name__).warning("%s failed (%s); trying again in %.1fs", what, exc, pause)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 5.0)
 
 
 async def in_thread(timeout: float, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -18,10 +18,9 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import InterfaceError
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
-from bot.cases.database import DATABASE_UNAVAILABLE, in_thread
+from bot.cases.database import in_thread, through_blips
 from bot.runtime import log_context
 from bot.runtime.tasks import cancelled
 from connectors.telegram.ratelimit import retry_seconds
@@ -202,19 +201,10 @@ class ReplyDelivery:
         Left ``sending``, the rows would be sent again once the claim ran out: a duplicate the
         customer sees, for a write that only had to wait.
         """
-        loop = asyncio.get_running_loop()
-        give_up_at = loop.time() + self._settings.claim_hold_seconds
-        pause = 0.5
-        while True:
-            try:
-                await self._db(self._outbox.mark, ids, SENT, message_id=message_id)
-                return
-            except (*DATABASE_UNAVAILABLE, InterfaceError, asyncio.TimeoutError) as exc:
-                if loop.time() + pause >= give_up_at:
-                    raise
-                logger.warning("sent %s, but recording it failed (%s); trying again in %.1fs", ids, exc, pause)
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, 5.0)
+        await through_blips(
+            lambda: self._db(self._outbox.mark, ids, SENT, message_id=message_id),
+            self._settings.claim_hold_seconds, f"recording sent replies {ids}",
+        )
 
     async def _one_by_one(self, batch: list[OutboxItem], exc: BaseException) -> bool:
         """One reply spoilt the message (a bad button, say): the others must still arrive, so each goes alone."""

@@ -29,7 +29,7 @@ from telegram import Update
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.warnings import PTBUserWarning
 
-from bot.cases.database import DATABASE_UNAVAILABLE, in_thread
+from bot.cases.database import DATABASE_UNAVAILABLE, in_thread, through_blips
 from bot.cases.instances import Instance
 from bot.cases.leases import LeaderLease, run_while_leader
 from bot.runtime import log_context
@@ -422,7 +422,11 @@ class TelegramRuntime:
         else:
             self._send_turns_replies(update_id)  # before the bookkeeping: the customer waits for them
             last = len(self._queues.get(key) or ()) <= 1  # the chat's worker then asks for its next update
-            return await self._db(self._finish, key, update_id, look_ahead=last and not key.startswith("update:"))
+            look_ahead = last and not key.startswith("update:")
+            return await through_blips(  # not marked done, the turn would hold its chat until its claim ran out
+                lambda: self._db(self._finish, key, update_id, look_ahead=look_ahead),
+                self.settings.claim_hold_seconds, f"marking update {update_id} done",
+            )
         return None
 
     def _finish(self, key: str, update_id: int, *, look_ahead: bool) -> _Done | None:
