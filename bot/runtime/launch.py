@@ -19,6 +19,7 @@ rasa_sdk's coloredlogs set-up, which would replace the configured handler, is sk
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
     from bot.runtime.nlu_process import NluProcess
 
 LOGGING_FLAG = "--logging-config-file"
+# The Rasa server's channels take small JSON bodies (REST 64 KB, a Telegram update or an X event
+# some KB): Sanic refuses a larger body (413) from its Content-Length, before reading it, where
+# its default of 100 MB let anyone without the webhook's secret fill the server's memory.
+REQUEST_MAX_BYTES = 1024 * 1024
 
 
 def main() -> None:
@@ -62,6 +67,7 @@ def main() -> None:
     elif serving:
         from bot.runtime import action_calls, event_types, parse_off_loop
 
+        os.environ.setdefault("SANIC_REQUEST_MAX_SIZE", str(REQUEST_MAX_BYTES))  # read when Rasa makes its app
         action_calls.install()  # the Rasa server: bounded, retried calls to the action server
         event_types.install()  # and event classes looked up in a table
         parse_off_loop.install(nlu_child)  # and the NLU parse off the event loop, in the child while it can
