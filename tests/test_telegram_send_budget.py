@@ -9,7 +9,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.environment import SettingsError
-from connectors.telegram.ratelimit import SharedWindow, SlidingWindow
+from connectors.telegram.ratelimit import PAID_BROADCAST, PerChatRateLimiter, SharedWindow, SlidingWindow
 from connectors.telegram.sender import _paid_budget, _shared_budget
 from connectors.telegram.settings import TelegramSettings
 
@@ -66,6 +66,23 @@ async def test_typing_takes_the_shared_budget_only_when_it_has_room_now(redis_ur
     assert time.monotonic() - started > 0.5
     for window in (other, this):
         await window.close()
+
+
+async def test_with_room_in_the_shared_budget_no_message_pays(redis_url: str) -> None:
+    """An outside review: another send's round trip to Redis made a message count the free budget full and pay."""
+    free = SharedWindow(Redis.from_url(redis_url), f"test:sends:{time.monotonic_ns()}", 30, SlidingWindow(30, 1.0))
+    limiter = PerChatRateLimiter(per_chat_interval=0.0, overall=free, paid=SlidingWindow(100, 1.0))
+    paid: list[bool] = []
+
+    async def send(endpoint: str, data: dict) -> bool:
+        paid.append(PAID_BROADCAST in data)
+        return True
+
+    requests = [{"chat_id": chat} for chat in range(40)]
+    await asyncio.gather(*(limiter.process_request(send, ("sendMessage", r), {}, "sendMessage", r, None)
+                           for r in requests))  # fmt: skip
+    await free.close()
+    assert paid.count(False) == 30 and paid.count(True) == 10, "the free 30 first, then paid"
 
 
 def test_the_budget_is_shared_only_where_redis_is_set() -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from telegram.error import TimedOut
+from telegram.error import BadRequest, TimedOut
 
 from connectors.telegram.ratelimit import PerChatRateLimiter, SlidingWindow
 from connectors.telegram.sender import Button, FileTooLarge, TelegramSender, split_text
@@ -167,17 +168,35 @@ async def test_past_the_free_budget_messages_go_at_once_as_paid_broadcasts(fake:
     assert paid_at - started < 0.3, "the paid ones did not wait"
 
 
-async def test_a_refused_paid_broadcast_goes_within_the_free_budget(fake: FakeTelegram) -> None:
+async def test_a_refused_paid_broadcast_goes_within_the_free_budget(
+    fake: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
     """The bot's Stars ran out: Telegram refuses the paid send; it goes unpaid, and so do the next for a while."""
     fake.refuse(method="sendMessage", code=400, description="Bad Request: not enough Stars", paid_only=True)
     async with make_sender(fake, overall_limit=2, overall_period=0.5, paid=SlidingWindow(5, 1.0)) as sender:
-        await asyncio.gather(*(sender.send_text(200 + i, "x") for i in range(3)))
+        with caplog.at_level(logging.ERROR, "connectors.telegram.ratelimit"):
+            await asyncio.gather(*(sender.send_text(200 + i, "x") for i in range(3)))
         await sender.send_text(300, "later")
+    assert "refused a paid broadcast" in caplog.text
     calls = fake.calls_to("sendMessage")
     delivered = sorted(call.chat_id or 0 for call in calls if not call.paid_broadcast)
     assert delivered == [200, 201, 202, 300], "every message was sent once without the flag"
     assert 1 <= sum(call.paid_broadcast for call in calls) <= 2, "only the tries in flight before the refusal paid"
     assert not any(call.paid_broadcast for call in fake.calls_to("sendMessage", 300))
+
+
+async def test_a_400_that_is_the_messages_own_does_not_stop_the_bot_paying(
+    fake: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Refused paid and unpaid alike (chat not found), the 400 is the message's: raised, and paying goes on."""
+    fake.refuse(700, code=400, description="Bad Request: chat not found")
+    async with make_sender(fake, overall_limit=2, overall_period=0.5, paid=SlidingWindow(5, 1.0)) as sender:
+        await sender.send_text(699, "free")  # with PTB's getMe, the free budget is full
+        with pytest.raises(BadRequest), caplog.at_level(logging.ERROR, "connectors.telegram.ratelimit"):
+            await sender.send_text(700, "nobody there")
+    tries = fake.calls_to("sendMessage", 700)
+    assert [call.paid_broadcast for call in tries] == [True, False], "paid, then once unpaid"
+    assert "refused a paid broadcast" not in caplog.text, "paying was not stopped for the message's own 400"
 
 
 async def test_the_bot_pays_for_broadcasts_only_when_configured_to(fake: FakeTelegram) -> None:

@@ -183,9 +183,9 @@ class ReplyDelivery:
             await self._db(self._outbox.mark, ids, FAILED, error=str(exc))
         except (RetryAfter, TimedOut, asyncio.TimeoutError, NetworkError) as exc:
             return await self._retry(batch, exc)
-        except TelegramError as exc:  # an answer that was not the Bot API's (a proxy's page): it may have arrived
-            return await self._retry(batch, exc, maybe_delivered=True)
         except Exception as exc:  # a body this code cannot send (bad file, bad data): never retried
+            if type(exc) is TelegramError:  # PTB's "Invalid server response" (a proxy's page): it may have arrived
+                return await self._retry(batch, exc, maybe_delivered=True)
             if len(batch) > 1:
                 return await self._one_by_one(batch, exc)
             logger.exception("send %s to chat %s failed", ids, chat_id)

@@ -113,21 +113,30 @@ class SharedWindow:
         self._sends = itertools.count()
         self._member = f"{uuid.uuid4().hex}:"  # this process's sends, told apart from other servers'
         self._on_own_until = 0.0
+        self._waiting = 0  # sends of this process in ``acquire``: they wait for room, or will
 
     async def acquire(self) -> None:
-        async with self._lock:
-            while time.monotonic() >= self._on_own_until:
-                wait_us = await self._take_one_in_redis()
-                if wait_us is None:
-                    break
-                if wait_us == 0:
-                    return
-                await asyncio.sleep(wait_us / 1_000_000)
+        self._waiting += 1
+        try:
+            async with self._lock:
+                while time.monotonic() >= self._on_own_until:
+                    wait_us = await self._take_one_in_redis()
+                    if wait_us is None:
+                        break
+                    if wait_us == 0:
+                        return
+                    await asyncio.sleep(wait_us / 1_000_000)
+        finally:
+            self._waiting -= 1
         await self._fallback.acquire()
 
     async def try_acquire(self) -> bool:
-        """Acquire only if no send of this process waits and the bot's budget has room now; never waits."""
-        if self._lock.locked():
+        """Acquire only if no send of this process waits and the bot's budget has room now.
+
+        Never waits for room; only for another ``try_acquire``'s round trip to Redis (held
+        behind it, a send that found room would count as one that found none).
+        """
+        if self._waiting:
             return False
         async with self._lock:
             if time.monotonic() < self._on_own_until or (wait_us := await self._take_one_in_redis()) is None:
@@ -167,7 +176,8 @@ class PerChatRateLimiter(BaseRateLimiter[int]):
     ``rate_limit_args`` is the number of ``RetryAfter`` retries for that request (default
     ``max_retries``). Only ``RetryAfter`` is retried: a timeout may have been delivered, so it
     is raised to the caller, who must not resend blindly. A paid broadcast Telegram refuses
-    (the bot's Stars ran out) is sent again within the free budget, and the refusal logged.
+    with a 400 is sent again unpaid; when that goes through, the refusal was the payment's
+    (the bot's Stars ran out): logged, and no send pays for ``PAID_REFUSED_PAUSE_SECONDS``.
     """
 
     def __init__(
@@ -254,22 +264,25 @@ class PerChatRateLimiter(BaseRateLimiter[int]):
         group: str | None = None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         """``data`` is the request's own parameters (in ``args`` too): a paid send is marked there."""
-        attempt = 0
+        attempt, refused = 0, None
         while True:
             if state is not None:
                 await asyncio.sleep(max(0.0, state.paused_until - time.monotonic()))
                 await state.window.acquire()
                 if group is not None:
                     await self._groups.setdefault(group, SlidingWindow(self._group_limit, self._group_period)).acquire()
-            paid = await self._take_budget(endpoint, data)
+            paid = await self._take_budget(endpoint, data, may_pay=refused is None)
             try:
-                return await callback(*args, **kwargs)
+                result = await callback(*args, **kwargs)
+                if refused is not None:  # refused paid, taken unpaid: it was the payment (the bot's Stars ran out)
+                    logger.error("Telegram refused a paid broadcast (%s): messages wait for the free budget for %.0fs",
+                                 refused, PAID_REFUSED_PAUSE_SECONDS)
+                    self._paid_refused_until = time.monotonic() + PAID_REFUSED_PAUSE_SECONDS
+                return result
             except BadRequest as exc:
                 if not paid:
                     raise
-                logger.error("Telegram refused a paid broadcast (%s): messages wait for the free budget for %.0fs",
-                             exc, PAID_REFUSED_PAUSE_SECONDS)
-                self._paid_refused_until = time.monotonic() + PAID_REFUSED_PAUSE_SECONDS
+                refused = exc  # sent again unpaid: the same refusal then is the message's, not the payment's
             except RetryAfter as exc:
                 delay = retry_seconds(exc)
                 if attempt == retries:
@@ -284,12 +297,12 @@ class PerChatRateLimiter(BaseRateLimiter[int]):
                 if paid:
                     del data[PAID_BROADCAST]  # the next try takes its budget anew
 
-    async def _take_budget(self, endpoint: str, data: dict[str, Any]) -> bool:
+    async def _take_budget(self, endpoint: str, data: dict[str, Any], *, may_pay: bool) -> bool:
         """Wait for the free budget, or mark a message paid when that budget is full and the paid one is not.
 
         Returns whether the request goes as a paid broadcast.
         """
-        may_pay = endpoint in _PAID_BROADCAST_ENDPOINTS and PAID_BROADCAST not in data
+        may_pay = may_pay and endpoint in _PAID_BROADCAST_ENDPOINTS and PAID_BROADCAST not in data
         paid = self._paid if may_pay and time.monotonic() >= self._paid_refused_until else None
         if paid is not None:
             if await self._overall.try_acquire():
