@@ -320,9 +320,10 @@ class Phase:
     @property
     def environment(self) -> dict[str, str]:
         """What the phase's stack runs with beyond `make run`'s defaults."""
+        if not self.paid:
+            return {}
         free = TelegramSettings.from_env().overall_sends_per_second  # the stack's, from this environment
-        paid = max(0, MAX_SENDS_PER_SECOND_WITH_PAID_BROADCASTS - free)  # 1,000 a second in all
-        return {"TELEGRAM_PAID_SENDS_PER_SECOND": str(paid)} if self.paid else {}
+        return {"TELEGRAM_PAID_SENDS_PER_SECOND": str(max(0, MAX_SENDS_PER_SECOND_WITH_PAID_BROADCASTS - free))}
 
 
 def phases(instances: int) -> tuple[Phase, ...]:

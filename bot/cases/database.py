@@ -36,6 +36,7 @@ SQLITE_POOL_SIZE = 10  # kept open: asyncio's default thread pool plus the event
 REPLY_MARGIN_SECONDS = 2.0  # past the server's own statement timeout, for the network
 KEEPALIVE = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, PoolTimeout)
 """What a call raises while the database is unreachable, hung, overloaded or locked: worth a retry later."""
@@ -212,7 +213,7 @@ async def through_blips(call: Callable[[], Awaitable[T]], give_up_after: float, 
         except (*DATABASE_UNAVAILABLE, InterfaceError, asyncio.TimeoutError) as exc:
             if loop.time() + pause >= give_up_at:
                 raise
-            logging.getLogger(__name__).warning("%s failed (%s); trying again in %.1fs", what, exc, pause)
+            logger.warning("%s failed (%s); trying again in %.1fs", what, exc, pause)
             await asyncio.sleep(pause)
             pause = min(pause * 2, 5.0)
 
