@@ -59,6 +59,14 @@ def test_stored_once_with_secrets_redacted_and_read_back_whole(engine: Engine) -
     assert row(engine, MENTION, "900")["payload"] is None  # the text goes once handled
 
 
+def test_half_a_utf16_pair_is_stored_as_a_replacement_character_not_refused(engine: Engine) -> None:
+    """Found by an outside test: JSON may escape one alone, and the UTF-8 store refused the event at each delivery."""
+    inbox = XInbox(engine)
+    assert inbox.store([dm(950, "23", "my withdrawal \ud800 is stuck \U0001f600")]) == 1
+    item = inbox.claim_next(LEASE)
+    assert item is not None and item.event.text == "my withdrawal \ufffd is stuck \U0001f600"
+
+
 def test_a_users_later_event_waits_for_the_earlier_one_others_do_not(engine: Engine) -> None:
     inbox = XInbox(engine)
     inbox.store([dm(1_000_000_000_000_000_003, "31"), dm(99, "32"), dm(1_000_000_000_000_000_001, "31")])
