@@ -214,6 +214,24 @@ async def test_an_update_with_nothing_readable_gets_a_reply_and_keeps_its_error(
         assert failed["status"] == "failed" and "poll" in str(failed["error"])
 
 
+@pytest.mark.parametrize("words", [{"text": 12345}, {"text": {"a": 1}, "caption": "my card was charged"}],
+                         ids=["number", "object-with-caption"])
+async def test_a_text_that_is_not_a_string_is_read_from_its_core_not_failed(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, words: dict[str, object]
+) -> None:
+    """An outside test: PTB passes any JSON as the text; the turn failed and the customer was told something
+    went wrong. Now the caption stands in where there is one, else the customer is asked for text."""
+    async with ChannelHarness(fake, sqlite_url, tmp_path) as harness:
+        await harness.post({"update_id": 54, "message": {**private_message(CHAT, None, message_id=54), **words}})
+        await harness.idle()
+        if "caption" in words:
+            assert fake.sent_texts(CHAT) == ["You said: my card was charged"]
+            assert row(harness, 54)["status"] == "done"
+        else:
+            assert fake.sent_texts(CHAT) == [domain_text("utter_telegram_non_text")]
+            assert row(harness, 54)["status"] == "failed"
+
+
 async def test_half_a_utf16_pair_is_stored_and_answered_not_refused_at_every_redelivery(
     fake: FakeTelegram, sqlite_url: str, tmp_path: Path
 ) -> None:

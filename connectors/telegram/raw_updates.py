@@ -14,6 +14,8 @@ from typing import Any
 
 from telegram import Bot, Update
 
+from connectors.gate import valid_unicode
+
 logger = logging.getLogger(__name__)
 
 MESSAGE_FIELDS = ("message", "edited_message")
@@ -34,16 +36,24 @@ def whole_characters(payload: dict[str, Any]) -> dict[str, Any]:
         text.encode("utf-8")
     except UnicodeEncodeError:
         logger.warning("update %s holds half a UTF-16 pair; stored with U+FFFD in its place", _id(payload))
-        return dict(json.loads(text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")))
+        return dict(json.loads(valid_unicode(text)))
     return payload
 
 
 def parse_update(payload: dict[str, Any], bot: Bot) -> Update | None:
-    """The update as PTB reads it, else its readable core; ``None`` when not even that is there."""
+    """The update as PTB reads it, else its readable core; ``None`` when not even that is there.
+
+    PTB does not check types: a ``text`` that is a number or an object came through and failed
+    the turn, so the customer was told something went wrong instead of what to send.
+    """
     try:
-        return Update.de_json(payload, bot)
+        update = Update.de_json(payload, bot)
     except Exception as error:
         logger.warning("update %s has a shape the library cannot read (%s); reading its core", _id(payload), error)
+    else:
+        if _words_are_strings(update):
+            return update
+        logger.warning("update %s has a text or caption that is not a string; reading its core", _id(payload))
     core = readable_core(payload)
     if core is None:
         return None
@@ -52,6 +62,11 @@ def parse_update(payload: dict[str, Any], bot: Bot) -> Update | None:
     except Exception:
         logger.warning("update %s cannot be read even from its core", _id(payload))
         return None
+
+
+def _words_are_strings(update: Update) -> bool:
+    message = update.message or update.edited_message
+    return message is None or all(isinstance(words, (str, type(None))) for words in (message.text, message.caption))
 
 
 def readable_core(payload: dict[str, Any]) -> dict[str, Any] | None:
