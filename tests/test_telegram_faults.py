@@ -266,6 +266,31 @@ async def test_a_turn_whose_done_mark_fails_for_a_moment_is_marked_and_its_chat_
         assert row(harness, 71)["attempts"] == 1, "marked done, not run again"
 
 
+async def test_a_turn_the_watchdog_stops_while_it_is_marked_done_is_replayed_not_counted_as_failed(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An outside review: the done mark is retried while its claim holds, past the watchdog's bound; the
+    watchdog then counted the finished turn as a failed try (three such tell an answered customer that
+    something went wrong). Now its replay is not counted, and it sends nothing twice."""
+    claim_past_the_watchdog = {**FAST, "INSTANCE_STALE_SECONDS": "30"}  # claim hold 32 s, the watchdog's bound 14 s
+    async with ChannelHarness(fake, sqlite_url, tmp_path, env=claim_past_the_watchdog) as harness:
+        finish = harness.runtime.inbox.finish
+
+        def fails_on_the_first_try(update_id: int, *args: object, **kwargs: object) -> None:
+            if row(harness, update_id)["attempts"] == 1:  # the database stays away until the watchdog steps in
+                raise OperationalError("UPDATE", {}, Exception("database is locked"))
+            finish(update_id, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(harness.runtime.inbox, "finish", fails_on_the_first_try)
+        await harness.post(text_update(73, "first"))
+        await harness.post(text_update(74, "second"))
+        await fake.wait_for("sendMessage", count=2, chat_id=CHAT, timeout=40)  # the watchdog's bound: 14 s
+        await harness.idle()
+        assert fake.sent_texts(CHAT) == ["You said: first", "You said: second"]
+        first = row(harness, 73)
+        assert (first["status"], first["attempts"], first["turn_failures"]) == ("done", 2, 0)
+
+
 async def test_telling_the_customer_during_a_database_blip_waits_for_the_database(
     fake: FakeTelegram, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -104,6 +104,7 @@ class _Busy:
     update_id: int
     since: float
     task: asyncio.Task[None]
+    finishing: bool = False  # the turn is over and being marked done: a stop there is not the turn's failure
 
 
 class TurnReplies:
@@ -423,6 +424,7 @@ class TelegramRuntime:
             self._send_turns_replies(update_id)  # before the bookkeeping: the customer waits for them
             last = len(self._queues.get(key) or ()) <= 1  # the chat's worker then asks for its next update
             look_ahead = last and not key.startswith("update:")
+            self._busy[key].finishing = True
             return await through_blips(  # not marked done, the turn would hold its chat until its claim ran out
                 lambda: self._db(self._finish, key, update_id, look_ahead=look_ahead),
                 self.settings.claim_hold_seconds, f"marking update {update_id} done",
@@ -547,12 +549,18 @@ class TelegramRuntime:
                 busy.task.cancel()
                 self._busy.pop(key, None)
                 self._workers.pop(key, None)
-                self._requeues.add(asyncio.create_task(self._requeue_stuck(key, busy.update_id)))
+                self._requeues.add(asyncio.create_task(self._requeue_stuck(key, busy.update_id, busy.finishing)))
 
-    async def _requeue_stuck(self, key: str, update_id: int) -> None:
-        """Give the stuck update back and run the chat's queue again from it (its next try is a replay)."""
-        error = "worker stuck; stopped by the watchdog"
-        await self._db(self.inbox.retry_later, update_id, error, 0.0, turn_failed=True)
+    async def _requeue_stuck(self, key: str, update_id: int, finishing: bool) -> None:
+        """Give the stuck update back and run the chat's queue again from it (its next try is a replay).
+
+        A turn stopped while being marked done (the database away for longer than the bound)
+        had completed: its replay is not counted as a failed try, which after a few would tell
+        a customer already answered that something went wrong.
+        """
+        error = "marking the turn done failed past the watchdog's bound" if finishing else "worker stuck"
+        await self._db(self.inbox.retry_later, update_id, f"{error}; stopped by the watchdog", 0.0,
+                       turn_failed=not finishing)
         self._requeues.discard(asyncio.current_task())  # type: ignore[arg-type]
         queue = self._queues.get(key)
         if queue and key not in self._workers:
