@@ -82,6 +82,16 @@ def test_several_rasa_servers_get_consecutive_ports_and_their_own_ids(monkeypatc
         assert command[command.index("--port") + 1] == port == server_env["RASA_PORT"]  # the instance id's part
 
 
+def test_each_server_is_told_how_many_servers_share_the_cores(monkeypatch):
+    """Each server decides on its NLU child by ``RASA_INSTANCES``; the bench's stacks pass the count in ``ports``
+    alone, so its two servers each started a child where `make run`'s would not (four busy processes, two cores)."""
+    monkeypatch.delenv("RASA_INSTANCES", raising=False)
+    ports = Ports(rasa=5005, actions=5055, desk=8080, rasa_instances=2)
+    env = process_environment(Settings.from_env({"REDIS_URL": "redis://127.0.0.1:6379/0"}), ports)
+    assert env["RASA_INSTANCES"] == "2"
+    assert nlu_in_child_process({k: v for k, v in env.items() if k != "RASA_NLU_PROCESS"}, cores=2) is False
+
+
 def test_rasa_instances_must_be_positive(monkeypatch):
     monkeypatch.setenv("RASA_INSTANCES", "0")
     with pytest.raises(ValueError, match="RASA_INSTANCES"):

@@ -95,6 +95,7 @@ def process_environment(settings: Settings, ports: Ports) -> dict[str, str]:
     env.setdefault("DATABASE_URL", settings.database_url)
     env.setdefault("PYTHONPATH", str(PROJECT_ROOT))
     env["RASA_PORT"] = str(ports.rasa)  # with the host, the instance id a restarted server claims its work back by
+    env["RASA_INSTANCES"] = str(ports.rasa_instances)  # each server decides on its NLU child by it (`bench` sets ports)
     env["SANIC_HOST"] = ports.actions_host  # rasa_sdk reads its interface from here (default 0.0.0.0)
     return env
 
