@@ -143,7 +143,7 @@ async def run_crash(print_line: Callable[[str, str], None], instances: int = 1) 
             # The documented settings (.env.example), not the connector's classes: those are being reworked.
             claim_seconds = float(stack.env.get("TELEGRAM_CLAIM_SECONDS") or 120)
             sweep_seconds = float(stack.env.get("TELEGRAM_SWEEP_SECONDS") or 5)
-            line = TelegramLine(fake, session, stack.webhook_url)
+            line = TelegramLine(fake, session, (stack.webhook_url,))  # the server killed; a survivor works on
             texts = first_messages(DISTINCT)
             counts, opening = await calm_counts(line, texts)
             print_line(f"{prefix}.calm_replies_per_message", f"{min(counts.values())}-{max(counts.values())}, "

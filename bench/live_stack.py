@@ -91,6 +91,11 @@ class LiveStack:
     def webhook_url(self) -> str:
         return f"{self.rasa_url}/webhooks/telegram/webhook"
 
+    @property
+    def webhook_urls(self) -> tuple[str, ...]:
+        """Every Rasa server's Telegram webhook."""
+        return tuple(f"{url}/webhooks/telegram/webhook" for url in self.rasa_urls)
+
     def pid(self, name: str) -> int:
         return self.processes[name].pid
 

@@ -79,11 +79,15 @@ class RestClient:
 
 @dataclass
 class TelegramLine:
-    """Telegram's side of the customer bot: updates in through the webhook, replies out at the fake API."""
+    """Telegram's side of the customer bot: updates in through the webhook, replies out at the fake API.
+
+    ``webhook_urls``: each server's webhook, taken in turn as the deployment's proxy spreads
+    Telegram's deliveries (with one URL, another server gets work only through the inbox's sweep).
+    """
 
     fake: FakeBotApi
     session: aiohttp.ClientSession
-    webhook_url: str
+    webhook_urls: tuple[str, ...]
     replies: dict[int, list[float]] = field(default_factory=lambda: defaultdict(list))
     texts: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
     _arrived: dict[int, asyncio.Event] = field(default_factory=dict)
@@ -92,6 +96,7 @@ class TelegramLine:
 
     def __post_init__(self) -> None:
         self.fake.listeners.append(self._on_message)
+        self._webhooks = itertools.cycle(self.webhook_urls)
 
     def _on_message(self, chat: int, text: str, at: float) -> None:
         """Count replies as REST does: Rasa's REST channel makes each paragraph its own reply,
@@ -114,7 +119,7 @@ class TelegramLine:
         """POST one update as Telegram does; the status, or the error's name when there was no answer."""
         try:
             async with self.session.post(
-                self.webhook_url, json=update, headers={SECRET_HEADER: WEBHOOK_SECRET},
+                next(self._webhooks), json=update, headers={SECRET_HEADER: WEBHOOK_SECRET},
                 timeout=aiohttp.ClientTimeout(total=timeout),
             ) as response:
                 await response.read()
