@@ -21,8 +21,8 @@ How it is measured:
 - Two stacks: 1 and 10 chats (latency); 100 chats and the open loop (throughput). Both run
   `make run`'s default, one Rasa server, which on this 2-core machine parses in its NLU child
   and so uses both cores; `--instances 2` runs the throughput points on two servers
-  (`RASA_INSTANCES=2` on the local Redis, no NLU children then), which answered less here
-  (README, session 21). The bot's Telegram send budget (`TELEGRAM_OVERALL_SENDS_PER_SECOND`,
+  (`RASA_INSTANCES=2` on the local Redis, no NLU children then, Telegram's updates POSTed to
+  their webhooks in turn), which answered as much here (README, session 21). The bot's Telegram send budget (`TELEGRAM_OVERALL_SENDS_PER_SECOND`,
   Telegram's 30 a second by default, counted together by several servers) caps what the
   Telegram path can answer. A third stack measures the 100-chat Telegram
   point past that cap, its bot paying for broadcasts (`TELEGRAM_PAID_SENDS_PER_SECOND`, up to
