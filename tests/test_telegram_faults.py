@@ -108,6 +108,34 @@ async def test_the_watchdog_restarts_a_worker_that_ignores_its_timeout(
         assert "watchdog" in str(row(harness, 21)["error"])
 
 
+async def test_a_chat_whose_stuck_update_cannot_be_handed_back_goes_on_once_its_claim_runs_out(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading the watchdog: when the database refused to take the stuck update back, its chat kept a queue
+    with no worker, and the sweep never scheduled those updates again: the chat waited for a new message."""
+    env = {"TELEGRAM_TURN_TIMEOUT_SECONDS": "0.5", "DATABASE_CALL_TIMEOUT_SECONDS": "0.5"}  # claim hold 11 s
+    async with ChannelHarness(fake, sqlite_url, tmp_path, env=env) as harness:
+        retry_later, refusals = harness.runtime.inbox.retry_later, [OperationalError("UPDATE", {}, Exception("gone"))]
+
+        def refuse_the_watchdog_once(update_id: int, error: str, *args: object, **kwargs: object) -> None:
+            if "watchdog" in error and refusals:
+                raise refusals.pop()
+            retry_later(update_id, error, *args, **kwargs)  # type: ignore[arg-type]
+
+        async def ignore_the_cancel(_message: UserMessage) -> None:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                await asyncio.sleep(3600)
+
+        monkeypatch.setattr(harness.runtime.inbox, "retry_later", refuse_the_watchdog_once)
+        misbehave_first(harness, {"stuck": 1}, ignore_the_cancel)
+        await harness.post(text_update(23, "stuck"))
+        await harness.post(text_update(24, "still there?"))
+        await fake.wait_for("sendMessage", count=2, chat_id=CHAT, timeout=40)
+        assert not refusals and fake.sent_texts(CHAT) == ["You said: stuck", "You said: still there?"]
+
+
 async def test_transient_errors_are_retried_and_do_not_use_up_the_tries_of_a_turn_that_times_out_once(
     fake: FakeTelegram, sqlite_url: str, tmp_path: Path
 ) -> None:

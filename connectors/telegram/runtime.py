@@ -559,9 +559,16 @@ class TelegramRuntime:
         a customer already answered that something went wrong.
         """
         error = "marking the turn done failed past the watchdog's bound" if finishing else "worker stuck"
-        await self._db(self.inbox.retry_later, update_id, f"{error}; stopped by the watchdog", 0.0,
-                       turn_failed=not finishing)
-        self._requeues.discard(asyncio.current_task())  # type: ignore[arg-type]
+        try:
+            await self._db(self.inbox.retry_later, update_id, f"{error}; stopped by the watchdog", 0.0,
+                           turn_failed=not finishing)
+        except Exception:  # the database is away: forget the chat's queue here, so the sweep schedules it again
+            logger.exception("handing update %s back failed; it runs again once its claim runs out", update_id)
+            for left in self._queues.pop(key, ()):
+                self._payloads.pop(left, None)
+            return
+        finally:
+            self._requeues.discard(asyncio.current_task())  # type: ignore[arg-type]
         queue = self._queues.get(key)
         if queue and key not in self._workers:
             self._workers[key] = asyncio.create_task(self._work(key), name=f"telegram-chat-{key}")
