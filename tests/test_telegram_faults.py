@@ -243,7 +243,7 @@ async def test_an_update_with_nothing_readable_gets_a_reply_and_keeps_its_error(
 
 
 @pytest.mark.parametrize("words", [{"text": 12345}, {"text": {"a": 1}, "caption": "my card was charged"}],
-                         ids=["number", "object-with-caption"])
+                         ids=["number", "object-with-caption"])  # fmt: skip
 async def test_a_text_that_is_not_a_string_is_read_from_its_core_not_failed(
     fake: FakeTelegram, sqlite_url: str, tmp_path: Path, words: dict[str, object]
 ) -> None:
@@ -258,6 +258,21 @@ async def test_a_text_that_is_not_a_string_is_read_from_its_core_not_failed(
         else:
             assert fake.sent_texts(CHAT) == [domain_text("utter_telegram_non_text")]
             assert row(harness, 54)["status"] == "failed"
+
+
+@pytest.mark.parametrize("profile", [{"first_name": 7}, {"language_code": 5}], ids=["first_name", "language_code"])
+async def test_a_profile_field_that_is_not_a_string_does_not_stop_the_customer_being_answered(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, profile: dict[str, object]
+) -> None:
+    """An outside test: a number as the sender's first name failed every turn of the chat ("something went
+    wrong", no case for a theft report), however often the customer wrote. The message is read from its core."""
+    message = private_message(CHAT, "my account was stolen", message_id=55)
+    message["from"] = {**message["from"], **profile}
+    async with ChannelHarness(fake, sqlite_url, tmp_path) as harness:
+        await harness.post({"update_id": 55, "message": message})
+        await harness.idle()
+        assert fake.sent_texts(CHAT) == ["You said: my account was stolen"]
+        assert row(harness, 55)["status"] == "done"
 
 
 async def test_half_a_utf16_pair_is_stored_and_answered_not_refused_at_every_redelivery(

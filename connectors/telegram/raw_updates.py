@@ -43,17 +43,19 @@ def whole_characters(payload: dict[str, Any]) -> dict[str, Any]:
 def parse_update(payload: dict[str, Any], bot: Bot) -> Update | None:
     """The update as PTB reads it, else its readable core; ``None`` when not even that is there.
 
-    PTB does not check types: a ``text`` that is a number or an object came through and failed
-    the turn, so the customer was told something went wrong instead of what to send.
+    PTB does not check types: a ``text`` or a sender's ``first_name`` that is a number came
+    through and failed the turn at every try, so the customer was told something went wrong
+    (and a theft report opened no case). Such an update is read from its core instead.
     """
     try:
         update = Update.de_json(payload, bot)
     except Exception as error:
         logger.warning("update %s has a shape the library cannot read (%s); reading its core", _id(payload), error)
     else:
-        if _words_are_strings(update):
+        if _strings_where_the_api_has_strings(update):
             return update
-        logger.warning("update %s has a text or caption that is not a string; reading its core", _id(payload))
+        logger.warning("update %s has a number or object where the Bot API has a string; reading its core",
+                       _id(payload))
     core = readable_core(payload)
     if core is None:
         return None
@@ -64,9 +66,15 @@ def parse_update(payload: dict[str, Any], bot: Bot) -> Update | None:
         return None
 
 
-def _words_are_strings(update: Update) -> bool:
-    message = update.message or update.edited_message
-    return message is None or all(isinstance(words, (str, type(None))) for words in (message.text, message.caption))
+def _strings_where_the_api_has_strings(update: Update) -> bool:
+    """The fields the conversation reads (words, the sender's profile, the chat's type) are strings or absent."""
+    message, user, chat = update.message or update.edited_message, update.effective_user, update.effective_chat
+    fields = [
+        *((message.text, message.caption) if message is not None else ()),
+        *((user.first_name, user.last_name, user.username, user.language_code) if user is not None else ()),
+        chat.type if chat is not None else None,
+    ]
+    return all(isinstance(field, (str, type(None))) for field in fields)
 
 
 def readable_core(payload: dict[str, Any]) -> dict[str, Any] | None:
