@@ -239,8 +239,12 @@ class ConversationGate:
 
 
 def valid_unicode(text: str) -> str:
-    """``text`` with lone surrogates (JSON may escape one alone) as U+FFFD: nothing downstream can encode them."""
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    """``text`` with lone surrogates (JSON may escape one alone) as U+FFFD and without NUL characters.
+
+    Nothing downstream can encode the first, and PostgreSQL stores no NUL: a theft report
+    with one opened no case, at every try.
+    """
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").replace("\x00", "")
 
 
 def _recently_resolved(case: Case) -> bool:

@@ -163,6 +163,19 @@ async def test_a_lone_surrogate_is_replaced_before_anything_stores_the_text(gate
     assert gate.store.transcript(case.id)[-1].text == "\ufffd hi \U0001f600"
 
 
+async def test_a_nul_character_is_dropped_before_anything_stores_the_text(database_url):
+    """An outside test: PostgreSQL stores no NUL, and a theft report with one opened no case at every try."""
+    engine = make_engine(database_url)
+    try:
+        gate = ConversationGate(CaseStore(engine))
+        case = _open(gate.store, "nul")
+        admission = await gate.admit(channel="rest", sender_id="nul", text="someone stole my account \x00 help")
+        assert admission.text == "someone stole my account  help"
+        assert gate.store.transcript(case.id)[-1].text == "someone stole my account  help"
+    finally:
+        engine.dispose()
+
+
 async def test_the_case_follows_the_language_the_customer_writes_in(gate):
     case = _open(gate.store)
     korean = await gate.admit(channel="rest", sender_id="u1", text="USDT 출금이 아직 안 왔어요")
