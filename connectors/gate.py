@@ -10,6 +10,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from bot.cases.redaction import Redaction, redact
 from bot.cases.store import RATING_CHOICES, Case, CaseStore, TranscriptLine
@@ -245,6 +246,17 @@ def valid_unicode(text: str) -> str:
     with one opened no case, at every try.
     """
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").replace("\x00", "")
+
+
+def valid_strings(value: Any) -> Any:
+    """``value`` (parsed JSON, a dataclass's fields) with every string in it, keys too, made ``valid_unicode``."""
+    if isinstance(value, str):
+        return valid_unicode(value)
+    if isinstance(value, dict):
+        return {valid_strings(key): valid_strings(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(valid_strings(item) for item in value)
+    return value
 
 
 def _recently_resolved(case: Case) -> bool:

@@ -60,11 +60,17 @@ def test_stored_once_with_secrets_redacted_and_read_back_whole(engine: Engine) -
 
 
 def test_half_a_utf16_pair_is_stored_as_a_replacement_character_not_refused(engine: Engine) -> None:
-    """Found by an outside test: JSON may escape one alone, and the UTF-8 store refused the event at each delivery."""
+    """Found by outside tests: JSON may escape one alone, in a text or a user name, and the UTF-8 store refused
+    the delivery, every event in it, at each try."""
     inbox = XInbox(engine)
-    assert inbox.store([dm(950, "23", "my withdrawal \ud800 is stuck \U0001f600")]) == 1
+    named = Mention(id="951", text="@ExampleSupport hi", author_id="24", author_username="al\udc00ce",
+                    conversation_id="951", referenced=(("replied_to", "7\ud800"),))  # fmt: skip
+    assert inbox.store([dm(950, "23", "my withdrawal \ud800 is stuck \U0001f600"), named]) == 2
     item = inbox.claim_next(LEASE)
     assert item is not None and item.event.text == "my withdrawal \ufffd is stuck \U0001f600"
+    mention_item = inbox.claim_next(LEASE)
+    assert isinstance(mention_item.event, Mention) and mention_item.event.author_username == "al\ufffdce"
+    assert mention_item.event.referenced == (("replied_to", "7\ufffd"),)
 
 
 def test_a_users_later_event_waits_for_the_earlier_one_others_do_not(engine: Engine) -> None:

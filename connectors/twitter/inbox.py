@@ -38,7 +38,7 @@ from bot.cases.redaction import UNLABELLED_HEX, redact
 from bot.cases.schema import UtcDateTime
 from bot.cases.store import utcnow
 from bot.migrations.runner import ensure_schema
-from connectors.gate import valid_unicode
+from connectors.gate import valid_strings
 from connectors.twitter.sender import DmEvent, Mention
 from connectors.twitter.state import DM, MENTION
 
@@ -215,11 +215,12 @@ def _kind(event: Event) -> str:
 def _row(event: Event) -> dict[str, Any]:
     """The row for a new event; a bare 64-hex string stays for the gate, which knows if it is a txid.
 
-    Half a UTF-16 pair standing alone becomes U+FFFD first: the UTF-8 store refuses it, and
-    X would be answered 503 at every delivery of the event.
+    Half a UTF-16 pair standing alone, in the text or a user name, becomes U+FFFD first: the
+    UTF-8 store refuses it, and X's delivery, every event in it, was answered 503 each time.
     """
-    redaction = redact(valid_unicode(event.text), txid_expected=True)
-    payload = {**asdict(event), "text": redaction.text}
+    fields = valid_strings(asdict(event))
+    redaction = redact(fields["text"], txid_expected=True)
+    payload = {**fields, "text": redaction.text}
     return {
         "kind": _kind(event),
         "event_id": event.id,
