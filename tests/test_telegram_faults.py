@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from connectors.telegram.output import sender_id
 from connectors.telegram.storage import Inbox
 from tests.auxil.fake_telegram import FakeTelegram, private_message
 from tests.auxil.telegram_harness import ChannelHarness, domain_text
+from tests.auxil.waiting import until
 
 pytestmark = pytest.mark.timeout(180)  # a hang fails in minutes, not after the suite-wide limit
 CHAT = 7171
@@ -332,6 +334,48 @@ async def test_a_turn_the_watchdog_stops_while_it_is_marked_done_is_replayed_not
         assert fake.sent_texts(CHAT) == ["You said: first", "You said: second"]
         first = row(harness, 73)
         assert (first["status"], first["attempts"], first["turn_failures"]) == ("done", 2, 0)
+
+
+async def test_an_update_the_database_cannot_store_is_answered_503_and_kept_when_telegram_delivers_it_again(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An outside test: while the database was away the webhook answered 500 with a traceback each time."""
+    async with ChannelHarness(fake, sqlite_url, tmp_path) as harness:
+        store, outage = harness.runtime.inbox.store, [OperationalError("INSERT", {}, Exception("connection refused"))]
+
+        def away_once(*args: object, **kwargs: object) -> bool:
+            if outage:
+                raise outage.pop()
+            return store(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(harness.runtime.inbox, "store", away_once)
+        status, body = await harness.post(text_update(75, "my withdrawal is stuck"))
+        assert (status, body) == (503, {"error": "update not stored, retry later"})
+        assert (await harness.post(text_update(75, "my withdrawal is stuck")))[0] == 200  # Telegram again
+        await harness.idle()
+        assert fake.sent_texts(CHAT) == ["You said: my withdrawal is stuck"]
+
+
+async def test_a_database_away_is_logged_once_by_the_pick_up_not_at_every_look(
+    fake: FakeTelegram, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An outside test: the pick-up, every 0.2 s, logged a traceback each time (280 in a minute of outage)."""
+    async with ChannelHarness(fake, sqlite_url, tmp_path) as harness:
+        pending, looks = harness.runtime.inbox.pending, []
+
+        def away_for_ten_looks(*args: object, **kwargs: object) -> list[object]:
+            looks.append(1)
+            if len(looks) <= 10:
+                raise OperationalError("SELECT", {}, Exception("connection refused"))
+            return pending(*args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(harness.runtime.inbox, "pending", away_for_ten_looks)
+        with caplog.at_level(logging.INFO, logger="connectors.telegram.runtime"):
+            await until(lambda: any("works again" in r.getMessage() for r in caplog.records), 30)
+        said = [r for r in caplog.records if "looking for Telegram updates to take" in r.getMessage()]
+        assert len(looks) > 10 and [r.levelno for r in said] == [logging.WARNING, logging.INFO]
+        assert all(r.exc_info is None for r in said)
 
 
 async def test_telling_the_customer_during_a_database_blip_waits_for_the_database(

@@ -21,7 +21,7 @@ from sanic.response import HTTPResponse
 from connectors.rasa_bridge import conversation_gate
 from connectors.telegram.handler import TelegramUpdateHandler
 from connectors.telegram.output import CHANNEL, TelegramOutput
-from connectors.telegram.runtime import TelegramRuntime
+from connectors.telegram.runtime import DATABASE_AWAY, TelegramRuntime
 from connectors.telegram.settings import TelegramSettings
 
 logger = logging.getLogger(__name__)
@@ -85,7 +85,12 @@ class TelegramInput(InputChannel):
             payload = _parse(request.body)
             if payload is None:
                 return response.json({"error": "body must be a JSON update with an integer update_id"}, status=400)
-            await runtime.receive(payload)
+            try:
+                await runtime.receive(payload)
+            except DATABASE_AWAY as error:  # Telegram delivers it again later
+                logger.warning("Telegram update %s not stored, the database did not answer: %s",
+                               payload["update_id"], error)
+                return response.json({"error": "update not stored, retry later"}, status=503)
             return response.json({"ok": True})
 
         return hook

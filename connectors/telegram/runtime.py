@@ -65,6 +65,7 @@ T = TypeVar("T")
 
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 POLLER_LEASE = "telegram_poller"
+DATABASE_AWAY: tuple[type[Exception], ...] = (*DATABASE_UNAVAILABLE, asyncio.TimeoutError)  # it did not answer
 TRANSIENT: tuple[type[Exception], ...] = (
     *DATABASE_UNAVAILABLE,
     InterfaceError,
@@ -508,6 +509,7 @@ class TelegramRuntime:
         when a slot frees), so the servers share the work within ``pickup_seconds``, sooner
         than the sweep. One cheap query, and only when there is room.
         """
+        database_away = False
         while True:
             await asyncio.sleep(self.settings.pickup_seconds)
             free = self.settings.max_concurrent_turns - sum(not w.done() for w in self._workers.values())
@@ -516,9 +518,17 @@ class TelegramRuntime:
             cutoff = datetime.now(timezone.utc) - timedelta(seconds=self.settings.pickup_seconds)
             try:
                 waiting = await self._db(self.inbox.pending, cutoff, next_only=True, limit=free)
+            except DATABASE_AWAY as error:  # tried every pick-up: said once
+                if not database_away:
+                    logger.warning("looking for Telegram updates to take failed (%s); trying again quietly", error)
+                database_away = True
+                continue
             except Exception:
                 logger.exception("looking for Telegram updates to take failed; trying again later")
                 continue
+            if database_away:
+                logger.info("looking for Telegram updates to take works again")
+                database_away = False
             for item in waiting:
                 self._enqueue(item.update_id, item.chat_key, item.payload)
 
