@@ -6,9 +6,10 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from bot.cases.agents import desk_sessions
+from bot.cases.schema import case_messages
 from bot.cases.store import TranscriptLine
 from tests.auxil.desk_app import PASSWORDS, context_of, origin, running_desk
 from tests.auxil.desk_browser import chromium, close, require_chromium
@@ -99,3 +100,6 @@ async def test_agent_signs_in_claims_a_p1_replies_and_resolves_in_chromium(sqlit
         assert final.status == "resolved" and final.assignee == "alice"
         actions = [(a.actor, a.action) for a in context.desk.audit.entries(case.id)]
         assert actions == [("alice", "claim"), ("alice", "reply"), ("alice", "resolve")]
+        with context.engine.connect() as conn:  # the page names its reply, so sending it again says it once
+            keys = conn.execute(select(case_messages.c.line_key).where(case_messages.c.role == "agent")).scalars()
+            assert [key.split(":")[0] for key in keys] == ["desk-reply"]

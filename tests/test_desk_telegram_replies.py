@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.cases.instances import Instance
 from bot.cases.store import Case
+from connectors.rest.mailbox import RestMailbox
 from connectors.telegram.storage import Outbox
 from tests.auxil.desk_app import act, context_of, open_case, origin, running_desk, signed_in
 from tests.auxil.fake_telegram import FakeTelegram
@@ -64,6 +65,37 @@ async def _outbox_reaches(outbox: Outbox, *statuses: str) -> None:
         return tuple(row["status"] for row in await asyncio.to_thread(outbox.rows, CHAT)) == statuses
 
     await until_awaited(reached, WAIT_SECONDS)
+
+
+async def test_a_reply_sent_again_under_its_request_id_is_said_once(database_url, tmp_path):
+    """An outside test: the desk died after recording a reply, before answering; the page said "Not sent", the
+    agent sent it again, and the customer got it twice, unflagged. The page names each reply; a name the case
+    holds already is not queued again, and the audit gets the reply the first request did not get to."""
+    async with (
+        FakeTelegram() as fake,
+        running_desk(database_url, **_env(tmp_path)) as server,
+        signed_in(server, "alice") as alice,
+        ChannelHarness(fake, database_url, tmp_path),
+    ):
+        case = _telegram_case(server)
+        for _ in range(2):
+            sent = await act(alice, server, case.id, "reply", text="Change your password now.", request_id="r-0001-abc")
+            assert sent.status == 200
+        other = await act(alice, server, case.id, "reply", text="Change your password now.", request_id="r-0002-abc")
+        assert other.status == 200  # a new message that happens to say the same
+        await _desk_shows(alice, case.id, "sent", "sent")
+        assert _sent_for_agents(fake) == ["Change your password now."] * 2
+        bad = await act(alice, server, case.id, "reply", text="hi", request_id="no spaces allowed")
+        assert bad.status == 400 and "request_id" in (await bad.json())["error"]
+
+
+async def test_a_rest_reply_sent_again_under_its_request_id_is_delivered_once(database_url):
+    async with running_desk(database_url) as server, signed_in(server, "alice") as alice:
+        case = open_case(server, channel="rest", sender_id="web-twice")
+        for _ in range(2):
+            assert (await act(alice, server, case.id, "reply", text="On it.", request_id="r-rest-0001")).status == 200
+        mailbox = RestMailbox(context_of(server).engine)
+        assert [m["text"] for m in mailbox.collect("web-twice") if m["text"] == "On it."] == ["On it."]
 
 
 async def test_a_reply_and_a_file_are_queued_then_sent_by_the_telegram_channel(database_url, tmp_path):

@@ -240,6 +240,12 @@ class CaseStore:
                 _enqueue(conn, "case_updated", case_id, {"details": fresh})
         return self.get(case_id)
 
+    def keyed_line(self, case_id: str, key: str) -> int | None:
+        """The id of the case's line recorded under ``key``, if there is one."""
+        with self._engine.connect() as conn:
+            found = conn.execute(_KEYED_LINE, {"b_case_id": case_id, "b_key": key}).scalar()
+        return None if found is None else int(found)
+
     def record_message(
         self, case_id: str, line: TranscriptLine, *, with_line: Callable[[Connection, int], None] | None = None
     ) -> int:
@@ -264,11 +270,10 @@ class CaseStore:
         except IntegrityError:
             if line.key is None:
                 raise
-            with self._engine.connect() as conn:
-                kept = conn.execute(_KEYED_LINE, {"b_case_id": case_id, "b_key": line.key}).scalar()
+            kept = self.keyed_line(case_id, line.key)
             if kept is None:
                 raise
-            return int(kept)
+            return kept
         return line_id
 
     def agent_has_written(self, case_id: str) -> bool:

@@ -20,6 +20,7 @@ MAX_JSON_BYTES = 256 * 1024  # a longest text with every character escaped, and 
 MAX_TEXT_CHARS = 10_000  # an X direct message holds 10,000 characters; Telegram splits longer text
 MAX_NAME_CHARS = 64  # the agent name columns
 MAX_PASSWORD_CHARS = 1024
+_REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{8,64}", re.ASCII)
 _MIME_TYPE = re.compile(r"[\w.+-]{1,50}/[\w.+-]{1,49}", re.ASCII)  # fits the 100-character column
 # What aiohttp raises on a malformed form: broken multipart or undecodable text (ValueError),
 # an unknown charset (LookupError), a part without a name (AssertionError), an unknown part
@@ -78,6 +79,16 @@ def whole_number(body: dict[str, Any], name: str) -> int:
     value = body.get(name)
     if isinstance(value, bool) or not isinstance(value, int):
         raise bad_request(f"{name!r} must be a whole number")
+    return value
+
+
+def request_id(body: dict[str, Any]) -> str | None:
+    """The page's name for one message it sends (``request_id``), the same when the agent sends it again."""
+    value = body.get("request_id")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _REQUEST_ID.fullmatch(value):
+        raise bad_request("'request_id' must be 8-64 letters, digits, '-' or '_'")
     return value
 
 

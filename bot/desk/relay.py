@@ -65,15 +65,20 @@ class CustomerRelay:
         self._x_dm_link = x_dm_link
 
     async def send(
-        self, case: Case, text: str, *, author: str, role: str = "agent", buttons: Sequence[Mapping[str, str]] = ()
+        self, case: Case, text: str, *, author: str, role: str = "agent", buttons: Sequence[Mapping[str, str]] = (),
+        key: str | None = None,
     ) -> str:
         """Telegram: record the line with its outbox row, return ``queued``; others: deliver, record, return ``sent``.
 
         ``buttons`` (``title``, ``payload``): choices shown under the text where the channel has
         buttons (Telegram, REST); X direct messages carry the text alone, which says what to type.
-        A delivery that failed is not recorded, so it is never shown as said.
+        A delivery that failed is not recorded, so it is never shown as said. ``key``: a line
+        the case already holds under it is not said again (recorded with its outbox row in one
+        transaction on Telegram; looked up before delivering on the others).
         """
-        line = TranscriptLine(role=role, text=text, author=author)
+        line = TranscriptLine(role=role, text=text, author=author, key=key)
+        if await self._said_before(case, key):
+            return SENT
         if case.channel == "telegram":
             await asyncio.to_thread(self._telegram.queue_text, case, line, buttons)
             messages.sent(case.channel, role)
@@ -88,6 +93,12 @@ class CustomerRelay:
         await asyncio.to_thread(self._store.record_message, case.id, line)
         messages.sent(case.channel, role)
         return SENT
+
+    async def _said_before(self, case: Case, key: str | None) -> bool:
+        """Off Telegram a line is delivered, then recorded: a key it holds already was said."""
+        if key is None or case.channel == "telegram":  # Telegram's line and outbox row are one transaction
+            return False
+        return await asyncio.to_thread(self._store.keyed_line, case.id, key) is not None
 
     async def send_file(self, case: Case, name: str, data: bytes, *, mime_type: str, author: str) -> None:
         """A document for a Telegram customer (stored, then queued) or an image in an X customer's DM (sent)."""

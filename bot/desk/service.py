@@ -92,15 +92,20 @@ class AgentDesk:
             case_metrics.claimed(claimed.priority, claimed.created_at, claimed.claimed_at)
         return claimed
 
-    async def reply(self, actor: Actor, case_id: str, text: str) -> str:
-        """Answer the customer; returns ``sent``, or ``queued`` when their channel delivers later."""
+    async def reply(self, actor: Actor, case_id: str, text: str, *, request_id: str | None = None) -> str:
+        """Answer the customer; returns ``sent``, or ``queued`` when their channel delivers later.
+
+        ``request_id``: the page's name for the message. Sent again after the desk died before
+        answering (the page says "Not sent"), it is not said twice: the line keeps it as its key.
+        """
         text = text.strip()
         if not text:
             raise Refused("empty reply")
         case = await self._take(actor, "reply", case_id)
         first = not await asyncio.to_thread(self.store.agent_has_written, case.id)
         try:
-            delivery = await self.relay.send(case, text, author=actor.name)
+            key = f"desk-reply:{request_id}" if request_id else None
+            delivery = await self.relay.send(case, text, author=actor.name, key=key)
         except RelayUnavailable as error:
             raise await self._refusal(actor, "reply", case.id, str(error)) from error
         if first:

@@ -346,7 +346,7 @@ async def act(request: web.Request) -> web.StreamResponse:
     if action == "claim":
         await desk.claim(actor, case_id, take_over="take_over" in body and inputs.flag(body, "take_over"))
     elif action == "reply":
-        await desk.reply(actor, case_id, inputs.text(body, "text"))
+        await desk.reply(actor, case_id, inputs.text(body, "text"), request_id=inputs.request_id(body))
     elif action == "note":
         await desk.note(actor, case_id, inputs.text(body, "text"))
     elif action == "priority":

@@ -1,7 +1,7 @@
 // The agent desk page: queue with SLA timers, case view, actions, live updates. No build step.
 "use strict";
 
-const state = { cases: [], current: null, currentCase: null, me: null, recheck: null, drafts: {}, teams: [], canned: [], typedAt: 0, audio: null };
+const state = { cases: [], current: null, currentCase: null, me: null, recheck: null, drafts: {}, sending: {}, teams: [], canned: [], typedAt: 0, audio: null };
 const SESSION_ENDED = 4401;  // the desk closed the live feed because this session was signed out or expired
 const QUEUED_RECHECK_MS = 2000;  // a queued message's delivery is looked up again this often
 const $ = (id) => document.getElementById(id);
@@ -316,17 +316,28 @@ async function refresh() {
 }
 
 // Reply and note each have their own box; the text stays there until the desk took it.
+// A reply keeps its request id while its text is kept after "Not sent": a desk that recorded it and
+// died before answering does not say it twice when the agent sends it again.
 async function send(action, box, errorLine) {
   errorLine.textContent = "";
   if (!box.value.trim()) { errorLine.textContent = "Nothing to send."; return; }
+  const slot = state.current + ":" + box.id, kept = state.sending[slot];
+  const request = kept && kept.text === box.value ? kept : { text: box.value, id: newRequestId() };
+  state.sending[slot] = request;
   try {
-    await post("/api/cases/" + state.current + "/" + action, { text: box.value });
+    const body = action === "reply" ? { text: box.value, request_id: request.id } : { text: box.value };
+    await post("/api/cases/" + state.current + "/" + action, body);
     box.value = "";
-    delete state.drafts[state.current + ":" + box.id];
+    delete state.drafts[slot];
+    delete state.sending[slot];
   } catch (error) {
     errorLine.textContent = "Not sent: " + error.message + " (your text is kept)";
   }
   await refresh();
+}
+
+function newRequestId() {
+  return Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 12);
 }
 
 // The Telegram customer sees "typing..." while the agent who claimed their case writes a reply.
