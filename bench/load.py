@@ -22,12 +22,13 @@ How it is measured:
   `make run`'s default, one Rasa server, which on this 2-core machine parses in its NLU child
   and so uses both cores; `--instances 2` runs the throughput points on two servers
   (`RASA_INSTANCES=2` on the local Redis, no NLU children then, Telegram's updates POSTed to
-  their webhooks in turn), which answered as much here (README, session 21). The bot's Telegram send budget (`TELEGRAM_OVERALL_SENDS_PER_SECOND`,
-  Telegram's 30 a second by default, counted together by several servers) caps what the
-  Telegram path can answer. A third stack measures the 100-chat Telegram
-  point past that cap, its bot paying for broadcasts (`TELEGRAM_PAID_SENDS_PER_SECOND`, up to
-  Telegram's 1,000 a second in all): what the machine itself allows (`telegram.c100_paid.*`,
-  the share of sends that were paid, its reply counts learnt from the second stack's REST points).
+  their webhooks in turn), which answered as much here (README, session 21). The bot's
+  Telegram send budget (`TELEGRAM_OVERALL_SENDS_PER_SECOND`, Telegram's 30 a second by
+  default, counted together by several servers) caps what the Telegram path can answer. A
+  third stack measures the 100-chat Telegram point past that cap, its bot paying for
+  broadcasts (`TELEGRAM_PAID_SENDS_PER_SECOND`, up to Telegram's 1,000 a second in all):
+  what the machine itself allows (`telegram.c100_paid.*`, the share of sends that were paid,
+  its reply counts learnt from the second stack's REST points).
 - Throughput: turns whose first reply arrived inside the window, per second. Latency: message
   sent (REST request / webhook POST) to the first reply, p50/p99 over the turns sent in the window.
 - CPU per answered message of each process (/proc/<pid>/stat) over each 100-chat point; the

@@ -7,6 +7,8 @@ database and one attachment directory; the fake Bot API is the customer's Telegr
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,18 @@ CLAIMED_NOTICE = "An agent has taken your case"  # sent for the agent when their
 def _env(tmp_path: Path) -> dict[str, str]:
     """The desk stores agents' files where the channel (``ChannelHarness``) reads them."""
     return {"TELEGRAM_ATTACHMENT_DIR": str(tmp_path / "attachments")}
+
+
+@contextlib.asynccontextmanager
+async def desk_and_channel(url: str, tmp_path: Path) -> AsyncIterator[tuple[FakeTelegram, TestServer, TestClient]]:
+    """The customer's Telegram, the desk with alice signed in, and the channel that sends what the desk queues."""
+    async with (
+        FakeTelegram() as fake,
+        running_desk(url, **_env(tmp_path)) as server,
+        signed_in(server, "alice") as alice,
+        ChannelHarness(fake, url, tmp_path),
+    ):
+        yield fake, server, alice
 
 
 def _telegram_case(server: TestServer) -> Case:
@@ -71,12 +85,7 @@ async def test_a_reply_sent_again_under_its_request_id_is_said_once(database_url
     """An outside test: the desk died after recording a reply, before answering; the page said "Not sent", the
     agent sent it again, and the customer got it twice, unflagged. The page names each reply; a name the case
     holds already is not queued again, and the audit gets the reply the first request did not get to."""
-    async with (
-        FakeTelegram() as fake,
-        running_desk(database_url, **_env(tmp_path)) as server,
-        signed_in(server, "alice") as alice,
-        ChannelHarness(fake, database_url, tmp_path),
-    ):
+    async with desk_and_channel(database_url, tmp_path) as (fake, server, alice):
         case = _telegram_case(server)
         for _ in range(2):
             sent = await act(alice, server, case.id, "reply", text="Change your password now.", request_id="r-0001-abc")
@@ -99,12 +108,7 @@ async def test_a_rest_reply_sent_again_under_its_request_id_is_delivered_once(da
 
 
 async def test_a_reply_and_a_file_are_queued_then_sent_by_the_telegram_channel(database_url, tmp_path):
-    async with (
-        FakeTelegram() as fake,
-        running_desk(database_url, **_env(tmp_path)) as server,
-        signed_in(server, "alice") as alice,
-        ChannelHarness(fake, database_url, tmp_path),
-    ):
+    async with desk_and_channel(database_url, tmp_path) as (fake, server, alice):
         case = _telegram_case(server)
         assert (await act(alice, server, case.id, "reply", text="We froze <b>withdrawals</b>.")).status == 200
         form = aiohttp.FormData()
@@ -147,12 +151,7 @@ async def test_without_a_telegram_channel_the_reply_waits_queued_and_goes_once_o
 
 
 async def test_a_customer_who_blocked_the_bot_shows_the_reply_failed_with_telegrams_reason(sqlite_url, tmp_path):
-    async with (
-        FakeTelegram() as fake,
-        running_desk(sqlite_url, **_env(tmp_path)) as server,
-        signed_in(server, "alice") as alice,
-        ChannelHarness(fake, sqlite_url, tmp_path),
-    ):
+    async with desk_and_channel(sqlite_url, tmp_path) as (fake, server, alice):
         fake.refuse(CHAT)  # 403 Forbidden: bot was blocked by the user
         case = _telegram_case(server)
         assert (await act(alice, server, case.id, "reply", text="Are you still there?")).status == 200
@@ -163,12 +162,7 @@ async def test_a_customer_who_blocked_the_bot_shows_the_reply_failed_with_telegr
 
 
 async def test_quick_replies_arrive_in_order_even_when_the_first_must_be_retried(sqlite_url, tmp_path):
-    async with (
-        FakeTelegram() as fake,
-        running_desk(sqlite_url, **_env(tmp_path)) as server,
-        signed_in(server, "alice") as alice,
-        ChannelHarness(fake, sqlite_url, tmp_path),
-    ):
+    async with desk_and_channel(sqlite_url, tmp_path) as (fake, server, alice):
         fake.rate_limit(retry_after=1, chat_id=CHAT)  # the first send is answered 429: retried after 1 s
         case = _telegram_case(server)
         for text in ("one", "two", "three"):
