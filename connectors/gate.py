@@ -240,12 +240,13 @@ class ConversationGate:
 
 
 def valid_unicode(text: str) -> str:
-    """``text`` with lone surrogates (JSON may escape one alone) as U+FFFD and without NUL characters.
+    """``text`` with lone surrogates (JSON may escape one alone) as U+FFFD and NUL characters as spaces.
 
     Nothing downstream can encode the first, and PostgreSQL stores no NUL: a theft report
-    with one opened no case, at every try.
+    with one opened no case, at every try. A space, not nothing: words a NUL parted stay
+    apart, so redaction still sees "code is 482913" as a code and a seed phrase as words.
     """
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").replace("\x00", "")
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").replace("\x00", " ")
 
 
 def valid_strings(value: Any) -> Any:

@@ -92,17 +92,22 @@ async def test_a_reply_sent_again_under_its_request_id_is_said_once(database_url
             assert sent.status == 200
         other = await act(alice, server, case.id, "reply", text="Change your password now.", request_id="r-0002-abc")
         assert other.status == 200  # a new message that happens to say the same
-        await _desk_shows(alice, case.id, "sent", "sent")
-        assert _sent_for_agents(fake) == ["Change your password now."] * 2
+        edited = await act(alice, server, case.id, "reply", text="And turn on 2FA.", request_id="r-0001-abc")
+        assert edited.status == 200  # another text under a name already used is another message (a review)
+        await _desk_shows(alice, case.id, "sent", "sent", "sent")
+        assert _sent_for_agents(fake) == ["Change your password now."] * 2 + ["And turn on 2FA."]
         bad = await act(alice, server, case.id, "reply", text="hi", request_id="no spaces allowed")
         assert bad.status == 400 and "request_id" in (await bad.json())["error"]
 
 
 async def test_a_rest_reply_sent_again_under_its_request_id_is_delivered_once(database_url):
+    """Two requests at once under one name (a double submit) too: the line and its mailbox message are one
+    transaction, so the second finds the name taken before it posts anything."""
     async with running_desk(database_url) as server, signed_in(server, "alice") as alice:
         case = open_case(server, channel="rest", sender_id="web-twice")
-        for _ in range(2):
-            assert (await act(alice, server, case.id, "reply", text="On it.", request_id="r-rest-0001")).status == 200
+        twice = [act(alice, server, case.id, "reply", text="On it.", request_id="r-rest-0001") for _ in range(2)]
+        assert [r.status for r in await asyncio.gather(*twice)] == [200, 200]
+        assert (await act(alice, server, case.id, "reply", text="On it.", request_id="r-rest-0001")).status == 200
         mailbox = RestMailbox(context_of(server).engine)
         assert [m["text"] for m in mailbox.collect("web-twice") if m["text"] == "On it."] == ["On it."]
 

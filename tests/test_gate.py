@@ -169,9 +169,11 @@ async def test_a_nul_character_is_dropped_before_anything_stores_the_text(databa
     try:
         gate = ConversationGate(CaseStore(engine))
         case = _open(gate.store, "nul")
-        admission = await gate.admit(channel="rest", sender_id="nul", text="someone stole my account \x00 help")
-        assert admission.text == "someone stole my account  help"
-        assert gate.store.transcript(case.id)[-1].text == "someone stole my account  help"
+        admission = await gate.admit(channel="rest", sender_id="nul", text="someone stole my account\x00help")
+        assert admission.text == "someone stole my account help"
+        assert gate.store.transcript(case.id)[-1].text == "someone stole my account help"
+        code = await gate.admit(channel="rest", sender_id="nul", text="my 2fa code is\x00482913")  # a review
+        assert "482913" not in code.text
     finally:
         engine.dispose()
 

@@ -16,6 +16,8 @@ import asyncio
 import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 
+from sqlalchemy.engine import Connection
+
 from bot.cases.store import Case, CaseStore, TranscriptLine
 from bot.desk.telegram_replies import DELIVERED, QUEUED, SENT, Delivery, TelegramReplies
 from bot.desk.texts import X_PUBLIC_INVITE, CustomerTexts
@@ -68,24 +70,30 @@ class CustomerRelay:
         self, case: Case, text: str, *, author: str, role: str = "agent", buttons: Sequence[Mapping[str, str]] = (),
         key: str | None = None,
     ) -> str:
-        """Telegram: record the line with its outbox row, return ``queued``; others: deliver, record, return ``sent``.
+        """Record with what delivers it (Telegram: ``queued``; REST: ``sent``), or deliver, record (X: ``sent``).
 
         ``buttons`` (``title``, ``payload``): choices shown under the text where the channel has
         buttons (Telegram, REST); X direct messages carry the text alone, which says what to type.
         A delivery that failed is not recorded, so it is never shown as said. ``key``: a line
-        the case already holds under it is not said again (recorded with its outbox row in one
-        transaction on Telegram; looked up before delivering on the others).
+        the case already holds under it is not said again (on Telegram and REST the line and
+        what delivers it are one transaction; on X the key is looked up before delivering).
         """
         line = TranscriptLine(role=role, text=text, author=author, key=key)
-        if await self._said_before(case, key):
-            return SENT
         if case.channel == "telegram":
             await asyncio.to_thread(self._telegram.queue_text, case, line, buttons)
             messages.sent(case.channel, role)
             return QUEUED
         if case.channel == "rest":
-            await asyncio.to_thread(self._mailbox.post, case.sender_id, text, author, buttons)
-        elif case.channel == x_identity.CHANNEL:
+
+            def post(conn: Connection, _line_id: int) -> None:
+                self._mailbox.post_in(conn, case.sender_id, text, author, buttons)
+
+            await asyncio.to_thread(self._store.record_message, case.id, line, with_line=post)
+            messages.sent(case.channel, role)
+            return SENT
+        if key is not None and await asyncio.to_thread(self._store.keyed_line, case.id, key) is not None:
+            return SENT
+        if case.channel == x_identity.CHANNEL:
             with _x_failures_refused():
                 await self._direct_message(case, text)
         else:
@@ -93,12 +101,6 @@ class CustomerRelay:
         await asyncio.to_thread(self._store.record_message, case.id, line)
         messages.sent(case.channel, role)
         return SENT
-
-    async def _said_before(self, case: Case, key: str | None) -> bool:
-        """Off Telegram a line is delivered, then recorded: a key it holds already was said."""
-        if key is None or case.channel == "telegram":  # Telegram's line and outbox row are one transaction
-            return False
-        return await asyncio.to_thread(self._store.keyed_line, case.id, key) is not None
 
     async def send_file(self, case: Case, name: str, data: bytes, *, mime_type: str, author: str) -> None:
         """A document for a Telegram customer (stored, then queued) or an image in an X customer's DM (sent)."""

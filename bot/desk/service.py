@@ -8,6 +8,7 @@ An admin may take over or transfer anyone's case; a removed agent's cases go bac
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -62,7 +63,8 @@ class AgentDesk:
         """Take the case and tell the customer; only an agent on duty can, so no case waits on someone who left.
 
         ``take_over``: an admin takes another agent's case (said explicitly, so two claims at
-        once never turn into a take-over).
+        once never turn into a take-over). A case the agent holds already is theirs again, not
+        refused: a reply sent twice at once claimed it twice, and the second was refused.
         """
         case = await self._case(actor, "claim", case_id)
         on_duty = await asyncio.to_thread(self.roster.current)
@@ -71,6 +73,8 @@ class AgentDesk:
         taken_from = None
         if not await asyncio.to_thread(self.store.claim, case.id, actor.name):
             current = await asyncio.to_thread(self.store.get, case.id)
+            if current.status == CLAIMED and current.assignee == actor.name:
+                return current  # already theirs (a double submit, a claim read again after a crash): nothing to do
             if take_over and _admin_over(actor, current):  # an admin moves a case its owner cannot work on
                 taken_from = current.assignee
             if taken_from is None or not await asyncio.to_thread(
@@ -96,7 +100,8 @@ class AgentDesk:
         """Answer the customer; returns ``sent``, or ``queued`` when their channel delivers later.
 
         ``request_id``: the page's name for the message. Sent again after the desk died before
-        answering (the page says "Not sent"), it is not said twice: the line keeps it as its key.
+        answering (the page says "Not sent"), it is not said twice: the line keeps it, with a
+        digest of the text, as its key (another text under the same name is another message).
         """
         text = text.strip()
         if not text:
@@ -104,7 +109,7 @@ class AgentDesk:
         case = await self._take(actor, "reply", case_id)
         first = not await asyncio.to_thread(self.store.agent_has_written, case.id)
         try:
-            key = f"desk-reply:{request_id}" if request_id else None
+            key = f"desk-reply:{request_id}:{_digest(text)}" if request_id else None
             delivery = await self.relay.send(case, text, author=actor.name, key=key)
         except RelayUnavailable as error:
             raise await self._refusal(actor, "reply", case.id, str(error)) from error
@@ -325,3 +330,7 @@ class AgentDesk:
 def _admin_over(actor: Actor, case: Case) -> bool:
     """An admin acting on a case another agent has claimed."""
     return actor.is_admin and case.status == CLAIMED and case.assignee not in (None, actor.name)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table, Text, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from bot.migrations.runner import ensure_schema
 
@@ -40,15 +40,23 @@ class RestMailbox:
         self, sender_id: str, text: str, author: str | None = None, buttons: Sequence[Mapping[str, str]] = ()
     ) -> None:
         with self._engine.begin() as conn:
-            conn.execute(
-                insert(rest_mailbox).values(
-                    sender_id=sender_id,
-                    text=text,
-                    author=author,
-                    buttons=[dict(b) for b in buttons] or None,
-                    created_at=datetime.now(timezone.utc),
-                )
+            self.post_in(conn, sender_id, text, author, buttons)
+
+    @staticmethod
+    def post_in(
+        conn: Connection, sender_id: str, text: str, author: str | None = None,
+        buttons: Sequence[Mapping[str, str]] = (),
+    ) -> None:
+        """Post within ``conn``'s transaction (the case's line that says it): the two exist together or not."""
+        conn.execute(
+            insert(rest_mailbox).values(
+                sender_id=sender_id,
+                text=text,
+                author=author,
+                buttons=[dict(b) for b in buttons] or None,
+                created_at=datetime.now(timezone.utc),
             )
+        )
 
     def collect(self, sender_id: str) -> list[dict[str, Any]]:
         """Messages not yet delivered, oldest first, marked delivered in the same transaction."""

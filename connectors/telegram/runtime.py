@@ -65,7 +65,7 @@ T = TypeVar("T")
 
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 POLLER_LEASE = "telegram_poller"
-DATABASE_AWAY: tuple[type[Exception], ...] = (*DATABASE_UNAVAILABLE, asyncio.TimeoutError)  # it did not answer
+DATABASE_AWAY: tuple[type[Exception], ...] = (*DATABASE_UNAVAILABLE, InterfaceError, asyncio.TimeoutError)
 TRANSIENT: tuple[type[Exception], ...] = (
     *DATABASE_UNAVAILABLE,
     InterfaceError,
@@ -347,7 +347,8 @@ class TelegramRuntime:
         finally:
             if self._workers.get(key) is asyncio.current_task():
                 del self._workers[key]
-                self._queues.pop(key, None)
+                if self._queues.get(key) is queue:
+                    del self._queues[key]
                 for left in queue:  # stopped by an error: forget them here, so the sweep can schedule them again
                     self._payloads.pop(left, None)
 
@@ -425,7 +426,9 @@ class TelegramRuntime:
             self._send_turns_replies(update_id)  # before the bookkeeping: the customer waits for them
             last = len(self._queues.get(key) or ()) <= 1  # the chat's worker then asks for its next update
             look_ahead = last and not key.startswith("update:")
-            self._busy[key].finishing = True
+            busy = self._busy.get(key)
+            if busy is not None and busy.task is asyncio.current_task():
+                busy.finishing = True
             return await through_blips(  # not marked done, the turn would hold its chat until its claim ran out
                 lambda: self._db(self._finish, key, update_id, look_ahead=look_ahead),
                 self.settings.claim_hold_seconds, f"marking update {update_id} done",
@@ -574,8 +577,9 @@ class TelegramRuntime:
                            turn_failed=not finishing)
         except Exception:  # the database is away: forget the chat's queue here, so the sweep schedules it again
             logger.exception("handing update %s back failed; it runs again once its claim runs out", update_id)
-            for left in self._queues.pop(key, ()):
-                self._payloads.pop(left, None)
+            if key not in self._workers:  # else a worker started meanwhile runs the queue, and forgets it if it stops
+                for left in self._queues.pop(key, ()):
+                    self._payloads.pop(left, None)
             return
         finally:
             self._requeues.discard(asyncio.current_task())  # type: ignore[arg-type]

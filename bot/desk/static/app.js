@@ -1,7 +1,7 @@
 // The agent desk page: queue with SLA timers, case view, actions, live updates. No build step.
 "use strict";
 
-const state = { cases: [], current: null, currentCase: null, me: null, recheck: null, drafts: {}, sending: {}, teams: [], canned: [], typedAt: 0, audio: null };
+const state = { cases: [], current: null, currentCase: null, me: null, recheck: null, drafts: {}, sending: {}, inFlight: {}, teams: [], canned: [], typedAt: 0, audio: null };
 const SESSION_ENDED = 4401;  // the desk closed the live feed because this session was signed out or expired
 const QUEUED_RECHECK_MS = 2000;  // a queued message's delivery is looked up again this often
 const $ = (id) => document.getElementById(id);
@@ -316,22 +316,27 @@ async function refresh() {
 }
 
 // Reply and note each have their own box; the text stays there until the desk took it.
-// A reply keeps its request id while its text is kept after "Not sent": a desk that recorded it and
-// died before answering does not say it twice when the agent sends it again.
+// A reply keeps its request id while its text is kept, unedited, after "Not sent": a desk that
+// recorded it and died before answering does not say it twice when the agent sends it again.
+// One send at a time per box: a double click is not two replies.
 async function send(action, box, errorLine) {
   errorLine.textContent = "";
   if (!box.value.trim()) { errorLine.textContent = "Nothing to send."; return; }
-  const slot = state.current + ":" + box.id, kept = state.sending[slot];
+  const caseId = state.current, slot = caseId + ":" + box.id, kept = state.sending[slot];
+  if (state.inFlight[slot]) return;
   const request = kept && kept.text === box.value ? kept : { text: box.value, id: newRequestId() };
   state.sending[slot] = request;
+  state.inFlight[slot] = true;
   try {
-    const body = action === "reply" ? { text: box.value, request_id: request.id } : { text: box.value };
-    await post("/api/cases/" + state.current + "/" + action, body);
-    box.value = "";
+    const body = action === "reply" ? { text: request.text, request_id: request.id } : { text: request.text };
+    await post("/api/cases/" + caseId + "/" + action, body);
     delete state.drafts[slot];
     delete state.sending[slot];
+    if (state.current === caseId) box.value = "";  // the agent may have opened another case meanwhile
   } catch (error) {
-    errorLine.textContent = "Not sent: " + error.message + " (your text is kept)";
+    if (state.current === caseId) errorLine.textContent = "Not sent: " + error.message + " (your text is kept)";
+  } finally {
+    delete state.inFlight[slot];
   }
   await refresh();
 }
@@ -640,6 +645,9 @@ async function start() {
   $("priority").addEventListener("change", () => act("priority", { priority: Number($("priority").value) }));
   $("reply-form").addEventListener("submit", (event) => { event.preventDefault(); send("reply", $("reply-text"), $("reply-error")); });
   $("reply-text").addEventListener("input", reportTyping);
+  for (const id of ["reply-text", "note-text"]) {  // an edited text is a new message, with a new request id
+    $(id).addEventListener("input", () => { delete state.sending[state.current + ":" + id]; });
+  }
   $("note-form").addEventListener("submit", (event) => { event.preventDefault(); send("note", $("note-text"), $("note-error")); });
   $("file-form").addEventListener("submit", async (event) => {
     event.preventDefault();
