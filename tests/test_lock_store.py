@@ -1,7 +1,7 @@
 """Rasa's conversation lock on a real Redis, with tickets renewed by their holder (``bot/runtime/lock_store.py``).
 
 Short lives here (a ticket 1.5 s, renewed every 0.3 s, Redis answering within 0.2 s) stand for the
-20 s, 4 s and 5 s the stack uses.
+14 s, 2 s and 5 s the stack uses.
 """
 
 from __future__ import annotations
@@ -126,12 +126,12 @@ async def test_renewals_do_not_queue_behind_the_processs_other_blocking_calls(st
 
 
 def test_a_ticket_outlives_two_renewals_that_each_wait_for_redis(redis_url: str) -> None:
-    """With Redis answering in up to 5 s (REDIS_TIMEOUT_SECONDS), a 20-s ticket renewed every 4 s could lapse
-    after two slow replies; the ticket is made long enough for two."""
+    """With Redis answering in up to 9 s, a 14-s ticket renewed every 2 s could lapse after two slow replies;
+    the ticket is made long enough for two (with REDIS_TIMEOUT_SECONDS's 5 s, exactly 14 s)."""
     parsed = urlsplit(redis_url)
     slow = RenewedRedisLockStore(host=parsed.hostname, port=parsed.port, socket_timeout=9.0)
-    assert slow._ticket_seconds == 2 * (4.0 + 9.0)
-    assert RenewedRedisLockStore(host=parsed.hostname, port=parsed.port, socket_timeout=5.0)._ticket_seconds == 20.0
+    assert slow._ticket_seconds == 2 * (2.0 + 9.0)
+    assert RenewedRedisLockStore(host=parsed.hostname, port=parsed.port, socket_timeout=5.0)._ticket_seconds == 14.0
 
 
 async def test_a_turn_stuck_past_the_locks_lifetime_lets_the_conversation_go_on(store: RenewedRedisLockStore) -> None:

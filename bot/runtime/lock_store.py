@@ -15,7 +15,10 @@ renewal queued behind them would let a live turn's ticket lapse. Rasa updates a 
 reading and writing it back; when that straddles a renewal, the renewal is lost and the
 next one, ``renew_seconds`` later, restores it, well inside the ticket's life. A ticket lives
 at least two renewals that each wait Redis's socket timeout, so a Redis away for less than
-that costs no lock (with the defaults, 20 s; Rasa's own tickets lived 60 s).
+that costs no lock (with the defaults, 14 s; Rasa's own tickets lived 60 s). 14 s, not
+the 20 s of before: a restarted server is healthy in about 7 s now, and the turns of a
+killed one, run again by the servers, waited out its tickets past the 10 s a crash's
+recovery may take (13.6 s with 20-s tickets in `bench.crash --instances 2`).
 
 Left as Rasa has it: tickets are told apart by number only, and ``issue_ticket``,
 ``update_lock`` and ``cleanup`` read and write the lock back without atomicity, so servers
@@ -41,8 +44,8 @@ from redis.exceptions import RedisError, ResponseError
 
 logger = logging.getLogger(__name__)
 
-TICKET_SECONDS = 20.0
-RENEW_SECONDS = 4.0
+TICKET_SECONDS = 14.0  # 2 x (RENEW_SECONDS + REDIS_TIMEOUT_SECONDS's default 5 s): two slow renewals
+RENEW_SECONDS = 2.0
 
 # KEYS[1] the lock; ARGV[1] the ticket number, ARGV[2] its new expiry (epoch seconds). The lock is
 # Rasa's TicketLock JSON, whose tickets are JSON strings themselves. 1 when the ticket was there.
