@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, PoolTimeout)
 """What a call raises while the database is unreachable, hung, overloaded or locked: worth a retry later."""
+DATABASE_AWAY: tuple[type[Exception], ...] = (*DATABASE_UNAVAILABLE, InterfaceError, asyncio.TimeoutError)
+"""The same, with a connection the driver dropped and a call ``in_thread`` stopped waiting for."""
 
 
 @dataclass(frozen=True)
@@ -210,7 +212,7 @@ async def through_blips(call: Callable[[], Awaitable[T]], give_up_after: float, 
     while True:
         try:
             return await call()
-        except (*DATABASE_UNAVAILABLE, InterfaceError, asyncio.TimeoutError) as exc:
+        except DATABASE_AWAY as exc:
             if loop.time() + pause >= give_up_at:
                 raise
             logger.warning("%s failed (%s); trying again in %.1fs", what, exc, pause)

@@ -18,10 +18,11 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.cases.database import DATABASE_AWAY
 from connectors.rasa_bridge import conversation_gate
 from connectors.telegram.handler import TelegramUpdateHandler
 from connectors.telegram.output import CHANNEL, TelegramOutput
-from connectors.telegram.runtime import DATABASE_AWAY, TelegramRuntime
+from connectors.telegram.runtime import TelegramRuntime
 from connectors.telegram.settings import TelegramSettings
 
 logger = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ from telegram import Update
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.warnings import PTBUserWarning
 
-from bot.cases.database import DATABASE_UNAVAILABLE, in_thread, through_blips
+from bot.cases.database import DATABASE_AWAY, DATABASE_UNAVAILABLE, in_thread, through_blips
 from bot.cases.instances import Instance
 from bot.cases.leases import LeaderLease, run_while_leader
 from bot.runtime import log_context
@@ -65,7 +65,6 @@ T = TypeVar("T")
 
 ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 POLLER_LEASE = "telegram_poller"
-DATABASE_AWAY: tuple[type[Exception], ...] = (*DATABASE_UNAVAILABLE, InterfaceError, asyncio.TimeoutError)
 TRANSIENT: tuple[type[Exception], ...] = (
     *DATABASE_UNAVAILABLE,
     InterfaceError,
