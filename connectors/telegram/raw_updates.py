@@ -14,7 +14,7 @@ from typing import Any
 
 from telegram import Bot, Update
 
-from connectors.gate import valid_unicode
+from connectors.gate import valid_strings
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def whole_characters(payload: dict[str, Any]) -> dict[str, Any]:
         text.encode("utf-8")
     except UnicodeEncodeError:
         logger.warning("update %s holds half a UTF-16 pair; stored with U+FFFD in its place", _id(payload))
-        return dict(json.loads(valid_unicode(text)))
+        return dict(valid_strings(payload))
     return payload
 
 
